@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Developer tasks of the relays workspace. Needs only Python 3.11 and pip, no other package.
+
+    python3 dev.py test [pytest args...]  run the test suite (no test collected is a failure)
+    python3 dev.py demo                   run the demo program (Ctrl+C stops it)
+    python3 dev.py lint                   ruff check, ruff format --check, mypy
+    python3 dev.py docs                   build the Sphinx docs into docs/_build/html, -W
+    python3 dev.py dist                   build and check an sdist and a wheel per distribution
+
+Every task first makes sure `.venv` exists and holds the kernel and every plugins/* folder
+installed editable, plus the `dev` dependency group of the root pyproject.toml and of each
+distribution's pyproject.toml. It installs again only when one of those files changed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import venv
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / "relays-dev-stamp.json"
+DIST = ROOT / "dist"
+PYTEST_NO_TESTS_COLLECTED = 5
+
+
+class TaskFailed(Exception):
+    """A step failed; its message says which."""
+
+
+def say(message: str) -> None:
+    print(f"dev.py: {message}", flush=True)
+
+
+def shown(part: str | Path) -> str:
+    """A command-line word as printed: paths inside the workspace are shown relative to it."""
+    path = Path(part)
+    inside = path.is_absolute() and path.is_relative_to(ROOT)
+    return path.relative_to(ROOT).as_posix() if inside else str(part)
+
+
+def run(*command: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
+    """Run a command in the workspace root with .venv/bin first on PATH; return its exit code."""
+    say("$ " + " ".join(shown(part) for part in command))
+    environment = (env or os.environ) | {
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "VIRTUAL_ENV": str(VENV),
+    }
+    process = subprocess.Popen([str(part) for part in command], cwd=ROOT, env=environment)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        # The terminal sent SIGINT to the child too: let it shut down cleanly first.
+        code = process.wait()
+    code = 128 - code if code < 0 else code  # killed by signal N: report it the way shells do
+    if check and code != 0:
+        raise TaskFailed(f"{shown(command[0])} exited with code {code}")
+    return code
+
+
+def load(pyproject: Path) -> dict[str, Any]:
+    with pyproject.open("rb") as file:
+        return tomllib.load(file)
+
+
+def distributions() -> list[Path]:
+    """The folder of every distribution: the kernel first, then each plugin, by name."""
+    folders = [ROOT / "kernel", *sorted((ROOT / "plugins").glob("*"))]
+    return [folder for folder in folders if (folder / "pyproject.toml").is_file()]
+
+
+def group(groups: dict[str, list[Any]], name: str) -> list[str]:
+    """The requirements of a PEP 735 dependency group, following `{include-group = ...}`."""
+    requirements: list[str] = []
+    for entry in groups.get(name, []):
+        if isinstance(entry, dict):
+            requirements += group(groups, entry["include-group"])
+        else:
+            requirements.append(entry)
+    return requirements
+
+
+def dev_requirements() -> list[str]:
+    pyprojects = [
+        ROOT / "pyproject.toml",
+        *(folder / "pyproject.toml" for folder in distributions()),
+    ]
+    requirements = {
+        req for path in pyprojects for req in group(load(path).get("dependency-groups", {}), "dev")
+    }
+    return sorted(requirements)
+
+
+def fingerprint() -> dict[str, str]:
+    """What the installed .venv depends on: this script, and every pyproject.toml, by hash."""
+    files = [Path(__file__).resolve(), ROOT / "pyproject.toml"]
+    files += [folder / "pyproject.toml" for folder in distributions()]
+    hashes = {shown(file): hashlib.sha256(file.read_bytes()).hexdigest() for file in files}
+    return hashes | {"python": sys.version}
+
+
+def create_venv() -> None:
+    say(f"creating .venv with Python {sys.version.split()[0]}")
+    if importlib.util.find_spec("ensurepip") is not None:
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+            return
+        except subprocess.CalledProcessError:
+            say("ensurepip failed")
+    # Some system Pythons (Debian without python3-venv) lack ensurepip: use virtualenv, installed
+    # only into a scratch folder so the system Python stays untouched.
+    say("creating .venv with virtualenv instead")
+    with tempfile.TemporaryDirectory() as scratch:
+        run(sys.executable, "-m", "pip", "install", "--quiet", "--target", scratch, "virtualenv")
+        run(
+            sys.executable,
+            "-m",
+            "virtualenv",
+            "--clear",
+            VENV,
+            env=os.environ | {"PYTHONPATH": scratch},
+        )
+
+
+def bootstrap() -> None:
+    if not PYTHON.exists():
+        create_venv()
+    wanted = fingerprint()
+    if STAMP.exists() and json.loads(STAMP.read_text()) == wanted:
+        return
+    folders = distributions()
+    if not (ROOT / "kernel" / "pyproject.toml").is_file():
+        say("warning: kernel/pyproject.toml does not exist yet, relays is not installed")
+    requirements = dev_requirements()
+    say(f"installing {len(folders)} distribution(s) editable and {len(requirements)} dev tools")
+    editables = [word for folder in folders for word in ("--editable", f"./{shown(folder)}")]
+    run(PYTHON, "-m", "pip", "install", "--quiet", *editables, *requirements)
+    STAMP.write_text(json.dumps(wanted, indent=2) + "\n")
+    say("environment ready")
+
+
+def test(args: list[str]) -> int:
+    code = run(PYTHON, "-m", "pytest", *args, check=False)
+    if code == PYTEST_NO_TESTS_COLLECTED:
+        say("pytest collected no tests: that is a failure, not a pass")
+        return 1
+    return code
+
+
+def demo(args: list[str]) -> int:
+    if (ROOT / "plugins" / "http").is_dir():
+        return run(BIN / "relays", "demo", *args, check=False)
+    return run(PYTHON, "examples/tutorial/bob_and_fred.py", *args, check=False)
+
+
+def lint(args: list[str]) -> int:
+    paths = args or ["."]
+    checks: dict[str, list[str | Path]] = {
+        "ruff check": [BIN / "ruff", "check", *paths],
+        "ruff format": [BIN / "ruff", "format", "--check", *paths],
+        "mypy": [BIN / "mypy", *(f / "src" for f in distributions() if (f / "src").is_dir())],
+    }
+    if len(checks["mypy"]) == 1:
+        del checks["mypy"]  # no src folder yet; a bare mypy would fail on the config's globs
+    failed = [name for name, command in checks.items() if run(*command, check=False)]
+    say(f"lint failed: {', '.join(failed)}" if failed else "lint passed")
+    return 1 if failed else 0
+
+
+def docs(args: list[str]) -> int:
+    build = ["-W", "--keep-going", "-b", "html", *args, "docs", "docs/_build/html"]
+    return run(BIN / "sphinx-build", *build, check=False)
+
+
+def wheel_problems(folder: Path) -> list[str]:
+    """What is missing from the wheel built for `folder`: its package, py.typed, entry points."""
+    name = load(folder / "pyproject.toml")["project"]["name"]
+    wheels = sorted(DIST.glob(re.sub(r"[-_.]+", "_", name).lower() + "-*.whl"))
+    if len(wheels) != 1:
+        return [f"{name}: expected one wheel in dist/, found {len(wheels)}"]
+    package = "relays" if folder.name == "kernel" else f"relays_{folder.name}"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        files = set(wheel.namelist())
+        metadata = [file for file in files if file.endswith(".dist-info/entry_points.txt")]
+        entry_points = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+        entry_points.read_string(wheel.read(metadata[0]).decode() if metadata else "")
+    problems = [
+        f"{wheels[0].name} lacks {file}"
+        for file in (f"{package}/__init__.py", f"{package}/py.typed")
+        if file not in files
+    ]
+    if folder.name == "kernel":
+        if not entry_points.has_option("console_scripts", "relays"):
+            problems.append(f"{wheels[0].name} lacks the console script `relays`")
+    elif entry_points.get("relays", folder.name.lower(), fallback=None) != f"{package}.plugin":
+        problems.append(
+            f"{wheels[0].name} lacks the entry point [relays] {folder.name} = {package}.plugin"
+        )
+    return problems
+
+
+def dist(args: list[str]) -> int:
+    shutil.rmtree(DIST, ignore_errors=True)
+    folders = distributions()
+    if not folders:
+        say("no distribution to build: kernel/ and plugins/* hold no pyproject.toml")
+        return 1
+    for folder in folders:
+        say(f"building {shown(folder)}")
+        run(PYTHON, "-m", "build", "--outdir", DIST, *args, folder)
+    run(BIN / "twine", "check", "--strict", *sorted(DIST.iterdir()))
+    problems = [problem for folder in folders for problem in wheel_problems(folder)]
+    for problem in problems:
+        say(problem)
+    if problems:
+        return 1
+    say(f"{len(folders)} distribution(s) built and checked in dist/")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "test": test,
+    "demo": demo,
+    "lint": lint,
+    "docs": docs,
+    "dist": dist,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 0 if list(argv) in ([], ["-h"], ["--help"]) else 2
+    command, *args = argv
+    try:
+        bootstrap()
+        return COMMANDS[command](args)
+    except TaskFailed as failure:
+        say(f"{command} failed: {failure}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
