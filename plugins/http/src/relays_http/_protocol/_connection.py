@@ -1,0 +1,386 @@
+"""The server side of one HTTP/1.1 connection, without any I/O.
+
+Theory of operation
+===================
+
+A :class:`Connection` is fed the bytes read from a socket
+(:meth:`~Connection.receive_data`; ``b""`` means EOF) and hands back events
+(:meth:`~Connection.next_event`). The application's events go the other way
+through :meth:`~Connection.send`, which returns the bytes to write. The I/O
+glue owns the socket, the timeouts and the tasks; this object owns the buffer,
+the framing and the rules, and never blocks, sleeps or reads a clock.
+
+States. Each side has a :class:`State` (tables in ``_state``)::
+
+    client (their_state): IDLE -Request-> SEND_BODY -EndOfMessage-> DONE
+    server (our_state):   IDLE -(Request received)-> SEND_RESPONSE
+                          -InformationalResponse*-> SEND_RESPONSE
+                          -Response-> SEND_BODY -EndOfMessage-> DONE
+
+A side that is ``DONE`` becomes ``MUST_CLOSE`` as soon as the exchange is known
+not to be keep-alive. When both are ``DONE``, :meth:`start_next_cycle` sets
+both back to ``IDLE``. A protocol error puts the side at fault in ``ERROR``.
+
+Pipelining. Bytes after a complete request stay in the buffer, untouched, until
+:meth:`start_next_cycle`; meanwhile :meth:`next_event` returns :data:`PAUSED`.
+So requests are parsed one at a time and responses leave in request order,
+and a client cannot make us buffer a second request's body before the first
+response is done, as long as the glue stops reading on ``PAUSED``.
+
+Strictness, and why. Most rules below exist because two HTTP parsers (a proxy
+in front of us and us) that disagree on where a message ends let an attacker
+hide a second request inside the first one ("request smuggling"), or put a
+header past a filter. We therefore refuse, rather than repair, anything whose
+framing another implementation could read differently:
+
+* Content-Length together with Transfer-Encoding, differing or non-decimal
+  Content-Length values, chunked not last or twice, chunked in HTTP/1.0, bad
+  chunk size lines, a missing CRLF after chunk data (RFC 9112 6.1, 6.3, 7.1);
+* obs-fold, whitespace between a field name and its colon, bare CR, control
+  characters and NUL: each is parsed differently by some implementation
+  (RFC 9112 2.2, 5.1, 5.2), and a NUL or CR in a value can truncate or split a
+  header in a downstream C program;
+* more or fewer than one Host in HTTP/1.1 (RFC 9112 3.2): virtual-host routing
+  and cache keys must agree with the proxy's;
+* framing or routing fields in a trailer section: they must never act after
+  the head was accepted.
+
+Line endings. RFC 9112 2.2 lets a recipient accept a bare LF as a line end. We
+do not: the head must use CRLF, and a bare LF is a 400, as is a bare CR. A
+front proxy that treats LF as a line end while another hop does not is a
+classic smuggling setup, and accepting one set of endings keeps the head a
+single ``find(b"\\r\\n\\r\\n")`` plus one ``split``, which is also why it is
+fast. Clients that send LF-only heads (hand-typed netcat) get a prompt 400 as
+soon as an LF-only blank line is buffered, not a timeout. Leading empty lines
+(CRLF) before a request line are skipped, as RFC 9112 2.2 asks.
+
+Limits (:class:`Limits`) are checked as bytes arrive, so a client that never
+ends a line still cannot make us buffer more than the limit.
+
+After a :class:`RemoteProtocolError`, the glue writes :meth:`send_error`'s bytes
+(if a response can still be started) and closes. :class:`LocalProtocolError`
+from :meth:`send` means the application misused the API; for a bad response
+head nothing was emitted and the state is unchanged, so a 500 can still be
+sent; in the middle of a body the connection must be closed.
+"""
+
+from __future__ import annotations
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    Event,
+    InformationalResponse,
+    Request,
+    Response,
+    Signal,
+)
+from ._limits import Limits
+from ._readers import BodyReader, parse_request_head
+from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, State
+from ._writers import (
+    BodyWriter,
+    build_informational_head,
+    build_response_head,
+    continue_head,
+    render_error_response,
+)
+
+__all__ = ["Connection"]
+
+IDLE = State.IDLE
+SEND_RESPONSE = State.SEND_RESPONSE
+SEND_BODY = State.SEND_BODY
+DONE = State.DONE
+MUST_CLOSE = State.MUST_CLOSE
+CLOSED = State.CLOSED
+ERROR = State.ERROR
+_DEFAULT_LIMITS = Limits()
+
+
+class Connection:
+    """The server side of one HTTP/1.1 connection: bytes in, events out, and back.
+
+    One instance per accepted socket; not thread-safe, not reentrant.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_eof",
+        "_error",
+        "_head_request",
+        "_http_11",
+        "_keep_alive",
+        "_reader",
+        "_search_from",
+        "_waiting_for_continue",
+        "_writer",
+        "limits",
+        "our_state",
+        "their_state",
+    )
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        #: The limits this connection enforces.
+        self.limits = _DEFAULT_LIMITS if limits is None else limits
+        #: The server's (our) side of the cycle.
+        self.our_state = IDLE
+        #: The client's (their) side of the cycle.
+        self.their_state = IDLE
+        self._buffer = bytearray()
+        self._eof = False
+        self._search_from = 0
+        self._error: RemoteProtocolError | None = None
+        self._reset_cycle()
+
+    def _reset_cycle(self) -> None:
+        self._reader: BodyReader | None = None
+        self._writer: BodyWriter | None = None
+        self._keep_alive = True
+        self._http_11 = True
+        self._head_request = False
+        self._waiting_for_continue = False
+
+    # -- state -------------------------------------------------------------------
+
+    @property
+    def must_close(self) -> bool:
+        """Whether the connection must be closed once the current response is sent."""
+        return (
+            not self._keep_alive
+            or self.our_state in (MUST_CLOSE, CLOSED, ERROR)
+            or (self.their_state in (MUST_CLOSE, CLOSED, ERROR))
+        )
+
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        """The received bytes not parsed yet, and whether EOF was received."""
+        return bytes(self._buffer), self._eof
+
+    @property
+    def client_is_waiting_for_100_continue(self) -> bool:
+        """Whether the client sent ``Expect: 100-continue`` and still waits for it."""
+        return (
+            self._waiting_for_continue
+            and self.our_state is SEND_RESPONSE
+            and self.their_state is SEND_BODY
+        )
+
+    def _settle(self) -> None:
+        """Move ``DONE`` sides to ``MUST_CLOSE`` once keep-alive is off."""
+        if not self._keep_alive:
+            if self.our_state is DONE:
+                self.our_state = MUST_CLOSE
+            if self.their_state is DONE:
+                self.their_state = MUST_CLOSE
+
+    def start_next_cycle(self) -> None:
+        """Reuse the connection for the next (possibly already buffered) request.
+
+        Only legal once the request and the response are both complete and the
+        exchange was keep-alive (both states ``DONE``).
+        """
+        if self.our_state is not DONE or self.their_state is not DONE:
+            raise LocalProtocolError(
+                f"cannot start a new cycle with our_state={self.our_state.name} "
+                f"and their_state={self.their_state.name}"
+            )
+        self.our_state = IDLE
+        self.their_state = IDLE
+        self._reset_cycle()
+
+    # -- receiving ---------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes read from the socket; ``b""`` means the client closed (EOF)."""
+        if data:
+            if self._eof:
+                raise LocalProtocolError("received data after EOF")
+            self._buffer += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | Signal:
+        """Return the next event, :data:`NEED_DATA` or :data:`PAUSED`.
+
+        Raises :class:`RemoteProtocolError` if the client broke the protocol;
+        the connection is then in ``ERROR`` and every later call raises again.
+        """
+        state = self.their_state
+        try:
+            if state is IDLE:
+                return self._read_head()
+            if state is SEND_BODY:
+                return self._read_body()
+        except RemoteProtocolError as error:
+            self.their_state = ERROR
+            self._keep_alive = False
+            self._error = error
+            raise
+        if state is ERROR:
+            assert self._error is not None
+            raise RemoteProtocolError(self._error.reason, status_code=self._error.status_code)
+        if self._buffer:
+            return PAUSED
+        if self._eof:
+            self.their_state = CLIENT_TRANSITIONS.get((state, ConnectionClosed), CLOSED)
+            return ConnectionClosed()
+        return NEED_DATA
+
+    def _read_head(self) -> Request | ConnectionClosed | Signal:
+        buffer = self._buffer
+        if buffer[:2] == b"\r\n":
+            while buffer[:2] == b"\r\n":  # RFC 9112 2.2: skip empty lines before a request
+                del buffer[:2]
+            self._search_from = 0
+        end = buffer.find(b"\r\n\r\n", self._search_from)
+        limits = self.limits
+        if end < 0:
+            self._check_partial_head(buffer, limits)
+            if self._eof:
+                if buffer:
+                    raise RemoteProtocolError("connection closed in the middle of a request head")
+                self.their_state = CLOSED
+                return ConnectionClosed()
+            self._search_from = max(0, len(buffer) - 3)
+            return NEED_DATA
+        if end > limits.max_head_size:
+            raise RemoteProtocolError("request head too large", status_code=431)
+        head = bytes(buffer[:end])
+        del buffer[: end + 4]
+        self._search_from = 0
+        request, reader = parse_request_head(head, limits)
+        self._reader = reader
+        self._keep_alive = request.keep_alive
+        self._http_11 = request.http_version == b"1.1"
+        self._head_request = request.method == b"HEAD"
+        self._waiting_for_continue = request.expects_continue and reader is not None
+        self.their_state = SEND_BODY
+        if self.our_state is IDLE:
+            self.our_state = SEND_RESPONSE
+        return request
+
+    def _check_partial_head(self, buffer: bytearray, limits: Limits) -> None:
+        """Enforce the head limits on a head that has no end yet."""
+        size = len(buffer)
+        if size > limits.max_request_line:
+            line_end = buffer.find(b"\r\n")
+            if line_end < 0 or line_end > limits.max_request_line:
+                raise RemoteProtocolError("request line too long", status_code=414)
+        if size > limits.max_head_size:
+            raise RemoteProtocolError("request head too large", status_code=431)
+        if (
+            size > limits.max_header_size
+            and size - buffer.rfind(b"\r\n") - 2 > limits.max_header_size
+        ):
+            raise RemoteProtocolError("header field too large", status_code=431)
+        if buffer.find(b"\n\n", max(0, self._search_from - 1)) >= 0:
+            raise RemoteProtocolError("bare LF line ending in the request head; use CRLF")
+
+    def _read_body(self) -> Data | EndOfMessage | Signal:
+        reader = self._reader
+        event = EndOfMessage() if reader is None else reader.read(self._buffer)
+        if event is None:
+            if self._eof:
+                raise RemoteProtocolError("connection closed before the request body ended")
+            return NEED_DATA
+        self._waiting_for_continue = False
+        if type(event) is EndOfMessage:
+            self.their_state = DONE
+            self._settle()
+        return event
+
+    # -- sending -----------------------------------------------------------------
+
+    def send(self, event: Event) -> bytes:
+        """Return the bytes that carry ``event`` to the client.
+
+        Sends :class:`Response`, :class:`Data`, :class:`EndOfMessage`,
+        :class:`InformationalResponse` and :class:`ConnectionClosed` (which
+        returns ``b""`` and marks our side closed). Raises
+        :class:`LocalProtocolError` if HTTP/1.1 forbids it in the current state.
+        """
+        kind = type(event)
+        state = self.our_state
+        next_state = SERVER_TRANSITIONS.get((state, kind))
+        if next_state is None:
+            raise LocalProtocolError(f"cannot send {kind.__name__} in state {state.name}")
+        if kind is Data:
+            assert self._writer is not None
+            try:
+                return self._writer.write(event.data)  # type: ignore[union-attr]
+            except LocalProtocolError:
+                self.our_state = ERROR
+                raise
+        if kind is Response:
+            return self._send_response(event)  # type: ignore[arg-type]
+        if kind is EndOfMessage:
+            assert self._writer is not None
+            try:
+                data = self._writer.end(event.trailers)  # type: ignore[union-attr]
+            except LocalProtocolError:
+                self.our_state = ERROR
+                raise
+            self.our_state = DONE
+            self._settle()
+            return data
+        if kind is InformationalResponse:
+            if not self._http_11:
+                raise LocalProtocolError("1xx responses cannot be sent to an HTTP/1.0 client")
+            data = build_informational_head(event)  # type: ignore[arg-type]
+            if event.status_code == 100:  # type: ignore[union-attr]
+                self._waiting_for_continue = False
+            return data
+        self.our_state = next_state  # ConnectionClosed
+        self._keep_alive = False
+        return b""
+
+    def _send_response(self, response: Response) -> bytes:
+        keep_alive = self._keep_alive
+        if self.client_is_waiting_for_100_continue:
+            # The client may or may not send the body it announced (RFC 9110
+            # 10.1.1); only closing leaves no doubt about the next request.
+            keep_alive = False
+        head, writer, keep_alive = build_response_head(
+            response, head_request=self._head_request, http_11=self._http_11, keep_alive=keep_alive
+        )
+        self._writer = writer
+        self._keep_alive = keep_alive
+        self._waiting_for_continue = False
+        self.our_state = SEND_BODY
+        return head
+
+    def send_continue(self) -> bytes:
+        """Return ``100 Continue`` bytes if the client waits for them, else ``b""``.
+
+        Call it whenever the application first asks for the request body: it
+        is a no-op for clients that did not ask, once the body has started
+        arriving, after it was sent once, and once a final response started.
+        """
+        if not self.client_is_waiting_for_100_continue:
+            return b""
+        self._waiting_for_continue = False
+        return continue_head()
+
+    def send_error(self, error: RemoteProtocolError) -> bytes:
+        """Return an error response for ``error`` if one can still be sent, else ``b""``.
+
+        Either way the connection must then be closed: our side is marked
+        ``MUST_CLOSE`` (or stays in a later state).
+        """
+        self._keep_alive = False
+        if self.our_state not in (IDLE, SEND_RESPONSE):
+            return b""
+        self.our_state = MUST_CLOSE
+        return render_error_response(
+            error.status_code, error.reason, head_request=self._head_request
+        )
+
+    def send_failed(self) -> None:
+        """Tell the connection the glue could not write; our side becomes ``ERROR``."""
+        self.our_state = ERROR
+        self._keep_alive = False

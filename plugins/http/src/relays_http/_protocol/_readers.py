@@ -1,0 +1,266 @@
+"""Turning received bytes into events: the request head and the two body framings.
+
+Every reader takes the connection's receive buffer (a ``bytearray``), removes
+exactly the bytes it consumed, and returns an event, or ``None`` when it needs
+more bytes. Deleting from the front of a ``bytearray`` is amortised O(1) in
+CPython, so consuming a message piece by piece never copies the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from ._errors import RemoteProtocolError
+from ._events import Data, EndOfMessage, Request
+from ._headers import (
+    FRAMING_TRAILERS,
+    TOKEN,
+    check_head_bytes,
+    parse_content_length,
+    parse_fields,
+    parse_transfer_coding_is_chunked,
+    split_tokens,
+)
+from ._limits import Limits
+
+__all__ = ["BodyReader", "ChunkedReader", "ContentLengthReader", "parse_request_head"]
+
+_COMMON_METHODS = frozenset(
+    {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"TRACE", b"CONNECT"}
+)
+_HTTP_VERSION = re.compile(rb"HTTP/[0-9]+\.[0-9]+")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+class BodyReader(Protocol):
+    """Reads one request body from the receive buffer."""
+
+    def read(self, buffer: bytearray) -> Data | EndOfMessage | None:
+        """Consume body bytes from ``buffer``; ``None`` means "need more bytes"."""
+
+
+def _refuse_version(version: bytes) -> None:
+    if _HTTP_VERSION.fullmatch(version):
+        raise RemoteProtocolError("HTTP version not supported", status_code=505)
+    raise RemoteProtocolError("invalid HTTP version in the request line")
+
+
+def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader | None]:
+    """Parse a complete head (without its final empty line) into a request.
+
+    Returns the :class:`Request` and the reader for its body, ``None`` when the
+    request has no body. All framing decisions are made here, before a single
+    body byte is looked at, so an oversized Content-Length is refused (413)
+    while the client may still be waiting for ``100 Continue``.
+    """
+    lines = head.split(b"\r\n")
+    request_line = lines[0]
+    if len(request_line) > limits.max_request_line:
+        raise RemoteProtocolError("request line too long", status_code=414)
+    line_ends = len(lines) - 1
+    if line_ends > limits.max_header_count:
+        raise RemoteProtocolError("too many header fields", status_code=431)
+    check_head_bytes(head, line_ends)
+
+    parts = request_line.split(b" ")
+    if len(parts) != 3:
+        raise RemoteProtocolError("invalid request line: expected 'METHOD target HTTP/1.1'")
+    method, target, version = parts
+    if version == b"HTTP/1.1":
+        http_version = b"1.1"
+    elif version == b"HTTP/1.0":
+        http_version = b"1.0"
+    else:
+        _refuse_version(version)
+    if method not in _COMMON_METHODS and TOKEN.fullmatch(method) is None:
+        raise RemoteProtocolError("invalid method in the request line")
+    # Controls were refused above and spaces split the line, so ASCII without
+    # HTAB leaves exactly the VCHARs a request-target is made of.
+    if not target or not target.isascii() or b"\t" in target:
+        raise RemoteProtocolError("invalid request target")
+
+    del lines[0]
+    headers, specials = parse_fields(lines, limits.max_header_size)
+
+    hosts = 0
+    content_lengths: list[bytes] = []
+    transfer_encodings: list[bytes] = []
+    connection: list[bytes] = []
+    expect: list[bytes] = []
+    for name, value in specials:
+        if name == b"host":
+            hosts += 1
+        elif name == b"content-length":
+            content_lengths.append(value)
+        elif name == b"transfer-encoding":
+            transfer_encodings.append(value)
+        elif name == b"connection":
+            connection.append(value)
+        else:
+            expect.append(value)
+
+    if hosts > 1:
+        raise RemoteProtocolError("more than one Host header")
+    if hosts == 0 and http_version == b"1.1":
+        raise RemoteProtocolError("missing Host header (required in HTTP/1.1)")
+
+    keep_alive = http_version == b"1.1"
+    expects_continue = False
+    if connection:
+        tokens = split_tokens(connection)
+        if b"close" in tokens:
+            keep_alive = False
+        elif b"keep-alive" in tokens:
+            keep_alive = True
+    if expect and http_version == b"1.1":  # RFC 9110 10.1.1: ignore it from 1.0 clients
+        expects_continue = b"100-continue" in split_tokens(expect)
+
+    reader: BodyReader | None = None
+    if transfer_encodings:
+        if content_lengths:
+            raise RemoteProtocolError("Content-Length and Transfer-Encoding both present")
+        if http_version == b"1.0":
+            # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+            raise RemoteProtocolError("Transfer-Encoding in an HTTP/1.0 request")
+        parse_transfer_coding_is_chunked(transfer_encodings)
+        reader = ChunkedReader(limits)
+    elif content_lengths:
+        length = parse_content_length(content_lengths)
+        if length > limits.max_body_size:
+            raise RemoteProtocolError("request body too large", status_code=413)
+        if length:
+            reader = ContentLengthReader(length)
+    request = Request(method, target, http_version, headers, keep_alive, expects_continue)
+    return request, reader
+
+
+class ContentLengthReader:
+    """A body of a length announced in advance."""
+
+    __slots__ = ("remaining",)
+
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+
+    def read(self, buffer: bytearray) -> Data | EndOfMessage | None:
+        """Return the next piece of body, then :class:`EndOfMessage`."""
+        remaining = self.remaining
+        if not remaining:
+            return EndOfMessage()
+        if not buffer:
+            return None
+        if len(buffer) <= remaining:
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            data = bytes(buffer[:remaining])
+            del buffer[:remaining]
+        self.remaining = remaining - len(data)
+        return Data(data)
+
+
+# ChunkedReader phases.
+_SIZE_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILERS = range(4)
+
+
+class ChunkedReader:
+    """A chunked body (RFC 9112 7.1): size lines, data, CRLFs and trailers.
+
+    Chunk extensions are checked for control characters and then ignored: none
+    is defined that a server must understand, and silently dropping a bare LF
+    inside one is a known source of parser disagreement (request smuggling).
+    """
+
+    __slots__ = ("_limits", "_phase", "_remaining", "_search_from", "_total")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._phase = _SIZE_LINE
+        self._remaining = 0
+        self._total = 0
+        self._search_from = 0
+
+    def read(self, buffer: bytearray) -> Data | EndOfMessage | None:
+        """Return the next piece of chunk data, then :class:`EndOfMessage`."""
+        while True:
+            phase = self._phase
+            if phase == _CHUNK_DATA:
+                if not buffer:
+                    return None
+                count = min(len(buffer), self._remaining)
+                data = bytes(buffer[:count])
+                del buffer[:count]
+                self._remaining -= count
+                if not self._remaining:
+                    self._phase = _CHUNK_END
+                return Data(data)
+            if phase == _SIZE_LINE:
+                if not self._read_size_line(buffer):
+                    return None
+            elif phase == _CHUNK_END:
+                if len(buffer) < 2:
+                    if buffer and buffer[0] != 0x0D:
+                        raise RemoteProtocolError("missing CRLF after chunk data")
+                    return None
+                if buffer[:2] != b"\r\n":
+                    raise RemoteProtocolError("missing CRLF after chunk data")
+                del buffer[:2]
+                self._phase = _SIZE_LINE
+            else:
+                return self._read_trailers(buffer)
+
+    def _read_size_line(self, buffer: bytearray) -> bool:
+        limit = self._limits.max_chunk_line
+        end = buffer.find(b"\r\n")
+        if end < 0:
+            if len(buffer) > limit:
+                raise RemoteProtocolError("chunk size line too long")
+            return False
+        if end > limit:
+            raise RemoteProtocolError("chunk size line too long")
+        line = bytes(buffer[:end])
+        del buffer[: end + 2]
+        size, _, extensions = line.partition(b";")
+        size = size.rstrip(b" \t")  # BWS before ";" (RFC 9112 7.1.1)
+        if not size or size.translate(None, _HEX_DIGITS):
+            raise RemoteProtocolError("invalid chunk size line")
+        check_head_bytes(extensions, 0, "a chunk extension")
+        size = size.lstrip(b"0")
+        if len(size) > 15:
+            raise RemoteProtocolError("chunk size too large")
+        length = int(size, 16) if size else 0
+        if not length:
+            self._phase = _TRAILERS
+            return True
+        self._total += length
+        if self._total > self._limits.max_body_size:
+            raise RemoteProtocolError("request body too large", status_code=413)
+        self._remaining = length
+        self._phase = _CHUNK_DATA
+        return True
+
+    def _read_trailers(self, buffer: bytearray) -> EndOfMessage | None:
+        if buffer[:2] == b"\r\n":
+            del buffer[:2]
+            return EndOfMessage()
+        limit = self._limits.max_trailer_size
+        end = buffer.find(b"\r\n\r\n", self._search_from)
+        if end < 0:
+            if len(buffer) > limit:
+                raise RemoteProtocolError("trailer section too large", status_code=431)
+            if b"\n\n" in buffer:
+                raise RemoteProtocolError("bare LF line ending in the trailer section")
+            self._search_from = max(0, len(buffer) - 3)
+            return None
+        if end > limit:
+            raise RemoteProtocolError("trailer section too large", status_code=431)
+        block = bytes(buffer[:end])
+        del buffer[: end + 4]
+        lines = block.split(b"\r\n")
+        check_head_bytes(block, len(lines) - 1, "the trailer section")
+        trailers, _ = parse_fields(lines, limit)
+        for name, _value in trailers:
+            if name in FRAMING_TRAILERS:
+                raise RemoteProtocolError("framing or routing field in the trailer section")
+        return EndOfMessage(trailers)

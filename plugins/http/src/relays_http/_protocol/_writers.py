@@ -1,0 +1,249 @@
+"""Turning response events into bytes: the head, the three body framings, errors.
+
+The application says *what* to send; this module decides *how it is framed*
+(RFC 9112 6.3, from the server's side):
+
+* 1xx, 204 and 304 responses, and any response to HEAD, carry no body bytes;
+* a ``Content-Length`` given by the application is honoured, and enforced;
+* otherwise HTTP/1.1 clients get ``Transfer-Encoding: chunked``;
+* otherwise (HTTP/1.0 clients) the body ends when the connection closes.
+
+Application ``Transfer-Encoding`` and ``Connection`` fields are not copied: the
+first is implied by the rules above, the second is written by us from the
+keep-alive decision, so the two can never contradict each other on the wire.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Protocol
+
+from ._errors import LocalProtocolError
+from ._events import HeadersInput, InformationalResponse, Response
+from ._headers import FRAMING_TRAILERS, check_sent_bytes, check_sent_name, split_tokens, to_bytes
+
+__all__ = [
+    "BodyWriter",
+    "build_informational_head",
+    "build_response_head",
+    "continue_head",
+    "render_error_response",
+]
+
+_STATUS_LINES = {
+    status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
+    for status in HTTPStatus
+}
+_CONTINUE = _STATUS_LINES[100] + b"\r\n"
+
+
+class BodyWriter(Protocol):
+    """Frames one response body."""
+
+    def write(self, data: bytes) -> bytes:
+        """Return the bytes that carry ``data``."""
+
+    def end(self, trailers: HeadersInput) -> bytes:
+        """Return the bytes that end the body (and carry ``trailers``)."""
+
+
+def _refuse_trailers(trailers: HeadersInput) -> None:
+    if trailers:
+        raise LocalProtocolError("trailers can only be sent with a chunked body")
+
+
+class ContentLengthWriter:
+    """Body of an announced length; too much or too little is the app's bug."""
+
+    __slots__ = ("remaining",)
+
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+
+    def write(self, data: bytes) -> bytes:
+        """Pass ``data`` through, refusing to exceed the Content-Length."""
+        if len(data) > self.remaining:
+            raise LocalProtocolError("more body data than the declared Content-Length")
+        self.remaining -= len(data)
+        return data
+
+    def end(self, trailers: HeadersInput) -> bytes:
+        """Check that exactly Content-Length bytes were sent."""
+        if self.remaining:
+            raise LocalProtocolError("less body data than the declared Content-Length")
+        _refuse_trailers(trailers)
+        return b""
+
+
+class ChunkedWriter:
+    """Chunked body; empty data is skipped since a zero-size chunk ends the body."""
+
+    __slots__ = ()
+
+    def write(self, data: bytes) -> bytes:
+        """Wrap ``data`` into one chunk."""
+        if not data:
+            return b""
+        return b"%x\r\n%b\r\n" % (len(data), data)
+
+    def end(self, trailers: HeadersInput) -> bytes:
+        """Write the last chunk and the trailer section."""
+        if not trailers:
+            return b"0\r\n\r\n"
+        parts = [b"0\r\n"]
+        for raw_name, raw_value in trailers:
+            name, value = to_bytes(raw_name), to_bytes(raw_value)
+            if check_sent_name(name) in FRAMING_TRAILERS:
+                raise LocalProtocolError(f"{name!r} is not allowed in a trailer section")
+            parts += (name, b": ", value, b"\r\n")
+        parts.append(b"\r\n")
+        section = b"".join(parts)
+        check_sent_bytes(section, len(trailers) + 2)
+        return section
+
+
+class CloseDelimitedWriter:
+    """HTTP/1.0 body without a length: it ends when we close the connection."""
+
+    __slots__ = ()
+
+    def write(self, data: bytes) -> bytes:
+        """Pass ``data`` through."""
+        return data
+
+    def end(self, trailers: HeadersInput) -> bytes:
+        """Nothing to write: closing the connection ends the body."""
+        _refuse_trailers(trailers)
+        return b""
+
+
+class NoBodyWriter:
+    """No body on the wire: HEAD (data silently dropped) or 204/304 (data refused)."""
+
+    __slots__ = ("discard",)
+
+    def __init__(self, discard: bool) -> None:
+        self.discard = discard
+
+    def write(self, data: bytes) -> bytes:
+        """Drop ``data`` for HEAD; refuse it for a bodiless status."""
+        if data and not self.discard:
+            raise LocalProtocolError("a 204 or 304 response cannot have a body")
+        return b""
+
+    def end(self, trailers: HeadersInput) -> bytes:
+        """Nothing to write."""
+        _refuse_trailers(trailers)
+        return b""
+
+
+def _status_line(status_code: object, reason: bytes, lowest: int, highest: int) -> bytes:
+    if type(status_code) is not int or not lowest <= status_code <= highest:
+        raise LocalProtocolError(f"status code must be an int in [{lowest}, {highest}]")
+    if not reason:
+        line = _STATUS_LINES.get(status_code)
+        if line is not None:
+            return line
+    return b"HTTP/1.1 %d %b\r\n" % (status_code, to_bytes(reason))
+
+
+def build_response_head(
+    response: Response, *, head_request: bool, http_11: bool, keep_alive: bool
+) -> tuple[bytes, BodyWriter, bool]:
+    """Serialise a final response head; return ``(head, body writer, keep_alive)``.
+
+    ``keep_alive`` comes in as the client's wish and goes out as the decision,
+    which a ``Connection: close`` from the application or a close-delimited
+    body turns off. Nothing is changed if this raises.
+    """
+    status = response.status_code
+    parts = [_status_line(status, response.reason, 200, 999)]
+    copied = 0
+    content_length: int | None = None
+    for raw_name, raw_value in response.headers:
+        name = raw_name if type(raw_name) is bytes else to_bytes(raw_name)
+        value = raw_value if type(raw_value) is bytes else to_bytes(raw_value)
+        lower = check_sent_name(name)
+        if lower == b"content-length":
+            if not value.isdigit() or content_length is not None:
+                raise LocalProtocolError("Content-Length must be given once, as digits")
+            content_length = int(value)
+            if status == 204:
+                continue  # RFC 9110 8.6: never sent with 204; harmless to drop
+        elif lower == b"transfer-encoding":
+            if value.strip(b" \t").lower() != b"chunked":
+                raise LocalProtocolError("the only Transfer-Encoding you may send is chunked")
+            continue
+        elif lower == b"connection":
+            if b"close" in split_tokens([value]):
+                keep_alive = False
+            continue
+        parts += (name, b": ", value, b"\r\n")
+        copied += 1
+
+    if status == 204 or status == 304:
+        writer: BodyWriter = NoBodyWriter(discard=head_request)
+    elif content_length is not None:
+        writer = ContentLengthWriter(content_length)
+    elif http_11:
+        parts.append(b"transfer-encoding: chunked\r\n")
+        writer = ChunkedWriter()
+    else:
+        keep_alive = False
+        writer = CloseDelimitedWriter()
+    if head_request:
+        writer = NoBodyWriter(discard=True)
+
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    elif not http_11:
+        parts.append(b"connection: keep-alive\r\n")
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    # Copied headers take four parts, every other line one: so this counts the
+    # CRLFs we wrote, and any CR or LF beyond them came from a value or reason.
+    check_sent_bytes(head, len(parts) - 3 * copied)
+    return head, writer, keep_alive
+
+
+def build_informational_head(response: InformationalResponse) -> bytes:
+    """Serialise a 1xx head; framing fields are refused since a 1xx has no body."""
+    parts = [_status_line(response.status_code, response.reason, 100, 199)]
+    if response.status_code == 101:
+        raise LocalProtocolError("101 Switching Protocols is not supported")
+    for raw_name, raw_value in response.headers:
+        name, value = to_bytes(raw_name), to_bytes(raw_value)
+        if check_sent_name(name) in FRAMING_TRAILERS:
+            raise LocalProtocolError(f"{name!r} is not allowed in a 1xx response")
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    check_sent_bytes(head, 2 + len(response.headers))
+    return head
+
+
+def continue_head() -> bytes:
+    """Return ``HTTP/1.1 100 Continue`` with its empty header section."""
+    return _CONTINUE
+
+
+def render_error_response(status_code: int, reason: str, *, head_request: bool = False) -> bytes:
+    """Render a complete, minimal error response that closes the connection.
+
+    Meant for :class:`RemoteProtocolError` (``error.status_code``,
+    ``error.reason``) and for the glue's own refusals (408 on a timeout, 503 at
+    the connection limit). The body is the plain-text reason; ``nosniff`` keeps
+    browsers from reading it as anything else.
+    """
+    body = reason.encode("utf-8") + b"\n"
+    line = _STATUS_LINES.get(status_code) or b"HTTP/1.1 %d \r\n" % status_code
+    return b"".join(
+        (
+            line,
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"x-content-type-options: nosniff\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+            b"" if head_request else body,
+        )
+    )
