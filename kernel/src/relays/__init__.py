@@ -1,0 +1,69 @@
+"""relays: components, events and channels on asyncio.
+
+Build an application as a tree of components; components talk by firing events on
+channels, and handlers (plain methods, or ``async def``) answer them. Transports,
+protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
+"""
+
+from ._components import BaseComponent, Component
+from ._config import Config, Provided
+from ._debugger import Debugger
+from ._dispatch import current_event
+from ._events import (
+    Event,
+    ExceptionEvent,
+    Registered,
+    Signal,
+    Started,
+    Stopped,
+    Unregistered,
+)
+from ._handlers import handler
+from ._loading import load_app
+from ._plugins import (
+    PluginNotFound,
+    find_dispatcher,
+    find_protocol,
+    find_transport,
+    plugin_manager,
+    register_plugin,
+)
+from ._running import new_event_loop
+from ._timers import Timer
+from ._tools import graph, inspect
+from ._values import Value
+from ._version import __version__
+from ._workers import Task, Worker, task
+
+__all__ = [
+    "BaseComponent",
+    "Component",
+    "Config",
+    "Debugger",
+    "Event",
+    "ExceptionEvent",
+    "PluginNotFound",
+    "Provided",
+    "Registered",
+    "Signal",
+    "Started",
+    "Stopped",
+    "Task",
+    "Timer",
+    "Unregistered",
+    "Value",
+    "Worker",
+    "__version__",
+    "current_event",
+    "find_dispatcher",
+    "find_protocol",
+    "find_transport",
+    "graph",
+    "handler",
+    "inspect",
+    "load_app",
+    "new_event_loop",
+    "plugin_manager",
+    "register_plugin",
+    "task",
+]

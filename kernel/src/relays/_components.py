@@ -1,0 +1,286 @@
+"""Components: the nodes of an application tree, and where handlers live.
+
+A component's handlers are found once per class, when the class is created: methods
+decorated with ``@handler`` on a :class:`BaseComponent`, and on a :class:`Component`
+also every public method (named after the event it handles). No metaclass is involved;
+``__init_subclass__`` does the collecting, so what a class handles is plain to see with
+``relays.inspect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any, ClassVar, Self
+
+from . import _running
+from ._dispatch import Hub
+from ._events import Event, Registered, Unregistered
+from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
+from ._values import Value
+
+__all__ = ["BaseComponent", "Component"]
+
+_UNSET: Any = object()
+_handler_seq = iter(range(1 << 62))
+
+
+def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, HandlerSpec], ...]:
+    specs: dict[str, HandlerSpec] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or klass.__module__ == __name__:
+            continue  # BaseComponent and Component hold the API, not handlers
+        for attribute, member in vars(klass).items():
+            spec = getattr(member, SPEC_ATTRIBUTE, None) if callable(member) else None
+            if spec is not None:
+                if spec.enabled:
+                    specs[attribute] = spec
+                else:
+                    specs.pop(attribute, None)
+            elif not _is_plain_function(member):
+                specs.pop(attribute, None)
+            elif attribute in specs:
+                pass  # an override without a decorator keeps its base's spec
+            elif (
+                cls._implicit_handlers
+                and not attribute.startswith("_")
+                and attribute not in _RESERVED
+            ):
+                specs[attribute] = HandlerSpec(())
+    return tuple(specs.items())
+
+
+def _is_plain_function(member: Any) -> bool:
+    return callable(member) and not isinstance(member, (type, staticmethod, classmethod))
+
+
+
+class BaseComponent:
+    """A node of the component tree whose handlers are only ``@handler`` methods.
+
+    ``channel`` (a class attribute, or the ``channel=`` argument) is the channel its
+    handlers listen on and the one its ``fire`` uses by default; ``"*"`` listens to
+    every channel.
+    """
+
+    channel: Any = "*"
+    #: ``(attribute, spec)`` for every handler method of the class.
+    _handler_specs: ClassVar[tuple[tuple[str, HandlerSpec], ...]] = ()
+    _implicit_handlers: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handler_specs = _collect_handler_specs(cls)
+
+    def __init__(self, *, channel: Any = _UNSET) -> None:
+        if channel is not _UNSET:
+            self.channel = channel
+        self.name: str = type(self).__name__
+        self.parent: BaseComponent | None = None
+        self.components: list[BaseComponent] = []
+        self._runner: _running.Runner | None = None
+        self._hub = Hub(self)
+        self._hub.add_handlers(self._bind_handlers())
+
+    def _bind_handlers(self) -> list[Handler]:
+        bound = []
+        for attribute, spec in type(self)._handler_specs:
+            callback = getattr(self, attribute)
+            for name in spec.names or (attribute,):
+                bound.append(
+                    Handler(name, spec.channel, spec.priority, callback, self, next(_handler_seq))
+                )
+        return bound
+
+    # -- the tree --------------------------------------------------------------------
+
+    @property
+    def root(self) -> BaseComponent:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
+    def walk(self) -> Iterator[BaseComponent]:
+        """This component and everything below it, depth first, parents first."""
+        yield self
+        for child in self.components:
+            yield from child.walk()
+
+    def register(self, parent: BaseComponent) -> Self:
+        """Attach this component (and its subtree) under *parent*; returns ``self``."""
+        if not isinstance(parent, BaseComponent):
+            raise TypeError(f"can only register to a component, not {parent!r}")
+        if self.parent is parent:
+            return self
+        node: BaseComponent | None = parent
+        while node is not None:
+            if node is self:
+                raise ValueError(f"registering {self!r} under {parent!r} would make a cycle")
+            node = node.parent
+        if self._runner is not None:
+            raise RuntimeError(f"{self!r} is running on its own; stop it before registering it")
+        if self.parent is not None:
+            self.unregister()
+        self.parent = parent
+        parent.components.append(self)
+        hub = parent._hub
+        old_hub = self._hub
+        for component in self.walk():
+            component._hub = hub
+        hub.adopt(old_hub)
+        self.fire(Registered(self, parent), *_both_channels(self, parent))
+        return self
+
+    def unregister(self) -> Self:
+        """Detach this component (and its subtree) from its parent; returns ``self``.
+
+        The ``unregistered`` event is dispatched in the tree it left, and the leaving
+        components' own handlers still see it.
+        """
+        parent = self.parent
+        if parent is None:
+            return self
+        hub = self._hub
+        channels = _both_channels(self, parent)
+        event = Unregistered(self, parent)
+        event._handlers = hub.resolve(event.name, channels)
+        parent.components.remove(self)
+        self.parent = None
+        leaving = set(self.walk())
+        new_hub = Hub(self)
+        new_hub.add_handlers(hub.remove_handlers(leaving))
+        for component in leaving:
+            component._hub = new_hub
+        hub.fire(event, channels)
+        return self
+
+    def __add__(self, other: BaseComponent) -> Self:
+        """``a + b`` registers *b* under *a* and gives *a*, so trees read as sums."""
+        other.register(self)
+        return self
+
+    __iadd__ = __add__
+
+    def __sub__(self, other: BaseComponent) -> Self:
+        """``a - b`` unregisters *b*, which must be a child of *a*."""
+        if other.parent is not self:
+            raise ValueError(f"{other!r} is not registered under {self!r}")
+        other.unregister()
+        return self
+
+    __isub__ = __sub__
+
+    # -- events ----------------------------------------------------------------------
+
+    def fire(self, event: Event, *channels: Any) -> Value:
+        """Queue *event* on *channels* (default: the event's, else this component's).
+
+        Returns the event's :class:`~relays.Value` at once. Safe from any thread.
+        """
+        if not isinstance(event, Event):
+            raise TypeError(f"fire() takes an Event, not {type(event).__name__}")
+        if not channels:
+            channels = event.channels or (self.channel,)
+        return self._hub.fire(event, channels)
+
+    async def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Any:
+        """Fire *event* and return its result (or raise its handler's error).
+
+        Raises :class:`TimeoutError` when it has not finished after *timeout* seconds.
+        """
+        return await _settle(self.fire(event, *channels), timeout)
+
+    async def wait(
+        self, target: str | Event, *channels: Any, timeout: float | None = None
+    ) -> Any:
+        """Wait for an event to finish and return its result.
+
+        With a name, wait for the next event of that name on *channels* (any channel
+        when none are given). With an event instance, wait for that one: it returns at
+        once when the event has already finished.
+        """
+        if isinstance(target, Event):
+            if target.value is None:
+                raise ValueError(f"{target!r} has not been fired")
+            return await _settle(target.value, timeout)
+        future = self._hub.add_waiter(target, channels)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no {target!r} event finished within {timeout} s") from None
+
+    # -- running (see _running.py) ---------------------------------------------------
+
+    def run(self, *, use_uvloop: bool | None = None) -> None:
+        """Run the tree until stopped; SIGINT and SIGTERM stop it gracefully."""
+        _running.run(self, use_uvloop=use_uvloop)
+
+    async def run_async(self) -> None:
+        """Run the tree inside the current asyncio program until :meth:`stop`."""
+        await _running.run_async(self)
+
+    def start(self) -> threading.Thread:
+        """Run the tree in a background thread; returns once it is running."""
+        return _running.start(self)
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Ask the tree to stop. From another thread, waits for it up to *timeout* s."""
+        _running.stop(self, timeout)
+
+    async def __aenter__(self) -> Self:
+        await _running.enter(self)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await _running.leave(self)
+
+    @property
+    def running(self) -> bool:
+        return self.root._hub.loop is not None
+
+    # -- presentation ----------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        hub = self._hub
+        owned = set(self.walk())
+        handlers = [h for h in hub.handlers if h.owner in owned]
+        channels = {h.channel if h.channel is not None else h.owner.channel for h in handlers}
+        channel = self.channel if isinstance(self.channel, str) else repr(self.channel)
+        state = "R" if hub.loop is not None else "S"
+        queued = len(hub.queue) if self.parent is None else 0
+        thread = threading.current_thread().name
+        return (
+            f"<{self.name}/{channel} {os.getpid()}:{thread} "
+            f"(queued={queued}, channels={len(channels)}, handlers={len(handlers)}) [{state}]>"
+        )
+
+
+class Component(BaseComponent):
+    """A component whose public methods are all handlers, named after the method.
+
+    ``@handler(False)`` keeps a public method out; ``@handler(...)`` still sets names,
+    channel and priority explicitly.
+    """
+
+    _implicit_handlers = True
+
+
+async def _settle(value: Value, timeout: float | None) -> Any:
+    if timeout is None or value.done:
+        return await value
+    try:
+        return await asyncio.wait_for(value.future(), timeout)
+    except TimeoutError:
+        raise TimeoutError(f"{value.event!r} did not finish within {timeout} s") from None
+
+
+def _both_channels(component: BaseComponent, parent: BaseComponent) -> tuple[Any, ...]:
+    if component.channel == parent.channel:
+        return (component.channel,)
+    return (component.channel, parent.channel)
+
+
+_RESERVED = frozenset(dir(Component))

@@ -1,0 +1,159 @@
+"""Events: named messages that travel on channels.
+
+An event's *name* selects the handlers that run for it; its *channels* select which
+components listen. The name comes from the class (``class RequestSuccess(Event)`` is
+``"request_success"``) unless the class sets ``name`` itself, so a subclass is the
+normal way to declare an event and ``Event.create`` covers the dynamic case.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._handlers import Handler
+    from ._values import Value
+
+__all__ = [
+    "Event",
+    "ExceptionEvent",
+    "Registered",
+    "Signal",
+    "Started",
+    "Stopped",
+    "Unregistered",
+    "event_name",
+]
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def event_name(class_name: str) -> str:
+    """Turn a class name into an event name: ``RequestSuccess`` -> ``request_success``.
+
+    Runs of capitals stay one word, so ``HTTPError`` is ``http_error`` rather than
+    ``h_t_t_p_error``.
+    """
+    return _WORD_BOUNDARY.sub("_", class_name).lower()
+
+
+def _class_name(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_")) or "Event"
+
+
+class Event:
+    """A message fired on one or more channels.
+
+    Set ``success``, ``failure`` or ``complete`` (on the class or the instance) to have
+    the kernel fire ``<name>_success(event, value)``, ``<name>_failure(event, error)``
+    or ``<name>_complete(event, value)`` when this event is done. ``priority`` orders
+    the queue: a higher priority is dispatched first, equal priorities in firing order.
+    """
+
+    name: ClassVar[str] = "event"
+    #: Channels used when ``fire`` is given none; empty means the firing component's.
+    channels: tuple[Any, ...] = ()
+    success: bool = False
+    failure: bool = False
+    complete: bool = False
+    priority: int = 0
+
+    # Per-instance state the kernel fills in; declared here so reads are cheap.
+    value: Value | None = None
+    handler: Handler | None = None
+    stopped: bool = False
+    #: Handlers resolved ahead of time (the kernel uses it for ``unregistered``).
+    _handlers: tuple[Handler, ...] | None = None
+    _trackers: tuple[Event, ...] = ()
+    _outstanding: int = 0
+    _pending: int = 0
+
+    _created: ClassVar[dict[str, type[Event]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = event_name(cls.__name__)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+    @classmethod
+    def create(cls, name: str, *args: Any, **kwargs: Any) -> Event:
+        """Make an event called *name* without declaring a class for it.
+
+        A CamelCase *name* is treated like a class name (``"RequestSuccess"`` gives
+        ``"request_success"``); any other name is used as it is. The generated class is
+        cached, so two events made with the same name share a type.
+        """
+        event_class = cls._created.get(name)
+        if event_class is None:
+            is_class_like = name[:1].isupper()
+            class_name = name if is_class_like else _class_name(name)
+            namespace: dict[str, Any] = {} if is_class_like else {"name": name}
+            namespace["__module__"] = __name__
+            event_class = type(class_name, (Event,), namespace)
+            cls._created[name] = event_class
+        return event_class(*args, **kwargs)
+
+    def stop(self) -> None:
+        """End propagation: handlers after the current one do not run."""
+        self.stopped = True
+
+    @property
+    def done(self) -> bool:
+        """True once every handler has finished (async ones included)."""
+        return self.value is not None and self.value.done
+
+    def __getitem__(self, index: int | str) -> Any:
+        """``event[0]`` is the first positional argument, ``event["key"]`` a keyword one."""
+        if isinstance(index, int):
+            return self.args[index]
+        return self.kwargs[index]
+
+    def __repr__(self) -> str:
+        channels = ",".join(_channel_label(channel) for channel in self.channels) or "-"
+        args = ", ".join(repr(arg) for arg in self.args)
+        kwargs = ", ".join(f"{key}={value!r}" for key, value in self.kwargs.items())
+        return f"<{type(self).__name__}[{channels}:{self.name}] ({args}) {{{kwargs}}}>"
+
+
+def _channel_label(channel: Any) -> str:
+    if isinstance(channel, str):
+        return channel
+    return str(getattr(channel, "name", channel))
+
+
+class Started(Event):
+    """``started(component)``: the tree rooted at *component* began running."""
+
+
+class Stopped(Event):
+    """``stopped(component)``: the tree is about to stop; handlers may still clean up."""
+
+
+class Registered(Event):
+    """``registered(component, parent)``: *component* joined the tree under *parent*."""
+
+
+class Unregistered(Event):
+    """``unregistered(component, parent)``: *component* left the tree it had under *parent*.
+
+    Its own handlers still run for this event, so a component can release resources.
+    """
+
+
+class Signal(Event):
+    """``signal(signo, stack)``: the process received *signo* (SIGINT, SIGTERM, ...)."""
+
+
+class ExceptionEvent(Event):
+    """``exception(error_type, error, traceback, handler=, fevent=)``: a handler raised.
+
+    *traceback* is a list of formatted lines; *fevent* is the event whose handler
+    failed. When nothing handles it, the kernel logs it once with its traceback.
+    """
+
+    name = "exception"

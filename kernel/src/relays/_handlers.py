@@ -1,0 +1,101 @@
+"""The ``@handler`` decorator and the records the dispatcher keeps for each handler.
+
+A decorated method carries a :class:`HandlerSpec` (what it listens to); when its
+component joins a tree the spec is bound into one :class:`Handler` per event name.
+Everything the hot path needs (is it async, does it take the event) is worked out
+here, once, instead of on every call.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._components import BaseComponent
+
+__all__ = ["Handler", "HandlerSpec", "handler"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SPEC_ATTRIBUTE = "__relays_handler__"
+
+
+@attrs.frozen
+class HandlerSpec:
+    """What a decorated method listens to. ``names`` empty means the method's name."""
+
+    names: tuple[str, ...]
+    channel: Any = None
+    priority: int = 0
+    enabled: bool = True
+
+
+def handler(*names: str | bool, channel: Any = None, priority: int = 0) -> Callable[[F], F]:
+    """Mark a method as the handler of events *names* (default: the method's name).
+
+    ``channel`` overrides the component's channel for this handler and ``priority``
+    orders handlers of one event (higher first). ``@handler(False)`` keeps a public
+    method of a :class:`~relays.Component` from becoming a handler. ``"*"`` as a name
+    listens to every event, which is how the Debugger sees everything.
+    """
+    if names and names[0] is False:
+        spec = HandlerSpec((), enabled=False)
+    else:
+        if not all(isinstance(name, str) for name in names):
+            raise TypeError("handler names must be strings (or a single False to opt out)")
+        spec = HandlerSpec(tuple(str(name) for name in names), channel, priority)
+
+    def decorate(function: F) -> F:
+        setattr(function, SPEC_ATTRIBUTE, spec)
+        return function
+
+    return decorate
+
+
+def takes_event(function: Callable[..., Any]) -> bool:
+    """A handler whose first parameter is named ``event`` receives the event object."""
+    try:
+        parameters = list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(parameters) and parameters[0] == "event"
+
+
+class Handler:
+    """One bound handler in a tree's dispatch table."""
+
+    __slots__ = ("callback", "channel", "event_arg", "is_async", "name", "owner", "priority", "seq")
+
+    def __init__(
+        self,
+        name: str,
+        channel: Any,
+        priority: int,
+        callback: Callable[..., Any],
+        owner: BaseComponent,
+        seq: int,
+    ) -> None:
+        self.name = name
+        self.channel = channel
+        self.priority = priority
+        self.callback = callback
+        self.owner = owner
+        self.seq = seq
+        self.event_arg = takes_event(callback)
+        self.is_async = inspect.iscoroutinefunction(callback)
+
+    @property
+    def qualname(self) -> str:
+        function = getattr(self.callback, "__func__", self.callback)
+        return str(getattr(function, "__qualname__", repr(function)))
+
+    def __repr__(self) -> str:
+        channel = self.channel if isinstance(self.channel, str) else repr(self.channel)
+        return (
+            f"<handler {self.qualname} on {self.name!r} "
+            f"(channel={channel!r}, priority={self.priority})>"
+        )

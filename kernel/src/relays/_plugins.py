@@ -1,0 +1,156 @@
+"""Finding plugins, and asking them for transports, protocols and dispatchers.
+
+One :class:`pluggy.PluginManager` per process, made on first use: the kernel's own
+built-in plugin (its CLI commands) plus every entry point of the ``relays`` group.
+``RELAYS_DISABLE_PLUGIN_AUTOLOAD=1`` skips the entry points (register plugins by
+hand with :func:`register_plugin`); ``RELAYS_BLOCK_PLUGINS=name,other`` skips some.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import hookspecs
+
+if TYPE_CHECKING:
+    from ._components import BaseComponent
+    from .transports import Transport
+
+__all__ = [
+    "DISABLE_AUTOLOAD_ENV",
+    "BLOCK_PLUGINS_ENV",
+    "PluginNotFound",
+    "find_dispatcher",
+    "find_protocol",
+    "find_transport",
+    "plugin_manager",
+    "register_plugin",
+    "reset_plugin_manager",
+]
+
+DISABLE_AUTOLOAD_ENV = "RELAYS_DISABLE_PLUGIN_AUTOLOAD"
+BLOCK_PLUGINS_ENV = "RELAYS_BLOCK_PLUGINS"
+ENTRY_POINT_GROUP = "relays"
+
+#: Which distribution to suggest when nothing provides a well-known part.
+KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
+    **{("transport", s): "relays-sockets" for s in ("tcp", "tcp4", "tcp6", "udp", "unix", "tls")},
+    ("protocol", "http"): "relays-http",
+    ("protocol", "jsonrpc"): "relays-jsonrpc",
+    ("dispatcher", "http"): "relays-http",
+    ("dispatcher", "dispatcher"): "relays-http",
+    ("dispatcher", "static"): "relays-static",
+    ("dispatcher", "xmlrpc"): "relays-xmlrpc",
+    ("dispatcher", "jsonrpc"): "relays-jsonrpc",
+    ("dispatcher", "sessions"): "relays-sessions",
+}
+
+
+class PluginNotFound(LookupError):
+    """No installed plugin provides the transport, protocol or dispatcher asked for."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.package = KNOWN_PROVIDERS.get((kind, name))
+        if self.package is not None:
+            advice = f"pip install {self.package}"
+        else:
+            advice = "no known package provides it; 'relays plugins' lists what is installed"
+        super().__init__(f"no {kind} {name!r} is installed: {advice}")
+
+
+_lock = threading.Lock()
+_manager: pluggy.PluginManager | None = None
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The process's plugin manager, loading installed plugins on first use."""
+    global _manager
+    with _lock:
+        if _manager is None:
+            _manager = _make_manager()
+        return _manager
+
+
+def _make_manager() -> pluggy.PluginManager:
+    from . import _builtin
+
+    manager = pluggy.PluginManager("relays")
+    manager.add_hookspecs(hookspecs)
+    manager.register(_builtin, name="relays.builtin")
+    for name in os.environ.get(BLOCK_PLUGINS_ENV, "").split(","):
+        if name.strip():
+            manager.set_blocked(name.strip())
+    if os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0"):
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    return manager
+
+
+def reset_plugin_manager() -> None:
+    """Forget the plugin manager; the next use loads plugins again (for tests)."""
+    global _manager
+    with _lock:
+        _manager = None
+
+
+def register_plugin(plugin: object, name: str | None = None) -> None:
+    """Register a plugin object or module by hand (no entry point needed)."""
+    plugin_manager().register(plugin, name=name)
+
+
+def find_transport(scheme: str) -> Transport:
+    """The transport for *scheme*; :class:`PluginNotFound` names what to install."""
+    transport: Transport | None = plugin_manager().hook.relays_transport(scheme=scheme)
+    if transport is None:
+        raise PluginNotFound("transport", scheme)
+    return transport
+
+
+def find_protocol(name: str) -> Callable[..., BaseComponent]:
+    """The factory of protocol *name*; :class:`PluginNotFound` names what to install."""
+    factory: Callable[..., BaseComponent] | None = plugin_manager().hook.relays_protocol(
+        name=name
+    )
+    if factory is None:
+        raise PluginNotFound("protocol", name)
+    return factory
+
+
+def find_dispatcher(name: str) -> Callable[..., BaseComponent]:
+    """The factory of dispatcher *name*; :class:`PluginNotFound` names what to install."""
+    factory: Callable[..., BaseComponent] | None = plugin_manager().hook.relays_dispatcher(
+        name=name
+    )
+    if factory is None:
+        raise PluginNotFound("dispatcher", name)
+    return factory
+
+
+def describe_plugins() -> list[dict[str, Any]]:
+    """One row per installed plugin: name, distribution, version and what it provides."""
+    manager = plugin_manager()
+    distributions = {id(plugin): dist for plugin, dist in manager.list_plugin_distinfo()}
+    rows = []
+    for name, plugin in manager.list_name_plugin():
+        if plugin is None or name == "relays.builtin":
+            continue
+        dist = distributions.get(id(plugin))
+        provided: list[Any] = []
+        implementation = getattr(plugin, "relays_provides", None)
+        if implementation is not None:
+            provided = list(implementation() or [])
+        rows.append(
+            {
+                "name": name,
+                "distribution": dist.project_name if dist is not None else "-",
+                "version": dist.version if dist is not None else "-",
+                "provides": ", ".join(f"{p.kind} {p.name}" for p in provided) or "-",
+            }
+        )
+    return rows

@@ -1,0 +1,189 @@
+"""Running a component tree: on its own loop, in a thread, or inside asyncio code.
+
+Every way of running ends in :func:`run_async`: attach the tree's hub to the running
+loop, fire ``started``, wait for a stop request, fire ``stopped`` and let its handlers
+finish, cancel handler tasks still running, detach. Stop requests arrive through one
+future, set from the loop's thread (``call_soon_threadsafe`` from anywhere else), so
+stopping is safe from signal handlers, other threads and handlers alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ._events import Signal, Started, Stopped
+
+if TYPE_CHECKING:
+    from ._components import BaseComponent
+
+__all__ = ["Runner", "enter", "leave", "run", "run_async", "start", "stop"]
+
+#: Seconds ``stopped`` handlers get to finish before the tree is torn down anyway.
+STOP_TIMEOUT = 10.0
+
+
+class Runner:
+    """How one root is being run: its loop, stop future, and thread or task."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_future: asyncio.Future[None] | None = None
+        self.thread: threading.Thread | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.ready = threading.Event()
+        self.ready_future: asyncio.Future[None] | None = None
+        self.error: BaseException | None = None
+
+
+def _require_root(component: BaseComponent) -> None:
+    if component.parent is not None:
+        raise RuntimeError(f"only a root component can be run; {component!r} has a parent")
+
+
+def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
+    """A fresh loop; uvloop's when asked (argument, or ``RELAYS_UVLOOP=1``)."""
+    if use_uvloop is None:
+        use_uvloop = os.environ.get("RELAYS_UVLOOP", "") not in ("", "0")
+    if use_uvloop:
+        try:
+            import uvloop  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise RuntimeError(
+                "uvloop was asked for but is not installed: pip install 'relays[uvloop]'"
+            ) from None
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        return loop
+    return asyncio.new_event_loop()
+
+
+def run(component: BaseComponent, *, use_uvloop: bool | None = None) -> None:
+    _require_root(component)
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop)) as runner:
+        runner.run(run_async(component))
+
+
+async def run_async(component: BaseComponent) -> None:
+    _require_root(component)
+    loop = asyncio.get_running_loop()
+    runner = component._runner
+    if runner is None or runner.loop is not None:
+        if runner is not None:
+            raise RuntimeError(f"{component!r} is already running")
+        runner = component._runner = Runner()
+    runner.loop = loop
+    runner.stop_future = loop.create_future()
+    hub = component._hub
+    hub.attach(loop)
+    installed = _install_signal_handlers(component, loop)
+    try:
+        component.fire(Started(component), "*")
+        runner.ready.set()
+        if runner.ready_future is not None and not runner.ready_future.done():
+            runner.ready_future.set_result(None)
+        await runner.stop_future
+    finally:
+        stopped = component.fire(Stopped(component), "*")
+        try:
+            await asyncio.wait_for(stopped.future(), STOP_TIMEOUT)
+        except (TimeoutError, Exception):
+            pass  # a failing stopped handler was reported as an exception event
+        await hub.cancel_tasks()
+        for signo in installed:
+            loop.remove_signal_handler(signo)
+        hub.detach()
+        component._runner = None
+
+
+def _install_signal_handlers(
+    component: BaseComponent, loop: asyncio.AbstractEventLoop
+) -> list[int]:
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    installed = []
+    for signo in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signo, _on_signal, component, signo)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(signo)
+    return installed
+
+
+def _on_signal(component: BaseComponent, signo: int) -> None:
+    value = component.fire(Signal(signo, None), "*")
+    value.add_done_callback(lambda _value: _request_stop(component))
+
+
+def _request_stop(component: BaseComponent) -> None:
+    runner = component._runner
+    if runner is not None and runner.stop_future is not None and not runner.stop_future.done():
+        runner.stop_future.set_result(None)
+
+
+def start(component: BaseComponent) -> threading.Thread:
+    _require_root(component)
+    if component._runner is not None:
+        raise RuntimeError(f"{component!r} is already running")
+    runner = component._runner = Runner()
+
+    def main() -> None:
+        try:
+            run(component)
+        except BaseException as error:  # reported to start() or kept for stop()
+            runner.error = error
+            runner.ready.set()
+
+    thread = runner.thread = threading.Thread(
+        target=main, name=f"relays-{component.name}", daemon=True
+    )
+    thread.start()
+    runner.ready.wait()
+    if runner.error is not None:
+        component._runner = None
+        raise runner.error
+    return thread
+
+
+def stop(component: BaseComponent, timeout: float | None) -> None:
+    root = component.root
+    runner = root._runner
+    if runner is None or runner.loop is None:
+        return
+    if root._hub.thread_id == threading.get_ident():
+        _request_stop(root)
+        return
+    try:
+        runner.loop.call_soon_threadsafe(_request_stop, root)
+    except RuntimeError:
+        return  # the loop closed meanwhile
+    thread = runner.thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout)
+
+
+async def enter(component: BaseComponent) -> None:
+    _require_root(component)
+    if component._runner is not None:
+        raise RuntimeError(f"{component!r} is already running")
+    runner = component._runner = Runner()
+    runner.ready_future = asyncio.get_running_loop().create_future()
+    runner.task = asyncio.create_task(run_async(component))
+    ready = runner.ready_future
+    await asyncio.wait({ready, runner.task}, return_when=asyncio.FIRST_COMPLETED)
+    if runner.task.done():
+        await runner.task  # it failed to start: raise why
+
+
+async def leave(component: BaseComponent) -> None:
+    runner = component._runner
+    if runner is None or runner.task is None:
+        return
+    task = runner.task
+    _request_stop(component)
+    await task
+
+

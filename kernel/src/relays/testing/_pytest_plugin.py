@@ -1,0 +1,88 @@
+"""The pytest plugin: run ``async def`` tests, start and stop root components.
+
+Loaded through the ``pytest11`` entry point. Coroutine tests run on a fresh loop
+made by :func:`relays.new_event_loop` (so ``RELAYS_UVLOOP=1`` tests on uvloop),
+unless marked for another async plugin (``asyncio``, ``anyio``, ``trio``). Before
+the test, every argument that is a root component not yet running is started on
+that loop; after it, they are stopped, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .._components import BaseComponent
+from .._running import new_event_loop
+from ._helpers import Manager
+
+_OTHER_ASYNC_MARKERS = ("asyncio", "anyio", "trio")
+
+#: Seconds an async test may run before it fails as hung (``relays_timeout`` ini).
+DEFAULT_TEST_TIMEOUT = 60.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "relays_timeout",
+        "seconds an async test may run before relays fails it as hung",
+        default=str(DEFAULT_TEST_TIMEOUT),
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    function = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(function):
+        return None
+    if any(pyfuncitem.get_closest_marker(name) for name in _OTHER_ASYNC_MARKERS):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    arguments = {name: pyfuncitem.funcargs[name] for name in names}
+    timeout = float(pyfuncitem.config.getini("relays_timeout"))
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(_run_test(function, arguments, timeout))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+    return True
+
+
+async def _run_test(function: Any, arguments: dict[str, Any], timeout: float) -> None:
+    roots = []
+    for value in arguments.values():
+        if isinstance(value, BaseComponent) and value.parent is None and not value.running:
+            if all(value is not root for root in roots):
+                roots.append(value)
+    started = []
+    try:
+        for root in roots:
+            await root.__aenter__()
+            started.append(root)
+        await asyncio.wait_for(function(**arguments), timeout)
+    finally:
+        for root in reversed(started):
+            await root.__aexit__(None, None, None)
+
+
+@pytest.fixture
+def manager(request: pytest.FixtureRequest) -> Iterator[Manager]:
+    """A root component, running for the test on a fresh loop.
+
+    ``async def`` tests get it running on their own loop. Plain tests get it running
+    in a background thread; fire events at it and block on ``value.get(timeout)``.
+    """
+    root = Manager()
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        yield root
+        return
+    root.start()
+    try:
+        yield root
+    finally:
+        root.stop()

@@ -1,0 +1,206 @@
+"""The contract between transports and protocols.
+
+A transport plugin (``relays-sockets``, the in-memory transport of
+:mod:`relays.testing`, ...) turns connections into the events below, fired on its
+channel; a protocol component (``relays-http``, ...) listens to them on the same
+channel and answers with ``write``/``close`` events or by calling the connection
+handle directly. Because both sides speak only this vocabulary, a protocol works over
+any transport and can be tested without sockets.
+
+The names and argument shapes are circuits.net's: a server fires
+``connect(sock, host, port)``, ``read(sock, data)``, ``disconnect(sock)``; a client
+fires ``connected(host, port)``, ``read(data)``, ``disconnected()``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ._components import BaseComponent
+from ._events import Event
+
+__all__ = [
+    "Broadcast",
+    "Close",
+    "Closed",
+    "Connect",
+    "Connected",
+    "Connection",
+    "Disconnect",
+    "Disconnected",
+    "Error",
+    "Read",
+    "Ready",
+    "Transport",
+    "Unreachable",
+    "Write",
+    "parse_address",
+]
+
+
+class Connection(abc.ABC):
+    """The handle of one connection (circuits' ``sock``).
+
+    Apps keep it, compare it and use it as a dict key (identity semantics). Writing
+    to a closed connection is never an exception: the transport reports an ``error``
+    event instead.
+    """
+
+    #: The peer's address: ``(host, port)`` for IP, a path or ``None`` for UNIX.
+    peer: Any = None
+    #: Our own address for this connection.
+    local: Any = None
+    #: True when the connection is encrypted (TLS).
+    secure: bool = False
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Queue *data* for sending; never blocks."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close after queued data is flushed; a ``disconnect`` event follows."""
+
+    @property
+    @abc.abstractmethod
+    def closing(self) -> bool:
+        """True once the connection is closed or closing."""
+
+    def pause_reading(self) -> None:  # noqa: B027 - optional for transports
+        """Stop delivering ``read`` events until :meth:`resume_reading`."""
+
+    def resume_reading(self) -> None:  # noqa: B027 - optional for transports
+        """Deliver ``read`` events again."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Transport details (``"peercert"``, ``"sslcontext"``, ``"socket"``, ...)."""
+        return default
+
+    def __repr__(self) -> str:
+        state = " closing" if self.closing else ""
+        return f"<{type(self).__name__} peer={self.peer!r}{state}>"
+
+
+@attrs.frozen
+class Transport:
+    """What a transport plugin returns for one scheme.
+
+    ``server(address, **options)`` and ``client(address, **options)`` make the
+    server and client components (``channel=`` is always accepted); either may be
+    ``None`` when the scheme has no such side.
+    """
+
+    scheme: str
+    server: Callable[..., BaseComponent] | None = None
+    client: Callable[..., BaseComponent] | None = None
+
+
+def parse_address(address: Any) -> tuple[str, Any]:
+    """Split a bind or connect address into ``(scheme, address)``.
+
+    ``"tcp://host:port"``, ``"tls://[::1]:443"``, ``"udp://0.0.0.0:53"`` give a
+    ``(host, port)`` tuple; ``"unix:///run/app.sock"`` or a path starting with ``/``
+    or ``.`` gives the path; ``("host", port)`` and ``"host:port"`` mean TCP, and a
+    bare port number binds every interface. Raises :class:`ValueError` naming what
+    was wrong.
+    """
+    if isinstance(address, int) and not isinstance(address, bool):
+        return "tcp", ("0.0.0.0", _port(address, address))
+    if isinstance(address, tuple):
+        if len(address) != 2:
+            raise ValueError(f"address tuple must be (host, port), not {address!r}")
+        return "tcp", (str(address[0]), _port(address[1], address))
+    if not isinstance(address, str) or not address:
+        raise ValueError(f"address must be a URL, a path, (host, port) or a port: {address!r}")
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        if address.startswith(("/", ".")):
+            return "unix", address
+        scheme, rest = "tcp", address
+    scheme = scheme.lower()
+    if scheme == "unix":
+        if not rest:
+            raise ValueError(f"unix address needs a path: {address!r}")
+        return scheme, rest
+    return scheme, _host_port(rest, address)
+
+
+def _host_port(text: str, original: str) -> tuple[str, int]:
+    text = text.rstrip("/")
+    if text.startswith("["):
+        host, bracket, tail = text[1:].partition("]")
+        if not bracket or not tail.startswith(":"):
+            raise ValueError(f"IPv6 address must look like [::1]:port: {original!r}")
+        port_text = tail[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon:
+            raise ValueError(f"address needs a port (host:port): {original!r}")
+    return host or "0.0.0.0", _port(port_text, original)
+
+
+def _port(value: Any, original: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"port must be a number from 0 to 65535: {original!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be a number from 0 to 65535: {original!r}")
+    return port
+
+
+# -- events -------------------------------------------------------------------------
+
+
+class Connect(Event):
+    """Server: ``connect(sock, host, port)`` a peer connected. Client: a request to connect,
+    ``connect(host, port, secure=False)``."""
+
+
+class Connected(Event):
+    """Client: ``connected(host, port)`` the connection is up."""
+
+
+class Disconnect(Event):
+    """Server: ``disconnect(sock)`` the peer's connection ended."""
+
+
+class Disconnected(Event):
+    """Client: ``disconnected()`` the connection ended."""
+
+
+class Read(Event):
+    """``read(sock, data)`` on a server, ``read(data)`` on a client, ``read(address, data)``
+    on UDP. A server handler that returns bytes has them written back."""
+
+
+class Write(Event):
+    """``write(sock, data)`` / ``write(data)`` / ``write(address, data)``: send data."""
+
+
+class Close(Event):
+    """``close(sock)`` closes one connection; ``close()`` closes them all and the server."""
+
+
+class Ready(Event):
+    """``ready(server, (host, port))``: listening, with the real port when bound to 0."""
+
+
+class Closed(Event):
+    """``closed()``: the server stopped listening and every connection is closed."""
+
+
+class Error(Event):
+    """``error(sock, error)`` on a server, ``error(error)`` on a client."""
+
+
+class Unreachable(Event):
+    """Client: ``unreachable(host, port, reason)`` the connection attempt failed."""
+
+
+class Broadcast(Event):
+    """UDP: ``broadcast(data, port)`` send *data* to every host on *port*."""
