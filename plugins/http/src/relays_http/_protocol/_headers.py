@@ -14,7 +14,6 @@ of a request, so the checks are arranged to run in C over whole buffers:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Headers
@@ -89,31 +88,40 @@ def _refuse_name(line: bytes, name: bytes, separator: bytes) -> bytes:
     raise RemoteProtocolError("invalid character in header field name")
 
 
+def _new_name(line: bytes, name: bytes, separator: bytes) -> bytes:
+    """Validate a field name not seen before, remember it, return it lower-cased."""
+    if not separator or TOKEN.fullmatch(name) is None:
+        _refuse_name(line, name, separator)
+    lower = name.lower()
+    if len(_NAME_CACHE) < _NAME_CACHE_SIZE:
+        _NAME_CACHE[name] = lower
+    return lower
+
+
 def parse_fields(
-    lines: Iterable[bytes], max_line: int, status_code: int = 431
+    lines: list[bytes], max_line: int, status_code: int = 431
 ) -> tuple[Headers, list[tuple[bytes, bytes]]]:
     """Parse field lines into ``(headers, special fields)``.
 
     The caller has already run :func:`check_head_bytes` over the lines, so only
-    the structure of each line is checked here. Special fields (see
-    :data:`SPECIAL_REQUEST_FIELDS`) are returned again in a second short list so
-    that the caller never has to scan all headers a second time.
+    the structure of each line is checked here, and ``strip()`` can only remove
+    spaces and tabs. Special fields (see :data:`SPECIAL_REQUEST_FIELDS`) are
+    returned again in a second short list so that the caller never has to scan
+    all headers a second time. This loop is the hottest code of the server.
     """
+    if sum(map(len, lines)) > max_line:  # else no single line can be too long
+        for line in lines:
+            if len(line) > max_line:
+                raise RemoteProtocolError("header field too large", status_code=status_code)
     headers: Headers = []
     specials: list[tuple[bytes, bytes]] = []
-    cache = _NAME_CACHE
+    lookup = _NAME_CACHE.get
     for line in lines:
-        if len(line) > max_line:
-            raise RemoteProtocolError("header field too large", status_code=status_code)
         name, separator, value = line.partition(b":")
-        lower = cache.get(name)
+        lower = lookup(name)
         if lower is None or not separator:
-            if not separator or TOKEN.fullmatch(name) is None:
-                _refuse_name(line, name, separator)
-            lower = name.lower()
-            if len(cache) < _NAME_CACHE_SIZE:
-                cache[name] = lower
-        value = value.strip(b" \t")
+            lower = _new_name(line, name, separator)
+        value = value.strip()
         headers.append((lower, value))
         if lower in SPECIAL_REQUEST_FIELDS:
             specials.append((lower, value))
@@ -167,7 +175,10 @@ def parse_transfer_coding_is_chunked(values: list[bytes]) -> None:
         return
     if not codings:
         raise RemoteProtocolError("empty Transfer-Encoding")
-    if codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
+    # Judge the order on coding names; parameters ("chunked;x=1") only make a
+    # coding one we do not support.
+    names = [coding.partition(b";")[0].rstrip(b" \t") for coding in codings]
+    if names[-1] != b"chunked" or names.count(b"chunked") > 1:
         raise RemoteProtocolError("chunked is not the final transfer coding, exactly once")
     raise RemoteProtocolError("unsupported transfer coding", status_code=501)
 

@@ -96,7 +96,7 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         elif name == b"transfer-encoding":
             transfer_encodings.append(value)
         elif name == b"connection":
-            connection.append(value)
+            connection.append(value.lower())
         else:
             expect.append(value)
 
@@ -108,7 +108,11 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
     keep_alive = http_version == b"1.1"
     expects_continue = False
     if connection:
-        tokens = split_tokens(connection)
+        # Fast path for the one-token values nearly every client sends.
+        if len(connection) == 1 and b"," not in connection[0]:
+            tokens = {connection[0]}
+        else:
+            tokens = split_tokens(connection)
         if b"close" in tokens:
             keep_alive = False
         elif b"keep-alive" in tokens:
