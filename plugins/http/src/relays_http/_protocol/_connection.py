@@ -228,6 +228,8 @@ class Connection:
             return PAUSED
         if self._eof:
             self.their_state = CLIENT_TRANSITIONS.get((state, ConnectionClosed), CLOSED)
+            self._keep_alive = False
+            self._settle()
             return ConnectionClosed()
         return NEED_DATA
 
@@ -245,6 +247,7 @@ class Connection:
                 if buffer:
                     raise RemoteProtocolError("connection closed in the middle of a request head")
                 self.their_state = CLOSED
+                self._keep_alive = False
                 return ConnectionClosed()
             self._search_from = max(0, len(buffer) - 3)
             return NEED_DATA

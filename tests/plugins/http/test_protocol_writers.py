@@ -1,0 +1,267 @@
+"""Response serialisation: framing choice, bodiless responses, header injection."""
+
+from __future__ import annotations
+
+import pytest
+
+from relays_http._protocol import (
+    Connection,
+    Data,
+    EndOfMessage,
+    InformationalResponse,
+    LocalProtocolError,
+    Request,
+    Response,
+    State,
+    render_error_response,
+)
+
+
+def connection_after(request: bytes) -> Connection:
+    """A connection that has received ``request`` completely."""
+    connection = Connection()
+    connection.receive_data(request)
+    assert isinstance(connection.next_event(), Request)
+    assert isinstance(connection.next_event(), EndOfMessage)
+    return connection
+
+
+GET_11 = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+GET_10 = b"GET / HTTP/1.0\r\n\r\n"
+GET_10_KEEP_ALIVE = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+HEAD_11 = b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+def exchange(request: bytes, response: Response, *body: bytes) -> tuple[bytes, Connection]:
+    connection = connection_after(request)
+    out = connection.send(response)
+    for piece in body:
+        out += connection.send(Data(piece))
+    out += connection.send(EndOfMessage())
+    return out, connection
+
+
+def test_content_length_is_kept() -> None:
+    out, connection = exchange(GET_11, Response(200, [(b"Content-Length", b"5")]), b"he", b"llo")
+    assert out == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    assert connection.our_state is State.DONE
+    assert not connection.must_close
+
+
+def test_chunked_for_http_11_without_length() -> None:
+    out, _ = exchange(GET_11, Response(200, [("Content-Type", "text/plain")]), b"hello", b"", b"!")
+    assert out == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n"
+    )
+
+
+def test_chunked_trailers() -> None:
+    connection = connection_after(GET_11)
+    connection.send(Response(200))
+    assert connection.send(EndOfMessage([(b"X-Checksum", b"abc")])) == (
+        b"0\r\nX-Checksum: abc\r\n\r\n"
+    )
+
+
+def test_explicit_chunked_is_not_doubled() -> None:
+    out, _ = exchange(GET_11, Response(200, [(b"Transfer-Encoding", b"chunked")]), b"x")
+    assert out.count(b"chunked") == 1
+
+
+def test_close_delimited_for_http_10_without_length() -> None:
+    out, connection = exchange(GET_10_KEEP_ALIVE, Response(200), b"hello")
+    assert out == b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nhello"
+    assert connection.must_close
+    assert connection.our_state is State.MUST_CLOSE
+
+
+def test_http_10_keep_alive_is_confirmed() -> None:
+    out, connection = exchange(
+        GET_10_KEEP_ALIVE, Response(200, [(b"Content-Length", b"2")]), b"ok"
+    )
+    assert out == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nconnection: keep-alive\r\n\r\nok"
+    assert not connection.must_close
+
+
+def test_http_10_without_keep_alive_closes() -> None:
+    out, connection = exchange(GET_10, Response(200, [(b"Content-Length", b"2")]), b"ok")
+    assert out.endswith(b"connection: close\r\n\r\nok")
+    assert connection.must_close
+
+
+@pytest.mark.parametrize("value", [b"close", b"Close", b"keep-alive, close"])
+def test_connection_close_from_the_application(value: bytes) -> None:
+    headers = [(b"Connection", value), (b"Content-Length", b"0")]
+    out, connection = exchange(GET_11, Response(200, headers))
+    assert out == b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nconnection: close\r\n\r\n"
+    assert connection.must_close
+    assert connection.our_state is State.MUST_CLOSE
+    assert connection.their_state is State.MUST_CLOSE
+
+
+def test_connection_close_from_the_client_is_echoed() -> None:
+    out, connection = exchange(
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Response(200, [(b"Content-Length", b"0")]),
+    )
+    assert b"connection: close\r\n" in out
+    assert connection.must_close
+
+
+def test_head_computes_framing_but_writes_no_body() -> None:
+    out, _ = exchange(HEAD_11, Response(200, [(b"Content-Length", b"5")]), b"hello")
+    assert out == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    out, _ = exchange(HEAD_11, Response(200), b"hello")
+    assert out == b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_body_statuses(status: int) -> None:
+    out, connection = exchange(GET_11, Response(status))
+    assert out.endswith(b"\r\n\r\n")
+    assert b"transfer-encoding" not in out
+    assert not connection.must_close
+    connection = connection_after(GET_11)
+    connection.send(Response(status))
+    assert connection.send(Data(b"")) == b""
+    with pytest.raises(LocalProtocolError):
+        connection.send(Data(b"x"))
+
+
+def test_204_drops_content_length_and_304_keeps_it() -> None:
+    out, _ = exchange(GET_11, Response(204, [(b"Content-Length", b"0")]))
+    assert out == b"HTTP/1.1 204 No Content\r\n\r\n"
+    out, _ = exchange(GET_11, Response(304, [(b"Content-Length", b"10")]))
+    assert out == b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"
+
+
+def test_custom_and_unknown_reasons() -> None:
+    out, _ = exchange(GET_11, Response(200, [(b"Content-Length", b"0")], reason=b"Fine"))
+    assert out.startswith(b"HTTP/1.1 200 Fine\r\n")
+    out, _ = exchange(GET_11, Response(299, [(b"Content-Length", b"0")]))
+    assert out.startswith(b"HTTP/1.1 299 \r\n")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"X", b"a\r\nSet-Cookie: evil=1")],
+        [(b"X", b"a\nb")],
+        [(b"X", b"a\rb")],
+        [(b"X", b"a\x00b")],
+        [(b"X", b"\x1b")],
+        [("X", "a\r\n\r\n<html>")],
+        [(b"X\r\nY", b"b")],
+        [(b"X:Y", b"b")],
+        [(b"X Y", b"b")],
+        [(b"", b"b")],
+        [("X", "caf\u00e9\u2603")],
+        [(b"Content-Length", b"-1")],
+        [(b"Content-Length", b"1"), (b"Content-Length", b"1")],
+        [(b"Transfer-Encoding", b"gzip")],
+    ],
+)
+def test_bad_response_headers_are_refused_and_change_nothing(
+    headers: list[tuple[bytes | str, bytes | str]],
+) -> None:
+    connection = connection_after(GET_11)
+    with pytest.raises(LocalProtocolError):
+        connection.send(Response(200, headers))
+    assert connection.our_state is State.SEND_RESPONSE  # a 500 can still be sent
+    assert connection.send(Response(500, [(b"Content-Length", b"0")])).startswith(b"HTTP/1.1 500")
+
+
+@pytest.mark.parametrize("reason", [b"OK\r\nX: y", b"O\x00K"])
+def test_reason_injection_is_refused(reason: bytes) -> None:
+    with pytest.raises(LocalProtocolError):
+        connection_after(GET_11).send(Response(200, reason=reason))
+
+
+@pytest.mark.parametrize("status", [99, 100, 199, 1000, "200"])
+def test_bad_final_status_codes(status: object) -> None:
+    with pytest.raises(LocalProtocolError):
+        connection_after(GET_11).send(Response(status))  # type: ignore[arg-type]
+
+
+def test_latin_1_str_values_are_encoded() -> None:
+    out, _ = exchange(GET_11, Response(200, [("X-Name", "caf\u00e9"), ("Content-Length", "0")]))
+    assert b"X-Name: caf\xe9\r\n" in out
+
+
+def test_content_length_is_enforced() -> None:
+    connection = connection_after(GET_11)
+    connection.send(Response(200, [(b"Content-Length", b"3")]))
+    with pytest.raises(LocalProtocolError):
+        connection.send(Data(b"four"))
+    assert connection.our_state is State.ERROR
+    connection = connection_after(GET_11)
+    connection.send(Response(200, [(b"Content-Length", b"3")]))
+    connection.send(Data(b"ab"))
+    with pytest.raises(LocalProtocolError):
+        connection.send(EndOfMessage())
+    assert connection.must_close
+
+
+def test_trailers_need_chunked() -> None:
+    connection = connection_after(GET_11)
+    connection.send(Response(200, [(b"Content-Length", b"0")]))
+    with pytest.raises(LocalProtocolError):
+        connection.send(EndOfMessage([(b"X", b"y")]))
+
+
+@pytest.mark.parametrize(
+    "trailers", [[(b"Content-Length", b"1")], [(b"X", b"a\r\nb")], [(b"X Y", b"b")]]
+)
+def test_bad_trailers_are_refused(trailers: list[tuple[bytes, bytes]]) -> None:
+    connection = connection_after(GET_11)
+    connection.send(Response(200))
+    with pytest.raises(LocalProtocolError):
+        connection.send(EndOfMessage(trailers))
+
+
+def test_sending_out_of_order_is_refused() -> None:
+    connection = Connection()
+    with pytest.raises(LocalProtocolError, match="cannot send Response in state IDLE"):
+        connection.send(Response(200))
+    connection = connection_after(GET_11)
+    with pytest.raises(LocalProtocolError):
+        connection.send(Data(b"x"))
+    with pytest.raises(LocalProtocolError):
+        connection.send(EndOfMessage())
+    connection.send(Response(200, [(b"Content-Length", b"0")]))
+    with pytest.raises(LocalProtocolError, match="cannot send Response"):
+        connection.send(Response(200))
+    connection.send(EndOfMessage())
+    with pytest.raises(LocalProtocolError):
+        connection.send(Data(b"after the end"))
+    with pytest.raises(LocalProtocolError):
+        connection.send(InformationalResponse(100))
+
+
+def test_informational_responses() -> None:
+    connection = connection_after(GET_11)
+    assert connection.send(InformationalResponse(103, [(b"Link", b"</a.css>; rel=preload")])) == (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    )
+    for bad in (InformationalResponse(101), InformationalResponse(200)):
+        with pytest.raises(LocalProtocolError):
+            connection.send(bad)
+    with pytest.raises(LocalProtocolError):
+        connection.send(InformationalResponse(103, [(b"Content-Length", b"0")]))
+    with pytest.raises(LocalProtocolError, match=r"HTTP/1\.0"):
+        connection_after(GET_10).send(InformationalResponse(103))
+
+
+def test_render_error_response() -> None:
+    out = render_error_response(400, "missing Host header")
+    assert out == (
+        b"HTTP/1.1 400 Bad Request\r\n"
+        b"content-type: text/plain; charset=utf-8\r\n"
+        b"x-content-type-options: nosniff\r\n"
+        b"content-length: 20\r\n"
+        b"connection: close\r\n\r\n"
+        b"missing Host header\n"
+    )
+    assert render_error_response(431, "x", head_request=True).endswith(b"close\r\n\r\n")
+    assert render_error_response(599, "x").startswith(b"HTTP/1.1 599 \r\n")
