@@ -189,7 +189,7 @@ def docs(args: list[str]) -> int:
 
 
 def wheel_problems(folder: Path) -> list[str]:
-    """What is missing from the wheel built for `folder`: its package, py.typed, entry points."""
+    """What is wrong with the wheel built for `folder`: its package, py.typed, entry points."""
     name = load(folder / "pyproject.toml")["project"]["name"]
     wheels = sorted(DIST.glob(re.sub(r"[-_.]+", "_", name).lower() + "-*.whl"))
     if len(wheels) != 1:
@@ -200,18 +200,16 @@ def wheel_problems(folder: Path) -> list[str]:
         metadata = [file for file in files if file.endswith(".dist-info/entry_points.txt")]
         entry_points = configparser.ConfigParser(delimiters=("=",), interpolation=None)
         entry_points.read_string(wheel.read(metadata[0]).decode() if metadata else "")
-    problems = [
-        f"{wheels[0].name} lacks {file}"
-        for file in (f"{package}/__init__.py", f"{package}/py.typed")
-        if file not in files
-    ]
+    wanted = [f"{package}/__init__.py", f"{package}/py.typed"]
+    problems = [f"{wheels[0].name} lacks {file}" for file in wanted if file not in files]
     if folder.name == "kernel":
         if not entry_points.has_option("console_scripts", "relays"):
             problems.append(f"{wheels[0].name} lacks the console script `relays`")
-    elif entry_points.get("relays", folder.name.lower(), fallback=None) != f"{package}.plugin":
-        problems.append(
-            f"{wheels[0].name} lacks the entry point [relays] {folder.name} = {package}.plugin"
-        )
+        return problems
+    plugins = dict(entry_points["relays"]) if entry_points.has_section("relays") else {}
+    if plugins != {folder.name: f"{package}.plugin"}:
+        expected = f"[relays] {folder.name} = {package}.plugin"
+        problems.append(f"{wheels[0].name}: wants one entry point {expected}, has {plugins}")
     return problems
 
 
@@ -223,7 +221,7 @@ def dist(args: list[str]) -> int:
         return 1
     for folder in folders:
         say(f"building {shown(folder)}")
-        run(PYTHON, "-m", "build", "--outdir", DIST, *args, folder)
+        run(PYTHON, "-m", "build", "--quiet", "--outdir", DIST, *args, folder)
     run(BIN / "twine", "check", "--strict", *sorted(DIST.iterdir()))
     problems = [problem for folder in folders for problem in wheel_problems(folder)]
     for problem in problems:
