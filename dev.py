@@ -150,7 +150,8 @@ def bootstrap() -> None:
     requirements = dev_requirements()
     say(f"installing {len(folders)} distribution(s) editable and {len(requirements)} dev tools")
     editables = [word for folder in folders for word in ("--editable", f"./{shown(folder)}")]
-    run(PYTHON, "-m", "pip", "install", "--quiet", *editables, *requirements)
+    if run(PYTHON, "-m", "pip", "install", "--quiet", *editables, *requirements, check=False):
+        raise TaskFailed("pip could not install the workspace: see its output above")
     STAMP.write_text(json.dumps(wanted, indent=2) + "\n")
     say("environment ready")
 
