@@ -41,7 +41,9 @@ def _plugins_command(config: Config) -> int:
     table += [(r["name"], r["distribution"], r["version"], r["provides"]) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        )
     return 0
 
 
@@ -57,5 +59,3 @@ def _run_command(config: Config) -> int:
 def _graph_command(config: Config) -> int:
     print(graph(load_app(config.options.target), format=config.options.format))
     return 0
-
-

@@ -56,7 +56,6 @@ def _is_plain_function(member: Any) -> bool:
     return callable(member) and not isinstance(member, (type, staticmethod, classmethod))
 
 
-
 class BaseComponent:
     """A node of the component tree whose handlers are only ``@handler`` methods.
 
@@ -193,9 +192,7 @@ class BaseComponent:
         """
         return await _settle(self.fire(event, *channels), timeout)
 
-    async def wait(
-        self, target: str | Event, *channels: Any, timeout: float | None = None
-    ) -> Any:
+    async def wait(self, target: str | Event, *channels: Any, timeout: float | None = None) -> Any:
         """Wait for an event to finish and return its result.
 
         With a name, wait for the next event of that name on *channels* (any channel

@@ -42,7 +42,7 @@ from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, ExceptionEvent
+from ._events import Event, ExceptionEvent, _class_name
 from ._values import Value
 
 if TYPE_CHECKING:
@@ -186,7 +186,8 @@ class Hub:
                 index += 1
                 event.handler = h
                 try:
-                    if h.event_arg:
+                    event_arg = h.event_arg
+                    if event_arg and (event_arg == 2 or event.passes_event):
                         result = h.callback(event, *args, **kwargs)
                     else:
                         result = h.callback(*args, **kwargs)
@@ -210,6 +211,8 @@ class Hub:
 
     def _resume(self, event: Event, handlers: tuple[Handler, ...], index: int) -> None:
         self._paused = False
+        if event.stopped:  # the async handler stopped it in its first step
+            index = len(handlers)
         if not self._run(event, handlers, index):
             self._flush()
 
@@ -273,16 +276,16 @@ class Hub:
             self._notify_waiters(event)
         if value.errors:
             if event.failure:
-                follow = Event.create(f"{event.name}_failure", event, value.result)
+                follow = _derived(f"{event.name}_failure", event, value.result)
                 self.fire(follow, event.channels, parent=event)
         elif event.success:
-            follow = Event.create(f"{event.name}_success", event, value.result)
+            follow = _derived(f"{event.name}_success", event, value.result)
             self.fire(follow, event.channels, parent=event)
         for tracker in event._trackers:
             tracker._outstanding -= 1
             if tracker._outstanding == 0:
                 result = tracker.value.result  # type: ignore[union-attr]
-                done = Event.create(f"{tracker.name}_complete", tracker, result)
+                done = _derived(f"{tracker.name}_complete", tracker, result)
                 self.fire(done, tracker.channels, parent=None)
 
     # -- waiting ---------------------------------------------------------------------
@@ -348,6 +351,19 @@ class Hub:
         return len(self._tasks)
 
 
+_derived_classes: dict[str, type[Event]] = {}
+
+
+def _derived(name: str, event: Event, outcome: Any) -> Event:
+    """``<name>_success(event, value)`` and kin: a handler's ``event`` is *event*."""
+    event_class = _derived_classes.get(name)
+    if event_class is None:
+        event_class = type(_class_name(name), (Event,), {"name": name})
+        event_class.passes_event = False
+        _derived_classes[name] = event_class
+    return event_class(event, outcome)
+
+
 def _channels_meet(wanted: tuple[Any, ...], fired: tuple[Any, ...]) -> bool:
     if "*" in wanted or "*" in fired:
         return True
@@ -357,6 +373,4 @@ def _channels_meet(wanted: tuple[Any, ...], fired: tuple[Any, ...]) -> bool:
 def _log_unhandled(event: Event) -> None:
     error_type, error, lines = event.args[:3]
     handler = event.kwargs.get("handler")
-    logger.error(
-        "unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines)
-    )
+    logger.error("unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines))

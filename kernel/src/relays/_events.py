@@ -58,6 +58,10 @@ class Event:
     failure: bool = False
     complete: bool = False
     priority: int = 0
+    #: Whether a handler whose first parameter is ``event`` gets this event object.
+    #: Off for ``<name>_success``/``_failure``/``_complete``, whose first argument
+    #: already is the event they report on.
+    passes_event: ClassVar[bool] = True
 
     # Per-instance state the kernel fills in; declared here so reads are cheap.
     value: Value | None = None

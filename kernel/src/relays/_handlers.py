@@ -68,7 +68,16 @@ def takes_event(function: Callable[..., Any]) -> bool:
 class Handler:
     """One bound handler in a tree's dispatch table."""
 
-    __slots__ = ("callback", "channel", "event_arg", "is_async", "name", "owner", "priority", "seq")
+    __slots__ = (
+        "callback",
+        "channel",
+        "event_arg",
+        "is_async",
+        "name",
+        "owner",
+        "priority",
+        "seq",
+    )
 
     def __init__(
         self,
@@ -85,7 +94,9 @@ class Handler:
         self.callback = callback
         self.owner = owner
         self.seq = seq
-        self.event_arg = takes_event(callback)
+        # 0: never pass the event; 1: pass it when the event allows (``passes_event``);
+        # 2: always (wildcard handlers must know what they got).
+        self.event_arg = (2 if name == "*" else 1) if takes_event(callback) else 0
         self.is_async = inspect.iscoroutinefunction(callback)
 
     @property

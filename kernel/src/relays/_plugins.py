@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from .transports import Transport
 
 __all__ = [
-    "DISABLE_AUTOLOAD_ENV",
     "BLOCK_PLUGINS_ENV",
+    "DISABLE_AUTOLOAD_ENV",
     "PluginNotFound",
     "find_dispatcher",
     "find_protocol",
@@ -114,9 +114,7 @@ def find_transport(scheme: str) -> Transport:
 
 def find_protocol(name: str) -> Callable[..., BaseComponent]:
     """The factory of protocol *name*; :class:`PluginNotFound` names what to install."""
-    factory: Callable[..., BaseComponent] | None = plugin_manager().hook.relays_protocol(
-        name=name
-    )
+    factory: Callable[..., BaseComponent] | None = plugin_manager().hook.relays_protocol(name=name)
     if factory is None:
         raise PluginNotFound("protocol", name)
     return factory

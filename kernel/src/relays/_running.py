@@ -10,10 +10,11 @@ stopping is safe from signal handlers, other threads and handlers alike.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._events import Signal, Started, Stopped
 
@@ -87,10 +88,9 @@ async def run_async(component: BaseComponent) -> None:
         await runner.stop_future
     finally:
         stopped = component.fire(Stopped(component), "*")
-        try:
+        # A failing stopped handler was reported as an exception event already.
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(stopped.future(), STOP_TIMEOUT)
-        except (TimeoutError, Exception):
-            pass  # a failing stopped handler was reported as an exception event
         await hub.cancel_tasks()
         for signo in installed:
             loop.remove_signal_handler(signo)
@@ -103,7 +103,7 @@ def _install_signal_handlers(
 ) -> list[int]:
     if threading.current_thread() is not threading.main_thread():
         return []
-    installed = []
+    installed: list[int] = []
     for signo in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(signo, _on_signal, component, signo)
@@ -185,5 +185,3 @@ async def leave(component: BaseComponent) -> None:
     task = runner.task
     _request_stop(component)
     await task
-
-

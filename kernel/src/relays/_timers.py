@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from ._components import BaseComponent
 from ._events import Event
@@ -55,9 +55,17 @@ class Timer(BaseComponent):
         if component is self.root:
             self.reset()
 
+    def register(self, parent: BaseComponent) -> Self:
+        super().register(parent)
+        if self.running and self._handle is None:
+            self.reset()  # at once, so a cancel() right after registering holds
+        return self
+
     @handler("registered", channel="*", priority=100)
     def _on_registered(self, component: BaseComponent, parent: BaseComponent) -> None:
-        if component is self and self.running and self._handle is None:
+        # A subtree holding this timer joined a running tree.
+        joined = component is not self and self._handle is None and self.running
+        if joined and any(node is self for node in component.walk()):
             self.reset()
 
     @handler("unregistered", channel="*", priority=100)

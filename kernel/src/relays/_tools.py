@@ -55,5 +55,10 @@ def inspect(component: BaseComponent) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [f"Handlers of {component!r}:"]
     for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append(
+            "  "
+            + "  ".join(
+                cell.ljust(width) for cell, width in zip(row, widths, strict=False)
+            ).rstrip()
+        )
     return "\n".join(lines)

@@ -55,7 +55,9 @@ class Worker(BaseComponent):
                     self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
             else:
-                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="relays-worker")
+                self._executor = ThreadPoolExecutor(
+                    self.workers, thread_name_prefix="relays-worker"
+                )
         return self._executor
 
     @handler("task")

@@ -154,5 +154,3 @@ class MemoryTransport(BaseComponent):
     def _forget(self, sock: MemoryConnection) -> None:
         if sock in self.connections:
             self.connections.remove(sock)
-
-

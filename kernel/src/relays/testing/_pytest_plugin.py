@@ -54,11 +54,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 async def _run_test(function: Any, arguments: dict[str, Any], timeout: float) -> None:
-    roots = []
+    roots: list[BaseComponent] = []
     for value in arguments.values():
-        if isinstance(value, BaseComponent) and value.parent is None and not value.running:
-            if all(value is not root for root in roots):
-                roots.append(value)
+        is_root = isinstance(value, BaseComponent) and value.parent is None
+        if is_root and not value.running and all(value is not root for root in roots):
+            roots.append(value)
     started = []
     try:
         for root in roots:

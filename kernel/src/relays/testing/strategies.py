@@ -7,6 +7,8 @@ any way gives the same result. :func:`splits` draws those ways. Needs hypothesis
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import strategies as st
 
 __all__ = ["byte_at_a_time", "splits", "with_trailing"]
@@ -25,7 +27,7 @@ def splits(data: bytes, max_pieces: int | None = None) -> st.SearchStrategy[list
 
     def cut(points: list[int]) -> list[bytes]:
         bounds = [0, *points, len(data)]
-        return [data[start:end] for start, end in zip(bounds, bounds[1:])]
+        return [data[start:end] for start, end in itertools.pairwise(bounds)]
 
     return cuts.map(cut) if len(data) > 1 else st.just([data])
 
@@ -35,7 +37,9 @@ def byte_at_a_time(data: bytes) -> list[bytes]:
     return [data[i : i + 1] for i in range(len(data))]
 
 
-def with_trailing(data: bytes, trailing: st.SearchStrategy[bytes] | None = None) -> st.SearchStrategy[tuple[bytes, bytes]]:
+def with_trailing(
+    data: bytes, trailing: st.SearchStrategy[bytes] | None = None
+) -> st.SearchStrategy[tuple[bytes, bytes]]:
     """``(data + extra, extra)``: a message followed by bytes that belong to the next one."""
     extra = trailing if trailing is not None else st.binary(max_size=64)
     return extra.map(lambda tail: (data + tail, tail))

@@ -1,0 +1,1 @@
+"""A third-party relays plugin used by the kernel's tests."""

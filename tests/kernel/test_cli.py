@@ -1,0 +1,133 @@
+"""The relays command: plugins, run, graph, and commands added by plugins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relays._cli import main
+from relays._plugins import reset_plugin_manager
+
+
+@pytest.fixture(autouse=True)
+def fresh_manager() -> Iterator[None]:
+    reset_plugin_manager()
+    yield
+    reset_plugin_manager()
+
+
+@pytest.fixture
+def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "tinyapp.py").write_text(
+        textwrap.dedent(
+            """
+            from relays import Component
+
+            class Child(Component):
+                channel = "child"
+
+            class App(Component):
+                def __init__(self):
+                    super().__init__()
+                    Child().register(self)
+
+                def started(self, component):
+                    print("app started", flush=True)
+                    self.stop()
+
+            def make():
+                return App()
+
+            not_a_component = 42
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "tinyapp"
+
+
+def test_graph_command(app_module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", f"{app_module}:make"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("* <App/* ")
+    assert lines[1].startswith(" * <Child/child ")
+
+
+def test_graph_dot(app_module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", f"{app_module}:App", "--format", "dot"]) == 0
+    assert '"App-0" -> "Child-1";' in capsys.readouterr().out
+
+
+def test_run_command_runs_until_stopped(
+    app_module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", f"{app_module}:make"]) == 0
+    assert "app started" in capsys.readouterr().out
+
+
+def test_run_with_debug_prints_events(app_module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", f"{app_module}:make", "--debug"]) == 0
+    assert "<Started[*:started]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("tinyapp", "expected 'module:factory'"),
+        ("tinyapp:missing", "has no attribute 'missing'"),
+        ("tinyapp:not_a_component", "is not a component"),
+        ("no_such_module_here:app", "no module named"),
+    ],
+)
+def test_bad_targets_are_clear_errors(
+    app_module: str, target: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["graph", target]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "plugins" in capsys.readouterr().out
+
+
+def test_plugin_commands_and_options_are_added(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("relays_example")
+    from relays_example import plugin
+
+    assert main(["hello", "world"]) == 0
+    assert capsys.readouterr().out == "Hello, world!\n"
+    assert "hello" in plugin.CONFIGURED
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "--example-flag" in capsys.readouterr().out
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [Path(sys.executable).with_name("relays"), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("relays ")
+
+
+def test_run_a_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "script_app.py"
+    script.write_text(
+        "from relays import Component\n"
+        "class App(Component):\n"
+        "    def started(self, c):\n"
+        "        print('file app', flush=True)\n"
+        "        self.stop()\n"
+    )
+    assert main(["run", f"{script}:App"]) == 0
+    assert "file app" in capsys.readouterr().out

@@ -1,0 +1,515 @@
+"""Dispatch: ordering, channels, stop, results, errors and async handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from relays import BaseComponent, Component, Event, ExceptionEvent, handler
+from relays.testing import Manager, drain
+
+
+class Ping(Event):
+    pass
+
+
+class Recorder(Component):
+    def __init__(self, log: list[Any], label: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.log = log
+        self.label = label or self.name
+
+    def ping(self, *args: Any) -> str:
+        self.log.append((self.label, args))
+        return self.label
+
+
+async def test_fire_returns_a_value_that_awaits_to_the_result(manager: Manager) -> None:
+    Recorder([]).register(manager)
+    value = manager.fire(Ping(1))
+    assert not value.done
+    assert await value == "Recorder"
+    assert value.done
+    assert value.result == "Recorder"
+
+
+async def test_several_results_become_a_list(manager: Manager) -> None:
+    log: list[Any] = []
+    Recorder(log, "a").register(manager)
+    Recorder(log, "b").register(manager)
+    assert await manager.fire(Ping()) == ["a", "b"]
+
+
+async def test_no_handler_gives_none(manager: Manager) -> None:
+    assert await manager.fire(Event.create("nobody_listens")) is None
+
+
+async def test_events_are_dispatched_in_priority_then_firing_order(manager: Manager) -> None:
+    order: list[str] = []
+
+    class Listener(Component):
+        def item(self, label: str) -> None:
+            order.append(label)
+
+    Listener().register(manager)
+    low = Event.create("item", "low")
+    high = Event.create("item", "high")
+    high.priority = 10
+    manager.fire(low)
+    manager.fire(Event.create("item", "low-2"))
+    last = manager.fire(high)
+    await last
+    await drain(manager)
+    assert order == ["high", "low", "low-2"]
+
+
+async def test_handlers_run_by_priority_then_registration(manager: Manager) -> None:
+    order: list[str] = []
+
+    class First(BaseComponent):
+        @handler("ping", priority=-1)
+        def late(self) -> None:
+            order.append("late")
+
+        @handler("ping")
+        def normal(self) -> None:
+            order.append("normal-1")
+
+    class Second(BaseComponent):
+        @handler("ping")
+        def normal(self) -> None:
+            order.append("normal-2")
+
+        @handler("ping", priority=5)
+        def early(self) -> None:
+            order.append("early")
+
+    manager += First()
+    manager += Second()
+    await manager.fire(Ping())
+    assert order == ["early", "normal-1", "normal-2", "late"]
+
+
+async def test_stop_ends_propagation(manager: Manager) -> None:
+    order: list[str] = []
+
+    class Stopper(BaseComponent):
+        @handler("ping", priority=1)
+        def first(self, event: Event) -> str:
+            order.append("first")
+            event.stop()
+            return "stopped"
+
+        @handler("ping")
+        def second(self) -> None:
+            order.append("second")
+
+    manager += Stopper()
+    assert await manager.fire(Ping()) == "stopped"
+    assert order == ["first"]
+
+
+async def test_stop_works_in_an_async_handler_before_its_first_await(manager: Manager) -> None:
+    order: list[str] = []
+
+    class Stopper(BaseComponent):
+        @handler("ping", priority=1)
+        async def first(self, event: Event) -> str:
+            event.stop()
+            order.append("first")
+            await asyncio.sleep(0.01)
+            return "async"
+
+        @handler("ping")
+        def second(self) -> None:
+            order.append("second")
+
+    manager += Stopper()
+    assert await manager.fire(Ping()) == "async"
+    assert order == ["first"]
+
+
+async def test_async_handler_result_and_awaiting_other_events(manager: Manager) -> None:
+    class Chain(Component):
+        async def ping(self, number: int) -> int:
+            doubled = await self.call(Event.create("double", number))
+            return int(doubled) + 1
+
+        def double(self, number: int) -> int:
+            return number * 2
+
+    manager += Chain()
+    assert await manager.call(Ping(20)) == 41
+
+
+async def test_gather_waits_for_several_events(manager: Manager) -> None:
+    class Slow(Component):
+        async def ping(self, delay: float) -> float:
+            await asyncio.sleep(delay)
+            return delay
+
+    manager += Slow()
+    values = [manager.fire(Ping(d)) for d in (0.03, 0.01, 0.02)]
+    assert await asyncio.gather(*values) == [0.03, 0.01, 0.02]
+
+
+async def test_a_returned_value_is_chained(manager: Manager) -> None:
+    class Forwarder(Component):
+        def ping(self) -> Any:
+            return self.fire(Event.create("pong"))
+
+        def pong(self) -> str:
+            return "pong!"
+
+    manager += Forwarder()
+    assert await manager.fire(Ping()) == "pong!"
+
+
+async def test_handler_gets_the_event_when_first_parameter_is_named_event(
+    manager: Manager,
+) -> None:
+    seen: list[Any] = []
+
+    class Inspecting(Component):
+        def ping(self, event: Event, number: int) -> None:
+            seen.append((event.name, number))
+
+    manager += Inspecting()
+    await manager.fire(Ping(7))
+    assert seen == [("ping", 7)]
+
+
+class Dog(Component):
+    def __init__(self, log: list[str], channel: str) -> None:
+        super().__init__(channel=channel)
+        self.log = log
+
+    def woof(self) -> None:
+        self.log.append(self.channel)
+
+
+async def test_channels_select_listeners(manager: Manager) -> None:
+    log: list[str] = []
+    bob = Dog(log, "bob").register(manager)
+    Dog(log, "fred").register(manager)
+    await manager.fire(Event.create("woof"), "bob")
+    assert log == ["bob"]
+    log.clear()
+    await manager.fire(Event.create("woof"), "*")
+    assert sorted(log) == ["bob", "fred"]
+    log.clear()
+    await manager.fire(Event.create("woof"), bob)
+    assert log == ["bob"]
+    log.clear()
+    await manager.fire(Event.create("woof"), "bob", "fred")
+    assert sorted(log) == ["bob", "fred"]
+
+
+async def test_default_channel_is_the_firing_components(manager: Manager) -> None:
+    log: list[str] = []
+    bob = Dog(log, "bob").register(manager)
+    Dog(log, "fred").register(manager)
+    await bob.fire(Event.create("woof"))
+    assert log == ["bob"]
+
+
+async def test_event_class_channels_are_used_when_none_given(manager: Manager) -> None:
+    log: list[str] = []
+    Dog(log, "bob").register(manager)
+    Dog(log, "fred").register(manager)
+
+    class FredWoof(Event):
+        name = "woof"
+        channels = ("fred",)
+
+    await manager.fire(FredWoof())
+    assert log == ["fred"]
+
+
+async def test_star_channel_handler_hears_every_channel(manager: Manager) -> None:
+    heard: list[Any] = []
+
+    class Everything(BaseComponent):
+        @handler("woof", channel="*")
+        def any_woof(self, event: Event) -> None:
+            heard.append(event.channels)
+
+    manager += Everything()
+    await manager.fire(Event.create("woof"), "somewhere")
+    assert heard == [("somewhere",)]
+
+
+async def test_wildcard_name_handler_hears_every_event(manager: Manager) -> None:
+    names: list[str] = []
+
+    class Tap(BaseComponent):
+        @handler("*", channel="*")
+        def tap(self, event: Event, *args: Any, **kwargs: Any) -> None:
+            names.append(event.name)
+
+    manager += Tap()
+    await manager.fire(Event.create("alpha"))
+    await manager.fire(Event.create("beta"), "x")
+    assert names[-2:] == ["alpha", "beta"]
+
+
+async def test_handler_errors_become_exception_events(manager: Manager) -> None:
+    reports: list[Any] = []
+
+    class Broken(Component):
+        def ping(self) -> None:
+            raise KeyError("nope")
+
+    class Catcher(BaseComponent):
+        @handler("exception", channel="*")
+        def caught(self, error_type: type, error: Exception, lines: list[str], **kw: Any) -> None:
+            reports.append((error_type, error, kw["fevent"].name, "".join(lines)))
+
+    manager += Broken()
+    manager += Catcher()
+    value = manager.fire(Ping())
+    with pytest.raises(KeyError):
+        await value
+    assert value.errors
+    await drain(manager)
+    (error_type, _error, fevent, text), *_ = reports
+    assert error_type is KeyError
+    assert fevent == "ping"
+    assert "raise KeyError" in text
+
+
+async def test_the_app_keeps_running_after_an_error(manager: Manager) -> None:
+    class Flaky(Component):
+        def ping(self, fail: bool) -> str:
+            if fail:
+                raise RuntimeError("boom")
+            return "fine"
+
+    manager += Flaky()
+    with pytest.raises(RuntimeError):
+        await manager.fire(Ping(True))
+    assert await manager.fire(Ping(False)) == "fine"
+
+
+async def test_unhandled_errors_are_logged_once(
+    manager: Manager, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Component):
+        def ping(self) -> None:
+            raise ValueError("logged")
+
+    manager += Broken()
+    with caplog.at_level(logging.ERROR, logger="relays"):
+        manager.fire(Ping())
+        await drain(manager)
+    records = [r for r in caplog.records if "logged" in r.getMessage()]
+    assert len(records) == 1
+    assert "Traceback" in records[0].getMessage()
+
+
+async def test_a_failing_exception_handler_does_not_loop(
+    manager: Manager, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Component):
+        def ping(self) -> None:
+            raise ValueError("first")
+
+    class BadCatcher(BaseComponent):
+        @handler("exception", channel="*")
+        def caught(self, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("second")
+
+    manager += Broken()
+    manager += BadCatcher()
+    with caplog.at_level(logging.ERROR, logger="relays"):
+        manager.fire(Ping())
+        await drain(manager)
+    assert any("second" in r.getMessage() for r in caplog.records)
+
+
+async def test_async_handler_errors_are_reported_too(manager: Manager) -> None:
+    seen: list[Any] = []
+
+    class Broken(Component):
+        async def ping(self) -> None:
+            await asyncio.sleep(0)
+            raise LookupError("late")
+
+        @handler("exception", channel="*")
+        def caught(self, error_type: type, *args: Any, **kwargs: Any) -> None:
+            seen.append(error_type)
+
+    manager += Broken()
+    with pytest.raises(LookupError):
+        await manager.fire(Ping())
+    await drain(manager)
+    assert seen == [LookupError]
+
+
+async def test_success_and_failure_events(manager: Manager) -> None:
+    seen: list[Any] = []
+
+    class Worky(Component):
+        def ping(self, fail: bool) -> str:
+            if fail:
+                raise ValueError("bad")
+            return "ok"
+
+        def ping_success(self, event: Event, result: Any) -> None:
+            seen.append(("success", result))
+
+        def ping_failure(self, event: Event, error: Any) -> None:
+            seen.append(("failure", type(error)))
+
+        @handler("exception", channel="*")
+        def quiet(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    manager += Worky()
+    good = Ping(False)
+    good.success = True
+    bad = Ping(True)
+    bad.failure = True
+    await manager.fire(good)
+    with pytest.raises(ValueError, match="bad"):
+        await manager.fire(bad)
+    await drain(manager)
+    assert seen == [("success", "ok"), ("failure", ValueError)]
+
+
+async def test_complete_waits_for_the_whole_cascade(manager: Manager) -> None:
+    order: list[str] = []
+
+    class Cascade(Component):
+        def ping(self) -> None:
+            order.append("ping")
+            self.fire(Event.create("step", 1))
+
+        async def step(self, number: int) -> None:
+            await asyncio.sleep(0.01)
+            order.append(f"step{number}")
+            if number < 3:
+                self.fire(Event.create("step", number + 1))
+
+        def ping_complete(self, event: Event, result: Any) -> None:
+            order.append("complete")
+
+    manager += Cascade()
+    event = Ping()
+    event.complete = True
+    manager.fire(event)
+    await manager.wait("ping_complete", timeout=2)
+    assert order == ["ping", "step1", "step2", "step3", "complete"]
+
+
+async def test_wait_returns_at_once_for_a_finished_event(manager: Manager) -> None:
+    Recorder([]).register(manager)
+    event = Ping()
+    await manager.fire(event)
+    assert await manager.wait(event, timeout=0.5) == "Recorder"
+
+
+async def test_wait_for_the_next_event_by_name(manager: Manager) -> None:
+    Recorder([]).register(manager)
+
+    async def later() -> None:
+        await asyncio.sleep(0.01)
+        manager.fire(Ping())
+
+    task = asyncio.create_task(later())
+    assert await manager.wait("ping", timeout=1) == "Recorder"
+    await task
+
+
+async def test_wait_and_call_time_out_in_seconds(manager: Manager) -> None:
+    class Never(Component):
+        async def ping(self) -> None:
+            await asyncio.sleep(10)
+
+    manager += Never()
+    with pytest.raises(TimeoutError):
+        await manager.wait("nothing", timeout=0.05)
+    with pytest.raises(TimeoutError, match=r"within 0\.05 s"):
+        await manager.call(Ping(), timeout=0.05)
+
+
+async def test_the_cache_follows_tree_changes(manager: Manager) -> None:
+    log: list[Any] = []
+    first = Recorder(log, "first").register(manager)
+    assert await manager.fire(Ping()) == "first"
+    second = Recorder(log, "second").register(manager)
+    assert await manager.fire(Ping()) == ["first", "second"]
+    first.unregister()
+    await drain(manager)
+    assert await manager.fire(Ping()) == "second"
+    manager - second
+    await drain(manager)
+    assert await manager.fire(Ping()) is None
+
+
+def test_fire_from_another_thread_is_safe(manager: Manager) -> None:
+    import threading
+
+    counts: list[int] = []
+
+    class Counter(Component):
+        def ping(self, number: int) -> int:
+            counts.append(number)
+            return number
+
+    manager += Counter()
+    values: list[Any] = []
+
+    def worker(offset: int) -> None:
+        values.extend(manager.fire(Ping(offset + i)) for i in range(200))
+
+    threads = [threading.Thread(target=worker, args=(n * 1000,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results = [value.get(timeout=5) for value in values]
+    assert sorted(results) == sorted(counts)
+    assert len(counts) == 800
+
+
+def test_fire_rejects_what_is_not_an_event() -> None:
+    with pytest.raises(TypeError, match="takes an Event"):
+        Manager().fire("ping")  # type: ignore[arg-type]
+
+
+async def test_cancelled_handler_tasks_fail_their_value(manager: Manager) -> None:
+    class Hang(Component):
+        async def ping(self) -> None:
+            await asyncio.sleep(10)
+
+    manager += Hang()
+    value = manager.fire(Ping())
+    await asyncio.sleep(0.01)
+    await manager._hub.cancel_tasks()
+    assert value.done
+    assert value.errors
+    assert isinstance(value.result, asyncio.CancelledError)
+
+
+async def test_exception_event_carries_handler_and_event(manager: Manager) -> None:
+    captured: list[ExceptionEvent] = []
+
+    class Broken(Component):
+        def ping(self) -> None:
+            raise OSError("disk")
+
+        @handler("exception", channel="*")
+        def caught(self, event: ExceptionEvent, *args: Any, **kwargs: Any) -> None:
+            captured.append(event)
+
+    manager += Broken()
+    manager.fire(Ping())
+    await drain(manager)
+    (report,) = captured
+    assert report.kwargs["handler"].name == "ping"
+    assert report.kwargs["fevent"].name == "ping"
+    assert report.channels == ("*",)
