@@ -4,7 +4,7 @@
 ``Bark()`` it travels on ``"bob"`` and only Bob's ``bark`` handler answers it; the same
 goes for Fred on ``"fred"``. Each dog barks exactly once.
 
-The Pound's ``started`` handler runs first (it joined the tree first) and asks the
+The Pound's ``started`` handler runs first (the Pound was created first) and asks the
 tree to stop; the dogs' ``started`` handlers still run, and the barks they queue are
 dispatched before the tree stops. A real application would keep running until Ctrl+C.
 """

@@ -2,7 +2,7 @@
 
 ``Bob() + Fred()`` registers Fred under Bob and gives back Bob, the root of a tree
 of two. When the tree starts, every ``started`` handler in it runs, in the order the
-components joined the tree, so Bob speaks first.
+components were created, so Bob speaks first.
 
 A real application would keep running until Ctrl+C. To end by itself, this demo
 adds a :class:`~relays.Timer` that fires a ``quit`` event a tenth of a second after
