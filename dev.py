@@ -79,6 +79,11 @@ def load(pyproject: Path) -> dict[str, Any]:
         return tomllib.load(file)
 
 
+#: Test fixtures that are real distributions (a third-party plugin for the plugin tests):
+#: installed editable into .venv like the workspace, never built or published.
+TEST_DISTRIBUTIONS = [ROOT / "tests" / "kernel" / "plugin_example"]
+
+
 def distributions() -> list[Path]:
     """The folder of every distribution: the kernel first, then each plugin, by name."""
     folders = [ROOT / "kernel", *sorted((ROOT / "plugins").glob("*"))]
@@ -110,7 +115,7 @@ def dev_requirements() -> list[str]:
 def fingerprint() -> dict[str, str]:
     """What the installed .venv depends on: this script, and every pyproject.toml, by hash."""
     files = [Path(__file__).resolve(), ROOT / "pyproject.toml"]
-    files += [folder / "pyproject.toml" for folder in distributions()]
+    files += [folder / "pyproject.toml" for folder in distributions() + TEST_DISTRIBUTIONS]
     hashes = {shown(file): hashlib.sha256(file.read_bytes()).hexdigest() for file in files}
     return hashes | {"python": sys.version}
 
@@ -149,7 +154,11 @@ def bootstrap() -> None:
         say("warning: kernel/pyproject.toml does not exist yet, relays is not installed")
     requirements = dev_requirements()
     say(f"installing {len(folders)} distribution(s) editable and {len(requirements)} dev tools")
-    editables = [word for folder in folders for word in ("--editable", f"./{shown(folder)}")]
+    editables = [
+        word
+        for folder in folders + TEST_DISTRIBUTIONS
+        for word in ("--editable", f"./{shown(folder)}")
+    ]
     if run(PYTHON, "-m", "pip", "install", "--quiet", *editables, *requirements, check=False):
         raise TaskFailed("pip could not install the workspace: see its output above")
     STAMP.write_text(json.dumps(wanted, indent=2) + "\n")
