@@ -142,11 +142,11 @@ def parse_content_length(values: list[bytes]) -> int:
             item = item.strip(b" \t")
             if not item.isdigit():  # bytes.isdigit is ASCII only: no "+5", "0x5", "5 5"
                 raise RemoteProtocolError("malformed Content-Length")
-            lengths.add(item.lstrip(b"0") or b"0")
-    if len(lengths) != 1:
+            lengths.add(item)
+    if len(lengths) != 1:  # "5, 05" too: a proxy may well compare them as strings
         raise RemoteProtocolError("conflicting Content-Length values")
     digits = lengths.pop()
-    if len(digits) > 18:  # past any body limit; also keeps int() cheap
+    if len(digits.lstrip(b"0")) > 18:  # past any body limit; also keeps int() cheap
         raise RemoteProtocolError("request body too large", status_code=413)
     return int(digits)
 
