@@ -7,9 +7,10 @@
     python3 dev.py docs                   build the Sphinx docs into docs/_build/html, -W
     python3 dev.py dist                   build and check an sdist and a wheel per distribution
 
-Every task first makes sure `.venv` exists and holds the kernel and every plugins/* folder
-installed editable, plus the `dev` dependency group of the root pyproject.toml and of each
-distribution's pyproject.toml. It installs again only when one of those files changed.
+Every task first makes sure `.venv` exists and holds the kernel, every plugins/* folder and
+every test fixture distribution (a tests/**/pyproject.toml) installed editable, plus the `dev`
+dependency group of the root pyproject.toml and of each distribution's pyproject.toml. It
+installs again only when one of those files changed.
 """
 
 from __future__ import annotations
@@ -79,15 +80,17 @@ def load(pyproject: Path) -> dict[str, Any]:
         return tomllib.load(file)
 
 
-#: Test fixtures that are real distributions (a third-party plugin for the plugin tests):
-#: installed editable into .venv like the workspace, never built or published.
-TEST_DISTRIBUTIONS = [ROOT / "tests" / "kernel" / "plugin_example"]
-
-
 def distributions() -> list[Path]:
     """The folder of every distribution: the kernel first, then each plugin, by name."""
     folders = [ROOT / "kernel", *sorted((ROOT / "plugins").glob("*"))]
     return [folder for folder in folders if (folder / "pyproject.toml").is_file()]
+
+
+def fixture_distributions() -> list[Path]:
+    """Test fixtures that are real distributions (a third-party plugin for the plugin tests):
+    any folder under tests/ with a pyproject.toml. Installed editable, never built or published.
+    """
+    return sorted(pyproject.parent for pyproject in (ROOT / "tests").glob("**/pyproject.toml"))
 
 
 def group(groups: dict[str, list[Any]], name: str) -> list[str]:
@@ -115,7 +118,7 @@ def dev_requirements() -> list[str]:
 def fingerprint() -> dict[str, str]:
     """What the installed .venv depends on: this script, and every pyproject.toml, by hash."""
     files = [Path(__file__).resolve(), ROOT / "pyproject.toml"]
-    files += [folder / "pyproject.toml" for folder in distributions() + TEST_DISTRIBUTIONS]
+    files += [folder / "pyproject.toml" for folder in distributions() + fixture_distributions()]
     hashes = {shown(file): hashlib.sha256(file.read_bytes()).hexdigest() for file in files}
     return hashes | {"python": sys.version}
 
@@ -149,16 +152,12 @@ def bootstrap() -> None:
     wanted = fingerprint()
     if STAMP.exists() and json.loads(STAMP.read_text()) == wanted:
         return
-    folders = distributions()
+    folders = distributions() + fixture_distributions()
     if not (ROOT / "kernel" / "pyproject.toml").is_file():
         say("warning: kernel/pyproject.toml does not exist yet, relays is not installed")
     requirements = dev_requirements()
     say(f"installing {len(folders)} distribution(s) editable and {len(requirements)} dev tools")
-    editables = [
-        word
-        for folder in folders + TEST_DISTRIBUTIONS
-        for word in ("--editable", f"./{shown(folder)}")
-    ]
+    editables = [word for folder in folders for word in ("--editable", f"./{shown(folder)}")]
     if run(PYTHON, "-m", "pip", "install", "--quiet", *editables, *requirements, check=False):
         raise TaskFailed("pip could not install the workspace: see its output above")
     STAMP.write_text(json.dumps(wanted, indent=2) + "\n")
