@@ -1,0 +1,329 @@
+"""One stream connection: the ``sock`` handle apps keep, and its asyncio protocol.
+
+Theory of operation
+-------------------
+A :class:`SocketConnection` is both the :class:`relays.transports.Connection` handle
+the app sees and the :class:`asyncio.BufferedProtocol` asyncio calls; one object per
+connection keeps the hot path to one attribute lookup each way:
+
+* bytes in: asyncio reads into the endpoint's shared read buffer (``get_buffer``) and
+  calls ``buffer_updated``; we copy the bytes out and fire ``read`` at once. Sharing
+  one buffer per endpoint is safe because asyncio calls ``buffer_updated`` right after
+  filling it, before any other connection's read.
+* bytes out: ``sock.write(data)`` goes straight to ``transport.write``.
+
+Reading from a peer pauses for any of three reasons, kept as bits in ``_paused`` so
+one reason ending does not resume reading while another holds: the app asked
+(``pause_reading``), the write buffer is above its high-water mark (asyncio's
+``pause_writing``: a peer that does not read what we send cannot make us buffer
+without bound), or too many of this peer's ``read`` events are still being handled
+(slow ``async`` handlers cannot make the event queue grow without bound).
+
+A ``read`` event's value is watched (``_read_done``) to count pending reads and for
+circuits' echo shortcut: when a server's ``read`` handlers return bytes, they are
+written back. The endpoint (server or client component) decides which events a
+connection's life produces; see :class:`Endpoint`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from relays.transports import Connection, Read
+
+if TYPE_CHECKING:
+    from relays import Value
+
+    from ._limits import SocketLimits
+
+__all__ = ["Endpoint", "SocketConnection"]
+
+_BY_APP = 1
+_BY_WRITE_BUFFER = 2
+_BY_PENDING_READS = 4
+
+
+class Endpoint(Protocol):
+    """What a connection needs from the component that owns it."""
+
+    limits: SocketLimits
+    server_side: bool
+
+    def fire(self, event: Any, *channels: Any) -> Value: ...
+
+    def _read_buffer(self) -> memoryview: ...
+
+    def _accept(self, connection: SocketConnection) -> bool: ...
+
+    def _report(self, connection: SocketConnection, error: BaseException) -> None: ...
+
+    def _lost(self, connection: SocketConnection, error: BaseException | None) -> None: ...
+
+
+class SocketConnection(Connection, asyncio.BufferedProtocol):
+    """A TCP, TLS or UNIX stream connection (the ``sock`` of the events).
+
+    Compare it by identity and use it as a dict key. Besides the
+    :class:`~relays.transports.Connection` contract it offers :meth:`drain`,
+    :meth:`sendfile` and :meth:`start_tls`. The ``connection_made``, ``get_buffer``,
+    ``buffer_updated``, ``eof_received``, ``connection_lost``, ``pause_writing`` and
+    ``resume_writing`` methods are asyncio's protocol callbacks, not for apps.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+        self._fire = endpoint.fire
+        self._server_side = endpoint.server_side
+        limits = endpoint.limits
+        self._limits = limits
+        self._max_pending_reads = limits.max_pending_reads
+        self._view = endpoint._read_buffer()
+        self._transport: asyncio.Transport | None = None
+        self._closing = False
+        self._paused = 0
+        self._pending_reads = 0
+        self._eof = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._lost_waiter: asyncio.Future[None] | None = None
+        #: Set by every read and write; the idle sweep clears it (see the endpoints).
+        self.active = True
+        self.idle_since = 0.0
+
+    # -- the handle ------------------------------------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue *data* for sending; on a closed connection fire ``error`` instead."""
+        transport = self._transport
+        if self._closing or transport is None or transport.is_closing():
+            self._endpoint._report(self, ConnectionError(f"write on a closed connection {self!r}"))
+            return
+        transport.write(data)
+        self.active = True
+
+    def close(self) -> None:
+        """Close once queued data is sent; ``disconnect`` follows."""
+        if not self._closing:
+            self._closing = True
+            if self._transport is not None:
+                self._transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping queued data; ``disconnect`` follows."""
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes queued but not yet sent."""
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def pause_reading(self) -> None:
+        """Stop delivering ``read`` events until :meth:`resume_reading`."""
+        self._pause(_BY_APP)
+
+    def resume_reading(self) -> None:
+        """Deliver ``read`` events again (unless backpressure still holds them)."""
+        self._resume(_BY_APP)
+
+    @property
+    def reading(self) -> bool:
+        """False while reading from the peer is paused, for whatever reason."""
+        return not self._paused
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """asyncio's transport details: ``"peercert"``, ``"sslcontext"``, ``"socket"``,
+        ``"sockname"``, ``"peername"``, ``"ssl_object"``, ``"cipher"``..."""
+        transport = self._transport
+        return default if transport is None else transport.get_extra_info(name, default)
+
+    @property
+    def peer_certificate(self) -> dict[str, Any] | None:
+        """The peer's verified certificate (TLS with client verification), else None."""
+        certificate: dict[str, Any] | None = self.get_extra_info("peercert")
+        return certificate or None
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its low-water mark.
+
+        Raises :class:`ConnectionError` when the connection closes meanwhile.
+        """
+        if self._closing and self._transport is None:
+            raise ConnectionError(f"{self!r} is closed")
+        if not self._paused & _BY_WRITE_BUFFER:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
+        """Send *count* bytes (default: to the end) of the binary *file* from *offset*.
+
+        Uses the kernel's ``sendfile`` on plain TCP and falls back to reading and
+        writing otherwise (TLS, uvloop). Returns the bytes sent; raises
+        :class:`ConnectionError` when the connection is closed.
+        """
+        transport = self._transport
+        if self._closing or transport is None or transport.is_closing():
+            raise ConnectionError(f"sendfile on a closed connection {self!r}")
+        self.active = True
+        loop = asyncio.get_running_loop()
+        sent = await loop.sendfile(transport, file, offset, count, fallback=True)
+        self.active = True
+        return sent
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        *,
+        server_hostname: str | None = None,
+        handshake_timeout: float | None = None,
+    ) -> None:
+        """Upgrade this plain connection to TLS (STARTTLS), on the same handle.
+
+        Call it right after writing the protocol's "go ahead" reply: reading pauses
+        at once, so the peer's handshake is never delivered as a ``read``. A server
+        connection takes the server side of the handshake, a client one the client
+        side (then *server_hostname* is checked, default: the peer's host).
+        Raises :class:`ssl.SSLError` or :class:`TimeoutError` when the handshake fails;
+        the connection is closed then.
+        """
+        transport = self._transport
+        if self._closing or transport is None or transport.is_closing():
+            raise ConnectionError(f"start_tls on a closed connection {self!r}")
+        if self.secure:
+            raise RuntimeError(f"{self!r} is already encrypted")
+        if not self._server_side and server_hostname is None and isinstance(self.peer, tuple):
+            server_hostname = str(self.peer[0])
+        loop = asyncio.get_running_loop()
+        timeout = handshake_timeout or self._limits.handshake_timeout
+        try:
+            upgraded = await loop.start_tls(
+                transport,
+                self,
+                ssl_context,
+                server_side=self._server_side,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except BaseException:
+            self.abort()
+            raise
+        if upgraded is None:  # the connection was lost during the handshake
+            raise ConnectionError(f"{self!r} closed during the TLS handshake")
+        self._transport = upgraded
+        self.secure = True
+        upgraded.set_write_buffer_limits(
+            self._limits.write_high_water, self._limits.write_low_water
+        )
+        if self._paused:
+            upgraded.pause_reading()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is gone (``disconnect`` has been fired)."""
+        if self._transport is None and self._closing:
+            return
+        if self._lost_waiter is None:
+            self._lost_waiter = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._lost_waiter)
+
+    # -- backpressure ----------------------------------------------------------------
+
+    def _pause(self, reason: int) -> None:
+        if not self._paused:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                transport.pause_reading()
+        self._paused |= reason
+
+    def _resume(self, reason: int) -> None:
+        if not self._paused & reason:
+            return
+        self._paused &= ~reason
+        if not self._paused:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+
+    def _read_done(self, value: Value) -> None:
+        pending = self._pending_reads = self._pending_reads - 1
+        if self._paused & _BY_PENDING_READS and pending <= self._max_pending_reads // 2:
+            self._resume(_BY_PENDING_READS)
+        if self._server_side and not value.errors:
+            result = value.result
+            if result is not None and isinstance(result, bytes | bytearray | memoryview):
+                self.write(result)
+        if self._eof and not self._pending_reads:
+            self.close()
+
+    # -- asyncio protocol callbacks --------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.peer = _address(transport.get_extra_info("peername"))
+        self.local = _address(transport.get_extra_info("sockname"))
+        self.secure = transport.get_extra_info("sslcontext") is not None
+        limits = self._limits
+        transport.set_write_buffer_limits(limits.write_high_water, limits.write_low_water)
+        if not self._endpoint._accept(self):
+            self._closing = True
+            transport.abort()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self._view[:nbytes].tobytes()
+        self.active = True
+        value = self._fire(Read(self, data) if self._server_side else Read(data))
+        self._pending_reads += 1
+        if self._pending_reads > self._max_pending_reads:
+            self._pause(_BY_PENDING_READS)
+        value.add_done_callback(self._read_done)
+
+    def eof_received(self) -> bool:
+        # The peer half-closed. Keep the connection until the reads already queued
+        # are handled, so their replies (the echo shortcut, say) still go out; TLS
+        # cannot stay half-open, and asyncio closes it whatever we answer.
+        if self.secure:
+            return False
+        self._eof = True
+        if not self._pending_reads:
+            self.close()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self._transport = None
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionError(f"{self!r} closed"))
+        self._drain_waiters.clear()
+        if self._lost_waiter is not None and not self._lost_waiter.done():
+            self._lost_waiter.set_result(None)
+        self._endpoint._lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self._pause(_BY_WRITE_BUFFER)
+
+    def resume_writing(self) -> None:
+        self._resume(_BY_WRITE_BUFFER)
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters.clear()
+
+
+def _address(name: Any) -> Any:
+    """``(host, port)`` for IP (IPv6's flow info and scope dropped), a path or None."""
+    if isinstance(name, tuple):
+        return (name[0], name[1])
+    return name or None

@@ -1,0 +1,370 @@
+"""What TCP and UNIX stream servers and clients share: life cycle, limits, events.
+
+Theory of operation
+-------------------
+A server starts listening when its tree starts (``started``) or when it is
+registered into a running tree, whichever it sees first, and fires
+``ready(server, address)``. Each accepted connection is a
+:class:`~relays_sockets._connection.SocketConnection`, which calls back into
+``_accept`` (refused beyond ``max_connections``: closed at once, counted, logged at
+most once a second), ``_report`` (a write on a closed connection) and ``_lost``.
+
+One timer per server sweeps for idle connections: a connection marks itself
+``active`` on every read and write; a sweep clears the mark and notes the time, and
+a connection found unmarked for ``idle_timeout`` seconds is closed. That costs the
+hot path one attribute store instead of rescheduling a timer per read.
+
+Stopping (the tree stops, ``close()`` is fired, or the server is unregistered) is
+graceful: stop accepting, close every connection once its queued writes are sent,
+abort those still sending after ``drain_timeout``, then fire ``closed()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any
+
+import attrs
+
+from relays import BaseComponent, handler
+from relays.transports import (
+    Closed,
+    Connect,
+    Connected,
+    Disconnect,
+    Disconnected,
+    Error,
+    Ready,
+    Unreachable,
+)
+
+from ._connection import SocketConnection
+from ._limits import SocketLimits
+
+__all__ = ["StreamClient", "StreamServer", "make_limits"]
+
+logger = logging.getLogger("relays.sockets")
+
+#: Seconds between two warnings about refused connections.
+REFUSAL_LOG_INTERVAL = 1.0
+
+
+def make_limits(limits: SocketLimits | None, overrides: dict[str, Any]) -> SocketLimits:
+    """*limits* (default :class:`SocketLimits`) with the keyword *overrides* applied."""
+    base = limits if limits is not None else SocketLimits()
+    return attrs.evolve(base, **overrides) if overrides else base
+
+
+class _Endpoint(BaseComponent):
+    """The part every stream component has: limits, read buffer, start and stop hooks."""
+
+    server_side = True
+
+    def __init__(self, *, channel: Any, limits: SocketLimits) -> None:
+        super().__init__(channel=channel)
+        self.limits = limits
+        self._buffer = memoryview(bytearray(limits.read_size))
+        self._started = False
+
+    def _read_buffer(self) -> memoryview:
+        return self._buffer
+
+    async def _begin(self) -> None:
+        """Start listening or connecting; called once."""
+
+    async def _end(self) -> None:
+        """Stop gracefully; may be called more than once."""
+
+    @handler("started", channel="*")
+    async def _on_started(self, component: BaseComponent) -> None:
+        if component is self.root and not self._started:
+            self._started = True
+            await self._begin()
+
+    @handler("registered", channel="*")
+    async def _on_registered(self, component: BaseComponent, parent: BaseComponent) -> None:
+        if component is self and self.running and not self._started:
+            self._started = True
+            await self._begin()
+
+    @handler("stopped", channel="*")
+    async def _on_stopped(self, component: BaseComponent) -> None:
+        if component is self.root:
+            await self._end()
+
+    @handler("unregistered", channel="*")
+    async def _on_unregistered(self, component: BaseComponent, parent: BaseComponent) -> None:
+        if component is self:
+            await self._end()
+
+
+class StreamServer(_Endpoint):
+    """A listening stream server (base of :class:`TCPServer` and :class:`UNIXServer`)."""
+
+    channel = "server"
+
+    def __init__(
+        self, *, channel: Any, limits: SocketLimits, ssl_context: ssl.SSLContext | None
+    ) -> None:
+        super().__init__(channel=channel, limits=limits)
+        self.ssl_context = ssl_context
+        #: The open connections, in the order they were accepted.
+        self.connections: dict[SocketConnection, None] = {}
+        #: The address listened on (the real port when bound to 0), once listening.
+        self.address: Any = None
+        #: Connections refused because ``max_connections`` were open.
+        self.refused = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._state = "new"
+        self._ready: asyncio.Future[Any] | None = None
+        self._all_closed: asyncio.Future[None] | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._refusals_logged = 0
+        self._last_refusal_log = float("-inf")
+
+    @property
+    def secure(self) -> bool:
+        return self.ssl_context is not None
+
+    @property
+    def listening(self) -> bool:
+        return self._state == "listening"
+
+    async def wait_ready(self, timeout: float | None = 10.0) -> Any:
+        """Wait until the server listens and return its address.
+
+        Raises the error that kept it from listening (:class:`OSError` for an address
+        in use, say), or :class:`TimeoutError`.
+        """
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            if self._state == "listening":
+                self._ready.set_result(self.address)
+        return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    async def _open(self, factory: Any) -> asyncio.AbstractServer:
+        raise NotImplementedError
+
+    def _listening_address(self, server: asyncio.AbstractServer) -> Any:
+        raise NotImplementedError
+
+    def _connect_event(self, connection: SocketConnection) -> Connect:
+        return Connect(connection, None, None)
+
+    async def _begin(self) -> None:
+        if self._state != "new":
+            return
+        self._state = "starting"
+        try:
+            server = await self._open(lambda: SocketConnection(self))
+        except Exception as error:
+            self._state = "closed"
+            logger.error("%s could not listen: %s", self.name, error)
+            if self._ready is None:
+                self._ready = asyncio.get_running_loop().create_future()
+            if not self._ready.done():
+                self._ready.set_exception(error)
+                self._ready.exception()  # retrieved: wait_ready is optional
+            self.fire(Error(None, error))
+            return
+        self._server = server
+        self.address = self._listening_address(server)
+        if self._state != "starting":  # stopped while we were binding
+            server.close()
+            return
+        self._state = "listening"
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(self.address)
+        if self.limits.idle_timeout is not None:
+            self._schedule_sweep()
+        logger.info("%s listening on %r", self.name, self.address)
+        self.fire(Ready(self, self.address))
+
+    async def _end(self) -> None:
+        if self._state in ("new", "starting"):
+            self._state = "closed"
+            return
+        if self._state == "closed":
+            return
+        loop = asyncio.get_running_loop()
+        if self._state == "closing":
+            if self._all_closed is not None:
+                await asyncio.shield(self._all_closed)
+            return
+        self._state = "closing"
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._server is not None:
+            self._server.close()
+        self._all_closed = loop.create_future()
+        if self.connections:
+            for connection in list(self.connections):
+                connection.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._all_closed), self.limits.drain_timeout)
+            except TimeoutError:
+                logger.warning(
+                    "%s: %d connection(s) still sending after %s s, aborted",
+                    self.name,
+                    len(self.connections),
+                    self.limits.drain_timeout,
+                )
+                for connection in list(self.connections):
+                    connection.abort()
+                await asyncio.shield(self._all_closed)
+        elif not self._all_closed.done():
+            self._all_closed.set_result(None)
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._state = "closed"
+        self.fire(Closed())
+
+    # -- events ----------------------------------------------------------------------
+
+    @handler("write")
+    def _on_write(self, sock: SocketConnection, data: bytes) -> None:
+        sock.write(data)
+
+    @handler("close")
+    async def _on_close(self, sock: SocketConnection | None = None) -> None:
+        if sock is not None:
+            sock.close()
+        else:
+            await self._end()
+
+    # -- called by connections -------------------------------------------------------
+
+    def _accept(self, connection: SocketConnection) -> bool:
+        if self._state != "listening":
+            return False
+        limit = self.limits.max_connections
+        if limit is not None and len(self.connections) >= limit:
+            self._refuse(connection)
+            return False
+        self.connections[connection] = None
+        self.fire(self._connect_event(connection))
+        return True
+
+    def _refuse(self, connection: SocketConnection) -> None:
+        self.refused += 1
+        now = asyncio.get_running_loop().time()
+        if now - self._last_refusal_log >= REFUSAL_LOG_INTERVAL:
+            logger.warning(
+                "%s refused %d connection(s) (latest from %r): max_connections=%d are open",
+                self.name,
+                self.refused - self._refusals_logged,
+                connection.peer,
+                self.limits.max_connections,
+            )
+            self._refusals_logged = self.refused
+            self._last_refusal_log = now
+
+    def _report(self, connection: SocketConnection, error: BaseException) -> None:
+        self.fire(Error(connection, error))
+
+    def _lost(self, connection: SocketConnection, error: BaseException | None) -> None:
+        if connection not in self.connections:
+            return  # refused: the app never saw it
+        del self.connections[connection]
+        if error is not None:
+            self.fire(Error(connection, error))
+        self.fire(Disconnect(connection))
+        closing = self._all_closed
+        if not self.connections and closing is not None and not closing.done():
+            closing.set_result(None)
+
+    # -- idle connections ------------------------------------------------------------
+
+    def _schedule_sweep(self) -> None:
+        timeout = self.limits.idle_timeout
+        assert timeout is not None
+        interval = min(max(timeout / 4, 0.05), 30.0)
+        self._sweeper = asyncio.get_running_loop().call_later(interval, self._sweep)
+
+    def _sweep(self) -> None:
+        timeout = self.limits.idle_timeout
+        assert timeout is not None
+        now = asyncio.get_running_loop().time()
+        for connection in list(self.connections):
+            if connection.active:
+                connection.active = False
+                connection.idle_since = now
+            elif now - connection.idle_since >= timeout:
+                logger.debug("%s: closing %r, idle for %s s", self.name, connection, timeout)
+                if connection.write_buffer_size:
+                    connection.abort()  # a peer that reads nothing would never let it flush
+                else:
+                    connection.close()
+        self._schedule_sweep()
+
+
+class StreamClient(_Endpoint):
+    """A stream client (base of :class:`TCPClient` and :class:`UNIXClient`)."""
+
+    channel = "client"
+    server_side = False
+
+    def __init__(self, *, channel: Any, limits: SocketLimits, connect_timeout: float) -> None:
+        super().__init__(channel=channel, limits=limits)
+        self.connect_timeout = connect_timeout
+        #: The connection, while connected.
+        self.sock: SocketConnection | None = None
+        self._target: tuple[Any, Any] = (None, None)
+
+    @property
+    def connected(self) -> bool:
+        return self.sock is not None and not self.sock.closing
+
+    async def _dial(self, factory: Any, host: Any, port: Any, secure: bool) -> None:
+        raise NotImplementedError
+
+    async def _connect_to(self, host: Any, port: Any, secure: bool) -> None:
+        if self.connected:
+            self.fire(Error(ConnectionError(f"{self.name} is already connected")))
+            return
+        self._target = (host, port)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await self._dial(lambda: SocketConnection(self), host, port, secure)
+        except (OSError, TimeoutError, ValueError) as error:
+            self.fire(Unreachable(host, port, error))
+
+    async def _end(self) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        sock.close()
+        try:
+            await asyncio.wait_for(sock.wait_closed(), self.limits.drain_timeout)
+        except TimeoutError:
+            sock.abort()
+            await sock.wait_closed()
+
+    @handler("write")
+    def _on_write(self, data: bytes) -> None:
+        if self.sock is None:
+            self.fire(Error(ConnectionError(f"{self.name} is not connected")))
+        else:
+            self.sock.write(data)
+
+    @handler("close")
+    async def _on_close(self) -> None:
+        await self._end()
+
+    def _accept(self, connection: SocketConnection) -> bool:
+        self.sock = connection
+        self.fire(Connected(*self._target))
+        return True
+
+    def _report(self, connection: SocketConnection, error: BaseException) -> None:
+        self.fire(Error(error))
+
+    def _lost(self, connection: SocketConnection, error: BaseException | None) -> None:
+        if self.sock is connection:
+            self.sock = None
+        if error is not None:
+            self.fire(Error(error))
+        self.fire(Disconnected())

@@ -1,0 +1,159 @@
+"""UNIX domain socket servers and clients.
+
+A server's socket file is removed before binding only when it is stale: a socket
+nobody listens on any more. A live server's file is left alone (binding fails with
+"address in use"), and a path that is not a socket is never removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import ssl
+import stat
+from typing import Any
+
+from relays import handler
+from relays.transports import Connect, parse_address
+
+from ._connection import SocketConnection
+from ._limits import SocketLimits
+from ._stream import StreamClient, StreamServer, make_limits
+
+__all__ = ["UNIXClient", "UNIXServer"]
+
+
+def _unix_path(address: Any, component: str) -> str:
+    if isinstance(address, os.PathLike):
+        return os.fspath(address)  # type: ignore[no-any-return]
+    scheme, path = parse_address(address)
+    if scheme != "unix":
+        raise ValueError(f"{component} takes a socket path or unix:// URL, not {address!r}")
+    return str(path)
+
+
+async def _remove_stale_socket(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FileExistsError(f"{path!r} exists and is not a socket; not removing it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(probe, path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # nobody listens: a leftover of a process that died
+        return
+    finally:
+        probe.close()
+    raise OSError(f"{path!r} is in use by a running server")
+
+
+class UNIXServer(StreamServer):
+    """A UNIX socket server: ``UNIXServer("/run/app.sock", mode=0o660)``.
+
+    A stale socket file is removed first; *mode* sets the new file's permissions,
+    which decide who may connect. On stop the file is removed. Fires the events of
+    :class:`TCPServer`, with ``connect(sock, None, None)`` (UNIX peers have no
+    address) and ``ready(server, path)``. *ssl_context* adds TLS.
+    """
+
+    def __init__(
+        self,
+        path: Any,
+        *,
+        channel: Any = "server",
+        mode: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: SocketLimits | None = None,
+        **limit_options: Any,
+    ) -> None:
+        super().__init__(
+            channel=channel, limits=make_limits(limits, limit_options), ssl_context=ssl_context
+        )
+        self.path = _unix_path(path, type(self).__name__)
+        self.mode = mode
+
+    async def _open(self, factory: Any) -> asyncio.AbstractServer:
+        loop = asyncio.get_running_loop()
+        await _remove_stale_socket(self.path)
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": self.limits.handshake_timeout}
+        server = await loop.create_unix_server(
+            factory, self.path, backlog=self.limits.backlog, **tls
+        )
+        if self.mode is not None:
+            os.chmod(self.path, self.mode)
+        return server
+
+    def _listening_address(self, server: asyncio.AbstractServer) -> Any:
+        return self.path
+
+    def _connect_event(self, connection: SocketConnection) -> Connect:
+        return Connect(connection, None, None)
+
+    async def _end(self) -> None:
+        listening = self._server is not None and self._state != "closed"
+        await super()._end()
+        if listening:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+class UNIXClient(StreamClient):
+    """A UNIX socket client: fire ``connect(path)`` (or give *path* to connect when
+    the tree starts); it fires ``connected(path, None)`` or
+    ``unreachable(path, None, reason)``, then ``read(data)`` and ``disconnected()``."""
+
+    def __init__(
+        self,
+        path: Any = None,
+        *,
+        channel: Any = "client",
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        connect_timeout: float = 10.0,
+        limits: SocketLimits | None = None,
+        **limit_options: Any,
+    ) -> None:
+        super().__init__(
+            channel=channel,
+            limits=make_limits(limits, limit_options),
+            connect_timeout=connect_timeout,
+        )
+        self.path = None if path is None else _unix_path(path, type(self).__name__)
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+
+    async def _begin(self) -> None:
+        if self.path is not None:
+            await self._connect_to(self.path, None, self.ssl_context is not None)
+
+    @handler("connect")
+    async def _on_connect(self, path: Any = None, *args: Any, secure: bool | None = None) -> None:
+        target = self.path if path is None else _unix_path(path, type(self).__name__)
+        if target is None:
+            raise ValueError(f"{self.name} has no path: fire connect(path)")
+        wants_tls = self.ssl_context is not None if secure is None else secure
+        await self._connect_to(target, None, wants_tls)
+
+    async def _dial(self, factory: Any, host: Any, port: Any, secure: bool) -> None:
+        loop = asyncio.get_running_loop()
+        if secure:
+            if self.ssl_context is None:
+                raise ValueError(f"{self.name} needs ssl_context= for TLS")
+            await loop.create_unix_connection(
+                factory,
+                host,
+                ssl=self.ssl_context,
+                server_hostname=self.server_hostname or "localhost",
+                ssl_handshake_timeout=self.limits.handshake_timeout,
+            )
+        else:
+            await loop.create_unix_connection(factory, host)
