@@ -1,0 +1,82 @@
+"""Fixtures of the relays-sockets tests: certificates made at test time, an event recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from relays import BaseComponent, Event, handler
+
+
+class Recorder(BaseComponent):
+    """Remembers every event of the tree it is registered in, in dispatch order."""
+
+    def __init__(self) -> None:
+        super().__init__(channel="*")
+        self.events: list[Event] = []
+
+    @handler("*", channel="*")
+    def _record(self, event: Event, *args: Any, **kwargs: Any) -> None:
+        self.events.append(event)
+
+    def named(self, name: str) -> list[Event]:
+        return [event for event in self.events if event.name == name]
+
+    async def until(self, name: str, count: int = 1, timeout: float = 5.0) -> list[Event]:
+        """Wait until *count* events called *name* were seen (no race with the firing)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.named(name)) < count:
+            if loop.time() > deadline:
+                raise TimeoutError(f"saw {len(self.named(name))} {name!r} events, not {count}")
+            await asyncio.sleep(0.005)
+        return self.named(name)
+
+
+@pytest.fixture
+def recorder() -> Callable[[], Recorder]:
+    """A factory of :class:`Recorder` components (register one into the app)."""
+    return Recorder
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_cert(ca: trustme.CA) -> trustme.LeafCert:
+    return ca.issue_cert("localhost", "127.0.0.1", "::1")
+
+
+@pytest.fixture(scope="session")
+def cert_files(
+    ca: trustme.CA, server_cert: trustme.LeafCert, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """``certfile`` (chain and key in one PEM), ``cafile``: the server's files on disk."""
+    folder: Path = tmp_path_factory.mktemp("certs")
+    certfile = folder / "server.pem"
+    server_cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    cafile = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    return {"certfile": str(certfile), "cafile": str(cafile)}
+
+
+@pytest.fixture
+def server_context(server_cert: trustme.LeafCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ca.configure_trust(context)
+    return context
