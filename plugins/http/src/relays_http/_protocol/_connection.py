@@ -235,8 +235,8 @@ class Connection:
 
     def _read_head(self) -> Request | ConnectionClosed | Signal:
         buffer = self._buffer
-        if buffer[:2] == b"\r\n":
-            while buffer[:2] == b"\r\n":  # RFC 9112 2.2: skip empty lines before a request
+        if buffer.startswith(b"\r\n"):
+            while buffer.startswith(b"\r\n"):  # RFC 9112 2.2: skip empty lines before a request
                 del buffer[:2]
             self._search_from = 0
         end = buffer.find(b"\r\n\r\n", self._search_from)

@@ -81,56 +81,55 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         raise RemoteProtocolError("invalid request target")
 
     del lines[0]
-    headers, specials = parse_fields(lines, limits.max_header_size)
+    headers, specials = parse_fields(lines, limits.max_header_size, len(head))
 
+    # List-valued fields are joined with commas, which RFC 9110 5.3 makes
+    # equivalent to repeating the field; one variable each keeps this loop short.
     hosts = 0
-    content_lengths: list[bytes] = []
-    transfer_encodings: list[bytes] = []
-    connection: list[bytes] = []
-    expect: list[bytes] = []
+    content_length = transfer_encoding = connection = expect = None
     for name, value in specials:
         if name == b"host":
             hosts += 1
-        elif name == b"content-length":
-            content_lengths.append(value)
-        elif name == b"transfer-encoding":
-            transfer_encodings.append(value)
         elif name == b"connection":
-            connection.append(value.lower())
+            connection = value if connection is None else connection + b"," + value
+        elif name == b"content-length":
+            content_length = value if content_length is None else content_length + b"," + value
+        elif name == b"transfer-encoding":
+            transfer_encoding = (
+                value if transfer_encoding is None else transfer_encoding + b"," + value
+            )
         else:
-            expect.append(value)
+            expect = value if expect is None else expect + b"," + value
 
-    if hosts > 1:
-        raise RemoteProtocolError("more than one Host header")
-    if hosts == 0 and http_version == b"1.1":
-        raise RemoteProtocolError("missing Host header (required in HTTP/1.1)")
+    if hosts != 1 and (hosts or http_version == b"1.1"):
+        raise RemoteProtocolError(
+            "more than one Host header" if hosts else "missing Host header (required in HTTP/1.1)"
+        )
 
     keep_alive = http_version == b"1.1"
     expects_continue = False
-    if connection:
+    if connection is not None:
+        connection = connection.lower()
         # Fast path for the one-token values nearly every client sends.
-        if len(connection) == 1 and b"," not in connection[0]:
-            tokens = {connection[0]}
-        else:
-            tokens = split_tokens(connection)
+        tokens = {connection} if b"," not in connection else split_tokens([connection])
         if b"close" in tokens:
             keep_alive = False
         elif b"keep-alive" in tokens:
             keep_alive = True
-    if expect and http_version == b"1.1":  # RFC 9110 10.1.1: ignore it from 1.0 clients
-        expects_continue = b"100-continue" in split_tokens(expect)
+    if expect is not None and http_version == b"1.1":  # RFC 9110 10.1.1: ignore from 1.0
+        expects_continue = b"100-continue" in split_tokens([expect])
 
     reader: BodyReader | None = None
-    if transfer_encodings:
-        if content_lengths:
+    if transfer_encoding is not None:
+        if content_length is not None:
             raise RemoteProtocolError("Content-Length and Transfer-Encoding both present")
         if http_version == b"1.0":
             # RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
             raise RemoteProtocolError("Transfer-Encoding in an HTTP/1.0 request")
-        parse_transfer_coding_is_chunked(transfer_encodings)
+        parse_transfer_coding_is_chunked([transfer_encoding])
         reader = ChunkedReader(limits)
-    elif content_lengths:
-        length = parse_content_length(content_lengths)
+    elif content_length is not None:
+        length = parse_content_length([content_length])
         if length > limits.max_body_size:
             raise RemoteProtocolError("request body too large", status_code=413)
         if length:
@@ -245,7 +244,7 @@ class ChunkedReader:
         return True
 
     def _read_trailers(self, buffer: bytearray) -> EndOfMessage | None:
-        if buffer[:2] == b"\r\n":
+        if buffer.startswith(b"\r\n"):
             del buffer[:2]
             return EndOfMessage()
         limit = self._limits.max_trailer_size
@@ -263,7 +262,7 @@ class ChunkedReader:
         del buffer[: end + 4]
         lines = block.split(b"\r\n")
         check_head_bytes(block, len(lines) - 1, "the trailer section")
-        trailers, _ = parse_fields(lines, limit)
+        trailers, _ = parse_fields(lines, limit, len(block))
         for name, _value in trailers:
             if name in FRAMING_TRAILERS:
                 raise RemoteProtocolError("framing or routing field in the trailer section")
