@@ -85,6 +85,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._paused = 0
         self._pending_reads = 0
         self._eof = False
+        self._lost = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost_waiter: asyncio.Future[None] | None = None
         #: Set by every read and write; the idle sweep clears it (see the endpoints).
@@ -123,7 +124,9 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def write_buffer_size(self) -> int:
         """Bytes queued but not yet sent."""
         transport = self._transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+        if transport is None or self._lost:
+            return 0
+        return transport.get_write_buffer_size()
 
     def pause_reading(self) -> None:
         """Stop delivering ``read`` events until :meth:`resume_reading`."""
@@ -155,7 +158,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
 
         Raises :class:`ConnectionError` when the connection closes meanwhile.
         """
-        if self._closing and self._transport is None:
+        if self._lost:
             raise ConnectionError(f"{self!r} is closed")
         if not self._paused & _BY_WRITE_BUFFER:
             return
@@ -228,7 +231,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
 
     async def wait_closed(self) -> None:
         """Wait until the connection is gone (``disconnect`` has been fired)."""
-        if self._transport is None and self._closing:
+        if self._lost:
             return
         if self._lost_waiter is None:
             self._lost_waiter = asyncio.get_running_loop().create_future()
@@ -302,7 +305,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        self._transport = None
+        self._lost = True  # the transport is kept: its details stay readable
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_exception(ConnectionError(f"{self!r} closed"))
