@@ -173,7 +173,7 @@ def test(args: list[str]) -> int:
 
 
 def demo(args: list[str]) -> int:
-    if (ROOT / "plugins" / "http").is_dir():
+    if (ROOT / "plugins" / "http" / "pyproject.toml").is_file():
         return run(BIN / "relays", "demo", *args, check=False)
     return run(PYTHON, "examples/tutorial/bob_and_fred.py", *args, check=False)
 

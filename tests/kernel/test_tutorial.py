@@ -93,9 +93,10 @@ def test_debugger_reports_each_event_and_both_errors_and_the_app_goes_on() -> No
     # the misspelt name.
     reports = re.findall(r"^ERROR (.*)$", stderr, flags=re.MULTILINE)
     assert len(reports) == 2
-    for report in reports:
+    for report, dog in zip(reports, ["Bob", "Fred"], strict=True):
         assert re.fullmatch(
-            r"<handler Dog\.bark on 'bark' \(.*\)> \(NameError\): name 'name' is not defined",
+            rf"<handler Dog\.bark of {dog} on 'bark' \(channel='{dog.lower()}', priority=0\)> "
+            r"\(NameError\): name 'name' is not defined",
             report,
         ), report
     assert stderr.count("Traceback (most recent call last):\n") == 2

@@ -23,7 +23,6 @@ from ._values import Value
 
 __all__ = ["BaseComponent", "Component"]
 
-_UNSET: Any = object()
 _handler_seq = iter(range(1 << 62))
 
 
@@ -73,8 +72,8 @@ class BaseComponent:
         super().__init_subclass__(**kwargs)
         cls._handler_specs = _collect_handler_specs(cls)
 
-    def __init__(self, *, channel: Any = _UNSET) -> None:
-        if channel is not _UNSET:
+    def __init__(self, *, channel: Any = None) -> None:
+        if channel is not None:
             self.channel = channel
         self.name: str = type(self).__name__
         self.parent: BaseComponent | None = None
@@ -97,6 +96,7 @@ class BaseComponent:
 
     @property
     def root(self) -> BaseComponent:
+        """The top of the tree this component is in (itself when it has no parent)."""
         node = self
         while node.parent is not None:
             node = node.parent
@@ -216,7 +216,10 @@ class BaseComponent:
         _running.run(self, use_uvloop=use_uvloop)
 
     async def run_async(self) -> None:
-        """Run the tree inside the current asyncio program until :meth:`stop`."""
+        """Run the tree inside the current asyncio program until :meth:`stop`.
+
+        Unlike :meth:`run` it installs no signal handlers: signals belong to the host.
+        """
         await _running.run_async(self)
 
     def start(self) -> threading.Thread:
@@ -228,14 +231,20 @@ class BaseComponent:
         _running.stop(self, timeout)
 
     async def __aenter__(self) -> Self:
+        """Start the tree on the running loop; ``async with`` stops it on the way out.
+
+        Signal handlers are left to the host program (only :meth:`run` installs them).
+        """
         await _running.enter(self)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Stop the tree and wait until ``stopped`` handlers have finished."""
         await _running.leave(self)
 
     @property
     def running(self) -> bool:
+        """True while the tree this component belongs to is attached to a running loop."""
         return self.root._hub.loop is not None
 
     # -- presentation ----------------------------------------------------------------

@@ -105,8 +105,9 @@ class Handler:
         return str(getattr(function, "__qualname__", repr(function)))
 
     def __repr__(self) -> str:
-        channel = self.channel if isinstance(self.channel, str) else repr(self.channel)
+        channel = self.channel if self.channel is not None else self.owner.channel
+        label = channel if isinstance(channel, str) else getattr(channel, "name", repr(channel))
         return (
-            f"<handler {self.qualname} on {self.name!r} "
-            f"(channel={channel!r}, priority={self.priority})>"
+            f"<handler {self.qualname} of {self.owner.name} on {self.name!r} "
+            f"(channel={label!r}, priority={self.priority})>"
         )

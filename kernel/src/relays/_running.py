@@ -64,10 +64,10 @@ def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
 def run(component: BaseComponent, *, use_uvloop: bool | None = None) -> None:
     _require_root(component)
     with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop)) as runner:
-        runner.run(run_async(component))
+        runner.run(run_async(component, signals=True))
 
 
-async def run_async(component: BaseComponent) -> None:
+async def run_async(component: BaseComponent, *, signals: bool = False) -> None:
     _require_root(component)
     loop = asyncio.get_running_loop()
     runner = component._runner
@@ -79,7 +79,7 @@ async def run_async(component: BaseComponent) -> None:
     runner.stop_future = loop.create_future()
     hub = component._hub
     hub.attach(loop)
-    installed = _install_signal_handlers(component, loop)
+    installed = _install_signal_handlers(component, loop) if signals else []
     try:
         component.fire(Started(component), "*")
         runner.ready.set()

@@ -50,11 +50,11 @@ class Connection(abc.ABC):
     event instead.
     """
 
-    #: The peer's address: ``(host, port)`` for IP, a path or ``None`` for UNIX.
+    #: Address of the other end: ``(host, port)`` for IP, a path or ``None`` for UNIX.
     peer: Any = None
-    #: Our own address for this connection.
+    #: Address of our end of this connection.
     local: Any = None
-    #: True when the connection is encrypted (TLS).
+    #: Whether the connection is encrypted (TLS).
     secure: bool = False
 
     @abc.abstractmethod

@@ -1,9 +1,10 @@
 """Test helpers for relays applications and plugins.
 
 ``relays.testing`` is also a pytest plugin (installed with relays): ``async def``
-tests run on a fresh event loop, and every root component a test receives from a
-fixture is started before the test and stopped after it. The :func:`manager`
-fixture gives such a root. :class:`MemoryTransport` stands in for sockets, so a
+tests run on a fresh event loop, and every root component an ``async def`` test
+receives from a fixture is started on that loop before the test and stopped after
+it. The ``manager`` fixture gives such a root (plain tests get it running in a
+background thread). :class:`MemoryTransport` stands in for sockets, so a
 protocol plugin can be tested by feeding it bytes; :mod:`relays.testing.strategies`
 has hypothesis strategies for that (install ``relays[testing]``).
 """
