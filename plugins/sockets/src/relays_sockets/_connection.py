@@ -137,6 +137,11 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._resume(_BY_APP)
 
     @property
+    def pending_reads(self) -> int:
+        """``read`` events of this connection fired but not yet handled."""
+        return self._pending_reads
+
+    @property
     def reading(self) -> bool:
         """False while reading from the peer is paused, for whatever reason."""
         return not self._paused
