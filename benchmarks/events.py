@@ -1,0 +1,574 @@
+"""Events per second of the relays kernel, next to circuits, measured in the same run.
+
+Run from the repository root (circuits is only needed for the comparison)::
+
+    .venv/bin/pip install -r benchmarks/requirements.txt
+    .venv/bin/python benchmarks/events.py [--quick] [--relays-only] [--rows drain,call]
+
+Each row does the same work on both sides, written the way each library is meant to be
+used:
+
+* ``drain``: fire N events at one handler, then wait until all are handled;
+* ``chain``: a handler fires the next event until N events have run;
+* ``fanout``: N events fired on two channels, three handlers (one on ``a``, two on ``b``);
+* ``async``: N events whose handler suspends once (``async def`` + ``await
+  asyncio.sleep(0)`` in relays, a generator handler that ``yield``\\ s once in circuits);
+* ``call``: N round trips, each firing an event and getting its handler's result back
+  (``await app.call(...)`` in relays, ``yield self.call(...)`` in a circuits handler);
+* ``thread``: N events fired from another thread at a tree running in its own thread
+  (``start()`` on both sides);
+* ``priority``: N events, each with three handlers of different priorities.
+
+relays runs its tree on an asyncio loop (``async with app:``). circuits runs the
+synchronous rows with ``flush()``/``tick()`` in the calling thread, its cheapest way to
+dispatch (no ``generate_events`` polling, no thread); only ``thread`` uses ``start()``.
+
+Both sides handle the same N events per measurement (``--scale`` multiplies N). The figure
+is the best of ``--repeat`` measurements, each on a fresh tree after a warm-up run, so
+scheduler noise on a shared machine only ever makes a side look slower, never faster. The
+ratio is relays events/s over circuits events/s in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import pathlib
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    import relays
+except ImportError:  # not installed: use the source tree
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "kernel" / "src"))
+    import relays
+
+from relays import Component, Event, handler
+
+#: A measurement: (events handled, seconds taken).
+Sample = tuple[int, float]
+
+#: What a measurement is timed with; ``--cpu`` switches to the process's CPU time.
+clock: Callable[[], float] = time.perf_counter
+
+# -- relays -------------------------------------------------------------------------------
+
+
+class Ping(Event):
+    """``ping(i)``: the event every row fires."""
+
+
+class Step(Event):
+    """``step(i)``: one link of the chain; fires ``step(i - 1)`` until 0."""
+
+
+class Work(Event):
+    """``work(i)``: handled by an ``async def`` handler."""
+
+
+class Ask(Event):
+    """``ask(i)``: answered with ``i + 1``."""
+
+
+class Counter(Component):
+    """Counts ``ping`` events and calls ``finished`` after ``target`` of them."""
+
+    def __init__(self, target: int, finished: Callable[[], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.count = 0
+        self.target = target
+        self.finished = finished
+
+    def ping(self, i: int) -> None:
+        self.count += 1
+        if self.count == self.target:
+            self.finished()
+
+
+class Chain(Component):
+    def __init__(self, finished: Callable[[], Any]) -> None:
+        super().__init__()
+        self.finished = finished
+
+    def step(self, i: int) -> None:
+        if i:
+            self.fire(Step(i - 1))
+        else:
+            self.finished()
+
+
+class Hit(Component):
+    """Counts ``ping`` events; three of them share the load in ``fanout``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.count = 0
+
+    def ping(self, i: int) -> None:
+        self.count += 1
+
+
+class Prioritised(Component):
+    """Three ``ping`` handlers of different priorities on one component."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    @handler("ping", priority=1)
+    def low(self, i: int) -> None:
+        self.count += 1
+
+    @handler("ping", priority=3)
+    def high(self, i: int) -> None:
+        self.count += 1
+
+    @handler("ping", priority=2)
+    def middle(self, i: int) -> None:
+        self.count += 1
+
+
+class Suspender(Component):
+    def __init__(self, target: int, finished: Callable[[], Any]) -> None:
+        super().__init__()
+        self.count = 0
+        self.target = target
+        self.finished = finished
+
+    async def work(self, i: int) -> None:
+        await asyncio.sleep(0)
+        self.count += 1
+        if self.count == self.target:
+            self.finished()
+
+
+class Answer(Component):
+    def ask(self, i: int) -> int:
+        return i + 1
+
+
+class RelaysRows:
+    """One coroutine per row; each builds a fresh tree and times only the events."""
+
+    @staticmethod
+    async def drain(n: int) -> float:
+        app = Component()
+        app += Hit()
+        async with app:
+            start = clock()
+            for i in range(n):
+                last = app.fire(Ping(i))
+            await last
+            return clock() - start
+
+    @staticmethod
+    async def chain(n: int) -> float:
+        done = asyncio.get_running_loop().create_future()
+        app = Component()
+        app += Chain(lambda: done.set_result(None))
+        async with app:
+            start = clock()
+            app.fire(Step(n - 1))
+            await done
+            return clock() - start
+
+    @staticmethod
+    async def fanout(n: int) -> float:
+        app = Component()
+        app += Hit(channel="a")
+        app += Hit(channel="b")
+        app += Hit(channel="b")
+        async with app:
+            start = clock()
+            for i in range(n):
+                last = app.fire(Ping(i), "a", "b")
+            await last
+            return clock() - start
+
+    @staticmethod
+    async def async_(n: int) -> float:
+        done = asyncio.get_running_loop().create_future()
+        app = Component()
+        app += Suspender(n, lambda: done.set_result(None))
+        async with app:
+            start = clock()
+            for i in range(n):
+                app.fire(Work(i))
+            await done
+            return clock() - start
+
+    @staticmethod
+    async def call(n: int) -> float:
+        app = Component()
+        app += Answer()
+        async with app:
+            start = clock()
+            for i in range(n):
+                if await app.call(Ask(i)) != i + 1:
+                    raise AssertionError("relays: call() returned a wrong result")
+            return clock() - start
+
+    @staticmethod
+    async def priority(n: int) -> float:
+        app = Component()
+        app += Prioritised()
+        async with app:
+            start = clock()
+            for i in range(n):
+                last = app.fire(Ping(i))
+            await last
+            return clock() - start
+
+    @staticmethod
+    def thread(n: int) -> float:
+        finished = threading.Event()
+        app = Component()
+        app += Counter(n, finished.set)
+        app.start()
+        try:
+            start = clock()
+            for i in range(n):
+                app.fire(Ping(i))
+            finished.wait(60)
+            elapsed = clock() - start
+        finally:
+            app.stop()
+        if not finished.is_set():
+            raise AssertionError("relays: events fired from a thread were not all handled")
+        return elapsed
+
+
+# -- circuits -----------------------------------------------------------------------------
+
+
+def circuits_rows() -> Any:
+    """The circuits side, built on first use so that ``--relays-only`` never imports it."""
+    import circuits
+    from circuits import Event as CEvent
+    from circuits import Manager
+    from circuits import handler as chandler
+
+    # circuits names an event after its class, so these are lower case.
+    class ping(CEvent):
+        pass
+
+    class step(CEvent):
+        pass
+
+    class work(CEvent):
+        pass
+
+    class ask(CEvent):
+        pass
+
+    class go(CEvent):
+        pass
+
+    class CCounter(circuits.Component):
+        def init(self, target: int, finished: Callable[[], Any], channel: str = "*") -> None:
+            self.count = 0
+            self.target = target
+            self.finished = finished
+
+        def ping(self, i: int) -> None:
+            self.count += 1
+            if self.count == self.target:
+                self.finished()
+
+    class CChain(circuits.Component):
+        def init(self, finished: Callable[[], Any]) -> None:
+            self.finished = finished
+
+        def step(self, i: int) -> None:
+            if i:
+                self.fire(step(i - 1))
+            else:
+                self.finished()
+
+    class CHit(circuits.Component):
+        def init(self, channel: str = "*") -> None:
+            self.count = 0
+
+        def ping(self, i: int) -> None:
+            self.count += 1
+
+    class CPrioritised(circuits.Component):
+        def init(self) -> None:
+            self.count = 0
+
+        @chandler("ping", priority=1)
+        def low(self, i: int) -> None:
+            self.count += 1
+
+        @chandler("ping", priority=3)
+        def high(self, i: int) -> None:
+            self.count += 1
+
+        @chandler("ping", priority=2)
+        def middle(self, i: int) -> None:
+            self.count += 1
+
+    class CSuspender(circuits.Component):
+        def init(self, target: int, finished: Callable[[], Any]) -> None:
+            self.count = 0
+            self.target = target
+            self.finished = finished
+
+        def work(self, i: int) -> Any:
+            yield  # suspend until the next tick, like ``await asyncio.sleep(0)``
+            self.count += 1
+            if self.count == self.target:
+                self.finished()
+
+    class CAnswer(circuits.Component):
+        def ask(self, i: int) -> int:
+            return i + 1
+
+    class CClient(circuits.Component):
+        def init(self, finished: Callable[[], Any]) -> None:
+            self.finished = finished
+
+        def go(self, n: int) -> Any:
+            for i in range(n):
+                value = yield self.call(ask(i))
+                if value.value != i + 1:
+                    raise AssertionError("circuits: call() returned a wrong result")
+            self.finished()
+
+    def drain_all(manager: Any) -> None:
+        # tick() runs suspended generator handlers, then flushes the queue.
+        while len(manager) or manager._tasks:
+            manager.tick()
+
+    def fire_and_drain(manager: Any, n: int, *channels: str) -> float:
+        drain_all(manager)  # the registered events
+        start = clock()
+        for i in range(n):
+            manager.fire(ping(i), *channels)
+        drain_all(manager)
+        return clock() - start
+
+    class Rows:
+        @staticmethod
+        def drain(n: int) -> float:
+            return fire_and_drain(Manager() + CHit(), n)
+
+        @staticmethod
+        def chain(n: int) -> float:
+            flag: list[bool] = []
+            manager = Manager() + CChain(lambda: flag.append(True))
+            drain_all(manager)
+            start = clock()
+            manager.fire(step(n - 1))
+            drain_all(manager)
+            elapsed = clock() - start
+            if not flag:
+                raise AssertionError("circuits: the chain did not finish")
+            return elapsed
+
+        @staticmethod
+        def fanout(n: int) -> float:
+            manager = Manager() + CHit(channel="a") + CHit(channel="b") + CHit(channel="b")
+            return fire_and_drain(manager, n, "a", "b")
+
+        @staticmethod
+        def async_(n: int) -> float:
+            flag: list[bool] = []
+            manager = Manager() + CSuspender(n, lambda: flag.append(True))
+            drain_all(manager)
+            start = clock()
+            for i in range(n):
+                manager.fire(work(i))
+            drain_all(manager)
+            elapsed = clock() - start
+            if not flag:
+                raise AssertionError("circuits: the generator handlers did not finish")
+            return elapsed
+
+        @staticmethod
+        def call(n: int) -> float:
+            flag: list[bool] = []
+            manager = Manager() + CAnswer() + CClient(lambda: flag.append(True))
+            drain_all(manager)
+            start = clock()
+            manager.fire(go(n))
+            drain_all(manager)
+            elapsed = clock() - start
+            if not flag:
+                raise AssertionError("circuits: the call() loop did not finish")
+            return elapsed
+
+        @staticmethod
+        def priority(n: int) -> float:
+            return fire_and_drain(Manager() + CPrioritised(), n)
+
+        @staticmethod
+        def thread(n: int) -> float:
+            finished = threading.Event()
+            started = threading.Event()
+
+            class Ready(circuits.Component):
+                def started(self, component: Any) -> None:
+                    started.set()
+
+            manager = Manager() + Ready() + CCounter(n, finished.set)
+            manager.start()
+            try:
+                if not started.wait(10):
+                    raise AssertionError("circuits: start() did not start")
+                start = clock()
+                for i in range(n):
+                    manager.fire(ping(i))
+                finished.wait(60)
+                elapsed = clock() - start
+            finally:
+                manager.stop()
+                manager.join()
+            if not finished.is_set():
+                raise AssertionError("circuits: events fired from a thread were not all handled")
+            return elapsed
+
+    return Rows
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    attribute: str
+    #: Events per measurement, the same on both sides (a queue of N events costs more per
+    #: event than a short one, so each side must get the same N).
+    n: int
+    target: float
+    what: str
+
+
+ROWS = [
+    Row("drain", "drain", 10_000, 2.5, "N events fired, then drained"),
+    Row("chain", "chain", 10_000, 2.5, "each handler fires the next event"),
+    Row("fanout", "fanout", 10_000, 2.5, "3 handlers on 2 channels"),
+    Row("async", "async_", 5_000, 2.5, "handler suspends once"),
+    Row("call", "call", 2_000, 10.0, "call() round trip"),
+    Row("thread", "thread", 10_000, 2.5, "fire from another thread (extra)"),
+    Row("priority", "priority", 10_000, 2.5, "3 handlers with priorities (extra)"),
+]
+
+
+def measure(run: Callable[[int], float], n: int, repeat: int) -> Sample:
+    """The best of *repeat* runs of *n* events each, after a warm-up run."""
+    run(max(1, n // 10))  # warm-up: imports, handler caches, first-call costs
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        best = min(best, run(n))
+    return n, best
+
+
+def relays_runner(loop: asyncio.AbstractEventLoop, row: Row) -> Callable[[int], float]:
+    function = getattr(RelaysRows, row.attribute)
+    if asyncio.iscoroutinefunction(function):
+        return lambda n: loop.run_until_complete(function(n))
+    return function  # type: ignore[no-any-return]
+
+
+def rate(sample: Sample) -> float:
+    n, seconds = sample
+    return n / seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (noisy figures)")
+    parser.add_argument("--relays-only", action="store_true", help="do not run circuits")
+    parser.add_argument("--rows", help="comma-separated row names (default: all)")
+    parser.add_argument("--scale", type=float, help="multiply every row's N (default 1)")
+    parser.add_argument("--repeat", type=int, help="measurements per figure (the best counts)")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time with process CPU time: steadier on a busy machine, but time spent "
+        "waiting (for the other thread, in 'thread') is not counted",
+    )
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run relays on uvloop (pip install uvloop)"
+    )
+    args = parser.parse_args(argv)
+    if args.uvloop:
+        os.environ["RELAYS_UVLOOP"] = "1"  # read by new_event_loop, also in start()'s thread
+    if args.cpu:
+        global clock
+        clock = time.process_time
+
+    scale = args.scale if args.scale is not None else (0.02 if args.quick else 1.0)
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 5)
+    rows = ROWS
+    if args.rows:
+        wanted = args.rows.split(",")
+        unknown = set(wanted) - {row.name for row in ROWS}
+        if unknown:
+            parser.error(f"no row named {', '.join(sorted(unknown))}")
+        rows = [row for row in ROWS if row.name in wanted]
+
+    circuits = None
+    if not args.relays_only:
+        try:
+            circuits = circuits_rows()
+        except ImportError:
+            parser.error(
+                "circuits is not installed: pip install -r benchmarks/requirements.txt "
+                "(or pass --relays-only)"
+            )
+        import circuits as circuits_module
+
+        versions = f"relays {relays.__version__}, circuits {circuits_module.__version__}"
+    else:
+        versions = f"relays {relays.__version__}"
+    print(
+        f"# {versions}, Python {sys.version.split()[0]}; "
+        f"best of {repeat} runs of N events (x{scale:g}), "
+        f"{'CPU' if args.cpu else 'wall-clock'} time{', uvloop' if args.uvloop else ''}",
+        flush=True,
+    )
+
+    header = f"{'row':<9} {'relays ev/s':>12} {'circuits ev/s':>14} {'ratio':>7} {'target':>7}  "
+    print(header + "result  what")
+    missed = 0
+    loop = relays.new_event_loop()
+    try:
+        for row in rows:
+            n = max(10, int(row.n * scale))
+            ours = rate(measure(relays_runner(loop, row), n, repeat))
+            if circuits is None:
+                print(
+                    f"{row.name:<9} {ours:>12,.0f} {'-':>14} {'-':>7} {row.target:>6g}x  "
+                    f"{'-':<6}  {row.what}",
+                    flush=True,
+                )
+                continue
+            theirs = rate(measure(getattr(circuits, row.attribute), n, repeat))
+            ratio = ours / theirs
+            verdict = "PASS" if ratio >= row.target else "MISS"
+            missed += verdict == "MISS"
+            print(
+                f"{row.name:<9} {ours:>12,.0f} {theirs:>14,.0f} {ratio:>6.1f}x "
+                f"{row.target:>6g}x  {verdict:<6}  {row.what}",
+                flush=True,
+            )
+    finally:
+        loop.close()
+    if circuits is not None:
+        print(f"# {len(rows) - missed} of {len(rows)} rows meet their target")
+    # A benchmark reports; it does not fail on figures (the machine may be busy).
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
