@@ -1,0 +1,61 @@
+"""relays-http: a strict, fast HTTP/1.1 server for relays, on circuits.web's model.
+
+A transport fires ``read`` events, the :class:`HTTP` component collects a request
+and fires ``request(request, response)`` on the server's channel (``"web"``), a
+handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
+"""
+
+from ._cookies import Cookie
+from ._errors import (
+    BadRequest,
+    Forbidden,
+    HTTPError,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Redirect,
+    RequestTimeout,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from ._forms import FormData, FormError, UploadedFile
+from ._headers import Headers, MultiDict
+from ._limits import KiB, Limits, MiB
+from ._request import Request
+from ._response import Response
+from ._server import HTTP
+from ._servers import BaseServer, Server
+from .events import RequestEvent, ResponseEvent
+
+__all__ = [
+    "HTTP",
+    "BadRequest",
+    "BaseServer",
+    "Cookie",
+    "Forbidden",
+    "FormData",
+    "FormError",
+    "HTTPError",
+    "Headers",
+    "InternalServerError",
+    "KiB",
+    "Limits",
+    "MethodNotAllowed",
+    "MiB",
+    "MultiDict",
+    "NotFound",
+    "PayloadTooLarge",
+    "Redirect",
+    "Request",
+    "RequestEvent",
+    "RequestTimeout",
+    "Response",
+    "ResponseEvent",
+    "Server",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "UploadedFile",
+]

@@ -1,0 +1,256 @@
+"""HTTP errors a handler raises (or returns), and the error pages they become.
+
+An :class:`HTTPError` is an answer, not a failure: raising ``NotFound()`` in a
+handler is how it says "404", and the server logs nothing for it. Any other
+exception becomes a 500 whose page never shows the traceback or the exception's
+message unless the server runs with ``debug=True``: a traceback tells an attacker
+file paths, library versions and sometimes secrets.
+
+Pages are HTML, or JSON when the client's ``Accept`` prefers
+``application/json`` over ``text/html`` (an API client gets something it can
+parse). Every text that reaches a page is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+
+__all__ = [
+    "BadRequest",
+    "Forbidden",
+    "HTTPError",
+    "InternalServerError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "Redirect",
+    "RequestTimeout",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "prefers_json",
+    "render_error_body",
+]
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
+def _description(code: int) -> str:
+    try:
+        return HTTPStatus(code).description
+    except ValueError:
+        return ""
+
+
+class HTTPError(Exception):
+    """An HTTP error response: ``raise HTTPError(404, "no such user")``.
+
+    *code* is the status (400 to 599, or 3xx for :class:`Redirect`), *description*
+    a sentence for the client (default: the status's standard description), and
+    *headers* extra response fields (``WWW-Authenticate``, ``Retry-After``...).
+    """
+
+    #: The status code; subclasses fix it.
+    code: int = 500
+
+    def __init__(
+        self,
+        code: int | None = None,
+        description: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if code is not None:
+            self.code = code
+        if type(self.code) is not int or not 300 <= self.code <= 599:
+            raise ValueError(f"an HTTP error code is an int from 300 to 599, not {self.code!r}")
+        self.description = description if description is not None else _description(self.code)
+        self.headers: dict[str, str] = dict(headers or {})
+        super().__init__(self.code, self.description)
+
+    @property
+    def name(self) -> str:
+        """The reason phrase: ``"Not Found"``."""
+        return _phrase(self.code)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}: {self.description}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code}, {self.description!r})"
+
+
+class _Fixed(HTTPError):
+    """An error with a fixed code: the first argument is the description."""
+
+    def __init__(
+        self, description: str | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(None, description, headers=headers)
+
+
+class BadRequest(_Fixed):
+    """400: the request is malformed (a bad form, invalid JSON, a missing field)."""
+
+    code = 400
+
+
+class Unauthorized(_Fixed):
+    """401: authenticate first; *challenge* becomes ``WWW-Authenticate``."""
+
+    code = 401
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        challenge: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        fields = dict(headers or {})
+        if challenge is not None:
+            fields["WWW-Authenticate"] = challenge
+        super().__init__(description, headers=fields)
+
+
+class Forbidden(_Fixed):
+    """403: the client may not do this."""
+
+    code = 403
+
+
+class NotFound(_Fixed):
+    """404: nothing here (also what a request nobody answered gets)."""
+
+    code = 404
+
+
+class MethodNotAllowed(_Fixed):
+    """405: *allowed* methods become the ``Allow`` field, as RFC 9110 15.5.6 requires."""
+
+    code = 405
+
+    def __init__(
+        self,
+        allowed: Iterable[str] = (),
+        description: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.allowed = tuple(allowed)
+        fields = dict(headers or {})
+        fields["Allow"] = ", ".join(self.allowed)
+        super().__init__(description, headers=fields)
+
+
+class RequestTimeout(_Fixed):
+    """408: the client took too long to send its request."""
+
+    code = 408
+
+
+class PayloadTooLarge(_Fixed):
+    """413: the request body (or a form field or file in it) is over a limit."""
+
+    code = 413
+
+
+class UnsupportedMediaType(_Fixed):
+    """415: the body's Content-Type is not one this handler reads."""
+
+    code = 415
+
+
+class InternalServerError(_Fixed):
+    """500: the server failed; what any unexpected exception becomes."""
+
+    code = 500
+
+
+class ServiceUnavailable(_Fixed):
+    """503: overloaded or stopping; *retry_after* (seconds) becomes ``Retry-After``."""
+
+    code = 503
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        fields = dict(headers or {})
+        if retry_after is not None:
+            fields["Retry-After"] = str(int(retry_after))
+        super().__init__(description, headers=fields)
+
+
+class Redirect(HTTPError):
+    """A redirection to *location*: 303 See Other by default.
+
+    Use 301/308 for permanent moves (308 keeps the method and body), 302/307 for
+    temporary ones (307 keeps them), 303 to send the client to GET another page
+    after a POST.
+    """
+
+    def __init__(self, location: str, code: int = 303) -> None:
+        if code not in (301, 302, 303, 307, 308):
+            raise ValueError(f"a redirect code is 301, 302, 303, 307 or 308, not {code!r}")
+        self.location = location
+        super().__init__(code, f"This resource is at {location}.", headers={"Location": location})
+
+
+def prefers_json(accept: str | None) -> bool:
+    """Whether an ``Accept`` value ranks ``application/json`` above ``text/html``."""
+    if not accept or "json" not in accept:
+        return False
+    best_json = best_html = -1.0
+    for item in accept.split(","):
+        media, _, parameters = item.partition(";")
+        media = media.strip().lower()
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media == "application/json" or media.endswith("+json"):
+            best_json = max(best_json, quality)
+        elif media in ("text/html", "text/*", "*/*"):
+            best_html = max(best_html, quality)
+    return best_json > 0 and best_json >= best_html
+
+
+def render_error_body(
+    error: HTTPError, *, as_json: bool, traceback: str | None = None
+) -> tuple[bytes, str]:
+    """The page for *error*: ``(body, content type)``; *traceback* only in debug mode."""
+    if as_json:
+        document: dict[str, object] = {
+            "status": error.code,
+            "error": error.name,
+            "description": error.description,
+        }
+        if traceback is not None:
+            document["traceback"] = traceback
+        return json.dumps(document).encode("utf-8"), "application/json"
+    title = f"{error.code} {html.escape(error.name)}"
+    parts = [
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>",
+        f"<title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n",
+        f"<p>{html.escape(error.description)}</p>\n",
+    ]
+    if traceback is not None:
+        parts.append(f"<pre>{html.escape(traceback)}</pre>\n")
+    parts.append("</body></html>\n")
+    return "".join(parts).encode("utf-8"), "text/html; charset=utf-8"

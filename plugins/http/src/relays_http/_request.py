@@ -1,0 +1,314 @@
+"""The request a handler receives: what the client asked for, decoded on demand.
+
+A :class:`Request` is made for every request, so making one is cheap: it keeps
+the protocol's raw head and decodes the path, the query, the headers and the
+cookies the first time a handler asks for them. The body has been received in
+full before the ``request`` event fires (the size limit bounds it); small bodies
+stay in memory, larger ones are spooled to a temporary file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from ._cookies import parse_cookie_header
+from ._errors import BadRequest
+from ._headers import Headers, MultiDict
+
+if TYPE_CHECKING:
+    from relays.transports import Connection
+
+    from ._forms import FormData
+    from ._limits import Limits
+
+__all__ = ["Request"]
+
+_EMPTY = b""
+
+
+class Request:
+    """One HTTP request, as the ``request(request, response)`` event carries it.
+
+    Attributes are plain values; :attr:`path`, :attr:`query`, :attr:`headers` and
+    :attr:`cookies` are decoded on first use.
+    """
+
+    __slots__ = (
+        "_body",
+        "_content",
+        "_cookies",
+        "_form",
+        "_headers",
+        "_limits",
+        "_path",
+        "_query",
+        "_raw_headers",
+        "_target",
+        "context",
+        "http_version",
+        "local",
+        "method",
+        "remote",
+        "scheme",
+        "sock",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        *,
+        http_version: str = "1.1",
+        headers: Headers | list[tuple[bytes, bytes]] | None = None,
+        body: bytes | IO[bytes] = b"",
+        sock: Connection | None = None,
+        remote: Any = None,
+        local: Any = None,
+        scheme: str = "http",
+        limits: Limits | None = None,
+    ) -> None:
+        #: The method, case preserved: ``"GET"``.
+        self.method = method
+        self._target = target
+        #: ``"1.1"`` or ``"1.0"``.
+        self.http_version = http_version
+        if isinstance(headers, Headers):
+            self._headers: Headers | None = headers
+            self._raw_headers: list[tuple[bytes, bytes]] = []
+        else:
+            self._headers = None
+            self._raw_headers = headers or []
+        if isinstance(body, bytes | bytearray):
+            self._content: bytes | None = bytes(body)
+            self._body: IO[bytes] | None = None
+        else:
+            self._content = None
+            self._body = body
+        #: The connection handle (:class:`relays.transports.Connection`), or None.
+        self.sock = sock
+        #: The peer's address: ``(host, port)`` for IP, a path or None for UNIX.
+        self.remote = remote
+        #: Our own address for this connection.
+        self.local = local
+        #: ``"http"`` or ``"https"``.
+        self.scheme = scheme
+        #: Free for handlers and dispatchers to share data about this request.
+        self.context: dict[str, Any] = {}
+        self._limits = limits
+        self._path: str | None = None
+        self._query: MultiDict | None = None
+        self._cookies: dict[str, str] | None = None
+        self._form: FormData | None = None
+
+    # -- the target ------------------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        """The request-target exactly as sent: ``"/a%20b?x=1"``."""
+        return self._target
+
+    @property
+    def raw_path(self) -> str:
+        """The path as sent, still percent-encoded, without the query."""
+        target = self._target
+        if target[:1] != "/" and "://" in target:  # absolute-form (RFC 9112 3.2.2)
+            target = target.partition("://")[2]
+            slash = target.find("/")
+            target = target[slash:] if slash >= 0 else "/"
+        return target.partition("?")[0]
+
+    @property
+    def path(self) -> str:
+        """The path, percent-decoded: ``"/a b"`` for ``/a%20b?x=1``."""
+        path = self._path
+        if path is None:
+            raw = self.raw_path
+            path = self._path = unquote(raw) if "%" in raw else raw
+        return path
+
+    @property
+    def query_string(self) -> str:
+        """The query as sent, without ``?``: ``"x=1&x=2"``."""
+        return self._target.partition("?")[2]
+
+    @property
+    def query(self) -> MultiDict:
+        """The query fields; repeated names keep every value (``getall``)."""
+        query = self._query
+        if query is None:
+            text = self.query_string
+            query = self._query = MultiDict(
+                parse_qsl(text, keep_blank_values=True) if text else None
+            )
+        return query
+
+    # -- the head --------------------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """The header fields, case-insensitive and multi-valued."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers._from_received(self._raw_headers)
+        return headers
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first raw value of field *name* (lower-case bytes): fast, no decoding."""
+        for field_name, value in self._raw_headers:
+            if field_name == name:
+                return value
+        if self._headers is not None and not self._raw_headers:
+            text = self._headers.get(name.decode("latin-1"))
+            return None if text is None else text.encode("latin-1")
+        return None
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The client's cookies (``Cookie`` fields), name to value; read-only by intent."""
+        cookies = self._cookies
+        if cookies is None:
+            cookies = {}
+            for value in self.headers.getall("cookie"):
+                for name, cookie in parse_cookie_header(value).items():
+                    cookies.setdefault(name, cookie)
+            self._cookies = cookies
+        return cookies
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` field (``"example.com:8080"``), else our own address."""
+        raw = self.header(b"host")
+        if raw:
+            return raw.decode("latin-1")
+        local = self.local
+        if isinstance(local, tuple):
+            host, port = str(local[0]), local[1]
+            if ":" in host:
+                host = f"[{host}]"
+            return f"{host}:{port}"
+        return "localhost"
+
+    @property
+    def url(self) -> str:
+        """The full URL: ``"https://example.com/a%20b?x=1"``."""
+        target = self._target
+        if target[:1] != "/":
+            return target if "://" in target else f"{self.scheme}://{self.host}"
+        return f"{self.scheme}://{self.host}{target}"
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters: ``"text/plain"``."""
+        value = self.header(b"content-type")
+        if not value:
+            return ""
+        return value.decode("latin-1").partition(";")[0].strip().lower()
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the client asked to keep the connection open."""
+        connection = (self.header(b"connection") or b"").lower()
+        if self.http_version == "1.0":
+            return b"keep-alive" in connection
+        return b"close" not in connection
+
+    # -- the body --------------------------------------------------------------------
+
+    @property
+    def body(self) -> IO[bytes]:
+        """The body as a binary file positioned at its start (may be on disk)."""
+        body = self._body
+        if body is None:
+            body = self._body = io.BytesIO(self._content or _EMPTY)
+        return body
+
+    @property
+    def content(self) -> bytes:
+        """The whole body as bytes (reads the spooled file when there is one)."""
+        content = self._content
+        if content is None:
+            body = self.body
+            position = body.tell()
+            body.seek(0)
+            content = self._content = body.read()
+            body.seek(position)
+        return content
+
+    @property
+    def content_length(self) -> int:
+        """The size of the body in bytes."""
+        if self._content is not None:
+            return len(self._content)
+        body = self.body
+        position = body.tell()
+        size = body.seek(0, io.SEEK_END)
+        body.seek(position)
+        return size
+
+    async def read(self) -> bytes:
+        """The whole body as bytes; a spooled body is read off the event loop."""
+        if (
+            self._content is None
+            and self._body is not None
+            and not isinstance(self._body, io.BytesIO)
+        ):
+            return await asyncio.to_thread(lambda: self.content)
+        return self.content
+
+    async def text(self, encoding: str | None = None) -> str:
+        """The body decoded with *encoding*, else the ``charset`` parameter, else UTF-8.
+
+        Raises :class:`BadRequest` when the body does not decode.
+        """
+        data = await self.read()
+        charset = encoding or self._charset() or "utf-8"
+        try:
+            return data.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            raise BadRequest(f"the request body is not valid {charset} text") from None
+
+    async def json(self) -> Any:
+        """The body parsed as JSON; :class:`BadRequest` when it is not JSON."""
+        data = await self.read()
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError) as error:
+            raise BadRequest(f"the request body is not valid JSON: {error}") from None
+
+    async def form(self) -> FormData:
+        """The fields and files of a urlencoded or multipart form body.
+
+        Raises :class:`BadRequest` (also a :class:`ValueError`) naming the field
+        that was wrong, :class:`~relays_http.PayloadTooLarge` when a form limit is
+        exceeded. An empty :class:`FormData` when the body is not a form.
+        """
+        form = self._form
+        if form is None:
+            from ._forms import parse_form
+
+            form = self._form = await parse_form(self, self._limits)
+        return form
+
+    def _charset(self) -> str | None:
+        value = self.header(b"content-type")
+        if not value:
+            return None
+        for parameter in value.decode("latin-1").split(";")[1:]:
+            key, _, charset = parameter.partition("=")
+            if key.strip().lower() == "charset":
+                return charset.strip().strip('"') or None
+        return None
+
+    def close(self) -> None:
+        """Release the spooled body and uploaded files (the server calls it when done)."""
+        if self._form is not None:
+            self._form.close()
+        if self._body is not None:
+            self._body.close()
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self._target} HTTP/{self.http_version}>"

@@ -1,0 +1,611 @@
+"""The HTTP protocol component: transport events in, ``request`` events out, bytes back.
+
+Theory of operation
+-------------------
+:class:`HTTP` listens on its transport's channel for ``connect``, ``read`` and
+``disconnect``. Each connection gets a :class:`_Session`: the sans-IO protocol
+core (:class:`relays_http._protocol.Connection`), the request being received,
+and one deadline.
+
+Receiving. ``read`` feeds the bytes to the core and pulls events until it needs
+more. A request head starts a :class:`Request` (and a ``100 Continue`` goes out
+at once if the client waits for one: the core has already refused a
+Content-Length over the body limit with a 413, so anything still here is a body
+we are going to read). Body data is collected, in memory up to
+``spool_threshold``, then in a temporary file. At the end of the message the
+``request(request, response)`` event is fired on our channel, and the session is
+*busy* until it is answered.
+
+Pipelining. While busy, the core parses nothing further: bytes of the next
+request stay in its buffer and it says ``PAUSED``, at which point we stop reading
+from the socket (the back-pressure). When the response is written the core starts
+the next cycle, reading resumes and what was buffered is parsed at once. So
+requests are answered one at a time, in order.
+
+Answering. The request event's value is watched. Its first result (see
+:class:`~relays_http.events.RequestEvent`) becomes the response: bytes, str and
+JSON bodies are framed with Content-Length and written with a single
+``sock.write``; iterators and async iterators are streamed by a task that waits
+for ``sock.drain()`` (when the transport has it) between chunks. Exceptions become
+error pages. The protocol core validates every header the app set (no CR/LF
+injection) and decides keep-alive; after the response the connection either
+starts the next cycle or closes.
+
+Timeouts. A session has one deadline and a *phase* saying what it guards: the
+request head (``header_timeout``, from the first byte, or from the connection
+for the first request: slowloris), the body (``body_timeout`` between two reads),
+or an idle keep-alive connection (``keep_alive_timeout``). Rather than a timer per
+connection rescheduled on every read, one ``loop.call_later`` sweep per server
+checks all deadlines a few times per shortest timeout: the hot path pays a float
+store, not a timer-heap insert and cancel. Expired head and body phases get a 408,
+idle connections are just closed. While a handler runs there is no deadline.
+
+Connections beyond ``max_connections`` get a 503 and are closed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from email.utils import formatdate
+from typing import IO, Any
+
+from relays import BaseComponent, Value, handler
+from relays.transports import Connection
+
+from . import _protocol as protocol
+from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
+from ._limits import Limits
+from ._request import Request
+from ._response import Response
+from .events import RequestEvent, ResponseEvent
+
+__all__ = ["HTTP"]
+
+logger = logging.getLogger("relays.http")
+
+# Session phases: which deadline, if any, is running.
+_HANDLING = 0  # a handler is answering: no deadline
+_HEAD = 1  # waiting for (the rest of) a request head
+_BODY = 2  # waiting for more of a request body
+_IDLE = 3  # keep-alive connection between requests
+
+_NEED_DATA = protocol.NEED_DATA
+_PAUSED = protocol.PAUSED
+_DONE = protocol.State.DONE
+_ProtocolRequest = protocol.Request
+_Data = protocol.Data
+_EndOfMessage = protocol.EndOfMessage
+_ConnectionClosed = protocol.ConnectionClosed
+_ProtocolResponse = protocol.Response
+_END = _EndOfMessage()
+
+_HTML = b"text/html; charset=utf-8"
+_JSON = b"application/json"
+_OCTETS = b"application/octet-stream"
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+
+_date = [0, (b"date", b"")]
+
+
+def _date_field() -> tuple[bytes, bytes]:
+    """The ``Date`` field, formatted at most once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0] = now
+        _date[1] = (b"date", formatdate(now, usegmt=True).encode("ascii"))
+    return _date[1]  # type: ignore[return-value]
+
+
+class _Session:
+    """One connection's state; see the theory of operation."""
+
+    __slots__ = (
+        "body",
+        "busy",
+        "chunks",
+        "closed",
+        "conn",
+        "deadline",
+        "head",
+        "http",
+        "paused",
+        "phase",
+        "request",
+        "size",
+        "sock",
+        "task",
+    )
+
+    def __init__(self, http: HTTP, sock: Connection, conn: protocol.Connection) -> None:
+        self.http = http
+        self.sock = sock
+        self.conn = conn
+        self.phase = _HEAD
+        self.deadline = 0.0
+        self.busy = False
+        self.paused = False
+        self.closed = False
+        self.head: protocol.Request | None = None
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.body: IO[bytes] | None = None
+        self.request: Request | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def answered(self, value: Value) -> None:
+        self.http._answer(self, value)
+
+
+class HTTP(BaseComponent):
+    """The HTTP/1.1 protocol on a transport's channel (circuits.web's ``HTTP``).
+
+    Register it next to a transport with the same *channel*; it fires
+    ``request(request, response)`` on that channel for every request and writes
+    what the handlers answer. :class:`~relays_http.BaseServer` does that pairing
+    for you. *debug* puts tracebacks into 500 pages: never on a public server.
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        *,
+        channel: Any = "web",
+        limits: Limits | None = None,
+        debug: bool = False,
+        server_name: str = "relays",
+    ) -> None:
+        super().__init__(channel=channel)
+        #: The limits enforced on every connection.
+        self.limits = limits if limits is not None else Limits()
+        #: Whether 500 pages show the traceback.
+        self.debug = debug
+        self._sessions: dict[Connection, _Session] = {}
+        self._server_field = (b"server", server_name.encode("latin-1"))
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watch_responses = False
+        timeouts = (
+            self.limits.header_timeout,
+            self.limits.body_timeout,
+            self.limits.keep_alive_timeout,
+        )
+        self._sweep_interval = min(max(min(timeouts) / 4, 0.02), 1.0)
+
+    @property
+    def connections(self) -> int:
+        """The number of open connections."""
+        return len(self._sessions)
+
+    # -- transport events ------------------------------------------------------------
+
+    @handler("connect")
+    def _on_connect(self, sock: Connection, *address: Any) -> None:
+        limits = self.limits
+        if len(self._sessions) >= limits.max_connections:
+            sock.write(protocol.render_error_response(503, "too many connections; retry later"))
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        session = _Session(self, sock, protocol.Connection(limits))
+        session.deadline = loop.time() + limits.header_timeout
+        self._sessions[sock] = session
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
+
+    @handler("read")
+    def _on_read(self, sock: Connection, data: bytes) -> None:
+        session = self._sessions.get(sock)
+        if session is None:
+            return
+        phase = session.phase
+        if phase == _IDLE:
+            session.phase = _HEAD
+            session.deadline = asyncio.get_running_loop().time() + self.limits.header_timeout
+        elif phase == _BODY:
+            session.deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
+        try:
+            session.conn.receive_data(data)
+        except protocol.LocalProtocolError:
+            return  # data after EOF: nothing we can do with it
+        self._process(session)
+
+    @handler("disconnect")
+    def _on_disconnect(self, sock: Connection) -> None:
+        session = self._sessions.pop(sock, None)
+        if session is None:
+            return
+        session.closed = True
+        if session.task is not None:
+            session.task.cancel()
+        self._release(session)
+
+    @handler("registered", "unregistered", "started", channel="*")
+    def _on_tree_changed(self, *args: Any) -> None:
+        # Fire ``response`` events only while somebody listens for them.
+        self._watch_responses = bool(self._hub.resolve("response", (self.channel,)))
+
+    @handler("stopped", channel="*")
+    async def _on_stopped(self, component: BaseComponent) -> None:
+        if component is not self.root:
+            return
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @handler("exception", channel="*")
+    def _on_exception(
+        self,
+        error_type: type[BaseException],
+        error: BaseException,
+        lines: list[str],
+        handler: Any = None,
+        fevent: Any = None,
+    ) -> None:
+        # A failing request handler was answered (and a 500 logged) by _answer; an
+        # HTTPError is an answer, not a failure. Our being here stops the kernel from
+        # logging exceptions nobody handles, so log the others when only HTTP
+        # components listen, as the kernel would have.
+        if type(fevent) is RequestEvent:
+            return
+        listeners = self._hub.resolve("exception", ("*",))
+        if all(isinstance(h.owner, HTTP) for h in listeners) and listeners[0].owner is self:
+            logger.error(
+                "unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines)
+            )
+
+    # -- receiving -------------------------------------------------------------------
+
+    def _process(self, session: _Session) -> None:
+        """Pull events from the protocol core until it needs data or pauses."""
+        conn = session.conn
+        while True:
+            try:
+                event = conn.next_event()
+            except protocol.RemoteProtocolError as error:
+                self._refuse(session, error)
+                return
+            kind = type(event)
+            if kind is _Data:
+                self._collect(session, event.data)  # type: ignore[union-attr]
+            elif kind is _EndOfMessage:
+                self._dispatch(session)
+            elif kind is _ProtocolRequest:
+                session.head = event  # type: ignore[assignment]
+                session.phase = _BODY
+                session.deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
+                if event.expects_continue:  # type: ignore[union-attr]
+                    session.sock.write(conn.send_continue())
+            elif event is _NEED_DATA:
+                return
+            elif event is _PAUSED:
+                if not session.paused:
+                    session.paused = True
+                    session.sock.pause_reading()
+                return
+            else:  # ConnectionClosed: the client is done sending
+                if not session.busy:
+                    session.sock.close()
+                return
+
+    def _collect(self, session: _Session, data: bytes) -> None:
+        session.size += len(data)
+        body = session.body
+        if body is not None:
+            body.write(data)
+        elif session.size > self.limits.spool_threshold:
+            body = session.body = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
+            for chunk in session.chunks:
+                body.write(chunk)
+            body.write(data)
+            session.chunks = []
+        else:
+            session.chunks.append(data)
+
+    def _refuse(self, session: _Session, error: protocol.RemoteProtocolError) -> None:
+        data = session.conn.send_error(error)
+        if data:
+            session.sock.write(data)
+        session.sock.close()
+
+    def _dispatch(self, session: _Session) -> None:
+        head = session.head
+        assert head is not None
+        session.phase = _HANDLING
+        session.busy = True
+        sock = session.sock
+        if session.body is not None:
+            body: bytes | IO[bytes] = session.body
+            session.body.seek(0)
+            session.body = None
+        else:
+            chunks = session.chunks
+            body = b"" if not chunks else chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            session.chunks = []
+        session.size = 0
+        method = _METHODS.get(head.method) or head.method.decode("ascii")
+        request = session.request = Request(
+            method,
+            head.target.decode("latin-1"),
+            http_version="1.1" if head.http_version == b"1.1" else "1.0",
+            headers=head.headers,
+            body=body,
+            sock=sock,
+            remote=sock.peer,
+            local=sock.local,
+            scheme="https" if sock.secure else "http",
+            limits=self.limits,
+        )
+        self.fire(RequestEvent(request, Response())).add_done_callback(session.answered)
+
+    # -- answering -------------------------------------------------------------------
+
+    def _answer(self, session: _Session, value: Value) -> None:
+        request, response = value.event.args
+        if session.closed:
+            request.close()
+            return
+        if value.errors:
+            self._send_error(session, request, response, value.result)
+            return
+        results = value._results
+        result = results[0] if results else None
+        try:
+            self._send(session, request, response, result)
+        except Exception as error:  # a body we cannot encode: the app's bug, a 500
+            self._send_error(session, request, response, error)
+
+    def _send(self, session: _Session, request: Request, response: Response, result: Any) -> None:
+        kind = type(result)
+        if kind is str:
+            self._send_app_response(session, response, result.encode("utf-8"), _HTML)
+        elif kind is bytes:
+            self._send_app_response(session, response, result, _OCTETS)
+        elif result is None:
+            self._send_error(session, request, response, NotFound())
+        elif isinstance(result, Response):
+            self._send_body(session, request, result, result.body)
+        elif isinstance(result, HTTPError):
+            self._send_error(session, request, response, result)
+        else:
+            self._send_body(session, request, response, result)
+
+    def _send_body(
+        self, session: _Session, request: Request, response: Response, body: Any
+    ) -> None:
+        """Send a body of any type a handler may give (``None`` is empty here)."""
+        if body is None:
+            self._send_app_response(session, response, b"", None)
+        elif isinstance(body, str):
+            self._send_app_response(session, response, body.encode("utf-8"), _HTML)
+        elif isinstance(body, bytes | bytearray | memoryview):
+            self._send_app_response(session, response, bytes(body), _OCTETS)
+        elif isinstance(body, dict | list):
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self._send_app_response(session, response, data, _JSON)
+        elif isinstance(body, HTTPError):
+            self._send_error(session, request, response, body)
+        elif hasattr(body, "__aiter__") or isinstance(body, Iterator) or hasattr(body, "__iter__"):
+            self._send_stream(session, response, body)
+        else:
+            raise TypeError(
+                f"a request handler returned {type(body).__name__}; return str, bytes, a dict "
+                "or list (JSON), an iterator or async iterator, a Response or an HTTPError"
+            )
+
+    def _fields(
+        self, response: Response, content_type: bytes | None
+    ) -> list[tuple[bytes | str, bytes | str]]:
+        fields: list[tuple[bytes | str, bytes | str]] = [self._server_field, _date_field()]
+        headers = response._headers
+        if headers is not None:
+            for _, name, value in headers._pairs:
+                fields.append((name, value))
+            if content_type is not None and "content-type" not in headers:
+                fields.append((b"content-type", content_type))
+        elif content_type is not None:
+            fields.append((b"content-type", content_type))
+        cookies = response._cookies
+        if cookies:
+            for cookie in cookies.values():
+                fields.append((b"set-cookie", cookie.render()))
+        return fields
+
+    def _send_whole(
+        self, session: _Session, response: Response, body: bytes, content_type: bytes | None
+    ) -> bool:
+        """Write a response with a body known in full; False if its head was invalid."""
+        status = response.status
+        fields = self._fields(response, content_type)
+        if status != 204 and status != 304:
+            fields.append((b"content-length", b"%d" % len(body)))
+        conn = session.conn
+        try:
+            head = conn.send(_ProtocolResponse(status, fields, response.reason.encode("latin-1")))
+        except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
+            logger.error("cannot send %r: %s", response, error)
+            return False
+        if body and status != 204 and status != 304:
+            head += conn.send(_Data(body))
+        session.sock.write(head + conn.send(_END))
+        self._sent(session, response)
+        return True
+
+    def _send_app_response(
+        self, session: _Session, response: Response, body: bytes, content_type: bytes | None
+    ) -> None:
+        if not self._send_whole(session, response, body, content_type):
+            self._send_internal_error(session)
+
+    def _send_internal_error(self, session: _Session) -> None:
+        """The app's response head was invalid (logged): a plain 500, no app fields."""
+        body = b"500 Internal Server Error\n"
+        page = Response(status=500, content_type="text/plain; charset=utf-8")
+        if not self._send_whole(session, page, body, None):  # pragma: no cover - cannot fail
+            session.sock.close()
+
+    def _send_stream(self, session: _Session, response: Response, body: Any) -> None:
+        conn = session.conn
+        fields = self._fields(response, _OCTETS)
+        try:
+            head = conn.send(_ProtocolResponse(response.status, fields, response.reason.encode()))
+        except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
+            logger.error("cannot send %r: %s", response, error)
+            _close_iterator(body)
+            self._send_internal_error(session)
+            return
+        session.sock.write(head)
+        task = asyncio.get_running_loop().create_task(self._stream(session, response, body))
+        session.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _stream(self, session: _Session, response: Response, body: Any) -> None:
+        conn = session.conn
+        sock = session.sock
+        drain = getattr(sock, "drain", None)
+        try:
+            if hasattr(body, "__aiter__"):
+                async for chunk in body:
+                    sock.write(conn.send(_Data(_chunk_bytes(chunk))))
+                    if drain is not None:
+                        await drain()
+            else:
+                for chunk in body:
+                    sock.write(conn.send(_Data(_chunk_bytes(chunk))))
+                    if drain is not None:
+                        await drain()
+                    else:
+                        await asyncio.sleep(0)
+            sock.write(conn.send(_END))
+        except (ConnectionError, asyncio.CancelledError):
+            session.sock.close()
+            await _aclose_iterator(body)
+            raise
+        except Exception:
+            # The head is gone already: all we can do is cut the body short, which
+            # the client sees as an incomplete message.
+            logger.exception("streaming the response body of %r failed", session.request)
+            conn.send_failed()
+            sock.close()
+            await _aclose_iterator(body)
+            return
+        finally:
+            session.task = None
+        self._sent(session, response)
+
+    def _send_error(
+        self, session: _Session, request: Request, response: Response, error: BaseException
+    ) -> None:
+        trace = None
+        if isinstance(error, HTTPError):
+            http_error = error
+        else:
+            lines = traceback.format_exception(type(error), error, error.__traceback__)
+            logger.error(
+                "request handler failed for %s %s:\n%s",
+                request.method,
+                request.target,
+                "".join(lines),
+            )
+            http_error = InternalServerError()
+            if self.debug:
+                trace = "".join(lines)
+        accept = request.header(b"accept")
+        as_json = accept is not None and prefers_json(accept.decode("latin-1"))
+        body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
+        page = Response(status=http_error.code, headers=http_error.headers)
+        page.headers["Content-Type"] = content_type
+        page.headers["X-Content-Type-Options"] = "nosniff"
+        if response._cookies and http_error.code < 500:
+            page._cookies = response._cookies  # a login's cookie survives its Redirect
+        self._send_app_response(session, page, body, None)
+
+    def _sent(self, session: _Session, response: Response) -> None:
+        """The whole response is written: next cycle, or close."""
+        request = session.request
+        session.request = None
+        if request is not None:
+            if request._body is not None or request._form is not None:
+                request.close()
+            if self._watch_responses:
+                self.fire(ResponseEvent(request, response))
+        session.busy = False
+        conn = session.conn
+        if conn.our_state is _DONE and conn.their_state is _DONE and not session.closed:
+            conn.start_next_cycle()
+            session.phase = _IDLE
+            session.deadline = asyncio.get_running_loop().time() + self.limits.keep_alive_timeout
+            if session.paused:
+                session.paused = False
+                session.sock.resume_reading()
+            self._process(session)
+        else:
+            session.sock.close()
+
+    def _release(self, session: _Session) -> None:
+        if session.request is not None:
+            session.request.close()
+            session.request = None
+        if session.body is not None:
+            session.body.close()
+            session.body = None
+
+    # -- timeouts --------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for session in list(self._sessions.values()):
+            phase = session.phase
+            if phase == _HANDLING or now < session.deadline:
+                continue
+            session.phase = _HANDLING  # expire once
+            if phase == _IDLE:
+                session.sock.close()
+            else:
+                what = "request head" if phase == _HEAD else "request body"
+                error = protocol.RemoteProtocolError(
+                    f"timed out receiving the {what}", status_code=408
+                )
+                self._refuse(session, error)
+        self._sweeper = (
+            loop.call_later(self._sweep_interval, self._sweep) if self._sessions else None
+        )
+
+
+def _chunk_bytes(chunk: Any) -> bytes:
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError(f"a streamed body yielded {type(chunk).__name__}; yield bytes or str")
+
+
+def _close_iterator(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if close is not None and not hasattr(body, "__aiter__"):
+        close()
+
+
+async def _aclose_iterator(body: Any) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            logger.exception("closing the streamed body failed")
+    else:
+        _close_iterator(body)

@@ -1,0 +1,112 @@
+"""``Server`` and ``BaseServer``: a transport and the HTTP protocol, as one component."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+from relays import BaseComponent, find_transport, handler
+from relays.transports import parse_address
+
+from ._limits import Limits
+from ._server import HTTP
+
+__all__ = ["BaseServer", "Server"]
+
+#: Where a server listens when given no address: loopback only, so nothing is exposed
+#: by accident.
+DEFAULT_BIND = "tcp://127.0.0.1:8000"
+
+
+class BaseServer(BaseComponent):
+    """An HTTP server without a dispatcher: handle ``request`` events yourself.
+
+    *bind* is a transport address: ``"tcp://127.0.0.1:8000"``, ``"unix:///run/app.sock"``,
+    ``"tls://0.0.0.0:8443"`` (with *certfile*/*keyfile*), a ``(host, port)`` tuple, or an
+    already bound :class:`socket.socket`. The transport is found through the plugins'
+    ``relays_transport`` hook, and *transport_options* go to it unchanged (``certfile``,
+    ``keyfile``, ``ssl_context``, ``reuse_port``, ...). Pass *transport* to use a
+    transport component you made yourself (a :class:`relays.testing.MemoryTransport` in
+    tests). Every component of the server, and the ``request`` events it fires, use
+    *channel*.
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        bind: Any = DEFAULT_BIND,
+        *,
+        channel: Any = "web",
+        limits: Limits | None = None,
+        debug: bool = False,
+        transport: BaseComponent | None = None,
+        **transport_options: Any,
+    ) -> None:
+        super().__init__(channel=channel)
+        if transport is None:
+            scheme = "tcp" if isinstance(bind, socket.socket) else parse_address(bind)[0]
+            factory = find_transport(scheme).server
+            if factory is None:
+                raise ValueError(f"transport {scheme!r} cannot listen; use a stream transport")
+            transport = factory(bind, channel=channel, **transport_options)
+        elif transport_options:
+            raise TypeError(
+                "transport options are for the transport found from bind, not "
+                f"for a given transport: {sorted(transport_options)}"
+            )
+        #: The transport component (a TCP, TLS, UNIX or in-memory server).
+        self.transport = transport.register(self)
+        #: The HTTP protocol component.
+        self.http = HTTP(channel=channel, limits=limits, debug=debug).register(self)
+        #: Where the transport listens, once ready: ``(host, port)`` or a path.
+        self.address: Any = None
+        self._ready: asyncio.Future[Any] | None = None
+
+    @handler("ready")
+    def _on_ready(self, server: Any, address: Any) -> None:
+        if server is not self.transport:
+            return
+        self.address = address
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(address)
+
+    async def wait_ready(self, timeout: float | None = 10.0) -> Any:
+        """Wait until the transport listens; return its address (the real port if 0)."""
+        if self.address is not None:
+            return self.address
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+        return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    @property
+    def host(self) -> str | None:
+        """The host listened on, for IP transports."""
+        return str(self.address[0]) if isinstance(self.address, tuple) else None
+
+    @property
+    def port(self) -> int | None:
+        """The port listened on (the real one when bound to 0), for IP transports."""
+        return int(self.address[1]) if isinstance(self.address, tuple) else None
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port/`` once listening on IP, for logs and tests."""
+        if not isinstance(self.address, tuple):
+            return None
+        scheme = "https" if getattr(self.transport, "secure", False) else "http"
+        host = self.host or "127.0.0.1"
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}/"
+
+
+class Server(BaseServer):
+    """An HTTP server: ``Server("tcp://127.0.0.1:8000") + MyApp()``.
+
+    Register the components that answer ``request(request, response)`` under it
+    (on its channel, ``"web"``). A request nobody answers gets a 404.
+    """
