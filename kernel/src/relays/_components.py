@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any, ClassVar, Self
 
 from . import _running
@@ -179,18 +179,28 @@ class BaseComponent:
 
         Returns the event's :class:`~relays.Value` at once. Safe from any thread.
         """
-        if not isinstance(event, Event):
-            raise TypeError(f"fire() takes an Event, not {type(event).__name__}")
         if not channels:
-            channels = event.channels or (self.channel,)
+            try:
+                channels = event.channels or (self.channel,)
+            except AttributeError:
+                raise TypeError(f"fire() takes an Event, not {type(event).__name__}") from None
         return self._hub.fire(event, channels)
 
-    async def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Any:
-        """Fire *event* and return its result (or raise its handler's error).
+    def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
+        """Fire *event*; ``await`` the call for its result (or its handler's error).
 
         Raises :class:`TimeoutError` when it has not finished after *timeout* seconds.
+        On an idle tree the handlers run before ``call`` returns (nothing could have
+        been dispatched first), so a round trip costs no loop iteration.
         """
-        return await _settle(self.fire(event, *channels), timeout)
+        if not isinstance(event, Event):
+            raise TypeError(f"call() takes an Event, not {type(event).__name__}")
+        if not channels:
+            channels = event.channels or (self.channel,)
+        value = self._hub.call_now(event, channels)
+        if timeout is None or value.done:
+            return value
+        return _settle(value, timeout)
 
     async def wait(self, target: str | Event, *channels: Any, timeout: float | None = None) -> Any:
         """Wait for an event to finish and return its result.
@@ -256,7 +266,7 @@ class BaseComponent:
         channels = {h.channel if h.channel is not None else h.owner.channel for h in handlers}
         channel = self.channel if isinstance(self.channel, str) else repr(self.channel)
         state = "R" if hub.loop is not None else "S"
-        queued = len(hub.queue) if self.parent is None else 0
+        queued = hub.queued if self.parent is None else 0
         thread = threading.current_thread().name
         return (
             f"<{self.name}/{channel} {os.getpid()}:{thread} "

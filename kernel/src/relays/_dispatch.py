@@ -5,28 +5,39 @@ Theory of operation
 Every tree has one :class:`Hub`, owned by its root; registering a component moves its
 handlers and queued events into the parent's hub, unregistering moves them out again.
 
-``fire`` pushes ``(-priority, seq, event)`` onto a heap and, when the hub is attached
-to a running loop, makes sure one ``_flush`` is scheduled with ``call_soon``. ``_flush``
-pops events in priority order (equal priorities in firing order) and runs each event's
-handlers to the end before the next event starts, for at most ``batch`` events, then
-yields to the loop so I/O is never starved. Firing from another thread goes through
-``call_soon_threadsafe``; nothing else here is touched off the loop's thread.
+Queue. Most events have priority 0: they go to a FIFO deque. Events with another
+priority go to a heap keyed ``(-priority, seq)``. ``_flush`` takes from the heap while
+its top outranks priority 0, else from the deque, else from what is left of the heap,
+so events run in priority order and, within a priority, in firing order. It runs each
+event's handlers to the end before the next event starts, for at most ``batch``
+events, then yields to the loop so I/O is never starved.
 
-The handlers for ``(name, channels)`` are resolved once and cached; any change to the
-handler table clears the cache. A handler matches when its name is the event's (or
-``"*"``) and its channel is one of the event's channels, or either side is ``"*"``, or
-the event was fired at the handler's component itself.
+Threads. ``fire`` on the loop's thread appends directly. From another thread it
+appends to an inbox and wakes the loop once per burst (``call_soon_threadsafe`` is a
+system call; one per event would make threads slow). Before the tree runs, events
+just queue; ``attach`` schedules the first flush.
 
-An ``async def`` handler becomes a task. So that ``event.stop()`` works in it and
-handlers keep their order, dispatch of that event pauses until the task has run up to
-its first ``await`` (its first step is already scheduled, so one ``call_soon`` later it
-has). An event is *done* when all its handlers, tasks and chained values have
-finished: ``_pending`` counts them, plus one for the dispatch itself.
+Handlers. The handlers for ``(name, channels)`` are resolved once and cached; any
+change to the handler table clears the cache. A handler matches when its name is the
+event's (or ``"*"``) and its channel is one of the event's channels, or either side
+is ``"*"``, or the event was fired at the handler's component itself.
 
-``complete`` events: an event fired while a handler of event E runs (a contextvar says
-which, and tasks inherit it) is E's child. Each event that asked for ``complete`` is a
-*tracker*; its children inherit it and add to its ``_outstanding`` count until they
-are done, so ``<name>_complete`` fires when the whole cascade has finished.
+Async handlers. An ``async def`` handler becomes a task. So that ``event.stop()``
+works in it and handlers keep their order, dispatch of that event pauses until the
+task has run up to its first ``await`` (its first step is already scheduled, so one
+``call_soon`` later it has). An event is *done* when its handlers, tasks and chained
+values have all finished: ``_pending`` counts them, plus one for the dispatch itself.
+
+Parents. ``complete`` needs to know which event fired which. While a sync handler
+runs, ``_current`` is its event; a handler task carries its event in the
+``current_event`` contextvar (set in the task's own context copy). An event fired
+meanwhile is that event's child. Each event that asked for ``complete`` is a
+*tracker*: its children inherit it and count in its ``_outstanding`` until they are
+done, so ``<name>_complete`` fires when the whole cascade has finished.
+
+Calls. ``call`` on an idle tree (loop thread, nothing queued, nothing dispatching)
+dispatches at once instead of waiting a loop iteration: no event could have come
+first, so the order is the same, and a round trip costs a function call.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import itertools
 import logging
 import threading
 import traceback
+from collections import deque
 from collections.abc import Coroutine, Iterable
 from functools import partial
 from heapq import heappop, heappush
@@ -53,12 +65,13 @@ __all__ = ["Hub", "current_event"]
 
 logger = logging.getLogger("relays")
 
-#: The event whose handler is running, in this context (tasks inherit it).
+#: The event whose async handler is running, in that handler's task.
 current_event: contextvars.ContextVar[Event | None] = contextvars.ContextVar(
     "relays_current_event", default=None
 )
 
 _NO_PARENT: Any = object()
+_get_ident = threading.get_ident
 
 
 class Hub:
@@ -69,28 +82,46 @@ class Hub:
 
     def __init__(self, root: BaseComponent) -> None:
         self.root = root
-        self.queue: list[tuple[int, int, Event]] = []
+        self.queue: deque[Event] = deque()
         self.handlers: list[Handler] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread_id: int | None = None
+        self._ranked: list[tuple[int, int, Event]] = []
+        self._inbox: deque[Event] = deque()
+        self._inbox_scheduled = False
         self._seq = itertools.count()
         self._cache: dict[tuple[str, tuple[Any, ...]], tuple[Handler, ...]] = {}
+        #: For cached entries whose handlers are all plain functions: what to call.
+        self._plans: dict[tuple[str, tuple[Any, ...]], tuple[tuple[Any, int, Handler], ...]] = {}
         self._flush_scheduled = False
         self._paused = False
+        self._current: Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: dict[str, list[tuple[tuple[Any, ...], asyncio.Future[Any]]]] = {}
+
+    @property
+    def queued(self) -> int:
+        """Events waiting to be dispatched."""
+        return len(self.queue) + len(self._ranked) + len(self._inbox)
+
+    @property
+    def busy(self) -> bool:
+        """True while events wait, a dispatch is paused, or handler tasks run."""
+        return bool(self.queued or self._paused or self._tasks)
 
     # -- handler table ---------------------------------------------------------------
 
     def add_handlers(self, handlers: Iterable[Handler]) -> None:
         self.handlers.extend(handlers)
         self._cache.clear()
+        self._plans.clear()
 
     def remove_handlers(self, owners: set[BaseComponent]) -> list[Handler]:
         removed = [h for h in self.handlers if h.owner in owners]
         if removed:
             self.handlers = [h for h in self.handlers if h.owner not in owners]
             self._cache.clear()
+            self._plans.clear()
         return removed
 
     def resolve(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
@@ -109,34 +140,58 @@ class Hub:
     # -- firing ----------------------------------------------------------------------
 
     def fire(self, event: Event, channels: tuple[Any, ...], parent: Any = _NO_PARENT) -> Value:
-        value = Value(event)
-        event.value = value
+        try:
+            if event.stopped:
+                event.stopped = False
+        except AttributeError:
+            raise TypeError(f"fire() takes an Event, not {type(event).__name__}") from None
+        value = event.value = Value(event)
         event.channels = channels
-        event.stopped = False
         if parent is _NO_PARENT:
-            parent = current_event.get()
-        trackers = parent._trackers if parent is not None else ()
-        for tracker in trackers:
-            tracker._outstanding += 1
-        if event.complete:
-            event._outstanding = 1
-            trackers = (*trackers, event)
-        if trackers or event._trackers:
-            event._trackers = trackers
+            parent = self._current or current_event.get()
+        if (parent is not None and parent._trackers) or event.complete or event._trackers:
+            _track(event, parent)
 
-        loop = self.loop
-        if loop is None:
+        if self.thread_id == _get_ident():
+            if event.priority:
+                heappush(self._ranked, (-event.priority, next(self._seq), event))
+            else:
+                self.queue.append(event)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self.loop.call_soon(self._flush)  # type: ignore[union-attr]
+        elif self.loop is None:
             self._push(event)
-            if self.loop is not None:  # attached meanwhile, from another thread
-                self.loop.call_soon_threadsafe(self._schedule_flush)
-        elif threading.get_ident() == self.thread_id:
-            self._push(event)
+            loop = self._attached_loop()
+            if loop is not None:  # attached meanwhile, from another thread: wake it
+                loop.call_soon_threadsafe(self._schedule_flush)
         else:
-            loop.call_soon_threadsafe(self._push, event)
+            self._wake_from_thread(event)
         return value
 
+    def _attached_loop(self) -> asyncio.AbstractEventLoop | None:
+        return self.loop
+
+    def _wake_from_thread(self, event: Event) -> None:
+        self._inbox.append(event)
+        if not self._inbox_scheduled:
+            self._inbox_scheduled = True
+            try:
+                self.loop.call_soon_threadsafe(self._take_inbox)  # type: ignore[union-attr]
+            except (AttributeError, RuntimeError):
+                self._inbox_scheduled = False  # the loop stopped meanwhile; events wait
+
+    def _take_inbox(self) -> None:
+        self._inbox_scheduled = False  # cleared first: a later append wakes us again
+        inbox = self._inbox
+        while inbox:
+            self._push(inbox.popleft())
+
     def _push(self, event: Event) -> None:
-        heappush(self.queue, (-event.priority, next(self._seq), event))
+        if event.priority:
+            heappush(self._ranked, (-event.priority, next(self._seq), event))
+        else:
+            self.queue.append(event)
         if not self._flush_scheduled and self.loop is not None:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
@@ -146,6 +201,19 @@ class Hub:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
+    def call_now(self, event: Event, channels: tuple[Any, ...]) -> Value:
+        """Fire *event* and, on an idle tree, dispatch it before returning."""
+        value = self.fire(event, channels)
+        if (
+            self._current is None
+            and not self._paused
+            and len(self.queue) == 1
+            and not self._ranked
+            and self.thread_id == _get_ident()
+        ):
+            self._dispatch(self.queue.popleft())
+        return value
+
     # -- dispatching -----------------------------------------------------------------
 
     def _flush(self) -> None:
@@ -153,44 +221,100 @@ class Hub:
         if self._paused:
             return
         queue = self.queue
-        cache = self._cache
+        ranked = self._ranked
+        plans = self._plans
         budget = self.batch
-        while queue:
-            event = heappop(queue)[2]
-            handlers = event._handlers
-            if handlers is None:
-                key = (event.name, event.channels)
-                handlers = cache.get(key)
-                if handlers is None:
-                    handlers = cache[key] = self.resolve(*key)
-            if not handlers and type(event) is ExceptionEvent:
-                _log_unhandled(event)
-            event._pending = 1
-            if self._run(event, handlers, 0):
-                return  # paused until an async handler's first step has run
+        while budget:
+            if ranked and (ranked[0][0] < 0 or not queue):
+                event = heappop(ranked)[2]
+            elif queue:
+                event = queue.popleft()
+            else:
+                return
             budget -= 1
-            if not budget:
-                break
-        if queue:
-            self._schedule_flush()
+            plan = plans.get((event.name, event.channels)) if event._handlers is None else None
+            if plan is not None:
+                self._run_plan(event, plan)
+            elif self._dispatch(event):
+                return  # paused until an async handler's first step has run
+        self._schedule_flush()
+
+    def _dispatch(self, event: Event) -> bool:
+        """Run *event*'s handlers; True when paused for an async handler."""
+        handlers = event._handlers
+        if handlers is None:
+            key = (event.name, event.channels)
+            handlers = self._cache.get(key)
+            if handlers is None:
+                handlers = self._cache[key] = self.resolve(*key)
+                if handlers and not any(h.is_async for h in handlers):
+                    self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._run_plan(event, plan)
+                return False
+        event._pending = 1
+        if not handlers:
+            if type(event) is ExceptionEvent:
+                _log_unhandled(event)
+            event._pending = 0
+            self._finished(event)
+            return False
+        return self._run(event, handlers, 0)
+
+    def _run_plan(self, event: Event, plan: tuple[tuple[Any, int, Handler], ...]) -> None:
+        """The fast path of :meth:`_run`: every handler is a plain function."""
+        event._pending = 1
+        self._current = event
+        args = event.args
+        kwargs = event.kwargs
+        value: Value = event.value  # type: ignore[assignment]
+        try:
+            for callback, event_arg, h in plan:
+                try:
+                    if event_arg and (event_arg == 2 or event.passes_event):
+                        result = callback(event, *args, **kwargs)
+                    elif kwargs:
+                        result = callback(*args, **kwargs)
+                    else:
+                        result = callback(*args)
+                except Exception as error:
+                    self._handler_failed(event, h, error)
+                else:
+                    if result is not None:
+                        if type(result) is Value:
+                            self._chain(event, result)
+                        elif value._results is None:
+                            value._results = [result]
+                        else:
+                            value._results.append(result)
+                if event.stopped:
+                    break
+        finally:
+            self._current = None
+        event._pending -= 1
+        if not event._pending:
+            self._finished(event)
 
     def _run(self, event: Event, handlers: tuple[Handler, ...], index: int) -> bool:
         """Run *handlers* from *index* on; True when paused for an async handler."""
-        token = current_event.set(event)
+        self._current = event
         args = event.args
         kwargs = event.kwargs
+        value: Value = event.value  # type: ignore[assignment]
         count = len(handlers)
         try:
             while index < count:
                 h = handlers[index]
                 index += 1
-                event.handler = h
                 try:
                     event_arg = h.event_arg
                     if event_arg and (event_arg == 2 or event.passes_event):
                         result = h.callback(event, *args, **kwargs)
-                    else:
+                    elif kwargs:
                         result = h.callback(*args, **kwargs)
+                    else:
+                        result = h.callback(*args)
                 except Exception as error:
                     self._handler_failed(event, h, error)
                 else:
@@ -201,12 +325,19 @@ class Hub:
                             self.loop.call_soon(self._resume, event, handlers, index)  # type: ignore[union-attr]
                             return True
                     elif result is not None:
-                        self._take_result(event, result)
+                        if type(result) is Value:
+                            self._chain(event, result)
+                        elif value._results is None:
+                            value._results = [result]
+                        else:
+                            value._results.append(result)
                 if event.stopped:
                     break
         finally:
-            current_event.reset(token)
-        self._release(event)
+            self._current = None
+        event._pending -= 1
+        if not event._pending:
+            self._finished(event)
         return False
 
     def _resume(self, event: Event, handlers: tuple[Handler, ...], index: int) -> None:
@@ -218,33 +349,36 @@ class Hub:
 
     def _spawn(self, event: Event, h: Handler, coroutine: Coroutine[Any, Any, Any]) -> None:
         event._pending += 1
-        task = self.loop.create_task(coroutine)  # type: ignore[union-attr]
+        context = contextvars.copy_context()
+        context.run(current_event.set, event)
+        task = self.loop.create_task(self._drive(event, h, coroutine), context=context)  # type: ignore[union-attr]
         self._tasks.add(task)
-        task.add_done_callback(partial(self._task_done, event, h))
 
-    def _task_done(self, event: Event, h: Handler, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            event.value._fail(asyncio.CancelledError())  # type: ignore[union-attr]
+    async def _drive(self, event: Event, h: Handler, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run an async handler and account for it, inside its task: no done callback
+        (and so no extra loop callback) per handler."""
+        value: Value = event.value  # type: ignore[assignment]
+        try:
+            result = await coroutine
+        except Exception as error:
+            self._handler_failed(event, h, error)
+        except BaseException as error:  # cancelled (the tree stops), or the process exits
+            value._fail(error)
+            raise
         else:
-            error = task.exception()
-            if error is None:
-                result = task.result()
-                if result is not None:
-                    self._take_result(event, result)
-            elif isinstance(error, Exception):
-                self._handler_failed(event, h, error)
-            else:
-                event.value._fail(error)  # type: ignore[union-attr]
-        self._release(event)
+            if result is not None:
+                if type(result) is Value:
+                    self._chain(event, result)
+                else:
+                    value._collect(result)
+        finally:
+            self._tasks.discard(asyncio.current_task())
+            self._release(event)
 
-    def _take_result(self, event: Event, result: Any) -> None:
-        if type(result) is Value:
-            # A handler returned another event's value: ours is that one's result.
-            event._pending += 1
-            result.add_done_callback(partial(self._chained_done, event))
-        else:
-            event.value._collect(result)  # type: ignore[union-attr]
+    def _chain(self, event: Event, chained: Value) -> None:
+        """A handler returned another event's value: ours is that one's result."""
+        event._pending += 1
+        chained.add_done_callback(partial(self._chained_done, event))
 
     def _chained_done(self, event: Event, chained: Value) -> None:
         value: Value = event.value  # type: ignore[assignment]
@@ -266,7 +400,7 @@ class Hub:
 
     def _release(self, event: Event) -> None:
         event._pending -= 1
-        if event._pending == 0:
+        if not event._pending:
             self._finished(event)
 
     def _finished(self, event: Event) -> None:
@@ -281,12 +415,13 @@ class Hub:
         elif event.success:
             follow = _derived(f"{event.name}_success", event, value.result)
             self.fire(follow, event.channels, parent=event)
-        for tracker in event._trackers:
-            tracker._outstanding -= 1
-            if tracker._outstanding == 0:
-                result = tracker.value.result  # type: ignore[union-attr]
-                done = _derived(f"{tracker.name}_complete", tracker, result)
-                self.fire(done, tracker.channels, parent=None)
+        if event._trackers:
+            for tracker in event._trackers:
+                tracker._outstanding -= 1
+                if tracker._outstanding == 0:
+                    result = tracker.value.result  # type: ignore[union-attr]
+                    done = _derived(f"{tracker.name}_complete", tracker, result)
+                    self.fire(done, tracker.channels, parent=None)
 
     # -- waiting ---------------------------------------------------------------------
 
@@ -320,8 +455,9 @@ class Hub:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.loop is not None:
             raise RuntimeError(f"{self.root!r} is already running")
-        self.thread_id = threading.get_ident()
+        self.thread_id = _get_ident()
         self.loop = loop
+        self._take_inbox()
         self._flush_scheduled = True
         loop.call_soon(self._flush)
 
@@ -329,6 +465,7 @@ class Hub:
         self.loop = None
         self.thread_id = None
         self._flush_scheduled = False
+        self._inbox_scheduled = False
         self._paused = False
 
     async def cancel_tasks(self) -> None:
@@ -343,12 +480,26 @@ class Hub:
         """Take over another hub's handlers and queued events (on register)."""
         self.add_handlers(other.handlers)
         other.handlers = []
+        other._take_inbox()
+        while other._ranked:
+            self._push(heappop(other._ranked)[2])
         while other.queue:
-            self._push(heappop(other.queue)[2])
+            self._push(other.queue.popleft())
 
     @property
     def pending_tasks(self) -> int:
         return len(self._tasks)
+
+
+def _track(event: Event, parent: Event | None) -> None:
+    """Count *event* in every ``complete`` tracker above it (and in its own)."""
+    trackers = parent._trackers if parent is not None else ()
+    for tracker in trackers:
+        tracker._outstanding += 1
+    if event.complete:
+        event._outstanding = 1
+        trackers = (*trackers, event)
+    event._trackers = trackers
 
 
 _derived_classes: dict[str, type[Event]] = {}

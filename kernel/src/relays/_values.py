@@ -3,7 +3,9 @@
 ``fire`` returns a :class:`Value` at once. Handlers fill it in as they finish; it is
 *done* when the last one (async ones included) has. Awaiting it gives the result or
 raises the handler's error; code on another thread can block on :meth:`Value.get`.
-asyncio futures are made only when somebody awaits, so fire-and-forget costs nothing.
+An asyncio future is made only when somebody awaits a value that is not done yet (one
+per awaiter, so cancelling one awaiter never affects another), and none otherwise:
+fire-and-forget costs nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Value"]
 
-_UNSET: Any = object()
-
 
 class Value:
     """The outcome of one fired event.
@@ -29,7 +29,7 @@ class Value:
     and ``result`` holds the exception.
     """
 
-    __slots__ = ("_callbacks", "_results", "done", "errors", "event", "result")
+    __slots__ = ("_callbacks", "_futures", "_results", "done", "errors", "event", "result")
 
     def __init__(self, event: Event) -> None:
         self.event = event
@@ -38,6 +38,7 @@ class Value:
         self.result: Any = None
         self._results: list[Any] | None = None
         self._callbacks: list[Callable[[Value], None]] | None = None
+        self._futures: list[asyncio.Future[Any]] | None = None
 
     # -- filled in by the dispatcher -------------------------------------------------
 
@@ -61,6 +62,16 @@ class Value:
             if results is not None:
                 self.result = results[0] if len(results) == 1 else results
         self.done = True
+        futures = self._futures
+        if futures is not None:
+            self._futures = None
+            for future in futures:
+                if future.done():
+                    continue  # its awaiter was cancelled
+                if self.errors:
+                    future.set_exception(self.result)
+                else:
+                    future.set_result(self.result)
         callbacks = self._callbacks
         if callbacks is not None:
             self._callbacks = None
@@ -86,20 +97,22 @@ class Value:
             raise self.result
         return self.result
 
-    def future(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[Any]:
-        """An asyncio future on *loop* (default: the running one) that ends with this value."""
-        loop = loop or asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+    def future(self) -> asyncio.Future[Any]:
+        """A new asyncio future, on the running loop, that ends with this value.
 
-        def settle(value: Value) -> None:
-            if future.done():
-                return
-            if value.errors:
-                future.set_exception(value.result)
+        Every call gives a future of its own, so one awaiter cancelling (a timeout)
+        never cancels another's.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.done:
+            if self.errors:
+                future.set_exception(self.result)
             else:
-                future.set_result(value.result)
-
-        self.add_done_callback(settle)
+                future.set_result(self.result)
+        elif self._futures is None:
+            self._futures = [future]
+        else:
+            self._futures.append(future)
         return future
 
     def __await__(self) -> Generator[Any, None, Any]:

@@ -32,7 +32,7 @@ async def drain(component: BaseComponent, timeout: float = DEFAULT_TIMEOUT) -> N
     hub = component.root._hub
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while hub.queue or hub._paused or hub.pending_tasks:
+    while hub.busy:
         if loop.time() > deadline:
             raise TimeoutError(f"{component.root!r} still busy after {timeout} s")
         await asyncio.sleep(0)
