@@ -1,11 +1,250 @@
-"""The ``relays serve`` and ``relays demo`` commands."""
+"""The ``relays serve`` and ``relays demo`` commands.
+
+``serve`` loads ``module:factory``, puts it under a :class:`~relays_http.Server`
+and runs it until SIGINT or SIGTERM, which stop it gracefully (connections finish
+their responses). With ``--workers N`` the parent process reserves the port, then
+forks N workers that each listen on it with ``SO_REUSEPORT``, so the kernel spreads
+connections across them; the parent forwards SIGINT and SIGTERM to the workers and
+exits once they all have.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
 from typing import Any
 
-__all__ = ["add_commands"]
+import attrs
+
+from relays import BaseComponent, Config, handler, load_app
+from relays.transports import parse_address
+
+from ._limits import Limits
+from ._servers import DEFAULT_BIND, BaseServer, Server
+
+__all__ = ["add_commands", "build_server", "serve"]
+
+#: Help for the limit options; every field of :class:`Limits` becomes an option.
+_LIMIT_HELP = {
+    "max_request_line": "longest request line in bytes [414]",
+    "max_header_size": "longest header line in bytes [431]",
+    "max_header_count": "most header fields per request [431]",
+    "max_head_size": "largest request head in bytes [431]",
+    "max_body_size": "largest request body in bytes [413]",
+    "max_chunk_line": "longest chunk-size line in bytes [400]",
+    "max_trailer_size": "largest trailer section in bytes [431]",
+    "header_timeout": "seconds to receive a request head [408]",
+    "keep_alive_timeout": "seconds an idle keep-alive connection stays open",
+    "body_timeout": "seconds allowed between two reads of a body [408]",
+    "max_connections": "open connections per worker before new ones get a 503",
+    "spool_threshold": "body and upload bytes kept in memory before spooling to disk",
+    "max_form_fields": "most fields in a form [413]",
+    "max_form_field_size": "largest form field value in bytes [413]",
+    "max_part_head_size": "largest header section of a multipart part [400]",
+}
 
 
 def add_commands(commands: Any) -> None:
     """Add ``serve`` and ``demo`` to the ``relays`` command line."""
+    serve_parser = commands.add_parser(
+        "serve",
+        help="serve an HTTP application",
+        description="Put the app's components under an HTTP server and run it.",
+    )
+    serve_parser.add_argument(
+        "target", metavar="module:factory", help="the components that answer requests"
+    )
+    _add_server_options(serve_parser)
+    serve_parser.set_defaults(handler=_serve_command)
+
+    demo_parser = commands.add_parser(
+        "demo",
+        help="serve the relays-http demo site",
+        description="Serve a small demo site: a page, a form and a JSON endpoint.",
+    )
+    _add_server_options(demo_parser)
+    demo_parser.set_defaults(handler=_demo_command, target="relays_http._demo:make_demo")
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bind",
+        default=DEFAULT_BIND,
+        help=f"address to listen on: tcp://host:port, tls://..., unix:///path "
+        f"(default {DEFAULT_BIND})",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (default 1)"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks in 500 pages (never in production)"
+    )
+    parser.add_argument("--certfile", help="TLS certificate chain (PEM); turns TLS on")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
+    parser.add_argument(
+        "--uvloop", action="store_true", default=None, help="run on uvloop (installed separately)"
+    )
+    limits = parser.add_argument_group("limits")
+    for field in attrs.fields(Limits):
+        kind = float if field.type in (float, "float") else int
+        limits.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            dest=field.name,
+            type=kind,
+            default=None,
+            metavar="SECONDS" if kind is float else "N",
+            help=f"{_LIMIT_HELP.get(field.name, field.name)} (default {field.default})",
+        )
+
+
+def _limits(options: argparse.Namespace) -> Limits:
+    overrides = {
+        field.name: getattr(options, field.name)
+        for field in attrs.fields(Limits)
+        if getattr(options, field.name, None) is not None
+    }
+    return Limits(**overrides)
+
+
+class _Announce(BaseComponent):
+    """Prints where the server listens, once it does."""
+
+    def __init__(self, server: BaseServer, quiet: bool) -> None:
+        super().__init__(channel=server.channel)
+        self.server = server
+        self.quiet = quiet
+
+    @handler("ready")
+    def _ready(self, transport: Any, address: Any) -> None:
+        if transport is self.server.transport and not self.quiet:
+            where = self.server.url or address
+            print(f"relays: serving on {where} (Ctrl+C to stop)", flush=True)
+
+
+def build_server(
+    app: BaseComponent, options: argparse.Namespace, bind: Any = None, *, quiet: bool = False
+) -> Server:
+    """*app* under a :class:`Server` configured from the command-line *options*."""
+    if any(isinstance(component, BaseServer) for component in app.walk()):
+        raise ValueError(
+            "the app already holds an HTTP server; give serve the components that answer "
+            "requests, or run the whole tree with 'relays run'"
+        )
+    transport_options: dict[str, Any] = {}
+    if options.certfile or options.keyfile:
+        transport_options.update(certfile=options.certfile, keyfile=options.keyfile)
+    if options.workers > 1:
+        transport_options["reuse_port"] = True
+    server = Server(
+        options.bind if bind is None else bind,
+        limits=_limits(options),
+        debug=options.debug,
+        **transport_options,
+    )
+    server += app
+    server += _Announce(server, quiet)
+    return server
+
+
+def _serve_command(config: Config) -> int:
+    return serve(config, load_app(config.options.target))
+
+
+def _demo_command(config: Config) -> int:
+    from ._demo import make_demo
+
+    return serve(config, make_demo())
+
+
+def serve(config: Config, app: BaseComponent) -> int:
+    """Run *app* as the command line says: in this process, or in ``--workers`` forks."""
+    options = config.options
+    _limits(options)  # refuse bad limits before forking
+    if options.workers < 1:
+        raise ValueError(f"--workers must be at least 1, not {options.workers}")
+    if options.workers == 1:
+        server = build_server(app, options)
+        config.plugin_manager.hook.relays_app_created(app=server, config=config)
+        server.run(use_uvloop=options.uvloop)
+        return 0
+    return _run_workers(config, app)
+
+
+def _wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
+    """Return once something accepts connections on *port* (a worker is up)."""
+    deadline = time.monotonic() + timeout
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((target, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+def _run_workers(config: Config, app: BaseComponent) -> int:
+    options = config.options
+    scheme, address = parse_address(options.bind)
+    if scheme not in ("tcp", "tcp4", "tcp6", "tls") or not hasattr(socket, "SO_REUSEPORT"):
+        raise ValueError("--workers needs a TCP or TLS address and SO_REUSEPORT (Linux, BSD)")
+    host, port = address
+    # Reserve the port (the real one when 0 was asked) without listening: only listening
+    # sockets receive connections, so the workers' sockets get them all.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    reserved = socket.socket(family, socket.SOCK_STREAM)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    reserved.bind((host, port))
+    port = reserved.getsockname()[1]
+    bind = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+    children: list[int] = []
+    for _ in range(options.workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, measured by the tests' requests
+            reserved.close()
+            code = 1
+            try:
+                server = build_server(app, options, bind, quiet=True)
+                config.plugin_manager.hook.relays_app_created(app=server, config=config)
+                server.run(use_uvloop=options.uvloop)
+                code = 0
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signo: int, frame: Any) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    previous = {signo: signal.signal(signo, forward) for signo in (signal.SIGINT, signal.SIGTERM)}
+    failed = 0
+    try:
+        shown = "https" if scheme == "tls" or options.certfile else "http"
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        _wait_listening(host, port)
+        print(
+            f"relays: serving on {shown}://{shown_host}:{port}/ with {options.workers} workers "
+            "(Ctrl+C to stop)",
+            flush=True,
+        )
+        for child in children:
+            while True:
+                try:
+                    _, status = os.waitpid(child, 0)
+                    break
+                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+                    continue
+            if os.waitstatus_to_exitcode(status) != 0:
+                failed += 1
+    finally:
+        for signo, old in previous.items():
+            signal.signal(signo, old)
+        reserved.close()
+    return 1 if failed else 0

@@ -1,0 +1,107 @@
+"""``relays serve`` and ``relays demo``, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from relays._cli import main
+
+pytestmark = pytest.mark.integration
+
+RELAYS = [sys.executable, "-c", "import sys; from relays._cli import main; sys.exit(main())"]
+
+
+@contextmanager
+def running(
+    *arguments: str, cwd: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = subprocess.Popen(
+        [*RELAYS, *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(https?://\S+/)", line)
+        assert match, (
+            f"no URL in {line!r}; stderr: {process.stderr.read() if process.stderr else ''}"
+        )
+        yield process, match.group(1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def fetch(url: str, data: bytes | None = None) -> bytes:
+    with urllib.request.urlopen(url, data=data, timeout=5) as response:
+        body: bytes = response.read()
+        return body
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(10)
+
+
+def test_demo_serves_a_page_a_form_and_json() -> None:
+    with running("demo", "--bind", "tcp://127.0.0.1:0") as (process, url):
+        assert b"<form" in fetch(url)
+        form = urllib.parse.urlencode({"name": "Ada <3"}).encode()
+        assert b"Hello, Ada &lt;3!" in fetch(url + "greet", form)
+        info = json.loads(fetch(url + "api/info"))
+        assert info["server"] == "relays"
+        assert stop(process) == 0
+
+
+def test_serve_with_two_workers(tmp_path: Path) -> None:
+    (tmp_path / "pidapp.py").write_text(
+        "import os\n"
+        "from relays import Component\n\n"
+        "class App(Component):\n"
+        "    channel = 'web'\n\n"
+        "    def request(self, request, response):\n"
+        "        return str(os.getpid())\n"
+    )
+    arguments = ("serve", "pidapp:App", "--bind", "tcp://127.0.0.1:0", "--workers", "2")
+    with running(*arguments, cwd=tmp_path) as (process, url):
+        pids = set()
+        for _ in range(60):
+            pids.add(int(fetch(url)))
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2
+        assert process.pid not in pids
+        assert stop(process) == 0
+
+
+def test_serve_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "nowhere_to_be_found:app"]) == 2
+    assert "no module named" in capsys.readouterr().err
+    assert main(["serve", "relays_http._demo:make_demo", "--max-body-size", "0"]) == 2
+    assert "max_body_size" in capsys.readouterr().err
+    assert main(["serve", "relays_http._demo:make_demo", "--workers", "0"]) == 2
+
+
+def test_serve_refuses_an_app_that_is_a_server(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "relays_http:Server"]) == 2
+    assert "already holds an HTTP server" in capsys.readouterr().err

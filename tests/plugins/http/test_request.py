@@ -1,0 +1,88 @@
+"""Request: the target, query, headers, cookies and body, decoded on demand."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from relays_http import BadRequest, Headers, Request
+
+
+def make(target: str = "/", **options: object) -> Request:
+    return Request("GET", target, **options)  # type: ignore[arg-type]
+
+
+def test_path_and_query() -> None:
+    request = make("/a%20b/c?x=1&x=2&y=&z")
+    assert request.path == "/a b/c"
+    assert request.raw_path == "/a%20b/c"
+    assert request.query_string == "x=1&x=2&y=&z"
+    assert request.query.getall("x") == ["1", "2"]
+    assert request.query["y"] == ""
+    assert request.query.get("missing") is None
+
+
+def test_absolute_form_target() -> None:
+    request = make("http://example.com/p?q=1")
+    assert (request.path, request.query["q"]) == ("/p", "1")
+    assert request.url == "http://example.com/p?q=1"
+    assert make("http://example.com").path == "/"
+
+
+def test_headers_are_case_insensitive_and_multi_valued() -> None:
+    request = make(headers=[(b"host", b"h:1"), (b"x-tag", b"a"), (b"x-tag", b"b")])
+    assert request.headers["X-Tag"] == "a"
+    assert request.headers.getall("x-TAG") == ["a", "b"]
+    assert request.header(b"host") == b"h:1"
+    assert request.host == "h:1"
+    assert request.url == "http://h:1/"
+
+
+def test_host_falls_back_to_the_local_address() -> None:
+    assert make(local=("::1", 80)).host == "[::1]:80"
+    assert make(local=("127.0.0.1", 8000), scheme="https").url == "https://127.0.0.1:8000/"
+
+
+def test_cookies() -> None:
+    request = make(headers=[(b"cookie", b'a=1; b="two"; bad; =x'), (b"cookie", b"a=9; c=3")])
+    assert request.cookies == {"a": "1", "b": "two", "c": "3"}
+
+
+async def test_body_as_bytes_text_json_and_file() -> None:
+    request = make(
+        headers=[(b"content-type", b"application/json; charset=utf-8")], body=b'{"a": [1]}'
+    )
+    assert request.content == b'{"a": [1]}'
+    assert await request.read() == b'{"a": [1]}'
+    assert await request.text() == '{"a": [1]}'
+    assert await request.json() == {"a": [1]}
+    assert request.body.read() == b'{"a": [1]}'
+    assert request.content_type == "application/json"
+    assert request.content_length == 10
+
+
+async def test_spooled_body() -> None:
+    request = make(body=io.BufferedRandom(io.BytesIO(b"spooled")))  # type: ignore[arg-type]
+    assert await request.read() == b"spooled"
+    assert request.content_length == 7
+
+
+async def test_bad_json_and_text_are_400() -> None:
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        await make(body=b"{nope").json()
+    with pytest.raises(BadRequest, match="utf-8"):
+        await make(body=b"\xff").text()
+
+
+def test_keep_alive() -> None:
+    assert make().keep_alive
+    assert not make(headers=[(b"connection", b"close")]).keep_alive
+    assert not make(http_version="1.0").keep_alive
+    assert make(http_version="1.0", headers=[(b"connection", b"keep-alive")]).keep_alive
+
+
+def test_given_headers_object() -> None:
+    request = make(headers=Headers({"Content-Type": "text/plain"}))
+    assert request.header(b"content-type") == b"text/plain"
+    assert request.content_type == "text/plain"
