@@ -127,3 +127,18 @@ async def test_memory_transport_write_after_close_is_an_error_event(manager: Man
     await drain(manager)
     assert len(errors) == 1
     assert "closed" in str(errors[0])
+
+
+async def test_recorder_sees_events_fired_before_it_waits(manager: Manager) -> None:
+    from relays import Event
+    from relays.testing import Recorder
+
+    recorder = Recorder().register(manager)
+    await manager.fire(Event.create("early"))
+    (event,) = await recorder.until("early", timeout=1)
+    assert event.name == "early"
+    manager.fire(Event.create("late"))
+    manager.fire(Event.create("late"))
+    assert len(await recorder.until("late", count=2, timeout=1)) == 2
+    with pytest.raises(TimeoutError, match="saw 2 'late' events, not 3"):
+        await recorder.until("late", count=3, timeout=0.05)

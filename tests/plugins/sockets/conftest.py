@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
 
-from relays import BaseComponent, Event, handler
-
-
-class Recorder(BaseComponent):
-    """Remembers every event of the tree it is registered in, in dispatch order."""
-
-    def __init__(self) -> None:
-        super().__init__(channel="*")
-        self.events: list[Event] = []
-
-    @handler("*", channel="*")
-    def _record(self, event: Event, *args: Any, **kwargs: Any) -> None:
-        self.events.append(event)
-
-    def named(self, name: str) -> list[Event]:
-        return [event for event in self.events if event.name == name]
-
-    async def until(self, name: str, count: int = 1, timeout: float = 5.0) -> list[Event]:
-        """Wait until *count* events called *name* were seen (no race with the firing)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(self.named(name)) < count:
-            if loop.time() > deadline:
-                raise TimeoutError(f"saw {len(self.named(name))} {name!r} events, not {count}")
-            await asyncio.sleep(0.005)
-        return self.named(name)
+from relays.testing import Recorder
 
 
 @pytest.fixture

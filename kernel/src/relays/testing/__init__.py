@@ -9,7 +9,7 @@ protocol plugin can be tested by feeding it bytes; :mod:`relays.testing.strategi
 has hypothesis strategies for that (install ``relays[testing]``).
 """
 
-from ._helpers import Manager, drain, wait_for
+from ._helpers import Manager, Recorder, drain, wait_for
 from ._memory import MemoryClient, MemoryConnection, MemoryTransport
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "MemoryClient",
     "MemoryConnection",
     "MemoryTransport",
+    "Recorder",
     "drain",
     "wait_for",
 ]
