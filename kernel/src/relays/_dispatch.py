@@ -293,7 +293,21 @@ class Hub:
         finally:
             self._current = None
         event._pending -= 1
-        if not event._pending:
+        if event._pending:
+            return
+        if (
+            value._futures is None
+            and value._callbacks is None
+            and not value.errors
+            and not self._waiters
+            and not (event.success or event._trackers)
+        ):
+            # Nobody waits and nothing follows: finish the value in place.
+            results = value._results
+            if results is not None:
+                value.result = results[0] if len(results) == 1 else results
+            value.done = True
+        else:
             self._finished(event)
 
     def _run(self, event: Event, handlers: tuple[Handler, ...], index: int) -> bool:
