@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""HTTP hello-world throughput: relays-http next to its peers, driven by ``wrk``.
+
+Every server answers ``GET /`` with ``Hello, World!`` and runs in its own process
+pinned to one CPU; ``wrk`` runs pinned to another, so a server gets one whole core
+and the load generator never competes with it. Each server is measured twice: with
+keep-alive (connections reused) and with ``Connection: close`` (a new connection per
+request). The table gives requests/s, the 99th percentile latency, and the ratio of
+relays' requests/s to each peer's, all from the same run.
+
+Peers: circuits.web, aiohttp, uvicorn (h11 on asyncio, and httptools on uvloop),
+cheroot (CherryPy's WSGI server) and twisted.web. Those not installed are skipped.
+
+Usage (see benchmarks/README.md)::
+
+    apt-get install wrk
+    .venv/bin/pip install -r benchmarks/requirements-http.txt
+    .venv/bin/python benchmarks/http.py [--seconds 5] [--connections 50] [--only relays,aiohttp]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file is called http.py, so running it puts benchmarks/ first on sys.path, where it
+# would shadow the standard library's http package for everything imported below.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+HELLO = b"Hello, World!"
+SERVERS = (
+    "relays",
+    "relays-uvloop",
+    "circuits",
+    "aiohttp",
+    "uvicorn-h11",
+    "uvicorn-httptools",
+    "cheroot",
+    "twisted",
+)
+#: What each server needs importable to run.
+NEEDS = {
+    "relays": ("relays_http",),
+    "relays-uvloop": ("relays_http", "uvloop"),
+    "circuits": ("circuits",),
+    "aiohttp": ("aiohttp",),
+    "uvicorn-h11": ("uvicorn", "h11"),
+    "uvicorn-httptools": ("uvicorn", "httptools", "uvloop"),
+    "cheroot": ("cheroot",),
+    "twisted": ("twisted",),
+}
+#: relays must reach these ratios to the peer (keep-alive and close alike).
+TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
+
+
+# -- the servers: ``http.py --serve KIND --port N`` serves until killed -------------------
+
+
+def serve_relays(port: int, use_uvloop: bool = False) -> None:
+    from relays import Component
+    from relays_http import Request, Response, Server
+
+    class Hello(Component):
+        channel = "web"
+
+        def request(self, request: Request, response: Response) -> bytes:
+            response.headers["Content-Type"] = "text/plain"
+            return HELLO
+
+    (Server(f"tcp://127.0.0.1:{port}") + Hello()).run(use_uvloop=use_uvloop)
+
+
+def serve_circuits(port: int) -> None:
+    from circuits.web import Controller, Server
+
+    class Root(Controller):
+        def index(self) -> bytes:
+            self.response.headers["Content-Type"] = "text/plain"
+            return HELLO
+
+    (Server(("127.0.0.1", port)) + Root()).run()
+
+
+def serve_aiohttp(port: int) -> None:
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(body=HELLO, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def _asgi_hello(
+    scope: dict[str, object], receive: Callable[..., object], send: Callable[..., object]
+) -> None:
+    assert scope["type"] == "http"
+    await send(  # type: ignore[misc]
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+        }
+    )
+    await send({"type": "http.response.body", "body": HELLO})  # type: ignore[misc]
+
+
+def serve_uvicorn(port: int, http: str, loop: str) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        _asgi_hello,
+        host="127.0.0.1",
+        port=port,
+        http=http,
+        loop=loop,
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )
+
+
+def serve_cheroot(port: int) -> None:
+    from cheroot import wsgi
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+        return [HELLO]
+
+    server = wsgi.Server(("127.0.0.1", port), app)
+    server.start()
+
+
+def serve_twisted(port: int) -> None:
+    from twisted.internet import reactor
+    from twisted.web import resource, server
+
+    class Hello(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request: object) -> bytes:
+            request.setHeader(b"content-type", b"text/plain")  # type: ignore[attr-defined]
+            return HELLO
+
+    reactor.listenTCP(port, server.Site(Hello()), interface="127.0.0.1")  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+
+
+def serve(kind: str, port: int) -> None:
+    if kind == "relays":
+        serve_relays(port)
+    elif kind == "relays-uvloop":
+        serve_relays(port, use_uvloop=True)
+    elif kind == "circuits":
+        serve_circuits(port)
+    elif kind == "aiohttp":
+        serve_aiohttp(port)
+    elif kind == "uvicorn-h11":
+        serve_uvicorn(port, "h11", "asyncio")
+    elif kind == "uvicorn-httptools":
+        serve_uvicorn(port, "httptools", "uvloop")
+    elif kind == "cheroot":
+        serve_cheroot(port)
+    elif kind == "twisted":
+        serve_twisted(port)
+    else:
+        raise SystemExit(f"unknown server {kind!r}")
+
+
+# -- the driver -------------------------------------------------------------------------
+
+
+def installed(kind: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    if cpu is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(cpu), *command]
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+#: requests/s, p99 latency in ms, errors.
+Result = tuple[float, float, int]
+
+
+def run_wrk(port: int, seconds: float, connections: int, close: bool, cpu: int | None) -> Result:
+    """``(requests/s, p99 latency in ms, errors)`` from one wrk run."""
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
+    if close:
+        command += ["-H", "Connection: close"]
+    command.append(f"http://127.0.0.1:{port}/")
+    output = subprocess.run(
+        pinned(command, cpu), capture_output=True, text=True, check=True
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99 = float("nan")
+    match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    if match:
+        p99 = float(match.group(1)) * _UNITS[match.group(2)]
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
+        found = re.search(pattern, output)
+        if found:
+            errors += int(found.group(1))
+    return rate, p99, errors
+
+
+class Running:
+    """One server process, pinned to the server CPU, listening on its own port."""
+
+    def __init__(self, kind: str, cpu: int | None) -> None:
+        self.kind = kind
+        self.port = free_port()
+        command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    def wait(self) -> bool:
+        if wait_listening(self.port, self.process):
+            return True
+        error = ""
+        if self.process.poll() is not None and self.process.stderr is not None:
+            error = self.process.stderr.read().decode().strip()[-300:]
+        print(f"  {self.kind}: did not start {error}", file=sys.stderr)
+        return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+def measure_all(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[str, Result]]:
+    """Best of ``--repeat`` rounds; each round measures every server once, in turn, so a
+    change in the machine's load hits all of them alike instead of one."""
+    servers = [Running(kind, args.server_cpu) for kind in kinds]
+    results: dict[str, dict[str, Result]] = {}
+    try:
+        ready = [server for server in servers if server.wait()]
+        for server in ready:  # warm up: imports, caches, JIT-less but still
+            for mode in args.modes:
+                run_wrk(server.port, 1, args.connections, mode == "close", args.client_cpu)
+        for round_number in range(args.repeat):
+            for server in ready:
+                for mode in args.modes:
+                    result = run_wrk(
+                        server.port,
+                        args.seconds,
+                        args.connections,
+                        mode == "close",
+                        args.client_cpu,
+                    )
+                    rate, p99, _ = result
+                    print(
+                        f"  round {round_number + 1}: {server.kind:<18} {mode:<10} "
+                        f"{rate:>10.0f} req/s  p99 {p99:>8.2f} ms",
+                        file=sys.stderr,
+                    )
+                    best = results.setdefault(server.kind, {}).get(mode)
+                    if best is None or rate > best[0]:
+                        results[server.kind][mode] = result
+    finally:
+        for server in servers:
+            server.stop()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
+    parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
+    parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
+    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return 0
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    if (os.cpu_count() or 1) < 2:
+        args.server_cpu = args.client_cpu = None
+    if args.quick:
+        args.seconds, args.repeat = 1.0, 1
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
+    unknown = [kind for kind in kinds if kind not in SERVERS]
+    if unknown:
+        parser.error(f"unknown servers {unknown}; choose from {', '.join(SERVERS)}")
+    if "relays" not in kinds:
+        kinds.insert(0, "relays")
+    print(
+        f"wrk -t1 -c{args.connections}, {args.seconds:g} s per run, best of {args.repeat}; "
+        "server on CPU "
+        f"{args.server_cpu}, wrk on CPU {args.client_cpu}",
+        file=sys.stderr,
+    )
+    missing = [kind for kind in kinds if not installed(kind)]
+    for kind in missing:
+        print(f"  {kind}: not installed, skipped", file=sys.stderr)
+    results = measure_all([kind for kind in kinds if kind not in missing], args)
+    report(results, args.modes)
+    return 0
+
+
+def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
+    base = results.get("relays", {})
+    print()
+    print(
+        f"{'server':<18} {'mode':<10} {'req/s':>10} {'p99 ms':>8} {'errors':>7} "
+        f"{'relays/x':>9}  target"
+    )
+    for kind, by_mode in results.items():
+        for mode in modes:
+            if mode not in by_mode:
+                continue
+            rate, p99, errors = by_mode[mode]
+            ratio = base[mode][0] / rate if mode in base and rate else float("nan")
+            target = TARGETS.get(kind)
+            verdict = ""
+            if target is not None:
+                verdict = f">= {target:g}x {'PASS' if ratio >= target else 'MISS'}"
+            shown = "-" if kind == "relays" else f"{ratio:.2f}x"
+            print(
+                f"{kind:<18} {mode:<10} {rate:>10.0f} {p99:>8.2f} {errors:>7} "
+                f"{shown:>9}  {verdict}"
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
