@@ -1,0 +1,150 @@
+"""The Dispatcher: from a request's path to a controller's page.
+
+Theory of operation
+-------------------
+Mounting. Controllers are found by walking the tree whenever a component joins or
+leaves it (rare), into a dict from mount path (``""`` for ``/``, ``"/blog"``) to
+controller, plus the set of every prefix of a mount path. Two controllers on one
+path are an error, reported when the second one is registered.
+
+Resolving (per request, no regex). The raw path is split on ``/`` into segments
+(empty ones dropped, each percent-decoded on its own, so ``%2F`` stays inside its
+segment). Walking the segments while the path so far is a known prefix finds the
+longest mounted prefix; the controller there picks the page from the rest
+(:meth:`~relays_http.BaseController.find`).
+
+Calling. A plain page whose request has no form body is called right here, inside
+the ``request`` handler: no second event, no task. A page that must await (an
+``async def`` page, or a form body to read) is run by a ``controller_call`` event
+fired at its controller, whose value the request's value follows. (circuits.web
+fired an event named after the page for every request; calling directly makes a
+dispatched request about as cheap as a plain ``request`` handler: see
+``benchmarks/http_dispatch.py``.)
+
+Claiming. When no controller fits (no mount, no page, arguments that do not fit)
+the dispatcher returns None and lets the request go on to handlers of lower
+priority: a request nobody answers is a 404. When a page is chosen, the
+dispatcher stops the event: the page's answer is the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import unquote
+
+from relays import BaseComponent, Event, handler
+
+from ._controllers import FORM_TYPES, BaseController, Page, _Call, query_fields
+from ._errors import HTTPError
+from ._request import Request
+from ._response import Response
+
+__all__ = ["DISPATCH_PATH", "Dispatcher"]
+
+logger = logging.getLogger("relays.http")
+
+#: The ``request.context`` key that, when set (by :class:`~relays_http.VirtualHosts`),
+#: is the raw path the dispatcher routes instead of the request's own.
+DISPATCH_PATH = "dispatch_path"
+
+
+def split_path(raw_path: str) -> list[str]:
+    """``"/a/b%20c/"`` -> ``["a", "b c"]``: segments, each percent-decoded alone."""
+    if "%" not in raw_path:
+        return [segment for segment in raw_path.split("/") if segment]
+    return [unquote(segment) for segment in raw_path.split("/") if segment]
+
+
+class Dispatcher(BaseComponent):
+    """Route ``request`` events on *channel* to the controllers of the tree.
+
+    ``Server(...) + Dispatcher() + Root()`` serves the pages of ``Root`` (a
+    :class:`~relays_http.Controller` mounted at ``"/"``) and of every other
+    controller in the tree. It listens at *priority* 10, above plain ``request``
+    handlers, which still get the requests no controller takes.
+    """
+
+    channel = "web"
+
+    def __init__(self, *, channel: Any = "web") -> None:
+        super().__init__(channel=channel)
+        self._mounts: dict[str, BaseController] = {}
+        self._prefixes: frozenset[str] = frozenset()
+
+    @property
+    def mounts(self) -> dict[str, BaseController]:
+        """Mounted controllers by path (``""`` is ``/``); read-only by intent."""
+        return self._mounts
+
+    @handler("registered", "unregistered", channel="*")
+    def _on_tree_changed(self, component: BaseComponent, parent: BaseComponent) -> None:
+        self.remount()
+
+    def remount(self) -> None:
+        """Find the controllers of the tree again (done on every (un)registration)."""
+        mounts: dict[str, BaseController] = {}
+        for component in self.root.walk():
+            if isinstance(component, BaseController):
+                path = "/" + "/".join(split_path(component.mount_path))
+                path = "" if path == "/" else path
+                other = mounts.setdefault(path, component)
+                if other is not component:
+                    raise ValueError(
+                        f"two controllers are mounted at {path or '/'!r}: {other!r} and "
+                        f"{component!r}; give one of them another channel"
+                    )
+        prefixes = set()
+        for path in mounts:
+            segments = path.split("/")
+            for end in range(1, len(segments) + 1):
+                prefixes.add("/".join(segments[:end]))
+        self._mounts = mounts
+        self._prefixes = frozenset(prefixes)
+
+    def resolve(self, path: str) -> tuple[BaseController, list[str]] | None:
+        """The controller mounted at the longest prefix of raw *path*, and the rest."""
+        segments = split_path(path)
+        mounts = self._mounts
+        prefixes = self._prefixes
+        best = mounts.get("")
+        consumed = 0
+        prefix = ""
+        for index, segment in enumerate(segments):
+            prefix = f"{prefix}/{segment}"
+            if prefix not in prefixes:
+                break
+            controller = mounts.get(prefix)
+            if controller is not None:
+                best = controller
+                consumed = index + 1
+        if best is None:
+            return None
+        return best, segments[consumed:]
+
+    @handler("request", priority=10)
+    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        if not self._mounts:
+            return None
+        path = request.context.get(DISPATCH_PATH) if request.context else None
+        found = self.resolve(path or request.raw_path)
+        if found is None:
+            return None
+        controller, segments = found
+        answer = controller.find(request.method, segments)
+        if type(answer) is not tuple:
+            if answer is not None:
+                event.stop()
+                if controller._renders and isinstance(answer, HTTPError):
+                    return controller._render_error(answer)
+            return answer
+        page: Page = answer[0]
+        segments = answer[1]
+        if page.is_async or request.content_type in FORM_TYPES:
+            event.stop()
+            return controller.fire(_Call(page, request, response, segments), controller)
+        bound = page.signature.bind(segments, query_fields(request))
+        if bound is None:
+            return None
+        event.stop()
+        return controller.run_page(page, request, response, bound[0], bound[1])
