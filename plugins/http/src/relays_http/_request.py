@@ -20,7 +20,7 @@ from ._errors import BadRequest
 from ._headers import Headers, MultiDict
 
 if TYPE_CHECKING:
-    from relays.transports import Connection
+    import relays.transports
 
     from ._forms import FormData
     from ._limits import Limits
@@ -65,7 +65,7 @@ class Request:
         http_version: str = "1.1",
         headers: Headers | list[tuple[bytes, bytes]] | None = None,
         body: bytes | IO[bytes] = b"",
-        sock: Connection | None = None,
+        sock: relays.transports.Connection | None = None,
         remote: Any = None,
         local: Any = None,
         scheme: str = "http",
