@@ -1,0 +1,366 @@
+"""The WSGI Gateway: PEP 3333 applications mounted at path prefixes, run in threads.
+
+Theory of operation
+-------------------
+A WSGI application is blocking code, so it never runs on the event loop: each
+request is one job in the gateway's :class:`~concurrent.futures.ThreadPoolExecutor`.
+The job calls the application, iterates its result and sends what happens to the
+loop as messages on a deque, via ``call_soon_threadsafe``:
+``("head", status, headers)`` once the first body bytes exist (PEP 3333: headers
+go out with the first non-empty chunk, or at the end), then ``("data", bytes)``
+per chunk, then ``("end",)`` or ``("error", exception)``.
+
+Backpressure. The job takes a slot of a :class:`threading.Semaphore` before each
+data message and the loop side gives it back once it has written the chunk, so
+at most ``buffered_chunks`` chunks wait in memory, and a slow client slows the
+application rather than filling memory.
+
+Answer. The ``request`` handler waits for the head. When the end follows the
+first chunk at once, the body is sent whole (with Content-Length); otherwise the
+response streams from an async iterator. When the client goes away, closing that
+iterator marks the job cancelled and frees its slots, so the job stops iterating
+and calls the result's ``close()`` (always called, as PEP 3333 requires).
+
+Errors. An exception before the head was sent is the request's failure (a 500
+page without details unless debug). After it, the stream is cut short.
+``start_response`` with ``exc_info`` replaces the head if it was not sent yet and
+re-raises otherwise, as PEP 3333 says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from relays import BaseComponent, Event, handler
+
+from ._request import Request
+from ._response import Response
+
+__all__ = ["Gateway", "WSGIApp", "build_environ"]
+
+logger = logging.getLogger("relays.http.wsgi")
+
+#: A PEP 3333 application.
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: Response fields a WSGI application may not set (PEP 3333: hop-by-hop ones).
+HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+
+
+class _ErrorStream(io.TextIOBase):
+    """``wsgi.errors``: what an application writes goes to the ``relays.http.wsgi`` log."""
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        if text.strip():
+            logger.error("%s", text.rstrip("\n"))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+
+def build_environ(
+    request: Request, *, script_name: str = "", path_info: str | None = None
+) -> dict[str, Any]:
+    """The PEP 3333 ``environ`` of *request*, mounted at *script_name*.
+
+    Header fields become ``HTTP_*`` keys; a field whose name holds ``_`` is left
+    out (it would be indistinguishable from one with ``-``: a classic way to
+    smuggle ``HTTP_X_USER`` past a proxy). Repeated fields are joined with ``,``
+    (``;`` for Cookie).
+    """
+    if path_info is None:
+        path_info = request.path[len(script_name) :]
+    host, _, port = request.host.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = request.host, "443" if request.scheme == "https" else "80"
+    remote = request.remote
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": request.query_string,
+        "SERVER_NAME": host.strip("[]"),
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
+        "REMOTE_ADDR": str(remote[0]) if isinstance(remote, tuple) else "",
+        "REMOTE_PORT": str(remote[1]) if isinstance(remote, tuple) and len(remote) > 1 else "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": request.body,
+        "wsgi.errors": _ErrorStream(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(request.content_length),
+    }
+    for name, value in request.headers.allitems():
+        if "_" in name:
+            continue
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if key == "CONTENT_LENGTH":
+            continue  # the body's real size, set above
+        key = "HTTP_" + key
+        if key in environ:
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+        else:
+            environ[key] = value
+    return environ
+
+
+class _Job:
+    """One request's run of a WSGI application, shared by its thread and the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, buffered_chunks: int) -> None:
+        self.loop = loop
+        self.messages: deque[tuple[Any, ...]] = deque()
+        self.arrived = asyncio.Event()
+        self.slots = threading.Semaphore(buffered_chunks)
+        self.buffered_chunks = buffered_chunks
+        self.cancelled = False
+        self.head: tuple[str, list[tuple[str, str]]] | None = None
+        self.head_sent = False
+
+    # -- the thread's side -----------------------------------------------------------
+
+    def post(self, *message: Any) -> None:
+        if self.cancelled:
+            raise _Cancelled
+        try:
+            self.loop.call_soon_threadsafe(self._arrive, message)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.cancelled = True
+            raise _Cancelled from None
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the frame
+        elif self.head is not None:
+            raise AssertionError("start_response was called twice without exc_info")
+        if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit():
+            raise ValueError(f"a WSGI status is like '200 OK', not {status!r}")
+        self.head = (status, list(headers))
+        return self.write
+
+    def send_head(self) -> None:
+        if self.head is None:
+            raise RuntimeError("the WSGI application returned without calling start_response")
+        if not self.head_sent:
+            self.head_sent = True
+            self.post("head", *self.head)
+
+    def write(self, data: bytes) -> None:
+        if not isinstance(data, bytes):
+            raise TypeError(f"a WSGI application must write bytes, not {type(data).__name__}")
+        if not data:
+            return
+        self.send_head()
+        while not self.slots.acquire(timeout=0.5):
+            if self.cancelled:
+                raise _Cancelled
+        self.post("data", data)
+
+    def run(self, app: WSGIApp, environ: dict[str, Any]) -> None:
+        try:
+            result = app(environ, self.start_response)
+            try:
+                for chunk in result:
+                    self.write(chunk)
+                self.send_head()
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            self.post("end")
+        except _Cancelled:
+            return
+        except BaseException as error:
+            if not self.cancelled:
+                self.post("error", error)
+
+    # -- the loop's side -------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for _ in range(self.buffered_chunks):
+            self.slots.release()
+
+    def _arrive(self, message: tuple[Any, ...]) -> None:
+        self.messages.append(message)
+        self.arrived.set()
+
+    async def next(self) -> tuple[Any, ...]:
+        """The next message; an ``error`` one is raised."""
+        while not self.messages:
+            self.arrived.clear()
+            await self.arrived.wait()
+        message = self.messages.popleft()
+        if message[0] == "error":
+            raise message[1]
+        return message
+
+    async def body(self, first: bytes) -> AsyncIterator[bytes]:
+        try:
+            yield first
+            while True:
+                message = await self.next()
+                if message[0] == "end":
+                    return
+                yield message[1]
+                self.slots.release()
+        finally:
+            self.cancel()
+
+
+class _Cancelled(Exception):
+    """The loop side stopped listening: the job ends quietly."""
+
+
+class Gateway(BaseComponent):
+    """Serve WSGI applications at path prefixes: ``Gateway({"/legacy": flask_app})``.
+
+    A request whose path is a mounted prefix (or below it) goes to that
+    application, with the prefix as ``SCRIPT_NAME``; the longest prefix wins.
+    Applications run in a pool of *workers* threads; a streaming response holds
+    its thread until it is done, and at most *buffered_chunks* of its chunks wait
+    in memory. The gateway listens at *priority* 20, above the
+    :class:`~relays_http.Dispatcher`.
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        apps: Mapping[str, WSGIApp] | None = None,
+        *,
+        channel: Any = "web",
+        workers: int = 16,
+        buffered_chunks: int = 8,
+    ) -> None:
+        super().__init__(channel=channel)
+        if buffered_chunks < 1:
+            raise ValueError("buffered_chunks must be at least 1")
+        self.apps: dict[str, WSGIApp] = {}
+        for path, app in (apps or {}).items():
+            self.mount(path, app)
+        self.workers = workers
+        self.buffered_chunks = buffered_chunks
+        self._executor: ThreadPoolExecutor | None = None
+
+    def mount(self, path: str, app: WSGIApp) -> None:
+        """Serve *app* at *path* (``"/"`` for everything)."""
+        if not path.startswith("/"):
+            raise ValueError(f"a mount path starts with '/', not {path!r}")
+        if not callable(app):
+            raise TypeError(f"a WSGI application is callable, not {app!r}")
+        self.apps[path.rstrip("/")] = app
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="relays-wsgi")
+        return self._executor
+
+    def find(self, path: str) -> tuple[str, WSGIApp] | None:
+        """The longest mount prefix of *path* and its application."""
+        apps = self.apps
+        candidate = path.rstrip("/")
+        while True:
+            app = apps.get(candidate)
+            if app is not None:
+                return candidate, app
+            if not candidate:
+                return None
+            candidate = candidate.rpartition("/")[0]
+
+    @handler("request", priority=20)
+    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        found = self.find(request.path)
+        if found is None:
+            return None
+        event.stop()
+        script_name, app = found
+        return self.fire(_Serve(app, script_name, request, response), self)
+
+    @handler("wsgi_serve")
+    async def _serve(
+        self, app: WSGIApp, script_name: str, request: Request, response: Response
+    ) -> Any:
+        job = _Job(asyncio.get_running_loop(), self.buffered_chunks)
+        self.executor.submit(job.run, app, environ=build_environ(request, script_name=script_name))
+        try:
+            _, status, headers = await job.next()
+            response.status = int(status[:3])
+            response.reason = status[4:].strip()
+            fields = response.headers
+            length = None
+            for name, value in headers:
+                lower = name.lower()
+                if lower == "content-length":
+                    length = value
+                elif lower not in HOP_BY_HOP:
+                    fields.add(name, value)
+            message = await job.next()
+            if message[0] == "end":
+                response.body = b""
+                return response
+            first: bytes = message[1]
+            job.slots.release()
+            # A short answer is often complete already: then send it whole, framed by
+            # its length, instead of chunked.
+            if job.messages and job.messages[0][0] == "end":
+                job.cancel()
+                response.body = first
+                return response
+        except BaseException:
+            job.cancel()
+            raise
+        if length is not None:
+            fields["Content-Length"] = length  # honoured and enforced by the server
+        response.body = job.body(first)
+        return response
+
+    @handler("stopped", channel="*")
+    def _on_stopped(self, component: BaseComponent) -> None:
+        if component is self.root and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+class _Serve(Event):
+    """``wsgi_serve(app, script_name, request, response)``, fired at the gateway."""
+
+    name = "wsgi_serve"

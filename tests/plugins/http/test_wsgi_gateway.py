@@ -1,0 +1,311 @@
+"""The WSGI Gateway: environ, streaming, backpressure, errors, close(), and a Flask app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from wsgiref.validate import validator
+
+import flask
+import h11
+import pytest
+
+from relays import Component
+from relays.testing import MemoryClient, MemoryTransport
+from relays_http import BaseServer, Request, Response
+from relays_http._wsgi_gateway import Gateway, build_environ
+
+StartResponse = Callable[..., Any]
+
+
+async def ask(
+    client: MemoryClient, method: str, target: str, *, headers: str = "", body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    """Send one request on *client* and parse the one response (h11 as the peer)."""
+    length = f"Content-Length: {len(body)}\r\n" if body else ""
+    head = f"{method} {target} HTTP/1.1\r\nHost: test\r\n{length}{headers}\r\n"
+    client.send(head.encode() + body)
+    peer = h11.Connection(h11.CLIENT)
+    peer.send(h11.Request(method=method, target=target, headers=[("Host", "test")]))
+    peer.send(h11.EndOfMessage())
+    status, fields, content = 0, {}, b""
+    while True:
+        event = peer.next_event()
+        if event is h11.NEED_DATA:
+            await client.wait()
+            peer.receive_data(client.take())
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+            fields = {name.decode(): value.decode() for name, value in event.headers}
+        elif isinstance(event, h11.Data):
+            content += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            return status, fields, content
+
+
+def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
+    transport = MemoryTransport(channel="web")
+    server = BaseServer(transport=transport, **options)
+    for app in apps:
+        server += app
+    return server, transport
+
+
+def environ_app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    shown = {
+        key: value for key, value in environ.items() if isinstance(value, str) and key.isupper()
+    }
+    shown["body"] = body.decode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(shown).encode()]
+
+
+class Closing:
+    """A result iterable that records its close(), as PEP 3333 requires it be called."""
+
+    closed = threading.Event()
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
+
+    def close(self) -> None:
+        type(self).closed.set()
+
+
+def streaming_app(environ: dict[str, Any], start_response: StartResponse) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")])
+    if environ["PATH_INFO"] == "/closing":
+        return Closing([b"a", b"b"])
+
+    def chunks() -> Iterator[bytes]:
+        yield b""  # PEP 3333: no head before the first non-empty chunk
+        for index in range(3):
+            yield f"{index}\n".encode()
+
+    return chunks()
+
+
+def failing_app(environ: dict[str, Any], start_response: StartResponse) -> Any:
+    path = environ["PATH_INFO"]
+    if path == "/before":
+        raise RuntimeError("secret failure")
+    if path == "/nostart":
+        return [b"x"]
+    if path == "/excinfo":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("oops")
+        except ValueError:
+            import sys
+
+            start_response("503 Unavailable", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"replaced"]
+    if path == "/write":
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        return [b"returned"]
+
+    def midway() -> Iterator[bytes]:
+        yield b"start"
+        raise RuntimeError("midway")
+
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return midway()
+
+
+def make_flask() -> flask.Flask:
+    app = flask.Flask("relays_test")
+
+    @app.route("/")
+    def index() -> str:
+        return "flask index"
+
+    @app.route("/hello/<name>", methods=["GET", "POST"])
+    def hello(name: str) -> Any:
+        return {
+            "name": name,
+            "arg": flask.request.args.get("x"),
+            "form": flask.request.form.get("f"),
+            "script_root": flask.request.script_root,
+            "url": flask.url_for("hello", name="z"),
+        }
+
+    @app.route("/stream")
+    def stream() -> Any:
+        return flask.Response(f"{n}," for n in range(5))
+
+    @app.route("/cookie")
+    def cookie() -> Any:
+        response = flask.make_response("set")
+        response.set_cookie("k", "v")
+        return response
+
+    return app
+
+
+class Fallback(Component):
+    channel = "web"
+
+    def request(self, request: Request, response: Response) -> str:
+        return "not wsgi"
+
+
+async def test_environ_is_pep_3333() -> None:
+    gateway = Gateway({"/app": validator(environ_app)})
+    server, transport = serve(gateway, Fallback())
+    async with server:
+        client = transport.connect(("10.1.2.3", 4567))
+        status, headers, body = await ask(
+            client,
+            "POST",
+            "/app/sub/path?q=1",
+            headers="X-Thing: 1\r\nX-Thing: 2\r\nX_Smuggled: yes\r\nContent-Type: text/plain\r\n",
+            body=b"payload",
+        )
+        assert (status, headers["content-type"]) == (200, "application/json")
+        environ = json.loads(body)
+        assert environ["SCRIPT_NAME"] == "/app"
+        assert environ["PATH_INFO"] == "/sub/path"
+        assert environ["QUERY_STRING"] == "q=1"
+        assert environ["REQUEST_METHOD"] == "POST"
+        assert environ["REMOTE_ADDR"] == "10.1.2.3"
+        assert environ["HTTP_X_THING"] == "1,2"
+        assert "HTTP_X_SMUGGLED" not in environ
+        assert environ["CONTENT_TYPE"] == "text/plain"
+        assert environ["CONTENT_LENGTH"] == "7"
+        assert environ["SERVER_NAME"] == "test"
+        assert environ["SERVER_PORT"] == "80"
+        assert environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+        assert environ["body"] == "payload"
+        # Outside every mount: the request goes on to other handlers.
+        assert (await ask(client, "GET", "/application"))[2] == b"not wsgi"
+        assert (await ask(client, "GET", "/other"))[2] == b"not wsgi"
+
+
+def test_build_environ_joins_cookies() -> None:
+    request = Request("GET", "/", headers=[(b"cookie", b"a=1"), (b"cookie", b"b=2")])
+    environ = build_environ(request)
+    assert environ["HTTP_COOKIE"] == "a=1; b=2"
+    assert environ["PATH_INFO"] == "/"
+
+
+async def test_streamed_output_and_close() -> None:
+    Closing.closed.clear()
+    server, transport = serve(Gateway({"/": validator(streaming_app)}))
+    async with server:
+        client = transport.connect()
+        status, headers, body = await ask(client, "GET", "/stream")
+        assert (status, body) == (200, b"0\n1\n2\n")
+        assert headers["transfer-encoding"] == "chunked"
+        assert "close" not in headers.get("connection", "")  # hop-by-hop: dropped
+        status, headers, body = await ask(client, "GET", "/closing")
+        assert body == b"ab"
+    assert Closing.closed.wait(5)
+
+
+async def test_short_answers_are_sent_whole() -> None:
+    server, transport = serve(Gateway({"/": environ_app}))
+    async with server:
+        _, headers, _ = await ask(transport.connect(), "GET", "/")
+    assert "content-length" in headers
+
+
+async def test_errors(caplog: pytest.LogCaptureFixture) -> None:
+    server, transport = serve(Gateway({"/": failing_app}))
+    async with server:
+        client = transport.connect()
+        with caplog.at_level(logging.ERROR):
+            status, _, body = await ask(client, "GET", "/before")
+            assert (status, b"secret failure" in body) == (500, False)
+            assert (await ask(client, "GET", "/nostart"))[0] == 500
+        status, _, body = await ask(client, "GET", "/excinfo")
+        assert (status, body) == (503, b"replaced")
+        status, _, body = await ask(client, "GET", "/write")
+        assert (status, body) == (200, b"written returned")
+        client.send(b"GET /midway HTTP/1.1\r\nHost: t\r\n\r\n")
+        received = await client.wait(lambda _: client.closed)
+        assert b"5\r\nstart\r\n" in received
+        assert not received.endswith(b"0\r\n\r\n")
+    assert "secret failure" in caplog.text
+
+
+async def test_backpressure_holds_the_application() -> None:
+    produced: list[int] = []
+
+    def big(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        for index in range(100):
+            produced.append(index)
+            yield b"x" * 10
+
+    server, transport = serve(Gateway({"/": big}, buffered_chunks=2))
+    async with server:
+        client = transport.connect()
+        # The memory connection has no drain(): the server's stream yields to the loop
+        # between chunks, so the application is never more than a few chunks ahead.
+        status, _, body = await ask(client, "GET", "/")
+        assert (status, len(body)) == (200, 1000)
+    assert len(produced) == 100
+
+
+async def test_client_going_away_stops_the_application() -> None:
+    stopped = threading.Event()
+
+    def endless(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            while True:
+                yield b"more"
+                time.sleep(0.001)
+        finally:
+            stopped.set()
+
+    server, transport = serve(Gateway({"/": endless}, buffered_chunks=1))
+    async with server:
+        client = transport.connect()
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        await client.wait(lambda data: b"more" in data)
+        client.close()
+        assert await asyncio.to_thread(stopped.wait, 5)
+
+
+async def test_flask_app() -> None:
+    server, transport = serve(Gateway({"/flask": make_flask()}))
+    async with server:
+        client = transport.connect()
+        assert (await ask(client, "GET", "/flask/"))[2] == b"flask index"
+        _, _, body = await ask(client, "GET", "/flask/hello/ann?x=1")
+        assert json.loads(body) == {
+            "name": "ann",
+            "arg": "1",
+            "form": None,
+            "script_root": "/flask",
+            "url": "/flask/hello/z",
+        }
+        form = "Content-Type: application/x-www-form-urlencoded\r\n"
+        _, _, body = await ask(client, "POST", "/flask/hello/b", headers=form, body=b"f=v")
+        assert json.loads(body)["form"] == "v"
+        assert (await ask(client, "GET", "/flask/stream"))[2] == b"0,1,2,3,4,"
+        _, headers, _ = await ask(client, "GET", "/flask/cookie")
+        assert headers["set-cookie"].startswith("k=v")
+        assert (await ask(client, "GET", "/flask/missing"))[0] == 404
+
+
+def test_mount_checks() -> None:
+    with pytest.raises(ValueError, match="starts with"):
+        Gateway({"app": environ_app})
+    with pytest.raises(TypeError, match="callable"):
+        Gateway().mount("/", "not an app")  # type: ignore[arg-type]
+    gateway = Gateway({"/a": environ_app, "/a/b": streaming_app})
+    assert gateway.find("/a/b/c") == ("/a/b", streaming_app)
+    assert gateway.find("/a/bc") == ("/a", environ_app)
+    assert gateway.find("/") is None
