@@ -104,6 +104,42 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._form: FormData | None = None
 
+    @classmethod
+    def _received(
+        cls,
+        method: str,
+        target: str,
+        http_version: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | IO[bytes],
+        sock: relays.transports.Connection,
+        limits: Limits,
+    ) -> Request:
+        """What the server calls for every request: ``__init__`` without its checks."""
+        request = cls.__new__(cls)
+        request.method = method
+        request._target = target
+        request.http_version = http_version
+        request._headers = None
+        request._raw_headers = headers
+        if type(body) is bytes:
+            request._content = body
+            request._body = None
+        else:
+            request._content = None
+            request._body = body  # type: ignore[assignment]
+        request.sock = sock
+        request.remote = sock.peer
+        request.local = sock.local
+        request.scheme = "https" if sock.secure else "http"
+        request.context = {}
+        request._limits = limits
+        request._path = None
+        request._query = None
+        request._cookies = None
+        request._form = None
+        return request
+
     # -- the target ------------------------------------------------------------------
 
     @property

@@ -171,6 +171,7 @@ class HTTP(BaseComponent):
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch_responses = False
+        self._time = time.monotonic  # the loop's clock once one runs (see _on_connect)
         timeouts = (
             self.limits.header_timeout,
             self.limits.body_timeout,
@@ -193,6 +194,7 @@ class HTTP(BaseComponent):
             sock.close()
             return
         loop = asyncio.get_running_loop()
+        self._time = loop.time
         session = _Session(self, sock, protocol.Connection(limits))
         session.deadline = loop.time() + limits.header_timeout
         self._sessions[sock] = session
@@ -207,9 +209,9 @@ class HTTP(BaseComponent):
         phase = session.phase
         if phase == _IDLE:
             session.phase = _HEAD
-            session.deadline = asyncio.get_running_loop().time() + self.limits.header_timeout
+            session.deadline = self._time() + self.limits.header_timeout
         elif phase == _BODY:
-            session.deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
+            session.deadline = self._time() + self.limits.body_timeout
         try:
             session.conn.receive_data(data)
         except protocol.LocalProtocolError:
@@ -283,7 +285,7 @@ class HTTP(BaseComponent):
             elif kind is _ProtocolRequest:
                 session.head = event  # type: ignore[assignment]
                 session.phase = _BODY
-                session.deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
+                session.deadline = self._time() + self.limits.body_timeout
                 if event.expects_continue:  # type: ignore[union-attr]
                     session.sock.write(conn.send_continue())
             elif event is _NEED_DATA:
@@ -334,17 +336,14 @@ class HTTP(BaseComponent):
             session.chunks = []
         session.size = 0
         method = _METHODS.get(head.method) or head.method.decode("ascii")
-        request = session.request = Request(
+        request = session.request = Request._received(
             method,
             head.target.decode("latin-1"),
-            http_version="1.1" if head.http_version == b"1.1" else "1.0",
-            headers=head.headers,
-            body=body,
-            sock=sock,
-            remote=sock.peer,
-            local=sock.local,
-            scheme="https" if sock.secure else "http",
-            limits=self.limits,
+            "1.1" if head.http_version == b"1.1" else "1.0",
+            head.headers,
+            body,
+            sock,
+            self.limits,
         )
         self.fire(RequestEvent(request, Response())).add_done_callback(session.answered)
 
@@ -409,11 +408,11 @@ class HTTP(BaseComponent):
         fields: list[tuple[bytes | str, bytes | str]] = [self._server_field, _date_field()]
         headers = response._headers
         if headers is not None:
-            for _, name, value in headers._pairs:
+            for key, name, value in headers._pairs:
+                if key == "content-type":
+                    content_type = None
                 fields.append((name, value))
-            if content_type is not None and "content-type" not in headers:
-                fields.append((b"content-type", content_type))
-        elif content_type is not None:
+        if content_type is not None:
             fields.append((b"content-type", content_type))
         cookies = response._cookies
         if cookies:
@@ -545,7 +544,7 @@ class HTTP(BaseComponent):
         if conn.our_state is _DONE and conn.their_state is _DONE and not session.closed:
             conn.start_next_cycle()
             session.phase = _IDLE
-            session.deadline = asyncio.get_running_loop().time() + self.limits.keep_alive_timeout
+            session.deadline = self._time() + self.limits.keep_alive_timeout
             if session.paused:
                 session.paused = False
                 session.sock.resume_reading()
