@@ -166,3 +166,42 @@ def test_uvloop_asked_for_but_missing_says_what_to_install(
     monkeypatch.setattr(builtins, "__import__", no_uvloop)
     with pytest.raises(RuntimeError, match=r"pip install 'relays\[uvloop\]'"):
         Lifecycle().run(use_uvloop=True)
+
+
+def test_runs_on_uvloop_when_asked() -> None:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the dev group; absent here")
+
+    class Probe(Component):
+        def __init__(self) -> None:
+            super().__init__()
+            self.loop_type: type | None = None
+
+        async def started(self, component: Any) -> None:
+            self.loop_type = type(asyncio.get_running_loop())
+            assert await self.call(Event.create("ping_probe")) == "pong"
+            self.stop()
+
+        def ping_probe(self) -> str:
+            return "pong"
+
+    app = Probe()
+    app.run(use_uvloop=True)
+    assert app.loop_type is uvloop.Loop
+
+
+def test_uvloop_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the dev group; absent here")
+    from relays import new_event_loop
+
+    monkeypatch.setenv("RELAYS_UVLOOP", "1")
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    monkeypatch.setenv("RELAYS_UVLOOP", "0")
+    loop = new_event_loop()
+    try:
+        assert not isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
