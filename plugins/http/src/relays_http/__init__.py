@@ -5,7 +5,9 @@ and fires ``request(request, response)`` on the server's channel (``"web"``), a
 handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
 """
 
+from ._controllers import BaseController, Controller, JSONController, expose
 from ._cookies import Cookie
+from ._dispatcher import Dispatcher
 from ._errors import (
     BadRequest,
     Forbidden,
@@ -23,23 +25,33 @@ from ._errors import (
 from ._forms import FormData, FormError, UploadedFile
 from ._headers import Headers, MultiDict
 from ._limits import KiB, Limits, MiB
+from ._proxy import TrustedProxies
 from ._request import Request
 from ._response import Response
 from ._server import HTTP
 from ._servers import BaseServer, Server
+from ._virtualhosts import VirtualHosts
+from ._wsgi_application import Application
+from ._wsgi_gateway import Gateway
 from .events import RequestEvent, ResponseEvent
 
 __all__ = [
     "HTTP",
+    "Application",
     "BadRequest",
+    "BaseController",
     "BaseServer",
+    "Controller",
     "Cookie",
+    "Dispatcher",
     "Forbidden",
     "FormData",
     "FormError",
+    "Gateway",
     "HTTPError",
     "Headers",
     "InternalServerError",
+    "JSONController",
     "KiB",
     "Limits",
     "MethodNotAllowed",
@@ -55,7 +67,10 @@ __all__ = [
     "ResponseEvent",
     "Server",
     "ServiceUnavailable",
+    "TrustedProxies",
     "Unauthorized",
     "UnsupportedMediaType",
     "UploadedFile",
+    "VirtualHosts",
+    "expose",
 ]
