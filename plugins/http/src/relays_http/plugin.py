@@ -15,7 +15,7 @@ from relays.hookspecs import hookimpl
 if TYPE_CHECKING:
     from relays import BaseComponent
 
-__all__ = ["relays_add_commands", "relays_protocol", "relays_provides"]
+__all__ = ["relays_add_commands", "relays_dispatcher", "relays_protocol", "relays_provides"]
 
 
 @hookimpl
@@ -28,9 +28,29 @@ def relays_protocol(name: str) -> Callable[..., BaseComponent] | None:
 
 
 @hookimpl
+def relays_dispatcher(name: str) -> Callable[..., BaseComponent] | None:
+    if name == "default":
+        from ._dispatcher import Dispatcher
+
+        return Dispatcher
+    if name == "virtualhosts":
+        from ._virtualhosts import VirtualHosts
+
+        return VirtualHosts
+    if name == "wsgi":
+        from ._wsgi_gateway import Gateway
+
+        return Gateway
+    return None
+
+
+@hookimpl
 def relays_provides() -> list[Provided]:
     return [
         Provided("protocol", "http", "HTTP/1.1 server protocol (request/response events)"),
+        Provided("dispatcher", "default", "controllers mounted at paths (Dispatcher)"),
+        Provided("dispatcher", "virtualhosts", "Host field to path prefix (VirtualHosts)"),
+        Provided("dispatcher", "wsgi", "WSGI applications at path prefixes (Gateway)"),
         Provided("command", "serve", "serve an HTTP app: relays serve module:factory"),
         Provided("command", "demo", "serve the demo site"),
     ]
