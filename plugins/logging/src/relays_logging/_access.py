@@ -1,0 +1,165 @@
+"""The access log: one line per response, through the stdlib ``logging`` module.
+
+Theory of operation
+-------------------
+relays-http fires ``request(request, response)`` when a request is complete and
+``response(request, response)`` once the answer is handed to the transport (only
+while somebody listens for it, which :class:`AccessLog` does). The access log
+listens to both on the server's channel: a high-priority ``request`` handler notes
+the time and the request event's value in ``request.context`` (and returns
+nothing, so it never answers), the ``response`` handler builds an
+:class:`AccessRecord`, formats it and logs it.
+
+Bytes sent. The ``response`` event does not carry the number of bytes written, so
+the body size is worked out from what the handler answered, when that is
+unambiguous: a ``str`` (UTF-8), ``bytes``, a ``dict`` (compact JSON), a
+:class:`~relays_http.Response` holding one of those, or an explicit
+``Content-Length`` field. Streamed bodies, error pages, lists (several handlers'
+answers look the same) and ``HEAD`` responses are logged as unknown (``-`` /
+``null``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Literal
+
+from relays import BaseComponent, Event, Value, handler
+from relays_http import Request, Response
+
+from ._formats import AccessRecord, format_combined, format_json
+from ._proxies import TrustedProxies
+
+__all__ = ["AccessLog"]
+
+#: The ``request.context`` key under which the access log keeps its notes.
+_CONTEXT_KEY = "relays_logging.access"
+
+Format = Literal["combined", "json"]
+_FORMATTERS = {"combined": format_combined, "json": format_json}
+
+
+class AccessLog(BaseComponent):
+    """Log one line per response to the logger *logger* (default ``relays.access``).
+
+    Register it into the server (``server += AccessLog()``) or anywhere in the tree
+    with the server's *channel*. *format* is ``"combined"`` (Apache's combined
+    format plus the duration in microseconds) or ``"json"`` (one object per line).
+    *trusted_proxies* lists the addresses or CIDR blocks of reverse proxies whose
+    ``X-Forwarded-For`` field is believed; without it the connection's peer is
+    logged. Lines go out at level INFO; handlers, rotation and destinations are the
+    logging configuration's business.
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        *,
+        format: Format = "combined",
+        logger: logging.Logger | str = "relays.access",
+        trusted_proxies: TrustedProxies | list[str] | tuple[str, ...] = (),
+        level: int = logging.INFO,
+        channel: Any = "web",
+    ) -> None:
+        super().__init__(channel=channel)
+        if format not in _FORMATTERS:
+            raise ValueError(f"access log format must be 'combined' or 'json', not {format!r}")
+        #: ``"combined"`` or ``"json"``.
+        self.format = format
+        self._formatter = _FORMATTERS[format]
+        #: The logger lines are written to.
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        #: The level of every line.
+        self.level = level
+        #: The proxies whose ``X-Forwarded-For`` is believed.
+        self.trusted_proxies = (
+            trusted_proxies
+            if isinstance(trusted_proxies, TrustedProxies)
+            else TrustedProxies(trusted_proxies)
+        )
+
+    @handler("request", priority=10_000)
+    def _on_request(self, event: Event, request: Request, response: Response) -> None:
+        request.context[_CONTEXT_KEY] = (time.time(), time.perf_counter(), event.value, response)
+
+    @handler("response")
+    def _on_response(self, request: Request, response: Response) -> None:
+        if not self.logger.isEnabledFor(self.level):
+            return
+        record = self.record(request, response)
+        self.logger.log(self.level, self._formatter(record), extra={"access": record})
+
+    def record(self, request: Request, response: Response) -> AccessRecord:
+        """The :class:`AccessRecord` of *request* answered with *response*."""
+        notes = request.context.get(_CONTEXT_KEY)
+        if notes is None:  # dispatched before we were registered
+            started, duration_us, value, original = time.time(), 0, None, None
+        else:
+            started, counter, value, original = notes
+            duration_us = int((time.perf_counter() - counter) * 1_000_000)
+        peer = _host(request.remote)
+        remote = peer
+        if self.trusted_proxies:
+            remote = self.trusted_proxies.client(peer, request.headers.getall("x-forwarded-for"))
+        return AccessRecord(
+            remote=remote,
+            time=started,
+            method=request.method,
+            target=request.target,
+            protocol=f"HTTP/{request.http_version}",
+            status=response.status,
+            size=_body_size(request, response, value, original),
+            referer=request.header(b"referer"),
+            user_agent=request.header(b"user-agent"),
+            duration_us=duration_us,
+            peer=peer,
+        )
+
+
+def _host(remote: Any) -> str | None:
+    if isinstance(remote, tuple) and remote:
+        return str(remote[0])
+    if isinstance(remote, str) and remote:
+        return remote
+    return None
+
+
+def _body_size(
+    request: Request, response: Response, value: Value | None, original: Response | None
+) -> int | None:
+    """The body bytes sent, when they can be known; see the theory of operation."""
+    status = response.status
+    if request.method == "HEAD" or status in (204, 304) or status < 200:
+        return None
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        return int(declared)
+    if value is None or value.errors or not value.done:
+        return None
+    result = value.result
+    if isinstance(result, Response):
+        if result is not response:
+            return None  # an error page took its place
+        return _size_of(result.body)
+    if response is not original:
+        return None  # an error page (404, an HTTPError, a failed encoding)
+    return _size_of(result)
+
+
+def _size_of(body: Any) -> int | None:
+    if body is None:
+        return 0
+    if isinstance(body, str):
+        return len(body.encode("utf-8"))
+    if isinstance(body, bytes | bytearray | memoryview):
+        return len(body)
+    if isinstance(body, dict):
+        try:
+            encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError):
+            return None
+        return len(encoded.encode("utf-8"))
+    return None

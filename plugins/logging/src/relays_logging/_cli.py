@@ -1,0 +1,135 @@
+"""The logging options of ``relays serve`` and ``relays demo``.
+
+``relays_add_options`` adds them, ``relays_configure`` turns them into stdlib
+handlers before the command runs (so the parent of ``--workers`` forks sets them
+up once and every worker inherits them), and ``relays_app_created`` registers the
+access and error logs into the server the command built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from typing import Any
+
+from relays import BaseComponent, Config
+
+__all__ = ["COMMANDS", "add_options", "app_created", "configure"]
+
+#: The commands that get the options: relays-http's servers.
+COMMANDS = ("serve", "demo")
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: Handlers installed by :func:`configure`, by logger name, so configuring twice
+#: (tests, a reload) replaces them instead of doubling every line.
+_installed: dict[str, logging.Handler] = {}
+
+
+def add_options(command: str, parser: argparse.ArgumentParser) -> None:
+    if command not in COMMANDS:
+        return
+    group = parser.add_argument_group("logging (relays-logging)")
+    group.add_argument(
+        "--access-log",
+        metavar="-|PATH",
+        default=None,
+        help="write an access line per response to stdout (-) or to PATH "
+        "(reopened when logrotate moves it); default: no access log",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=("combined", "json"),
+        default="combined",
+        help="access line format: Apache combined plus microseconds, or JSON (default combined)",
+    )
+    group.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=_LEVELS,
+        default="INFO",
+        metavar="LEVEL",
+        help="level of the error and server logs on stderr: debug, info, warning, error, "
+        "critical (default info)",
+    )
+    group.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="address or CIDR block of a reverse proxy whose X-Forwarded-For is believed "
+        "(repeatable)",
+    )
+    group.add_argument(
+        "--log-debug",
+        action="store_true",
+        help="log every event to the relays.debug logger (the kernel's Debugger); noisy",
+    )
+
+
+def _install(logger: logging.Logger, handler: logging.Handler, format: str) -> None:
+    previous = _installed.pop(logger.name, None)
+    if previous is not None:
+        logger.removeHandler(previous)
+        previous.close()
+    handler.setFormatter(logging.Formatter(format))
+    logger.addHandler(handler)
+    _installed[logger.name] = handler
+
+
+def configure(config: Config) -> None:
+    """Set up the stdlib handlers the options ask for."""
+    if config.command not in COMMANDS or not hasattr(config.options, "access_log"):
+        return
+    options = config.options
+    from ._proxies import TrustedProxies
+
+    TrustedProxies(options.trusted_proxy)  # refuse a bad address before anything runs
+    server_logger = logging.getLogger("relays")
+    server_logger.setLevel(options.log_level)
+    if not logging.getLogger().handlers or "relays" in _installed:
+        _install(
+            server_logger,
+            logging.StreamHandler(sys.stderr),
+            "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    if options.log_debug:
+        logging.getLogger("relays.debug").setLevel(logging.DEBUG)
+    if options.access_log is not None:
+        access = logging.getLogger("relays.access")
+        access.setLevel(logging.INFO)
+        access.propagate = False  # its own destination, not the error log's
+        handler: logging.Handler
+        if options.access_log == "-":
+            handler = logging.StreamHandler(sys.stdout)
+        else:
+            try:
+                handler = logging.handlers.WatchedFileHandler(options.access_log, encoding="utf-8")
+            except OSError as error:
+                raise ValueError(
+                    f"cannot open the access log {options.access_log!r}: {error.strerror}"
+                ) from None
+        _install(access, handler, "%(message)s")
+
+
+def app_created(app: BaseComponent, config: Config) -> None:
+    """Register the access log, the error log and the debugger the options ask for."""
+    if config.command not in COMMANDS or not hasattr(config.options, "access_log"):
+        return
+    from ._access import AccessLog
+    from ._debug import debug_to_logger
+    from ._errors import ErrorLog
+
+    options = config.options
+    channel: Any = getattr(app, "channel", "web")
+    if options.access_log is not None:
+        AccessLog(
+            format=options.log_format,
+            trusted_proxies=options.trusted_proxy,
+            channel=channel,
+        ).register(app)
+    ErrorLog().register(app)
+    if options.log_debug:
+        debug_to_logger(app)

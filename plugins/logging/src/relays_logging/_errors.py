@@ -1,0 +1,123 @@
+"""The error log: unhandled exceptions with tracebacks, and rate-limited bad requests.
+
+Unhandled exceptions arrive as the kernel's ``exception`` events (on every
+channel). A component that listens for them takes over from the kernel's own
+last-resort logging, so :class:`ErrorLog` logs every one, except failures of
+``request`` handlers: relays-http answers those with a 500 and logs them itself,
+with the request line, to the ``relays.http`` logger.
+
+Bad requests (a malformed head, a body too large, a timeout) are the client's
+fault, and a client can send a great many of them. :meth:`ErrorLog.bad_request`
+writes one WARNING line per bad request, through a :class:`TokenBucket`: past the
+burst, lines are counted instead, and a summary ("suppressed N bad-request lines
+in the last S s") goes out as soon as the bucket has a token again, or after
+*summary_delay* seconds when no further bad request comes along.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from relays import BaseComponent, handler
+from relays_http import RequestEvent
+
+from ._formats import escape
+from ._ratelimit import TokenBucket
+
+__all__ = ["ErrorLog"]
+
+
+class ErrorLog(BaseComponent):
+    """Log unhandled exceptions and bad requests to *logger* (default ``relays.error``).
+
+    *rate* and *burst* bound the bad-request lines (per second, and at once);
+    *clock* is the bucket's clock, for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        logger: logging.Logger | str = "relays.error",
+        rate: float = 10.0,
+        burst: int = 50,
+        summary_delay: float = 10.0,
+        clock: Callable[[], float] | None = None,
+        channel: Any = "*",
+    ) -> None:
+        super().__init__(channel=channel)
+        #: The logger errors go to.
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        #: The limiter of bad-request lines.
+        self.bucket = (
+            TokenBucket(rate, burst) if clock is None else TokenBucket(rate, burst, clock=clock)
+        )
+        #: Seconds after which suppressed lines are summarised even if none follow.
+        self.summary_delay = summary_delay
+        self._summary_timer: asyncio.TimerHandle | None = None
+
+    @handler("exception", channel="*")
+    def _on_exception(
+        self,
+        error_type: type[BaseException],
+        error: BaseException,
+        traceback: list[str],
+        handler: Any = None,
+        fevent: Any = None,
+    ) -> None:
+        if isinstance(fevent, RequestEvent):
+            return  # relays-http logged it, with the request line
+        where = f" in {handler!r}" if handler is not None else ""
+        self.logger.error(
+            "unhandled %s%s: %s\n%s",
+            error_type.__name__,
+            where,
+            error,
+            "".join(traceback).rstrip("\n"),
+        )
+
+    def bad_request(
+        self, client: Any, status: int, reason: str, request_line: bytes = b""
+    ) -> bool:
+        """Log that *client* sent a bad request, answered with *status* because of
+        *reason*; False when the line was suppressed by the rate limit."""
+        if not self.bucket.allow():
+            self._schedule_summary()
+            return False
+        self.flush()
+        host = client[0] if isinstance(client, tuple) and client else client
+        shown = escape(str(host)) if host else "-"
+        line = f' "{escape(request_line)}"' if request_line else ""
+        self.logger.warning("bad request from %s: %d %s%s", shown, status, escape(reason), line)
+        return True
+
+    def flush(self) -> None:
+        """Write the summary of suppressed lines now, if any were."""
+        count, seconds = self.bucket.take_suppressed()
+        if count:
+            self.logger.warning(
+                "suppressed %d bad-request lines in the last %.1f s", count, seconds
+            )
+        if self._summary_timer is not None:
+            self._summary_timer.cancel()
+            self._summary_timer = None
+
+    def _schedule_summary(self) -> None:
+        if self._summary_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the next line or stop writes the summary
+        self._summary_timer = loop.call_later(self.summary_delay, self._summary_due)
+
+    def _summary_due(self) -> None:
+        self._summary_timer = None
+        self.flush()
+
+    @handler("stopped", channel="*")
+    def _on_stopped(self, component: BaseComponent) -> None:
+        if component is self.root:
+            self.flush()
