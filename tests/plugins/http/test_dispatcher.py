@@ -178,3 +178,14 @@ async def test_dispatch_path_in_the_context_overrides_the_path() -> None:
     server, transport = serve(Blog(), Rewrite())
     async with server:
         assert (await ask(transport.connect(), "GET", "/post/a"))[2] == b"post:a"
+
+
+def test_dispatchers_are_found_through_the_plugin_hook() -> None:
+    from relays_http import Gateway, VirtualHosts, plugin
+
+    assert plugin.relays_dispatcher(name="default") is Dispatcher
+    assert plugin.relays_dispatcher(name="virtualhosts") is VirtualHosts
+    assert plugin.relays_dispatcher(name="wsgi") is Gateway
+    assert plugin.relays_dispatcher(name="static") is None
+    names = {(item.kind, item.name) for item in plugin.relays_provides()}
+    assert {("dispatcher", "default"), ("dispatcher", "wsgi")} <= names
