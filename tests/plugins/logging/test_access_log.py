@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from relays_http import Server
+from relays_http import Server, TrustedProxies
 from relays_logging import AccessLog, AccessRecord
 
 pytestmark = pytest.mark.integration
@@ -151,7 +151,7 @@ def test_duration_measures_the_handler(serve: Callable[..., Server], capture) ->
 
 def test_proxy_trusted(serve: Callable[..., Server], capture) -> None:
     log = capture("relays.access")
-    server = serve(AccessLog(trusted_proxies=["127.0.0.0/8", "10.0.0.0/8"]))
+    server = serve(AccessLog(), TrustedProxies(["127.0.0.0/8", "10.0.0.0/8"]))
     get(server, "/text", {"X-Forwarded-For": "203.0.113.9, 10.1.2.3"})
     get(server, "/text", {"X-Forwarded-For": "garbage, 198.51.100.7"})
     get(server, "/text")
@@ -161,9 +161,17 @@ def test_proxy_trusted(serve: Callable[..., Server], capture) -> None:
     assert remotes == ["203.0.113.9", "198.51.100.7", "127.0.0.1"]
 
 
+def test_proxy_json_keeps_the_peer(serve: Callable[..., Server], capture) -> None:
+    log = capture("relays.access")
+    server = serve(AccessLog(format="json"), TrustedProxies(["127.0.0.1"]))
+    get(server, "/text", {"Forwarded": 'for="[2001:db8::7]:4711";proto=https'})
+    line = json.loads(log.wait_for(1)[0])
+    assert (line["remote"], line["peer"]) == ("2001:db8::7", "127.0.0.1")
+
+
 def test_proxy_not_trusted(serve: Callable[..., Server], capture) -> None:
     log = capture("relays.access")
-    server = serve(AccessLog(trusted_proxies=["10.0.0.0/8"]))
+    server = serve(AccessLog(), TrustedProxies(["10.0.0.0/8"]))
     get(server, "/text", {"X-Forwarded-For": "203.0.113.9"})
     assert parse(log.wait_for(1)[0])["remote"] == "127.0.0.1"
 

@@ -4,14 +4,15 @@
 or JSON), :class:`ErrorLog` logs unhandled exceptions and rate-limited bad
 requests, :func:`debug_to_logger` routes the kernel's Debugger to a logger. All of
 it goes through the stdlib :mod:`logging` module, so handlers, rotation and levels
-are the operator's choice. See ``docs/howto/logging.rst``.
+are the operator's choice. Proxy headers are relays-http's business: register a
+:class:`relays_http.TrustedProxies` and the access log shows the client it found.
+See ``docs/howto/logging.rst``.
 """
 
 from ._access import AccessLog
 from ._debug import debug_to_logger
 from ._errors import ErrorLog
 from ._formats import AccessRecord, escape, format_combined, format_json
-from ._proxies import TrustedProxies
 from ._ratelimit import TokenBucket
 
 __all__ = [
@@ -19,7 +20,6 @@ __all__ = [
     "AccessRecord",
     "ErrorLog",
     "TokenBucket",
-    "TrustedProxies",
     "debug_to_logger",
     "escape",
     "format_combined",

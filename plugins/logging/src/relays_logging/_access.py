@@ -30,7 +30,6 @@ from relays import BaseComponent, Event, Value, handler
 from relays_http import Request, Response
 
 from ._formats import AccessRecord, format_combined, format_json
-from ._proxies import TrustedProxies
 
 __all__ = ["AccessLog"]
 
@@ -47,9 +46,10 @@ class AccessLog(BaseComponent):
     Register it into the server (``server += AccessLog()``) or anywhere in the tree
     with the server's *channel*. *format* is ``"combined"`` (Apache's combined
     format plus the duration in microseconds) or ``"json"`` (one object per line).
-    *trusted_proxies* lists the addresses or CIDR blocks of reverse proxies whose
-    ``X-Forwarded-For`` field is believed; without it the connection's peer is
-    logged. Lines go out at level INFO; handlers, rotation and destinations are the
+    The client address is ``request.remote``: the connection's peer, or the client
+    that a :class:`relays_http.TrustedProxies` in the tree found in ``Forwarded`` or
+    ``X-Forwarded-For`` (the peer is then :attr:`AccessRecord.peer`). Lines go out
+    at level INFO; handlers, rotation and destinations are the
     logging configuration's business.
     """
 
@@ -60,7 +60,6 @@ class AccessLog(BaseComponent):
         *,
         format: Format = "combined",
         logger: logging.Logger | str = "relays.access",
-        trusted_proxies: TrustedProxies | list[str] | tuple[str, ...] = (),
         level: int = logging.INFO,
         channel: Any = "web",
     ) -> None:
@@ -74,12 +73,6 @@ class AccessLog(BaseComponent):
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         #: The level of every line.
         self.level = level
-        #: The proxies whose ``X-Forwarded-For`` is believed.
-        self.trusted_proxies = (
-            trusted_proxies
-            if isinstance(trusted_proxies, TrustedProxies)
-            else TrustedProxies(trusted_proxies)
-        )
 
     @handler("request", priority=10_000)
     def _on_request(self, event: Event, request: Request, response: Response) -> None:
@@ -100,10 +93,10 @@ class AccessLog(BaseComponent):
         else:
             started, counter, value, original = notes
             duration_us = int((time.perf_counter() - counter) * 1_000_000)
-        peer = _host(request.remote)
-        remote = peer
-        if self.trusted_proxies:
-            remote = self.trusted_proxies.client(peer, request.headers.getall("x-forwarded-for"))
+        remote = _host(request.remote)
+        # relays_http.TrustedProxies keeps what the connection said under "proxy".
+        proxy = request.context.get("proxy")
+        peer = _host(proxy.get("remote")) if isinstance(proxy, dict) else remote
         return AccessRecord(
             remote=remote,
             time=started,

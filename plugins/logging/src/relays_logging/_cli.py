@@ -59,8 +59,8 @@ def add_options(command: str, parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ADDRESS",
-        help="address or CIDR block of a reverse proxy whose X-Forwarded-For is believed "
-        "(repeatable)",
+        help="address or CIDR block of a reverse proxy whose Forwarded and X-Forwarded-* "
+        "fields are believed, for the log and the app alike (repeatable)",
     )
     group.add_argument(
         "--log-debug",
@@ -84,7 +84,7 @@ def configure(config: Config) -> None:
     if config.command not in COMMANDS or not hasattr(config.options, "access_log"):
         return
     options = config.options
-    from ._proxies import TrustedProxies
+    from relays_http import TrustedProxies
 
     TrustedProxies(options.trusted_proxy)  # refuse a bad address before anything runs
     server_logger = logging.getLogger("relays")
@@ -118,18 +118,18 @@ def app_created(app: BaseComponent, config: Config) -> None:
     """Register the access log, the error log and the debugger the options ask for."""
     if config.command not in COMMANDS or not hasattr(config.options, "access_log"):
         return
+    from relays_http import TrustedProxies
+
     from ._access import AccessLog
     from ._debug import debug_to_logger
     from ._errors import ErrorLog
 
     options = config.options
     channel: Any = getattr(app, "channel", "web")
+    if options.trusted_proxy:
+        TrustedProxies(options.trusted_proxy, channel=channel).register(app)
     if options.access_log is not None:
-        AccessLog(
-            format=options.log_format,
-            trusted_proxies=options.trusted_proxy,
-            channel=channel,
-        ).register(app)
+        AccessLog(format=options.log_format, channel=channel).register(app)
     ErrorLog().register(app)
     if options.log_debug:
         debug_to_logger(app)
