@@ -68,6 +68,7 @@ TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
 def serve_relays(port: int, use_uvloop: bool = False) -> None:
     from relays import Component
     from relays_http import Request, Response, Server
+    from relays_sockets import TCPServer
 
     class Hello(Component):
         channel = "web"
@@ -76,7 +77,10 @@ def serve_relays(port: int, use_uvloop: bool = False) -> None:
             response.headers["Content-Type"] = "text/plain"
             return HELLO
 
-    (Server(f"tcp://127.0.0.1:{port}") + Hello()).run(use_uvloop=use_uvloop)
+    # The transport is made here rather than found through the plugins, so that a broken
+    # unrelated plugin in the environment cannot keep the benchmark from running.
+    transport = TCPServer(("127.0.0.1", port), channel="web")
+    (Server(transport=transport) + Hello()).run(use_uvloop=use_uvloop)
 
 
 def serve_circuits(port: int) -> None:

@@ -545,10 +545,10 @@ class HTTP(BaseComponent):
             conn.start_next_cycle()
             session.phase = _IDLE
             session.deadline = self._time() + self.limits.keep_alive_timeout
-            if session.paused:
+            if session.paused:  # the next request is buffered already (pipelining)
                 session.paused = False
                 session.sock.resume_reading()
-            self._process(session)
+                self._process(session)
         else:
             session.sock.close()
 
