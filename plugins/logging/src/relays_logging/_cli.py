@@ -9,9 +9,12 @@ access and error logs into the server the command built.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import logging.handlers
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from relays import BaseComponent, Config
@@ -28,6 +31,33 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _installed: dict[str, logging.Handler] = {}
 
 
+def _destination(text: str) -> str:
+    """``--access-log``: ``-`` or a file we can open for appending; checked while
+    parsing, so a typo is a usage error (exit 2) rather than a traceback later."""
+    if text == "-":
+        return text
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file path")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist; create it")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable by this user")
+    return text
+
+
+def _network(text: str) -> str:
+    """``--trusted-proxy``: an IP address or CIDR block."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address or network (like 10.0.0.0/8 or ::1)"
+        ) from None
+    return text
+
+
 def add_options(command: str, parser: argparse.ArgumentParser) -> None:
     if command not in COMMANDS:
         return
@@ -35,6 +65,7 @@ def add_options(command: str, parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--access-log",
         metavar="-|PATH",
+        type=_destination,
         default=None,
         help="write an access line per response to stdout (-) or to PATH "
         "(reopened when logrotate moves it); default: no access log",
@@ -57,6 +88,7 @@ def add_options(command: str, parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--trusted-proxy",
         action="append",
+        type=_network,
         default=[],
         metavar="ADDRESS",
         help="address or CIDR block of a reverse proxy whose Forwarded and X-Forwarded-* "
@@ -84,9 +116,6 @@ def configure(config: Config) -> None:
     if config.command not in COMMANDS or not hasattr(config.options, "access_log"):
         return
     options = config.options
-    from relays_http import TrustedProxies
-
-    TrustedProxies(options.trusted_proxy)  # refuse a bad address before anything runs
     server_logger = logging.getLogger("relays")
     server_logger.setLevel(options.log_level)
     if not logging.getLogger().handlers or "relays" in _installed:
