@@ -1,0 +1,243 @@
+"""Static on loopback with real clients: curl, a headless Chromium and ``relays serve``."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pathlib
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from relays import Component, handler
+from relays_http import Request, Response, Server
+from relays_static import Static
+
+pytestmark = pytest.mark.integration
+
+CURL = shutil.which("curl")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>loading</title>
+<link rel="stylesheet" href="css/site.css">
+<script src="js/app.js" defer></script>
+</head><body><p id="text">static</p><img id="logo" src="img/logo.png" alt="logo"></body></html>
+"""
+SCRIPT = """
+function check() {
+  var color = getComputedStyle(document.getElementById('text')).color;
+  var image = document.getElementById('logo');
+  var css = color === 'rgb(255, 0, 0)' ? 'css-ok' : 'css-missing';
+  var img = image.complete && image.naturalWidth === 2 ? 'img-ok' : 'img-missing';
+  document.title = ['js-ok', css, img].join(' ');
+}
+if (document.readyState === 'complete') { check(); }
+else { window.addEventListener('load', check); }
+"""
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid red PNG, made with zlib: no image library needed."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def site(tmp_path: pathlib.Path) -> pathlib.Path:
+    root = tmp_path / "site"
+    for folder in ("css", "js", "img"):
+        (root / folder).mkdir(parents=True)
+    (root / "index.html").write_text(PAGE)
+    (root / "css" / "site.css").write_text("#text { color: rgb(255, 0, 0) }\n")
+    (root / "js" / "app.js").write_text(SCRIPT)
+    (root / "img" / "logo.png").write_bytes(png(2, 2))
+    text = "".join(f"line {index}\n" for index in range(2000))
+    (root / "notes.txt").write_text(text)
+    (root / "notes.txt.gz").write_bytes(gzip.compress(text.encode()))
+    (root / "big.bin").write_bytes(os.urandom(5 * 1024 * 1024 + 17))
+    return root
+
+
+class Log(Component):
+    """Counts the paths the server answered."""
+
+    channel = "web"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[tuple[str, int]] = []
+
+    @handler("response")
+    def response(self, request: Request, response: Response) -> None:
+        self.paths.append((request.path, response.status))
+
+
+@pytest.fixture
+def served(site: pathlib.Path) -> Iterator[tuple[Server, Log]]:
+    log = Log()
+    static = Static("/", docroot=site, cache_control={"css/*": "public, max-age=60"})
+    app = Server("tcp://127.0.0.1:0") + static + log
+    app.start()
+    deadline = time.monotonic() + 5
+    while app.address is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert app.port, "the server did not start listening"
+    yield app, log
+    app.stop()
+
+
+def curl(*arguments: str) -> subprocess.CompletedProcess[bytes]:
+    assert CURL is not None
+    return subprocess.run(
+        [CURL, "-sS", "--max-time", "10", *arguments], capture_output=True, check=True, timeout=20
+    )
+
+
+def head_fields(output: bytes) -> dict[str, str]:
+    fields = {}
+    for line in output.decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+@needs_curl
+def test_curl_ranges(served: tuple[Server, Any], site: pathlib.Path) -> None:
+    server, _ = served
+    data = (site / "notes.txt").read_bytes()
+    assert curl("-r", "5-14", f"{server.url}notes.txt").stdout == data[5:15]
+    result = curl("-i", "-r", "0-4,10-14", f"{server.url}notes.txt").stdout
+    assert b"HTTP/1.1 206" in result
+    assert b"multipart/byteranges" in result
+    assert data[0:5] in result
+    assert data[10:15] in result
+    result = curl("-i", "-r", "999999-", f"{server.url}notes.txt").stdout
+    assert result.startswith(b"HTTP/1.1 416")
+    assert f"content-range: bytes */{len(data)}".encode() in result.lower()
+    big = (site / "big.bin").read_bytes()
+    tail = curl("-r", "4000000-", f"{server.url}big.bin").stdout
+    assert tail == big[4000000:]
+
+
+@needs_curl
+def test_curl_conditional_requests(served: tuple[Server, Any], site: pathlib.Path) -> None:
+    server, _ = served
+    fields = head_fields(curl("-I", f"{server.url}css/site.css").stdout)
+    assert fields["cache-control"] == "public, max-age=60"
+    etag = fields["etag"]
+    result = curl("-i", "-H", f"If-None-Match: {etag}", f"{server.url}css/site.css").stdout
+    assert result.startswith(b"HTTP/1.1 304")
+    # -z sends If-Modified-Since with the file's own mtime.
+    result = curl("-i", "-z", str(site / "css" / "site.css"), f"{server.url}css/site.css").stdout
+    assert result.startswith(b"HTTP/1.1 304")
+    result = curl("-i", "-H", 'If-Match: "other"', f"{server.url}css/site.css").stdout
+    assert result.startswith(b"HTTP/1.1 412")
+
+
+@needs_curl
+def test_curl_compressed(served: tuple[Server, Any], site: pathlib.Path) -> None:
+    server, _ = served
+    result = curl("-D", "-", "-o", os.devnull, "--compressed", f"{server.url}notes.txt").stdout
+    fields = head_fields(result)
+    assert fields["content-encoding"] == "gzip"
+    assert fields["vary"] == "Accept-Encoding"
+    assert (
+        curl("--compressed", f"{server.url}notes.txt").stdout == (site / "notes.txt").read_bytes()
+    )
+
+
+@needs_curl
+def test_curl_large_file(served: tuple[Server, Any], site: pathlib.Path) -> None:
+    server, _ = served
+    body = curl(f"{server.url}big.bin").stdout
+    assert (
+        hashlib.sha256(body).digest() == hashlib.sha256((site / "big.bin").read_bytes()).digest()
+    )
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
+def test_chromium_loads_the_page_with_css_js_and_image(served: tuple[Server, Log]) -> None:
+    server, log = served
+    assert CHROMIUM is not None
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                server.url or "",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    dom = result.stdout.decode("utf-8", "replace")
+    title = re.search(r"<title>(.*?)</title>", dom)
+    assert title is not None, (dom, result.stderr.decode(errors="replace")[-2000:])
+    assert title.group(1) == "js-ok css-ok img-ok"
+    answered = dict(log.paths)
+    for path in ("/", "/css/site.css", "/js/app.js", "/img/logo.png"):
+        assert answered.get(path) == 200, log.paths
+
+
+RELAYS = [sys.executable, "-c", "import sys; from relays._cli import main; sys.exit(main())"]
+
+
+def test_relays_serve_a_directory(site: pathlib.Path) -> None:
+    process = subprocess.Popen(
+        [*RELAYS, "serve", str(site), "--bind", "tcp://127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(https?://\S+/)", line)
+        assert match, process.stderr.read() if process.stderr else line
+        with urllib.request.urlopen(match.group(1) + "css/site.css", timeout=5) as answer:
+            assert answer.read() == (site / "css" / "site.css").read_bytes()
+            assert answer.headers["ETag"]
+    finally:
+        process.kill()
+        process.wait(10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
