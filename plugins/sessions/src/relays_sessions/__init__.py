@@ -1,0 +1,36 @@
+"""relays-sessions: signed-cookie HTTP sessions for relays-http.
+
+Register :class:`Sessions` next to the server's components and every request gets
+a :class:`Session` (:func:`session_of`), saved when the response is sent, in
+memory, SQLite or Redis. See ``docs/howto/sessions.rst``.
+"""
+
+from ._memory import MemoryStore
+from ._session import Session
+from ._sessions import PRIORITY, SESSION_KEY, NoSession, Sessions, session_of
+from ._signing import Signer
+from ._store import (
+    Changes,
+    Record,
+    SessionStore,
+    SessionStoreError,
+    StoreNotFound,
+    open_store,
+)
+
+__all__ = [
+    "PRIORITY",
+    "SESSION_KEY",
+    "Changes",
+    "MemoryStore",
+    "NoSession",
+    "Record",
+    "Session",
+    "SessionStore",
+    "SessionStoreError",
+    "Sessions",
+    "Signer",
+    "StoreNotFound",
+    "open_store",
+    "session_of",
+]
