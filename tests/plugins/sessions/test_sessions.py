@@ -509,3 +509,35 @@ def test_any_cookie_value_gives_a_fresh_session(value: str) -> None:
         loop.run_until_complete(asyncio.wait_for(scenario(), 10))
     finally:
         loop.close()
+
+
+async def test_a_cookie_signed_with_an_old_secret_is_signed_again() -> None:
+    store = MemoryStore()
+    server, transport, _ = make(store)
+    async with server:
+        browser = Browser(transport)
+        await browser.get("/count")
+        old_cookie = browser.cookies["session"]
+    rotated = Sessions(store, secret="the-new-secret-0123456789", old_secrets=[SECRET])
+    transport = MemoryTransport(channel="web")
+    server = BaseServer(transport=transport) + rotated + App()
+    async with server:
+        browser = Browser(transport)
+        browser.cookies["session"] = old_cookie
+        assert await browser.get("/read") == (200, b"[('count', 1)]")
+        [cookie] = browser.set_cookies
+        assert browser.cookies["session"] != old_cookie
+        assert browser.cookies["session"].partition(".")[0] == old_cookie.partition(".")[0]
+        assert "HttpOnly" in cookie
+        assert await browser.get("/count") == (200, b"2")
+        assert browser.set_cookies == []
+
+
+def test_the_secure_flag_follows_https_by_default() -> None:
+    sessions = Sessions(secret=SECRET)
+    request = Request("GET", "/", scheme="https")
+    response = Response()
+    sessions._set_cookie(request, response, "x" * 43)
+    assert response.cookies["session"].secure
+    sessions._set_cookie(Request("GET", "/"), response, "x" * 43)
+    assert not response.cookies["session"].secure

@@ -6,9 +6,11 @@ memory, SQLite or Redis. See ``docs/howto/sessions.rst``.
 """
 
 from ._memory import MemoryStore
+from ._redis import RedisStore
 from ._session import Session
 from ._sessions import PRIORITY, SESSION_KEY, NoSession, Sessions, session_of
 from ._signing import Signer
+from ._sqlite import SQLiteStore
 from ._store import (
     Changes,
     Record,
@@ -25,6 +27,8 @@ __all__ = [
     "MemoryStore",
     "NoSession",
     "Record",
+    "RedisStore",
+    "SQLiteStore",
     "Session",
     "SessionStore",
     "SessionStoreError",

@@ -145,5 +145,6 @@ class Session(MutableMapping[str, Any]):
         return dict(self._data)
 
     def __repr__(self) -> str:
-        state = "new" if self.is_new else f"id={self._id[:8] if self._id else None}..."
-        return f"<Session {state} keys={sorted(self._data)}>"
+        # Never the id: a repr ends up in logs, and an id in a log is a stolen session.
+        state = " new" if self.is_new else ""
+        return f"<Session{state} keys={sorted(self._data)}>"
