@@ -1,0 +1,302 @@
+"""The XML-RPC dispatcher: XML-RPC at one path of a relays-http server.
+
+Theory of operation
+-------------------
+Claiming. It handles ``request`` events at priority 20, above relays-http's
+``Dispatcher`` (10) and plain handlers (0). Other paths get ``None`` at once (one
+string comparison). For its path it stops the event and checks what HTTP can
+check: ``POST`` only (405), an XML ``Content-Type`` (415: a form or ``text/plain``
+body is what a cross-site page could send), a ``Content-Encoding`` of gzip or
+none (415), and the body's size (413). Everything else is answered with status
+200 and an XML-RPC document, as the specification says: a bad document, an
+unknown method and a failing method are faults, never HTTP errors.
+
+Calling. The call runs in a handler task of its own (an internal event fired at
+this component) whose value the request's follows. ``system.*`` methods are the
+dispatcher's own; other methods come from :class:`~relays_xmlrpc._methods.Methods`.
+``system.multicall`` runs its calls one after another, in order (later calls may
+depend on earlier ones), and refuses to nest.
+
+Answering. A response body of ``gzip_threshold`` bytes or more is gzip-compressed
+when the client accepts it (``xmlrpc.client`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+from xmlrpc.client import Fault
+
+import attrs
+
+from relays import BaseComponent, Event, handler
+from relays_http import (
+    MethodNotAllowed,
+    PayloadTooLarge,
+    Request,
+    Response,
+    UnsupportedMediaType,
+)
+
+from ._codec import (
+    APPLICATION_ERROR,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    NOT_WELL_FORMED,
+    SYSTEM_ERROR,
+    DocumentTooLarge,
+    decode_call,
+    encode_fault,
+    encode_result,
+    gunzip,
+    gzip_body,
+)
+from ._methods import Method, Methods
+
+__all__ = ["XMLRPC", "XMLRPCLimits"]
+
+logger = logging.getLogger("relays.xmlrpc")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+XML_TYPES = frozenset({"text/xml", "application/xml"})
+SYSTEM_METHODS = (
+    "system.listMethods",
+    "system.methodHelp",
+    "system.methodSignature",
+    "system.multicall",
+)
+
+
+def _positive(instance: Any, attribute: Any, value: Any) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
+
+
+@attrs.frozen
+class XMLRPCLimits:
+    """The limits of an XML-RPC endpoint, with safe defaults."""
+
+    #: Largest request document in bytes, after gzip decompression [413].
+    max_request_size: int = attrs.field(default=1024 * 1024, validator=_positive)
+    #: Most calls in one ``system.multicall`` [fault -32600... per call list].
+    max_multicall_size: int = attrs.field(default=100, validator=_positive)
+    #: Seconds a method may run before the caller gets fault -32400; None: forever.
+    call_timeout: float | None = attrs.field(default=60.0, validator=_positive)
+    #: Responses this large or larger are gzip-compressed for clients that accept it.
+    gzip_threshold: int = attrs.field(default=1400, validator=_positive)
+
+
+class _Answer(Event):
+    """Internal: answer one XML-RPC HTTP request (fired at the dispatcher itself)."""
+
+    name = "xmlrpc_http_answer"
+
+
+class XMLRPC(BaseComponent):
+    """Serve XML-RPC at *path* of the HTTP server whose channel is *channel*.
+
+    ``Server(...) + XMLRPC() + Calculator()``: a call of ``math.add`` fires the event
+    ``math.add`` on *rpc_channel* (``"rpc"``) and the handlers' return value is the
+    result; or serve a function with :meth:`register_function`. A method raises
+    :class:`xmlrpc.client.Fault` to answer with a fault of its own; other errors
+    become fault -32500 without details unless *debug* is on. ``None`` can be sent
+    (``<nil/>``) only with *allow_none*.
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        path: str = "/RPC2",
+        *,
+        channel: Any = "web",
+        rpc_channel: Any = "rpc",
+        allow_none: bool = False,
+        limits: XMLRPCLimits | None = None,
+        debug: bool = False,
+    ) -> None:
+        super().__init__(channel=channel)
+        if not path.startswith("/"):
+            raise ValueError(f"the path must start with '/': {path!r}")
+        #: The path served (exact match).
+        self.path = path
+        #: The channel method events are fired on.
+        self.rpc_channel = rpc_channel
+        self.allow_none = allow_none
+        self.limits = limits or XMLRPCLimits()
+        self.debug = debug
+        self.methods = Methods(self, rpc_channel)
+        self._system: dict[str, Callable[..., Any]] = {
+            "system.listMethods": self._list_methods,
+            "system.methodHelp": self._method_help,
+            "system.methodSignature": self._method_signature,
+        }
+
+    def register_function(self, function: F | None = None, *, name: str | None = None) -> Any:
+        """Serve *function* (plain or ``async def``) as method *name* (default: its name).
+
+        A decorator too: ``@rpc.register_function(name="math.add")``. Returns the function.
+        """
+        if function is None:
+            return lambda f: self.register_function(f, name=name)
+        self.methods.register(function, name)
+        return function
+
+    @handler("registered", "unregistered", channel="*")
+    def _on_tree_changed(self, component: BaseComponent, parent: BaseComponent) -> None:
+        self.methods.forget()
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    @handler("request", priority=20)
+    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        if request.path != self.path:
+            return None
+        event.stop()
+        if request.method != "POST":
+            return MethodNotAllowed(["POST"], "XML-RPC calls are POSTed")
+        if request.content_type not in XML_TYPES:
+            return UnsupportedMediaType("an XML-RPC call has Content-Type text/xml")
+        encoding = (request.header(b"content-encoding") or b"identity").strip().lower()
+        if encoding not in (b"identity", b"gzip", b"x-gzip"):
+            return UnsupportedMediaType("an XML-RPC call may be gzip-encoded, nothing else")
+        if request.content_length > self.limits.max_request_size:
+            return PayloadTooLarge(f"an XML-RPC call is at most {self.limits.max_request_size} B")
+        return self.fire(_Answer(request, response, encoding != b"identity"), self)
+
+    @handler("xmlrpc_http_answer")
+    async def _on_answer(self, request: Request, response: Response, gzipped: bool) -> Any:
+        data = await request.read()
+        if gzipped:
+            try:
+                data = gunzip(data, self.limits.max_request_size)
+            except DocumentTooLarge as error:
+                return PayloadTooLarge(str(error))
+            except ValueError as error:
+                return self._respond(request, encode_fault(Fault(NOT_WELL_FORMED, str(error))))
+        return self._respond(request, await self.dispatch(data, request))
+
+    def _respond(self, request: Request, body: bytes) -> Response:
+        answer = Response(body, content_type="text/xml; charset=utf-8")
+        if len(body) >= self.limits.gzip_threshold:
+            answer.headers["Vary"] = "Accept-Encoding"
+            if b"gzip" in (request.header(b"accept-encoding") or b"").lower():
+                answer.body = gzip_body(body)
+                answer.headers["Content-Encoding"] = "gzip"
+        return answer
+
+    # -- XML-RPC ---------------------------------------------------------------------
+
+    async def dispatch(self, data: bytes, request: Any = None) -> bytes:
+        """The ``methodResponse`` document for the ``methodCall`` document *data*."""
+        try:
+            name, params = decode_call(data)
+            result = await self._call(name, params, request)
+            return encode_result(result, allow_none=self.allow_none)
+        except Fault as fault:
+            return encode_fault(fault)
+
+    async def _call(self, name: str, params: tuple[Any, ...], request: Any) -> Any:
+        """The result of one call; a :class:`Fault` raised for every kind of failure."""
+        if name == "system.multicall":
+            if len(params) != 1 or not isinstance(params[0], list):
+                raise Fault(INVALID_PARAMS, "system.multicall takes one array of calls")
+            return await self._multicall(params[0], request)
+        system = self._system.get(name)
+        if system is not None:
+            try:
+                return system(*params)
+            except TypeError as error:
+                raise Fault(INVALID_PARAMS, f"{name}: {error}") from None
+        method = self.methods.find(name)
+        if method is None:
+            raise Fault(METHOD_NOT_FOUND, f"method {name!r} is not supported")
+        mismatch = method.mismatch(params)
+        if mismatch is not None:
+            raise Fault(INVALID_PARAMS, f"{name}: {mismatch}")
+        return await self._run(method, params, request)
+
+    async def _run(self, method: Method, params: tuple[Any, ...], request: Any) -> Any:
+        timeout = self.limits.call_timeout
+        try:
+            return await asyncio.wait_for(self.methods.invoke(method, params, request), timeout)
+        except Fault:
+            raise
+        except TimeoutError:
+            raise Fault(SYSTEM_ERROR, f"{method.name} did not finish within {timeout} s") from None
+        except Exception as error:
+            lines = traceback.format_exception(type(error), error, error.__traceback__)
+            logger.error("XML-RPC method %r failed:\n%s", method.name, "".join(lines))
+            message = f"{method.name} failed"
+            if self.debug:
+                message = f"{message}: {type(error).__name__}: {error}\n{''.join(lines)}"
+            raise Fault(APPLICATION_ERROR, message) from None
+
+    async def _multicall(self, calls: list[Any], request: Any) -> list[Any]:
+        if len(calls) > self.limits.max_multicall_size:
+            raise Fault(
+                INVALID_PARAMS,
+                f"system.multicall takes at most {self.limits.max_multicall_size} calls",
+            )
+        results: list[Any] = []
+        for call in calls:
+            try:
+                if not isinstance(call, dict) or not isinstance(call.get("methodName"), str):
+                    raise Fault(INVALID_PARAMS, "each call is a struct with a methodName")
+                name, params = call["methodName"], call.get("params", [])
+                if not isinstance(params, list):
+                    raise Fault(INVALID_PARAMS, "the params of a call are an array")
+                if name == "system.multicall":
+                    raise Fault(INVALID_PARAMS, "system.multicall cannot be nested")
+                result = await self._call(name, tuple(params), request)
+                encode_result(result, allow_none=self.allow_none)  # a fault if it cannot be sent
+                results.append([result])
+            except Fault as fault:
+                results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
+        return results
+
+    # -- introspection ---------------------------------------------------------------
+
+    def _list_methods(self) -> list[str]:
+        """The names of every method this endpoint serves."""
+        return sorted(set(self.methods.names()) | set(SYSTEM_METHODS))
+
+    def _method_help(self, name: str) -> str:
+        """The documentation of method *name*."""
+        if name in SYSTEM_METHODS:
+            return _SYSTEM_HELP[name]
+        method = self._method(name)
+        return method.help()
+
+    def _method_signature(self, name: str) -> list[list[str]] | str:
+        """The signatures of method *name*: ``[[result, param, ...]]`` or ``"undef"``."""
+        if name in SYSTEM_METHODS:
+            return _SYSTEM_SIGNATURES[name]
+        return self._method(name).signature()
+
+    def _method(self, name: Any) -> Method:
+        method = self.methods.find(name) if isinstance(name, str) else None
+        if method is None:
+            raise Fault(METHOD_NOT_FOUND, f"method {name!r} is not supported")
+        return method
+
+
+_SYSTEM_HELP = {
+    "system.listMethods": "The names of every method this server serves.",
+    "system.methodHelp": "The documentation of a method, given its name.",
+    "system.methodSignature": "A method's signatures: [[result type, parameter types...]].",
+    "system.multicall": (
+        "Run several calls in one request, in order: each result is [value] "
+        "or a fault struct {faultCode, faultString}."
+    ),
+}
+_SYSTEM_SIGNATURES: dict[str, list[list[str]]] = {
+    "system.listMethods": [["array"]],
+    "system.methodHelp": [["string", "string"]],
+    "system.methodSignature": [["array", "string"]],
+    "system.multicall": [["array", "array"]],
+}
