@@ -86,6 +86,8 @@ class App(Component):
     def request(self, request: Request, response: Response) -> Any:
         session = session_of(request)
         path = request.path
+        if path.startswith("/app/"):  # the tests of the cookie's Path
+            path = path[4:]
         if path == "/count":
             session["count"] = session.get("count", 0) + 1
             return str(session["count"])
@@ -160,7 +162,7 @@ async def test_cookie_options_are_honoured() -> None:
     )
     async with server:
         browser = Browser(transport)
-        await browser.get("/count")
+        await browser.get("/app/count")
         [cookie] = browser.set_cookies
         assert cookie.startswith("sid=")
         for part in (
@@ -172,9 +174,9 @@ async def test_cookie_options_are_honoured() -> None:
         ):
             assert part in cookie.split("; ")
         assert "HttpOnly" not in cookie
-        await browser.get("/read")
+        await browser.get("/app/read")
         assert len(browser.set_cookies) == 0  # within the touch interval: nothing moved
-        await browser.get("/count")
+        await browser.get("/app/count")
         assert len(browser.set_cookies) == 1  # saved: a persistent cookie slides
 
 
@@ -541,3 +543,29 @@ def test_the_secure_flag_follows_https_by_default() -> None:
     assert response.cookies["session"].secure
     sessions._set_cookie(Request("GET", "/"), response, "x" * 43)
     assert not response.cookies["session"].secure
+
+
+@pytest.mark.parametrize(
+    ("path", "exclude", "scoped"),
+    [
+        ("/", (), {"/": True, "/count": True, "/static/a.css": True}),
+        ("/app", (), {"/app": True, "/app/x": True, "/apple": False, "/": False}),
+        ("/app/", (), {"/app/": True, "/app/x": True, "/app": False}),
+        ("/", ("/static/",), {"/count": True, "/static/a.css": False, "/static": True}),
+    ],
+)
+def test_only_requests_in_scope_get_a_session(
+    path: str, exclude: tuple[str, ...], scoped: dict[str, bool]
+) -> None:
+    sessions = Sessions(secret=SECRET, path=path, exclude=exclude)
+    assert {request: sessions._in_scope(request) for request in scoped} == scoped
+
+
+async def test_an_excluded_path_has_no_session(caplog: pytest.LogCaptureFixture) -> None:
+    server, transport, _ = make(exclude=("/count",))
+    async with server:
+        browser = Browser(transport)
+        assert (await browser.get("/read"))[0] == 200
+        with caplog.at_level(logging.ERROR, logger="relays.http"):
+            assert (await browser.get("/count"))[0] == 500
+    assert "this request has no session" in caplog.text

@@ -86,6 +86,10 @@ class Sessions(BaseComponent):
     renewed whenever the session is saved or touched), None keeps it until the
     browser closes. *idle_timeout* and *absolute_timeout* (seconds; either may be
     None, not both) bound how long a session lives on the server.
+
+    Requests outside the cookie's *path* (the browser would not send the cookie
+    there) and under a prefix of *exclude* (``("/static/",)``) get no session and
+    cost nothing: :func:`session_of` raises :class:`NoSession` for them.
     """
 
     channel = "web"
@@ -106,6 +110,7 @@ class Sessions(BaseComponent):
         idle_timeout: float | None = 30 * 60.0,
         absolute_timeout: float | None = 12 * 3600.0,
         touch_interval: float | None = None,
+        exclude: Sequence[str] = (),
         channel: Any = "web",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -144,6 +149,8 @@ class Sessions(BaseComponent):
             touch_interval = min(60.0, idle_timeout / 10) if idle_timeout else math.inf
         #: Least expiry gain, in seconds, worth a store write for a session only read.
         self.touch_interval = touch_interval
+        #: Path prefixes whose requests get no session.
+        self.exclude = tuple(exclude)
         self._clock = clock
         # Check the cookie settings now rather than on the first response.
         Response().set_cookie(
@@ -156,6 +163,8 @@ class Sessions(BaseComponent):
     async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         if SESSION_KEY in request.context:
             return None  # the event we fired ourselves: the app's turn
+        if not self._in_scope(request.path):
+            return None
         event.stop()
         try:
             session, stale, resign = await self._open(request)
@@ -182,6 +191,17 @@ class Sessions(BaseComponent):
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
             await self.store.close()
+
+    def _in_scope(self, path: str) -> bool:
+        """Whether a request for *path* gets a session: inside the cookie path (RFC 6265
+        5.1.4 path-match) and under no excluded prefix."""
+        cookie_path = self.path
+        if path != cookie_path and cookie_path != "/":
+            if not path.startswith(cookie_path):
+                return False
+            if not cookie_path.endswith("/") and path[len(cookie_path)] != "/":
+                return False
+        return not (self.exclude and path.startswith(self.exclude))
 
     # -- loading and saving ----------------------------------------------------------
 
