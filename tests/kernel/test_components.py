@@ -189,3 +189,14 @@ def test_channel_can_be_a_class_attribute_or_argument() -> None:
 
     assert Web().channel == "web"
     assert Web(channel="api").channel == "api"
+
+
+def test_handlers_lists_the_trees_handlers() -> None:
+    root = Manager()
+    plain = Plain().register(root)
+    assert {h.name for h in root.handlers()} >= {"ping", "other", "names"}
+    (ping,) = root.handlers("ping")
+    assert ping.owner is plain
+    assert ping.callback == plain.ping
+    assert root.handlers("ping", "elsewhere") == [ping]  # Plain listens on "*"
+    assert root.handlers("nothing", "*") == []

@@ -513,3 +513,41 @@ async def test_exception_event_carries_handler_and_event(manager: Manager) -> No
     assert report.kwargs["handler"].name == "ping"
     assert report.kwargs["fevent"].name == "ping"
     assert report.channels == ("*",)
+
+
+async def test_results_lists_every_answer(manager: Manager) -> None:
+    class ListAnswer(Component):
+        def ping(self) -> list[int]:
+            return [1, 2]
+
+    manager += ListAnswer()
+    value = manager.fire(Ping())
+    assert await value == [1, 2]
+    assert value.results == [[1, 2]]
+    Recorder([], "second").register(manager)
+    value = manager.fire(Ping())
+    await value
+    assert value.results == [[1, 2], "second"]
+
+
+async def test_expected_exceptions_skip_the_exception_event(
+    manager: Manager, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Expected(Exception):
+        relays_exception_event = False
+
+    reports: list[Any] = []
+
+    class Raiser(Component):
+        def ping(self) -> None:
+            raise Expected("just control flow")
+
+        @handler("exception", channel="*")
+        def caught(self, *args: Any, **kwargs: Any) -> None:
+            reports.append(args)
+
+    manager += Raiser()
+    with pytest.raises(Expected):
+        await manager.fire(Ping())
+    await drain(manager)
+    assert reports == []

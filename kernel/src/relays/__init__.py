@@ -8,7 +8,6 @@ protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
 from ._components import BaseComponent, Component
 from ._config import Config, Provided
 from ._debugger import Debugger
-from ._dispatch import current_event
 from ._events import (
     Event,
     ExceptionEvent,
@@ -18,7 +17,7 @@ from ._events import (
     Stopped,
     Unregistered,
 )
-from ._handlers import handler
+from ._handlers import Handler, handler
 from ._loading import load_app
 from ._plugins import (
     PluginNotFound,
@@ -42,6 +41,7 @@ __all__ = [
     "Debugger",
     "Event",
     "ExceptionEvent",
+    "Handler",
     "PluginNotFound",
     "Provided",
     "Registered",
@@ -54,7 +54,6 @@ __all__ = [
     "Value",
     "Worker",
     "__version__",
-    "current_event",
     "find_dispatcher",
     "find_protocol",
     "find_transport",

@@ -172,6 +172,18 @@ class BaseComponent:
 
     __isub__ = __sub__
 
+    def handlers(self, name: str | None = None, *channels: Any) -> list[Handler]:
+        """The handlers of this component's whole tree, for plugins that list them.
+
+        With *name* and *channels*: exactly those an event *name* fired on *channels*
+        would run, in order (``"*"`` handlers included). With *name* only: every
+        handler registered for that name. With neither: all of them.
+        """
+        hub = self._hub
+        if name is not None and channels:
+            return list(hub.resolve(name, channels))
+        return [h for h in hub.handlers if name is None or h.name == name]
+
     # -- events ----------------------------------------------------------------------
 
     def fire(self, event: Event, *channels: Any) -> Value:

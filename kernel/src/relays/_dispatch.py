@@ -404,6 +404,8 @@ class Hub:
 
     def _handler_failed(self, event: Event, h: Handler, error: Exception) -> None:
         event.value._fail(error)  # type: ignore[union-attr]
+        if not getattr(error, "relays_exception_event", True):
+            return  # an expected outcome (an HTTP 404, say), not a failure to report
         lines = traceback.format_exception(type(error), error, error.__traceback__)
         if type(event) is ExceptionEvent:
             # An exception handler failed: log it, never fire again (no feedback loop).

@@ -158,6 +158,11 @@ class ExceptionEvent(Event):
 
     *traceback* is a list of formatted lines; *fevent* is the event whose handler
     failed. When nothing handles it, the kernel logs it once with its traceback.
+
+    An exception class can opt out with a class attribute
+    ``relays_exception_event = False``: raising it still fails the event's value (the
+    caller sees the error), but it is an expected outcome, not a failure to report. A
+    plugin's control-flow errors (HTTP's ``NotFound``, say) use this.
     """
 
     name = "exception"

@@ -66,7 +66,12 @@ def takes_event(function: Callable[..., Any]) -> bool:
 
 
 class Handler:
-    """One bound handler in a tree's dispatch table."""
+    """One bound handler in a tree's dispatch table.
+
+    ``name`` is the event it handles, ``channel`` its own channel (``None``: its
+    component's), ``priority``, ``callback`` the bound method, ``owner`` the component.
+    Read-only for users: :meth:`BaseComponent.handlers` lists them.
+    """
 
     __slots__ = (
         "callback",

@@ -80,6 +80,15 @@ class Value:
 
     # -- for users -------------------------------------------------------------------
 
+    @property
+    def results(self) -> list[Any]:
+        """Every handler's non-``None`` return value, in the order the handlers ran.
+
+        Unlike :attr:`result` it is always a list, so one handler returning a list and
+        several handlers returning one value each cannot be confused.
+        """
+        return list(self._results) if self._results is not None else []
+
     def add_done_callback(self, callback: Callable[[Value], None]) -> None:
         """Call *callback(value)* when done (at once when it already is)."""
         if self.done:

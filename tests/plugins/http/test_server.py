@@ -187,7 +187,27 @@ async def test_handler_failure_is_a_500_without_details(
     assert status == 500
     assert b"secret detail" not in body
     assert b"Traceback" not in body
-    assert "secret detail" in caplog.text
+    reports = [r for r in caplog.records if "secret detail" in r.getMessage()]
+    assert len(reports) == 1  # logged once (by the kernel: nobody handles the exception)
+    assert "Traceback" in reports[0].getMessage()
+
+
+async def test_http_errors_are_answers_not_logged_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Refuser(Component):
+        channel = "web"
+
+        def request(self, request: Request, response: Response) -> None:
+            raise NotFound("no such page")
+
+    server, transport = serve(Refuser())
+    async with server:
+        with caplog.at_level(logging.ERROR):
+            [(status, _, body)] = await fetch(transport.connect(), get("/missing"))
+    assert status == 404
+    assert b"no such page" in body
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_debug_shows_the_traceback_as_json_when_asked() -> None:

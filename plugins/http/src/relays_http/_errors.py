@@ -60,6 +60,9 @@ class HTTPError(Exception):
 
     #: The status code; subclasses fix it.
     code: int = 500
+    #: An HTTP error is an answer, not a failure: raising one fires no ``exception``
+    #: event (the kernel honours this attribute), so nothing logs a 404 as a crash.
+    relays_exception_event = False
 
     def __init__(
         self,

@@ -231,7 +231,7 @@ class HTTP(BaseComponent):
     @handler("registered", "unregistered", "started", channel="*")
     def _on_tree_changed(self, *args: Any) -> None:
         # Fire ``response`` events only while somebody listens for them.
-        self._watch_responses = bool(self._hub.resolve("response", (self.channel,)))
+        self._watch_responses = bool(self.handlers("response", self.channel))
 
     @handler("stopped", channel="*")
     async def _on_stopped(self, component: BaseComponent) -> None:
@@ -244,27 +244,6 @@ class HTTP(BaseComponent):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    @handler("exception", channel="*")
-    def _on_exception(
-        self,
-        error_type: type[BaseException],
-        error: BaseException,
-        lines: list[str],
-        handler: Any = None,
-        fevent: Any = None,
-    ) -> None:
-        # A failing request handler was answered (and a 500 logged) by _answer; an
-        # HTTPError is an answer, not a failure. Our being here stops the kernel from
-        # logging exceptions nobody handles, so log the others when only HTTP
-        # components listen, as the kernel would have.
-        if type(fevent) is RequestEvent:
-            return
-        listeners = self._hub.resolve("exception", ("*",))
-        if all(isinstance(h.owner, HTTP) for h in listeners) and listeners[0].owner is self:
-            logger.error(
-                "unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines)
-            )
 
     # -- receiving -------------------------------------------------------------------
 
@@ -354,10 +333,10 @@ class HTTP(BaseComponent):
         if session.closed:
             request.close()
             return
-        if value.errors:
-            self._send_error(session, request, response, value.result)
+        if value.errors:  # a handler raised: the kernel reported it (exception event)
+            self._send_error(session, request, response, value.result, reported=True)
             return
-        results = value._results
+        results = value.results
         result = results[0] if results else None
         try:
             self._send(session, request, response, result)
@@ -504,19 +483,26 @@ class HTTP(BaseComponent):
         self._sent(session, response)
 
     def _send_error(
-        self, session: _Session, request: Request, response: Response, error: BaseException
+        self,
+        session: _Session,
+        request: Request,
+        response: Response,
+        error: BaseException,
+        *,
+        reported: bool = False,
     ) -> None:
         trace = None
         if isinstance(error, HTTPError):
             http_error = error
         else:
             lines = traceback.format_exception(type(error), error, error.__traceback__)
-            logger.error(
-                "request handler failed for %s %s:\n%s",
-                request.method,
-                request.target,
-                "".join(lines),
-            )
+            if not reported:
+                logger.error(
+                    "request handler failed for %s %s:\n%s",
+                    request.method,
+                    request.target,
+                    "".join(lines),
+                )
             http_error = InternalServerError()
             if self.debug:
                 trace = "".join(lines)

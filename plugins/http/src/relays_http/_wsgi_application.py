@@ -101,9 +101,11 @@ class Application(BaseComponent):
         except TimeoutError:
             late = ServiceUnavailable("the application did not answer in time")
             return self._error_page(request, response, late, start_response, environ)
-        except Exception as failure:
-            return self._error_page(request, response, failure, start_response, environ)
-        results = value._results  # the first answer wins, as in the HTTP server
+        except Exception as failure:  # reported by the kernel as an exception event
+            return self._error_page(
+                request, response, failure, start_response, environ, reported=True
+            )
+        results = value.results  # the first answer wins, as in the HTTP server
         result = results[0] if results else None
         try:
             return self._answer(request, response, result, start_response, environ)
@@ -225,13 +227,16 @@ class Application(BaseComponent):
         error: BaseException,
         start_response: Callable[..., Any],
         environ: dict[str, Any],
+        *,
+        reported: bool = False,
     ) -> Iterable[bytes]:
         trace = None
         if isinstance(error, HTTPError):
             http_error = error
         else:
             lines = traceback.format_exception(type(error), error, error.__traceback__)
-            logger.error("request handler failed for %r:\n%s", request, "".join(lines))
+            if not reported:
+                logger.error("request handler failed for %r:\n%s", request, "".join(lines))
             http_error = InternalServerError()
             if self.debug:
                 trace = "".join(lines)
@@ -266,26 +271,6 @@ class Application(BaseComponent):
         self.fire(ResponseEvent(request, response))
 
     # -- the loop side ---------------------------------------------------------------
-
-    @handler("exception", channel="*")
-    def _on_exception(
-        self,
-        error_type: type[BaseException],
-        error: BaseException,
-        lines: list[str],
-        handler: Any = None,
-        fevent: Any = None,
-    ) -> None:
-        # A failed request is answered (and a 500 logged) by __call__; an HTTPError is
-        # an answer. Listening here keeps the kernel from logging those twice, so log
-        # the other failures when nobody else listens, as the kernel would have.
-        if isinstance(fevent, RequestEvent | _NextChunk):
-            return
-        listeners = self._hub.resolve("exception", ("*",))
-        if all(h.owner is self for h in listeners):
-            logger.error(
-                "unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines)
-            )
 
     @handler("wsgi_next_chunk")
     async def _next_chunk(self, iterator: Any, close: bool = False) -> Any:
