@@ -32,6 +32,7 @@ __all__ = [
     "Connection",
     "Disconnect",
     "Disconnected",
+    "Eof",
     "Error",
     "Read",
     "Ready",
@@ -171,6 +172,15 @@ class Disconnect(Event):
 
 class Disconnected(Event):
     """Client: ``disconnected()`` the connection ended."""
+
+
+class Eof(Event):
+    """Server: ``eof(sock)`` the peer half-closed: it sends no more, but may still read.
+
+    When a handler listens for ``eof`` on the transport's channel, the protocol owns
+    the rest (answer, then ``sock.close()``); when none does, the transport closes the
+    connection once the pending ``read`` events are handled.
+    """
 
 
 class Read(Event):
