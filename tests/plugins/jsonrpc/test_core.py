@@ -72,6 +72,9 @@ class Spec(Component):
             raise InvalidParams("number must be positive")
         return number
 
+    def bad_error(self) -> None:
+        raise JSONRPCError(1, "data that is not JSON", object())
+
     def unserialisable(self) -> object:
         return object()
 
@@ -293,6 +296,11 @@ async def test_debug_errors_carry_the_traceback() -> None:
 
 async def test_a_result_that_is_not_json_is_an_internal_error(rpc: Any) -> None:
     reply = await ask(rpc, call("unserialisable"))
+    assert reply["error"]["code"] == INTERNAL_ERROR
+
+
+async def test_an_error_whose_data_is_not_json_is_an_internal_error(rpc: Any) -> None:
+    reply = await ask(rpc, call("bad_error"))
     assert reply["error"]["code"] == INTERNAL_ERROR
 
 

@@ -122,19 +122,20 @@ class Processor:
                 return _encode(_error(INVALID_REQUEST, "Invalid Request", None, detail))
             answers = await asyncio.gather(*(self._answer(item, request) for item in document))
             replies = [answer for answer in answers if answer is not None]
-            return _encode(replies) if replies else None
-        answer = await self._answer(document, request)
-        return None if answer is None else _encode(answer)
+            return b"[" + b",".join(replies) + b"]" if replies else None
+        return await self._answer(document, request)
 
-    async def _answer(self, item: Any, request: Any) -> dict[str, Any] | None:
-        """The response object to one request object; None for a notification."""
+    async def _answer(self, item: Any, request: Any) -> bytes | None:
+        """The encoded response to one request object; None for a notification."""
         if not isinstance(item, dict):
-            return _error(INVALID_REQUEST, "Invalid Request", None, "a request is an object")
+            return _encode(
+                _error(INVALID_REQUEST, "Invalid Request", None, "a request is an object")
+            )
         request_id = item.get("id", _NO_ID)
         reply_id = request_id if request_id is not _NO_ID and _valid_id(request_id) else None
         problem = self._problem(item, request_id)
         if problem is not None:
-            return _error(INVALID_REQUEST, "Invalid Request", reply_id, problem)
+            return _encode(_error(INVALID_REQUEST, "Invalid Request", reply_id, problem))
         params = item.get("params", [])
         args, kwargs = (params, {}) if isinstance(params, list) else ((), params)
         reply = await self._call(item["method"], args, kwargs, reply_id, request)
@@ -154,32 +155,32 @@ class Processor:
             return 'the "id" member must be a string, a number or null'
         return None
 
-    async def _call(
-        self, name: str, args: Any, kwargs: Any, reply_id: Any, request: Any
-    ) -> dict[str, Any]:
+    async def _call(self, name: str, args: Any, kwargs: Any, reply_id: Any, request: Any) -> bytes:
         method = None if name.startswith("rpc.") else self.methods.find(name)
         if method is None:
-            return _error(METHOD_NOT_FOUND, "Method not found", reply_id, name)
+            return _encode(_error(METHOD_NOT_FOUND, "Method not found", reply_id, name))
         mismatch = method.check(args, kwargs)
         if mismatch is not None:
-            return _error(INVALID_PARAMS, "Invalid params", reply_id, mismatch)
+            return _encode(_error(INVALID_PARAMS, "Invalid params", reply_id, mismatch))
         timeout = self.limits.call_timeout
         try:
             result = await asyncio.wait_for(
                 self.methods.invoke(method, args, kwargs, request), timeout
             )
         except JSONRPCError as error:
-            return {"jsonrpc": "2.0", "error": error.to_json(), "id": reply_id}
+            try:
+                return _encode({"jsonrpc": "2.0", "error": error.to_json(), "id": reply_id})
+            except (TypeError, ValueError, RecursionError) as bad_data:
+                return _encode(self._internal(name, bad_data, reply_id))
         except TimeoutError:
             detail = f"the method did not finish within {timeout} s"
-            return _error(SERVER_ERROR, "Server error", reply_id, detail)
+            return _encode(_error(SERVER_ERROR, "Server error", reply_id, detail))
         except Exception as error:
-            return self._internal(name, error, reply_id)
+            return _encode(self._internal(name, error, reply_id))
         try:
-            _encode(result)
-        except (TypeError, ValueError) as error:
-            return self._internal(name, error, reply_id)
-        return {"jsonrpc": "2.0", "result": result, "id": reply_id}
+            return _encode({"jsonrpc": "2.0", "result": result, "id": reply_id})
+        except (TypeError, ValueError, RecursionError) as error:
+            return _encode(self._internal(name, error, reply_id))
 
     def _internal(self, name: str, error: BaseException, reply_id: Any) -> dict[str, Any]:
         lines = traceback.format_exception(type(error), error, error.__traceback__)
