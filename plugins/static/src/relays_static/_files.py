@@ -226,12 +226,15 @@ def answer_with_file(
         etag = make_etag(file_stat, coding)
         modified = int(file_stat.st_mtime)
         headers = response.headers
-        headers["ETag"] = etag
-        headers["Last-Modified"] = http_date(modified)
+        # A fresh response (Static's) takes plain appends; one a page already set
+        # fields on (serve_file's) needs them replaced.
+        put = headers.add if not headers else headers.__setitem__
+        put("ETag", etag)
+        put("Last-Modified", http_date(modified))
         if cache_control is not None:
-            headers["Cache-Control"] = cache_control
+            put("Cache-Control", cache_control)
         if has_variants:
-            headers["Vary"] = "Accept-Encoding"
+            put("Vary", "Accept-Encoding")
         outcome = evaluate_preconditions(request, etag, modified)
         if outcome is not None:
             if outcome == NOT_MODIFIED:
@@ -242,12 +245,12 @@ def answer_with_file(
                 outcome, "a precondition of this request does not hold", headers={"ETag": etag}
             )
         media_type = content_type or options.media_types.content_type(path)
-        headers["Content-Type"] = media_type
-        headers["Accept-Ranges"] = "bytes"
+        put("Content-Type", media_type)
+        put("Accept-Ranges", "bytes")
         if coding:
-            headers["Content-Encoding"] = coding
+            put("Content-Encoding", coding)
         if options.nosniff:
-            headers["X-Content-Type-Options"] = "nosniff"
+            put("X-Content-Type-Options", "nosniff")
         is_get = request.method == "GET"
         ranges = None
         range_field = request.header(b"range")

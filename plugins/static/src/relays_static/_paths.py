@@ -11,18 +11,23 @@ hidden (a leading ``.``) unless hidden files are allowed. ``.well-known`` is
 always allowed (RFC 8615). Empty and ``.`` segments are dropped, as nginx merges
 slashes.
 
-The containment check does not trust that normalisation alone: the joined path
-is resolved with :func:`os.path.realpath` (which follows every symlink) and must
-still lie under the real document root. A symlink that points outside is a 403;
-with ``follow_symlinks=False`` any symlink on the way is.
+The containment check does not trust that normalisation alone: every
+component under the (real) document root is ``lstat``-ed, and as soon as one is
+a symbolic link the whole path is resolved with :func:`os.path.realpath` (which
+follows every link) and must still lie under the document root. A symlink that
+points outside is a 403; with ``follow_symlinks=False`` any symlink on the way
+is. Walking with ``lstat`` costs one system call per segment, where
+``realpath`` on every request would cost one per component of the absolute path.
 
-None of this needs the file to exist: a path that passes is only a *candidate*,
-the caller stats it.
+(Someone who can write into the document root can swap a directory for a link
+between our check and the ``open``; that is true of any check done before
+opening, and of nginx too. Serve directories only you can write to.)
 """
 
 from __future__ import annotations
 
 import os
+import stat as stat_module
 from urllib.parse import unquote
 
 from relays_http import Forbidden
@@ -68,17 +73,36 @@ def split_url_path(raw_path: str, *, hidden_files: bool = False) -> list[str]:
 
 def resolve_path(
     root: str, segments: list[str], *, follow_symlinks: bool = True
-) -> tuple[str, str]:
-    """``(path, real path)`` of *segments* under the real directory *root*.
+) -> tuple[str, os.stat_result | None]:
+    """``(path, its stat)`` of *segments* under the real directory *root*.
 
-    *root* must already be a real path (:func:`os.path.realpath`). Raises
-    :class:`~relays_http.Forbidden` when the real path leaves *root*, or when it
-    differs from the plain path and *follow_symlinks* is off.
+    The stat is None when nothing is there. *root* must already be a real path
+    (:func:`os.path.realpath`). Each component is ``lstat``-ed on the way down, the
+    cheap common case; the first symbolic link met sends the whole path through
+    :func:`os.path.realpath` instead. Raises :class:`~relays_http.Forbidden` when
+    the real path leaves *root*, or at any link when *follow_symlinks* is off.
     """
-    path = os.path.join(root, *segments) if segments else root
-    real = os.path.realpath(path)
-    if real != root and not real.startswith(root + os.sep if root != os.sep else root):
-        raise Forbidden("this path leads outside the served directory")
-    if not follow_symlinks and real != path:
+    path = root
+    try:
+        if not segments:
+            return root, os.stat(root)
+        file_stat = None
+        for segment in segments:
+            path = f"{path}{os.sep}{segment}"
+            file_stat = os.lstat(path)
+            if stat_module.S_ISLNK(file_stat.st_mode):
+                break
+        else:
+            return path, file_stat
+    except (OSError, ValueError):
+        return path, None
+    if not follow_symlinks:
         raise Forbidden("symbolic links are not followed here")
-    return path, real
+    real = os.path.realpath(os.path.join(root, *segments))
+    inside = root + os.sep if root != os.sep else root
+    if real != root and not real.startswith(inside):
+        raise Forbidden("this path leads outside the served directory")
+    try:
+        return real, os.stat(real)
+    except (OSError, ValueError):
+        return real, None

@@ -152,14 +152,12 @@ class Static(BaseComponent):
         except PathRefused:
             return NotFound("no such file")  # never say why: it helps only an attacker
         try:
-            _path, real = resolve_path(
+            real, file_stat = resolve_path(
                 self.docroot, segments, follow_symlinks=self.follow_symlinks
             )
         except HTTPError as error:
             return error
-        try:
-            file_stat = os.stat(real)
-        except (OSError, ValueError):
+        if file_stat is None:
             return None
         if request.method not in _METHODS:
             return MethodNotAllowed(_METHODS)
@@ -185,17 +183,16 @@ class Static(BaseComponent):
         self, request: Request, response: Response, directory: str, relative: str
     ) -> Any:
         for name in self.index_files:
-            candidate = os.path.join(directory, name)
-            if not os.path.isfile(candidate):
-                continue
             try:
-                _, real = resolve_path(
+                real, index_stat = resolve_path(
                     self.docroot,
                     [*relative.split("/"), name] if relative else [name],
                     follow_symlinks=self.follow_symlinks,
                 )
             except HTTPError as error:
                 return error
+            if index_stat is None or not stat_module.S_ISREG(index_stat.st_mode):
+                continue
             index_relative = f"{relative}/{name}" if relative else name
             return answer_with_file(
                 request,

@@ -57,9 +57,22 @@ def make_etag(stat: os.stat_result, coding: str = "") -> str:
     return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{suffix}"'
 
 
+_dates: dict[int, str] = {}
+
+
 def http_date(timestamp: float) -> str:
-    """An IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``), to the second."""
-    return formatdate(int(timestamp), usegmt=True)
+    """An IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``), to the second.
+
+    Remembered for a few hundred distinct times: a site's files share few mtimes,
+    and formatting one costs more than the rest of a validator.
+    """
+    seconds = int(timestamp)
+    text = _dates.get(seconds)
+    if text is None:
+        if len(_dates) >= 512:
+            _dates.clear()
+        text = _dates[seconds] = formatdate(seconds, usegmt=True)
+    return text
 
 
 def parse_http_date(value: str) -> int | None:
