@@ -408,3 +408,32 @@ async def test_returned_response_is_sent() -> None:
     async with server:
         status, headers, body = await ask(transport.connect(), "GET", "/")
     assert (status, headers["x-made"], body) == (202, "yes", b"made")
+
+
+@pytest.mark.parametrize("name", ["fire", "wait", "call", "register", "redirect", "request"])
+def test_page_named_like_the_component_api_is_refused(name: str) -> None:
+    def page(self: Any) -> str:
+        return "never"
+
+    with pytest.raises(TypeError, match=rf"Clash\.{name} cannot be a page.*@expose\('{name}'\)"):
+        type("Clash", (Controller,), {name: page})
+    with pytest.raises(TypeError, match="cannot be a page"):
+        type("Clash", (BaseController,), {name: expose(page)})
+
+
+def test_api_names_are_pages_through_expose_with_another_method_name() -> None:
+    class Fine(Controller):
+        @expose("fire")
+        def fire_page(self) -> str:
+            return "fired"
+
+        @handler("wait")
+        def wait_handler(self) -> None:
+            pass
+
+    class Quiet(BaseController):
+        def redirect(self, url: str, code: int = 302) -> Any:  # an override, no page
+            return super().redirect(url, code)
+
+    assert Fine._pages["fire"].attribute == "fire_page"
+    assert "redirect" not in Quiet._pages

@@ -121,11 +121,17 @@ def _collect_pages(cls: type[BaseController]) -> tuple[dict[str, Page], dict[str
                 chosen.pop(attribute, None)
                 continue
             exposed = getattr(member, _EXPOSE_ATTRIBUTE, None)
+            if (
+                attribute in _API
+                and not attribute.startswith("_")
+                and (exposed is not None or cls._expose_public)
+            ):
+                _refuse_api_name(cls, attribute)
             if exposed is not None:
                 chosen[attribute] = exposed
             elif attribute in chosen:
                 pass  # an override without a decorator stays a page
-            elif cls._expose_public and not attribute.startswith("_") and attribute not in _API:
+            elif cls._expose_public and not attribute.startswith("_"):
                 chosen[attribute] = _Exposed((), None)
     pages: dict[str, Page] = {}
     verbs: dict[str, Page] = {}
@@ -146,6 +152,18 @@ def _collect_pages(cls: type[BaseController]) -> tuple[dict[str, Page], dict[str
             for name in exposed.names or (attribute,):
                 pages[name] = page
     return pages, verbs
+
+
+def _refuse_api_name(cls: type, attribute: str) -> None:
+    """A page named like a method of the component API would replace that method
+    (``fire``, ``wait``, ``register``...) and break the controller, or silently not
+    be a page: say so when the class is made, with the way out."""
+    raise TypeError(
+        f"{cls.__qualname__}.{attribute} cannot be a page: {attribute!r} is a method of "
+        f"the controller's component API. Rename the method and serve it at that "
+        f"segment with @expose({attribute!r}), e.g. "
+        f"'@expose({attribute!r}) def {attribute}_page(self): ...'"
+    )
 
 
 class _Call(RequestEvent):
