@@ -107,6 +107,10 @@ async def test_directories(docroot: pathlib.Path, make_client: Make) -> None:
         assert (await client("/"))[2] == b"<h1>home</h1>"
         status, headers, _ = await client("/css")
         assert (status, headers["location"]) == (301, "/css/")
+        status, headers, _ = await client("//css")  # never a protocol-relative "//css/"
+        assert (status, headers["location"]) == (301, "/css/")
+        status, headers, _ = await client("/./css")
+        assert (status, headers["location"]) == (301, "/css/")
         assert (await client("/css/"))[0] == 403  # no index, no listing
 
 

@@ -27,6 +27,7 @@ import stat as stat_module
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import quote
 
 from relays import BaseComponent, Event, handler
 from relays_http import (
@@ -164,8 +165,11 @@ class Static(BaseComponent):
         relative = "/".join(segments)
         if stat_module.S_ISDIR(file_stat.st_mode):
             if not rest.endswith("/"):
+                # Rebuilt from the checked segments, never from the raw path: "//host"
+                # would make a redirect to another site.
                 query = request.query_string
-                location = f"{self.path}{rest}/" + (f"?{query}" if query else "")
+                location = "/".join([self.path, *(quote(segment) for segment in segments)])
+                location = f"{location}/" + (f"?{query}" if query else "")
                 return Redirect(location, 301)
             return self._answer_directory(request, response, real, relative)
         if not stat_module.S_ISREG(file_stat.st_mode):
