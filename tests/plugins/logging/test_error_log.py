@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
@@ -100,20 +101,29 @@ async def test_unhandled_exception_is_logged_with_traceback(capture) -> None:
 
 
 @pytest.mark.integration
-def test_request_handler_failure_is_left_to_relays_http(
+def test_request_handler_failure_is_logged_once_with_the_request(
     serve: Callable[..., Server], capture
 ) -> None:
     errors = capture("relays.error")
-    server_log = capture("relays.http")
+    others = [capture("relays.http"), capture("relays")]
     server = serve(ErrorLog())
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    connection.request("GET", "/fail")
-    assert connection.getresponse().status == 500
+    connection.request("GET", "/fail?x=%22")
+    first = connection.getresponse()
+    first.read()
+    assert first.status == 500
+    connection.request("GET", "/missing")  # an HTTPError is an answer, not a failure
+    second = connection.getresponse()
+    second.read()
+    assert second.status == 404
     connection.close()
-    lines = server_log.wait_for(1)
-    assert "GET /fail" in lines[0]
-    assert "RuntimeError: boom" in lines[0]
-    assert errors.records == []  # logged once, by the server
+    (line,) = errors.wait_for(1)
+    assert line.startswith('request handler failed for "GET /fail?x=%22 HTTP/1.1" from 127.0.0.1:')
+    assert "RuntimeError: boom" in line
+    assert "Traceback" in line
+    time.sleep(0.05)
+    assert len(errors.records) == 1
+    assert [r for other in others for r in other.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_debugger_routed_to_a_logger(capture) -> None:

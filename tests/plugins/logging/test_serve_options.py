@@ -137,7 +137,9 @@ def test_log_level_governs_the_error_log(tmp_path: Path) -> None:
     with running(*base, "--log-level", "error", cwd=tmp_path) as (process, url):
         assert fetch(url + "fail") == 500
         _, err = stop(process)
-    assert re.search(r"ERROR relays\.http: request handler failed for GET /fail", err), err
+    assert re.search(
+        r'ERROR relays\.error: request handler failed for "GET /fail HTTP/1\.1"', err
+    ), err
     assert "RuntimeError: failing on purpose" in err
     with running(*base, "--log-level", "critical", cwd=tmp_path) as (process, url):
         assert fetch(url + "fail") == 500

@@ -12,11 +12,11 @@ nothing, so it never answers), the ``response`` handler builds an
 
 Bytes sent. The ``response`` event does not carry the number of bytes written, so
 the body size is worked out from what the handler answered, when that is
-unambiguous: a ``str`` (UTF-8), ``bytes``, a ``dict`` (compact JSON), a
+certain: the first answer (:attr:`relays.Value.results`, as the server takes it)
+when it is a ``str`` (UTF-8), ``bytes``, a ``dict`` (compact JSON) or a
 :class:`~relays_http.Response` holding one of those, or an explicit
-``Content-Length`` field. Streamed bodies, error pages, lists (several handlers'
-answers look the same) and ``HEAD`` responses are logged as unknown (``-`` /
-``null``).
+``Content-Length`` field. Streamed bodies, error pages, JSON lists and ``HEAD``
+responses are logged as unknown (``-`` / ``null``).
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def _body_size(
         return int(declared)
     if value is None or value.errors or not value.done:
         return None
-    result = value.result
+    results = value.results
+    result = results[0] if results else None
     if isinstance(result, Response):
         if result is not response:
             return None  # an error page took its place

@@ -2,9 +2,10 @@
 
 Unhandled exceptions arrive as the kernel's ``exception`` events (on every
 channel). A component that listens for them takes over from the kernel's own
-last-resort logging, so :class:`ErrorLog` logs every one, except failures of
-``request`` handlers: relays-http answers those with a 500 and logs them itself,
-with the request line, to the ``relays.http`` logger.
+last-resort logging, so :class:`ErrorLog` logs every one, once. A failing
+``request`` handler (relays-http answers it with a 500) is logged with the
+request line and the client's address; an :class:`~relays_http.HTTPError` is an
+answer, not a failure, and fires no ``exception`` event at all.
 
 Bad requests (a malformed head, a body too large, a timeout) are the client's
 fault, and a client can send a great many of them. :meth:`ErrorLog.bad_request`
@@ -67,16 +68,22 @@ class ErrorLog(BaseComponent):
         handler: Any = None,
         fevent: Any = None,
     ) -> None:
-        if isinstance(fevent, RequestEvent):
-            return  # relays-http logged it, with the request line
+        trace = "".join(traceback).rstrip("\n")
+        if isinstance(fevent, RequestEvent) and fevent.args:
+            request = fevent.args[0]
+            remote = request.remote
+            client = remote[0] if isinstance(remote, tuple) and remote else remote
+            self.logger.error(
+                'request handler failed for "%s" from %s: %s: %s\n%s',
+                escape(f"{request.method} {request.target} HTTP/{request.http_version}"),
+                escape(str(client)) if client else "-",
+                error_type.__name__,
+                error,
+                trace,
+            )
+            return
         where = f" in {handler!r}" if handler is not None else ""
-        self.logger.error(
-            "unhandled %s%s: %s\n%s",
-            error_type.__name__,
-            where,
-            error,
-            "".join(traceback).rstrip("\n"),
-        )
+        self.logger.error("unhandled %s%s: %s\n%s", error_type.__name__, where, error, trace)
 
     def bad_request(
         self, client: Any, status: int, reason: str, request_line: bytes = b""
