@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relays import Component
+from relays import Component, handler
 from relays.testing import MemoryClient, MemoryTransport
 from relays_http import (
     BaseServer,
@@ -569,3 +569,32 @@ async def test_an_excluded_path_has_no_session(caplog: pytest.LogCaptureFixture)
         with caplog.at_level(logging.ERROR, logger="relays.http"):
             assert (await browser.get("/count"))[0] == 500
     assert "this request has no session" in caplog.text
+
+
+async def test_a_failing_handler_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    server, transport, _ = make()
+    async with server:
+        with caplog.at_level(logging.ERROR):
+            assert (await Browser(transport).get("/boom"))[0] == 500
+    failures = [record for record in caplog.records if "boom" in record.getMessage()]
+    assert len(failures) == 1
+
+
+async def test_the_first_answer_wins_as_without_sessions() -> None:
+    class Second(Component):
+        channel = "web"
+
+        def request(self, request: Request, response: Response) -> Any:
+            return "second" if request.path == "/two" else None
+
+    class First(Component):
+        channel = "web"
+
+        @handler("request", priority=5)
+        def _first(self, request: Request, response: Response) -> Any:
+            return "first" if request.path == "/two" else None
+
+    transport = MemoryTransport(channel="web")
+    server = BaseServer(transport=transport) + Sessions(secret=SECRET) + Second() + First()
+    async with server:
+        assert await Browser(transport).get("/two") == (200, b"first")

@@ -20,11 +20,12 @@ the write. To save the session (and set its cookie) *before* the response leaves
    app's answer becomes ours, so relays-http sends it.
 
 Consequences a user can see: handlers at a priority above :data:`PRIORITY` see
-``request`` twice; when several handlers of the inner event return something
-(none stopped it), the answer is the list of their results, as a ``Value``'s
-result is. A handler's exception is re-raised (a 500, nothing saved); an
-:class:`~relays_http.HTTPError` below 500 (a :class:`~relays_http.Redirect` after a
-login) is an answer: the session is saved and the cookie travels with it.
+``request`` twice. When several handlers of the inner event answer, the first
+answer wins, as without sessions. A handler's exception fails our event too (by
+returning the inner event's value, so it is reported once): a 500, nothing
+saved. An :class:`~relays_http.HTTPError` below 500 (a
+:class:`~relays_http.Redirect` after a login) is an answer: the session is saved
+and the cookie travels with it.
 
 Expiry: a session expires ``idle_timeout`` seconds after its last use, and at the
 latest ``absolute_timeout`` seconds after it was created (or regenerated). The
@@ -173,19 +174,24 @@ class Sessions(BaseComponent):
         request.context[SESSION_KEY] = session
         answer = self.fire(RequestEvent(request, response), *event.channels)
         try:
-            result = await answer
-        except HTTPError as error:
-            if error.code >= 500:
-                raise
-            result = error  # returned, not raised: relays-http answers it the same way
-        if isinstance(result, HTTPError) and result.code >= 500:
-            return result
+            await answer
+        except Exception as error:
+            if not isinstance(error, HTTPError) or error.code >= 500:
+                # Returning the failed value makes ours fail the same way without a
+                # second report: the kernel has logged or reported the error once.
+                return answer
+            result: Any = error  # a Redirect after a login: an answer, saved
+        else:
+            results = answer.results
+            result = results[0] if results else None  # the first answer wins, as in relays-http
+            if isinstance(result, HTTPError) and result.code >= 500:
+                return result
         target = result if isinstance(result, Response) else response
         try:
             await self._finish(session, request, target, stale=stale, resign=resign)
         except SessionStoreError as error:
             return self._unavailable(error)
-        return result
+        return answer if answer.errors else result
 
     @handler("stopped", channel="*")
     async def _on_stopped(self, component: BaseComponent) -> None:
