@@ -169,3 +169,23 @@ def test_bad_options_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
             main([*demo, *arguments])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_workers_share_the_access_file(tmp_path: Path) -> None:
+    (tmp_path / "logapp.py").write_text(APP)
+    log = tmp_path / "access.log"
+    arguments = (
+        "serve", "logapp:App", "--bind", "tcp://127.0.0.1:0", "--workers", "2",
+        "--access-log", str(log),
+    )  # fmt: skip
+    with running(*arguments, cwd=tmp_path) as (process, url):
+        for index in range(20):
+            assert fetch(f"{url}n{index}") == 200
+        lines = wait_for_lines(log, 20)
+        stop(process)
+    targets = []
+    for line in lines:
+        fields = COMBINED.match(line)
+        assert fields is not None, line
+        targets.append(fields["request"].split()[1])
+    assert sorted(targets) == sorted(f"/n{index}" for index in range(20))
