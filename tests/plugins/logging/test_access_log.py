@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from relays import Component
 from relays_http import Server, TrustedProxies
 from relays_logging import AccessLog, AccessRecord
 
@@ -126,7 +127,6 @@ def test_record_is_attached_for_structured_handlers(serve: Callable[..., Server]
 
 
 def test_duration_measures_the_handler(serve: Callable[..., Server], capture) -> None:
-    from relays import Component
     from relays_http import Request, Response
 
     class Slow(Component):
@@ -188,3 +188,32 @@ def test_logger_level_switches_it_off(serve: Callable[..., Server], capture) -> 
 def test_bad_format_is_refused() -> None:
     with pytest.raises(ValueError, match="'combined' or 'json'"):
         AccessLog(format="common")  # type: ignore[arg-type]
+
+
+def test_unix_socket_client_is_unknown(tmp_path, capture) -> None:
+    from relays_http import Request, Response
+
+    class Hello(Component):
+        channel = "web"
+
+        def request(self, request: Request, response: Response) -> str:
+            return "hi"
+
+    log = capture("relays.access")
+    path = tmp_path / "web.sock"
+    server = Server(f"unix://{path}") + Hello() + AccessLog()
+    server.start()
+    try:
+        deadline = time.monotonic() + 5
+        while server.address is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(path))
+            sock.sendall(b"GET /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while sock.recv(4096):
+                pass
+        fields = parse(log.wait_for(1)[0])
+    finally:
+        server.stop()
+    assert (fields["remote"], fields["request"], fields["size"]) == ("-", "GET /u HTTP/1.1", "2")
