@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from relays import Component, handler
 from relays_http import Request, Response
-from relays_static import serve_download, serve_file
-from relays_static._files import accepted_codings, content_disposition
+from relays_static import FileChanged, serve_download, serve_file
+from relays_static._files import accepted_codings, content_disposition, stream_file
 
 Make = Callable[..., Any]
 
@@ -81,3 +84,22 @@ def test_accept_encoding() -> None:
         "gzip": 0.0,
         "deflate": 0.0,
     }
+
+
+async def test_a_file_changed_after_its_head_is_not_finished(docroot: pathlib.Path) -> None:
+    path = docroot / "big.bin"
+    before = os.stat(path)
+    path.write_bytes(b"short now")
+    stream = stream_file(str(path), before, [(b"", 0, before.st_size)], b"", 4096)
+    with pytest.raises(FileChanged):
+        async for _ in stream:
+            pass
+
+
+async def test_streams_parts_with_their_prefixes(docroot: pathlib.Path) -> None:
+    path = docroot / "data.bin"
+    data = path.read_bytes()
+    parts = [(b"<a>", 0, 10), (b"<b>", 500, 300)]
+    chunks = [chunk async for chunk in stream_file(str(path), os.stat(path), parts, b"<end>", 64)]
+    assert b"".join(chunks) == b"<a>" + data[:10] + b"<b>" + data[500:800] + b"<end>"
+    assert max(len(chunk) for chunk in chunks) <= 64

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relays_http import Forbidden
+from relays_http import Forbidden, Headers, HTTPError, Request, Response
+from relays_static import Static
 from relays_static._paths import PathRefused, resolve_path, split_url_path
 
 
@@ -142,3 +143,29 @@ def test_any_path_stays_inside_or_is_refused(docroot: pathlib.Path, raw: str) ->
     assert real == root or real.startswith(root + os.sep)
     if found is not None:
         assert os.path.samestat(found, os.stat(real))
+
+
+_request_paths = st.one_of(_paths, _encoded).map(lambda path: path or "/")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=_request_paths, method=st.sampled_from(["GET", "HEAD", "POST"]))
+def test_static_never_serves_what_is_outside(docroot: pathlib.Path, raw: str, method: str) -> None:
+    """Whatever the path, Static answers a 3xx/4xx, passes, or serves a file inside."""
+    if not (docroot / "up").exists():
+        (docroot / "up").symlink_to(docroot.parent)
+    static = Static("/", docroot=docroot)
+    request = Request(method, raw, headers=Headers({"Host": "test"}))
+    answer = static.answer(request, Response(), request.raw_path)
+    if answer is None:
+        return
+    if isinstance(answer, HTTPError):
+        assert answer.code in (301, 403, 404, 405)
+        if answer.code == 301:
+            assert answer.headers["Location"].startswith("/")
+            assert not answer.headers["Location"].startswith("//")
+        return
+    assert isinstance(answer, Response)
+    assert answer.status == 200
+    body = answer.body if isinstance(answer.body, bytes) else b""
+    assert b"OUTSIDE-SECRET" not in body

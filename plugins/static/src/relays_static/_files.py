@@ -55,6 +55,7 @@ __all__ = [
     "answer_with_file",
     "content_disposition",
     "empty_body",
+    "stream_file",
 ]
 
 #: Content codings looked for next to a file, in order of preference, with the
@@ -149,7 +150,7 @@ async def empty_body() -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _stream(
+async def stream_file(
     path: str,
     expected: os.stat_result,
     parts: list[tuple[bytes, int, int]],
@@ -298,7 +299,7 @@ def answer_with_file(
             response.body = b"".join(chunks)
         else:
             headers["Content-Length"] = str(length)
-            response.body = _stream(sent_path, file_stat, parts, closing, limits.chunk_size)
+            response.body = stream_file(sent_path, file_stat, parts, closing, limits.chunk_size)
         return response
     finally:
         os.close(descriptor)
