@@ -183,6 +183,56 @@ async def test_half_close_still_gets_the_reply_then_eof() -> None:
         await writer.wait_closed()
 
 
+async def test_without_an_eof_handler_a_half_closed_echo_closes(recorder: Any) -> None:
+    server = TCPServer(("127.0.0.1", 0))
+    log = recorder()
+    async with Echo() + log + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"ping")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 5) == b"ping"  # then EOF: closed
+        await log.until("disconnect")
+        assert not log.named("eof")
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_an_eof_handler_keeps_a_half_closed_connection_open_for_writing(
+    recorder: Any,
+) -> None:
+    class Summer(Component):
+        """Adds up the numbers a peer sends; answers the total after its EOF, later."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.received = b""
+
+        def read(self, sock: SocketConnection, data: bytes) -> None:
+            self.received += data
+
+        async def eof(self, sock: SocketConnection) -> None:
+            await asyncio.sleep(0.1)  # the answer comes well after the EOF
+            total = sum(int(word) for word in self.received.split())
+            sock.write(b"%d\n" % total)
+            sock.close()
+
+    server = TCPServer(("127.0.0.1", 0))
+    log = recorder()
+    async with Summer() + log + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"1 2 3 ")
+        writer.write(b"4")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 5) == b"10\n"
+        assert [event.args[0] for event in log.named("eof")] == [
+            event.args[0] for event in log.named("connect")
+        ]
+        writer.close()
+        await writer.wait_closed()
+
+
 async def test_a_peer_that_vanishes_does_not_stop_the_server(recorder: Any) -> None:
     server = TCPServer(("127.0.0.1", 0))
     log = recorder()

@@ -40,6 +40,11 @@ checks all deadlines a few times per shortest timeout: the hot path pays a float
 store, not a timer-heap insert and cancel. Expired head and body phases get a 408,
 idle connections are just closed. While a handler runs there is no deadline.
 
+Half-close. When the client shuts down its sending side, the transport fires
+``eof(sock)`` (because we listen for it) instead of closing: the core is told
+(``receive_data(b"")``) and the connection closes after the responses to what
+was received, as a ``ConnectionClosed`` comes out of the core.
+
 Connections beyond ``max_connections`` get a 503 and are closed at once.
 """
 
@@ -112,6 +117,7 @@ class _Session:
         "closed",
         "conn",
         "deadline",
+        "eof",
         "head",
         "http",
         "paused",
@@ -131,6 +137,7 @@ class _Session:
         self.busy = False
         self.paused = False
         self.closed = False
+        self.eof = False
         self.head: protocol.Request | None = None
         self.chunks: list[bytes] = []
         self.size = 0
@@ -217,6 +224,20 @@ class HTTP(BaseComponent):
         except protocol.LocalProtocolError:
             return  # data after EOF: nothing we can do with it
         self._process(session)
+
+    @handler("eof")
+    def _on_eof(self, sock: Connection) -> None:
+        # The client half-closed (HTTP/1.0 clients, ``shutdown(SHUT_WR)``): answer
+        # what it sent, then close. The core turns EOF into ``ConnectionClosed`` once
+        # the buffered requests are parsed; ``_process`` and ``_sent`` close then.
+        session = self._sessions.get(sock)
+        if session is None:
+            sock.close()
+            return
+        session.eof = True
+        session.conn.receive_data(b"")
+        if not session.busy and not session.paused:
+            self._process(session)
 
     @handler("disconnect")
     def _on_disconnect(self, sock: Connection) -> None:
@@ -534,6 +555,8 @@ class HTTP(BaseComponent):
             if session.paused:  # the next request is buffered already (pipelining)
                 session.paused = False
                 session.sock.resume_reading()
+                self._process(session)
+            elif session.eof:  # half-closed: the core says ConnectionClosed, we close
                 self._process(session)
         else:
             session.sock.close()

@@ -11,6 +11,9 @@ connection keeps the hot path to one attribute lookup each way:
   one buffer per endpoint is safe because asyncio calls ``buffer_updated`` right after
   filling it, before any other connection's read.
 * bytes out: ``sock.write(data)`` goes straight to ``transport.write``.
+* half-close: when the peer shuts down its sending side, a server fires
+  ``eof(sock)`` if some handler listens for it (the protocol then closes when it
+  is done answering), else closes once the pending ``read`` events are handled.
 
 Reading from a peer pauses for any of three reasons, kept as bits in ``_paused`` so
 one reason ending does not resume reading while another holds: the app asked
@@ -31,7 +34,7 @@ import asyncio
 import ssl
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from relays.transports import Connection, Read
+from relays.transports import Connection, Eof, Read
 
 if TYPE_CHECKING:
     from relays import Value
@@ -61,6 +64,8 @@ class Endpoint(Protocol):
 
     def _lost(self, connection: SocketConnection, error: BaseException | None) -> None: ...
 
+    def _handles_eof(self) -> bool: ...
+
 
 class SocketConnection(Connection, asyncio.BufferedProtocol):
     """A TCP, TLS or UNIX stream connection (the ``sock`` of the events).
@@ -85,6 +90,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._paused = 0
         self._pending_reads = 0
         self._eof = False
+        self._eof_owned = False  # an ``eof`` handler closes the connection, not we
         self._lost = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost_waiter: asyncio.Future[None] | None = None
@@ -268,7 +274,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
             result = value.result
             if result is not None and isinstance(result, bytes | bytearray | memoryview):
                 self.write(result)
-        if self._eof and not self._pending_reads:
+        if self._eof and not self._pending_reads and not self._eof_owned:
             self.close()
 
     # -- asyncio protocol callbacks --------------------------------------------------
@@ -298,13 +304,19 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         value.add_done_callback(self._read_done)
 
     def eof_received(self) -> bool:
-        # The peer half-closed. Keep the connection until the reads already queued
-        # are handled, so their replies (the echo shortcut, say) still go out; TLS
-        # cannot stay half-open, and asyncio closes it whatever we answer.
+        # The peer half-closed: it sends no more but may still read. TLS cannot stay
+        # half-open (asyncio closes it whatever we answer). A server whose protocol
+        # listens for ``eof`` gets the event, after the reads already queued, and
+        # closes the connection itself once it has answered (an HTTP/1.0 client, a
+        # ``shutdown(SHUT_WR)``); otherwise we close once those reads are handled, so
+        # their replies (the echo shortcut, say) still go out.
         if self.secure:
             return False
         self._eof = True
-        if not self._pending_reads:
+        if self._server_side and self._endpoint._handles_eof():
+            self._eof_owned = True
+            self._fire(Eof(self))
+        elif not self._pending_reads:
             self.close()
         return True
 

@@ -265,6 +265,10 @@ class StreamServer(_Endpoint):
     def _report(self, connection: SocketConnection, error: BaseException) -> None:
         self.fire(Error(connection, error))
 
+    def _handles_eof(self) -> bool:
+        """Whether a handler (not a catch-all one) listens for ``eof`` on our channel."""
+        return any(h.name == "eof" for h in self.handlers("eof", self.channel))
+
     def _lost(self, connection: SocketConnection, error: BaseException | None) -> None:
         if connection not in self.connections:
             return  # refused: the app never saw it
@@ -361,6 +365,9 @@ class StreamClient(_Endpoint):
 
     def _report(self, connection: SocketConnection, error: BaseException) -> None:
         self.fire(Error(error))
+
+    def _handles_eof(self) -> bool:
+        return False  # clients keep circuits' behaviour: close after the pending reads
 
     def _lost(self, connection: SocketConnection, error: BaseException | None) -> None:
         if self.sock is connection:
