@@ -136,8 +136,15 @@ def test_without_a_secret_a_random_one_is_used_with_a_warning(app_dir: Path) -> 
     assert "no --session-secret" in errors
 
 
-def test_two_workers_share_sessions_through_redis(app_dir: Path, redis_url: str) -> None:
-    options = ("--workers", "2", "--session-store", redis_url, "--session-secret", SECRET)
+@pytest.mark.parametrize("kind", ["redis", "sqlite"])
+def test_two_workers_share_sessions(
+    kind: str, app_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    if kind == "redis":
+        store: str = request.getfixturevalue("redis_url")
+    else:
+        store = f"sqlite://{app_dir}/sessions.db"
+    options = ("--workers", "2", "--session-store", store, "--session-secret", SECRET)
     with serving(*options, cwd=app_dir) as (process, url):
         client = Client()
         pids = set()

@@ -598,3 +598,18 @@ async def test_the_first_answer_wins_as_without_sessions() -> None:
     server = BaseServer(transport=transport) + Sessions(secret=SECRET) + Second() + First()
     async with server:
         assert await Browser(transport).get("/two") == (200, b"first")
+
+
+async def test_damaged_session_data_starts_a_fresh_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    server, transport, _ = make(store)
+    async with server:
+        browser = Browser(transport)
+        await browser.get("/count")
+        [entry] = store._entries.values()
+        entry.data["count"] = "{not json"
+        with caplog.at_level(logging.WARNING, logger="relays.sessions"):
+            assert await browser.get("/count") == (200, b"1")
+    assert "not JSON" in caplog.text

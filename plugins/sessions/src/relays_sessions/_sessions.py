@@ -223,7 +223,13 @@ class Sessions(BaseComponent):
         record = await self.store.load(session_id)
         if record is None:
             return Session(), True, False
-        return Session(session_id, record), False, old_key
+        try:
+            return Session(session_id, record), False, old_key
+        except ValueError as error:  # not JSON: written by something else, or damaged
+            logger.warning(
+                "session data in %r is not JSON, starting afresh: %s", self.store, error
+            )
+            return Session(), True, False
 
     def _expires(self, now: float, created: float) -> float:
         expires = math.inf
