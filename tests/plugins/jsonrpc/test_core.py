@@ -268,8 +268,11 @@ async def test_a_method_may_raise_invalid_params(rpc: Any) -> None:
     assert reply["error"] == {"code": INVALID_PARAMS, "message": "number must be positive"}
 
 
-async def test_application_errors_keep_code_message_and_data(rpc: Any) -> None:
+async def test_application_errors_keep_code_message_and_data(
+    rpc: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     reply = await ask(rpc, call("refuse", [4001], "x"))
+    assert "refused" not in caplog.text, "an error answer is not a failure to log"
     assert reply == {
         "jsonrpc": "2.0",
         "error": {"code": 4001, "message": "refused", "data": {"why": "because"}},

@@ -9,7 +9,7 @@ import pytest
 
 from relays import find_dispatcher
 from relays.testing import Manager
-from relays_xmlrpc import NOT_WELL_FORMED, XMLRPC, Fault, plugin
+from relays_xmlrpc import NOT_WELL_FORMED, XMLRPC, plugin
 
 
 def test_the_hook_answers_xmlrpc_only() -> None:
@@ -25,7 +25,7 @@ async def test_dispatch_works_without_http() -> None:
         reply = await rpc.dispatch(xmlrpc.client.dumps((6, 7), "times").encode())
         assert xmlrpc.client.loads(reply)[0] == (42,)
         reply = await rpc.dispatch(gzip.compress(b"<methodCall/>"))
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             xmlrpc.client.loads(reply)
         assert caught.value.faultCode == NOT_WELL_FORMED
 

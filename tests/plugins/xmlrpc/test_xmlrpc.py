@@ -139,8 +139,8 @@ def post(
         connection.close()
 
 
-def fault_of(body: bytes) -> Fault:
-    with pytest.raises(Fault) as caught:
+def fault_of(body: bytes) -> xmlrpc.client.Fault:
+    with pytest.raises(xmlrpc.client.Fault) as caught:
         xmlrpc.client.loads(body)
     return caught.value
 
@@ -153,16 +153,19 @@ def test_calls_with_dotted_names_events_and_functions(server: Server) -> None:
         assert client.who() == "/RPC2"
 
 
-def test_faults_keep_their_code(server: Server) -> None:
-    with proxy(server) as client, pytest.raises(Fault) as caught:
+def test_faults_keep_their_code_and_are_not_logged(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    with proxy(server) as client, pytest.raises(xmlrpc.client.Fault) as caught:
         client.math.divide(1, 0)
     assert (caught.value.faultCode, caught.value.faultString) == (42, "division by zero")
+    assert "division by zero" not in caplog.text, "a Fault is an answer, not a failure"
 
 
 def test_other_errors_are_a_stable_fault_without_details(
     server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with proxy(server) as client, pytest.raises(Fault) as caught:
+    with proxy(server) as client, pytest.raises(xmlrpc.client.Fault) as caught:
         client.broken()
     assert caught.value.faultCode == APPLICATION_ERROR
     assert "secret" not in caught.value.faultString
@@ -173,7 +176,7 @@ def test_other_errors_are_a_stable_fault_without_details(
 def test_debug_faults_carry_the_traceback() -> None:
     app = start(XMLRPC(debug=True), Calculator())
     try:
-        with proxy(app) as client, pytest.raises(Fault) as caught:
+        with proxy(app) as client, pytest.raises(xmlrpc.client.Fault) as caught:
             client.broken()
     finally:
         app.stop()
@@ -183,20 +186,20 @@ def test_debug_faults_carry_the_traceback() -> None:
 
 def test_unknown_methods_and_wrong_arguments_are_faults(server: Server) -> None:
     with proxy(server) as client:
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             client.nope()
         assert caught.value.faultCode == METHOD_NOT_FOUND
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             client.math.add(1)
         assert caught.value.faultCode == INVALID_PARAMS
         for name in ("started", "stopped", "registered"):
-            with pytest.raises(Fault) as caught:
+            with pytest.raises(xmlrpc.client.Fault) as caught:
                 getattr(client, name)()
             assert caught.value.faultCode == METHOD_NOT_FOUND
 
 
 def test_none_needs_allow_none(server: Server) -> None:
-    with proxy(server, allow_none=True) as client, pytest.raises(Fault) as caught:
+    with proxy(server, allow_none=True) as client, pytest.raises(xmlrpc.client.Fault) as caught:
         client.nothing()
     assert caught.value.faultCode == INTERNAL_ERROR
     app = start(XMLRPC(allow_none=True), Calculator())
@@ -209,7 +212,7 @@ def test_none_needs_allow_none(server: Server) -> None:
 
 
 def test_results_that_xmlrpc_cannot_carry_are_faults(server: Server) -> None:
-    with proxy(server) as client, pytest.raises(Fault) as caught:
+    with proxy(server) as client, pytest.raises(xmlrpc.client.Fault) as caught:
         client.huge()
     assert caught.value.faultCode == INTERNAL_ERROR
 
@@ -222,7 +225,7 @@ def test_dates_binary_structs_and_arrays_round_trip(server: Server) -> None:
 
 
 def test_a_slow_method_is_a_system_fault(server: Server) -> None:
-    with proxy(server) as client, pytest.raises(Fault) as caught:
+    with proxy(server) as client, pytest.raises(xmlrpc.client.Fault) as caught:
         client.sleepy(5)
     assert caught.value.faultCode == SYSTEM_ERROR
 
@@ -240,10 +243,10 @@ def test_introspection(server: Server) -> None:
         assert client.system.methodSignature("echo") == "undef"
         assert client.system.methodSignature("system.listMethods") == [["array"]]
         assert "fault" in client.system.methodHelp("system.multicall")
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             client.system.methodHelp("nope")
         assert caught.value.faultCode == METHOD_NOT_FOUND
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             client.system.methodHelp()
         assert caught.value.faultCode == INVALID_PARAMS
 
@@ -260,10 +263,10 @@ def test_multicall_runs_in_order_and_reports_faults_per_call(server: Server) -> 
         assert results[0] is True
         assert results[1] == "first"
         assert results[2] == 3
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             results[3]
         assert caught.value.faultCode == 42
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             results[4]
         assert caught.value.faultCode == METHOD_NOT_FOUND
 
@@ -274,10 +277,10 @@ def test_multicall_refuses_nesting_and_bad_shapes(server: Server) -> None:
             [{"methodName": "system.multicall", "params": [[]]}, "junk", {"methodName": 1}]
         )
         assert [item["faultCode"] for item in nested] == [INVALID_PARAMS] * 3
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             client.system.multicall("not a list")
         assert caught.value.faultCode == INVALID_PARAMS
-        with pytest.raises(Fault) as caught:
+        with pytest.raises(xmlrpc.client.Fault) as caught:
             client.system.multicall([{"methodName": "echo", "params": [1]}] * 101)
         assert caught.value.faultCode == INVALID_PARAMS
 
@@ -392,6 +395,6 @@ def test_any_bytes_posted_get_a_well_formed_fault(server: Server, data: bytes) -
     status, _, body = post(server, data)
     assert status == 200
     # Well-formed: a methodResponse with a fault (or, rarely, a result) that parses.
-    with pytest.raises(Fault) as caught:
+    with pytest.raises(xmlrpc.client.Fault) as caught:
         xmlrpc.client.loads(body)
     assert isinstance(caught.value.faultCode, int)

@@ -20,7 +20,9 @@ its signature (``-32602``), then run with ``call_timeout``. A batch's calls run
 concurrently, and each answer carries its request's ``id``. A
 :class:`~relays_jsonrpc.JSONRPCError` is the answer as raised; any other
 exception is logged and answered ``-32603`` without details (with them when
-``debug`` is on); a result that is not JSON is ``-32603`` too.
+``debug`` is on); a result that is not JSON is ``-32603`` too. (A handler's
+error is reported by the kernel, as an ``exception`` event; a registered
+function's is logged here, on ``relays.jsonrpc``.)
 """
 
 from __future__ import annotations
@@ -176,15 +178,20 @@ class Processor:
             detail = f"the method did not finish within {timeout} s"
             return _encode(_error(SERVER_ERROR, "Server error", reply_id, detail))
         except Exception as error:
-            return _encode(self._internal(name, error, reply_id))
+            # A handler's failure is reported by the kernel (an ``exception`` event,
+            # logged when nobody handles it); a registered function's only by us.
+            return _encode(self._internal(name, error, reply_id, log=method.function is not None))
         try:
             return _encode({"jsonrpc": "2.0", "result": result, "id": reply_id})
         except (TypeError, ValueError, RecursionError) as error:
             return _encode(self._internal(name, error, reply_id))
 
-    def _internal(self, name: str, error: BaseException, reply_id: Any) -> dict[str, Any]:
+    def _internal(
+        self, name: str, error: BaseException, reply_id: Any, *, log: bool = True
+    ) -> dict[str, Any]:
         lines = traceback.format_exception(type(error), error, error.__traceback__)
-        logger.error("JSON-RPC method %r failed:\n%s", name, "".join(lines))
+        if log:
+            logger.error("JSON-RPC method %r failed:\n%s", name, "".join(lines))
         if self.debug:
             data = {"type": type(error).__name__, "message": str(error), "traceback": lines}
             return _error(INTERNAL_ERROR, "Internal error", reply_id, data)

@@ -39,6 +39,9 @@ class JSONRPCError(Exception):
     left out of the response when not given.
     """
 
+    #: An answer, not a failure: the kernel fires no ``exception`` event for it.
+    relays_exception_event = False
+
     def __init__(self, code: int, message: str, data: Any = _MISSING) -> None:
         if not isinstance(code, int) or isinstance(code, bool):
             raise TypeError(f"a JSON-RPC error code is an integer, not {code!r}")

@@ -7,10 +7,12 @@ the RPC channel, and what its handlers return is the result. So any component of
 the tree can serve methods, with plain or ``async def`` handlers. Functions can
 also be registered by name, for a method that needs no component.
 
-Finding. Registered functions come first. Otherwise the tree's handler table is
-read once (and again when its size or root changed, or after a component joined
-or left, which the owner reports with :meth:`Methods.forget`) into a dict from
-event name to the handlers listening on exactly the RPC channel. Handlers that
+Finding. Registered functions come first. Otherwise the tree's handlers
+(:meth:`relays.BaseComponent.handlers`) are read once into a dict from event name
+to the handlers listening on exactly the RPC channel, and read again after a
+component joined or left (the owner reports it with :meth:`Methods.forget`), or
+when a name is missing and the tree's size changed (a component joined and its
+``registered`` event has not run yet). Handlers that
 listen on every channel (``"*"``) are not methods: a client must never be able to
 fire ``started`` or ``stopped`` at a tree by calling a method of that name.
 
@@ -99,26 +101,16 @@ class Method:
 
 
 def _tree_handlers(root: BaseComponent) -> Iterator[tuple[str, Any, int, Callable[..., Any]]]:
-    """``(name, channel, priority, callback)`` of every handler of the tree.
-
-    WORKAROUND: relays has no public way to list a tree's handlers (``relays.inspect``
-    renders them as text only), so this reads the hub's table, the one place that
-    knows. Kept to this function and :func:`_table` so that a public API replaces them.
-    """
-    for handler in _table(root):
+    """``(name, channel, priority, callback)`` of every handler of the tree."""
+    for handler in root.handlers():
         channel = handler.channel if handler.channel is not None else handler.owner.channel
         yield handler.name, channel, handler.priority, handler.callback
 
 
-def _table(root: BaseComponent) -> list[Any]:
-    """The tree's handler table (see :func:`_tree_handlers`)."""
-    table: list[Any] = root._hub.handlers
-    return table
-
-
 def _table_size(root: BaseComponent) -> tuple[int, int]:
-    """Changes when a component joins or leaves, before its ``registered`` event runs."""
-    return id(root), len(_table(root))
+    """Changes as soon as a component joins or leaves, before its ``registered`` event
+    runs; cheaper to compare than the methods are to rebuild."""
+    return id(root), len(root.handlers())
 
 
 class Methods:
@@ -161,20 +153,22 @@ class Methods:
 
     def find(self, name: str) -> Method | None:
         """The method called *name*, or None."""
-        method = self.functions.get(name)
-        if method is not None:
-            return method
-        return self._tree_methods().get(name)
+        method = self.functions.get(name) or self._tree_methods().get(name)
+        if method is None and _table_size(self.owner.root) != self._read_at:
+            # A component joined and its ``registered`` event has not run yet.
+            method = self._tree_methods(refresh=True).get(name)
+        return method
 
-    def _tree_methods(self) -> dict[str, Method]:
+    def _tree_methods(self, *, refresh: bool = False) -> dict[str, Method]:
         events = self._events
-        if events is None or _table_size(self.owner.root) != self._read_at:
+        if events is None or refresh:
             events = self._events = self._read_tree()
         return events
 
     def names(self) -> list[str]:
         """Every method's name, sorted."""
-        return sorted(set(self.functions) | set(self._tree_methods()))
+        refresh = _table_size(self.owner.root) != self._read_at
+        return sorted(set(self.functions) | set(self._tree_methods(refresh=refresh)))
 
     async def invoke(
         self, method: Method, args: Sequence[Any], kwargs: Mapping[str, Any], request: Any

@@ -7,8 +7,6 @@ component can serve methods, with plain or ``async def`` handlers.
 introspection, ``system.multicall``, gzip and safe XML parsing.
 """
 
-from xmlrpc.client import Fault
-
 from ._codec import (
     APPLICATION_ERROR,
     INTERNAL_ERROR,
@@ -17,6 +15,7 @@ from ._codec import (
     METHOD_NOT_FOUND,
     NOT_WELL_FORMED,
     SYSTEM_ERROR,
+    Fault,
 )
 from ._dispatcher import XMLRPC, XMLRPCLimits
 from ._methods import MethodCall

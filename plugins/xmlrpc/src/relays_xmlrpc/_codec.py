@@ -17,9 +17,10 @@ most XML-RPC servers use, so clients can tell the client's mistakes (-32700 to
 from __future__ import annotations
 
 import datetime
+import xmlrpc.client
 import zlib
 from typing import Any
-from xmlrpc.client import Fault, Unmarshaller, dumps
+from xmlrpc.client import Unmarshaller, dumps
 
 from defusedxml.xmlrpc import DefusedExpatParser
 
@@ -32,6 +33,7 @@ __all__ = [
     "NOT_WELL_FORMED",
     "SYSTEM_ERROR",
     "DocumentTooLarge",
+    "Fault",
     "decode_call",
     "encode_fault",
     "encode_result",
@@ -54,6 +56,18 @@ INTERNAL_ERROR = -32603
 APPLICATION_ERROR = -32500
 #: A limit of this server was hit (a method took too long).
 SYSTEM_ERROR = -32400
+
+
+class Fault(xmlrpc.client.Fault):
+    """An XML-RPC fault: ``raise Fault(4001, "no such user")`` in a method.
+
+    The standard library's :class:`xmlrpc.client.Fault` (what clients raise), marked
+    as an answer rather than a failure, so the kernel neither fires an ``exception``
+    event nor logs it. Raising a plain :class:`xmlrpc.client.Fault` works as well,
+    but is reported like an error.
+    """
+
+    relays_exception_event = False
 
 
 class DocumentTooLarge(ValueError):
@@ -116,11 +130,13 @@ def encode_result(result: Any, *, allow_none: bool) -> bytes:
         raise Fault(INTERNAL_ERROR, f"the result cannot be sent in XML-RPC: {error}") from None
 
 
-def encode_fault(fault: Fault) -> bytes:
+def encode_fault(fault: xmlrpc.client.Fault) -> bytes:
     """A ``methodResponse`` holding *fault*."""
     code = fault.faultCode if isinstance(fault.faultCode, int) else APPLICATION_ERROR
     string = str(fault.faultString)
-    return dumps(Fault(code, string), methodresponse=True, encoding="utf-8").encode("utf-8")
+    return dumps(xmlrpc.client.Fault(code, string), methodresponse=True, encoding="utf-8").encode(
+        "utf-8"
+    )
 
 
 #: XML-RPC type names for ``system.methodSignature``, by Python type.

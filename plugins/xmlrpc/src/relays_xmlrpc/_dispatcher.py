@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+import xmlrpc.client
 from collections.abc import Callable
 from typing import Any, TypeVar
-from xmlrpc.client import Fault
 
 import attrs
 
@@ -48,6 +48,7 @@ from ._codec import (
     NOT_WELL_FORMED,
     SYSTEM_ERROR,
     DocumentTooLarge,
+    Fault,
     decode_call,
     encode_fault,
     encode_result,
@@ -82,7 +83,7 @@ class XMLRPCLimits:
 
     #: Largest request document in bytes, after gzip decompression [413].
     max_request_size: int = attrs.field(default=1024 * 1024, validator=_positive)
-    #: Most calls in one ``system.multicall`` [fault -32600... per call list].
+    #: Most calls in one ``system.multicall`` [fault -32602].
     max_multicall_size: int = attrs.field(default=100, validator=_positive)
     #: Seconds a method may run before the caller gets fault -32400; None: forever.
     call_timeout: float | None = attrs.field(default=60.0, validator=_positive)
@@ -102,7 +103,7 @@ class XMLRPC(BaseComponent):
     ``Server(...) + XMLRPC() + Calculator()``: a call of ``math.add`` fires the event
     ``math.add`` on *rpc_channel* (``"rpc"``) and the handlers' return value is the
     result; or serve a function with :meth:`register_function`. A method raises
-    :class:`xmlrpc.client.Fault` to answer with a fault of its own; other errors
+    :class:`~relays_xmlrpc.Fault` to answer with a fault of its own; other errors
     become fault -32500 without details unless *debug* is on. ``None`` can be sent
     (``<nil/>``) only with *allow_none*.
     """
@@ -197,7 +198,7 @@ class XMLRPC(BaseComponent):
             name, params = decode_call(data)
             result = await self._call(name, params, request)
             return encode_result(result, allow_none=self.allow_none)
-        except Fault as fault:
+        except xmlrpc.client.Fault as fault:
             return encode_fault(fault)
 
     async def _call(self, name: str, params: tuple[Any, ...], request: Any) -> Any:
@@ -224,13 +225,14 @@ class XMLRPC(BaseComponent):
         timeout = self.limits.call_timeout
         try:
             return await asyncio.wait_for(self.methods.invoke(method, params, request), timeout)
-        except Fault:
+        except xmlrpc.client.Fault:
             raise
         except TimeoutError:
             raise Fault(SYSTEM_ERROR, f"{method.name} did not finish within {timeout} s") from None
         except Exception as error:
             lines = traceback.format_exception(type(error), error, error.__traceback__)
-            logger.error("XML-RPC method %r failed:\n%s", method.name, "".join(lines))
+            if method.function is not None:  # a handler's error the kernel reports itself
+                logger.error("XML-RPC method %r failed:\n%s", method.name, "".join(lines))
             message = f"{method.name} failed"
             if self.debug:
                 message = f"{message}: {type(error).__name__}: {error}\n{''.join(lines)}"
@@ -255,7 +257,7 @@ class XMLRPC(BaseComponent):
                 result = await self._call(name, tuple(params), request)
                 encode_result(result, allow_none=self.allow_none)  # a fault if it cannot be sent
                 results.append([result])
-            except Fault as fault:
+            except xmlrpc.client.Fault as fault:
                 results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
         return results
 

@@ -7,11 +7,12 @@ the RPC channel, and its handlers' return value is the result, so any component
 can serve methods (``@handler("math.add")`` for a dotted name). Functions can be
 registered by name too, and win over handlers of the same name.
 
-The handlers are read from the tree's handler table when first needed, and read
-again when the table's size or root changed or the owner saw a component join or
-leave (:meth:`Methods.forget`). Only handlers listening on exactly the RPC
-channel count: one listening everywhere (``"*"``) is not a method, so a client
-can never fire ``stopped`` at the tree.
+The handlers are read from the tree (:meth:`relays.BaseComponent.handlers`) when
+first needed, and again after the owner saw a component join or leave
+(:meth:`Methods.forget`), or when a name is missing and the tree's size changed
+(a component joined and its ``registered`` event has not run yet). Only handlers
+listening on exactly the RPC channel count: one listening everywhere (``"*"``) is
+not a method, so a client can never fire ``stopped`` at the tree.
 
 Introspection comes from the callables themselves: the help is the docstring,
 the signature comes from the annotations (``"undef"`` when they do not say, as
@@ -146,19 +147,8 @@ class Method:
         return [[result, *types]]
 
 
-def _handler_table(root: BaseComponent) -> list[Any]:
-    """The tree's handlers.
-
-    WORKAROUND: relays has no public API that lists a tree's handlers with their
-    callbacks (``relays.inspect`` only renders text), so this reads the hub's
-    table. Everything that depends on it is in this function.
-    """
-    table: list[Any] = root._hub.handlers
-    return table
-
-
 def _rpc_handlers(root: BaseComponent, channel: Any) -> Iterator[tuple[str, int, Any]]:
-    for h in _handler_table(root):
+    for h in root.handlers():
         listens_on = h.channel if h.channel is not None else h.owner.channel
         if h.name != "*" and listens_on == channel:
             yield h.name, h.priority, h.callback
@@ -185,11 +175,11 @@ class Methods:
         """The tree changed: read its handlers again when next needed."""
         self._handlers = None
 
-    def _from_tree(self) -> dict[str, Method]:
-        root = self.owner.root
-        seen = (id(root), len(_handler_table(root)))
-        if self._handlers is not None and seen == self._seen:
+    def _from_tree(self, *, refresh: bool = False) -> dict[str, Method]:
+        if self._handlers is not None and not refresh:
             return self._handlers
+        root = self.owner.root
+        seen = (id(root), len(root.handlers()))
         by_name: dict[str, list[tuple[int, Any]]] = {}
         for name, priority, callback in _rpc_handlers(root, self.channel):
             by_name.setdefault(name, []).append((priority, callback))
@@ -200,11 +190,19 @@ class Methods:
         self._handlers, self._seen = methods, seen
         return methods
 
+    def _changed(self) -> bool:
+        """Whether a component joined or left since the handlers were read (cheap)."""
+        root = self.owner.root
+        return (id(root), len(root.handlers())) != self._seen
+
     def find(self, name: str) -> Method | None:
-        return self.functions.get(name) or self._from_tree().get(name)
+        method = self.functions.get(name) or self._from_tree().get(name)
+        if method is None and self._changed():  # joined, ``registered`` not run yet
+            method = self._from_tree(refresh=True).get(name)
+        return method
 
     def names(self) -> list[str]:
-        return sorted(set(self.functions) | set(self._from_tree()))
+        return sorted(set(self.functions) | set(self._from_tree(refresh=self._changed())))
 
     async def invoke(self, method: Method, params: Sequence[Any], request: Any) -> Any:
         """Run *method* with *params*: its result, or its error raised."""
