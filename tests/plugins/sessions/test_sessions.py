@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from relays_sessions import (
     NoSession,
     Record,
     Sessions,
+    SessionStore,
     SessionStoreError,
     session_of,
 )
@@ -351,8 +353,10 @@ async def test_nobody_answering_is_still_a_404() -> None:
         assert (await Browser(transport).get("/nowhere"))[0] == 404
 
 
-async def test_concurrent_requests_keep_writes_to_different_keys() -> None:
-    store = MemoryStore()
+async def test_concurrent_requests_keep_writes_to_different_keys(
+    new_store: Callable[[], SessionStore],
+) -> None:
+    store = new_store()
     release = asyncio.Event()
 
     class Slow(Component):
