@@ -131,3 +131,19 @@ def test_run_a_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     )
     assert main(["run", f"{script}:App"]) == 0
     assert "file app" in capsys.readouterr().out
+
+
+def test_a_configure_hook_refusing_options_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from relays import register_plugin
+    from relays.hookspecs import hookimpl
+
+    class Picky:
+        @hookimpl
+        def relays_configure(self, config: object) -> None:
+            raise ValueError("--level must be one of debug, info")
+
+    register_plugin(Picky(), name="picky")
+    assert main(["plugins"]) == 2
+    assert "relays plugins: error: --level must be one of debug, info" in capsys.readouterr().err

@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     config = Config(options.command, options, plugin_manager())
-    config.plugin_manager.hook.relays_configure.call_historic(kwargs={"config": config})
     try:
+        config.plugin_manager.hook.relays_configure.call_historic(kwargs={"config": config})
         return int(handler(config) or 0)
     except ValueError as error:  # bad input from the command line: say what, not a trace
         print(f"relays {options.command}: error: {error}", file=sys.stderr)
