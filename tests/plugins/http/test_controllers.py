@@ -6,41 +6,15 @@ import asyncio
 import json
 import logging
 from typing import Any
-from unittest.mock import ANY
 
-import h11
 import pytest
 
 from relays import handler
-from relays.testing import MemoryClient, MemoryTransport
+from relays.testing import MemoryTransport
 from relays_http import BaseServer, NotFound, Response, UploadedFile
 from relays_http._controllers import BaseController, Controller, JSONController, expose
 from relays_http._dispatcher import Dispatcher
-
-
-async def ask(
-    client: MemoryClient, method: str, target: str, *, headers: str = "", body: bytes = b""
-) -> tuple[int, dict[str, str], bytes]:
-    """Send one request on *client* and parse the one response (h11 as the peer)."""
-    length = f"Content-Length: {len(body)}\r\n" if body else ""
-    head = f"{method} {target} HTTP/1.1\r\nHost: test\r\n{length}{headers}\r\n"
-    client.send(head.encode() + body)
-    peer = h11.Connection(h11.CLIENT)
-    peer.send(h11.Request(method=method, target=target, headers=[("Host", "test")]))
-    peer.send(h11.EndOfMessage())
-    status, fields, content = 0, {}, b""
-    while True:
-        event = peer.next_event()
-        if event is h11.NEED_DATA:
-            await client.wait()
-            peer.receive_data(client.take())
-        elif isinstance(event, h11.Response):
-            status = event.status_code
-            fields = {name.decode(): value.decode() for name, value in event.headers}
-        elif isinstance(event, h11.Data):
-            content += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return status, fields, content
+from relays_http.testing import Client
 
 
 def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
@@ -186,17 +160,17 @@ def site() -> tuple[BaseServer, MemoryTransport]:
 async def test_pages_and_index(site: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = site
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/"))[2] == b"index"
-        assert (await ask(client, "GET", "/index"))[2] == b"index"
-        assert (await ask(client, "GET", "/hello"))[2] == b"hello world"
-        assert (await ask(client, "GET", "/hello/bob"))[2] == b"hello bob"
-        assert (await ask(client, "GET", "/hello?name=ann&greeting=hi"))[2] == b"hi ann"
-        assert (await ask(client, "GET", "/robots.txt"))[2] == b"User-agent: *"
-        assert (await ask(client, "GET", "/robots"))[0] == 404
-        assert (await ask(client, "GET", "/explicit"))[2] == b"exposed"
+        client = Client(transport)
+        assert (await client.request("GET", "/")).body == b"index"
+        assert (await client.request("GET", "/index")).body == b"index"
+        assert (await client.request("GET", "/hello")).body == b"hello world"
+        assert (await client.request("GET", "/hello/bob")).body == b"hello bob"
+        assert (await client.request("GET", "/hello?name=ann&greeting=hi")).body == b"hi ann"
+        assert (await client.request("GET", "/robots.txt")).body == b"User-agent: *"
+        assert (await client.request("GET", "/robots")).status == 404
+        assert (await client.request("GET", "/explicit")).body == b"exposed"
         for hidden in ("/_private", "/ping", "/helper", "/explicit/hidden", "/request", "/fire"):
-            assert (await ask(client, "GET", hidden))[0] == 404, hidden
+            assert (await client.request("GET", hidden)).status == 404, hidden
 
 
 @pytest.mark.parametrize(
@@ -218,7 +192,8 @@ async def test_arguments_fit(
 ) -> None:
     server, transport = site
     async with server:
-        assert await ask(transport.connect(), "GET", target) == (200, ANY, expected)
+        response = await Client(transport).get(target)
+        assert (response.status, response.body) == (200, expected)
 
 
 @pytest.mark.parametrize(
@@ -241,7 +216,7 @@ async def test_arguments_that_do_not_fit_are_404(
     server, transport = site
     async with server:
         with caplog.at_level(logging.ERROR):
-            status, _, _ = await ask(transport.connect(), "GET", target)
+            status, _, _ = await Client(transport).request("GET", target)
     assert status == 404
     assert "TypeError" not in caplog.text
 
@@ -249,26 +224,28 @@ async def test_arguments_that_do_not_fit_are_404(
 async def test_var_keyword_takes_every_field(site: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = site
     async with server:
-        _, _, body = await ask(transport.connect(), "GET", "/anything/a/b?x=1&y=2&y=3")
+        _, _, body = await Client(transport).request("GET", "/anything/a/b?x=1&y=2&y=3")
     assert json.loads(body) == {"args": ["a", "b"], "fields": {"x": "1", "y": ["2", "3"]}}
 
 
 async def test_methods_405_allow_options_head(site: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = site
     async with server:
-        client = transport.connect()
-        status, headers, _ = await ask(client, "GET", "/submit?name=x")
+        client = Client(transport)
+        status, headers, _ = await client.request("GET", "/submit?name=x")
         assert (status, headers["allow"]) == (405, "OPTIONS, POST")
-        form = "Content-Type: application/x-www-form-urlencoded\r\n"
-        assert (await ask(client, "POST", "/submit", headers=form, body=b"name=z"))[2] == b"got z"
-        status, headers, _ = await ask(client, "OPTIONS", "/submit")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert (
+            await client.request("POST", "/submit", headers=form, body=b"name=z")
+        ).body == b"got z"
+        status, headers, _ = await client.request("OPTIONS", "/submit")
         assert (status, headers["allow"]) == (204, "OPTIONS, POST")
-        assert (await ask(client, "PUT", "/item"))[2] == b"PUT"
-        status, headers, body = await ask(client, "HEAD", "/item")
+        assert (await client.request("PUT", "/item")).body == b"PUT"
+        status, headers, body = await client.request("HEAD", "/item")
         assert (status, headers["content-length"], body) == (200, "4", b"")  # "HEAD"
-        status, headers, _ = await ask(client, "DELETE", "/item")
+        status, headers, _ = await client.request("DELETE", "/item")
         assert (status, headers["allow"]) == (405, "GET, HEAD, OPTIONS, PUT")
-        status, headers, _ = await ask(client, "OPTIONS", "/hello")
+        status, headers, _ = await client.request("OPTIONS", "/hello")
         assert status == 204
         assert "PATCH" in headers["allow"]
 
@@ -276,16 +253,16 @@ async def test_methods_405_allow_options_head(site: tuple[BaseServer, MemoryTran
 async def test_verb_methods(site: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = site
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/things"))[2] == b"get None"
-        assert (await ask(client, "GET", "/things/7"))[2] == b"get 7"
-        assert (await ask(client, "GET", "/things/seven"))[0] == 404
-        assert (await ask(client, "POST", "/things"))[2] == b"post"
-        assert (await ask(client, "HEAD", "/things"))[0] == 200
-        assert (await ask(client, "GET", "/things/edit/3"))[2] == b"edit 3"
-        status, headers, _ = await ask(client, "PATCH", "/things")
+        client = Client(transport)
+        assert (await client.request("GET", "/things")).body == b"get None"
+        assert (await client.request("GET", "/things/7")).body == b"get 7"
+        assert (await client.request("GET", "/things/seven")).status == 404
+        assert (await client.request("POST", "/things")).body == b"post"
+        assert (await client.request("HEAD", "/things")).status == 200
+        assert (await client.request("GET", "/things/edit/3")).body == b"edit 3"
+        status, headers, _ = await client.request("PATCH", "/things")
         assert (status, headers["allow"]) == (405, "GET, HEAD, OPTIONS, POST")
-        status, headers, _ = await ask(client, "OPTIONS", "/things")
+        status, headers, _ = await client.request("OPTIONS", "/things")
         assert (status, headers["allow"]) == (204, "GET, HEAD, OPTIONS, POST")
 
 
@@ -294,21 +271,21 @@ async def test_helpers_and_errors(
 ) -> None:
     server, transport = site
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/nothing"))[0] == 404
-        status, _, body = await ask(client, "GET", "/missing")
+        client = Client(transport)
+        assert (await client.request("GET", "/nothing")).status == 404
+        status, _, body = await client.request("GET", "/missing")
         assert (status, b"no such page" in body) == (404, True)
-        assert (await ask(client, "GET", "/gone"))[0] == 404
-        assert (await ask(client, "GET", "/secret"))[0] == 403
-        status, headers, _ = await ask(client, "GET", "/moved")
+        assert (await client.request("GET", "/gone")).status == 404
+        assert (await client.request("GET", "/secret")).status == 403
+        status, headers, _ = await client.request("GET", "/moved")
         assert (status, headers["location"]) == (301, "/hello")
-        assert (await ask(client, "GET", "/status"))[:1] == (201,)
-        _, _, body = await ask(client, "GET", "/who", headers="Cookie: a=b\r\n")
+        assert (await client.request("GET", "/status")).status == 201
+        _, _, body = await client.request("GET", "/who", headers={"Cookie": "a=b"})
         assert json.loads(body) == {"uri": "http://test/who", "cookie": {"a": "b"}, "path": "/who"}
         with caplog.at_level(logging.ERROR):
-            status, _, body = await ask(client, "GET", "/boom")
+            status, _, body = await client.request("GET", "/boom")
             assert (status, b"secret detail" in body) == (500, False)
-            status, _, body = await ask(client, "GET", "/aboom")
+            status, _, body = await client.request("GET", "/aboom")
             assert (status, b"async secret" in body) == (500, False)
     assert "secret detail" in caplog.text
     assert "async secret" in caplog.text
@@ -319,10 +296,8 @@ async def test_async_pages_see_their_own_request(
 ) -> None:
     server, transport = site
     async with server:
-        slow, fast = transport.connect(), transport.connect()
-        answers = await asyncio.gather(
-            ask(slow, "GET", "/delay/slow?n=1"), ask(fast, "GET", "/delay/fast?n=2")
-        )
+        slow, fast = Client(transport), Client(transport)
+        answers = await asyncio.gather(slow.get("/delay/slow?n=1"), fast.get("/delay/fast?n=2"))
     assert [body for _, _, body in answers] == [b"slow:1:1", b"fast:2:2"]
 
 
@@ -334,34 +309,34 @@ async def test_multipart_form_fills_arguments(site: tuple[BaseServer, MemoryTran
     )
     server, transport = site
     async with server:
-        client = transport.connect()
-        headers = "Content-Type: multipart/form-data; boundary=X\r\n"
-        status, _, answer = await ask(client, "POST", "/upload", headers=headers, body=body)
+        client = Client(transport)
+        headers = {"Content-Type": "multipart/form-data; boundary=X"}
+        status, _, answer = await client.request("POST", "/upload", headers=headers, body=body)
         assert (status, json.loads(answer)) == (200, {"title": "T", "file": "content"})
-        form = "Content-Type: application/x-www-form-urlencoded\r\n"
-        status, _, _ = await ask(client, "POST", "/upload", headers=form, body=b"title=T&x=1")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, _ = await client.request("POST", "/upload", headers=form, body=b"title=T&x=1")
         assert status == 404
 
 
 async def test_json_controller(site: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = site
     async with server:
-        client = transport.connect()
-        status, headers, body = await ask(client, "GET", "/api")
+        client = Client(transport)
+        status, headers, body = await client.request("GET", "/api")
         assert (status, headers["content-type"], json.loads(body)) == (
             200,
             "application/json",
             {"answer": 42},
         )
-        assert json.loads((await ask(client, "GET", "/api/text"))[2]) == "a string"
-        assert json.loads((await ask(client, "GET", "/api/later"))[2]) == [1, 2]
-        status, headers, body = await ask(client, "GET", "/api/fail")
+        assert json.loads((await client.request("GET", "/api/text")).body) == "a string"
+        assert json.loads((await client.request("GET", "/api/later")).body) == [1, 2]
+        status, headers, body = await client.request("GET", "/api/fail")
         assert (status, headers["content-type"]) == (404, "application/json")
         assert json.loads(body)["description"] == "no such record"
-        status, headers, body = await ask(client, "PUT", "/api/text")
+        status, headers, body = await client.request("PUT", "/api/text")
         assert (status, headers["content-type"]) == (405, "application/json")
-        assert (await ask(client, "DELETE", "/api"))[0] == 404
-        assert (await ask(client, "POST", "/api"))[0] == 200  # index takes the other verbs
+        assert (await client.request("DELETE", "/api")).status == 404
+        assert (await client.request("POST", "/api")).status == 200  # index takes the other verbs
 
 
 def test_expose_checks_its_arguments() -> None:
@@ -393,10 +368,10 @@ async def test_overridden_page_stays_a_page() -> None:
 
     server, transport = serve(Child())
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/"))[2] == b"child"
-        assert (await ask(client, "GET", "/robots.txt"))[2] == b"still robots.txt"
-        assert (await ask(client, "GET", "/hello"))[2] == b"hello world"
+        client = Client(transport)
+        assert (await client.request("GET", "/")).body == b"child"
+        assert (await client.request("GET", "/robots.txt")).body == b"still robots.txt"
+        assert (await client.request("GET", "/hello")).body == b"hello world"
 
 
 async def test_returned_response_is_sent() -> None:
@@ -406,7 +381,7 @@ async def test_returned_response_is_sent() -> None:
 
     server, transport = serve(Made())
     async with server:
-        status, headers, body = await ask(transport.connect(), "GET", "/")
+        status, headers, body = await Client(transport).request("GET", "/")
     assert (status, headers["x-made"], body) == (202, "yes", b"made")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from relays import BaseComponent, Component, handler
-from relays.testing import MemoryClient, MemoryTransport
+from relays.testing import MemoryTransport
 from relays_http import (
     BaseServer,
     HTTPError,
@@ -22,36 +22,7 @@ from relays_http import (
     Response,
 )
 from relays_http.events import RequestEvent
-
-
-def parse_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
-    """Split raw bytes into ``(status, headers, body)``; handles length and chunked."""
-    responses = []
-    while data:
-        head, _, data = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if "content-length" in headers:
-            size = int(headers["content-length"])
-            body, data = data[:size], data[size:]
-        elif headers.get("transfer-encoding") == "chunked":
-            body = b""
-            while True:
-                size_line, _, data = data.partition(b"\r\n")
-                size = int(size_line, 16)
-                if size == 0:
-                    _, _, data = data.partition(b"\r\n")
-                    break
-                body += data[:size]
-                data = data[size + 2 :]
-        else:
-            body, data = data, b""
-        responses.append((status, headers, body))
-    return responses
+from relays_http.testing import Client
 
 
 def serve(*apps: BaseComponent, **options: Any) -> tuple[BaseServer, MemoryTransport]:
@@ -65,22 +36,6 @@ def serve(*apps: BaseComponent, **options: Any) -> tuple[BaseServer, MemoryTrans
 def get(path: str, *, close: bool = False, extra: str = "") -> bytes:
     connection = "Connection: close\r\n" if close else ""
     return f"GET {path} HTTP/1.1\r\nHost: test\r\n{connection}{extra}\r\n".encode()
-
-
-async def fetch(
-    client: MemoryClient, data: bytes, count: int = 1
-) -> list[tuple[int, dict[str, str], bytes]]:
-    client.send(data)
-
-    def complete(received: bytes) -> bool:
-        try:
-            return len(parse_responses(received)) >= count
-        except (ValueError, IndexError):
-            return False
-
-    received = await client.wait(complete)
-    client.take()
-    return parse_responses(received)
 
 
 class Echo(Component):
@@ -134,24 +89,24 @@ def echo() -> tuple[BaseServer, MemoryTransport]:
 async def test_bodies_of_every_type(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
-        [(status, headers, body)] = await fetch(client, get("/text"))
+        client = Client(transport)
+        [(status, headers, body)] = await client.exchange(get("/text"))
         assert (status, body) == (200, "héllo".encode())
         assert headers["content-type"] == "text/html; charset=utf-8"
         assert headers["server"] == "relays"
         assert headers["date"].endswith("GMT")
-        [(status, headers, body)] = await fetch(client, get("/bytes"))
+        [(status, headers, body)] = await client.exchange(get("/bytes"))
         assert (body, headers["content-type"]) == (b"\x00\x01", "application/octet-stream")
-        [(status, headers, body)] = await fetch(client, get("/json?a=1&a=2"))
+        [(status, headers, body)] = await client.exchange(get("/json?a=1&a=2"))
         assert headers["content-type"] == "application/json"
         assert json.loads(body) == {"query": ["1", "2"]}
-        [(_, _, body)] = await fetch(client, get("/list"))
+        [(_, _, body)] = await client.exchange(get("/list"))
         assert json.loads(body) == [1, 2]
-        [(status, headers, body)] = await fetch(client, get("/response"))
+        [(status, headers, body)] = await client.exchange(get("/response"))
         assert (status, headers["x-made"], body) == (201, "yes", b"made")
-        [(status, headers, body)] = await fetch(client, get("/status"))
+        [(status, headers, body)] = await client.exchange(get("/status"))
         assert (status, headers["x-thing"], body) == (202, "1", b"accepted")
-        [(status, headers, body)] = await fetch(client, get("/empty"))
+        [(status, headers, body)] = await client.exchange(get("/empty"))
         assert (status, body) == (204, b"")
         assert "content-length" not in headers
 
@@ -159,7 +114,7 @@ async def test_bodies_of_every_type(echo: tuple[BaseServer, MemoryTransport]) ->
 async def test_nobody_answering_is_a_404(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        [(status, _, body)] = await fetch(transport.connect(), get("/nothing"))
+        [(status, _, body)] = await Client(transport).exchange(get("/nothing"))
         assert status == 404
         assert b"404 Not Found" in body
 
@@ -167,12 +122,12 @@ async def test_nobody_answering_is_a_404(echo: tuple[BaseServer, MemoryTransport
 async def test_http_errors_raised_or_returned(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
-        [(status, _, body)] = await fetch(client, get("/missing"))
+        client = Client(transport)
+        [(status, _, body)] = await client.exchange(get("/missing"))
         assert (status, b"no such thing" in body) == (404, True)
-        [(status, _, body)] = await fetch(client, get("/teapot"))
+        [(status, _, body)] = await client.exchange(get("/teapot"))
         assert status == 409
-        [(status, headers, _)] = await fetch(client, get("/redirect"))
+        [(status, headers, _)] = await client.exchange(get("/redirect"))
         assert (status, headers["location"]) == (303, "/elsewhere")
         assert headers["set-cookie"].startswith("session=abc")
 
@@ -183,7 +138,7 @@ async def test_handler_failure_is_a_500_without_details(
     server, transport = echo
     async with server:
         with caplog.at_level(logging.ERROR, logger="relays.http"):
-            [(status, _, body)] = await fetch(transport.connect(), get("/boom"))
+            [(status, _, body)] = await Client(transport).exchange(get("/boom"))
     assert status == 500
     assert b"secret detail" not in body
     assert b"Traceback" not in body
@@ -204,7 +159,7 @@ async def test_http_errors_are_answers_not_logged_failures(
     server, transport = serve(Refuser())
     async with server:
         with caplog.at_level(logging.ERROR):
-            [(status, _, body)] = await fetch(transport.connect(), get("/missing"))
+            [(status, _, body)] = await Client(transport).exchange(get("/missing"))
     assert status == 404
     assert b"no such page" in body
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
@@ -213,9 +168,9 @@ async def test_http_errors_are_answers_not_logged_failures(
 async def test_debug_shows_the_traceback_as_json_when_asked() -> None:
     server, transport = serve(Echo(), debug=True)
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         data = get("/boom", extra="Accept: application/json\r\n")
-        [(status, headers, body)] = await fetch(client, data)
+        [(status, headers, body)] = await client.exchange(data)
     assert (status, headers["content-type"]) == (500, "application/json")
     document = json.loads(body)
     assert document["status"] == 500
@@ -225,13 +180,13 @@ async def test_debug_shows_the_traceback_as_json_when_asked() -> None:
 async def test_invalid_response_header_is_a_500(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
-        [(status, headers, _)] = await fetch(client, get("/badheader"))
+        client = Client(transport)
+        [(status, headers, _)] = await client.exchange(get("/badheader"))
         assert status == 500
         assert "injected" not in headers
-        [(status, _, _)] = await fetch(client, get("/badtype"))
+        [(status, _, _)] = await client.exchange(get("/badtype"))
         assert status == 500
-        [(status, _, _)] = await fetch(client, get("/text"))
+        [(status, _, _)] = await client.exchange(get("/text"))
         assert status == 200  # the connection is still usable
 
 
@@ -240,12 +195,12 @@ async def test_pipelined_requests_are_answered_in_order(
 ) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         data = get("/text") + get("/json?a=x") + get("/missing") + get("/bytes", close=True)
-        responses = await fetch(client, data, count=4)
-        await client.wait(lambda _: client.closed)
+        responses = await client.exchange(data, count=4)
+        await client.wait_closed()
     assert [status for status, _, _ in responses] == [200, 200, 404, 200]
-    assert json.loads(responses[1][2]) == {"query": ["x"]}
+    assert responses[1].json() == {"query": ["x"]}
 
 
 async def test_pipelining_with_a_slow_async_handler_keeps_order() -> None:
@@ -259,44 +214,44 @@ async def test_pipelining_with_a_slow_async_handler_keeps_order() -> None:
 
     server, transport = serve(Slow())
     async with server:
-        client = transport.connect()
-        responses = await fetch(client, get("/slow") + get("/fast") + get("/slow"), count=3)
+        client = Client(transport)
+        responses = await client.exchange(get("/slow") + get("/fast") + get("/slow"), count=3)
     assert [body for _, _, body in responses] == [b"/slow", b"/fast", b"/slow"]
 
 
 async def test_request_body_and_100_continue(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         client.send(
             b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
         )
-        assert await client.wait() == b"HTTP/1.1 100 Continue\r\n\r\n"
-        client.take()
-        [(status, _, body)] = await fetch(client, b"hello")
+        assert await client.connection.wait() == b"HTTP/1.1 100 Continue\r\n\r\n"
+        client.connection.take()
+        [(status, _, body)] = await client.exchange(b"hello")
         assert (status, json.loads(body)) == (200, {"body": "hello", "length": 5})
 
 
 async def test_chunked_request_body(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         data = (
             b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
         )
-        [(_status, _, body)] = await fetch(client, data)
+        [(_status, _, body)] = await client.exchange(data)
         assert json.loads(body) == {"body": "abcde", "length": 5}
 
 
 async def test_large_body_is_spooled() -> None:
     server, transport = serve(Echo(), limits=Limits(spool_threshold=10))
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         payload = b"x" * 100
         head = b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
         client.send(head + payload[:50])
-        [(_status, _, body)] = await fetch(client, payload[50:])
+        [(_status, _, body)] = await client.exchange(payload[50:])
         assert json.loads(body) == {"body": payload.decode(), "length": 100}
 
 
@@ -324,13 +279,13 @@ async def test_streamed_bodies_are_chunked() -> None:
 
     server, transport = serve(Streams())
     async with server:
-        client = transport.connect()
-        [(_, headers, body)] = await fetch(client, get("/sync"))
+        client = Client(transport)
+        [(_, headers, body)] = await client.exchange(get("/sync"))
         assert (headers["transfer-encoding"], body) == ("chunked", b"onetwo")
-        [(_, headers, body)] = await fetch(client, get("/async"))
+        [(_, headers, body)] = await client.exchange(get("/async"))
         assert body == b"abb"
         client.send(get("/fails"))
-        received = await client.wait(lambda _: client.closed)
+        received = await client.wait_closed()
         assert b"5\r\nstart\r\n" in received
         assert not received.endswith(b"0\r\n\r\n")
 
@@ -338,9 +293,9 @@ async def test_streamed_bodies_are_chunked() -> None:
 async def test_head_gets_no_body(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         client.send(b"HEAD /text HTTP/1.1\r\nHost: t\r\n\r\n")
-        received = await client.wait(lambda data: data.endswith(b"\r\n\r\n"))
+        received = await client.connection.wait(lambda data: data.endswith(b"\r\n\r\n"))
         assert b"content-length: 6\r\n" in received
         assert received.endswith(b"\r\n\r\n")
 
@@ -348,9 +303,9 @@ async def test_head_gets_no_body(echo: tuple[BaseServer, MemoryTransport]) -> No
 async def test_http_10_closes_after_the_response(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         client.send(b"GET /text HTTP/1.0\r\n\r\n")
-        received = await client.wait(lambda _: client.closed)
+        received = await client.wait_closed()
     assert received.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"connection: close" in received
 
@@ -360,12 +315,12 @@ async def test_protocol_errors_are_answered_and_closed(
 ) -> None:
     server, transport = echo
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         client.send(
             b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
-        received = await client.wait(lambda _: client.closed)
+        received = await client.wait_closed()
     assert received.startswith(b"HTTP/1.1 400 ")
 
 
@@ -390,7 +345,7 @@ async def test_first_answer_wins_and_response_events_fire() -> None:
 
     server, transport = serve(Second(), First())
     async with server:
-        [(_, _, body)] = await fetch(transport.connect(), get("/"))
+        [(_, _, body)] = await Client(transport).exchange(get("/"))
         await asyncio.sleep(0.01)
     assert body == b"first"
     assert seen == [200]
@@ -409,7 +364,7 @@ async def test_request_event_carries_request_and_response() -> None:
 
     server, transport = serve(Spy())
     async with server:
-        await fetch(transport.connect(("10.0.0.1", 5555)), get("/"))
+        await Client(transport, peer=("10.0.0.1", 5555)).exchange(get("/"))
     assert captured == [("request", "GET", ("10.0.0.1", 5555), "http")]
 
 
@@ -417,18 +372,18 @@ async def test_client_cookies_are_not_echoed(echo: tuple[BaseServer, MemoryTrans
     server, transport = echo
     async with server:
         data = get("/text", extra="Cookie: session=secret\r\n")
-        [(_, headers, _)] = await fetch(transport.connect(), data)
+        [(_, headers, _)] = await Client(transport).exchange(data)
     assert "set-cookie" not in headers
 
 
 async def test_max_connections_gives_503() -> None:
     server, transport = serve(Echo(), limits=Limits(max_connections=1))
     async with server:
-        first = transport.connect()
-        second = transport.connect()
-        received = await second.wait(lambda _: second.closed)
+        first = Client(transport)
+        second = Client(transport)
+        received = await second.wait_closed()
         assert received.startswith(b"HTTP/1.1 503 ")
-        [(status, _, _)] = await fetch(first, get("/text"))
+        [(status, _, _)] = await first.exchange(get("/text"))
         assert status == 200
 
 
@@ -444,7 +399,7 @@ async def test_disconnect_during_handler_drops_the_answer() -> None:
 
     server, transport = serve(Waits())
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         client.send(get("/"))
         await asyncio.sleep(0.01)
         client.close()

@@ -10,6 +10,7 @@ from relays_http._controllers import Controller
 from relays_http._dispatcher import Dispatcher
 from relays_http._proxy import TrustedProxies
 from relays_http._virtualhosts import VirtualHosts
+from relays_http.testing import Client
 
 
 class Main(Controller):
@@ -25,12 +26,11 @@ class Blog(Controller):
 
 
 async def fetch(transport: MemoryTransport, host: str, path: str, extra: str = "") -> bytes:
-    client = transport.connect(("10.0.0.1", 4000))
-    client.send(
-        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\r\n".encode()
-    )
-    received = await client.wait(lambda _: client.closed)
-    return received.partition(b"\r\n\r\n")[2]
+    """The body of ``GET path`` for *host* from 10.0.0.1 (a trusted proxy below)."""
+    client = Client(transport, peer=("10.0.0.1", 4000), host=host)
+    name, _, value = extra.partition(":")
+    response = await client.get(path, headers={name: value.strip()} if extra else None)
+    return response.body
 
 
 async def test_hosts_choose_prefixes() -> None:

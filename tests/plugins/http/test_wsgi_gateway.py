@@ -12,40 +12,15 @@ from typing import Any
 from wsgiref.validate import validator
 
 import flask
-import h11
 import pytest
 
 from relays import Component
-from relays.testing import MemoryClient, MemoryTransport
+from relays.testing import MemoryTransport
 from relays_http import BaseServer, Request, Response
 from relays_http._wsgi_gateway import Gateway, build_environ
+from relays_http.testing import Client
 
 StartResponse = Callable[..., Any]
-
-
-async def ask(
-    client: MemoryClient, method: str, target: str, *, headers: str = "", body: bytes = b""
-) -> tuple[int, dict[str, str], bytes]:
-    """Send one request on *client* and parse the one response (h11 as the peer)."""
-    length = f"Content-Length: {len(body)}\r\n" if body else ""
-    head = f"{method} {target} HTTP/1.1\r\nHost: test\r\n{length}{headers}\r\n"
-    client.send(head.encode() + body)
-    peer = h11.Connection(h11.CLIENT)
-    peer.send(h11.Request(method=method, target=target, headers=[("Host", "test")]))
-    peer.send(h11.EndOfMessage())
-    status, fields, content = 0, {}, b""
-    while True:
-        event = peer.next_event()
-        if event is h11.NEED_DATA:
-            await client.wait()
-            peer.receive_data(client.take())
-        elif isinstance(event, h11.Response):
-            status = event.status_code
-            fields = {name.decode(): value.decode() for name, value in event.headers}
-        elif isinstance(event, h11.Data):
-            content += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return status, fields, content
 
 
 def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
@@ -163,12 +138,16 @@ async def test_environ_is_pep_3333() -> None:
     gateway = Gateway({"/app": validator(environ_app)})
     server, transport = serve(gateway, Fallback())
     async with server:
-        client = transport.connect(("10.1.2.3", 4567))
-        status, headers, body = await ask(
-            client,
+        client = Client(transport, peer=("10.1.2.3", 4567))
+        status, headers, body = await client.request(
             "POST",
             "/app/sub/path?q=1",
-            headers="X-Thing: 1\r\nX-Thing: 2\r\nX_Smuggled: yes\r\nContent-Type: text/plain\r\n",
+            headers=[
+                ("X-Thing", "1"),
+                ("X-Thing", "2"),
+                ("X_Smuggled", "yes"),
+                ("Content-Type", "text/plain"),
+            ],
             body=b"payload",
         )
         assert (status, headers["content-type"]) == (200, "application/json")
@@ -187,8 +166,8 @@ async def test_environ_is_pep_3333() -> None:
         assert environ["SERVER_PROTOCOL"] == "HTTP/1.1"
         assert environ["body"] == "payload"
         # Outside every mount: the request goes on to other handlers.
-        assert (await ask(client, "GET", "/application"))[2] == b"not wsgi"
-        assert (await ask(client, "GET", "/other"))[2] == b"not wsgi"
+        assert (await client.request("GET", "/application")).body == b"not wsgi"
+        assert (await client.request("GET", "/other")).body == b"not wsgi"
 
 
 def test_build_environ_joins_cookies() -> None:
@@ -202,12 +181,12 @@ async def test_streamed_output_and_close() -> None:
     Closing.closed.clear()
     server, transport = serve(Gateway({"/": validator(streaming_app)}))
     async with server:
-        client = transport.connect()
-        status, headers, body = await ask(client, "GET", "/stream")
+        client = Client(transport)
+        status, headers, body = await client.request("GET", "/stream")
         assert (status, body) == (200, b"0\n1\n2\n")
         assert headers["transfer-encoding"] == "chunked"
         assert "close" not in headers.get("connection", "")  # hop-by-hop: dropped
-        status, headers, body = await ask(client, "GET", "/closing")
+        status, headers, body = await client.request("GET", "/closing")
         assert body == b"ab"
     assert Closing.closed.wait(5)
 
@@ -215,24 +194,24 @@ async def test_streamed_output_and_close() -> None:
 async def test_short_answers_are_sent_whole() -> None:
     server, transport = serve(Gateway({"/": environ_app}))
     async with server:
-        _, headers, _ = await ask(transport.connect(), "GET", "/")
+        _, headers, _ = await Client(transport).request("GET", "/")
     assert "content-length" in headers
 
 
 async def test_errors(caplog: pytest.LogCaptureFixture) -> None:
     server, transport = serve(Gateway({"/": failing_app}))
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         with caplog.at_level(logging.ERROR):
-            status, _, body = await ask(client, "GET", "/before")
+            status, _, body = await client.request("GET", "/before")
             assert (status, b"secret failure" in body) == (500, False)
-            assert (await ask(client, "GET", "/nostart"))[0] == 500
-        status, _, body = await ask(client, "GET", "/excinfo")
+            assert (await client.request("GET", "/nostart")).status == 500
+        status, _, body = await client.request("GET", "/excinfo")
         assert (status, body) == (503, b"replaced")
-        status, _, body = await ask(client, "GET", "/write")
+        status, _, body = await client.request("GET", "/write")
         assert (status, body) == (200, b"written returned")
         client.send(b"GET /midway HTTP/1.1\r\nHost: t\r\n\r\n")
-        received = await client.wait(lambda _: client.closed)
+        received = await client.wait_closed()
         assert b"5\r\nstart\r\n" in received
         assert not received.endswith(b"0\r\n\r\n")
     assert "secret failure" in caplog.text
@@ -249,10 +228,10 @@ async def test_backpressure_holds_the_application() -> None:
 
     server, transport = serve(Gateway({"/": big}, buffered_chunks=2))
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         # The memory connection has no drain(): the server's stream yields to the loop
         # between chunks, so the application is never more than a few chunks ahead.
-        status, _, body = await ask(client, "GET", "/")
+        status, _, body = await client.request("GET", "/")
         assert (status, len(body)) == (200, 1000)
     assert len(produced) == 100
 
@@ -271,9 +250,9 @@ async def test_client_going_away_stops_the_application() -> None:
 
     server, transport = serve(Gateway({"/": endless}, buffered_chunks=1))
     async with server:
-        client = transport.connect()
+        client = Client(transport)
         client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        await client.wait(lambda data: b"more" in data)
+        await client.connection.wait(lambda data: b"more" in data)
         client.close()
         assert await asyncio.to_thread(stopped.wait, 5)
 
@@ -281,9 +260,9 @@ async def test_client_going_away_stops_the_application() -> None:
 async def test_flask_app() -> None:
     server, transport = serve(Gateway({"/flask": make_flask()}))
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/flask/"))[2] == b"flask index"
-        _, _, body = await ask(client, "GET", "/flask/hello/ann?x=1")
+        client = Client(transport)
+        assert (await client.request("GET", "/flask/")).body == b"flask index"
+        _, _, body = await client.request("GET", "/flask/hello/ann?x=1")
         assert json.loads(body) == {
             "name": "ann",
             "arg": "1",
@@ -291,13 +270,13 @@ async def test_flask_app() -> None:
             "script_root": "/flask",
             "url": "/flask/hello/z",
         }
-        form = "Content-Type: application/x-www-form-urlencoded\r\n"
-        _, _, body = await ask(client, "POST", "/flask/hello/b", headers=form, body=b"f=v")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        _, _, body = await client.request("POST", "/flask/hello/b", headers=form, body=b"f=v")
         assert json.loads(body)["form"] == "v"
-        assert (await ask(client, "GET", "/flask/stream"))[2] == b"0,1,2,3,4,"
-        _, headers, _ = await ask(client, "GET", "/flask/cookie")
+        assert (await client.request("GET", "/flask/stream")).body == b"0,1,2,3,4,"
+        _, headers, _ = await client.request("GET", "/flask/cookie")
         assert headers["set-cookie"].startswith("k=v")
-        assert (await ask(client, "GET", "/flask/missing"))[0] == 404
+        assert (await client.request("GET", "/flask/missing")).status == 404
 
 
 def test_mount_checks() -> None:
