@@ -5,39 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import h11
 import pytest
 
 from relays import Component, handler
-from relays.testing import MemoryClient, MemoryTransport
-from relays_http import BaseServer, Request, Response
+from relays.testing import MemoryTransport
+from relays_http import BaseServer, Request, Response, Server
 from relays_http._controllers import Controller
 from relays_http._dispatcher import DISPATCH_PATH, Dispatcher, split_path
-
-
-async def ask(
-    client: MemoryClient, method: str, target: str, *, headers: str = "", body: bytes = b""
-) -> tuple[int, dict[str, str], bytes]:
-    """Send one request on *client* and parse the one response (h11 as the peer)."""
-    length = f"Content-Length: {len(body)}\r\n" if body else ""
-    head = f"{method} {target} HTTP/1.1\r\nHost: test\r\n{length}{headers}\r\n"
-    client.send(head.encode() + body)
-    peer = h11.Connection(h11.CLIENT)
-    peer.send(h11.Request(method=method, target=target, headers=[("Host", "test")]))
-    peer.send(h11.EndOfMessage())
-    status, fields, content = 0, {}, b""
-    while True:
-        event = peer.next_event()
-        if event is h11.NEED_DATA:
-            await client.wait()
-            peer.receive_data(client.take())
-        elif isinstance(event, h11.Response):
-            status = event.status_code
-            fields = {name.decode(): value.decode() for name, value in event.headers}
-        elif isinstance(event, h11.Data):
-            content += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return status, fields, content
+from relays_http.testing import Client
 
 
 def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
@@ -93,16 +68,16 @@ def test_split_path(raw: str, segments: list[str]) -> None:
 async def test_longest_prefix_wins() -> None:
     server, transport = serve(Root(), Blog(), Deep())
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/"))[2] == b"root:"
-        assert (await ask(client, "GET", "/x/y"))[2] == b"root:x/y"
-        assert (await ask(client, "GET", "/blog"))[2] == b"blog"
-        assert (await ask(client, "GET", "/blog/"))[2] == b"blog"
-        assert (await ask(client, "GET", "/blog/post/hi%20there"))[2] == b"post:hi there"
-        assert (await ask(client, "GET", "/blog/archive/2024/5"))[2] == b"archive:5"
+        client = Client(transport)
+        assert (await client.request("GET", "/")).body == b"root:"
+        assert (await client.request("GET", "/x/y")).body == b"root:x/y"
+        assert (await client.request("GET", "/blog")).body == b"blog"
+        assert (await client.request("GET", "/blog/")).body == b"blog"
+        assert (await client.request("GET", "/blog/post/hi%20there")).body == b"post:hi there"
+        assert (await client.request("GET", "/blog/archive/2024/5")).body == b"archive:5"
         # /blog/archive is not mounted and not a page of Blog: nothing fits.
-        assert (await ask(client, "GET", "/blog/archive"))[0] == 404
-        assert (await ask(client, "GET", "/blog/archive/2024/may"))[0] == 404
+        assert (await client.request("GET", "/blog/archive")).status == 404
+        assert (await client.request("GET", "/blog/archive/2024/may")).status == 404
 
 
 async def test_resolve_and_mounts() -> None:
@@ -119,36 +94,36 @@ async def test_resolve_and_mounts() -> None:
 async def test_unmatched_requests_fall_through_to_plain_handlers() -> None:
     server, transport = serve(Blog(), Fallback())
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/blog"))[2] == b"blog"
-        assert (await ask(client, "GET", "/other"))[2] == b"fallback:/other"
+        client = Client(transport)
+        assert (await client.request("GET", "/blog")).body == b"blog"
+        assert (await client.request("GET", "/other")).body == b"fallback:/other"
         # The arguments do not fit Blog.post: not the dispatcher's, so it falls through.
-        assert (await ask(client, "GET", "/blog/post"))[2] == b"fallback:/blog/post"
+        assert (await client.request("GET", "/blog/post")).body == b"fallback:/blog/post"
 
 
 async def test_no_controller_is_a_404() -> None:
     server, transport = serve()
     async with server:
-        assert (await ask(transport.connect(), "GET", "/"))[0] == 404
+        assert (await Client(transport).request("GET", "/")).status == 404
 
 
 async def test_controllers_registered_later_are_mounted() -> None:
     server, transport = serve(Root())
     async with server:
-        client = transport.connect()
-        assert (await ask(client, "GET", "/blog"))[2] == b"root:blog"
+        client = Client(transport)
+        assert (await client.request("GET", "/blog")).body == b"root:blog"
         blog = Blog().register(server)
-        await ask(client, "GET", "/")  # let the registered event be dispatched
-        assert (await ask(client, "GET", "/blog"))[2] == b"blog"
+        await client.request("GET", "/")  # let the registered event be dispatched
+        assert (await client.request("GET", "/blog")).body == b"blog"
         blog.unregister()
-        await ask(client, "GET", "/")
-        assert (await ask(client, "GET", "/blog"))[2] == b"root:blog"
+        await client.request("GET", "/")
+        assert (await client.request("GET", "/blog")).body == b"root:blog"
 
 
 async def test_nested_controllers_are_mounted_by_their_own_channel() -> None:
     server, transport = serve(Root() + Blog())
     async with server:
-        assert (await ask(transport.connect(), "GET", "/blog/post/x"))[2] == b"post:x"
+        assert (await Client(transport).request("GET", "/blog/post/x")).body == b"post:x"
 
 
 async def test_two_controllers_on_one_path_are_reported(
@@ -158,7 +133,7 @@ async def test_two_controllers_on_one_path_are_reported(
     with caplog.at_level(logging.ERROR):
         async with server:
             Blog().register(server)
-            await ask(transport.connect(), "GET", "/blog")
+            await Client(transport).request("GET", "/blog")
     assert "two controllers are mounted at '/blog'" in caplog.text
 
 
@@ -177,7 +152,7 @@ async def test_dispatch_path_in_the_context_overrides_the_path() -> None:
 
     server, transport = serve(Blog(), Rewrite())
     async with server:
-        assert (await ask(transport.connect(), "GET", "/post/a"))[2] == b"post:a"
+        assert (await Client(transport).request("GET", "/post/a")).body == b"post:a"
 
 
 def test_dispatchers_are_found_through_the_plugin_hook() -> None:
@@ -189,3 +164,31 @@ def test_dispatchers_are_found_through_the_plugin_hook() -> None:
     assert plugin.relays_dispatcher(name="static") is None
     names = {(item.kind, item.name) for item in plugin.relays_provides()}
     assert {("dispatcher", "default"), ("dispatcher", "wsgi")} <= names
+
+
+async def test_server_has_a_dispatcher_and_plain_handlers_still_answer() -> None:
+    transport = MemoryTransport(channel="web")
+    server = Server(transport=transport) + Root() + Blog() + Fallback()
+    assert isinstance(server.dispatcher, Dispatcher)
+    bare = BaseServer(transport=MemoryTransport(channel="web"))
+    assert not any(isinstance(child, Dispatcher) for child in bare.walk())
+    async with server:
+        client = Client(transport)
+        assert (await client.get("/")).body == b"root:"
+        assert (await client.get("/blog")).body == b"blog"
+        assert (await client.get("/blog/post")).body == b"fallback:/blog/post"
+
+
+async def test_server_with_its_own_dispatcher_dispatches_once() -> None:
+    calls: list[str] = []
+
+    class Counted(Controller):
+        def index(self) -> None:
+            calls.append("index")  # None: not found, so every dispatcher would try
+
+    transport = MemoryTransport(channel="web")
+    server = Server(transport=transport) + Dispatcher() + Counted()
+    async with server:
+        assert (await Client(transport).get("/")).status == 404
+    assert calls == ["index"]
+    assert server.dispatcher.mounts == {}

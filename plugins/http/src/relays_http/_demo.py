@@ -1,8 +1,9 @@
 """The site ``relays demo`` serves: a page, a form and a JSON endpoint.
 
-Written in the plainest style relays-http offers: components whose ``request``
-handler looks at the path and answers or returns ``None`` ("not mine"), so the
-next one gets a chance and a request nobody answers is a 404.
+Written the way circuits.web taught: controllers whose methods are pages,
+registered under a :class:`~relays_http.Server` (whose dispatcher serves them).
+``/`` and ``/greet`` are pages of :class:`Root`; ``/api/info`` is a page of
+:class:`Api`, a JSON controller mounted at ``/api``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import html
 import time
 from typing import Any
 
-from relays import Component
+from ._controllers import Controller, JSONController, expose
 
-from ._errors import MethodNotAllowed
-from ._request import Request
-from ._response import Response
-
-__all__ = ["Greeter", "Info", "Pages", "make_demo"]
+__all__ = ["Api", "Root", "make_demo"]
 
 _PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -36,61 +33,44 @@ _FORM = """<p>This page is served by relays-http.</p>
 """
 
 
-class Pages(Component):
-    """The home page."""
+class Root(Controller):
+    """The home page, and the form's target."""
 
-    channel = "web"
-
-    def request(self, request: Request, response: Response) -> str | None:
-        if request.path != "/":
-            return None
+    def index(self) -> str:
         return _PAGE.format(title="relays demo", content=_FORM)
 
-
-class Greeter(Component):
-    """The form's target: ``POST /greet`` with a ``name`` field."""
-
-    channel = "web"
-
-    async def request(self, request: Request, response: Response) -> str | None:
-        if request.path != "/greet":
-            return None
-        if request.method != "POST":
-            raise MethodNotAllowed(["POST"])
-        form = await request.form()
-        name = (form.get("name") or "").strip() or "stranger"
-        greeting = f"<p>Hello, {html.escape(name)}!</p>"
+    @expose(methods=["POST"])
+    def greet(self, name: str = "") -> str:
+        """``POST /greet`` with a ``name`` field (a GET is answered 405)."""
+        greeting = f"<p>Hello, {html.escape(name.strip() or 'stranger')}!</p>"
         return _PAGE.format(title="Greetings", content=greeting)
 
 
-class Info(Component):
+class Api(JSONController):
     """``GET /api/info``: a JSON document."""
 
-    channel = "web"
+    channel = "/api"
 
     def __init__(self) -> None:
         super().__init__()
         self.started = time.time()
         self.served = 0
 
-    def request(self, request: Request, response: Response) -> dict[str, Any] | None:
-        if request.path != "/api/info":
-            return None
+    @expose(methods=["GET"])
+    def info(self) -> dict[str, Any]:
         self.served += 1
+        remote = self.request.remote
         return {
             "server": "relays",
             "uptime": round(time.time() - self.started, 3),
             "served": self.served,
             "you": {
-                "address": request.remote[0] if isinstance(request.remote, tuple) else None,
-                "agent": request.headers.get("user-agent"),
+                "address": remote[0] if isinstance(remote, tuple) else None,
+                "agent": self.request.headers.get("user-agent"),
             },
         }
 
 
-def make_demo() -> Component:
-    """The demo's components, ready to go under a :class:`~relays_http.Server`."""
-    root = Pages()
-    root += Greeter()
-    root += Info()
-    return root
+def make_demo() -> Root:
+    """The demo's controllers, ready to go under a :class:`~relays_http.Server`."""
+    return Root() + Api()

@@ -67,8 +67,13 @@ class Dispatcher(BaseComponent):
 
     channel = "web"
 
-    def __init__(self, *, channel: Any = "web") -> None:
+    def __init__(self, *, channel: Any = "web", builtin: bool = False) -> None:
         super().__init__(channel=channel)
+        #: Whether this is a :class:`~relays_http.Server`'s own dispatcher, which
+        #: serves nothing while another dispatcher on its channel is in the tree
+        #: (``Server(...) + Dispatcher()``, written before servers had one), so no
+        #: page is ever dispatched twice.
+        self.builtin = builtin
         self._mounts: dict[str, BaseController] = {}
         self._prefixes: frozenset[str] = frozenset()
 
@@ -85,6 +90,15 @@ class Dispatcher(BaseComponent):
         """Find the controllers of the tree again (done on every (un)registration)."""
         mounts: dict[str, BaseController] = {}
         for component in self.root.walk():
+            if (
+                self.builtin
+                and isinstance(component, Dispatcher)
+                and component is not self
+                and component.channel == self.channel
+                and not component.builtin
+            ):
+                self._mounts, self._prefixes = {}, frozenset()
+                return
             if isinstance(component, BaseController):
                 path = "/" + "/".join(split_path(component.mount_path))
                 path = "" if path == "/" else path

@@ -9,6 +9,7 @@ from typing import Any
 from relays import BaseComponent, find_transport, handler
 from relays.transports import parse_address
 
+from ._dispatcher import Dispatcher
 from ._limits import Limits
 from ._server import HTTP
 
@@ -105,8 +106,17 @@ class BaseServer(BaseComponent):
 
 
 class Server(BaseServer):
-    """An HTTP server: ``Server("tcp://127.0.0.1:8000") + MyApp()``.
+    """An HTTP server with a :class:`~relays_http.Dispatcher`: ``Server(8000) + Root()``.
 
-    Register the components that answer ``request(request, response)`` under it
-    (on its channel, ``"web"``). A request nobody answers gets a 404.
+    As in circuits.web, controllers registered under it are served at once (a
+    ``Root(Controller)`` at ``"/"``), and plain components that answer
+    ``request(request, response)`` on its channel (``"web"``) get every request no
+    controller takes. A request nobody answers gets a 404. Takes the arguments of
+    :class:`BaseServer`; use :class:`BaseServer` for a server without a dispatcher.
     """
+
+    def __init__(self, bind: Any = DEFAULT_BIND, **options: Any) -> None:
+        super().__init__(bind, **options)
+        #: The built-in dispatcher. It stands aside when you register a
+        #: :class:`~relays_http.Dispatcher` of your own on the same channel.
+        self.dispatcher = Dispatcher(channel=self.channel, builtin=True).register(self)
