@@ -1,0 +1,104 @@
+"""The web examples in ``examples/web/`` run, answer real requests and stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = Path(__file__).parents[3] / "examples" / "web"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def example(name: str) -> Iterator[str]:
+    """Run ``examples/web/<name>`` on a free port; yield its URL; SIGTERM must end it cleanly."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / name), f"tcp://127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(process.communicate(timeout=5)) from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+        assert process.returncode == 0, stderr
+        assert b"Traceback" not in stderr, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+
+
+def fetch(url: str, data: bytes | None = None) -> tuple[int, str, str]:
+    """Status, content type and text of *url* (errors included)."""
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def test_hello() -> None:
+    with example("hello.py") as url:
+        assert fetch(url) == (200, "text/html; charset=utf-8", "Hello World!")
+        assert fetch(url + "nothing")[0] == 404
+
+
+def test_controllers() -> None:
+    with example("controllers.py") as url:
+        assert "guestbook" in fetch(url)[2]
+        assert fetch(url + "hello/ann")[2] == "Hello ann!"
+        assert fetch(url + "hello?name=%3Cb%3E")[2] == "Hello &lt;b&gt;!"
+        assert fetch(url + "add?a=1&b=2")[2] == "3"
+        assert fetch(url + "add?a=x")[0] == 404  # not an int: no page takes it
+        assert fetch(url + "files/a/b/c")[2] == "a/b/c"
+        assert fetch(url + "robots.txt")[1] == "text/plain"
+        form = urllib.parse.urlencode({"name": "Ann", "message": "<hi>"}).encode()
+        status, _, text = fetch(url + "guestbook", form)  # urllib follows the 303
+        assert (status, "<b>Ann</b>: &lt;hi&gt;" in text) == (200, True)
+        status, content_type, text = fetch(url + "api/item/7")
+        assert (status, content_type, json.loads(text)) == (
+            200,
+            "application/json",
+            {"id": 7, "square": 49},
+        )
+        status, content_type, text = fetch(url + "api/item/101")
+        assert (status, json.loads(text)["description"]) == (404, "no item 101")
+
+
+def test_wsgi_gateway() -> None:
+    with example("wsgi_gateway.py") as url:
+        assert fetch(url + "legacy/hello")[2] == "WSGI says hello from /legacy/hello\n"
+        assert fetch(url)[2] == "relays says hello"
