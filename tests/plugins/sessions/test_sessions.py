@@ -617,3 +617,19 @@ async def test_damaged_session_data_starts_a_fresh_session(
         with caplog.at_level(logging.WARNING, logger="relays.sessions"):
             assert await browser.get("/count") == (200, b"1")
     assert "not JSON" in caplog.text
+
+
+async def test_an_unknown_id_is_never_adopted() -> None:
+    # Session fixation: a validly signed id the store does not know (an attacker's
+    # choice, or an expired one) is replaced by a new random id, never taken over.
+    from relays_sessions import Signer
+
+    planted = "p" * 43
+    server, transport, _ = make()
+    async with server:
+        browser = Browser(transport)
+        browser.cookies["session"] = Signer(SECRET).sign(planted)
+        assert await browser.get("/count") == (200, b"1")
+        session_id = browser.cookies["session"].partition(".")[0]
+        assert session_id != planted
+        assert (await browser.get("/id"))[1].decode() == session_id
