@@ -8,6 +8,7 @@ import os
 import pathlib
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 
 from relays import Component, handler
 from relays_http import Request, Response, Server
-from relays_static import Static
+from relays_static import Static, StaticLimits
 
 pytestmark = pytest.mark.integration
 
@@ -241,3 +242,44 @@ def test_relays_serve_a_directory(site: pathlib.Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_slow_reader_holds_back_the_file_reads(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backpressure: while the client reads nothing, the file is not read ahead."""
+    size = 32 * 1024 * 1024
+    root = tmp_path / "slow"
+    root.mkdir()
+    (root / "huge.bin").write_bytes(os.urandom(1024 * 1024) * 32)
+    read = [0]
+    pread = os.pread
+
+    def counting(descriptor: int, count: int, offset: int) -> bytes:
+        data = pread(descriptor, count, offset)
+        read[0] += len(data)
+        return data
+
+    monkeypatch.setattr(os, "pread", counting)
+    limits = StaticLimits(chunk_size=64 * 1024)
+    app = Server("tcp://127.0.0.1:0") + Static("/", docroot=root, limits=limits)
+    app.start()
+    try:
+        deadline = time.monotonic() + 5
+        while app.address is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", app.port))
+        sock.sendall(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        time.sleep(1.0)
+        assert 0 < read[0] < size // 2, read[0]
+        received = 0
+        while chunk := sock.recv(1024 * 1024):
+            received += len(chunk)
+        sock.close()
+        assert received > size
+        assert read[0] == size
+    finally:
+        app.stop()
