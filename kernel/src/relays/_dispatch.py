@@ -221,21 +221,24 @@ class Hub:
         if self._paused:
             return
         queue = self.queue
+        popleft = queue.popleft
         ranked = self._ranked
         plans = self._plans
-        budget = self.batch
-        while budget:
+        run_plan = self._run_plan
+        for _ in range(self.batch):
             if ranked and (ranked[0][0] < 0 or not queue):
                 event = heappop(ranked)[2]
-            elif queue:
-                event = queue.popleft()
             else:
-                return
-            budget -= 1
-            plan = plans.get((event.name, event.channels)) if event._handlers is None else None
-            if plan is not None:
-                self._run_plan(event, plan)
-            elif self._dispatch(event):
+                try:
+                    event = popleft()
+                except IndexError:
+                    return
+            if event._handlers is None:
+                plan = plans.get((event.name, event.channels))
+                if plan is not None:
+                    run_plan(event, plan)
+                    continue
+            if self._dispatch(event):
                 return  # paused until an async handler's first step has run
         self._schedule_flush()
 
@@ -253,18 +256,20 @@ class Hub:
             if plan is not None:
                 self._run_plan(event, plan)
                 return False
-        event._pending = 1
         if not handlers:
             if type(event) is ExceptionEvent:
                 _log_unhandled(event)
-            event._pending = 0
             self._finished(event)
             return False
+        event._pending = 1
         return self._run(event, handlers, 0)
 
     def _run_plan(self, event: Event, plan: tuple[tuple[Any, int, Handler], ...]) -> None:
-        """The fast path of :meth:`_run`: every handler is a plain function."""
-        event._pending = 1
+        """The fast path of :meth:`_run`: every handler is a plain function.
+
+        No task can be pending afterwards, so ``_pending`` only counts chained values
+        that are not done yet (``_chain`` adds them); zero means finish now.
+        """
         self._current = event
         args = event.args
         kwargs = event.kwargs
@@ -292,9 +297,8 @@ class Hub:
                     break
         finally:
             self._current = None
-        event._pending -= 1
         if event._pending:
-            return
+            return  # a chained value will finish it
         if (
             value._futures is None
             and value._callbacks is None
@@ -391,6 +395,13 @@ class Hub:
 
     def _chain(self, event: Event, chained: Value) -> None:
         """A handler returned another event's value: ours is that one's result."""
+        if chained.done:
+            value: Value = event.value  # type: ignore[assignment]
+            if chained.errors:
+                value._fail(chained.result)
+            elif chained.result is not None:
+                value._collect(chained.result)
+            return
         event._pending += 1
         chained.add_done_callback(partial(self._chained_done, event))
 
