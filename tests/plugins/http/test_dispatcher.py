@@ -11,7 +11,7 @@ from relays import Component, handler
 from relays.testing import MemoryTransport
 from relays_http import BaseServer, Request, Response, Server
 from relays_http._controllers import Controller
-from relays_http._dispatcher import DISPATCH_PATH, Dispatcher, split_path
+from relays_http._dispatcher import Dispatcher, split_path
 from relays_http.testing import Client
 
 
@@ -142,13 +142,13 @@ def test_controller_channel_must_be_a_path() -> None:
         Root(channel="web")
 
 
-async def test_dispatch_path_in_the_context_overrides_the_path() -> None:
+async def test_a_rewritten_path_is_dispatched() -> None:
     class Rewrite(Component):
         channel = "web"
 
         @handler("request", priority=20)
         def rewrite(self, request: Request, response: Response) -> None:
-            request.context[DISPATCH_PATH] = "/blog" + request.raw_path
+            request.rewrite(path="/blog" + request.raw_path)
 
     server, transport = serve(Blog(), Rewrite())
     async with server:

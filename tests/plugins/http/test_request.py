@@ -86,3 +86,45 @@ def test_given_headers_object() -> None:
     request = make(headers=Headers({"Content-Type": "text/plain"}))
     assert request.header(b"content-type") == b"text/plain"
     assert request.content_type == "text/plain"
+
+
+def test_rewrite_path_and_host() -> None:
+    request = Request(
+        "GET", "/a%20b?q=1", headers=[(b"host", b"example.com"), (b"cookie", b"c=1")]
+    )
+    assert request.cookies == {"c": "1"}
+    request.rewrite(path="/site/a%20b")
+    assert (request.raw_path, request.path) == ("/site/a%20b", "/site/a b")
+    assert (request.target, request.original_path, request.query_string) == (
+        "/a%20b?q=1",
+        "/a b",
+        "q=1",
+    )
+    assert request.url == "http://example.com/a%20b?q=1"
+    request.rewrite(host="public.example.org:8443")
+    assert request.host == "public.example.org:8443"
+    assert request.headers.getall("host") == ["public.example.org:8443"]
+    assert request.url == "http://public.example.org:8443/a%20b?q=1"
+    assert request.cookies == {"c": "1"}
+    made = Request("GET", "/", headers=Headers([("Host", "a")]))
+    made.rewrite(host="b")
+    assert (made.host, made.header(b"host")) == ("b", b"b")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"path": "relative"},
+        {"path": "/with?query"},
+        {"path": "/sp ace"},
+        {"path": "/new\r\nline"},
+        {"path": "/é"},
+        {"host": ""},
+        {"host": "a b"},
+        {"host": "evil\r\nX: y"},
+        {"host": "a/b"},
+    ],
+)
+def test_rewrite_refuses_what_could_not_be_sent(options: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=r"rewritten path|a host is"):
+        make().rewrite(**options)

@@ -22,7 +22,8 @@ class Blog(Controller):
     channel = "/sites/blog"
 
     def index(self, *rest: str) -> str:
-        return "blog:" + "/".join(rest) + ":" + self.request.path
+        request = self.request
+        return f"blog:{'/'.join(rest)}:{request.path}:{request.original_path}:{request.url}"
 
 
 async def fetch(transport: MemoryTransport, host: str, path: str, extra: str = "") -> bytes:
@@ -38,8 +39,12 @@ async def test_hosts_choose_prefixes() -> None:
     hosts = VirtualHosts({"blog.example.com": "/sites/blog/", "Other.example.com:8080": "/x"})
     server = BaseServer(transport=transport) + Dispatcher() + hosts + Main() + Blog()
     async with server:
-        assert await fetch(transport, "blog.example.com", "/2024/a") == b"blog:2024/a:/2024/a"
-        assert await fetch(transport, "BLOG.example.com:80", "/") == b"blog::/"
+        assert await fetch(transport, "blog.example.com", "/2024/a") == (
+            b"blog:2024/a:/sites/blog/2024/a:/2024/a:http://blog.example.com/2024/a"
+        )
+        assert await fetch(transport, "BLOG.example.com:80", "/") == (
+            b"blog::/sites/blog/:/:http://BLOG.example.com:80/"
+        )
         assert await fetch(transport, "example.com", "/2024") == b"main:2024"
         assert await fetch(transport, "other.example.com:8080", "/y") == b"main:x/y"
         assert await fetch(transport, "other.example.com", "/y") == b"main:y"
@@ -57,7 +62,10 @@ async def test_forwarded_host_from_a_trusted_proxy_chooses_the_site() -> None:
     )
     async with server:
         extra = "X-Forwarded-Host: blog.example.com\r\n"
-        assert await fetch(transport, "internal", "/a", extra) == b"blog:a:/a"
+        assert (
+            await fetch(transport, "internal", "/a", extra)
+            == b"blog:a:/sites/blog/a:/a:http://blog.example.com/a"
+        )
 
 
 def test_prefix_must_be_a_path() -> None:

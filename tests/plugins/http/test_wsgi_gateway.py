@@ -288,3 +288,38 @@ def test_mount_checks() -> None:
     assert gateway.find("/a/b/c") == ("/a/b", streaming_app)
     assert gateway.find("/a/bc") == ("/a", environ_app)
     assert gateway.find("/") is None
+
+
+async def test_flask_under_a_virtual_host_sees_the_clients_url_space() -> None:
+    from relays_http import VirtualHosts
+
+    server, transport = serve(
+        VirtualHosts({"legacy.example.com": "/flask"}),
+        Gateway({"/flask": make_flask(), "/direct": validator(environ_app)}),
+        Fallback(),
+    )
+    async with server:
+        client = Client(transport, host="legacy.example.com")
+        assert (await client.get("/")).body == b"flask index"
+        answer = (await client.get("/hello/ann")).json()
+        assert (answer["script_root"], answer["url"]) == ("", "/hello/z")
+        # Not under a virtual host: the mount path is SCRIPT_NAME as before.
+        direct = Client(transport, host="other.example.com")
+        environ = (await direct.get("/direct/x")).json()
+        assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("/direct", "/x")
+        assert (await direct.get("/hello/ann")).body == b"not wsgi"
+
+
+def test_build_environ_of_a_rewritten_request() -> None:
+    request = Request("GET", "/a/b?x=1", headers=[(b"host", b"h")])
+    request.rewrite(path="/site/a/b")
+    environ = build_environ(request, script_name="/site")
+    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("", "/a/b")
+    root = Request("GET", "/", headers=[(b"host", b"h")])
+    root.rewrite(path="/site/")
+    environ = build_environ(root, script_name="/site")
+    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("", "/")
+    elsewhere = Request("GET", "/old/a", headers=[(b"host", b"h")])
+    elsewhere.rewrite(path="/site/new")
+    environ = build_environ(elsewhere, script_name="/site")
+    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("/site", "/new")

@@ -40,13 +40,9 @@ from ._errors import HTTPError
 from ._request import Request
 from ._response import Response
 
-__all__ = ["DISPATCH_PATH", "Dispatcher"]
+__all__ = ["Dispatcher"]
 
 logger = logging.getLogger("relays.http")
-
-#: The ``request.context`` key that, when set (by :class:`~relays_http.VirtualHosts`),
-#: is the raw path the dispatcher routes instead of the request's own.
-DISPATCH_PATH = "dispatch_path"
 
 
 def split_path(raw_path: str) -> list[str]:
@@ -140,8 +136,7 @@ class Dispatcher(BaseComponent):
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         if not self._mounts:
             return None
-        path = request.context.get(DISPATCH_PATH) if request.context else None
-        found = self.resolve(path or request.raw_path)
+        found = self.resolve(request.raw_path)  # as VirtualHosts & co. may have rewritten it
         if found is None:
             return None
         controller, segments = found

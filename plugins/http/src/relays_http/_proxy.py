@@ -178,7 +178,7 @@ class TrustedProxies(BaseComponent):
         if scheme in ("http", "https"):
             request.scheme = scheme
         if host and _valid_host(host):
-            _set_host(request, host)
+            request.rewrite(host=host)
 
     def _client_index(self, nodes: list[str]) -> tuple[int, tuple[str, int] | None]:
         """The position of the client among *nodes*, and its address (rightmost-untrusted)."""
@@ -233,17 +233,3 @@ def _list(values: list[str]) -> list[str]:
 def _valid_host(host: str) -> bool:
     """A host (and port) with nothing that could break a URL or a header."""
     return all(char.isalnum() or char in "-.:[]_" for char in host) and len(host) < 256
-
-
-def _set_host(request: Request, host: str) -> None:
-    # The request keeps its header fields as the protocol's raw pairs and reads
-    # ``host`` from them: replace the pair there (and drop the decoded cache).
-    # A public way to set it is asked of the server (Request.host has no setter yet).
-    raw = request._raw_headers
-    if raw:
-        encoded = host.encode("ascii")
-        request._raw_headers = [pair for pair in raw if pair[0] != b"host"]
-        request._raw_headers.insert(0, (b"host", encoded))
-        request._headers = None
-    else:
-        request.headers["Host"] = host

@@ -47,6 +47,7 @@ class Request:
         "_path",
         "_query",
         "_raw_headers",
+        "_route",
         "_target",
         "context",
         "http_version",
@@ -99,6 +100,7 @@ class Request:
         #: Free for handlers and dispatchers to share data about this request.
         self.context: dict[str, Any] = {}
         self._limits = limits
+        self._route: str | None = None
         self._path: str | None = None
         self._query: MultiDict | None = None
         self._cookies: dict[str, str] | None = None
@@ -134,6 +136,7 @@ class Request:
         request.scheme = "https" if sock.secure else "http"
         request.context = {}
         request._limits = limits
+        request._route = None
         request._path = None
         request._query = None
         request._cookies = None
@@ -149,7 +152,13 @@ class Request:
 
     @property
     def raw_path(self) -> str:
-        """The path as sent, still percent-encoded, without the query."""
+        """The path, still percent-encoded, without the query (as :meth:`rewrite` left it)."""
+        route = self._route
+        if route is not None:
+            return route
+        return self._sent_path()
+
+    def _sent_path(self) -> str:
         target = self._target
         if target[:1] != "/" and "://" in target:  # absolute-form (RFC 9112 3.2.2)
             target = target.partition("://")[2]
@@ -165,6 +174,51 @@ class Request:
             raw = self.raw_path
             path = self._path = unquote(raw) if "%" in raw else raw
         return path
+
+    @property
+    def original_path(self) -> str:
+        """The path the client sent, percent-decoded, even after :meth:`rewrite`."""
+        raw = self._sent_path()
+        return unquote(raw) if "%" in raw else raw
+
+    def rewrite(self, *, path: str | None = None, host: str | None = None) -> None:
+        """Change where the request goes: its *path* and the *host* it is for.
+
+        For the components that route a request before its handlers see it:
+        :class:`~relays_http.VirtualHosts` puts a site's prefix before the path,
+        :class:`~relays_http.TrustedProxies` sets the host a proxy reports, and a
+        rewrite rule of yours may do either. *path* is percent-encoded, starts with
+        ``/`` and has no query (the query is kept); afterwards :attr:`raw_path` and
+        :attr:`path` are the new path (what the dispatcher and the WSGI gateway
+        route), while :attr:`target`, :attr:`original_path` and :attr:`url` stay
+        what the client asked for. *host* (``"example.com:8080"``) replaces the
+        ``Host`` field, and so :attr:`host` and :attr:`url`. Raises
+        :class:`ValueError` for a path or host that could not have been sent.
+        """
+        if path is not None:
+            if (
+                not path.startswith("/")
+                or not path.isascii()
+                or any(char in path for char in "?# \t\r\n\x00\x7f")
+            ):
+                raise ValueError(
+                    f"a rewritten path is percent-encoded ASCII starting with '/', with no "
+                    f"query, spaces or control characters: {path!r}"
+                )
+            self._route = path
+            self._path = None
+        if host is not None:
+            if not host or not host.isascii() or any(char in host for char in "/?#@ \t\r\n\x00"):
+                raise ValueError(f"a host is like 'example.com' or '[::1]:8080', not {host!r}")
+            encoded = host.encode("ascii")
+            if self._raw_headers:
+                raw = [pair for pair in self._raw_headers if pair[0] != b"host"]
+                raw.insert(0, (b"host", encoded))
+                self._raw_headers = raw
+                self._headers = None
+                self._cookies = None
+            else:
+                self.headers["Host"] = host
 
     @property
     def query_string(self) -> str:

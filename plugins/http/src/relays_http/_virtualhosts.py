@@ -7,7 +7,6 @@ from typing import Any
 
 from relays import BaseComponent, handler
 
-from ._dispatcher import DISPATCH_PATH
 from ._request import Request
 from ._response import Response
 
@@ -17,9 +16,11 @@ __all__ = ["VirtualHosts"]
 class VirtualHosts(BaseComponent):
     """Route each host to a path prefix: ``VirtualHosts({"blog.example.com": "/blog"})``.
 
-    A request for ``blog.example.com/2024`` is dispatched as ``/blog/2024`` (the
-    request's own ``path`` is left as the client sent it; the
-    :class:`~relays_http.Dispatcher` routes ``request.context["dispatch_path"]``).
+    A request for ``blog.example.com/2024`` is rewritten to ``/blog/2024``
+    (:meth:`Request.rewrite <relays_http.Request.rewrite>`), so the dispatcher and a
+    WSGI :class:`~relays_http.Gateway` route it there; ``request.original_path`` and
+    ``request.url`` stay what the client asked for, and a WSGI application mounted
+    at ``/blog`` sees ``SCRIPT_NAME=""`` and ``PATH_INFO="/2024"``.
     Hosts match without the port and case-insensitively; a ``host:port`` key wins
     over a bare host. Hosts not listed are dispatched as they are.
     Put it above the dispatcher (it listens at priority 30).
@@ -43,5 +44,4 @@ class VirtualHosts(BaseComponent):
             bare = host.rpartition(":")[0] if not host.endswith("]") else host
             prefix = self.domains.get(bare or host)
         if prefix is not None:
-            path = request.context.get(DISPATCH_PATH) or request.raw_path
-            request.context[DISPATCH_PATH] = prefix + path
+            request.rewrite(path=prefix + request.raw_path)

@@ -88,6 +88,11 @@ def build_environ(
 ) -> dict[str, Any]:
     """The PEP 3333 ``environ`` of *request*, mounted at *script_name*.
 
+    When the request was rewritten (:meth:`Request.rewrite
+    <relays_http.Request.rewrite>`, by :class:`~relays_http.VirtualHosts`) and the
+    client's own path ends with the ``PATH_INFO``, ``SCRIPT_NAME`` is the part of
+    the client's path before it: the application sees the URL space the client does.
+
     Header fields become ``HTTP_*`` keys; a field whose name holds ``_`` is left
     out (it would be indistinguishable from one with ``-``: a classic way to
     smuggle ``HTTP_X_USER`` past a proxy). Repeated fields are joined with ``,``
@@ -95,6 +100,13 @@ def build_environ(
     """
     if path_info is None:
         path_info = request.path[len(script_name) :]
+        original = request.original_path
+        if original != request.path and original.endswith(path_info):
+            # The request was rewritten (a virtual host's prefix): the application is
+            # mounted where the client sees it, so its links (url_for) are right.
+            script_name = original[: len(original) - len(path_info)]
+            if not path_info and script_name.endswith("/"):
+                script_name, path_info = script_name[:-1], "/"
     host, _, port = request.host.rpartition(":")
     if not host or not port.isdigit():
         host, port = request.host, "443" if request.scheme == "https" else "80"
