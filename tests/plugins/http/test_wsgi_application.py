@@ -204,3 +204,56 @@ def test_behind_wsgiref_on_a_socket(application: Application) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def call_with_chunked_body(app: Application, body: bytes) -> tuple[str, bytes]:
+    """Call *app* as gunicorn does for a chunked request: no CONTENT_LENGTH, and
+    ``wsgi.input_terminated`` saying the input ends where the body does."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/echo",
+        "CONTENT_TYPE": "text/plain",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+    }
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    result = app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return statuses[0], content
+
+
+@pytest.mark.parametrize("size", [0, 10, 200_000])
+def test_input_terminated_body_is_read_to_its_end(size: int) -> None:
+    from relays_http import Limits
+
+    limits = Limits(spool_threshold=1024, max_body_size=300_000)
+    app = Application(limits=limits) + Dispatcher() + Root()
+    try:
+        status, content = call_with_chunked_body(app, b"x" * size)
+    finally:
+        app.close()
+    assert status.startswith("200")
+    assert json.loads(content)["body"] == "x" * size
+
+
+def test_input_terminated_body_over_the_limit_is_a_413() -> None:
+    from relays_http import Limits
+
+    app = Application(limits=Limits(max_body_size=100)) + Dispatcher() + Root()
+    try:
+        status, _ = call_with_chunked_body(app, b"x" * 101)
+    finally:
+        app.close()
+    assert status.startswith("413")

@@ -154,9 +154,13 @@ class Application(BaseComponent):
         )
 
     def _body(self, environ: dict[str, Any]) -> bytes | IO[bytes]:
-        length_text = environ.get("CONTENT_LENGTH") or "0"
+        length_text = environ.get("CONTENT_LENGTH") or ""
+        if not length_text and environ.get("wsgi.input_terminated"):
+            # A body without a length (chunked, as gunicorn passes it): the server
+            # promises wsgi.input ends at the body's end, so read up to there.
+            return self._body_to_end(environ["wsgi.input"])
         try:
-            length = int(length_text)
+            length = int(length_text or "0")
         except ValueError:
             length = 0
         limits = self.limits
@@ -175,6 +179,40 @@ class Application(BaseComponent):
                 break
             spool.write(block)
             remaining -= len(block)
+        spool.seek(0)
+        return spool
+
+    def _body_to_end(self, stream: IO[bytes]) -> bytes | IO[bytes]:
+        """All of a ``wsgi.input_terminated`` stream, spooled past the threshold;
+        a 413 as soon as it passes ``limits.max_body_size``."""
+        limits = self.limits
+        blocks: list[bytes] = []
+        size = 0
+        spool: IO[bytes] | None = None
+        try:
+            while True:
+                block = stream.read(64 * 1024)
+                if not block:
+                    break
+                size += len(block)
+                if size > limits.max_body_size:
+                    raise PayloadTooLarge(
+                        f"the request body is larger than {limits.max_body_size} bytes"
+                    )
+                if spool is None and size > limits.spool_threshold:
+                    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
+                    spool.writelines(blocks)
+                    blocks.clear()
+                if spool is not None:
+                    spool.write(block)
+                else:
+                    blocks.append(block)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        if spool is None:
+            return b"".join(blocks)
         spool.seek(0)
         return spool
 
