@@ -97,7 +97,7 @@ def test_every_hook_spec_is_documented_and_keyword_only_friendly() -> None:
     from relays import hookspecs
 
     specs = [name for name in hookspecs.__all__ if name.startswith("relays_")]
-    assert len(specs) == 8
+    assert len(specs) == 9
     for name in specs:
         function = getattr(hookspecs, name)
         assert function.__doc__, name
@@ -113,3 +113,11 @@ def test_plugins_command_in_a_subprocess() -> None:
         check=True,
     )
     assert "relays-example-plugin" in result.stdout
+
+
+def test_a_plugin_adds_its_own_hook_specs() -> None:
+    manager = relays.plugin_manager()
+    caller = manager.hook.relays_example_greeting
+    assert caller.has_spec()
+    assert caller(name="Ada") == "Greetings, Ada"
+    manager.check_pending()  # every implementation matches a spec

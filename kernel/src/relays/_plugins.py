@@ -83,6 +83,7 @@ def _make_manager() -> pluggy.PluginManager:
 
     manager = pluggy.PluginManager("relays")
     manager.add_hookspecs(hookspecs)
+    manager.hook.relays_add_hookspecs.call_historic(kwargs={"plugin_manager": manager})
     manager.register(_builtin, name="relays.builtin")
     for name in os.environ.get(BLOCK_PLUGINS_ENV, "").split(","):
         if name.strip():

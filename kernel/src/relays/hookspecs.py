@@ -31,6 +31,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "relays_add_commands",
+    "relays_add_hookspecs",
     "relays_add_options",
     "relays_app_created",
     "relays_configure",
@@ -43,6 +44,19 @@ __all__ = [
 hookspec = pluggy.HookspecMarker("relays")
 #: Mark a plugin function as the implementation of the hook of the same name.
 hookimpl = pluggy.HookimplMarker("relays")
+
+
+# -- set-up: called once per plugin, when it is registered ---------------------------
+
+
+@hookspec(historic=True)
+def relays_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    """Add this plugin's own hook specs: ``plugin_manager.add_hookspecs(my_specs)``.
+
+    A plugin that others extend (a session plugin with pluggable stores, say)
+    declares its specs here, so implementations in other plugins are checked against
+    them. Historic: every plugin is called when it is registered, whatever the order.
+    """
 
 
 # -- lookups: called whenever an application asks for a part by name ----------------

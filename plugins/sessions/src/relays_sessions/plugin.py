@@ -15,11 +15,14 @@ from relays import Provided
 from relays.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    import pluggy
+
     from relays import BaseComponent, Config
 
     from ._store import SessionStore
 
 __all__ = [
+    "relays_add_hookspecs",
     "relays_add_options",
     "relays_app_created",
     "relays_configure",
@@ -27,6 +30,14 @@ __all__ = [
     "relays_provides",
     "relays_session_store",
 ]
+
+
+@hookimpl
+def relays_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    """Declare the session-store hook, so third-party stores are checked against it."""
+    from . import hookspecs
+
+    plugin_manager.add_hookspecs(hookspecs)
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from relays import BaseComponent, Component, Config, Provided
-from relays.hookspecs import hookimpl
+from relays.hookspecs import hookimpl, hookspec
 from relays.transports import Transport
 
 
@@ -33,6 +33,24 @@ def relays_transport(scheme: str) -> Transport | None:
 @hookimpl
 def relays_dispatcher(name: str) -> Callable[..., BaseComponent] | None:
     return Hello if name == "hello" else None
+
+
+class ExampleSpecs:
+    """A hook spec of this plugin's own, for others to implement."""
+
+    @hookspec(firstresult=True)
+    def relays_example_greeting(self, name: str) -> str | None:
+        """Return a greeting for *name*, or ``None`` to let another plugin answer."""
+
+
+@hookimpl
+def relays_add_hookspecs(plugin_manager: Any) -> None:
+    plugin_manager.add_hookspecs(ExampleSpecs)
+
+
+@hookimpl
+def relays_example_greeting(name: str) -> str | None:
+    return f"Greetings, {name}" if name else None
 
 
 @hookimpl
