@@ -73,6 +73,23 @@ def test_demo_serves_a_page_a_form_and_json() -> None:
         assert stop(process) == 0
 
 
+def test_serve_a_controller(tmp_path: Path) -> None:
+    """``relays serve`` puts the app under a Server, whose dispatcher serves controllers."""
+    (tmp_path / "pages.py").write_text(
+        "from relays_http import Controller\n\n"
+        "class Root(Controller):\n"
+        "    def index(self):\n"
+        "        return 'root'\n\n"
+        "    def hello(self, name='world'):\n"
+        "        return f'hello {name}'\n"
+    )
+    arguments = ("serve", "pages:Root", "--bind", "tcp://127.0.0.1:0")
+    with running(*arguments, cwd=tmp_path) as (process, url):
+        assert fetch(url) == b"root"
+        assert fetch(url + "hello/ann") == b"hello ann"
+        assert stop(process) == 0
+
+
 def test_serve_with_two_workers(tmp_path: Path) -> None:
     (tmp_path / "pidapp.py").write_text(
         "import os\n"

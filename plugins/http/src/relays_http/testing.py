@@ -11,8 +11,9 @@
         response = await client.get("/hello?name=ann")
         assert (response.status, response.text) == (200, "hello ann")
 
-:func:`parse_responses` reads responses out of raw bytes, for tests that talk to
-a real socket. Both understand Content-Length, chunked bodies with trailers,
+:func:`serve_in_thread` runs a real server in a background thread for tests with
+real clients (``curl``, :mod:`http.client`), and :func:`parse_responses` reads
+responses out of the raw bytes of a socket. Both understand Content-Length, chunked bodies with trailers,
 bodies that end when the connection closes, and the 1xx, 204, 304 and ``HEAD``
 responses that have no body.
 """
@@ -20,8 +21,10 @@ responses that have no body.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -29,8 +32,16 @@ import attrs
 from relays.testing import MemoryClient, MemoryTransport
 
 from ._headers import Headers
+from ._servers import BaseServer
 
-__all__ = ["Client", "ClientResponse", "IncompleteResponse", "parse_responses"]
+__all__ = [
+    "Client",
+    "ClientResponse",
+    "IncompleteResponse",
+    "parse_response",
+    "parse_responses",
+    "serve_in_thread",
+]
 
 #: What the header fields of a request may be given as.
 FieldsArgument = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -320,3 +331,25 @@ class Client:
     def close(self) -> None:
         """Hang up: the server sees ``disconnect``."""
         self.connection.close()
+
+
+@contextmanager
+def serve_in_thread(server: BaseServer, *, timeout: float = 10.0) -> Iterator[BaseServer]:
+    """Run *server* (listening on a real address, port 0 is fine) in a thread.
+
+    Yields it once it listens (``server.url``, ``server.port`` are set) and stops
+    it on the way out::
+
+        with serve_in_thread(Server("tcp://127.0.0.1:0") + Root()) as server:
+            urllib.request.urlopen(server.url)
+    """
+    server.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while server.address is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{server!r} did not listen within {timeout} seconds")
+            time.sleep(0.01)
+        yield server
+    finally:
+        server.stop()
