@@ -551,3 +551,140 @@ async def test_expected_exceptions_skip_the_exception_event(
         await manager.fire(Ping())
     await drain(manager)
     assert reports == []
+
+
+async def test_a_long_queue_yields_to_the_loop_between_batches(manager: Manager) -> None:
+    seen: list[str] = []
+
+    class Busy(Component):
+        def item(self, number: int) -> None:
+            if number in (0, 2999):
+                seen.append(f"event {number}")
+
+    manager += Busy()
+    last = None
+    for number in range(3000):
+        last = manager.fire(Event.create("item", number))
+    asyncio.get_running_loop().call_soon(seen.append, "loop callback")
+    await last
+    assert seen.index("loop callback") < seen.index("event 2999")
+
+
+async def test_a_stopped_event_can_be_fired_again(manager: Manager) -> None:
+    calls: list[str] = []
+
+    class Twice(BaseComponent):
+        @handler("ping", priority=1)
+        def first(self, event: Event) -> None:
+            calls.append("first")
+            event.stop()
+
+        @handler("ping")
+        def second(self) -> None:
+            calls.append("second")
+
+    manager += Twice()
+    event = Ping()
+    await manager.fire(event)
+    assert event.stopped
+    await manager.fire(event)
+    assert calls == ["first", "first"]
+
+
+async def test_priorities_survive_registration_before_start() -> None:
+    order: list[str] = []
+
+    class Listener(Component):
+        def item(self, label: str) -> None:
+            order.append(label)
+
+    child = Listener()
+    low = Event.create("item", "low")
+    high = Event.create("item", "high")
+    high.priority = 5
+    child.fire(low)
+    child.fire(high)
+    root = Manager()
+    root += child
+    async with root:
+        await root.wait(high, timeout=1)
+        await root.wait(low, timeout=1)
+    assert order == ["high", "low"]
+
+
+async def test_async_handlers_in_the_middle_with_kwargs_and_errors(manager: Manager) -> None:
+    seen: list[Any] = []
+
+    class Mixed(BaseComponent):
+        @handler("job", priority=2)
+        async def failing(self, *, size: int) -> None:
+            seen.append(("failing", size))
+            raise ValueError("async failure")
+
+        @handler("job", priority=1)
+        def plain(self, *, size: int) -> int:
+            seen.append(("plain", size))
+            return size
+
+        @handler("exception", channel="*")
+        def quiet(self, *args: Any, **kwargs: Any) -> None:
+            seen.append("reported")
+
+    manager += Mixed()
+    with pytest.raises(ValueError, match="async failure"):
+        await manager.fire(Event.create("job", size=3))
+    await drain(manager)
+    assert seen == [("failing", 3), ("plain", 3), "reported"]
+
+
+async def test_async_handler_returning_a_value_and_chained_errors(manager: Manager) -> None:
+    class Relay(Component):
+        async def ping(self) -> Any:
+            return self.fire(Event.create("pong"))
+
+        def pong(self) -> str:
+            return "pong!"
+
+        def broken(self) -> None:
+            raise KeyError("chained")
+
+        def forward(self) -> Any:
+            return self.fire(Event.create("broken"))
+
+        @handler("exception", channel="*")
+        def quiet(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    manager += Relay()
+    assert await manager.fire(Ping()) == "pong!"
+    with pytest.raises(KeyError):
+        await manager.fire(Event.create("forward"))
+    done = manager.fire(Event.create("pong"))
+    await done
+
+    class Again(Component):
+        def again(self) -> Any:
+            return done  # already finished: taken at once
+
+    manager += Again()
+    assert await manager.fire(Event.create("again")) == "pong!"
+
+
+async def test_waiting_on_a_channel(manager: Manager) -> None:
+    class Both(Component):
+        channel = "*"
+
+        def tick(self, label: str) -> str:
+            return label
+
+    manager += Both()
+
+    async def later() -> None:
+        await asyncio.sleep(0.01)
+        manager.fire(Event.create("tick", "elsewhere"), "other")
+        await asyncio.sleep(0.01)
+        manager.fire(Event.create("tick", "here"), "wanted")
+
+    task = asyncio.create_task(later())
+    assert await manager.wait("tick", "wanted", timeout=1) == "here"
+    await task
