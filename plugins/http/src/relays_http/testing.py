@@ -13,9 +13,9 @@
 
 :func:`serve_in_thread` runs a real server in a background thread for tests with
 real clients (``curl``, :mod:`http.client`), and :func:`parse_responses` reads
-responses out of the raw bytes of a socket. Both understand Content-Length, chunked bodies with trailers,
-bodies that end when the connection closes, and the 1xx, 204, 304 and ``HEAD``
-responses that have no body.
+responses out of the raw bytes of a socket. Both the client and the parser understand
+Content-Length, chunked bodies with trailers, bodies that end when the connection
+closes, and the 1xx, 204, 304 and ``HEAD`` responses that have no body.
 """
 
 from __future__ import annotations
