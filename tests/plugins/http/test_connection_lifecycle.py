@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import relays
 from relays import Component
 from relays_http import Request, Response, Server
 
@@ -91,3 +92,28 @@ def test_the_server_keeps_serving_after_half_closed_clients(server: Server) -> N
     client.request("GET", "/")
     assert client.getresponse().read() == b"hello"
     client.close()
+
+
+def test_a_request_on_uvloop() -> None:
+    pytest.importorskip("uvloop")
+    answers: list[bytes] = []
+
+    async def scenario() -> None:
+        app = Server("tcp://127.0.0.1:0") + App()
+        async with app:
+            host, port = await app.wait_ready()
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            answers.append(await reader.read())
+            writer.close()
+            await writer.wait_closed()
+
+    loop = relays.new_event_loop(use_uvloop=True)
+    assert type(loop).__module__.startswith("uvloop")
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario(), 10))
+    finally:
+        loop.close()
+    head, _, body = answers[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert body == b"slow " * 2000

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from relays.transports import Connection, Eof, Read
 
@@ -280,7 +280,9 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     # -- asyncio protocol callbacks --------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # Duck-typed: uvloop's transports have the stream transport's methods but
+        # do not derive from asyncio.Transport.
+        transport = cast("asyncio.Transport", transport)
         self._transport = transport
         self.peer = _address(transport.get_extra_info("peername"))
         self.local = _address(transport.get_extra_info("sockname"))
