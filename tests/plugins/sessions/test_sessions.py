@@ -87,6 +87,7 @@ class App(Component):
 
     def request(self, request: Request, response: Response) -> Any:
         session = session_of(request)
+        assert request.session is session  # circuits.web's spelling works too
         path = request.path
         if path.startswith("/app/"):  # the tests of the cookie's Path
             path = path[4:]

@@ -220,9 +220,11 @@ def test_chromium_loads_the_page_with_css_js_and_image(served: tuple[Server, Log
 RELAYS = [sys.executable, "-c", "import sys; from relays._cli import main; sys.exit(main())"]
 
 
-def test_relays_serve_a_directory(site: pathlib.Path) -> None:
+@pytest.mark.parametrize("form", ["directory", "option"])
+def test_relays_serve_a_directory(site: pathlib.Path, form: str) -> None:
+    where = [str(site)] if form == "directory" else ["--static", f"/={site}"]
     process = subprocess.Popen(
-        [*RELAYS, "serve", str(site), "--bind", "tcp://127.0.0.1:0"],
+        [*RELAYS, "serve", *where, "--bind", "tcp://127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,7 +9,7 @@ import pytest
 
 from relays import BaseComponent, Config, find_dispatcher, plugin_manager
 from relays_static import Static
-from relays_static._cli import EMPTY_APP, add_options, app_created, configure, parse_mount
+from relays_static._cli import add_options, app_created, configure, parse_mount
 
 
 def test_the_dispatcher_is_found_by_name(docroot: pathlib.Path) -> None:
@@ -45,7 +45,7 @@ def test_bad_static_options(value: str) -> None:
 def test_a_directory_in_place_of_the_app(docroot: pathlib.Path) -> None:
     config = Config("serve", parse(str(docroot)), plugin_manager())
     configure(config)
-    assert config.options.target == EMPTY_APP
+    assert config.options.target is None  # no app: only what plugins add
     assert config.options.static == [("/", str(docroot))]
     config = Config("serve", parse("app:make"), plugin_manager())
     configure(config)

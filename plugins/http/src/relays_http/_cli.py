@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from relays import BaseComponent, Config, handler, load_app
+from relays import BaseComponent, Component, Config, handler, load_app
 from relays.transports import parse_address
 
 from ._limits import Limits
@@ -57,7 +57,11 @@ def add_commands(commands: Any) -> None:
         description="Put the app's components under an HTTP server and run it.",
     )
     serve_parser.add_argument(
-        "target", metavar="module:factory", help="the components that answer requests"
+        "target",
+        metavar="module:factory",
+        nargs="?",
+        help="the components that answer requests (none: only what plugins add, such as"
+        " relays-static's --static)",
     )
     _add_server_options(serve_parser)
     serve_parser.set_defaults(handler=_serve_command)
@@ -152,7 +156,8 @@ def build_server(
 
 
 def _serve_command(config: Config) -> int:
-    return serve(config, load_app(config.options.target))
+    target = config.options.target
+    return serve(config, load_app(target) if target else Component())
 
 
 def _demo_command(config: Config) -> int:

@@ -55,6 +55,7 @@ class Request:
         "method",
         "remote",
         "scheme",
+        "session",
         "sock",
     )
 
@@ -99,6 +100,9 @@ class Request:
         self.scheme = scheme
         #: Free for handlers and dispatchers to share data about this request.
         self.context: dict[str, Any] = {}
+        #: The request's session, set by a sessions component (``relays-sessions``)
+        #: before the handlers run; ``None`` when no such component serves this path.
+        self.session: Any = None
         self._limits = limits
         self._route: str | None = None
         self._path: str | None = None

@@ -172,6 +172,7 @@ class Sessions(BaseComponent):
         except SessionStoreError as error:
             return self._unavailable(error)
         request.context[SESSION_KEY] = session
+        request.session = session
         answer = self.fire(RequestEvent(request, response), *event.channels)
         try:
             await answer

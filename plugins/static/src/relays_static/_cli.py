@@ -15,15 +15,7 @@ import os
 
 from relays import BaseComponent, Config
 
-__all__ = ["EMPTY_APP", "add_options", "app_created", "configure", "empty_app", "parse_mount"]
-
-#: The ``module:factory`` that ``relays serve DIR`` stands for: nothing but files.
-EMPTY_APP = "relays_static._cli:empty_app"
-
-
-def empty_app() -> BaseComponent:
-    """An app with no pages: the server answers only with its static files."""
-    return BaseComponent(channel="web")
+__all__ = ["add_options", "app_created", "configure", "parse_mount"]
 
 
 def parse_mount(text: str) -> tuple[str, str]:
@@ -68,7 +60,7 @@ def configure(config: Config) -> None:
     if not isinstance(target, str) or ":" in target or not os.path.isdir(target):
         return
     options.static = [*(options.static or []), ("/", target)]
-    options.target = EMPTY_APP
+    options.target = None  # no app: the server holds only what plugins add
 
 
 def app_created(app: BaseComponent, config: Config) -> None:
