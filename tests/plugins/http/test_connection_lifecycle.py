@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,5 +121,81 @@ def test_a_request_on_uvloop() -> None:
     finally:
         loop.close()
     head, _, body = answers[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert body == b"slow " * 2000
+
+
+def test_a_response_in_flight_when_the_app_stops_is_delivered_whole() -> None:
+    app = Server("tcp://127.0.0.1:0") + App()
+    app.start()
+    try:
+        deadline = time.monotonic() + 5
+        while app.address is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", app.port), timeout=5) as slow:
+            slow.sendall(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            with socket.create_connection(("127.0.0.1", app.port), timeout=5) as idle:
+                idle.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                assert idle.recv(65536).endswith(b"hello")
+                time.sleep(0.1)  # the slow handler is running now
+                started = time.monotonic()
+                app.stop()
+                assert time.monotonic() - started < 3
+                assert idle.recv(65536) == b""  # the idle keep-alive connection was closed
+            answer = read_all(slow)
+    finally:
+        if app.running:
+            app.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close" in head.lower()
+    assert body == b"slow " * 2000
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", app.port), timeout=1).close()
+
+
+SLOW_APP = """
+import asyncio
+from relays import Component
+
+class App(Component):
+    channel = "web"
+
+    async def request(self, request, response):
+        await asyncio.sleep(0.3)
+        return "slow " * 2000
+"""
+
+
+def test_relays_serve_finishes_a_response_in_flight_on_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "slowapp.py").write_text(SLOW_APP)
+    command = "import sys; from relays._cli import main; sys.exit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "serve", "slowapp:App", "--bind", "tcp://127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"https?://([^/:]+):(\d+)/", line)
+        assert match, f"no URL in {line!r}"
+        with socket.create_connection((match.group(1), int(match.group(2))), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            time.sleep(0.1)  # the handler is sleeping now
+            process.send_signal(signal.SIGTERM)
+            answer = read_all(sock)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert body == b"slow " * 2000

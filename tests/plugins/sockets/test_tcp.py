@@ -249,6 +249,61 @@ async def test_a_peer_that_vanishes_does_not_stop_the_server(recorder: Any) -> N
         assert not server.connections
 
 
+async def test_graceful_stop_waits_for_busy_connections_and_closes_idle_ones() -> None:
+    class Slow(Component):
+        """Answers after a while, marking the connection busy meanwhile."""
+
+        async def read(self, sock: SocketConnection, data: bytes) -> None:
+            if data == b"idle":
+                sock.write(b"ok")
+                return
+            sock.busy = True
+            await asyncio.sleep(0.3)
+            sock.write(b"done")
+            sock.busy = False
+
+    server = TCPServer(("127.0.0.1", 0), shutdown_timeout=3)
+    app = Slow() + server
+    async with app:
+        address = await server.wait_ready()
+        busy_reader, busy_writer = await asyncio.open_connection(*address)
+        idle_reader, idle_writer = await asyncio.open_connection(*address)
+        idle_writer.write(b"idle")
+        assert await asyncio.wait_for(idle_reader.readexactly(2), 5) == b"ok"
+        busy_writer.write(b"work")
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        stopping = asyncio.ensure_future(app.__aexit__(None, None, None))
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed at once
+        assert time.monotonic() - started < 0.2
+        assert await asyncio.wait_for(busy_reader.read(), 5) == b"done"
+        await asyncio.wait_for(stopping, 5)
+        for writer in (busy_writer, idle_writer):
+            writer.close()
+            await writer.wait_closed()
+
+
+async def test_graceful_stop_gives_up_on_busy_connections_after_the_shutdown_timeout() -> None:
+    class Stuck(Component):
+        def read(self, sock: SocketConnection, data: bytes) -> None:
+            sock.busy = True  # and never done
+
+    server = TCPServer(("127.0.0.1", 0), shutdown_timeout=0.2)
+    app = Stuck() + server
+    async with app:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"hang")
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        stopping = asyncio.ensure_future(app.__aexit__(None, None, None))
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        await asyncio.wait_for(stopping, 5)
+        assert 0.15 < time.monotonic() - started < 2
+        writer.close()
+        await writer.wait_closed()
+
+
 async def test_graceful_stop_sends_queued_data_then_closes(recorder: Any) -> None:
     class Burst(Component):
         def connect(self, sock: SocketConnection, host: str, port: int) -> None:

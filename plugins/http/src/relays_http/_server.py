@@ -45,6 +45,12 @@ Half-close. When the client shuts down its sending side, the transport fires
 (``receive_data(b"")``) and the connection closes after the responses to what
 was received, as a ``ConnectionClosed`` comes out of the core.
 
+Stopping. Our ``stopped`` handler runs before the transport's (priority): idle
+connections are closed at once; busy ones are marked (``sock.busy``, which
+relays-sockets honours by waiting for them) and closed after their response,
+which says ``Connection: close``. We wait up to ``shutdown_timeout`` for them,
+then cancel what still streams.
+
 Connections beyond ``max_connections`` get a 503 and are closed at once.
 """
 
@@ -96,6 +102,12 @@ _OCTETS = b"application/octet-stream"
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 _date = [0, (b"date", b"")]
+
+#: Priority of the ``stopped`` handler: above the transport's, which must see which
+#: connections are busy (relays-sockets' runs at -10).
+STOPPED_PRIORITY = 10
+#: Seconds between two looks for responses still in flight while stopping.
+_SHUTDOWN_POLL_INTERVAL = 0.02
 
 
 def _date_field() -> tuple[bytes, bytes]:
@@ -156,6 +168,8 @@ class HTTP(BaseComponent):
     ``request(request, response)`` on that channel for every request and writes
     what the handlers answer. :class:`~relays_http.BaseServer` does that pairing
     for you. *debug* puts tracebacks into 500 pages: never on a public server.
+    When the tree stops, responses in flight get *shutdown_timeout* seconds to
+    finish (see the theory of operation).
     """
 
     channel = "web"
@@ -167,8 +181,12 @@ class HTTP(BaseComponent):
         limits: Limits | None = None,
         debug: bool = False,
         server_name: str = "relays",
+        shutdown_timeout: float = 4.0,
     ) -> None:
         super().__init__(channel=channel)
+        #: Seconds a stop waits for responses in flight before cutting them short.
+        self.shutdown_timeout = shutdown_timeout
+        self._stopping = False
         #: The limits enforced on every connection.
         self.limits = limits if limits is not None else Limits()
         #: Whether 500 pages show the traceback.
@@ -254,13 +272,33 @@ class HTTP(BaseComponent):
         # Fire ``response`` events only while somebody listens for them.
         self._watch_responses = bool(self.handlers("response", self.channel))
 
-    @handler("stopped", channel="*")
+    @handler("stopped", channel="*", priority=STOPPED_PRIORITY)
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is not self.root:
             return
+        self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        # Before the transport's own (lower priority) handler looks: idle
+        # connections close now, busy ones once their response is out (see _sent),
+        # and the transport is told to wait for them.
+        for session in list(self._sessions.values()):
+            if session.busy:
+                setattr(session.sock, "busy", True)  # noqa: B010 - any transport's handle
+            else:
+                session.sock.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout
+        while any(session.busy for session in self._sessions.values()):
+            if loop.time() >= deadline:
+                logger.warning(
+                    "%d response(s) still in flight after %s s; cut short",
+                    sum(session.busy for session in self._sessions.values()),
+                    self.shutdown_timeout,
+                )
+                break
+            await asyncio.sleep(_SHUTDOWN_POLL_INTERVAL)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -414,6 +452,8 @@ class HTTP(BaseComponent):
                 fields.append((name, value))
         if content_type is not None:
             fields.append((b"content-type", content_type))
+        if self._stopping:  # tell keep-alive clients not to send another request
+            fields.append((b"connection", b"close"))
         cookies = response._cookies
         if cookies:
             for cookie in cookies.values():
@@ -548,7 +588,12 @@ class HTTP(BaseComponent):
                 self.fire(ResponseEvent(request, response))
         session.busy = False
         conn = session.conn
-        if conn.our_state is _DONE and conn.their_state is _DONE and not session.closed:
+        if (
+            conn.our_state is _DONE
+            and conn.their_state is _DONE
+            and not session.closed
+            and not self._stopping
+        ):
             conn.start_next_cycle()
             session.phase = _IDLE
             session.deadline = self._time() + self.limits.keep_alive_timeout

@@ -94,6 +94,11 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._lost = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost_waiter: asyncio.Future[None] | None = None
+        #: Set by a protocol while it is in the middle of an answer. A graceful stop
+        #: closes idle connections at once but lets busy ones (and those with
+        #: ``read`` events not handled yet) finish, up to ``shutdown_timeout``,
+        #: closing each as soon as it is neither. relays-http sets it when stopping.
+        self.busy = False
         #: Set by every read and write; the idle sweep clears it (see the endpoints).
         self.active = True
         self.idle_since = 0.0

@@ -46,6 +46,10 @@ class SocketLimits:
     max_pending_reads: int = attrs.field(default=64, validator=_positive)
     #: Seconds a TLS handshake may take (also for STARTTLS).
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
+    #: Seconds a graceful stop waits for *busy* connections (a protocol still
+    #: answering: see :attr:`SocketConnection.busy`) to finish before closing them.
+    #: With ``drain_timeout`` it should stay under the kernel's 10 s stop budget.
+    shutdown_timeout: float = attrs.field(default=4.0, validator=_positive)
     #: Seconds a graceful stop waits for queued writes to drain before aborting.
     drain_timeout: float = attrs.field(default=5.0, validator=_positive)
     #: Connections the kernel queues before the server accepts them (``listen`` backlog).

@@ -15,8 +15,13 @@ a connection found unmarked for ``idle_timeout`` seconds is closed. That costs t
 hot path one attribute store instead of rescheduling a timer per read.
 
 Stopping (the tree stops, ``close()`` is fired, or the server is unregistered) is
-graceful: stop accepting, close every connection once its queued writes are sent,
-abort those still sending after ``drain_timeout``, then fire ``closed()``.
+graceful: stop accepting at once; close idle connections; let *busy* ones (a
+protocol still answering sets ``sock.busy``; ``read`` events not yet handled count
+too) finish for up to ``shutdown_timeout``, closing each as it becomes idle (a few
+times a second: stopping is rare, the hot path pays nothing for it); then close
+the rest, abort those still sending after ``drain_timeout``, and fire ``closed()``.
+The ``stopped`` handler runs at a low priority, so that a protocol's own (higher)
+``stopped`` handler marks its busy connections before we look at them.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ logger = logging.getLogger("relays.sockets")
 
 #: Seconds between two warnings about refused connections.
 REFUSAL_LOG_INTERVAL = 1.0
+#: Seconds between two looks for busy connections that became idle while stopping.
+SHUTDOWN_POLL_INTERVAL = 0.02
+#: Priority of the ``stopped`` handlers: below a protocol's (default 0 or higher).
+STOPPED_PRIORITY = -10
 
 
 def make_limits(limits: SocketLimits | None, overrides: dict[str, Any]) -> SocketLimits:
@@ -89,7 +98,7 @@ class _Endpoint(BaseComponent):
             self._started = True
             await self._begin()
 
-    @handler("stopped", channel="*")
+    @handler("stopped", channel="*", priority=STOPPED_PRIORITY)
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
             await self._end()
@@ -201,6 +210,8 @@ class StreamServer(_Endpoint):
             self._server.close()
         self._all_closed = loop.create_future()
         if self.connections:
+            await self._finish_busy(loop.time() + self.limits.shutdown_timeout)
+        if self.connections:
             for connection in list(self.connections):
                 connection.close()
             try:
@@ -221,6 +232,27 @@ class StreamServer(_Endpoint):
             await self._server.wait_closed()
         self._state = "closed"
         self.fire(Closed())
+
+    async def _finish_busy(self, deadline: float) -> None:
+        """Close connections as they become idle, until none is left or *deadline*."""
+        loop = asyncio.get_running_loop()
+        while True:
+            busy = 0
+            for connection in list(self.connections):
+                if connection.busy or connection.pending_reads:
+                    busy += 1
+                elif not connection.closing:
+                    connection.close()
+            if not busy or loop.time() >= deadline:
+                break
+            await asyncio.sleep(SHUTDOWN_POLL_INTERVAL)
+        if busy:
+            logger.warning(
+                "%s: %d connection(s) still busy after %s s, closing them",
+                self.name,
+                busy,
+                self.limits.shutdown_timeout,
+            )
 
     # -- events ----------------------------------------------------------------------
 
