@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relays_http._protocol import (
     Connection,
@@ -265,3 +267,99 @@ def test_render_error_response() -> None:
     )
     assert render_error_response(431, "x", head_request=True).endswith(b"close\r\n\r\n")
     assert render_error_response(599, "x").startswith(b"HTTP/1.1 599 \r\n")
+
+
+# -- send_whole: a response with a body known in full, in one call -----------------------
+
+_NAMES = st.sampled_from(["Content-Type", "X-Thing", "content-type", "Set-Cookie", "Vary"])
+_VALUES = st.binary(max_size=12).filter(lambda value: value.isalnum() or not value)
+
+
+@given(
+    request=st.sampled_from([GET_11, GET_10, GET_10_KEEP_ALIVE, HEAD_11]),
+    status=st.sampled_from([200, 201, 204, 304, 404, 500]),
+    headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=4),
+    body=st.binary(max_size=40),
+    close=st.booleans(),
+    rendered=st.sampled_from([b"", b"server: relays\r\n", b"server: x\r\ndate: today\r\n"]),
+)
+def test_send_whole_is_response_data_and_end_in_one_call(
+    request: bytes,
+    status: int,
+    headers: list[tuple[str, bytes]],
+    body: bytes,
+    close: bool,
+    rendered: bytes,
+) -> None:
+    fields: list[tuple[bytes | str, bytes | str]] = list(headers)
+    if close:
+        fields.append(("Connection", "close"))
+    if status in (204, 304):
+        body = b""
+    response = Response(status, fields, rendered_fields=rendered)
+    whole = connection_after(request)
+    out = whole.send_whole(response, body)
+    stepwise = connection_after(request)
+    framed = (
+        [*fields, (b"content-length", b"%d" % len(body))] if status not in (204, 304) else fields
+    )
+    expected = stepwise.send(Response(status, framed, rendered_fields=rendered))
+    if body:
+        expected += stepwise.send(Data(body))
+    expected += stepwise.send(EndOfMessage())
+    assert out == expected
+    assert (whole.our_state, whole.must_close) == (stepwise.our_state, stepwise.must_close)
+
+
+def test_send_whole_sets_content_length_and_ends_the_response() -> None:
+    connection = connection_after(GET_11)
+    out = connection.send_whole(Response(200, [("Content-Type", "text/plain")]), b"hello")
+    assert out == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 5\r\n\r\nhello"
+    )
+    assert connection.our_state is State.DONE
+    connection.start_next_cycle()
+
+
+def test_send_whole_head_gives_the_length_without_the_body() -> None:
+    connection = connection_after(HEAD_11)
+    assert connection.send_whole(Response(200), b"hello") == (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "body"),
+    [
+        (Response(200, [(b"Content-Length", b"4")]), b"hello"),
+        (Response(204), b"hello"),
+        (Response(200, [(b"X", b"a\r\nSet-Cookie: evil=1")]), b""),
+        (Response(200, rendered_fields=b"content-length: 0\r\n"), b""),
+        (Response(200, rendered_fields=b"server: relays"), b""),
+        (Response(200, rendered_fields=b"server relays\r\n"), b""),
+        (Response(200, rendered_fields=b"x: a\nb: c\r\n"), b""),
+    ],
+)
+def test_send_whole_refuses_and_changes_nothing(response: Response, body: bytes) -> None:
+    connection = connection_after(GET_11)
+    with pytest.raises(LocalProtocolError):
+        connection.send_whole(response, body)
+    assert connection.our_state is State.SEND_RESPONSE
+    assert connection.send_whole(Response(500), b"oops").endswith(b"\r\n\r\noops")
+
+
+def test_send_whole_out_of_order_is_refused() -> None:
+    connection = connection_after(GET_11)
+    connection.send_whole(Response(200), b"")
+    with pytest.raises(LocalProtocolError):
+        connection.send_whole(Response(200), b"")
+
+
+def test_rendered_fields_follow_the_status_line() -> None:
+    connection = connection_after(GET_11)
+    out = connection.send_whole(
+        Response(200, [(b"X", b"1")], rendered_fields=b"server: relays\r\ndate: now\r\n"), b""
+    )
+    assert out == (
+        b"HTTP/1.1 200 OK\r\nserver: relays\r\ndate: now\r\nX: 1\r\ncontent-length: 0\r\n\r\n"
+    )

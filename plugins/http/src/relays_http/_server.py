@@ -101,7 +101,17 @@ _JSON = b"application/json"
 _OCTETS = b"application/octet-stream"
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
-_date = [0, (b"date", b"")]
+_date = [0, b""]
+
+
+def _date_line() -> bytes:
+    """The ``Date`` field line, formatted at most once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0] = now
+        _date[1] = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
+    return _date[1]  # type: ignore[return-value]
+
 
 #: Priority of the ``stopped`` handler: above the transport's, which must see which
 #: connections are busy (relays-sockets' runs at -10).
@@ -192,7 +202,9 @@ class HTTP(BaseComponent):
         #: Whether 500 pages show the traceback.
         self.debug = debug
         self._sessions: dict[Connection, _Session] = {}
-        self._server_field = (b"server", server_name.encode("latin-1"))
+        self._server_line = b"server: %s\r\n" % server_name.encode("latin-1")
+        # Server and Date, rendered once a second: see _stock_fields.
+        self._stock: tuple[bytes, bytes] = (b"", b"")
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch_responses = False
@@ -443,7 +455,7 @@ class HTTP(BaseComponent):
     def _fields(
         self, response: Response, content_type: bytes | None
     ) -> list[tuple[bytes | str, bytes | str]]:
-        fields: list[tuple[bytes | str, bytes | str]] = [self._server_field, _date_field()]
+        fields: list[tuple[bytes | str, bytes | str]] = []
         headers = response._headers
         if headers is not None:
             for key, name, value in headers._pairs:
@@ -460,23 +472,32 @@ class HTTP(BaseComponent):
                 fields.append((b"set-cookie", cookie.render()))
         return fields
 
+    def _stock_fields(self) -> bytes:
+        """``Server`` and ``Date`` lines, one bytes object per second (the core
+        checks a rendered value once, so it must be the same object all second)."""
+        date = _date_line()
+        stock = self._stock
+        if stock[0] is not date:
+            stock = self._stock = (date, self._server_line + date)
+        return stock[1]
+
     def _send_whole(
         self, session: _Session, response: Response, body: bytes, content_type: bytes | None
     ) -> bool:
         """Write a response with a body known in full; False if its head was invalid."""
         status = response.status
-        fields = self._fields(response, content_type)
-        if status != 204 and status != 304:
-            fields.append((b"content-length", b"%d" % len(body)))
-        conn = session.conn
         try:
-            head = conn.send(_ProtocolResponse(status, fields, response.reason.encode("latin-1")))
+            head = _ProtocolResponse(
+                status,
+                self._fields(response, content_type),
+                response.reason.encode("latin-1") if response.reason else b"",
+                self._stock_fields(),
+            )
+            data = session.conn.send_whole(head, body if status != 204 and status != 304 else b"")
         except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
             logger.error("cannot send %r: %s", response, error)
             return False
-        if body and status != 204 and status != 304:
-            head += conn.send(_Data(body))
-        session.sock.write(head + conn.send(_END))
+        session.sock.write(data)
         self._sent(session, response)
         return True
 
@@ -497,7 +518,14 @@ class HTTP(BaseComponent):
         conn = session.conn
         fields = self._fields(response, _OCTETS)
         try:
-            head = conn.send(_ProtocolResponse(response.status, fields, response.reason.encode()))
+            head = conn.send(
+                _ProtocolResponse(
+                    response.status,
+                    fields,
+                    response.reason.encode("latin-1"),
+                    self._stock_fields(),
+                )
+            )
         except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
             logger.error("cannot send %r: %s", response, error)
             _close_iterator(body)

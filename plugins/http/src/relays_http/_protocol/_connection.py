@@ -357,6 +357,40 @@ class Connection:
         self.our_state = SEND_BODY
         return head
 
+    def send_whole(self, response: Response, body: bytes = b"") -> bytes:
+        """Return the bytes of a whole response whose body is known in full.
+
+        The same bytes as ``send(response)``, ``send(Data(body))`` and
+        ``send(EndOfMessage())``, in one step: ``Content-Length`` is the body's
+        length unless ``response`` gives it (then they must agree), and the body is
+        left out where HTTP says so (HEAD, 204, 304; a body given with 204 or 304
+        is refused). This is the path of nearly every response, so it is one call.
+        Raises :class:`LocalProtocolError`, with nothing changed, when the
+        response cannot be sent.
+        """
+        if self.our_state is not SEND_RESPONSE:
+            raise LocalProtocolError(f"cannot send Response in state {self.our_state.name}")
+        keep_alive = self._keep_alive
+        if self.client_is_waiting_for_100_continue:
+            keep_alive = False  # see _send_response
+        head, writer, keep_alive = build_response_head(
+            response,
+            head_request=self._head_request,
+            http_11=self._http_11,
+            keep_alive=keep_alive,
+            body_length=len(body),
+        )
+        data = writer.write(body) if body else b""
+        end = writer.end(())
+        self._writer = writer
+        self._keep_alive = keep_alive
+        self._waiting_for_continue = False
+        self.our_state = DONE
+        self._settle()
+        if data:
+            return head + data + end if end else head + data
+        return head + end if end else head
+
     def send_continue(self) -> bytes:
         """Return ``100 Continue`` bytes if the client waits for them, else ``b""``.
 

@@ -113,6 +113,12 @@ class Response:
     headers: HeadersInput = attrs.field(factory=list)
     #: Reason phrase; empty means the standard phrase for ``status_code``.
     reason: bytes = b""
+    #: Header lines already rendered (``b"name: value\r\n"`` each), written right
+    #: after the status line: for fields a server sends on every response, such as
+    #: ``Server`` and a ``Date`` that changes once a second, rendered once instead
+    #: of per response. Checked like any field (once per distinct value); framing
+    #: fields (Content-Length, Transfer-Encoding, Connection) are refused here.
+    rendered_fields: bytes = b""
 
 
 @attrs.define(slots=True)

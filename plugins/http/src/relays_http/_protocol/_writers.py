@@ -35,6 +35,14 @@ _STATUS_LINES = {
     for status in HTTPStatus
 }
 _CONTINUE = _STATUS_LINES[100] + b"\r\n"
+#: Response fields the framing rules decide on; the application's are checked.
+_FRAMING_FIELDS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+# Checked ``str`` header names -> (Latin-1 bytes, lower-cased bytes); bounded.
+_STR_NAMES: dict[str, tuple[bytes, bytes]] = {}
+_NAME_CACHE_SIZE = 1024
+# Checked ``rendered_fields`` values -> their number of lines; a few per second.
+_RENDERED_FIELDS: dict[bytes, int] = {}
+_RENDERED_CACHE_SIZE = 16
 
 
 class BodyWriter(Protocol):
@@ -148,45 +156,73 @@ def _status_line(status_code: object, reason: bytes, lowest: int, highest: int) 
 
 
 def build_response_head(
-    response: Response, *, head_request: bool, http_11: bool, keep_alive: bool
+    response: Response,
+    *,
+    head_request: bool,
+    http_11: bool,
+    keep_alive: bool,
+    body_length: int | None = None,
 ) -> tuple[bytes, BodyWriter, bool]:
     """Serialise a final response head; return ``(head, body writer, keep_alive)``.
 
     ``keep_alive`` comes in as the client's wish and goes out as the decision,
     which a ``Connection: close`` from the application or a close-delimited
-    body turns off. Nothing is changed if this raises.
+    body turns off. ``body_length`` is the length of a body known in full (see
+    :meth:`Connection.send_whole`): it becomes the ``Content-Length`` unless the
+    application gave one, which must then agree. Nothing is changed if this raises.
     """
     status = response.status_code
     parts = [_status_line(status, response.reason, 200, 999)]
+    rendered = response.rendered_fields
+    line_ends = 2  # the status line's and the empty line's
+    if rendered:
+        line_ends += _check_rendered_fields(rendered)
+        parts.append(rendered)
     copied = 0
     content_length: int | None = None
+    str_names = _STR_NAMES
     for raw_name, raw_value in response.headers:
-        name = raw_name if type(raw_name) is bytes else to_bytes(raw_name)
+        if type(raw_name) is str:
+            known = str_names.get(raw_name)
+            name, lower = known if known is not None else _new_str_name(raw_name)
+        else:
+            name = to_bytes(raw_name)
+            lower = check_sent_name(name)
         value = raw_value if type(raw_value) is bytes else to_bytes(raw_value)
-        lower = check_sent_name(name)
-        if lower == b"content-length":
-            if not value.isdigit() or content_length is not None:
-                raise LocalProtocolError("Content-Length must be given once, as digits")
-            content_length = int(value)
-            if status == 204:
-                continue  # RFC 9110 8.6: never sent with 204; harmless to drop
-        elif lower == b"transfer-encoding":
-            if value.strip(b" \t").lower() != b"chunked":
-                raise LocalProtocolError("the only Transfer-Encoding you may send is chunked")
-            continue
-        elif lower == b"connection":
-            if b"close" in split_tokens([value]):
-                keep_alive = False
-            continue
+        if lower in _FRAMING_FIELDS:
+            if lower == b"content-length":
+                if not value.isdigit() or content_length is not None:
+                    raise LocalProtocolError("Content-Length must be given once, as digits")
+                content_length = int(value)
+                if status == 204:
+                    continue  # RFC 9110 8.6: never sent with 204; harmless to drop
+            elif lower == b"transfer-encoding":
+                if value.strip(b" \t").lower() != b"chunked":
+                    raise LocalProtocolError("the only Transfer-Encoding you may send is chunked")
+                continue
+            else:  # connection
+                if b"close" in split_tokens([value]):
+                    keep_alive = False
+                continue
         parts += (name, b": ", value, b"\r\n")
         copied += 1
 
     if status == 204 or status == 304:
         writer: BodyWriter = NoBodyWriter(discard=head_request)
+    elif body_length is not None:
+        if content_length is None:
+            parts.append(b"content-length: %d\r\n" % body_length)
+            line_ends += 1
+        elif content_length != body_length:
+            raise LocalProtocolError(
+                f"Content-Length {content_length} does not match the {body_length}-byte body"
+            )
+        writer = ContentLengthWriter(body_length)
     elif content_length is not None:
         writer = ContentLengthWriter(content_length)
     elif http_11:
         parts.append(b"transfer-encoding: chunked\r\n")
+        line_ends += 1
         writer = ChunkedWriter()
     else:
         keep_alive = False
@@ -196,14 +232,46 @@ def build_response_head(
 
     if not keep_alive:
         parts.append(b"connection: close\r\n")
+        line_ends += 1
     elif not http_11:
         parts.append(b"connection: keep-alive\r\n")
+        line_ends += 1
     parts.append(b"\r\n")
     head = b"".join(parts)
-    # Copied headers take four parts, every other line one: so this counts the
-    # CRLFs we wrote, and any CR or LF beyond them came from a value or reason.
-    check_sent_bytes(head, len(parts) - 3 * copied)
+    # We know how many CRLFs we wrote: any CR or LF beyond them came from a value
+    # or the reason phrase (header injection), and is refused.
+    check_sent_bytes(head, line_ends + copied)
     return head, writer, keep_alive
+
+
+def _new_str_name(name: str) -> tuple[bytes, bytes]:
+    """Encode and check a ``str`` header name not seen before; remember it."""
+    encoded = to_bytes(name)
+    known = (encoded, check_sent_name(encoded))
+    if len(_STR_NAMES) < _NAME_CACHE_SIZE:
+        _STR_NAMES[name] = known
+    return known
+
+
+def _check_rendered_fields(rendered: bytes) -> int:
+    """Check pre-rendered field lines once per distinct value; return their count."""
+    count = _RENDERED_FIELDS.get(rendered)
+    if count is not None:
+        return count
+    if not rendered.endswith(b"\r\n"):
+        raise LocalProtocolError("rendered_fields must be whole lines, each ending in CRLF")
+    lines = rendered[:-2].split(b"\r\n")
+    for line in lines:
+        name, colon, _ = line.partition(b":")
+        if not colon:
+            raise LocalProtocolError(f"rendered field line without a colon: {line!r}")
+        if check_sent_name(name) in _FRAMING_FIELDS:
+            raise LocalProtocolError(f"{name!r} cannot be a rendered field: it is framing")
+    check_sent_bytes(rendered, len(lines))
+    if len(_RENDERED_FIELDS) >= _RENDERED_CACHE_SIZE:
+        _RENDERED_FIELDS.clear()  # the Date in them changes every second
+    _RENDERED_FIELDS[rendered] = len(lines)
+    return len(lines)
 
 
 def build_informational_head(response: InformationalResponse) -> bytes:
