@@ -9,7 +9,9 @@ Three measurements per library, on the same typical browser GET (6 headers):
 * ``cycle``: one keep-alive connection: parse a request, send a small response
   (200, 2 headers, 13-byte body), start the next cycle (the steady state);
 * ``serialise``: the part of a cycle spent on the response (cycle - parse on the
-  kept-alive connection, measured separately).
+  kept-alive connection, measured separately);
+* ``whole-cycle``: relays' cycle as its server runs it, the response (with its
+  Content-Length) in one ``send_whole`` call.
 
 httptools only parses (it has no serialiser), so it appears in ``parse``.
 Each figure is the best of several interleaved runs, to hide scheduler noise.
@@ -17,12 +19,19 @@ Each figure is the best of several interleaved runs, to hide scheduler noise.
 
 from __future__ import annotations
 
-import argparse
-import importlib.metadata
-import pathlib
+import os
 import sys
-import time
-from collections.abc import Callable
+
+# benchmarks/http.py would shadow the standard library's http package (which
+# relays_http imports) when this script's folder is first on sys.path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+
+import argparse  # noqa: E402
+import importlib.metadata  # noqa: E402
+import pathlib  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 try:
     import relays_http._protocol as relays
@@ -30,7 +39,7 @@ except ImportError:  # not installed yet: use the source tree
     sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "plugins" / "http" / "src"))
     import relays_http._protocol as relays
 
-import h11
+import h11  # noqa: E402
 
 REQUEST = (
     b"GET /api/items?page=2 HTTP/1.1\r\n"
@@ -78,6 +87,22 @@ def make_relays_cycle() -> Callable[[], None]:
                 connection.send(relays.EndOfMessage()),
             )
         )
+        assert out.endswith(BODY)
+        connection.start_next_cycle()
+
+    return cycle
+
+
+def make_relays_whole_cycle() -> Callable[[], None]:
+    """The cycle as the server runs it: the response in one ``send_whole`` call."""
+    connection = relays.Connection()
+    headers = HEADERS[:1]
+
+    def cycle() -> None:
+        connection.receive_data(REQUEST)
+        connection.next_event()
+        connection.next_event()
+        out = connection.send_whole(relays.Response(200, headers), BODY)
         assert out.endswith(BODY)
         connection.start_next_cycle()
 
@@ -186,6 +211,7 @@ def main() -> None:
         "parse relays": relays_parse,
         "parse h11": h11_parse,
         "cycle relays": make_relays_cycle(),
+        "whole-cycle relays": make_relays_whole_cycle(),
         "cycle h11": make_h11_cycle(),
         "kept-alive parse relays": make_relays_parse_kept_alive(),
     }

@@ -167,16 +167,31 @@ class App(Component):
 """
 
 
-def test_relays_serve_finishes_a_response_in_flight_on_sigterm(tmp_path: Path) -> None:
-    (tmp_path / "slowapp.py").write_text(SLOW_APP)
+LOOP_APP = """
+import asyncio
+from relays import Component
+
+class App(Component):
+    channel = "web"
+
+    def request(self, request, response):
+        return type(asyncio.get_running_loop()).__module__
+"""
+
+
+def serve_and_ask(
+    tmp_path: Path, app: str, request: bytes, *, stop_after: float | None, **env: str
+) -> bytes:
+    """Run ``relays serve APP`` on a free port, send *request* and read the answer;
+    with *stop_after*, SIGTERM the server that many seconds after sending."""
     command = "import sys; from relays._cli import main; sys.exit(main())"
     process = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "slowapp:App", "--bind", "tcp://127.0.0.1:0"],
+        [sys.executable, "-c", command, "serve", app, "--bind", "tcp://127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
     )
     try:
         assert process.stdout is not None
@@ -184,11 +199,13 @@ def test_relays_serve_finishes_a_response_in_flight_on_sigterm(tmp_path: Path) -
         match = re.search(r"https?://([^/:]+):(\d+)/", line)
         assert match, f"no URL in {line!r}"
         with socket.create_connection((match.group(1), int(match.group(2))), timeout=5) as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-            time.sleep(0.1)  # the handler is sleeping now
-            process.send_signal(signal.SIGTERM)
+            sock.sendall(request)
+            if stop_after is not None:
+                time.sleep(stop_after)
+                process.send_signal(signal.SIGTERM)
             answer = read_all(sock)
-        assert process.wait(10) == 0
+        if stop_after is not None:
+            assert process.wait(10) == 0
     finally:
         if process.poll() is None:
             process.kill()
@@ -196,6 +213,23 @@ def test_relays_serve_finishes_a_response_in_flight_on_sigterm(tmp_path: Path) -
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+    return answer
+
+
+def test_relays_serve_runs_on_uvloop_when_asked(tmp_path: Path) -> None:
+    pytest.importorskip("uvloop")
+    (tmp_path / "loopapp.py").write_text(LOOP_APP)
+    request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    answer = serve_and_ask(tmp_path, "loopapp:App", request, stop_after=None, RELAYS_UVLOOP="1")
+    assert answer.endswith(b"\r\n\r\nuvloop")
+    answer = serve_and_ask(tmp_path, "loopapp:App", request, stop_after=None, RELAYS_UVLOOP="0")
+    assert answer.endswith(b"\r\n\r\nasyncio.unix_events")
+
+
+def test_relays_serve_finishes_a_response_in_flight_on_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "slowapp.py").write_text(SLOW_APP)
+    request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    answer = serve_and_ask(tmp_path, "slowapp:App", request, stop_after=0.1)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert body == b"slow " * 2000

@@ -382,8 +382,11 @@ class HTTP(BaseComponent):
             session.body = None
         else:
             chunks = session.chunks
-            body = b"" if not chunks else chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            session.chunks = []
+            if chunks:
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                session.chunks = []
+            else:
+                body = b""
         session.size = 0
         method = _METHODS.get(head.method) or head.method.decode("ascii")
         request = session.request = Request._received(

@@ -53,6 +53,7 @@ class Endpoint(Protocol):
 
     limits: SocketLimits
     server_side: bool
+    channel: Any
 
     def fire(self, event: Any, *channels: Any) -> Value: ...
 
@@ -80,6 +81,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
         self._fire = endpoint.fire
+        self._channel = endpoint.channel  # given to fire(): saves finding it per read
         self._server_side = endpoint.server_side
         limits = endpoint.limits
         self._limits = limits
@@ -302,9 +304,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
+        # The hot path: one copy of the data, one event, one callback.
         data = self._view[:nbytes].tobytes()
         self.active = True
-        value = self._fire(Read(self, data) if self._server_side else Read(data))
+        value = self._fire(Read(self, data) if self._server_side else Read(data), self._channel)
         self._pending_reads += 1
         if self._pending_reads > self._max_pending_reads:
             self._pause(_BY_PENDING_READS)

@@ -188,7 +188,12 @@ def build_response_head(
         else:
             name = to_bytes(raw_name)
             lower = check_sent_name(name)
-        value = raw_value if type(raw_value) is bytes else to_bytes(raw_value)
+        if type(raw_value) is bytes:
+            value = raw_value
+        elif type(raw_value) is str and raw_value.isascii():
+            value = raw_value.encode("ascii")
+        else:
+            value = to_bytes(raw_value)
         if lower in _FRAMING_FIELDS:
             if lower == b"content-length":
                 if not value.isdigit() or content_length is not None:
