@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-SERVERS = ("asyncio", "relays", "circuits")
+SERVERS = ("asyncio", "relays", "relays-uvloop", "circuits")
 SMALL = 64
 LARGE = 64 * 1024
 CONNECTIONS = 50
@@ -49,7 +49,7 @@ def serve_asyncio() -> None:
     asyncio.run(main())
 
 
-def serve_relays() -> None:
+def serve_relays(use_uvloop: bool = False) -> None:
     from relays import Component
     from relays_sockets import TCPServer
 
@@ -60,7 +60,7 @@ def serve_relays() -> None:
         def ready(self, server: Any, address: Any) -> None:
             print(address[1], flush=True)
 
-    (Echo() + TCPServer(("127.0.0.1", 0))).run()
+    (Echo() + TCPServer(("127.0.0.1", 0))).run(use_uvloop=use_uvloop)
 
 
 def serve_circuits() -> None:
@@ -217,7 +217,7 @@ def run(kinds: list[str], seconds: float, rounds: int) -> dict[str, Result]:
             result = Result(messages, message_cpu, megabytes, large_cpu * 1e6 / LARGE)
             results[kind] = results.get(kind, Result()).merge(result)
             print(
-                f"round {round_number} {kind:<9} {messages:>10,.0f} messages/s"
+                f"round {round_number} {kind:<13} {messages:>10,.0f} messages/s"
                 f" {megabytes:>8,.1f} MB/s",
                 flush=True,
             )
@@ -232,12 +232,12 @@ def report(results: dict[str, Result]) -> None:
     print("  server CPU: what the server process spent per message / per MB (lower is better)")
     print()
     print(
-        f"{'server':<10} {'messages/s':>11} {'CPU us/msg':>11} {'msg/CPU-s':>10}"
+        f"{'server':<13} {'messages/s':>11} {'CPU us/msg':>11} {'msg/CPU-s':>10}"
         f" {'MB/s':>8} {'CPU ms/MB':>10} {'MB/CPU-s':>9}"
     )
     for kind, r in results.items():
         print(
-            f"{kind:<10} {r.messages:>11,.0f} {r.message_cpu * 1e6:>11.1f}"
+            f"{kind:<13} {r.messages:>11,.0f} {r.message_cpu * 1e6:>11.1f}"
             f" {1 / r.message_cpu:>10,.0f} {r.megabytes:>8,.1f}"
             f" {r.megabyte_cpu * 1e3:>10.2f} {1 / r.megabyte_cpu:>9,.0f}"
         )
@@ -268,9 +268,13 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(SERVERS), help="servers to compare")
     options = parser.parse_args()
     if options.serve:
-        {"asyncio": serve_asyncio, "relays": serve_relays, "circuits": serve_circuits}[
-            options.serve
-        ]()
+        servers = {
+            "asyncio": serve_asyncio,
+            "relays": serve_relays,
+            "relays-uvloop": lambda: serve_relays(use_uvloop=True),
+            "circuits": serve_circuits,
+        }
+        servers[options.serve]()
         return
     kinds = [kind for kind in options.only.split(",") if kind in SERVERS]
     report(run(kinds, options.seconds, options.rounds))

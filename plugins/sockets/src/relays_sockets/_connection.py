@@ -277,11 +277,16 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         pending = self._pending_reads = self._pending_reads - 1
         if self._paused & _BY_PENDING_READS and pending <= self._max_pending_reads // 2:
             self._resume(_BY_PENDING_READS)
-        if self._server_side and not value.errors:
-            result = value.result
-            if result is not None and isinstance(result, bytes | bytearray | memoryview):
-                self.write(result)
-        if self._eof and not self._pending_reads and not self._eof_owned:
+        result = value.result
+        # The echo shortcut; an exact type check first, as bytes is the usual case.
+        if (
+            result is not None
+            and self._server_side
+            and not value.errors
+            and (type(result) is bytes or isinstance(result, bytearray | memoryview))
+        ):
+            self.write(result)
+        if self._eof and not pending and not self._eof_owned:
             self.close()
 
     # -- asyncio protocol callbacks --------------------------------------------------
