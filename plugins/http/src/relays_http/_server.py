@@ -57,6 +57,7 @@ Connections beyond ``max_connections`` get a 503 and are closed at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import tempfile
@@ -284,6 +285,11 @@ class HTTP(BaseComponent):
         # Fire ``response`` events only while somebody listens for them.
         self._watch_responses = bool(self.handlers("response", self.channel))
 
+    @handler("started", channel="*")
+    def _on_started(self, component: BaseComponent) -> None:
+        if component is self.root:
+            self._stopping = False  # a tree run again serves keep-alive again
+
     @handler("stopped", channel="*", priority=STOPPED_PRIORITY)
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is not self.root:
@@ -297,7 +303,9 @@ class HTTP(BaseComponent):
         # and the transport is told to wait for them.
         for session in list(self._sessions.values()):
             if session.busy:
-                setattr(session.sock, "busy", True)  # noqa: B010 - any transport's handle
+                # relays-sockets' handles have it; any other transport may ignore it.
+                with contextlib.suppress(AttributeError):
+                    session.sock.busy = True  # type: ignore[attr-defined]
             else:
                 session.sock.close()
         loop = asyncio.get_running_loop()
