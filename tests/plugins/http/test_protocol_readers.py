@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relays_http._protocol import (
     NEED_DATA,
@@ -18,6 +20,7 @@ from relays_http._protocol import (
     Signal,
     State,
 )
+from relays_http._protocol._readers import _USUAL_REQUEST_LINE, _parse_request_line
 
 
 def events_of(
@@ -393,3 +396,24 @@ def test_expect_is_ignored_from_http_10() -> None:
 def test_eof_between_requests_is_connection_closed() -> None:
     assert events_of(b"", eof=True) == [ConnectionClosed()]
     assert events_of(b"\r\n", eof=True) == [ConnectionClosed()]
+
+
+@given(
+    method=st.sampled_from([b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"get", b"X"]),
+    target=st.binary(min_size=0, max_size=12),
+    version=st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.2", b"HTTP/2.0", b"http/1.1"]),
+    separator=st.sampled_from([b" ", b"  ", b"\t"]),
+)
+def test_the_usual_request_line_fast_path_agrees_with_the_general_parser(
+    method: bytes, target: bytes, version: bytes, separator: bytes
+) -> None:
+    line = method + separator + target + separator + version
+    match = _USUAL_REQUEST_LINE.fullmatch(line)
+    try:
+        general = _parse_request_line(line)
+    except RemoteProtocolError:
+        assert match is None
+        return
+    if match is not None:
+        method, target, minor = match.groups()
+        assert (method, target, b"1." + minor) == general

@@ -30,6 +30,12 @@ _COMMON_METHODS = frozenset(
     {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"TRACE", b"CONNECT"}
 )
 _HTTP_VERSION = re.compile(rb"HTTP/[0-9]+\.[0-9]+")
+# The request line nearly every client sends, checked in one C call: a common method,
+# a target of VCHARs (0x21-0x7E), HTTP/1.x. Anything else takes the general path, which
+# accepts the same lines and explains the bad ones.
+_USUAL_REQUEST_LINE = re.compile(
+    rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) ([!-~]+) HTTP/1\.([01])"
+)
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
@@ -44,6 +50,27 @@ def _refuse_version(version: bytes) -> None:
     if _HTTP_VERSION.fullmatch(version):
         raise RemoteProtocolError("HTTP version not supported", status_code=505)
     raise RemoteProtocolError("invalid HTTP version in the request line")
+
+
+def _parse_request_line(request_line: bytes) -> tuple[bytes, bytes, bytes]:
+    """``(method, target, http_version)`` of any request line, or the reason it is bad."""
+    parts = request_line.split(b" ")
+    if len(parts) != 3:
+        raise RemoteProtocolError("invalid request line: expected 'METHOD target HTTP/1.1'")
+    method, target, version = parts
+    if version == b"HTTP/1.1":
+        http_version = b"1.1"
+    elif version == b"HTTP/1.0":
+        http_version = b"1.0"
+    else:
+        _refuse_version(version)
+    if method not in _COMMON_METHODS and TOKEN.fullmatch(method) is None:
+        raise RemoteProtocolError("invalid method in the request line")
+    # Controls were refused above and spaces split the line, so ASCII without
+    # HTAB leaves exactly the VCHARs a request-target is made of.
+    if not target or not target.isascii() or b"\t" in target:
+        raise RemoteProtocolError("invalid request target")
+    return method, target, http_version
 
 
 def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader | None]:
@@ -63,22 +90,12 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         raise RemoteProtocolError("too many header fields", status_code=431)
     check_head_bytes(head, line_ends)
 
-    parts = request_line.split(b" ")
-    if len(parts) != 3:
-        raise RemoteProtocolError("invalid request line: expected 'METHOD target HTTP/1.1'")
-    method, target, version = parts
-    if version == b"HTTP/1.1":
-        http_version = b"1.1"
-    elif version == b"HTTP/1.0":
-        http_version = b"1.0"
+    match = _USUAL_REQUEST_LINE.fullmatch(request_line)
+    if match is not None:
+        method, target, minor = match.groups()
+        http_version = b"1.1" if minor == b"1" else b"1.0"
     else:
-        _refuse_version(version)
-    if method not in _COMMON_METHODS and TOKEN.fullmatch(method) is None:
-        raise RemoteProtocolError("invalid method in the request line")
-    # Controls were refused above and spaces split the line, so ASCII without
-    # HTAB leaves exactly the VCHARs a request-target is made of.
-    if not target or not target.isascii() or b"\t" in target:
-        raise RemoteProtocolError("invalid request target")
+        method, target, http_version = _parse_request_line(request_line)
 
     del lines[0]
     headers, specials = parse_fields(lines, limits.max_header_size, len(head))
