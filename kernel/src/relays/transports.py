@@ -57,6 +57,9 @@ class Connection(abc.ABC):
     local: Any = None
     #: Whether the connection is encrypted (TLS).
     secure: bool = False
+    #: Set by a protocol while it owes the peer an answer: a transport stopping
+    #: gracefully waits for busy connections (up to its timeout) and closes idle ones.
+    busy: bool = False
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:

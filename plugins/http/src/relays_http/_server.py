@@ -57,7 +57,6 @@ Connections beyond ``max_connections`` get a 503 and are closed at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import tempfile
@@ -303,9 +302,7 @@ class HTTP(BaseComponent):
         # and the transport is told to wait for them.
         for session in list(self._sessions.values()):
             if session.busy:
-                # relays-sockets' handles have it; any other transport may ignore it.
-                with contextlib.suppress(AttributeError):
-                    session.sock.busy = True  # type: ignore[attr-defined]
+                session.sock.busy = True  # part of the transport contract
             else:
                 session.sock.close()
         loop = asyncio.get_running_loop()
