@@ -153,6 +153,7 @@ class Hub:
             _track(event, parent)
 
         if self.thread_id == _get_ident():
+            # _push, inlined: this is the path of nearly every event.
             if event.priority:
                 heappush(self._ranked, (-event.priority, next(self._seq), event))
             else:
