@@ -357,6 +357,28 @@ class Connection:
         self.our_state = SEND_BODY
         return head
 
+    def send_file_region(self, count: int) -> tuple[bytes, bytes] | None:
+        """Account for ``count`` body bytes the glue sends itself, e.g. with ``sendfile``.
+
+        Like ``send(Data(...))`` for bytes this object never sees: returns the
+        framing to write before and after them (a chunk's size line and CRLF,
+        or ``(b"", b"")`` for a Content-Length or close-delimited body), or None
+        when the bytes must not be written at all (a response to HEAD, or
+        ``count`` 0). Raises :class:`LocalProtocolError` where ``send(Data)``
+        would: outside a body, or beyond the declared Content-Length (then our
+        side is in ``ERROR``).
+        """
+        if type(count) is not int or count < 0:
+            raise LocalProtocolError(f"a file region's size must be an int >= 0, not {count!r}")
+        if self.our_state is not SEND_BODY:
+            raise LocalProtocolError(f"cannot send a file region in state {self.our_state.name}")
+        assert self._writer is not None
+        try:
+            return self._writer.frame(count)
+        except LocalProtocolError:
+            self.our_state = ERROR
+            raise
+
     def send_whole(self, response: Response, body: bytes = b"") -> bytes:
         """Return the bytes of a whole response whose body is known in full.
 

@@ -54,6 +54,13 @@ class BodyWriter(Protocol):
     def end(self, trailers: HeadersInput) -> bytes:
         """Return the bytes that end the body (and carry ``trailers``)."""
 
+    def frame(self, count: int) -> tuple[bytes, bytes] | None:
+        """Account for ``count`` body bytes the glue writes itself (a file region).
+
+        Returns the bytes to write before and after them, or None when they must
+        not be written at all (HEAD, or nothing to write).
+        """
+
 
 def _refuse_trailers(trailers: HeadersInput) -> None:
     if trailers:
@@ -75,6 +82,13 @@ class ContentLengthWriter:
         self.remaining -= len(data)
         return data
 
+    def frame(self, count: int) -> tuple[bytes, bytes] | None:
+        """Count ``count`` bytes against the Content-Length; no framing bytes."""
+        if count > self.remaining:
+            raise LocalProtocolError("more body data than the declared Content-Length")
+        self.remaining -= count
+        return (b"", b"") if count else None
+
     def end(self, trailers: HeadersInput) -> bytes:
         """Check that exactly Content-Length bytes were sent."""
         if self.remaining:
@@ -93,6 +107,12 @@ class ChunkedWriter:
         if not data:
             return b""
         return b"%x\r\n%b\r\n" % (len(data), data)
+
+    def frame(self, count: int) -> tuple[bytes, bytes] | None:
+        """The size line and the CRLF around one chunk of ``count`` bytes."""
+        if not count:
+            return None
+        return b"%x\r\n" % count, b"\r\n"
 
     def end(self, trailers: HeadersInput) -> bytes:
         """Write the last chunk and the trailer section."""
@@ -119,6 +139,10 @@ class CloseDelimitedWriter:
         """Pass ``data`` through."""
         return data
 
+    def frame(self, count: int) -> tuple[bytes, bytes] | None:
+        """No framing: the bytes go as they are."""
+        return (b"", b"") if count else None
+
     def end(self, trailers: HeadersInput) -> bytes:
         """Nothing to write: closing the connection ends the body."""
         _refuse_trailers(trailers)
@@ -138,6 +162,12 @@ class NoBodyWriter:
         if data and not self.discard:
             raise LocalProtocolError("a 204 or 304 response cannot have a body")
         return b""
+
+    def frame(self, count: int) -> tuple[bytes, bytes] | None:
+        """Nothing goes on the wire; as :meth:`write`, a bodiless status refuses bytes."""
+        if count and not self.discard:
+            raise LocalProtocolError("a 204 or 304 response cannot have a body")
+        return None
 
     def end(self, trailers: HeadersInput) -> bytes:
         """Nothing to write."""
