@@ -22,6 +22,7 @@ from ._errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from ._files import FileRegion
 from ._forms import FormData, FormError, UploadedFile
 from ._headers import Headers, MultiDict
 from ._limits import KiB, Limits, MiB
@@ -44,6 +45,7 @@ __all__ = [
     "Controller",
     "Cookie",
     "Dispatcher",
+    "FileRegion",
     "Forbidden",
     "FormData",
     "FormError",

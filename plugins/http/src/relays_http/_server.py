@@ -62,7 +62,7 @@ import logging
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from email.utils import formatdate
 from typing import IO, Any
 
@@ -71,6 +71,7 @@ from relays.transports import Connection
 
 from . import _protocol as protocol
 from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
+from ._files import FileRegion, write_region
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
@@ -549,22 +550,37 @@ class HTTP(BaseComponent):
         conn = session.conn
         sock = session.sock
         drain = getattr(sock, "drain", None)
+        if drain is not None:
+            drain = _ClientGone.guard(drain)
         try:
             if hasattr(body, "__aiter__"):
                 async for chunk in body:
+                    if isinstance(chunk, FileRegion):
+                        await _send_region(conn, sock, chunk, drain)
+                        continue
                     sock.write(conn.send(_Data(_chunk_bytes(chunk))))
                     if drain is not None:
                         await drain()
             else:
                 for chunk in body:
+                    if isinstance(chunk, FileRegion):
+                        await _send_region(conn, sock, chunk, drain)
+                        continue
                     sock.write(conn.send(_Data(_chunk_bytes(chunk))))
                     if drain is not None:
                         await drain()
                     else:
                         await asyncio.sleep(0)
             sock.write(conn.send(_END))
-        except (ConnectionError, asyncio.CancelledError):
-            session.sock.close()
+        except _ClientGone:
+            # An aborted download: nothing to report, and nobody awaits this task,
+            # so raising would only make asyncio log "exception never retrieved".
+            conn.send_failed()
+            sock.close()
+            await _aclose_iterator(body)
+            return
+        except asyncio.CancelledError:
+            sock.close()
             await _aclose_iterator(body)
             raise
         except Exception:
@@ -671,6 +687,45 @@ class HTTP(BaseComponent):
         self._sweeper = (
             loop.call_later(self._sweep_interval, self._sweep) if self._sessions else None
         )
+
+
+class _ClientGone(Exception):
+    """Writing a streamed body failed because the client went away.
+
+    Told apart from a ``ConnectionError`` the body iterator raises (an upstream
+    that refused, say), which is the app's failure and is logged.
+    """
+
+    @staticmethod
+    def guard(drain: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def guarded() -> None:
+            try:
+                await drain()
+            except ConnectionError as error:
+                raise _ClientGone(str(error)) from error
+
+        return guarded
+
+
+async def _send_region(
+    conn: protocol.Connection,
+    sock: Connection,
+    region: FileRegion,
+    drain: Callable[[], Awaitable[None]] | None,
+) -> None:
+    """Frame *region* with the core, then let ``write_region`` move its bytes."""
+    framing = conn.send_file_region(region.count)
+    if framing is None:  # HEAD, or an empty region
+        return
+    before, after = framing
+    if before:
+        sock.write(before)
+    try:
+        await write_region(sock, region, drain)
+    except ConnectionError as error:
+        raise _ClientGone(str(error)) from error
+    if after:
+        sock.write(after)
 
 
 def _chunk_bytes(chunk: Any) -> bytes:
