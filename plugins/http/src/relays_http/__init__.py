@@ -34,12 +34,13 @@ from ._servers import BaseServer, Server
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
 from ._wsgi_gateway import Gateway
-from .events import RequestEvent, ResponseEvent
+from .events import BadRequestEvent, RequestEvent, ResponseEvent
 
 __all__ = [
     "HTTP",
     "Application",
     "BadRequest",
+    "BadRequestEvent",
     "BaseController",
     "BaseServer",
     "Controller",

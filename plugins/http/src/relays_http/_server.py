@@ -75,7 +75,7 @@ from ._files import FileRegion, write_region
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
-from .events import RequestEvent, ResponseEvent
+from .events import BadRequestEvent, RequestEvent, ResponseEvent
 
 __all__ = ["HTTP"]
 
@@ -209,6 +209,7 @@ class HTTP(BaseComponent):
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch_responses = False
+        self._watch_bad_requests = False
         self._time = time.monotonic  # the loop's clock once one runs (see _on_connect)
         timeouts = (
             self.limits.header_timeout,
@@ -228,8 +229,11 @@ class HTTP(BaseComponent):
     def _on_connect(self, sock: Connection, *address: Any) -> None:
         limits = self.limits
         if len(self._sessions) >= limits.max_connections:
-            sock.write(protocol.render_error_response(503, "too many connections; retry later"))
+            reason = "too many connections; retry later"
+            sock.write(protocol.render_error_response(503, reason))
             sock.close()
+            if self._watch_bad_requests:
+                self.fire(BadRequestEvent(sock, 503, reason, None))
             return
         loop = asyncio.get_running_loop()
         self._time = loop.time
@@ -282,8 +286,9 @@ class HTTP(BaseComponent):
 
     @handler("registered", "unregistered", "started", channel="*")
     def _on_tree_changed(self, *args: Any) -> None:
-        # Fire ``response`` events only while somebody listens for them.
+        # Fire ``response`` and ``bad_request`` events only while somebody listens.
         self._watch_responses = bool(self.handlers("response", self.channel))
+        self._watch_bad_requests = bool(self.handlers("bad_request", self.channel))
 
     @handler("started", channel="*")
     def _on_started(self, component: BaseComponent) -> None:
@@ -375,10 +380,18 @@ class HTTP(BaseComponent):
         if data:
             session.sock.write(data)
         session.sock.close()
+        if self._watch_bad_requests:
+            # The head is known when the body broke a rule (too large, too slow).
+            head = session.head
+            line = None
+            if head is not None:
+                line = b"%s %s HTTP/%s" % (head.method, head.target, head.http_version)
+            self.fire(BadRequestEvent(session.sock, error.status_code, error.reason, line))
 
     def _dispatch(self, session: _Session) -> None:
         head = session.head
         assert head is not None
+        session.head = None
         session.phase = _HANDLING
         session.busy = True
         sock = session.sock

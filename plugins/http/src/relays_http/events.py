@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from relays import Event
 
-__all__ = ["RequestEvent", "ResponseEvent"]
+__all__ = ["BadRequestEvent", "RequestEvent", "ResponseEvent"]
 
 
 class RequestEvent(Event):
@@ -35,3 +35,22 @@ class ResponseEvent(Event):
     """
 
     name = "response"
+
+
+class BadRequestEvent(Event):
+    """``bad_request(sock, status, reason, request_line)``: a request was refused
+    before any handler saw it.
+
+    The server answers malformed request heads and every broken limit (400, 408,
+    413, 414, 431, 501, 505) itself, and a connection beyond ``max_connections``
+    gets a 503; then it closes the connection. This event says so, for an error
+    log or metrics: *sock* is the connection handle (``sock.peer`` is the client),
+    *status* the status code sent, *reason* the short sentence sent with it, and
+    *request_line* the request line (``b"GET /x HTTP/1.1"``) when the head had been
+    parsed (a body too large or too slow), else ``None``.
+
+    Fired only while some handler listens for it, so a server nobody watches pays
+    nothing; the value is not waited for (the connection is closed already).
+    """
+
+    name = "bad_request"

@@ -27,6 +27,7 @@ import time
 from typing import Any, Literal
 
 from relays import BaseComponent, Event, Value, handler
+from relays.transports import Connection
 from relays_http import Request, Response
 
 from ._formats import AccessRecord, format_combined, format_json
@@ -83,6 +84,35 @@ class AccessLog(BaseComponent):
         if not self.logger.isEnabledFor(self.level):
             return
         record = self.record(request, response)
+        self.logger.log(self.level, self._formatter(record), extra={"access": record})
+
+    @handler("bad_request")
+    def _on_bad_request(
+        self, sock: Connection, status: int, reason: str, request_line: bytes | None
+    ) -> None:
+        # relays-http refused a request before any handler saw it: one line too, with
+        # what is known (the request line only when its head had been parsed).
+        if not self.logger.isEnabledFor(self.level):
+            return
+        method = target = protocol = ""
+        if request_line:
+            parts = request_line.decode("latin-1").split(" ", 2)
+            if len(parts) == 3:
+                method, target, protocol = parts
+        remote = _host(sock.peer)
+        record = AccessRecord(
+            remote=remote,
+            time=time.time(),
+            method=method,
+            target=target,
+            protocol=protocol,
+            status=status,
+            size=None,
+            referer=None,
+            user_agent=None,
+            duration_us=0,
+            peer=remote,
+        )
         self.logger.log(self.level, self._formatter(record), extra={"access": record})
 
     def record(self, request: Request, response: Response) -> AccessRecord:

@@ -8,7 +8,10 @@ request line and the client's address; an :class:`~relays_http.HTTPError` is an
 answer, not a failure, and fires no ``exception`` event at all.
 
 Bad requests (a malformed head, a body too large, a timeout) are the client's
-fault, and a client can send a great many of them. :meth:`ErrorLog.bad_request`
+fault, and a client can send a great many of them. relays-http refuses them
+before any handler runs and fires ``bad_request(sock, status, reason,
+request_line)`` (:class:`~relays_http.BadRequestEvent`), which :class:`ErrorLog`
+listens for on every channel and hands to :meth:`ErrorLog.bad_request`. It
 writes one WARNING line per bad request, through a :class:`TokenBucket`: past the
 burst, lines are counted instead, and a summary ("suppressed N bad-request lines
 in the last S s") goes out as soon as the bucket has a token again, or after
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from relays import BaseComponent, handler
+from relays.transports import Connection
 from relays_http import RequestEvent
 
 from ._formats import escape
@@ -84,6 +88,12 @@ class ErrorLog(BaseComponent):
             return
         where = f" in {handler!r}" if handler is not None else ""
         self.logger.error("unhandled %s%s: %s\n%s", error_type.__name__, where, error, trace)
+
+    @handler("bad_request", channel="*")
+    def _on_bad_request(
+        self, sock: Connection, status: int, reason: str, request_line: bytes | None
+    ) -> None:
+        self.bad_request(sock.peer, status, reason, request_line or b"")
 
     def bad_request(
         self, client: Any, status: int, reason: str, request_line: bytes = b""

@@ -91,6 +91,8 @@ class AccessRecord:
     remote: str | None
     #: When the request was dispatched, seconds since the epoch.
     time: float
+    #: The method; empty for a request refused before its head was parsed (then
+    #: :attr:`target` and :attr:`protocol` are empty too).
     method: str
     #: The request-target exactly as received (Latin-1 decoded bytes).
     target: str
@@ -133,7 +135,10 @@ def format_combined(record: AccessRecord) -> str:
 
     %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D
     """
-    request_line = escape(f"{record.method} {record.target} {record.protocol}")
+    # A request refused before its head was parsed has no request line: "-".
+    request_line = (
+        escape(f"{record.method} {record.target} {record.protocol}") if record.method else "-"
+    )
     remote = escape(record.remote) if record.remote else "-"
     size = "-" if not record.size else str(record.size)
     referer = "-" if record.referer is None else escape(record.referer)
@@ -150,9 +155,9 @@ def format_json(record: AccessRecord) -> str:
         "time": _iso_time(record.time),
         "remote": record.remote,
         "peer": record.peer,
-        "method": record.method,
-        "target": _readable(record.target),
-        "protocol": record.protocol,
+        "method": record.method or None,
+        "target": _readable(record.target) if record.method else None,
+        "protocol": record.protocol or None,
         "status": record.status,
         "bytes": record.size,
         "referer": _readable(record.referer),
