@@ -53,6 +53,7 @@ class Request:
         "http_version",
         "local",
         "method",
+        "received_at",
         "remote",
         "scheme",
         "session",
@@ -103,6 +104,11 @@ class Request:
         #: The request's session, set by a sessions component (``relays-sessions``)
         #: before the handlers run; ``None`` when no such component serves this path.
         self.session: Any = None
+        #: When the first byte of the request head was read, in the event loop's clock
+        #: (``asyncio.get_running_loop().time()``, monotonic seconds): so
+        #: ``loop.time() - request.received_at`` is how long the request has taken,
+        #: receiving its body included. ``None`` for a request made by hand.
+        self.received_at: float | None = None
         self._limits = limits
         self._route: str | None = None
         self._path: str | None = None
@@ -120,6 +126,7 @@ class Request:
         body: bytes | IO[bytes],
         sock: relays.transports.Connection,
         limits: Limits,
+        received_at: float | None = None,
     ) -> Request:
         """What the server calls for every request: ``__init__`` without its checks."""
         request = cls.__new__(cls)
@@ -139,6 +146,8 @@ class Request:
         request.local = sock.local
         request.scheme = "https" if sock.secure else "http"
         request.context = {}
+        request.session = None
+        request.received_at = received_at
         request._limits = limits
         request._route = None
         request._path = None

@@ -28,7 +28,7 @@ class Response:
     *content_type* or a header says otherwise.
     """
 
-    __slots__ = ("_cookies", "_headers", "body", "reason", "status")
+    __slots__ = ("_cookies", "_headers", "body", "bytes_sent", "reason", "status")
 
     def __init__(
         self,
@@ -45,6 +45,12 @@ class Response:
         self.status = status
         #: The reason phrase; empty means the standard one for :attr:`status`.
         self.reason = reason
+        #: The body bytes the server wrote, set when it has written this response (so
+        #: in ``response`` event handlers): the encoded length of a whole body, the
+        #: sum of a streamed body's chunks, the error page's length, 0 for ``HEAD``,
+        #: 204 and 304. ``None`` before that, and for a streamed body sent while no
+        #: handler listened for ``response`` (it is only counted for them).
+        self.bytes_sent: int | None = None
         self._headers: Headers | None = None
         self._cookies: dict[str, Cookie] | None = None
         if headers is not None:

@@ -146,8 +146,10 @@ class _Session:
         "paused",
         "phase",
         "request",
+        "sent",
         "size",
         "sock",
+        "started",
         "task",
     )
 
@@ -167,6 +169,10 @@ class _Session:
         self.body: IO[bytes] | None = None
         self.request: Request | None = None
         self.task: asyncio.Task[None] | None = None
+        # When the first byte of the next request head was read (loop time; 0: not yet).
+        self.started = 0.0
+        # Body bytes of a streamed response, counted while someone watches responses.
+        self.sent = 0
 
     def answered(self, value: Value) -> None:
         self.http._answer(self, value)
@@ -250,10 +256,14 @@ class HTTP(BaseComponent):
             return
         phase = session.phase
         if phase == _IDLE:
+            now = self._time()
             session.phase = _HEAD
-            session.deadline = self._time() + self.limits.header_timeout
+            session.deadline = now + self.limits.header_timeout
+            session.started = now
         elif phase == _BODY:
             session.deadline = self._time() + self.limits.body_timeout
+        elif session.started == 0.0:  # the first bytes of a head (or of a pipelined one)
+            session.started = self._time()
         try:
             session.conn.receive_data(data)
         except protocol.LocalProtocolError:
@@ -407,6 +417,9 @@ class HTTP(BaseComponent):
             else:
                 body = b""
         session.size = 0
+        # A pipelined request that came in the same read as the one before: now.
+        received_at = session.started or self._time()
+        session.started = 0.0
         method = _METHODS.get(head.method) or head.method.decode("ascii")
         request = session.request = Request._received(
             method,
@@ -416,6 +429,7 @@ class HTTP(BaseComponent):
             body,
             sock,
             self.limits,
+            received_at,
         )
         self.fire(RequestEvent(request, Response())).add_done_callback(session.answered)
 
@@ -520,7 +534,7 @@ class HTTP(BaseComponent):
             logger.error("cannot send %r: %s", response, error)
             return False
         session.sock.write(data)
-        self._sent(session, response)
+        self._sent(session, response, len(body) if status != 204 and status != 304 else 0)
         return True
 
     def _send_app_response(
@@ -554,6 +568,11 @@ class HTTP(BaseComponent):
             self._send_internal_error(session)
             return
         session.sock.write(head)
+        if self._watch_responses:  # count the body bytes for response.bytes_sent
+            session.sent = 0
+            body = _count_chunks(body, session)
+        else:
+            session.sent = -1
         task = asyncio.get_running_loop().create_task(self._stream(session, response, body))
         session.task = task
         self._tasks.add(task)
@@ -642,10 +661,19 @@ class HTTP(BaseComponent):
             page._cookies = response._cookies  # a login's cookie survives its Redirect
         self._send_app_response(session, page, body, None)
 
-    def _sent(self, session: _Session, response: Response) -> None:
-        """The whole response is written: next cycle, or close."""
+    def _sent(self, session: _Session, response: Response, sent: int | None = None) -> None:
+        """The whole response is written: next cycle, or close.
+
+        *sent* is the number of body bytes; None for a streamed body, whose bytes
+        were counted in ``session.sent`` (-1: not counted).
+        """
         request = session.request
         session.request = None
+        if sent is None:
+            sent = session.sent if session.sent >= 0 else None
+        if request is not None and request.method == "HEAD":
+            sent = 0
+        response.bytes_sent = sent
         if request is not None:
             if request._body is not None or request._form is not None:
                 request.close()
@@ -739,6 +767,69 @@ async def _send_region(
         raise _ClientGone(str(error)) from error
     if after:
         sock.write(after)
+
+
+def _count_chunks(body: Any, session: _Session) -> Any:
+    """*body*, counting into ``session.sent`` the bytes of each chunk it yields."""
+    if hasattr(body, "__aiter__"):
+        return _CountedAsyncChunks(body, session)
+    return _CountedChunks(body, session)
+
+
+def _chunk_size(chunk: Any) -> int:
+    if type(chunk) is bytes:
+        return len(chunk)
+    if isinstance(chunk, str):
+        return len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
+    if isinstance(chunk, memoryview):
+        return chunk.nbytes
+    if isinstance(chunk, FileRegion):
+        return chunk.count
+    return len(chunk) if isinstance(chunk, bytearray) else 0  # the rest fails in _stream
+
+
+class _CountedChunks:
+    """A streamed body that counts what it yields (see ``_count_chunks``)."""
+
+    __slots__ = ("body", "chunks", "session")
+
+    def __init__(self, body: Any, session: _Session) -> None:
+        self.body = body
+        self.chunks = iter(body)
+        self.session = session
+
+    def __iter__(self) -> _CountedChunks:
+        return self
+
+    def __next__(self) -> Any:
+        chunk = next(self.chunks)
+        self.session.sent += _chunk_size(chunk)
+        return chunk
+
+    def close(self) -> None:
+        _close_iterator(self.body)
+
+
+class _CountedAsyncChunks:
+    """An async streamed body that counts what it yields (see ``_count_chunks``)."""
+
+    __slots__ = ("body", "chunks", "session")
+
+    def __init__(self, body: Any, session: _Session) -> None:
+        self.body = body
+        self.chunks = body.__aiter__()
+        self.session = session
+
+    def __aiter__(self) -> _CountedAsyncChunks:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self.chunks.__anext__()
+        self.session.sent += _chunk_size(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        await _aclose_iterator(self.body)
 
 
 def _chunk_bytes(chunk: Any) -> bytes:

@@ -10,17 +10,21 @@ the time and the request event's value in ``request.context`` (and returns
 nothing, so it never answers), the ``response`` handler builds an
 :class:`AccessRecord`, formats it and logs it.
 
-Bytes sent. The ``response`` event does not carry the number of bytes written, so
-the body size is worked out from what the handler answered, when that is
-certain: the first answer (:attr:`relays.Value.results`, as the server takes it)
-when it is a ``str`` (UTF-8), ``bytes``, a ``dict`` (compact JSON) or a
-:class:`~relays_http.Response` holding one of those, or an explicit
-``Content-Length`` field. Streamed bodies, error pages, JSON lists and ``HEAD``
-responses are logged as unknown (``-`` / ``null``).
+Bytes sent. relays-http sets :attr:`relays_http.Response.bytes_sent` on the
+response it wrote (whole, streamed, error page; 0 for ``HEAD``), and that is the
+size logged. Only when it is missing (a server that does not set it) is the size
+worked out from what the handler answered, when that is certain, else logged as
+unknown (``-`` / ``null``).
+
+Time. :attr:`relays_http.Request.received_at` is when the first byte of the head
+was read, in the loop's clock; the duration runs from there to the ``response``
+event, so it includes receiving the body, and the logged time is that moment on
+the wall clock. Requests without it fall back to when the ``request`` event ran.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -123,6 +127,18 @@ class AccessLog(BaseComponent):
         else:
             started, counter, value, original = notes
             duration_us = int((time.perf_counter() - counter) * 1_000_000)
+        received_at = request.received_at
+        if received_at is not None:
+            try:
+                elapsed = asyncio.get_running_loop().time() - received_at
+            except RuntimeError:  # called outside the loop: keep the dispatch times
+                pass
+            else:
+                duration_us = int(elapsed * 1_000_000)
+                started = time.time() - elapsed
+        size = response.bytes_sent
+        if size is None:
+            size = _body_size(request, response, value, original)
         remote = _host(request.remote)
         # relays_http.TrustedProxies keeps what the connection said under "proxy".
         proxy = request.context.get("proxy")
@@ -134,7 +150,7 @@ class AccessLog(BaseComponent):
             target=request.target,
             protocol=f"HTTP/{request.http_version}",
             status=response.status,
-            size=_body_size(request, response, value, original),
+            size=size,
             referer=request.header(b"referer"),
             user_agent=request.header(b"user-agent"),
             duration_us=duration_us,

@@ -89,7 +89,7 @@ class AccessRecord:
 
     #: The client's address (after trusted proxies), or ``None`` when unknown.
     remote: str | None
-    #: When the request was dispatched, seconds since the epoch.
+    #: When the first byte of the request arrived, seconds since the epoch.
     time: float
     #: The method; empty for a request refused before its head was parsed (then
     #: :attr:`target` and :attr:`protocol` are empty too).
@@ -103,7 +103,7 @@ class AccessRecord:
     size: int | None
     referer: bytes | None
     user_agent: bytes | None
-    #: From the request's dispatch to the response handed to the transport, in µs.
+    #: From the first byte of the request to the response handed to the transport, in µs.
     duration_us: int
     #: The address of the connection's other end (a proxy, when there is one).
     peer: str | None = None
