@@ -34,7 +34,13 @@ from ._servers import BaseServer, Server
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
 from ._wsgi_gateway import Gateway
-from .events import BadRequestEvent, RequestEvent, ResponseEvent
+from .events import (
+    BadRequestEvent,
+    BeforeRequestEvent,
+    BeforeResponseEvent,
+    RequestEvent,
+    ResponseEvent,
+)
 
 __all__ = [
     "HTTP",
@@ -43,6 +49,8 @@ __all__ = [
     "BadRequestEvent",
     "BaseController",
     "BaseServer",
+    "BeforeRequestEvent",
+    "BeforeResponseEvent",
     "Controller",
     "Cookie",
     "Dispatcher",

@@ -31,6 +31,13 @@ error pages. The protocol core validates every header the app set (no CR/LF
 injection) and decides keep-alive; after the response the connection either
 starts the next cycle or closes.
 
+Hooks. While something listens for them (checked when the tree changes, so a
+server without them pays one flag test), ``before_request(request, response)``
+is fired and waited for before ``request`` (an answer from it skips ``request``),
+and ``before_response(request, response, result)`` after the handlers' value is
+done and before anything is written (a value from it replaces the answer).
+``response`` (after writing) and ``bad_request`` (a refusal) are fired likewise.
+
 Timeouts. A session has one deadline and a *phase* saying what it guards: the
 request head (``header_timeout``, from the first byte, or from the connection
 for the first request: slowloris), the body (``body_timeout`` between two reads),
@@ -75,7 +82,13 @@ from ._files import FileRegion, write_region
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
-from .events import BadRequestEvent, RequestEvent, ResponseEvent
+from .events import (
+    BadRequestEvent,
+    BeforeRequestEvent,
+    BeforeResponseEvent,
+    RequestEvent,
+    ResponseEvent,
+)
 
 __all__ = ["HTTP"]
 
@@ -177,6 +190,9 @@ class _Session:
     def answered(self, value: Value) -> None:
         self.http._answer(self, value)
 
+    def prepared(self, value: Value) -> None:
+        self.http._prepared(self, value)
+
 
 class HTTP(BaseComponent):
     """The HTTP/1.1 protocol on a transport's channel (circuits.web's ``HTTP``).
@@ -216,6 +232,8 @@ class HTTP(BaseComponent):
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch_responses = False
         self._watch_bad_requests = False
+        self._watch_before_request = False
+        self._watch_before_response = False
         self._time = time.monotonic  # the loop's clock once one runs (see _on_connect)
         timeouts = (
             self.limits.header_timeout,
@@ -299,6 +317,8 @@ class HTTP(BaseComponent):
         # Fire ``response`` and ``bad_request`` events only while somebody listens.
         self._watch_responses = bool(self.handlers("response", self.channel))
         self._watch_bad_requests = bool(self.handlers("bad_request", self.channel))
+        self._watch_before_request = bool(self.handlers("before_request", self.channel))
+        self._watch_before_response = bool(self.handlers("before_response", self.channel))
 
     @handler("started", channel="*")
     def _on_started(self, component: BaseComponent) -> None:
@@ -431,7 +451,21 @@ class HTTP(BaseComponent):
             self.limits,
             received_at,
         )
-        self.fire(RequestEvent(request, Response())).add_done_callback(session.answered)
+        if self._watch_before_request:
+            prepared = self.fire(BeforeRequestEvent(request, Response()))
+            prepared.add_done_callback(session.prepared)
+        else:
+            self.fire(RequestEvent(request, Response())).add_done_callback(session.answered)
+
+    def _prepared(self, session: _Session, value: Value) -> None:
+        """``before_request`` is done: fire ``request``, unless it answered."""
+        request, response = value.event.args
+        if session.closed:
+            request.close()
+        elif value.errors or value.results:
+            self._answer(session, value)
+        else:
+            self.fire(RequestEvent(request, response)).add_done_callback(session.answered)
 
     # -- answering -------------------------------------------------------------------
 
@@ -440,11 +474,46 @@ class HTTP(BaseComponent):
         if session.closed:
             request.close()
             return
-        if value.errors:  # a handler raised: the kernel reported it (exception event)
-            self._send_error(session, request, response, value.result, reported=True)
+        failed = value.errors
+        if failed:
+            result = value.result
+        else:
+            results = value.results
+            result = results[0] if results else None
+        if self._watch_before_response:
+            hook = self.fire(BeforeResponseEvent(request, response, result))
+            hook.add_done_callback(
+                lambda hooked: self._hooked(session, request, response, result, failed, hooked)
+            )
             return
-        results = value.results
-        result = results[0] if results else None
+        self._respond(session, request, response, result, failed)
+
+    def _hooked(
+        self,
+        session: _Session,
+        request: Request,
+        response: Response,
+        result: Any,
+        failed: bool,
+        value: Value,
+    ) -> None:
+        """``before_response`` is done: send what it left, or what it replaced."""
+        if session.closed:
+            request.close()
+        elif value.errors:
+            self._respond(session, request, response, value.result, True)
+        else:
+            results = value.results
+            if results:
+                result, failed = results[0], False
+            self._respond(session, request, response, result, failed)
+
+    def _respond(
+        self, session: _Session, request: Request, response: Response, result: Any, failed: bool
+    ) -> None:
+        if failed:  # a handler raised: the kernel reported it (exception event)
+            self._send_error(session, request, response, result, reported=True)
+            return
         try:
             self._send(session, request, response, result)
         except Exception as error:  # a body we cannot encode: the app's bug, a 500

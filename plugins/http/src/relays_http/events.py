@@ -10,7 +10,54 @@ from __future__ import annotations
 
 from relays import Event
 
-__all__ = ["BadRequestEvent", "RequestEvent", "ResponseEvent"]
+__all__ = [
+    "BadRequestEvent",
+    "BeforeRequestEvent",
+    "BeforeResponseEvent",
+    "RequestEvent",
+    "ResponseEvent",
+]
+
+
+class BeforeRequestEvent(Event):
+    """``before_request(request, response)``: a complete request arrived; prepare it.
+
+    Fired before ``request``, only while some handler listens for it, and *waited
+    for*: the ``request`` event is fired once every ``before_request`` handler has
+    finished, async ones included. So an async handler can load what the request
+    handlers need (a session from its store) and put it on the request.
+
+    A handler that returns something (anything a ``request`` handler may return)
+    or raises answers the request instead: ``request`` is not fired at all, and the
+    first value returned, or the error, is sent (after ``before_response``).
+    """
+
+    name = "before_request"
+
+
+class BeforeResponseEvent(Event):
+    """``before_response(request, response, result)``: the request is answered; the
+    answer is not written yet.
+
+    Fired after every ``request`` handler has finished (async ones included), only
+    while some handler listens for it, and *waited for*: the response is written
+    once every ``before_response`` handler has finished. *result* is what will be
+    sent: the first value a ``request`` handler returned (``None`` if none did: a
+    404), or the exception one raised.
+
+    What a handler may do:
+
+    * change *response* (status, headers, cookies); when *result* is a
+      :class:`~relays_http.Response` of its own, that is the one written, so change
+      it instead. Cookies set on *response* are sent with *result* when that is a
+      body, and survive onto the page of an :class:`~relays_http.HTTPError` below
+      500 (a :class:`~relays_http.Redirect` after a login), never onto a 5xx page;
+    * return a value, which replaces *result* (the first non-``None`` value
+      returned wins), or raise, which answers with the error's page (any exception
+      other than an :class:`~relays_http.HTTPError` is a 500, reported once).
+    """
+
+    name = "before_response"
 
 
 class RequestEvent(Event):
