@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from relays import Component, handler
-from relays_http import Request, Response
+from relays_http import FileRegion, Request, Response
 from relays_static import FileChanged, serve_download, serve_file
 from relays_static._files import accepted_codings, content_disposition, stream_file
 
@@ -103,3 +103,13 @@ async def test_streams_parts_with_their_prefixes(docroot: pathlib.Path) -> None:
     chunks = [chunk async for chunk in stream_file(str(path), os.stat(path), parts, b"<end>", 64)]
     assert b"".join(chunks) == b"<a>" + data[:10] + b"<b>" + data[500:800] + b"<end>"
     assert max(len(chunk) for chunk in chunks) <= 64
+
+
+async def test_zero_copy_yields_file_regions_between_prefixes(docroot: pathlib.Path) -> None:
+    path = docroot / "data.bin"
+    parts = [(b"<a>", 0, 10), (b"<b>", 500, 300)]
+    stream = stream_file(str(path), os.stat(path), parts, b"<end>", 64, zero_copy=True)
+    chunks = [chunk async for chunk in stream]
+    assert [type(chunk) for chunk in chunks] == [bytes, FileRegion, bytes, FileRegion, bytes]
+    regions = [(chunk.offset, chunk.count) for chunk in chunks if isinstance(chunk, FileRegion)]
+    assert regions == [(0, 10), (500, 300)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
 from relays import Component, handler
+from relays.testing import MemoryConnection
 from relays_http import Request, Response
 from relays_static import Static, StaticLimits
 
@@ -353,3 +354,42 @@ def test_bad_arguments(docroot: pathlib.Path) -> None:
         Static("static", docroot=docroot)
     with pytest.raises(ValueError, match="max_ranges"):
         StaticLimits(max_ranges=0)
+
+
+async def test_with_sendfile_big_files_and_ranges_go_as_file_regions(
+    docroot: pathlib.Path, make_client: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handle with ``sendfile`` gets the file's bytes through it, never as chunks."""
+    calls: list[tuple[int, int | None]] = []
+
+    async def sendfile(
+        self: MemoryConnection, file: IO[bytes], offset: int = 0, count: int | None = None
+    ) -> int:
+        calls.append((offset, count))
+        file.seek(offset)
+        data = file.read(count)
+        self.write(data)
+        return len(data)
+
+    monkeypatch.setattr(MemoryConnection, "sendfile", sendfile, raising=False)
+    big = (docroot / "big.bin").read_bytes()
+    server, client = make_client(Static("/", docroot=docroot))
+    async with server:
+        status, headers, body = await client("/big.bin")
+        assert (status, body, calls) == (200, big, [(0, len(big))])
+        assert headers["content-length"] == str(len(big))
+        calls.clear()
+        status, headers, body = await client("/big.bin", range="bytes=1000-")
+        assert (status, body, calls) == (206, big[1000:], [(1000, len(big) - 1000)])
+        calls.clear()
+        status, headers, body = await client("/big.bin", range="bytes=0-99999,200000-299999")
+        assert status == 206
+        assert calls == [(0, 100000), (200000, 100000)]
+        assert headers["content-length"] == str(len(body))
+        assert big[:100000] in body
+        assert big[200000:] in body
+        calls.clear()
+        status, headers, body = await client("/big.bin", "HEAD")
+        assert (status, body, calls) == (200, b"", [])
+        status, _, body = await client("/hello.txt")  # small: one write, no sendfile
+        assert (status, body, calls) == (200, b"hello, world\n", [])

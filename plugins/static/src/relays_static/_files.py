@@ -1,4 +1,4 @@
-"""Answering a request with a file: variants, validators, ranges and the body.
+r"""Answering a request with a file: variants, validators, ranges and the body.
 
 Theory of operation
 -------------------
@@ -14,11 +14,17 @@ Theory of operation
 3. evaluates the preconditions (:mod:`relays_static._validators`): 304 or 412;
 4. honours ``Range`` on GET when ``If-Range`` allows (:mod:`relays_static._ranges`);
 5. sends the body: small files and ranges are read at once and returned as
-   bytes (one write); larger ones are returned as an async iterator that reads
-   ``chunk_size`` bytes at a time in a worker thread, and the server waits for the
-   socket to drain between chunks (backpressure). The iterator opens the file
-   again when it starts and refuses to go on if its size or mtime changed since
-   the head was sent, which would make the promised ``Content-Length`` a lie.
+   bytes (one write); larger ones are returned as an async iterator that opens
+   the file again when it starts and refuses to go on if its size or mtime
+   changed since the head was sent, which would make the promised
+   ``Content-Length`` a lie. When the connection's handle has ``sendfile``
+   (relays-sockets' has) the iterator yields :class:`~relays_http.FileRegion`\ s,
+   one per range (multipart heads as bytes between them), and the server sends
+   them with the kernel's ``sendfile`` on plain TCP: the file's bytes never
+   enter Python, and the kernel only takes what the socket can hold
+   (backpressure). Otherwise (the in-memory transport) it reads ``chunk_size``
+   bytes at a time in a worker thread, and the server waits for the socket to
+   drain between chunks.
 
 HEAD gets the same head as GET and an empty body with the real
 ``Content-Length``, which the server does not write.
@@ -34,7 +40,7 @@ from urllib.parse import quote
 
 import attrs
 
-from relays_http import HTTPError, Request, Response
+from relays_http import FileRegion, HTTPError, Request, Response
 
 from ._limits import StaticLimits
 from ._mime import MediaTypes
@@ -156,8 +162,11 @@ async def stream_file(
     parts: list[tuple[bytes, int, int]],
     closing: bytes,
     chunk_size: int,
-) -> AsyncIterator[bytes]:
-    """Each part's prefix, then its bytes of the file, read in a worker thread."""
+    *,
+    zero_copy: bool = False,
+) -> AsyncIterator[bytes | FileRegion]:
+    """Each part's prefix, then its bytes of the file: a :class:`FileRegion` when
+    *zero_copy*, else read ``chunk_size`` bytes at a time in a worker thread."""
     loop = asyncio.get_running_loop()
     descriptor = os.open(path, _OPEN_FLAGS)
     try:
@@ -167,6 +176,9 @@ async def stream_file(
         for prefix, offset, count in parts:
             if prefix:
                 yield prefix
+            if zero_copy:  # the server has sent it all when we are resumed
+                yield FileRegion(descriptor, offset, count)
+                continue
             while count > 0:
                 data = await loop.run_in_executor(
                     None, os.pread, descriptor, min(count, chunk_size), offset
@@ -299,7 +311,14 @@ def answer_with_file(
             response.body = b"".join(chunks)
         else:
             headers["Content-Length"] = str(length)
-            response.body = stream_file(sent_path, file_stat, parts, closing, limits.chunk_size)
+            response.body = stream_file(
+                sent_path,
+                file_stat,
+                parts,
+                closing,
+                limits.chunk_size,
+                zero_copy=getattr(request.sock, "sendfile", None) is not None,
+            )
         return response
     finally:
         os.close(descriptor)

@@ -27,7 +27,8 @@ class StaticLimits:
     #: Files (and single ranges) up to this size are read at once, on the event
     #: loop, and sent in one write; larger ones are streamed.
     small_file_size: int = attrs.field(default=64 * KiB, validator=_positive)
-    #: Bytes read (off the event loop) and written per step when streaming; the
+    #: Bytes read (off the event loop) and written per step when streaming over a
+    #: transport without ``sendfile`` (on sockets the kernel sends the file); the
     #: server waits for the socket to drain between steps.
     chunk_size: int = attrs.field(default=512 * KiB, validator=_positive)
     #: Most entries a directory listing shows; the rest are left out (and counted).
