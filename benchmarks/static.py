@@ -7,7 +7,7 @@ Every server serves the same directory from its own process, pinned to one CPU, 
 - ``4 KiB``: requests/s for a 4 KiB file over 50 keep-alive connections (the cost
   of path resolution, validators and the response head);
 - ``100 MiB``: MB/s for a 100 MiB file over 2 connections (the cost of moving bytes;
-  nginx and aiohttp use ``sendfile``).
+  all three use ``sendfile``: relays-static through relays-http's ``FileRegion``).
 
 nginx is the Debian package, started on loopback by this script with a
 configuration of its own (one worker, ``sendfile on``, no access log) in a temporary
