@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from relays import Component, handler
 from relays.testing import MemoryTransport
 from relays_http import BaseServer, FileRegion, Request, Response, Server
+from relays_http._files import write_region
 from relays_http._protocol import (
     Connection,
     Data,
@@ -325,3 +326,32 @@ async def test_an_aborted_download_logs_nothing(
         await asyncio.sleep(0)
     errors = [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert errors == [], [record.getMessage() for record in errors]
+
+
+async def test_a_loop_without_sendfile_falls_back_to_reading(
+    data_file: pathlib.Path, contents: bytes
+) -> None:
+    """uvloop's ``loop.sendfile`` raises NotImplementedError: the region is read instead."""
+
+    class Handle:
+        def __init__(self) -> None:
+            self.data = bytearray()
+            self.drains = 0
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        async def drain(self) -> None:
+            self.drains += 1
+
+        async def sendfile(self, file: Any, offset: int, count: int) -> int:
+            raise NotImplementedError
+
+    handle = Handle()
+    descriptor = os.open(data_file, os.O_RDONLY)
+    try:
+        await write_region(handle, FileRegion(descriptor, 7, 600_000), handle.drain)
+    finally:
+        os.close(descriptor)
+    assert handle.data == contents[7:600_007]
+    assert handle.drains == 3  # one per REGION_READ_SIZE read
