@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import relays_http._files
 from relays import Component, handler
 from relays.testing import MemoryTransport
 from relays_http import BaseServer, FileRegion, Request, Response, Server
@@ -273,9 +274,13 @@ def dechunk(body: bytes) -> bytes:
 
 @pytest.mark.integration
 async def test_regions_go_through_sendfile_on_tcp(
-    data_file: pathlib.Path, contents: bytes, monkeypatch: pytest.MonkeyPatch
+    data_file: pathlib.Path,
+    contents: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Zero-copy: the bytes leave through ``os.sendfile``, and never through pread."""
+    """Zero-copy: the bytes leave through ``os.sendfile`` (a slice at a time), never pread."""
+    monkeypatch.setattr(relays_http._files, "SENDFILE_SLICE", 1024 * 1024)
     sent: list[int] = []
     real_sendfile = os.sendfile
 
@@ -299,6 +304,10 @@ async def test_regions_go_through_sendfile_on_tcp(
         _, body = await http_get(port, "/whole")
         assert hashlib.sha256(dechunk(body)).digest() == hashlib.sha256(contents).digest()
         assert sum(sent) == len(contents)
+        head, body = await http_get(port, "/short")  # the file ends before the region
+        assert head.startswith(b"HTTP/1.1 200")
+        assert not body.endswith(b"0\r\n\r\n")  # cut short: the client sees it incomplete
+    assert "bytes after the end of its file" in caplog.text
 
 
 @pytest.mark.integration

@@ -11,7 +11,9 @@ ever seeing its bytes; :func:`write_region` then moves them:
   handle sends them: on plain TCP that is the kernel's ``sendfile``, so the
   file's bytes never enter Python, and it waits for the socket to take them
   (backpressure); on TLS asyncio reads and writes for us, waiting for the
-  socket to drain;
+  socket to drain. A region is handed over ``SENDFILE_SLICE`` bytes at a
+  time: the handle marks the connection active on each call, so a long
+  download is not closed as idle halfway;
 * otherwise (the in-memory transport, or an event loop without ``sendfile``
   such as uvloop's) they are read ``REGION_READ_SIZE`` bytes at a time in a
   worker thread and written, waiting for ``drain()`` (when the handle has it)
@@ -32,13 +34,15 @@ from typing import IO, Any
 
 import attrs
 
-from ._limits import KiB
+from ._limits import KiB, MiB
 
-__all__ = ["REGION_READ_SIZE", "FileRegion", "FileRegionShort", "write_region"]
+__all__ = ["REGION_READ_SIZE", "SENDFILE_SLICE", "FileRegion", "FileRegionShort", "write_region"]
 
 #: Bytes read (in a worker thread) and written per step when a region cannot go
 #: through ``sendfile``.
 REGION_READ_SIZE = 256 * KiB
+#: Most bytes one ``sendfile`` call is asked for (see the theory of operation).
+SENDFILE_SLICE = 8 * MiB
 
 
 def _not_negative(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -88,16 +92,21 @@ async def write_region(
         file = region.file
         # asyncio's sendfile takes a file object: a descriptor gets a borrowed one.
         handle = _borrow(file) if type(file) is int else file
+        offset, remaining = region.offset, region.count
         try:
-            sent = await sendfile(handle, region.offset, region.count)
-        except NotImplementedError:  # an event loop without sendfile (uvloop)
-            pass
-        else:
-            if sent != region.count:
-                raise FileRegionShort(
-                    f"sent {sent} of the {region.count} bytes of {region!r}: the file is shorter"
-                )
+            while remaining:
+                step = min(remaining, SENDFILE_SLICE)
+                sent = await sendfile(handle, offset, step)
+                if sent != step:
+                    raise FileRegionShort(
+                        f"{region!r} ends {remaining - sent} bytes after the end of its file"
+                    )
+                offset += sent
+                remaining -= sent
             return
+        except NotImplementedError:  # an event loop without sendfile (uvloop)
+            if remaining != region.count:  # pragma: no cover - it fails on the first call
+                raise
         finally:
             if handle is not file:
                 handle.close()  # type: ignore[union-attr]
