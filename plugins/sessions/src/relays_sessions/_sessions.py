@@ -2,30 +2,32 @@
 
 Theory of operation
 -------------------
-relays-http fires ``request(request, response)`` once and writes the first answer
-as soon as every handler has finished; nothing runs between the last handler and
-the write. To save the session (and set its cookie) *before* the response leaves,
-:class:`Sessions` wraps the other handlers:
+relays-http fires two awaited hooks around the ``request`` event while something
+listens for them (:class:`~relays_http.BeforeRequestEvent`,
+:class:`~relays_http.BeforeResponseEvent`), and :class:`Sessions` uses both:
 
-1. Its ``request`` handler runs first (priority :data:`PRIORITY`). It stops the
-   event, reads the session cookie and, when the cookie's signature is valid,
-   loads the session from the store. A request without a valid cookie costs no
-   store access at all.
-2. It puts the :class:`~relays_sessions.Session` into ``request.context`` and
-   fires a second ``request`` event with the same request and response, which the
-   app's handlers (a dispatcher, plain handlers) answer as usual. Our handler
-   recognizes that event by the session already in the context and lets it pass.
-3. When that event is done, the session's changes are saved (only the keys whose
-   value changed), the cookie is set on the response that will be written, and the
-   app's answer becomes ours, so relays-http sends it.
+1. ``before_request(request, response)`` (priority :data:`PRIORITY`): read the
+   session cookie and, when its signature is valid, load the session from the
+   store. A request without a valid cookie costs no store access at all. The
+   :class:`~relays_sessions.Session` goes into ``request.context`` and
+   ``request.session``. relays-http fires ``request`` only once this (async)
+   handler is done, so the app's handlers always find the session loaded.
+2. The app's handlers answer ``request`` as usual: the one event, seen once by
+   every handler whatever its priority.
+3. ``before_response(request, response, result)`` (priority ``-PRIORITY``, so
+   after the other ``before_response`` handlers, which may still change the
+   session): save the session's changes (only the keys whose value changed) and
+   set the cookie on the response that will be written (*result* when the app
+   returned a :class:`~relays_http.Response` of its own, else *response*).
+   relays-http writes the response once this handler is done.
 
-Consequences a user can see: handlers at a priority above :data:`PRIORITY` see
-``request`` twice. When several handlers of the inner event answer, the first
-answer wins, as without sessions. A handler's exception fails our event too (by
-returning the inner event's value, so it is reported once): a 500, nothing
-saved. An :class:`~relays_http.HTTPError` below 500 (a
-:class:`~relays_http.Redirect` after a login) is an answer: the session is saved
-and the cookie travels with it.
+A handler's exception, or an :class:`~relays_http.HTTPError` of 500 or more,
+saves nothing (the client gets the error page, without a cookie). An
+:class:`~relays_http.HTTPError` below 500 (a :class:`~relays_http.Redirect`
+after a login) is an answer: the session is saved and the cookie travels with the
+page, because relays-http keeps cookies set on *response* on 3xx and 4xx pages.
+A store that fails while loading or saving turns the answer into a 503 (the hook
+returns it, which replaces the answer).
 
 Expiry: a session expires ``idle_timeout`` seconds after its last use, and at the
 latest ``absolute_timeout`` seconds after it was created (or regenerated). The
@@ -43,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from relays import BaseComponent, Event, handler
-from relays_http import HTTPError, Request, RequestEvent, Response, ServiceUnavailable
+from relays_http import HTTPError, Request, Response, ServiceUnavailable
 
 from ._session import Session
 from ._signing import Signer, new_session_id
@@ -53,10 +55,29 @@ __all__ = ["PRIORITY", "SESSION_KEY", "NoSession", "Sessions", "session_of"]
 
 logger = logging.getLogger("relays.sessions")
 
-#: The priority of the :class:`Sessions` ``request`` handler: above any dispatcher.
+#: The priority of the :class:`Sessions` ``before_request`` handler (it loads the
+#: session before other ``before_request`` handlers run); its ``before_response``
+#: handler runs at ``-PRIORITY``, after the others, and saves.
 PRIORITY = 1000
 #: The ``request.context`` key that holds the request's :class:`Session`.
 SESSION_KEY = "session"
+# Where the loading hook leaves (stale, resign) for the saving one.
+_STATE_KEY = "relays_sessions.state"
+
+
+class _LoadSession(Event):
+    """``(request, session_id, old_key)``: load a session from the store, then attach
+    it. Fired, and chained, only when a store access is needed, so that the hooks
+    stay synchronous (cheaper) otherwise."""
+
+    name = "relays_sessions.load"
+
+
+class _SaveSession(Event):
+    """``(session, request, response, changes, (stale, resign))``: write to the store, then
+    set the cookie; chained into ``before_response`` like :class:`_LoadSession`."""
+
+    name = "relays_sessions.save"
 
 
 class NoSession(LookupError):
@@ -160,39 +181,75 @@ class Sessions(BaseComponent):
 
     # -- handlers --------------------------------------------------------------------
 
-    @handler("request", priority=PRIORITY)
-    async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
-        if SESSION_KEY in request.context:
-            return None  # the event we fired ourselves: the app's turn
+    @handler("before_request", priority=PRIORITY)
+    def _on_before_request(self, request: Request, response: Response) -> Any:
         if not self._in_scope(request.path):
             return None
-        event.stop()
+        value = request.cookies.get(self.cookie_name)
+        verified = self._signer.unsign(value) if value else None
+        if verified is None:  # no store access: stay synchronous (a cheaper event)
+            self._attach(request, Session(), stale=bool(value), resign=False)
+            return None
+        # relays-http waits for the chained value before firing ``request``.
+        return self.fire(_LoadSession(request, *verified))
+
+    @handler(_LoadSession.name)
+    async def _on_load(self, request: Request, session_id: str, old_key: bool) -> Any:
         try:
-            session, stale, resign = await self._open(request)
+            record = await self.store.load(session_id)
         except SessionStoreError as error:
-            return self._unavailable(error)
-        request.context[SESSION_KEY] = session
-        request.session = session
-        answer = self.fire(RequestEvent(request, response), *event.channels)
-        try:
-            await answer
-        except Exception as error:
-            if not isinstance(error, HTTPError) or error.code >= 500:
-                # Returning the failed value makes ours fail the same way without a
-                # second report: the kernel has logged or reported the error once.
-                return answer
-            result: Any = error  # a Redirect after a login: an answer, saved
+            return self._unavailable(error)  # answers instead of the handlers
+        session = None
+        if record is not None:
+            try:
+                session = Session(session_id, record)
+            except ValueError as error:  # not JSON: written by something else, or damaged
+                logger.warning(
+                    "session data in %r is not JSON, starting afresh: %s", self.store, error
+                )
+        if session is None:
+            self._attach(request, Session(), stale=True, resign=False)
         else:
-            results = answer.results
-            result = results[0] if results else None  # the first answer wins, as in relays-http
-            if isinstance(result, HTTPError) and result.code >= 500:
-                return result
+            self._attach(request, session, stale=False, resign=old_key)
+        return None
+
+    def _attach(self, request: Request, session: Session, *, stale: bool, resign: bool) -> None:
+        context = request.context
+        context[SESSION_KEY] = session
+        context[_STATE_KEY] = (stale, resign)
+        request.session = session
+
+    @handler("before_response", priority=-PRIORITY)
+    def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
+        state = request.context.pop(_STATE_KEY, None)
+        if state is None:
+            return None  # out of scope, or our own 503
+        if isinstance(result, BaseException) and (
+            not isinstance(result, HTTPError) or result.code >= 500
+        ):
+            return None  # a failed handler, or a 5xx: nothing is saved
+        session = request.context[SESSION_KEY]
         target = result if isinstance(result, Response) else response
+        stale, resign = state
+        changes = session._changes()
+        if self._finish_without_store(session, request, target, changes, stale, resign):
+            return None
+        return self.fire(_SaveSession(session, request, target, changes, (stale, resign)))
+
+    @handler(_SaveSession.name)
+    async def _on_save(
+        self,
+        session: Session,
+        request: Request,
+        response: Response,
+        changes: tuple[dict[str, str], frozenset[str]],
+        state: tuple[bool, bool],
+    ) -> Any:
         try:
-            await self._finish(session, request, target, stale=stale, resign=resign)
+            await self._finish(session, request, response, changes, *state)
         except SessionStoreError as error:
             return self._unavailable(error)
-        return answer if answer.errors else result
+        return None
 
     @handler("stopped", channel="*")
     async def _on_stopped(self, component: BaseComponent) -> None:
@@ -212,26 +269,6 @@ class Sessions(BaseComponent):
 
     # -- loading and saving ----------------------------------------------------------
 
-    async def _open(self, request: Request) -> tuple[Session, bool, bool]:
-        """``(session, stale, resign)``: *stale* when a cookie came but named no session."""
-        value = request.cookies.get(self.cookie_name)
-        if not value:
-            return Session(), False, False
-        verified = self._signer.unsign(value)
-        if verified is None:
-            return Session(), True, False
-        session_id, old_key = verified
-        record = await self.store.load(session_id)
-        if record is None:
-            return Session(), True, False
-        try:
-            return Session(session_id, record), False, old_key
-        except ValueError as error:  # not JSON: written by something else, or damaged
-            logger.warning(
-                "session data in %r is not JSON, starting afresh: %s", self.store, error
-            )
-            return Session(), True, False
-
     def _expires(self, now: float, created: float) -> float:
         expires = math.inf
         if self.idle_timeout is not None:
@@ -240,15 +277,53 @@ class Sessions(BaseComponent):
             expires = min(expires, created + self.absolute_timeout)
         return expires
 
+    def _finish_without_store(
+        self,
+        session: Session,
+        request: Request,
+        response: Response,
+        changes: tuple[dict[str, str], frozenset[str]],
+        stale: bool,
+        resign: bool,
+    ) -> bool:
+        """Finish a session that needs no store access (nothing written, no touch due);
+        False when :meth:`_finish` must run."""
+        if session._invalidated_id is not None or session._regenerate:
+            return False
+        written, deleted = changes
+        if session.is_new:
+            if written:
+                return False
+            if stale:
+                response.delete_cookie(self.cookie_name, path=self.path, domain=self.domain)
+            return True
+        if written or deleted:
+            return False
+        assert session.created is not None
+        assert session.expires is not None
+        expires = self._expires(self._clock(), session.created)
+        if expires - session.expires >= self.touch_interval:
+            return False
+        if resign:
+            assert session.id is not None
+            self._set_cookie(request, response, session.id)
+        return True
+
     async def _finish(
-        self, session: Session, request: Request, response: Response, *, stale: bool, resign: bool
+        self,
+        session: Session,
+        request: Request,
+        response: Response,
+        changes: tuple[dict[str, str], frozenset[str]],
+        stale: bool,
+        resign: bool,
     ) -> None:
         store = self.store
         now = self._clock()
         ended = session._invalidated_id
         if ended is not None:
             await store.delete(ended)
-        written, deleted = session._changes()
+        written, deleted = changes
         if session.is_new or session._regenerate:
             if session.is_new and not written:
                 if stale or ended is not None:
@@ -273,13 +348,9 @@ class Sessions(BaseComponent):
         if written or deleted:
             await store.save(session_id, Changes(written, deleted, created, expires, False))
             session._saved(session_id, created, expires)
-        elif expires - session.expires >= self.touch_interval:
+        else:
             await store.touch(session_id, expires)
             session.expires = expires
-        else:
-            if resign:
-                self._set_cookie(request, response, session_id)
-            return
         if resign or self.max_age is not None:
             self._set_cookie(request, response, session_id)
 
