@@ -8,10 +8,12 @@ import hashlib
 import logging
 import os
 import pathlib
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -364,3 +366,32 @@ async def test_a_loop_without_sendfile_falls_back_to_reading(
         os.close(descriptor)
     assert handle.data == contents[7:600_007]
     assert handle.drains == 3  # one per REGION_READ_SIZE read
+
+
+@pytest.fixture
+def tls_files(tmp_path: pathlib.Path) -> tuple[str, ssl.SSLContext]:
+    ca = trustme.CA()
+    certfile = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    return str(certfile), client_context
+
+
+@pytest.mark.integration
+async def test_regions_over_tls_are_encrypted_by_asyncio(
+    data_file: pathlib.Path, contents: bytes, tls_files: tuple[str, ssl.SSLContext]
+) -> None:
+    """No kernel sendfile through TLS: asyncio reads the file and writes it encrypted."""
+    certfile, client_context = tls_files
+    server = Server("tls://127.0.0.1:0", certfile=certfile) + Files(data_file)
+    async with server:
+        _, port = await server.wait_ready()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_context)
+        writer.write(b"GET /mixed HTTP/1.1\r\nHost: t\r\n\r\nGET /whole HTTP/1.1\r\nHost: t\r\n")
+        writer.write(b"Connection: close\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+    first, _, second = data.partition(b"0\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert dechunk(first.partition(b"\r\n\r\n")[2] + b"0\r\n\r\n") == expected_mixed(contents)
+    assert dechunk(second.partition(b"\r\n\r\n")[2]) == contents
