@@ -25,7 +25,7 @@ from relays import BaseComponent, Component, Config, handler, load_app
 from relays.transports import parse_address
 
 from ._limits import Limits
-from ._servers import DEFAULT_BIND, BaseServer, Server
+from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, Server
 
 __all__ = ["add_commands", "build_server", "serve"]
 
@@ -93,6 +93,14 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--uvloop", action="store_true", default=None, help="run on uvloop (installed separately)"
     )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=_seconds,
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help="on stop, how long responses in flight may take to finish before they are cut"
+        f" short (default {DEFAULT_SHUTDOWN_TIMEOUT:g})",
+    )
     limits = parser.add_argument_group("limits")
     for field in attrs.fields(Limits):
         kind = float if field.type in (float, "float") else int
@@ -104,6 +112,17 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
             metavar="SECONDS" if kind is float else "N",
             help=f"{_LIMIT_HELP.get(field.name, field.name)} (default {field.default})",
         )
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more, for argparse."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"give 0 or more seconds, not {text!r}")
+    return seconds
 
 
 def _limits(options: argparse.Namespace) -> Limits:
@@ -148,6 +167,7 @@ def build_server(
         options.bind if bind is None else bind,
         limits=_limits(options),
         debug=options.debug,
+        shutdown_timeout=getattr(options, "shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT),
         **transport_options,
     )
     server += app

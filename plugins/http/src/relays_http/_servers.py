@@ -18,6 +18,8 @@ __all__ = ["BaseServer", "Server"]
 #: Where a server listens when given no address: loopback only, so nothing is exposed
 #: by accident.
 DEFAULT_BIND = "tcp://127.0.0.1:8000"
+#: Seconds a stopping server gives the responses in flight.
+DEFAULT_SHUTDOWN_TIMEOUT = 4.0
 
 
 class BaseServer(BaseComponent):
@@ -30,7 +32,8 @@ class BaseServer(BaseComponent):
     ``keyfile``, ``ssl_context``, ``reuse_port``, ...). Pass *transport* to use a
     transport component you made yourself (a :class:`relays.testing.MemoryTransport` in
     tests). Every component of the server, and the ``request`` events it fires, use
-    *channel*.
+    *channel*. When the tree stops, responses in flight get *shutdown_timeout* seconds
+    to finish before they are cut short.
     """
 
     channel = "web"
@@ -42,10 +45,13 @@ class BaseServer(BaseComponent):
         channel: Any = "web",
         limits: Limits | None = None,
         debug: bool = False,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         transport: BaseComponent | None = None,
         **transport_options: Any,
     ) -> None:
         super().__init__(channel=channel)
+        if not 0 <= shutdown_timeout < float("inf"):
+            raise ValueError(f"shutdown_timeout must be 0 or more seconds, not {shutdown_timeout!r}")
         if transport is None:
             scheme = "tcp" if isinstance(bind, socket.socket) else parse_address(bind)[0]
             factory = find_transport(scheme).server
@@ -60,7 +66,9 @@ class BaseServer(BaseComponent):
         #: The transport component (a TCP, TLS, UNIX or in-memory server).
         self.transport = transport.register(self)
         #: The HTTP protocol component.
-        self.http = HTTP(channel=channel, limits=limits, debug=debug).register(self)
+        self.http = HTTP(
+            channel=channel, limits=limits, debug=debug, shutdown_timeout=shutdown_timeout
+        ).register(self)
         #: Where the transport listens, once ready: ``(host, port)`` or a path.
         self.address: Any = None
         self._ready: asyncio.Future[Any] | None = None
