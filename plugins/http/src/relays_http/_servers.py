@@ -51,7 +51,9 @@ class BaseServer(BaseComponent):
     ) -> None:
         super().__init__(channel=channel)
         if not 0 <= shutdown_timeout < float("inf"):
-            raise ValueError(f"shutdown_timeout must be 0 or more seconds, not {shutdown_timeout!r}")
+            raise ValueError(
+                f"shutdown_timeout must be 0 or more seconds, not {shutdown_timeout!r}"
+            )
         if transport is None:
             scheme = "tcp" if isinstance(bind, socket.socket) else parse_address(bind)[0]
             factory = find_transport(scheme).server
