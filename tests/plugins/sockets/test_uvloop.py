@@ -62,3 +62,43 @@ def test_tls_echo_on_uvloop(
 
     run_on_uvloop(scenario())
     assert received == [b"secret"]
+
+
+class FileSender(Component):
+    """Answers any read by sending a file with sendfile (uvloop's loop has none)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(channel="server")
+        self.path = path
+
+    async def read(self, sock: SocketConnection, data: bytes) -> None:
+        with open(self.path, "rb") as file:  # noqa: ASYNC230 - a local file, opened once
+            sent = await sock.sendfile(file, 10)
+        assert sent == 700_000 - 10
+        sock.close()
+
+
+def test_sendfile_copies_by_hand_on_uvloop(tmp_path: object) -> None:
+    import pathlib
+
+    path = pathlib.Path(str(tmp_path)) / "payload.bin"
+    payload = bytes(range(256)) * (700_000 // 256) + bytes(700_000 % 256)
+    path.write_bytes(payload)
+
+    async def scenario() -> bytes:
+        server = TCPServer(("127.0.0.1", 0))
+        async with FileSender(str(path)) + server:
+            host, port = await server.wait_ready()
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"go")
+            received = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            return received
+
+    loop = relays.new_event_loop(use_uvloop=True)
+    try:
+        received = loop.run_until_complete(asyncio.wait_for(scenario(), 10))
+    finally:
+        loop.close()
+    assert received == payload[10:]

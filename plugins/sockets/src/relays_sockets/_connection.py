@@ -31,10 +31,14 @@ connection's life produces; see :class:`Endpoint`.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from relays.transports import Connection, Eof, Read
+
+#: Bytes read per step when ``sendfile`` copies by hand.
+_COPY_CHUNK = 256 * 1024
 
 if TYPE_CHECKING:
     from relays import Value
@@ -104,6 +108,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         #: Set by every read and write; the idle sweep clears it (see the endpoints).
         self.active = True
         self.idle_since = 0.0
+        #: The task inside :meth:`sendfile`, if any: the connection is not idle then,
+        #: and closing waits for the transfer to be cancelled (see :meth:`close`).
+        self._sendfile_task: asyncio.Task[Any] | None = None
+        self._close_after_sendfile: str | None = None
 
     # -- the handle ------------------------------------------------------------------
 
@@ -120,14 +128,34 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         """Close once queued data is sent; ``disconnect`` follows."""
         if not self._closing:
             self._closing = True
+            if self._defer_close("close"):
+                return
             if self._transport is not None:
                 self._transport.close()
 
     def abort(self) -> None:
         """Close at once, dropping queued data; ``disconnect`` follows."""
         self._closing = True
+        if self._defer_close("abort"):
+            return
         if self._transport is not None:
             self._transport.abort()
+
+    def _defer_close(self, how: str) -> bool:
+        # Closing the transport under a running loop.sendfile() makes asyncio (3.11)
+        # fail an internal future twice (InvalidStateError): cancel the transfer and
+        # close when it has unwound instead.
+        task = self._sendfile_task
+        if task is None or task.done():
+            return False
+        self._close_after_sendfile = how
+        task.cancel()
+        return True
+
+    @property
+    def sending_file(self) -> bool:
+        """True while :meth:`sendfile` runs: the connection is busy, not idle."""
+        return self._sendfile_task is not None
 
     @property
     def closing(self) -> bool:
@@ -187,17 +215,45 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
         """Send *count* bytes (default: to the end) of the binary *file* from *offset*.
 
-        Uses the kernel's ``sendfile`` on plain TCP and falls back to reading and
-        writing otherwise (TLS, uvloop). Returns the bytes sent; raises
-        :class:`ConnectionError` when the connection is closed.
+        Uses the kernel's ``sendfile`` on plain TCP. Otherwise (TLS, or uvloop, whose
+        loop has no ``sendfile``) it reads and writes in chunks, waiting for the
+        peer between them. Returns the bytes sent; raises :class:`ConnectionError`
+        when the connection is closed.
         """
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
             raise ConnectionError(f"sendfile on a closed connection {self!r}")
         self.active = True
+        self._sendfile_task = asyncio.current_task()
+        try:
+            try:
+                return await asyncio.get_running_loop().sendfile(
+                    transport, file, offset, count, fallback=True
+                )
+            except NotImplementedError:
+                return await self._copy_file(file, offset, count)
+        finally:
+            self._sendfile_task = None
+            self.active = True
+            how, self._close_after_sendfile = self._close_after_sendfile, None
+            if how is not None and self._transport is not None:
+                if how == "abort":
+                    self._transport.abort()
+                else:
+                    self._transport.close()
+
+    async def _copy_file(self, file: IO[bytes], offset: int, count: int | None) -> int:
         loop = asyncio.get_running_loop()
-        sent = await loop.sendfile(transport, file, offset, count, fallback=True)
-        self.active = True
+        descriptor = file.fileno()
+        sent = 0
+        while count is None or sent < count:
+            size = _COPY_CHUNK if count is None else min(_COPY_CHUNK, count - sent)
+            chunk = await loop.run_in_executor(None, os.pread, descriptor, size, offset + sent)
+            if not chunk:
+                break
+            self.write(chunk)
+            sent += len(chunk)
+            await self.drain()
         return sent
 
     async def start_tls(

@@ -325,7 +325,7 @@ class StreamServer(_Endpoint):
         assert timeout is not None
         now = asyncio.get_running_loop().time()
         for connection in list(self.connections):
-            if connection.active:
+            if connection.active or connection.sending_file:
                 connection.active = False
                 connection.idle_since = now
             elif now - connection.idle_since >= timeout:
