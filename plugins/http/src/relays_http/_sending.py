@@ -1,0 +1,290 @@
+"""Answering: a request handler's result becomes a response on the wire.
+
+Theory of operation
+-------------------
+The ``request`` event's value is watched (:meth:`Session.answered
+<relays_http._server.Session.answered>` calls :func:`answer`). Its first result
+(see :class:`~relays_http.events.RequestEvent`) becomes the response.
+
+Hook. While something listens for it, ``before_response(request, response,
+result)`` is fired after the handlers' value is done and before anything is
+written; a value from it replaces the answer.
+
+Bodies. bytes, str and JSON bodies are framed with Content-Length and written
+with a single ``sock.write``. Iterators and async iterators
+get their head written here and are streamed by :mod:`relays_http._streaming`.
+``None`` is a 404, an :class:`~relays_http.HTTPError` its error page, and any
+exception (a handler's, or a body we cannot encode) a 500 page, with the
+traceback only in debug mode. The protocol core validates every header the app
+set (no CR/LF injection): a head it refuses is logged and replaced by a plain
+500. After the response the component's ``_sent`` starts the next cycle or
+closes the connection.
+
+Every function here takes the :class:`~relays_http.HTTP` component whose
+connection it answers, for its settings and its flags.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Iterator
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from relays import Value
+
+from . import _protocol as protocol
+from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
+from ._request import Request
+from ._response import Response
+from ._streaming import close_iterator, start_stream
+from .events import BeforeResponseEvent
+
+if TYPE_CHECKING:
+    from ._server import HTTP, Session
+
+__all__ = ["answer"]
+
+logger = logging.getLogger("relays.http")
+
+_ProtocolResponse = protocol.Response
+
+_HTML = b"text/html; charset=utf-8"
+_JSON = b"application/json"
+_OCTETS = b"application/octet-stream"
+
+_date = [0, b""]
+
+
+def _date_line() -> bytes:
+    """The ``Date`` field line, formatted at most once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0] = now
+        _date[1] = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
+    return _date[1]  # type: ignore[return-value]
+
+
+def answer(http: HTTP, session: Session, value: Value) -> None:
+    """The ``request`` (or an answering ``before_request``) *value* is done: respond."""
+    request, response = value.event.args
+    if session.closed:
+        request.close()
+        return
+    failed = value.errors
+    if failed:
+        result = value.result
+    else:
+        results = value.results
+        result = results[0] if results else None
+    if http._watch_before_response:
+        hook = http.fire(BeforeResponseEvent(request, response, result))
+        hook.add_done_callback(
+            lambda hooked: _hooked(http, session, request, response, result, failed, hooked)
+        )
+        return
+    _respond(http, session, request, response, result, failed)
+
+
+def _hooked(
+    http: HTTP,
+    session: Session,
+    request: Request,
+    response: Response,
+    result: Any,
+    failed: bool,
+    value: Value,
+) -> None:
+    """``before_response`` is done: send what it left, or what it replaced."""
+    if session.closed:
+        request.close()
+    elif value.errors:
+        _respond(http, session, request, response, value.result, True)
+    else:
+        results = value.results
+        if results:
+            result, failed = results[0], False
+        _respond(http, session, request, response, result, failed)
+
+
+def _respond(
+    http: HTTP,
+    session: Session,
+    request: Request,
+    response: Response,
+    result: Any,
+    failed: bool,
+) -> None:
+    if failed:  # a handler raised: the kernel reported it (exception event)
+        _send_error(http, session, request, response, result, reported=True)
+        return
+    try:
+        _send(http, session, request, response, result)
+    except Exception as error:  # a body we cannot encode: the app's bug, a 500
+        _send_error(http, session, request, response, error)
+
+
+def _send(http: HTTP, session: Session, request: Request, response: Response, result: Any) -> None:
+    kind = type(result)
+    if kind is str:
+        _send_app_response(http, session, response, result.encode("utf-8"), _HTML)
+    elif kind is bytes:
+        _send_app_response(http, session, response, result, _OCTETS)
+    elif result is None:
+        _send_error(http, session, request, response, NotFound())
+    elif isinstance(result, Response):
+        _send_body(http, session, request, result, result.body)
+    elif isinstance(result, HTTPError):
+        _send_error(http, session, request, response, result)
+    else:
+        _send_body(http, session, request, response, result)
+
+
+def _send_body(
+    http: HTTP, session: Session, request: Request, response: Response, body: Any
+) -> None:
+    """Send a body of any type a handler may give (``None`` is empty here)."""
+    if body is None:
+        _send_app_response(http, session, response, b"", None)
+    elif isinstance(body, str):
+        _send_app_response(http, session, response, body.encode("utf-8"), _HTML)
+    elif isinstance(body, bytes | bytearray | memoryview):
+        _send_app_response(http, session, response, bytes(body), _OCTETS)
+    elif isinstance(body, dict | list):
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        _send_app_response(http, session, response, data, _JSON)
+    elif isinstance(body, HTTPError):
+        _send_error(http, session, request, response, body)
+    elif hasattr(body, "__aiter__") or isinstance(body, Iterator) or hasattr(body, "__iter__"):
+        _send_stream(http, session, response, body)
+    else:
+        raise TypeError(
+            f"a request handler returned {type(body).__name__}; return str, bytes, a dict "
+            "or list (JSON), an iterator or async iterator, a Response or an HTTPError"
+        )
+
+
+def _fields(
+    http: HTTP, response: Response, content_type: bytes | None
+) -> list[tuple[bytes | str, bytes | str]]:
+    fields: list[tuple[bytes | str, bytes | str]] = []
+    headers = response._headers
+    if headers is not None:
+        for key, name, value in headers._pairs:
+            if key == "content-type":
+                content_type = None
+            fields.append((name, value))
+    if content_type is not None:
+        fields.append((b"content-type", content_type))
+    if http._stopping:  # tell keep-alive clients not to send another request
+        fields.append((b"connection", b"close"))
+    cookies = response._cookies
+    if cookies:
+        for cookie in cookies.values():
+            fields.append((b"set-cookie", cookie.render()))
+    return fields
+
+
+def _stock_fields(http: HTTP) -> bytes:
+    """``Server`` and ``Date`` lines, one bytes object per second (the core
+    checks a rendered value once, so it must be the same object all second)."""
+    date = _date_line()
+    stock = http._stock
+    if stock[0] is not date:
+        stock = http._stock = (date, http._server_line + date)
+    return stock[1]
+
+
+def _send_whole(
+    http: HTTP, session: Session, response: Response, body: bytes, content_type: bytes | None
+) -> bool:
+    """Write a response with a body known in full; False if its head was invalid."""
+    status = response.status
+    try:
+        head = _ProtocolResponse(
+            status,
+            _fields(http, response, content_type),
+            response.reason.encode("latin-1") if response.reason else b"",
+            _stock_fields(http),
+        )
+        data = session.conn.send_whole(head, body if status != 204 and status != 304 else b"")
+    except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
+        logger.error("cannot send %r: %s", response, error)
+        return False
+    session.sock.write(data)
+    http._sent(session, response, len(body) if status != 204 and status != 304 else 0)
+    return True
+
+
+def _send_app_response(
+    http: HTTP, session: Session, response: Response, body: bytes, content_type: bytes | None
+) -> None:
+    if not _send_whole(http, session, response, body, content_type):
+        _send_internal_error(http, session)
+
+
+def _send_internal_error(http: HTTP, session: Session) -> None:
+    """The app's response head was invalid (logged): a plain 500, no app fields."""
+    body = b"500 Internal Server Error\n"
+    page = Response(status=500, content_type="text/plain; charset=utf-8")
+    if not _send_whole(http, session, page, body, None):  # pragma: no cover - cannot fail
+        session.sock.close()
+
+
+def _send_stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
+    """Write the head of a streamed response, then start streaming *body*."""
+    fields = _fields(http, response, _OCTETS)
+    try:
+        head = session.conn.send(
+            _ProtocolResponse(
+                response.status,
+                fields,
+                response.reason.encode("latin-1"),
+                _stock_fields(http),
+            )
+        )
+    except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
+        logger.error("cannot send %r: %s", response, error)
+        close_iterator(body)
+        _send_internal_error(http, session)
+        return
+    session.sock.write(head)
+    start_stream(http, session, response, body)
+
+
+def _send_error(
+    http: HTTP,
+    session: Session,
+    request: Request,
+    response: Response,
+    error: BaseException,
+    *,
+    reported: bool = False,
+) -> None:
+    trace = None
+    if isinstance(error, HTTPError):
+        http_error = error
+    else:
+        lines = traceback.format_exception(type(error), error, error.__traceback__)
+        if not reported:
+            logger.error(
+                "request handler failed for %s %s:\n%s",
+                request.method,
+                request.target,
+                "".join(lines),
+            )
+        http_error = InternalServerError()
+        if http.debug:
+            trace = "".join(lines)
+    accept = request.header(b"accept")
+    as_json = accept is not None and prefers_json(accept.decode("latin-1"))
+    body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
+    page = Response(status=http_error.code, headers=http_error.headers)
+    page.headers["Content-Type"] = content_type
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    if response._cookies and http_error.code < 500:
+        page._cookies = response._cookies  # a login's cookie survives its Redirect
+    _send_app_response(http, session, page, body, None)

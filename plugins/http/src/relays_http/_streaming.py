@@ -1,0 +1,243 @@
+"""Streamed response bodies: iterators, async iterators and file regions.
+
+Theory of operation
+-------------------
+A handler that answers with an iterator or an async iterator has its response
+head written at once (see :mod:`relays_http._sending`); :func:`start_stream`
+then hands the body to a task, which writes each chunk through the protocol
+core (chunked framing, or none for ``HEAD``) and waits for ``sock.drain()``
+between two chunks when the transport has it, so a slow client holds back the
+iterator (backpressure); without ``drain`` it yields to the loop instead. A
+:class:`~relays_http.FileRegion` is framed by the core and its bytes moved by
+:func:`~relays_http._files.write_region` (``sendfile`` where it can).
+
+Bytes sent. While something listens for ``response``, the body is wrapped in
+a counter that adds each chunk's length (a region's count) to the session's
+``sent`` counter, which becomes ``Response.bytes_sent``; otherwise the counter
+is -1 and nothing is counted.
+
+Endings. When the body is exhausted the end of the message goes out and the
+component's ``_sent`` starts the next cycle. A client that went away (``drain``
+or ``sendfile`` raised ``ConnectionError``: :class:`ClientGone`) is an aborted
+download: the connection is closed quietly. A body that raises is the app's
+failure: it is logged and the response cut short, which the client sees as an
+incomplete message. Cancelled (the connection closed, or the server stopped),
+the task closes the connection. In every case the iterator is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _protocol as protocol
+from ._files import FileRegion, write_region
+from ._response import Response
+
+if TYPE_CHECKING:
+    from relays.transports import Connection
+
+    from ._server import HTTP, Session
+
+__all__ = ["ClientGone", "aclose_iterator", "close_iterator", "start_stream"]
+
+logger = logging.getLogger("relays.http")
+
+_Data = protocol.Data
+_END = protocol.EndOfMessage()
+
+
+class ClientGone(Exception):
+    """Writing a streamed body failed because the client went away.
+
+    Told apart from a ``ConnectionError`` the body iterator raises (an upstream
+    that refused, say), which is the app's failure and is logged.
+    """
+
+    @staticmethod
+    def guard(drain: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def guarded() -> None:
+            try:
+                await drain()
+            except ConnectionError as error:
+                raise ClientGone(str(error)) from error
+
+        return guarded
+
+
+def start_stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
+    """Stream *body* in a task; its response head is written already."""
+    if http._watch_responses:  # count the body bytes for response.bytes_sent
+        session.sent = 0
+        body = _count_chunks(body, session)
+    else:
+        session.sent = -1
+    task = asyncio.get_running_loop().create_task(_stream(http, session, response, body))
+    session.task = task
+    http._tasks.add(task)
+    task.add_done_callback(http._tasks.discard)
+
+
+async def _stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
+    conn = session.conn
+    sock = session.sock
+    drain = getattr(sock, "drain", None)
+    if drain is not None:
+        drain = ClientGone.guard(drain)
+    try:
+        if hasattr(body, "__aiter__"):
+            async for chunk in body:
+                if isinstance(chunk, FileRegion):
+                    await _send_region(conn, sock, chunk, drain)
+                    continue
+                sock.write(conn.send(_Data(_chunk_bytes(chunk))))
+                if drain is not None:
+                    await drain()
+        else:
+            for chunk in body:
+                if isinstance(chunk, FileRegion):
+                    await _send_region(conn, sock, chunk, drain)
+                    continue
+                sock.write(conn.send(_Data(_chunk_bytes(chunk))))
+                if drain is not None:
+                    await drain()
+                else:
+                    await asyncio.sleep(0)
+        sock.write(conn.send(_END))
+    except ClientGone:
+        # An aborted download: nothing to report, and nobody awaits this task,
+        # so raising would only make asyncio log "exception never retrieved".
+        conn.send_failed()
+        sock.close()
+        await aclose_iterator(body)
+        return
+    except asyncio.CancelledError:
+        sock.close()
+        await aclose_iterator(body)
+        raise
+    except Exception:
+        # The head is gone already: all we can do is cut the body short, which
+        # the client sees as an incomplete message.
+        logger.exception("streaming the response body of %r failed", session.request)
+        conn.send_failed()
+        sock.close()
+        await aclose_iterator(body)
+        return
+    finally:
+        session.task = None
+    http._sent(session, response)
+
+
+async def _send_region(
+    conn: protocol.Connection,
+    sock: Connection,
+    region: FileRegion,
+    drain: Callable[[], Awaitable[None]] | None,
+) -> None:
+    """Frame *region* with the core, then let ``write_region`` move its bytes."""
+    framing = conn.send_file_region(region.count)
+    if framing is None:  # HEAD, or an empty region
+        return
+    before, after = framing
+    if before:
+        sock.write(before)
+    try:
+        await write_region(sock, region, drain)
+    except ConnectionError as error:
+        raise ClientGone(str(error)) from error
+    if after:
+        sock.write(after)
+
+
+def _count_chunks(body: Any, session: Session) -> Any:
+    """*body*, counting into ``session.sent`` the bytes of each chunk it yields."""
+    if hasattr(body, "__aiter__"):
+        return _CountedAsyncChunks(body, session)
+    return _CountedChunks(body, session)
+
+
+def _chunk_size(chunk: Any) -> int:
+    if type(chunk) is bytes:
+        return len(chunk)
+    if isinstance(chunk, str):
+        return len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
+    if isinstance(chunk, memoryview):
+        return chunk.nbytes
+    if isinstance(chunk, FileRegion):
+        return chunk.count
+    return len(chunk) if isinstance(chunk, bytearray) else 0  # the rest fails in _stream
+
+
+class _CountedChunks:
+    """A streamed body that counts what it yields (see ``_count_chunks``)."""
+
+    __slots__ = ("body", "chunks", "session")
+
+    def __init__(self, body: Any, session: Session) -> None:
+        self.body = body
+        self.chunks = iter(body)
+        self.session = session
+
+    def __iter__(self) -> _CountedChunks:
+        return self
+
+    def __next__(self) -> Any:
+        chunk = next(self.chunks)
+        self.session.sent += _chunk_size(chunk)
+        return chunk
+
+    def close(self) -> None:
+        close_iterator(self.body)
+
+
+class _CountedAsyncChunks:
+    """An async streamed body that counts what it yields (see ``_count_chunks``)."""
+
+    __slots__ = ("body", "chunks", "session")
+
+    def __init__(self, body: Any, session: Session) -> None:
+        self.body = body
+        self.chunks = body.__aiter__()
+        self.session = session
+
+    def __aiter__(self) -> _CountedAsyncChunks:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self.chunks.__anext__()
+        self.session.sent += _chunk_size(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        await aclose_iterator(self.body)
+
+
+def _chunk_bytes(chunk: Any) -> bytes:
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError(f"a streamed body yielded {type(chunk).__name__}; yield bytes or str")
+
+
+def close_iterator(body: Any) -> None:
+    """Close a (synchronous) iterator that has ``close``."""
+    close = getattr(body, "close", None)
+    if close is not None and not hasattr(body, "__aiter__"):
+        close()
+
+
+async def aclose_iterator(body: Any) -> None:
+    """Close an async iterator (``aclose``) or an iterator (``close``); log failures."""
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            logger.exception("closing the streamed body failed")
+    else:
+        close_iterator(body)
