@@ -11,10 +11,9 @@ iterator (backpressure); without ``drain`` it yields to the loop instead. A
 :class:`~relays_http.FileRegion` is framed by the core and its bytes moved by
 :func:`~relays_http._files.write_region` (``sendfile`` where it can).
 
-Bytes sent. While something listens for ``response``, the body is wrapped in
-a counter that adds each chunk's length (a region's count) to the session's
-``sent`` counter, which becomes ``Response.bytes_sent``; otherwise the counter
-is -1 and nothing is counted.
+Bytes sent. While something listens for ``response``, each chunk's length (a
+region's count) is added to the session's ``sent`` counter, which becomes
+``Response.bytes_sent``; otherwise the counter is -1 and nothing is counted.
 
 Endings. When the body is exhausted the end of the message goes out and the
 component's ``_sent`` starts the next cycle. A client that went away (``drain``
@@ -69,18 +68,17 @@ class ClientGone(Exception):
 
 def start_stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
     """Stream *body* in a task; its response head is written already."""
-    if http._watch_responses:  # count the body bytes for response.bytes_sent
-        session.sent = 0
-        body = _count_chunks(body, session)
-    else:
-        session.sent = -1
-    task = asyncio.get_running_loop().create_task(_stream(http, session, response, body))
+    counting = http._watch_responses  # count the body bytes for response.bytes_sent
+    session.sent = 0 if counting else -1
+    task = asyncio.get_running_loop().create_task(_stream(http, session, response, body, counting))
     session.task = task
     http._tasks.add(task)
     task.add_done_callback(http._tasks.discard)
 
 
-async def _stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
+async def _stream(
+    http: HTTP, session: Session, response: Response, body: Any, counting: bool
+) -> None:
     conn = session.conn
     sock = session.sock
     drain = getattr(sock, "drain", None)
@@ -91,16 +89,26 @@ async def _stream(http: HTTP, session: Session, response: Response, body: Any) -
             async for chunk in body:
                 if isinstance(chunk, FileRegion):
                     await _send_region(conn, sock, chunk, drain)
+                    if counting:
+                        session.sent += chunk.count
                     continue
-                sock.write(conn.send(_Data(_chunk_bytes(chunk))))
+                data = _chunk_bytes(chunk)
+                sock.write(conn.send(_Data(data)))
+                if counting:
+                    session.sent += len(data)
                 if drain is not None:
                     await drain()
         else:
             for chunk in body:
                 if isinstance(chunk, FileRegion):
                     await _send_region(conn, sock, chunk, drain)
+                    if counting:
+                        session.sent += chunk.count
                     continue
-                sock.write(conn.send(_Data(_chunk_bytes(chunk))))
+                data = _chunk_bytes(chunk)
+                sock.write(conn.send(_Data(data)))
+                if counting:
+                    session.sent += len(data)
                 if drain is not None:
                     await drain()
                 else:
@@ -149,69 +157,6 @@ async def _send_region(
         raise ClientGone(str(error)) from error
     if after:
         sock.write(after)
-
-
-def _count_chunks(body: Any, session: Session) -> Any:
-    """*body*, counting into ``session.sent`` the bytes of each chunk it yields."""
-    if hasattr(body, "__aiter__"):
-        return _CountedAsyncChunks(body, session)
-    return _CountedChunks(body, session)
-
-
-def _chunk_size(chunk: Any) -> int:
-    if type(chunk) is bytes:
-        return len(chunk)
-    if isinstance(chunk, str):
-        return len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
-    if isinstance(chunk, memoryview):
-        return chunk.nbytes
-    if isinstance(chunk, FileRegion):
-        return chunk.count
-    return len(chunk) if isinstance(chunk, bytearray) else 0  # the rest fails in _stream
-
-
-class _CountedChunks:
-    """A streamed body that counts what it yields (see ``_count_chunks``)."""
-
-    __slots__ = ("body", "chunks", "session")
-
-    def __init__(self, body: Any, session: Session) -> None:
-        self.body = body
-        self.chunks = iter(body)
-        self.session = session
-
-    def __iter__(self) -> _CountedChunks:
-        return self
-
-    def __next__(self) -> Any:
-        chunk = next(self.chunks)
-        self.session.sent += _chunk_size(chunk)
-        return chunk
-
-    def close(self) -> None:
-        close_iterator(self.body)
-
-
-class _CountedAsyncChunks:
-    """An async streamed body that counts what it yields (see ``_count_chunks``)."""
-
-    __slots__ = ("body", "chunks", "session")
-
-    def __init__(self, body: Any, session: Session) -> None:
-        self.body = body
-        self.chunks = body.__aiter__()
-        self.session = session
-
-    def __aiter__(self) -> _CountedAsyncChunks:
-        return self
-
-    async def __anext__(self) -> Any:
-        chunk = await self.chunks.__anext__()
-        self.session.sent += _chunk_size(chunk)
-        return chunk
-
-    async def aclose(self) -> None:
-        await aclose_iterator(self.body)
 
 
 def _chunk_bytes(chunk: Any) -> bytes:
