@@ -11,14 +11,14 @@ result)`` is fired after the handlers' value is done and before anything is
 written; a value from it replaces the answer.
 
 Bodies. bytes, str and JSON bodies are framed with Content-Length and written
-with a single ``sock.write``. Iterators and async iterators
-get their head written here and are streamed by :mod:`relays_http._streaming`.
-``None`` is a 404, an :class:`~relays_http.HTTPError` its error page, and any
-exception (a handler's, or a body we cannot encode) a 500 page, with the
-traceback only in debug mode. The protocol core validates every header the app
-set (no CR/LF injection): a head it refuses is logged and replaced by a plain
-500. After the response the component's ``_sent`` starts the next cycle or
-closes the connection.
+with a single ``sock.write``. Iterators and async iterators get their head
+written here and are streamed by :mod:`relays_http._streaming`. ``None`` is a
+404, an :class:`~relays_http.HTTPError` its error page, and any exception (a
+handler's, or a body we cannot encode) a 500 page, with the traceback only in
+debug mode. The protocol core validates every header the app set (no CR/LF
+injection): a head it refuses is logged and replaced by a plain 500. After the
+response the component's ``_sent`` starts the next cycle or closes the
+connection.
 
 Every function here takes the :class:`~relays_http.HTTP` component whose
 connection it answers, for its settings and its flags.
