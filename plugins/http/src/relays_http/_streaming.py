@@ -84,35 +84,29 @@ async def _stream(
     drain = getattr(sock, "drain", None)
     if drain is not None:
         drain = ClientGone.guard(drain)
+
+    async def send(chunk: Any) -> None:
+        if isinstance(chunk, FileRegion):
+            await _send_region(conn, sock, chunk, drain)
+            size = chunk.count
+        else:
+            data = _chunk_bytes(chunk)
+            sock.write(conn.send(_Data(data)))
+            size = len(data)
+            if drain is not None:
+                await drain()
+        if counting:
+            session.sent += size
+
     try:
         if hasattr(body, "__aiter__"):
             async for chunk in body:
-                if isinstance(chunk, FileRegion):
-                    await _send_region(conn, sock, chunk, drain)
-                    if counting:
-                        session.sent += chunk.count
-                    continue
-                data = _chunk_bytes(chunk)
-                sock.write(conn.send(_Data(data)))
-                if counting:
-                    session.sent += len(data)
-                if drain is not None:
-                    await drain()
+                await send(chunk)
         else:
             for chunk in body:
-                if isinstance(chunk, FileRegion):
-                    await _send_region(conn, sock, chunk, drain)
-                    if counting:
-                        session.sent += chunk.count
-                    continue
-                data = _chunk_bytes(chunk)
-                sock.write(conn.send(_Data(data)))
-                if counting:
-                    session.sent += len(data)
-                if drain is not None:
-                    await drain()
-                else:
-                    await asyncio.sleep(0)
+                await send(chunk)
+                if drain is None:
+                    await asyncio.sleep(0)  # a sync iterator must not hog the loop
         sock.write(conn.send(_END))
     except ClientGone:
         # An aborted download: nothing to report, and nobody awaits this task,
