@@ -3,53 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import subprocess
-import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from relays._cli import main
+from relays_http.testing import run_relays
 
 pytestmark = pytest.mark.integration
-
-RELAYS = [sys.executable, "-c", "import sys; from relays._cli import main; sys.exit(main())"]
-
-
-@contextmanager
-def running(
-    *arguments: str, cwd: Path | None = None
-) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [*RELAYS, *arguments],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"(https?://\S+/)", line)
-        assert match, (
-            f"no URL in {line!r}; stderr: {process.stderr.read() if process.stderr else ''}"
-        )
-        yield process, match.group(1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def fetch(url: str, data: bytes | None = None) -> bytes:
@@ -64,7 +29,7 @@ def stop(process: subprocess.Popen[str]) -> int:
 
 
 def test_demo_serves_a_page_a_form_and_json() -> None:
-    with running("demo", "--bind", "tcp://127.0.0.1:0") as (process, url):
+    with run_relays("demo", "--bind", "tcp://127.0.0.1:0") as (process, url):
         assert b"<form" in fetch(url)
         form = urllib.parse.urlencode({"name": "Ada <3"}).encode()
         assert b"Hello, Ada &lt;3!" in fetch(url + "greet", form)
@@ -84,7 +49,7 @@ def test_serve_a_controller(tmp_path: Path) -> None:
         "        return f'hello {name}'\n"
     )
     arguments = ("serve", "pages:Root", "--bind", "tcp://127.0.0.1:0")
-    with running(*arguments, cwd=tmp_path) as (process, url):
+    with run_relays(*arguments, cwd=tmp_path) as (process, url):
         assert fetch(url) == b"root"
         assert fetch(url + "hello/ann") == b"hello ann"
         assert stop(process) == 0
@@ -100,7 +65,7 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         "        return str(os.getpid())\n"
     )
     arguments = ("serve", "pidapp:App", "--bind", "tcp://127.0.0.1:0", "--workers", "2")
-    with running(*arguments, cwd=tmp_path) as (process, url):
+    with run_relays(*arguments, cwd=tmp_path) as (process, url):
         pids = set()
         for _ in range(60):
             pids.add(int(fetch(url)))

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from relays._cli import main
+from relays_http.testing import run_relays
 
 pytestmark = pytest.mark.integration
 
-RELAYS = [sys.executable, "-c", "import sys; from relays._cli import main; sys.exit(main())"]
+
 COMBINED = re.compile(
     r'^(?P<remote>\S+) - - \[[^\]]+\] "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) '
     r'(?P<size>\d+|-) "(?:[^"\\]|\\.)*" "(?P<agent>(?:[^"\\]|\\.)*)" \d+$'
@@ -37,32 +34,6 @@ class App(Component):
             raise RuntimeError("failing on purpose")
         return "hello"
 """
-
-
-@contextmanager
-def running(
-    *arguments: str, cwd: Path | None = None
-) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [*RELAYS, *arguments],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"(https?://\S+/)", line)
-        assert match, (
-            f"no URL in {line!r}; stderr: {process.stderr.read() if process.stderr else ''}"
-        )
-        yield process, match.group(1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
@@ -95,7 +66,7 @@ def wait_for_lines(path: Path, count: int) -> list[str]:
 
 
 def test_demo_access_log_on_stdout() -> None:
-    with running("demo", "--bind", "tcp://127.0.0.1:0", "--access-log", "-") as (process, url):
+    with run_relays("demo", "--bind", "tcp://127.0.0.1:0", "--access-log", "-") as (process, url):
         assert fetch(url, {"User-Agent": 'say "hi"'}) == 200
         assert fetch(url + "missing") == 404
         out, _err = stop(process)
@@ -119,7 +90,7 @@ def test_serve_json_access_file_survives_logrotate(tmp_path: Path) -> None:
         "serve", "logapp:App", "--bind", "tcp://127.0.0.1:0",
         "--access-log", str(log), "--log-format", "json", "--trusted-proxy", "127.0.0.1",
     )  # fmt: skip
-    with running(*arguments, cwd=tmp_path) as (process, url):
+    with run_relays(*arguments, cwd=tmp_path) as (process, url):
         assert fetch(url + "a", {"X-Forwarded-For": "203.0.113.5"}) == 200
         (line,) = wait_for_lines(log, 1)
         log.rename(tmp_path / "access.log.1")  # what logrotate does
@@ -134,14 +105,14 @@ def test_serve_json_access_file_survives_logrotate(tmp_path: Path) -> None:
 def test_log_level_governs_the_error_log(tmp_path: Path) -> None:
     (tmp_path / "logapp.py").write_text(APP)
     base = ("serve", "logapp:App", "--bind", "tcp://127.0.0.1:0")
-    with running(*base, "--log-level", "error", cwd=tmp_path) as (process, url):
+    with run_relays(*base, "--log-level", "error", cwd=tmp_path) as (process, url):
         assert fetch(url + "fail") == 500
         _, err = stop(process)
     assert re.search(
         r'ERROR relays\.error: request handler failed for "GET /fail HTTP/1\.1"', err
     ), err
     assert "RuntimeError: failing on purpose" in err
-    with running(*base, "--log-level", "critical", cwd=tmp_path) as (process, url):
+    with run_relays(*base, "--log-level", "critical", cwd=tmp_path) as (process, url):
         assert fetch(url + "fail") == 500
         _, err = stop(process)
     assert "failing on purpose" not in err
@@ -149,7 +120,7 @@ def test_log_level_governs_the_error_log(tmp_path: Path) -> None:
 
 def test_log_debug_routes_the_debugger() -> None:
     arguments = ("demo", "--bind", "tcp://127.0.0.1:0", "--log-debug", "--log-level", "debug")
-    with running(*arguments) as (process, url):
+    with run_relays(*arguments) as (process, url):
         assert fetch(url) == 200
         _, err = stop(process)
     assert re.search(r"DEBUG relays\.debug: <.*request", err), err[-2000:]
@@ -178,7 +149,7 @@ def test_workers_share_the_access_file(tmp_path: Path) -> None:
         "serve", "logapp:App", "--bind", "tcp://127.0.0.1:0", "--workers", "2",
         "--access-log", str(log),
     )  # fmt: skip
-    with running(*arguments, cwd=tmp_path) as (process, url):
+    with run_relays(*arguments, cwd=tmp_path) as (process, url):
         for index in range(20):
             assert fetch(f"{url}n{index}") == 200
         lines = wait_for_lines(log, 20)

@@ -6,19 +6,24 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
 from relays._cli import main
+from relays_http.testing import RELAYS_COMMAND as RELAYS
+from relays_http.testing import run_relays
 
 pytestmark = pytest.mark.integration
 
-RELAYS = [sys.executable, "-c", "import sys; from relays._cli import main; sys.exit(main())"]
+
+def serving(
+    *arguments: str, cwd: Path
+) -> AbstractContextManager[tuple[subprocess.Popen[str], str]]:
+    return run_relays("serve", "app:App", "--bind", "tcp://127.0.0.1:0", *arguments, cwd=cwd)
+
 
 APP = """\
 import os
@@ -37,35 +42,6 @@ class App(Component):
 """
 
 SECRET = "cli-test-secret-0123456789"
-
-
-@contextmanager
-def serving(*arguments: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [*RELAYS, "serve", "app:App", "--bind", "tcp://127.0.0.1:0", *arguments],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"(https?://\S+/)", line)
-        assert match, f"no URL in {line!r}; stderr: {process.stderr.read()}"  # type: ignore[union-attr]
-        yield process, match.group(1)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
 
 
 class Client:

@@ -21,6 +21,11 @@ closes, and the 1xx, 204, 304 and ``HEAD`` responses that have no body.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,11 +40,13 @@ from ._headers import Headers
 from ._servers import BaseServer
 
 __all__ = [
+    "RELAYS_COMMAND",
     "Client",
     "ClientResponse",
     "IncompleteResponse",
     "parse_response",
     "parse_responses",
+    "run_relays",
     "serve_in_thread",
 ]
 
@@ -353,3 +360,52 @@ def serve_in_thread(server: BaseServer, *, timeout: float = 10.0) -> Iterator[Ba
         yield server
     finally:
         server.stop()
+
+
+#: ``relays`` as a command, run by the interpreter running the tests (no PATH lookup).
+RELAYS_COMMAND = [
+    sys.executable,
+    "-c",
+    "import sys; from relays._cli import main; sys.exit(main())",
+]
+
+
+@contextmanager
+def run_relays(
+    *arguments: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 10.0
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``relays *arguments`` (``serve ...``, ``demo ...``) as a real process.
+
+    Yields the process and the URL its first line announces, once it listens; on the
+    way out it is stopped with SIGTERM (killed after *timeout* seconds)::
+
+        with run_relays("demo", "--bind", "tcp://127.0.0.1:0") as (process, url):
+            urllib.request.urlopen(url)
+    """
+    process = subprocess.Popen(
+        [*RELAYS_COMMAND, *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(https?://\S+/)", line)
+        if match is None:
+            errors = process.stderr.read() if process.stderr is not None else ""
+            raise AssertionError(f"no URL in {line!r}; stderr: {errors}")
+        yield process, match.group(1)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
