@@ -54,7 +54,8 @@ from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, ExceptionEvent, _class_name
+from ._events import Event, ExceptionEvent
+from ._outcomes import channels_meet, derived, log_unhandled, track
 from ._values import Value
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class Hub:
         if parent is _NO_PARENT:
             parent = self._current or current_event.get()
         if (parent is not None and parent._trackers) or event.complete or event._trackers:
-            _track(event, parent)
+            track(event, parent)
 
         if self.thread_id == _get_ident():
             # _push, inlined: this is the path of nearly every event.
@@ -193,9 +194,7 @@ class Hub:
             heappush(self._ranked, (-event.priority, next(self._seq), event))
         else:
             self.queue.append(event)
-        if not self._flush_scheduled and self.loop is not None:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
+        self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled and self.loop is not None:
@@ -259,7 +258,7 @@ class Hub:
                 return False
         if not handlers:
             if type(event) is ExceptionEvent:
-                _log_unhandled(event)
+                log_unhandled(event)
             self._finished(event)
             return False
         event._pending = 1
@@ -438,17 +437,17 @@ class Hub:
             self._notify_waiters(event)
         if value.errors:
             if event.failure:
-                follow = _derived(f"{event.name}_failure", event, value.result)
+                follow = derived(f"{event.name}_failure", event, value.result)
                 self.fire(follow, event.channels, parent=event)
         elif event.success:
-            follow = _derived(f"{event.name}_success", event, value.result)
+            follow = derived(f"{event.name}_success", event, value.result)
             self.fire(follow, event.channels, parent=event)
         if event._trackers:
             for tracker in event._trackers:
                 tracker._outstanding -= 1
                 if tracker._outstanding == 0:
                     result = tracker.value.result  # type: ignore[union-attr]
-                    done = _derived(f"{tracker.name}_complete", tracker, result)
+                    done = derived(f"{tracker.name}_complete", tracker, result)
                     self.fire(done, tracker.channels, parent=None)
 
     # -- waiting ---------------------------------------------------------------------
@@ -467,7 +466,7 @@ class Hub:
         for channels, future in waiters:
             if future.done():
                 continue
-            if channels and not _channels_meet(channels, event.channels):
+            if channels and not channels_meet(channels, event.channels):
                 keep.append((channels, future))
             elif value.errors:
                 future.set_exception(value.result)
@@ -513,43 +512,3 @@ class Hub:
             self._push(heappop(other._ranked)[2])
         while other.queue:
             self._push(other.queue.popleft())
-
-    @property
-    def pending_tasks(self) -> int:
-        return len(self._tasks)
-
-
-def _track(event: Event, parent: Event | None) -> None:
-    """Count *event* in every ``complete`` tracker above it (and in its own)."""
-    trackers = parent._trackers if parent is not None else ()
-    for tracker in trackers:
-        tracker._outstanding += 1
-    if event.complete:
-        event._outstanding = 1
-        trackers = (*trackers, event)
-    event._trackers = trackers
-
-
-_derived_classes: dict[str, type[Event]] = {}
-
-
-def _derived(name: str, event: Event, outcome: Any) -> Event:
-    """``<name>_success(event, value)`` and kin: a handler's ``event`` is *event*."""
-    event_class = _derived_classes.get(name)
-    if event_class is None:
-        event_class = type(_class_name(name), (Event,), {"name": name})
-        event_class.passes_event = False
-        _derived_classes[name] = event_class
-    return event_class(event, outcome)
-
-
-def _channels_meet(wanted: tuple[Any, ...], fired: tuple[Any, ...]) -> bool:
-    if "*" in wanted or "*" in fired:
-        return True
-    return any(channel in fired for channel in wanted)
-
-
-def _log_unhandled(event: Event) -> None:
-    error_type, error, lines = event.args[:3]
-    handler = event.kwargs.get("handler")
-    logger.error("unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines))

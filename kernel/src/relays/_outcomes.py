@@ -1,0 +1,53 @@
+"""What follows an event's end: its derived events, completion, waiters, error reports.
+
+Kept apart from the dispatch loop so that ``_dispatch.py`` holds only the hot path;
+everything here runs once per finished event at most, and most of it only when an
+event asked for ``success``, ``failure`` or ``complete``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ._events import Event, _class_name
+
+__all__ = ["channels_meet", "derived", "log_unhandled", "track"]
+
+logger = logging.getLogger("relays")
+
+
+def track(event: Event, parent: Event | None) -> None:
+    """Count *event* in every ``complete`` tracker above it (and in its own)."""
+    trackers = parent._trackers if parent is not None else ()
+    for tracker in trackers:
+        tracker._outstanding += 1
+    if event.complete:
+        event._outstanding = 1
+        trackers = (*trackers, event)
+    event._trackers = trackers
+
+
+_derived_classes: dict[str, type[Event]] = {}
+
+
+def derived(name: str, event: Event, outcome: Any) -> Event:
+    """``<name>_success(event, value)`` and kin: a handler's ``event`` is *event*."""
+    event_class = _derived_classes.get(name)
+    if event_class is None:
+        event_class = type(_class_name(name), (Event,), {"name": name})
+        event_class.passes_event = False
+        _derived_classes[name] = event_class
+    return event_class(event, outcome)
+
+
+def channels_meet(wanted: tuple[Any, ...], fired: tuple[Any, ...]) -> bool:
+    if "*" in wanted or "*" in fired:
+        return True
+    return any(channel in fired for channel in wanted)
+
+
+def log_unhandled(event: Event) -> None:
+    error_type, error, lines = event.args[:3]
+    handler = event.kwargs.get("handler")
+    logger.error("unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines))
