@@ -14,15 +14,11 @@ from relays.testing import MemoryTransport
 from relays_http import BaseServer, NotFound, Response, UploadedFile
 from relays_http._controllers import BaseController, Controller, JSONController, expose
 from relays_http._dispatcher import Dispatcher
-from relays_http.testing import Client
+from relays_http.testing import Client, memory_server
 
 
 def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
-    transport = MemoryTransport(channel="web")
-    server = BaseServer(transport=transport, **options) + Dispatcher()
-    for app in apps:
-        server += app
-    return server, transport
+    return memory_server(Dispatcher(), *apps, **options)
 
 
 class Root(Controller):

@@ -12,15 +12,11 @@ from relays.testing import MemoryTransport
 from relays_http import BaseServer, Request, Response, Server
 from relays_http._controllers import Controller
 from relays_http._dispatcher import Dispatcher, split_path
-from relays_http.testing import Client
+from relays_http.testing import Client, memory_server
 
 
 def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
-    transport = MemoryTransport(channel="web")
-    server = BaseServer(transport=transport, **options) + Dispatcher()
-    for app in apps:
-        server += app
-    return server, transport
+    return memory_server(Dispatcher(), *apps, **options)
 
 
 class Root(Controller):

@@ -22,15 +22,9 @@ from relays_http import (
     Response,
 )
 from relays_http.events import RequestEvent
-from relays_http.testing import Client
+from relays_http.testing import Client, memory_server
 
-
-def serve(*apps: BaseComponent, **options: Any) -> tuple[BaseServer, MemoryTransport]:
-    transport = MemoryTransport(channel="web")
-    server = BaseServer(transport=transport, **options)
-    for app in apps:
-        server += app
-    return server, transport
+serve = memory_server
 
 
 def get(path: str, *, close: bool = False, extra: str = "") -> bytes:

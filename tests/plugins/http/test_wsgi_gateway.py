@@ -15,20 +15,14 @@ import flask
 import pytest
 
 from relays import Component
-from relays.testing import MemoryTransport
-from relays_http import BaseServer, Request, Response
+from relays_http import Request, Response
 from relays_http._wsgi_gateway import Gateway, build_environ
-from relays_http.testing import Client
+from relays_http.testing import Client, memory_server
 
 StartResponse = Callable[..., Any]
 
 
-def serve(*apps: Any, **options: Any) -> tuple[BaseServer, MemoryTransport]:
-    transport = MemoryTransport(channel="web")
-    server = BaseServer(transport=transport, **options)
-    for app in apps:
-        server += app
-    return server, transport
+serve = memory_server
 
 
 def environ_app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:

@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from relays import BaseComponent
 from relays.testing import MemoryClient, MemoryTransport
 
 from ._headers import Headers
@@ -44,6 +45,7 @@ __all__ = [
     "Client",
     "ClientResponse",
     "IncompleteResponse",
+    "memory_server",
     "parse_response",
     "parse_responses",
     "run_relays",
@@ -338,6 +340,19 @@ class Client:
     def close(self) -> None:
         """Hang up: the server sees ``disconnect``."""
         self.connection.close()
+
+
+def memory_server(*apps: BaseComponent, **options: Any) -> tuple[BaseServer, MemoryTransport]:
+    """A :class:`~relays_http.BaseServer` on an in-memory transport, with *apps* under it.
+
+    *options* go to the server (``limits=``, ``debug=``...). Talk to it with
+    :class:`Client`: ``Client(transport)``. Start it with ``async with server:``.
+    """
+    transport = MemoryTransport(channel="web")
+    server = BaseServer(transport=transport, **options)
+    for app in apps:
+        server += app
+    return server, transport
 
 
 @contextmanager
