@@ -27,10 +27,10 @@ def test_built_in_stores_are_found_by_url(tmp_path: Path) -> None:
     memory = open_store("memory://?max_sessions=10&sweep_interval=5")
     assert isinstance(memory, MemoryStore)
     assert (memory.max_sessions, memory.sweep_interval) == (10, 5.0)
-    absolute = open_store(f"sqlite://{tmp_path}/s.db?busy_timeout=1")
+    absolute = open_store(f"sqlite://{tmp_path}/s.db?busy_timeout=1&sync_timeout=0.2")
     assert isinstance(absolute, SQLiteStore)
     assert absolute.path == tmp_path / "s.db"
-    assert absolute.busy_timeout == 1.0
+    assert (absolute.busy_timeout, absolute.sync_timeout) == (1.0, 0.2)
     relative = open_store("SQLITE://data/sessions.db")
     assert isinstance(relative, SQLiteStore)
     assert relative.path == Path("data/sessions.db")
@@ -44,6 +44,15 @@ def test_the_redis_store_takes_its_prefix_from_the_url() -> None:
     assert isinstance(store, RedisStore)
     assert store.key_prefix == "app:s:"
     assert store.url == "redis://127.0.0.1:6390/2?socket_timeout=1"
+    assert (store.sync_timeout, store.sync_connections) == (0.5, 2)
+    tuned = open_store("redis://h/0?sync_timeout=0.1&sync_connections=4&db=1")
+    assert isinstance(tuned, RedisStore)
+    assert (tuned.sync_timeout, tuned.sync_connections) == (0.1, 4)
+    assert tuned.url == "redis://h/0?db=1"
+    with pytest.raises(ValueError, match="sync_timeout must be a positive"):
+        RedisStore(sync_timeout=0)
+    with pytest.raises(ValueError, match="sync_connections must be at least 1"):
+        RedisStore(sync_connections=0)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from relays_sessions import Changes, MemoryStore, SessionStore, SessionStoreError, open_store
+from relays_sessions import (
+    Changes,
+    MemoryStore,
+    Record,
+    SessionStore,
+    SessionStoreError,
+    open_store,
+)
 from relays_sessions._sqlite import SQLiteStore
 
 NewStore = Callable[[], SessionStore]
@@ -154,6 +162,55 @@ async def test_a_closed_store_works_again(new_store: NewStore) -> None:
         assert await store.load("a") is not None
 
 
+def load_sync(store: SessionStore, session_id: str) -> Record | None:
+    """The store's optional synchronous load; every built-in store has one."""
+    method: Callable[[str], Record | None] = getattr(store, "load_sync")  # noqa: B009
+    return method(session_id)
+
+
+async def test_load_sync_agrees_with_load(new_store: NewStore) -> None:
+    async with opened(new_store()) as store:
+        assert load_sync(store, "nobody") is None
+        await store.save("a", changes({"x": "1", "name": '"Ada"'}))
+        await store.save("short", changes({"x": "1"}, lifetime=0.2))
+        record = load_sync(store, "a")
+        assert record is not None
+        again = await store.load("a")
+        assert again is not None
+        assert dict(record.data) == dict(again.data) == {"x": "1", "name": '"Ada"'}
+        assert record.created == pytest.approx(again.created, abs=0.001)
+        assert record.expires == pytest.approx(again.expires, abs=0.01)
+        await asyncio.sleep(0.35)
+        assert load_sync(store, "short") is None
+    async with opened(store):  # closed, then used again: it reconnects
+        assert load_sync(store, "a") is not None
+
+
+async def test_sqlite_load_sync_reads_while_another_process_writes(tmp_path: Path) -> None:
+    # WAL: a read takes no lock a writer holds, so the loop never waits for a save.
+    async with opened(SQLiteStore(tmp_path / "s.db", sync_timeout=0.05)) as store:
+        await store.save("a", changes({"x": "1"}))
+        writer = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE relays_sessions SET data = '{}'")
+            record = load_sync(store, "a")
+            assert record is not None
+            assert dict(record.data) == {"x": "1"}  # what was committed
+            writer.execute("COMMIT")
+        finally:
+            writer.close()
+        again = load_sync(store, "a")
+        assert again is not None
+        assert dict(again.data) == {}
+
+
+def test_sqlite_load_sync_failures_are_store_errors(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "missing" / "dir" / "s.db")
+    with pytest.raises(SessionStoreError, match="SQLite session store"):
+        load_sync(store, "a")
+
+
 def test_every_built_in_store_is_a_session_store(tmp_path: Path) -> None:
     assert isinstance(MemoryStore(), SessionStore)
     assert isinstance(SQLiteStore(tmp_path / "x.db"), SessionStore)
@@ -213,3 +270,25 @@ async def test_redis_outage_is_a_store_error() -> None:
             with pytest.raises(SessionStoreError):
                 await store.save("a", changes({"x": "1"}))
     assert "password" not in repr(RedisStore("redis://user:password@127.0.0.1:1/0"))
+
+
+def test_redis_load_sync_gives_up_after_its_timeout() -> None:
+    pytest.importorskip("redis")
+    from relays_sessions._redis import RedisStore
+
+    # A server that accepts connections and never answers: each read times out.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        store = RedisStore(f"redis://127.0.0.1:{port}/0?socket_timeout=30", sync_timeout=0.2)
+        started = time.monotonic()
+        with pytest.raises(SessionStoreError, match="Redis session store"):
+            load_sync(store, "a")
+        elapsed = time.monotonic() - started
+        assert 0.15 <= elapsed < 1.0  # the URL's 30 s is the async client's; no retries
+    with socket.socket() as holder:  # refused: at once
+        holder.bind(("127.0.0.1", 0))
+        store = RedisStore(f"redis://127.0.0.1:{holder.getsockname()[1]}/0")
+        with pytest.raises(SessionStoreError, match="Redis session store"):
+            load_sync(store, "a")

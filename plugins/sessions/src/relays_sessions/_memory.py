@@ -1,7 +1,8 @@
 """The memory store: sessions in a dict of this process, gone when it exits.
 
 Every operation runs on the event loop's thread without awaiting anything, so
-each one is atomic. Expired entries are swept at most every ``sweep_interval``
+each one is atomic, and ``load_sync`` (a sync handler's first use of a session)
+is the same dict lookup as ``load``. Expired entries are swept at most every ``sweep_interval``
 seconds, on a write; a read of an expired entry drops it at once. When the store
 holds ``max_sessions`` live entries, the one closest to expiry makes room.
 """
@@ -82,11 +83,15 @@ class MemoryStore:
         self._next_sweep = now + self.sweep_interval
         return len(expired)
 
-    async def load(self, session_id: str) -> Record | None:
+    def load_sync(self, session_id: str) -> Record | None:
+        """:meth:`load` as a plain call: a dict lookup, so it never blocks."""
         entry = self._live(session_id)
         if entry is None:
             return None
         return Record(dict(entry.data), entry.created, entry.expires)
+
+    async def load(self, session_id: str) -> Record | None:
+        return self.load_sync(session_id)
 
     async def save(self, session_id: str, changes: Changes) -> None:
         if self._clock() >= self._next_sweep:

@@ -13,6 +13,13 @@ number of processes.
 The client is :mod:`redis.asyncio` (``pip install 'relays-sessions[redis]'``),
 made on first use, so a store built before ``relays serve --workers`` forks
 connects from each worker.
+
+``load_sync`` (a sync handler's first use of a session) cannot use that client
+without awaiting: it has a blocking :class:`redis.Redis` of its own, also made on
+first use, with a small pool (``sync_connections``: the loop's thread needs one)
+and a short ``sync_timeout`` for connecting and reading, and no retries, so that
+a Redis outage blocks the event loop for at most that long per load before the
+request gets its 503.
 """
 
 from __future__ import annotations
@@ -25,12 +32,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ._store import Changes, Record, SessionStoreError, StoreNotFound
 
 if TYPE_CHECKING:
+    import redis
     import redis.asyncio
 
 __all__ = ["RedisStore"]
 
 _FIELD = "k:"
 _CREATED = "_created"
+# The URL parameters that are the store's own, not redis-py's.
+_OPTIONS = frozenset({"key_prefix", "sync_timeout", "sync_connections"})
 
 # KEYS[1]: the hash. ARGV: create ("1"/"0"), created, expiry (ms since the epoch),
 # the number of deleted fields, the deleted fields, then written field/value pairs.
@@ -62,8 +72,10 @@ class RedisStore:
     """Sessions in Redis at *url* (``redis://host:6379/0``, ``rediss://`` for TLS).
 
     *key_prefix* starts every session's key, so several apps can share one Redis.
-    Any parameter redis-py understands may be in the URL's query, plus
-    ``key_prefix``.
+    *sync_timeout* (seconds) bounds each blocking call of :meth:`load_sync`, which
+    has a pool of at most *sync_connections*. Any parameter redis-py understands
+    may be in the URL's query, plus ``key_prefix``, ``sync_timeout`` and
+    ``sync_connections``.
     """
 
     def __init__(
@@ -71,6 +83,8 @@ class RedisStore:
         url: str = "redis://127.0.0.1:6379/0",
         *,
         key_prefix: str = "relays:session:",
+        sync_timeout: float = 0.5,
+        sync_connections: int = 2,
         clock: Callable[[], float] = time.time,
     ) -> None:
         try:
@@ -81,23 +95,40 @@ class RedisStore:
                 "pip install 'relays-sessions[redis]'"
             ) from None
         #: The Redis URL (without our own parameters).
+        if not sync_timeout > 0:
+            raise ValueError(
+                f"sync_timeout must be a positive number of seconds, not {sync_timeout!r}"
+            )
+        if sync_connections < 1:
+            raise ValueError(f"sync_connections must be at least 1, not {sync_connections}")
         self.url = url
         self.key_prefix = key_prefix
+        #: Seconds a :meth:`load_sync` may block for, connecting or reading.
+        self.sync_timeout = sync_timeout
+        #: Most connections of :meth:`load_sync`'s own pool.
+        self.sync_connections = sync_connections
         self._clock = clock
         self._client: redis.asyncio.Redis | None = None
+        self._sync_client: redis.Redis | None = None
         self._save: Any = None
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
-        """The store for *url*, taking ``key_prefix`` out of its query."""
+        """The store for *url*, taking ``key_prefix``, ``sync_timeout`` and
+        ``sync_connections`` out of its query."""
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        prefix = [value for name, value in query if name == "key_prefix"]
-        rest = urlencode([(name, value) for name, value in query if name != "key_prefix"])
+        ours = {name: value for name, value in query if name in _OPTIONS}
+        rest = urlencode([(name, value) for name, value in query if name not in _OPTIONS])
         clean = urlunsplit(parts._replace(query=rest))
-        if prefix:
-            return cls(clean, key_prefix=prefix[-1])
-        return cls(clean)
+        options: dict[str, Any] = {}
+        if "key_prefix" in ours:
+            options["key_prefix"] = ours["key_prefix"]
+        if "sync_timeout" in ours:
+            options["sync_timeout"] = float(ours["sync_timeout"])
+        if "sync_connections" in ours:
+            options["sync_connections"] = int(ours["sync_connections"])
+        return cls(clean, **options)
 
     def __repr__(self) -> str:
         parts = urlsplit(self.url)
@@ -112,6 +143,28 @@ class RedisStore:
 
             client = self._client = redis.asyncio.Redis.from_url(self.url, decode_responses=True)
             self._save = client.register_script(_SAVE)
+        return client
+
+    def _connect_sync(self) -> redis.Redis:
+        client = self._sync_client
+        if client is None:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.connection import parse_url
+            from redis.retry import Retry
+
+            options: dict[str, Any] = parse_url(self.url)  # type: ignore[no-untyped-call]
+            # Ours win over the URL's: those are the async client's, which may wait longer.
+            options.update(
+                decode_responses=True,
+                socket_timeout=self.sync_timeout,
+                socket_connect_timeout=self.sync_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+            pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+                max_connections=self.sync_connections, timeout=self.sync_timeout, **options
+            )
+            client = self._sync_client = redis.Redis(connection_pool=pool)
         return client
 
     def _failed(self, error: Exception) -> SessionStoreError:
@@ -130,6 +183,23 @@ class RedisStore:
                 fields, remaining = await pipe.execute()
         except (redis.RedisError, OSError) as error:
             raise self._failed(error) from error
+        return self._record(fields, remaining)
+
+    def load_sync(self, session_id: str) -> Record | None:
+        """:meth:`load` with the blocking client: at most ``sync_timeout`` per step."""
+        import redis
+
+        key = self.key_prefix + session_id
+        try:
+            with self._connect_sync().pipeline(transaction=True) as pipe:
+                pipe.hgetall(key)
+                pipe.pttl(key)
+                fields, remaining = pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            raise self._failed(error) from error
+        return self._record(fields, remaining)
+
+    def _record(self, fields: dict[str, str], remaining: int) -> Record | None:
         if not fields or remaining < 0:
             return None
         try:
@@ -174,9 +244,13 @@ class RedisStore:
             raise self._failed(error) from error
 
     async def close(self) -> None:
-        """Close the connection pool; the next use connects again."""
+        """Close the connection pools; the next use connects again."""
         client = self._client
+        sync_client = self._sync_client
         self._client = None
+        self._sync_client = None
         self._save = None
+        if sync_client is not None:
+            sync_client.connection_pool.disconnect()  # closes sockets: no I/O to wait for
         if client is not None:
             await client.aclose()

@@ -10,6 +10,15 @@ Per-key merging: :meth:`SQLiteStore.save` reads the row and writes it back in on
 therefore serialized across threads *and processes* sharing the file, and each
 applies only its own request's changed keys to the latest stored data. The
 database runs in WAL mode, so loads are not blocked by a save in progress.
+
+``load_sync`` (a sync handler's first use of a session) reads on the caller's
+thread, the event loop's, through a second connection of its own: sharing the
+worker thread's would mean waiting behind its queue (a save may wait up to
+``busy_timeout`` for another process's lock), and running a statement inside a
+transaction the thread has open. A WAL read takes no lock a writer holds, so
+it is one indexed lookup in a file the OS has cached; ``sync_timeout`` bounds
+the rare wait (a checkpoint, the schema being created). A lock serializes the
+connection's users, in case sync handlers run in threads.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +51,9 @@ class SQLiteStore:
     """Sessions in the SQLite database at *path*; ``sqlite:///var/lib/app/sessions.db``.
 
     *busy_timeout* is how long a save waits for another process's write lock
-    before failing with :class:`~relays_sessions.SessionStoreError` (a 503).
+    before failing with :class:`~relays_sessions.SessionStoreError` (a 503);
+    *sync_timeout* is the same for :meth:`load_sync`, which blocks the event loop,
+    so it is short.
     """
 
     def __init__(
@@ -49,34 +61,40 @@ class SQLiteStore:
         path: str | Path,
         *,
         busy_timeout: float = 5.0,
+        sync_timeout: float = 0.5,
         sweep_interval: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         #: The database file.
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        #: Seconds :meth:`load_sync` may wait for a lock before failing.
+        self.sync_timeout = sync_timeout
         #: Seconds between two deletions of expired rows (done by a save).
         self.sweep_interval = sweep_interval
         self._clock = clock
         self._next_sweep = 0.0
         self._connection: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._sync_connection: sqlite3.Connection | None = None
+        self._sync_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         """``sqlite:///absolute/path.db`` or ``sqlite://relative/path.db``, with optional
-        ``busy_timeout`` and ``sweep_interval`` parameters (seconds)."""
+        ``busy_timeout``, ``sync_timeout`` and ``sweep_interval`` parameters (seconds)."""
         parts = urlsplit(url)
         path = parts.netloc + parts.path
         if not path:
             raise ValueError(f"a SQLite store URL names a file: sqlite:///path/to/db, not {url!r}")
         options = dict(parse_qsl(parts.query))
-        unknown = set(options) - {"busy_timeout", "sweep_interval"}
+        unknown = set(options) - {"busy_timeout", "sync_timeout", "sweep_interval"}
         if unknown:
             raise ValueError(f"unknown SQLite store options {sorted(unknown)} in {url!r}")
         return cls(
             path,
             busy_timeout=float(options.get("busy_timeout", 5.0)),
+            sync_timeout=float(options.get("sync_timeout", 0.5)),
             sweep_interval=float(options.get("sweep_interval", 300.0)),
         )
 
@@ -92,36 +110,49 @@ class SQLiteStore:
         try:
             return await loop.run_in_executor(self._executor, self._call, function)
         except sqlite3.Error as error:
-            raise SessionStoreError(f"SQLite session store {str(self.path)!r}: {error}") from error
+            raise self._failed(error) from error
 
     def _call(self, function: Callable[[sqlite3.Connection], T]) -> T:
         connection = self._connection
         if connection is None:
-            connection = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            connection = self._connection = self._open(self.busy_timeout)
+        return function(connection)
+
+    def _open(self, timeout: float) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
                 connection.execute(statement)
-            self._connection = connection
-        return function(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _failed(self, error: sqlite3.Error) -> SessionStoreError:
+        return SessionStoreError(f"SQLite session store {str(self.path)!r}: {error}")
 
     # -- the store -------------------------------------------------------------------
 
     async def load(self, session_id: str) -> Record | None:
         now = self._clock()
+        return _record(await self._run(lambda connection: _select(connection, session_id, now)))
 
-        def load(connection: sqlite3.Connection) -> Any:
-            return connection.execute(
-                "SELECT data, created, expires FROM relays_sessions WHERE id = ? AND expires > ?",
-                (session_id, now),
-            ).fetchone()
-
-        row = await self._run(load)
-        if row is None:
-            return None
-        return Record(json.loads(row[0]), row[1], row[2])
+    def load_sync(self, session_id: str) -> Record | None:
+        """:meth:`load` on the caller's thread, through a connection of its own."""
+        now = self._clock()
+        with self._sync_lock:
+            try:
+                connection = self._sync_connection
+                if connection is None:
+                    connection = self._sync_connection = self._open(self.sync_timeout)
+                row = _select(connection, session_id, now)
+            except sqlite3.Error as error:
+                raise self._failed(error) from error
+        return _record(row)
 
     async def save(self, session_id: str, changes: Changes) -> None:
         now = self._clock()
@@ -175,7 +206,11 @@ class SQLiteStore:
         )
 
     async def close(self) -> None:
-        """Close the connection and stop the thread; the next use opens them again."""
+        """Close the connections and stop the thread; the next use opens them again."""
+        with self._sync_lock:
+            if self._sync_connection is not None:
+                self._sync_connection.close()
+                self._sync_connection = None
         executor = self._executor
         if executor is None:
             return
@@ -188,3 +223,16 @@ class SQLiteStore:
             await self._run(close)
         self._executor = None
         executor.shutdown(wait=False)
+
+
+def _select(connection: sqlite3.Connection, session_id: str, now: float) -> Any:
+    return connection.execute(
+        "SELECT data, created, expires FROM relays_sessions WHERE id = ? AND expires > ?",
+        (session_id, now),
+    ).fetchone()
+
+
+def _record(row: Any) -> Record | None:
+    if row is None:
+        return None
+    return Record(json.loads(row[0]), row[1], row[2])

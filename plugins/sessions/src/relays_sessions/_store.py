@@ -82,7 +82,17 @@ class Changes:
 
 @runtime_checkable
 class SessionStore(Protocol):
-    """The interface every store implements; all methods may raise :class:`SessionStoreError`."""
+    """The interface every store implements; all methods may raise :class:`SessionStoreError`.
+
+    A store may also offer ``load_sync(session_id) -> Record | None``: the same as
+    :meth:`load`, as a plain (blocking) call. It is optional, and not part of this
+    protocol's checks. The :class:`~relays_sessions.Sessions` component uses it
+    when a sync handler first uses a session that is not loaded yet: the handler
+    runs on the event loop's thread and cannot await, so the load blocks the loop
+    for one short round trip. Keep it short: a local lookup, or a network call
+    bounded by a small timeout. Without it, sync handlers need
+    ``Sessions(preload=True)``, and async handlers ``await request.session.load()``.
+    """
 
     async def load(self, session_id: str) -> Record | None:
         """The session, or None when it does not exist or has expired."""
