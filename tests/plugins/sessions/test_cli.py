@@ -156,3 +156,23 @@ def test_bad_session_options_are_refused(
     error = capsys.readouterr().err
     assert error.startswith("relays serve: error: ")
     assert message in error
+
+
+@pytest.mark.parametrize(("flag", "preload"), [([], False), (["--session-preload"], True)])
+def test_session_preload_is_passed_to_the_component(flag: list[str], preload: bool) -> None:
+    import argparse
+
+    import relays
+    from relays import Component, Config
+    from relays_sessions import Sessions
+    from relays_sessions._cli import add_options, add_sessions
+
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    options = parser.parse_args(
+        ["--session-store", "memory://", "--session-secret", SECRET, *flag]
+    )
+    app = Component()
+    add_sessions(app, Config("serve", options, relays.plugin_manager()))
+    [sessions] = [component for component in app.walk() if isinstance(component, Sessions)]
+    assert sessions.preload is preload

@@ -1,14 +1,22 @@
 """relays-sessions: signed-cookie HTTP sessions for relays-http.
 
 Register :class:`Sessions` next to the server's components and every request gets
-a :class:`Session` (:func:`session_of`), saved when the response is sent, in
-memory, SQLite or Redis. See ``docs/howto/sessions.rst``.
+a :class:`Session` (:func:`session_of`), loaded when first used and saved when the
+response is sent, in memory, SQLite or Redis. See ``docs/howto/sessions.rst``.
 """
 
 from ._memory import MemoryStore
 from ._redis import RedisStore
 from ._session import Session
-from ._sessions import PRIORITY, SESSION_KEY, NoSession, Sessions, session_of
+from ._sessions import (
+    PRIORITY,
+    SESSION_KEY,
+    NoSession,
+    SessionNotLoaded,
+    Sessions,
+    SessionUnavailable,
+    session_of,
+)
 from ._signing import Signer
 from ._sqlite import SQLiteStore
 from ._store import (
@@ -30,8 +38,10 @@ __all__ = [
     "RedisStore",
     "SQLiteStore",
     "Session",
+    "SessionNotLoaded",
     "SessionStore",
     "SessionStoreError",
+    "SessionUnavailable",
     "Sessions",
     "Signer",
     "StoreNotFound",

@@ -46,6 +46,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="a session unused this long expires (default 1800)",
     )
+    group.add_argument(
+        "--session-preload",
+        action="store_true",
+        default=False,
+        help="load each session before the handlers run, rather than when first used: "
+        "sync handlers then never wait for the store, but every request with a session "
+        "cookie reads it",
+    )
 
 
 def configure(config: Config) -> None:
@@ -98,5 +106,7 @@ def add_sessions(app: BaseComponent, config: Config) -> None:
     settings: dict[str, Any] = {"secret": options.session_secret}
     if options.session_idle_timeout is not None:
         settings["idle_timeout"] = options.session_idle_timeout
+    if getattr(options, "session_preload", False):
+        settings["preload"] = True
     channel = getattr(app, "channel", "web")
     app += Sessions(store, channel=channel, **settings)

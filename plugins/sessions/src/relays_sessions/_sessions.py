@@ -1,4 +1,5 @@
-"""The Sessions component: a session for every request, saved before the response.
+"""The Sessions component: a session for every request, loaded when first used and
+saved before the response.
 
 Theory of operation
 -------------------
@@ -7,27 +8,44 @@ listens for them (:class:`~relays_http.BeforeRequestEvent`,
 :class:`~relays_http.BeforeResponseEvent`), and :class:`Sessions` uses both:
 
 1. ``before_request(request, response)`` (priority :data:`PRIORITY`): read the
-   session cookie and, when its signature is valid, load the session from the
-   store. A request without a valid cookie costs no store access at all. The
-   :class:`~relays_sessions.Session` goes into ``request.context`` and
-   ``request.session``. relays-http fires ``request`` only once this (async)
-   handler is done, so the app's handlers always find the session loaded.
-2. The app's handlers answer ``request`` as usual: the one event, seen once by
-   every handler whatever its priority.
+   session cookie and check its signature, which needs no I/O. Without a valid
+   cookie the request gets a new, empty :class:`~relays_sessions.Session`: there
+   is nothing to load. With one, it gets an *unloaded* session bound to the
+   cookie's id (a :class:`_Pending` loader). Either way the session goes into
+   ``request.context`` and ``request.session``, and the hook stays synchronous.
+2. The app's handlers answer ``request``; the session is loaded when they first
+   use it. An ``async def`` handler awaits :meth:`Session.load` (the store's
+   async ``load``: the loop goes on meanwhile). A sync handler cannot await: its
+   first mapping operation calls the store's optional ``load_sync``, a short
+   blocking call on the loop's thread, as CherryPy's sessions load in the thread
+   that serves the request. It is one round trip to a store that answers in
+   microseconds (memory, a local SQLite file in WAL mode) or milliseconds (Redis,
+   bounded by a small socket timeout), paid only by requests that use their
+   session; apps that want none pass ``preload=True``, and a store without
+   ``load_sync`` raises :class:`SessionNotLoaded`, which names both ways out.
 3. ``before_response(request, response, result)`` (priority ``-PRIORITY``, so
    after the other ``before_response`` handlers, which may still change the
-   session): save the session's changes (only the keys whose value changed) and
-   set the cookie on the response that will be written (*result* when the app
-   returned a :class:`~relays_http.Response` of its own, else *response*).
-   relays-http writes the response once this handler is done.
+   session): a session still unloaded was never used, and costs nothing: no
+   save, no touch, no cookie. Otherwise save the session's changes (only the keys
+   whose value changed) and set the cookie on the response that will be written
+   (*result* when the app returned a :class:`~relays_http.Response` of its own,
+   else *response*). relays-http writes the response once this handler is done.
+
+With ``preload=True`` step 1 loads every session that has a valid cookie before
+``request`` is fired (the hook then chains an async :class:`_LoadSession`), and a
+session is touched even when the handlers never looked at it, as any request with
+a cookie counts as use. A lazily loaded session counts as used once loaded.
 
 A handler's exception, or an :class:`~relays_http.HTTPError` of 500 or more,
 saves nothing (the client gets the error page, without a cookie). An
 :class:`~relays_http.HTTPError` below 500 (a :class:`~relays_http.Redirect`
 after a login) is an answer: the session is saved and the cookie travels with the
 page, because relays-http keeps cookies set on *response* on 3xx and 4xx pages.
-A store that fails while loading or saving turns the answer into a 503 (the hook
-returns it, which replaces the answer).
+A store that fails turns the answer into a 503 (:class:`SessionUnavailable`, an
+HTTP error and a :class:`~relays_sessions.SessionStoreError`): returned by the
+hook when preloading or saving, which replaces the answer; raised into the
+handler by a lazy load, so that the handler stops there and relays-http answers
+it like any other HTTP error, without logging a crash (we log the outage once).
 
 Expiry: a session expires ``idle_timeout`` seconds after its last use, and at the
 latest ``absolute_timeout`` seconds after it was created (or regenerated). The
@@ -49,26 +67,34 @@ from relays_http import HTTPError, Request, Response, ServiceUnavailable
 
 from ._session import Session
 from ._signing import Signer, new_session_id
-from ._store import Changes, SessionStore, SessionStoreError, open_store
+from ._store import Changes, Record, SessionStore, SessionStoreError, open_store
 
-__all__ = ["PRIORITY", "SESSION_KEY", "NoSession", "Sessions", "session_of"]
+__all__ = [
+    "PRIORITY",
+    "SESSION_KEY",
+    "NoSession",
+    "SessionNotLoaded",
+    "SessionUnavailable",
+    "Sessions",
+    "session_of",
+]
 
 logger = logging.getLogger("relays.sessions")
 
-#: The priority of the :class:`Sessions` ``before_request`` handler (it loads the
-#: session before other ``before_request`` handlers run); its ``before_response``
+#: The priority of the :class:`Sessions` ``before_request`` handler (it attaches
+#: the session before other ``before_request`` handlers run); its ``before_response``
 #: handler runs at ``-PRIORITY``, after the others, and saves.
 PRIORITY = 1000
 #: The ``request.context`` key that holds the request's :class:`Session`.
 SESSION_KEY = "session"
-# Where the loading hook leaves (stale, resign) for the saving one.
+# Where the loading leaves (stale, resign) for the saving hook.
 _STATE_KEY = "relays_sessions.state"
 
 
 class _LoadSession(Event):
-    """``(request, session_id, old_key)``: load a session from the store, then attach
-    it. Fired, and chained, only when a store access is needed, so that the hooks
-    stay synchronous (cheaper) otherwise."""
+    """``(request, session_id, old_key)``: attach a session and load it now. Fired,
+    and chained, only with ``preload=True`` and a valid cookie, so that the hook
+    stays synchronous (cheaper) otherwise."""
 
     name = "relays_sessions.load"
 
@@ -82,6 +108,22 @@ class _SaveSession(Event):
 
 class NoSession(LookupError):
     """:func:`session_of` was asked for the session of a request nobody gave one."""
+
+
+class SessionNotLoaded(RuntimeError):
+    """A sync handler used a session that is not loaded, and the store cannot load one
+    without awaiting (it has no ``load_sync``). A bug in the app: the message says
+    how to fix it."""
+
+
+class SessionUnavailable(ServiceUnavailable, SessionStoreError):
+    """The store failed while loading or saving the session: the client gets a 503.
+
+    Raised into the handler that first used an unloaded session (it stops there,
+    and relays-http answers 503 with a ``Retry-After``); also a
+    :class:`~relays_sessions.SessionStoreError`, for handlers that would rather
+    catch it and answer without the session.
+    """
 
 
 def session_of(request: Request) -> Session:
@@ -112,6 +154,12 @@ class Sessions(BaseComponent):
     Requests outside the cookie's *path* (the browser would not send the cookie
     there) and under a prefix of *exclude* (``("/static/",)``) get no session and
     cost nothing: :func:`session_of` raises :class:`NoSession` for them.
+
+    A session is loaded from the store when a handler first uses it (``await
+    request.session.load()`` in an async handler; the first mapping operation in a
+    sync one, through the store's ``load_sync``). *preload* loads it before the
+    handlers run instead, for every request with a valid cookie: no handler then
+    ever waits for the store, but every such request reads it.
     """
 
     channel = "web"
@@ -133,6 +181,7 @@ class Sessions(BaseComponent):
         absolute_timeout: float | None = 12 * 3600.0,
         touch_interval: float | None = None,
         exclude: Sequence[str] = (),
+        preload: bool = False,
         channel: Any = "web",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -173,6 +222,8 @@ class Sessions(BaseComponent):
         self.touch_interval = touch_interval
         #: Path prefixes whose requests get no session.
         self.exclude = tuple(exclude)
+        #: Load sessions before the handlers run rather than on first use.
+        self.preload = preload
         self._clock = clock
         # Check the cookie settings now rather than on the first response.
         Response().set_cookie(
@@ -187,37 +238,53 @@ class Sessions(BaseComponent):
             return None
         value = request.cookies.get(self.cookie_name)
         verified = self._signer.unsign(value) if value else None
-        if verified is None:  # no store access: stay synchronous (a cheaper event)
+        if verified is None:  # a new session: nothing to load
             self._attach(request, Session(), stale=bool(value), resign=False)
             return None
-        # relays-http waits for the chained value before firing ``request``.
-        return self.fire(_LoadSession(request, *verified))
+        if self.preload:  # relays-http waits for the chained value before ``request``
+            return self.fire(_LoadSession(request, *verified))
+        self._attach(request, Session._unloaded(_Pending(self, request, *verified)))
+        return None
 
     @handler(_LoadSession.name)
     async def _on_load(self, request: Request, session_id: str, old_key: bool) -> Any:
+        session = Session._unloaded(_Pending(self, request, session_id, old_key))
+        self._attach(request, session)
         try:
-            record = await self.store.load(session_id)
-        except SessionStoreError as error:
-            return self._unavailable(error)  # answers instead of the handlers
-        session = None
-        if record is not None:
-            try:
-                session = Session(session_id, record)
-            except ValueError as error:  # not JSON: written by something else, or damaged
-                logger.warning(
-                    "session data in %r is not JSON, starting afresh: %s", self.store, error
-                )
-        if session is None:
-            self._attach(request, Session(), stale=True, resign=False)
-        else:
-            self._attach(request, session, stale=False, resign=old_key)
+            await session.load()
+        except SessionUnavailable as error:
+            return error  # answers instead of the handlers
         return None
 
-    def _attach(self, request: Request, session: Session, *, stale: bool, resign: bool) -> None:
+    def _attach(
+        self, request: Request, session: Session, *, stale: bool = False, resign: bool = False
+    ) -> None:
         context = request.context
         context[SESSION_KEY] = session
         context[_STATE_KEY] = (stale, resign)
         request.session = session
+
+    def _loaded(
+        self,
+        request: Request,
+        session: Session,
+        session_id: str,
+        record: Record | None,
+        old_key: bool,
+    ) -> None:
+        """Make the unloaded *session* what the store gave (*record*), or a fresh one."""
+        if record is not None:
+            try:
+                session._fill(session_id, record)
+            except ValueError as error:  # not JSON: written by something else, or damaged
+                logger.warning(
+                    "session data in %r is not JSON, starting afresh: %s", self.store, error
+                )
+            else:
+                request.context[_STATE_KEY] = (False, old_key)
+                return
+        session._start_afresh()
+        request.context[_STATE_KEY] = (True, False)
 
     @handler("before_response", priority=-PRIORITY)
     def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
@@ -228,7 +295,9 @@ class Sessions(BaseComponent):
             not isinstance(result, HTTPError) or result.code >= 500
         ):
             return None  # a failed handler, or a 5xx: nothing is saved
-        session = request.context[SESSION_KEY]
+        session: Session = request.context[SESSION_KEY]
+        if not session.loaded:
+            return None  # never used (or its load failed): nothing to save, touch or sign
         target = result if isinstance(result, Response) else response
         stale, resign = state
         changes = session._changes()
@@ -350,7 +419,7 @@ class Sessions(BaseComponent):
             session._saved(session_id, created, expires)
         else:
             await store.touch(session_id, expires)
-            session.expires = expires
+            session._expires = expires
         if resign or self.max_age is not None:
             self._set_cookie(request, response, session_id)
 
@@ -367,6 +436,47 @@ class Sessions(BaseComponent):
             samesite=self.samesite,
         )
 
-    def _unavailable(self, error: SessionStoreError) -> ServiceUnavailable:
+    def _unavailable(self, error: SessionStoreError) -> SessionUnavailable:
         logger.error("session store %r failed: %s", self.store, error)
-        return ServiceUnavailable("sessions are unavailable for a moment; retry", retry_after=1)
+        return SessionUnavailable("sessions are unavailable for a moment; retry", retry_after=1)
+
+
+class _Pending:
+    """The loader of one request's unloaded session: the cookie's id, and where to
+    report the outcome (the component's :meth:`Sessions._loaded`)."""
+
+    __slots__ = ("old_key", "request", "session_id", "sessions")
+
+    def __init__(
+        self, sessions: Sessions, request: Request, session_id: str, old_key: bool
+    ) -> None:
+        self.sessions = sessions
+        self.request = request
+        self.session_id = session_id
+        self.old_key = old_key
+
+    def load_sync(self, session: Session) -> None:
+        sessions = self.sessions
+        store = sessions.store
+        load_sync: Callable[[str], Record | None] | None = getattr(store, "load_sync", None)
+        if load_sync is None:
+            raise SessionNotLoaded(
+                f"this session is not loaded, and its store {store!r} cannot load it "
+                "without awaiting (it has no load_sync method): in an async handler, "
+                "`await request.session.load()` before using the session, or make "
+                "Sessions(..., preload=True) load it before the handlers run"
+            )
+        try:
+            record = load_sync(self.session_id)
+        except SessionStoreError as error:
+            raise sessions._unavailable(error) from error
+        sessions._loaded(self.request, session, self.session_id, record, self.old_key)
+
+    async def load(self, session: Session) -> None:
+        sessions = self.sessions
+        try:
+            record = await sessions.store.load(self.session_id)
+        except SessionStoreError as error:
+            raise sessions._unavailable(error) from error
+        if not session.loaded:  # else a sync use loaded it while we waited: that one wins
+            sessions._loaded(self.request, session, self.session_id, record, self.old_key)
