@@ -214,7 +214,7 @@ async def test_a_store_without_load_sync_says_what_to_do(
 def _loader_of(sessions: Sessions) -> Any:
     from relays_sessions._sessions import _Pending
 
-    return _Pending(sessions, Request("GET", "/"), "x" * 43, False)
+    return _Pending(sessions, "x" * 43, False)
 
 
 async def test_preload_loads_before_the_handlers(new_store: Callable[[], SessionStore]) -> None:

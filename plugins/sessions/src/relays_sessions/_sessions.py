@@ -11,8 +11,9 @@ listens for them (:class:`~relays_http.BeforeRequestEvent`,
    session cookie and check its signature, which needs no I/O. Without a valid
    cookie the request gets a new, empty :class:`~relays_sessions.Session`: there
    is nothing to load. With one, it gets an *unloaded* session bound to the
-   cookie's id (a :class:`_Pending` loader). Either way the session goes into
-   ``request.context`` and ``request.session``, and the hook stays synchronous.
+   cookie's id (a :class:`_Pending` loader, which the load settles). Either way
+   the session goes into ``request.context`` and ``request.session``, and the
+   hook stays synchronous.
 2. The app's handlers answer ``request``; the session is loaded when they first
    use it. An ``async def`` handler awaits :meth:`Session.load` (the store's
    async ``load``: the loop goes on meanwhile). A sync handler cannot await: its
@@ -87,7 +88,7 @@ logger = logging.getLogger("relays.sessions")
 PRIORITY = 1000
 #: The ``request.context`` key that holds the request's :class:`Session`.
 SESSION_KEY = "session"
-# Where the loading leaves (stale, resign) for the saving hook.
+# Where the session's _State waits for the saving hook.
 _STATE_KEY = "relays_sessions.state"
 
 
@@ -239,58 +240,36 @@ class Sessions(BaseComponent):
         value = request.cookies.get(self.cookie_name)
         verified = self._signer.unsign(value) if value else None
         if verified is None:  # a new session: nothing to load
-            self._attach(request, Session(), stale=bool(value), resign=False)
+            self._attach(request, Session(), _State(stale=bool(value)))
             return None
         if self.preload:  # relays-http waits for the chained value before ``request``
             return self.fire(_LoadSession(request, *verified))
-        self._attach(request, Session._unloaded(_Pending(self, request, *verified)))
+        pending = _Pending(self, *verified)
+        self._attach(request, Session._unloaded(pending), pending)
         return None
 
     @handler(_LoadSession.name)
     async def _on_load(self, request: Request, session_id: str, old_key: bool) -> Any:
-        session = Session._unloaded(_Pending(self, request, session_id, old_key))
-        self._attach(request, session)
+        pending = _Pending(self, session_id, old_key)
+        session = Session._unloaded(pending)
+        self._attach(request, session, pending)
         try:
             await session.load()
         except SessionUnavailable as error:
             return error  # answers instead of the handlers
         return None
 
-    def _attach(
-        self, request: Request, session: Session, *, stale: bool = False, resign: bool = False
-    ) -> None:
+    def _attach(self, request: Request, session: Session, state: _State) -> None:
         context = request.context
         context[SESSION_KEY] = session
-        context[_STATE_KEY] = (stale, resign)
+        context[_STATE_KEY] = state
         request.session = session
-
-    def _loaded(
-        self,
-        request: Request,
-        session: Session,
-        session_id: str,
-        record: Record | None,
-        old_key: bool,
-    ) -> None:
-        """Make the unloaded *session* what the store gave (*record*), or a fresh one."""
-        if record is not None:
-            try:
-                session._fill(session_id, record)
-            except ValueError as error:  # not JSON: written by something else, or damaged
-                logger.warning(
-                    "session data in %r is not JSON, starting afresh: %s", self.store, error
-                )
-            else:
-                request.context[_STATE_KEY] = (False, old_key)
-                return
-        session._start_afresh()
-        request.context[_STATE_KEY] = (True, False)
 
     @handler("before_response", priority=-PRIORITY)
     def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
-        state = request.context.pop(_STATE_KEY, None)
+        state: _State | None = request.context.pop(_STATE_KEY, None)
         if state is None:
-            return None  # out of scope, or our own 503
+            return None  # out of scope
         if isinstance(result, BaseException) and (
             not isinstance(result, HTTPError) or result.code >= 500
         ):
@@ -299,7 +278,7 @@ class Sessions(BaseComponent):
         if not session.loaded:
             return None  # never used (or its load failed): nothing to save, touch or sign
         target = result if isinstance(result, Response) else response
-        stale, resign = state
+        stale, resign = state.stale, state.resign
         changes = session._changes()
         if self._finish_without_store(session, request, target, changes, stale, resign):
             return None
@@ -441,19 +420,47 @@ class Sessions(BaseComponent):
         return SessionUnavailable("sessions are unavailable for a moment; retry", retry_after=1)
 
 
-class _Pending:
-    """The loader of one request's unloaded session: the cookie's id, and where to
-    report the outcome (the component's :meth:`Sessions._loaded`)."""
+class _State:
+    """What the saving hook needs to know of how the session was found: *stale* (the
+    cookie names nothing usable: delete it if nothing is stored), *resign* (it was
+    signed with an old secret: sign it again)."""
 
-    __slots__ = ("old_key", "request", "session_id", "sessions")
+    __slots__ = ("resign", "stale")
 
-    def __init__(
-        self, sessions: Sessions, request: Request, session_id: str, old_key: bool
-    ) -> None:
+    def __init__(self, *, stale: bool = False, resign: bool = False) -> None:
+        self.stale = stale
+        self.resign = resign
+
+
+class _Pending(_State):
+    """The loader of one request's unloaded session, bound to the cookie's id; also
+    its :class:`_State`, settled by the load. It holds neither the request nor the
+    session, so an unused session makes no reference cycle."""
+
+    __slots__ = ("old_key", "session_id", "sessions")
+
+    def __init__(self, sessions: Sessions, session_id: str, old_key: bool) -> None:
+        super().__init__()
         self.sessions = sessions
-        self.request = request
         self.session_id = session_id
         self.old_key = old_key
+
+    def _settle(self, session: Session, record: Record | None) -> None:
+        """Make the unloaded *session* what the store gave (*record*), or a fresh one."""
+        if record is not None:
+            try:
+                session._fill(self.session_id, record)
+            except ValueError as error:  # not JSON: written by something else, or damaged
+                logger.warning(
+                    "session data in %r is not JSON, starting afresh: %s",
+                    self.sessions.store,
+                    error,
+                )
+            else:
+                self.resign = self.old_key
+                return
+        session._start_afresh()
+        self.stale = True
 
     def load_sync(self, session: Session) -> None:
         sessions = self.sessions
@@ -470,7 +477,7 @@ class _Pending:
             record = load_sync(self.session_id)
         except SessionStoreError as error:
             raise sessions._unavailable(error) from error
-        sessions._loaded(self.request, session, self.session_id, record, self.old_key)
+        self._settle(session, record)
 
     async def load(self, session: Session) -> None:
         sessions = self.sessions
@@ -479,4 +486,4 @@ class _Pending:
         except SessionStoreError as error:
             raise sessions._unavailable(error) from error
         if not session.loaded:  # else a sync use loaded it while we waited: that one wins
-            sessions._loaded(self.request, session, self.session_id, record, self.old_key)
+            self._settle(session, record)
