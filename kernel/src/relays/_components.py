@@ -13,12 +13,14 @@ import asyncio
 import os
 import threading
 from collections.abc import Awaitable, Iterator
+from threading import get_ident as _get_ident
 from typing import Any, ClassVar, Self
 
 from . import _running
 from ._dispatch import Hub
 from ._events import Event, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
+from ._outcomes import tracking
 from ._values import Value
 
 __all__ = ["BaseComponent", "Component"]
@@ -191,12 +193,28 @@ class BaseComponent:
 
         Returns the event's :class:`~relays.Value` at once. Safe from any thread.
         """
-        if not channels:
-            try:
+        hub = self._hub
+        try:
+            if not channels:
                 channels = event.channels or (self.channel,)
-            except AttributeError:
-                raise TypeError(f"fire() takes an Event, not {type(event).__name__}") from None
-        return self._hub.fire(event, channels)
+            if (
+                event.priority
+                or event.stopped
+                or event.complete
+                or event._trackers
+                or tracking.active
+                or hub.thread_id != _get_ident()
+            ):
+                return hub.fire(event, channels)
+        except AttributeError:
+            raise TypeError(f"fire() takes an Event, not {type(event).__name__}") from None
+        # Hub.fire's common case, inlined: a plain event fired on the loop's thread.
+        value = event.value = Value(event)
+        event.channels = channels
+        hub.queue.append(event)
+        if not hub._flush_scheduled:
+            hub._schedule_flush()
+        return value
 
     def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
         """Fire *event*; ``await`` the call for its result (or its handler's error).

@@ -33,7 +33,15 @@ runs, ``_current`` is its event; a handler task carries its event in the
 ``current_event`` contextvar (set in the task's own context copy). An event fired
 meanwhile is that event's child. Each event that asked for ``complete`` is a
 *tracker*: its children inherit it and count in its ``_outstanding`` until they are
-done, so ``<name>_complete`` fires when the whole cascade has finished.
+done, so ``<name>_complete`` fires when the whole cascade has finished. While no
+tracker is open anywhere (``tracking.active`` is 0, the common case), ``fire`` does
+not look for the parent at all.
+
+Lifetimes. An event and its value refer to each other. When an event finishes with
+nobody else referring to it or to its value (reference counts say so), the link is
+dropped and both are freed at once instead of by the cycle collector, which would
+otherwise cost more per event than the dispatch did. Nobody can observe the
+difference: whoever holds either object keeps both whole.
 
 Calls. ``call`` on an idle tree (loop thread, nothing queued, nothing dispatching)
 dispatches at once instead of waiting a loop iteration: no event could have come
@@ -55,8 +63,8 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ExceptionEvent
-from ._outcomes import channels_meet, derived, log_unhandled, track
-from ._values import Value
+from ._outcomes import channels_meet, derived, log_unhandled, track, tracker_done, tracking
+from ._values import ALONE, Value, refcount
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
@@ -72,6 +80,8 @@ current_event: contextvars.ContextVar[Event | None] = contextvars.ContextVar(
 )
 
 _NO_PARENT: Any = object()
+#: What ``_dispatch`` returns when dispatch paused for an async handler's first step.
+_PAUSED: Any = object()
 _get_ident = threading.get_ident
 
 
@@ -148,9 +158,9 @@ class Hub:
             raise TypeError(f"fire() takes an Event, not {type(event).__name__}") from None
         value = event.value = Value(event)
         event.channels = channels
-        if parent is _NO_PARENT:
-            parent = self._current or current_event.get()
-        if (parent is not None and parent._trackers) or event.complete or event._trackers:
+        if tracking.active or event.complete or event._trackers:
+            if parent is _NO_PARENT:
+                parent = self._current or current_event.get()
             track(event, parent)
 
         if self.thread_id == _get_ident():
@@ -211,39 +221,97 @@ class Hub:
             and not self._ranked
             and self.thread_id == _get_ident()
         ):
-            self._dispatch(self.queue.popleft())
+            self._drain(1)
         return value
 
     # -- dispatching -----------------------------------------------------------------
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._paused:
-            return
+        if not self._paused and not self._drain(self.batch):
+            self._schedule_flush()  # the batch is used up: go on after the loop's I/O
+
+    def _drain(self, budget: int) -> bool:
+        """Dispatch up to *budget* events; True when it stopped early (queue empty, or
+        paused until an async handler's first step has run).
+
+        The handlers of most events are all plain functions with a cached *plan*; those
+        run inline here, which saves a call per event on the path of nearly all of them.
+        """
         queue = self.queue
         popleft = queue.popleft
         ranked = self._ranked
         plans = self._plans
-        run_plan = self._run_plan
-        for _ in range(self.batch):
+        for _ in range(budget):
             if ranked and (ranked[0][0] < 0 or not queue):
                 event = heappop(ranked)[2]
             else:
                 try:
                     event = popleft()
                 except IndexError:
-                    return
-            if event._handlers is None:
-                plan = plans.get((event.name, event.channels))
-                if plan is not None:
-                    run_plan(event, plan)
+                    return True
+            plan = plans.get((event.name, event.channels)) if event._handlers is None else None
+            if plan is None:
+                plan = self._dispatch(event)
+                if plan is None:
                     continue
-            if self._dispatch(event):
-                return  # paused until an async handler's first step has run
-        self._schedule_flush()
+                if plan is _PAUSED:
+                    return True
+            # Every handler is a plain function: no task can be pending afterwards, so
+            # ``_pending`` only counts chained values not done yet (``_chain``).
+            self._current = event
+            args = event.args
+            kwargs = event.kwargs
+            value: Value = event.value  # type: ignore[assignment]
+            try:
+                for callback, event_arg, h in plan:
+                    try:
+                        if event_arg and (event_arg == 2 or event.passes_event):
+                            result = callback(event, *args, **kwargs)
+                        elif kwargs:
+                            result = callback(*args, **kwargs)
+                        else:
+                            result = callback(*args)
+                    except Exception as error:
+                        self._handler_failed(event, h, error)
+                    else:
+                        if result is not None:
+                            if type(result) is Value:
+                                self._chain(event, result)
+                            elif value._results is None:
+                                value._results = [result]
+                            else:
+                                value._results.append(result)
+                    if event.stopped:
+                        break
+            finally:
+                self._current = None
+            if event._pending:
+                continue  # a chained value will finish it
+            if (
+                value._callbacks is not None
+                or value.errors
+                or self._waiters
+                or event.success
+                or event._trackers
+            ):
+                self._finished(event)
+            elif refcount(value) == ALONE and refcount(event) == ALONE:
+                # Nobody but us can ever see either: drop the event -> value link, so
+                # both are freed now rather than by the cycle collector later.
+                event.value = None
+            else:
+                # Somebody may look: finish the value in place (nobody waits for it).
+                results = value._results
+                if results is not None:
+                    value.result = results[0] if len(results) == 1 else results
+                value.done = True
+        return False
 
-    def _dispatch(self, event: Event) -> bool:
-        """Run *event*'s handlers; True when paused for an async handler."""
+    def _dispatch(self, event: Event) -> Any:
+        """Dispatch an event with no cached plan; return its plan when one was just made
+        (the caller runs it), ``_PAUSED`` when paused for an async handler, else None.
+        """
         handlers = event._handlers
         if handlers is None:
             key = (event.name, event.channels)
@@ -251,68 +319,15 @@ class Hub:
             if handlers is None:
                 handlers = self._cache[key] = self.resolve(*key)
                 if handlers and not any(h.is_async for h in handlers):
-                    self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
-            plan = self._plans.get(key)
-            if plan is not None:
-                self._run_plan(event, plan)
-                return False
+                    plan = self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
+                    return plan
         if not handlers:
             if type(event) is ExceptionEvent:
                 log_unhandled(event)
             self._finished(event)
-            return False
+            return None
         event._pending = 1
-        return self._run(event, handlers, 0)
-
-    def _run_plan(self, event: Event, plan: tuple[tuple[Any, int, Handler], ...]) -> None:
-        """The fast path of :meth:`_run`: every handler is a plain function.
-
-        No task can be pending afterwards, so ``_pending`` only counts chained values
-        that are not done yet (``_chain`` adds them); zero means finish now.
-        """
-        self._current = event
-        args = event.args
-        kwargs = event.kwargs
-        value: Value = event.value  # type: ignore[assignment]
-        try:
-            for callback, event_arg, h in plan:
-                try:
-                    if event_arg and (event_arg == 2 or event.passes_event):
-                        result = callback(event, *args, **kwargs)
-                    elif kwargs:
-                        result = callback(*args, **kwargs)
-                    else:
-                        result = callback(*args)
-                except Exception as error:
-                    self._handler_failed(event, h, error)
-                else:
-                    if result is not None:
-                        if type(result) is Value:
-                            self._chain(event, result)
-                        elif value._results is None:
-                            value._results = [result]
-                        else:
-                            value._results.append(result)
-                if event.stopped:
-                    break
-        finally:
-            self._current = None
-        if event._pending:
-            return  # a chained value will finish it
-        if (
-            value._futures is None
-            and value._callbacks is None
-            and not value.errors
-            and not self._waiters
-            and not (event.success or event._trackers)
-        ):
-            # Nobody waits and nothing follows: finish the value in place.
-            results = value._results
-            if results is not None:
-                value.result = results[0] if len(results) == 1 else results
-            value.done = True
-        else:
-            self._finished(event)
+        return _PAUSED if self._run(event, handlers, 0) else None
 
     def _run(self, event: Event, handlers: tuple[Handler, ...], index: int) -> bool:
         """Run *handlers* from *index* on; True when paused for an async handler."""
@@ -446,6 +461,7 @@ class Hub:
             for tracker in event._trackers:
                 tracker._outstanding -= 1
                 if tracker._outstanding == 0:
+                    tracker_done()
                     result = tracker.value.result  # type: ignore[union-attr]
                     done = derived(f"{tracker.name}_complete", tracker, result)
                     self.fire(done, tracker.channels, parent=None)

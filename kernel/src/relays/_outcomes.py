@@ -8,13 +8,33 @@ event asked for ``success``, ``failure`` or ``complete``.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from ._events import Event, _class_name
 
-__all__ = ["channels_meet", "derived", "log_unhandled", "track"]
+__all__ = ["channels_meet", "derived", "log_unhandled", "track", "tracker_done", "tracking"]
 
 logger = logging.getLogger("relays")
+
+
+class _Tracking:
+    """How many ``complete`` trackers are open, in every tree of the process.
+
+    While none is, no event can have a tracker above it, so ``fire`` skips finding
+    the firing event (the parent) altogether: the common case pays one attribute
+    test. Changed only when a tracker opens or closes (rare), under a lock, because
+    trees may run in several threads.
+    """
+
+    __slots__ = ("active", "lock")
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.lock = threading.Lock()
+
+
+tracking = _Tracking()
 
 
 def track(event: Event, parent: Event | None) -> None:
@@ -25,7 +45,15 @@ def track(event: Event, parent: Event | None) -> None:
     if event.complete:
         event._outstanding = 1
         trackers = (*trackers, event)
+        with tracking.lock:
+            tracking.active += 1
     event._trackers = trackers
+
+
+def tracker_done() -> None:
+    """A tracker's cascade has finished (its ``_complete`` event is being fired)."""
+    with tracking.lock:
+        tracking.active -= 1
 
 
 _derived_classes: dict[str, type[Event]] = {}

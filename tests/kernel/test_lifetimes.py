@@ -1,0 +1,140 @@
+"""How long events and values live: freed at once when nobody can see them, kept
+whole when somebody holds either; and the ``complete`` bookkeeping that ``fire``
+skips while no tracker is open."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from relays import Component, Event
+from relays._outcomes import tracking
+from relays._values import ALONE
+from relays.testing import Manager, drain
+
+
+class Link(Event):
+    """``link(i)``: fires ``link(i - 1)`` until 0."""
+
+
+class Chain(Component):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[weakref.ref[Event]] = []
+
+    def link(self, event: Event, i: int) -> int:
+        self.seen.append(weakref.ref(event))
+        if i:
+            self.fire(Link(i - 1))
+        return i
+
+
+@pytest.fixture
+def no_cycle_collector() -> Iterator[None]:
+    """Only reference counting frees objects while the test runs."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.skipif(ALONE == 0, reason="this interpreter gives no usable reference counts")
+@pytest.mark.usefixtures("no_cycle_collector")
+async def test_events_nobody_holds_are_freed_without_the_cycle_collector(
+    manager: Manager,
+) -> None:
+    chain = Chain()
+    manager += chain
+    manager.fire(Link(50))
+    await drain(manager)
+    assert len(chain.seen) == 51
+    assert [ref() for ref in chain.seen] == [None] * 51
+
+
+async def test_a_held_event_keeps_its_finished_value(manager: Manager) -> None:
+    manager += Chain()
+    held = Link(0)
+    manager.fire(held)
+    await drain(manager)
+    assert held.value is not None
+    assert held.value.done
+    assert held.value.result == 0
+    assert held.done
+
+
+async def test_a_held_value_keeps_its_event(manager: Manager) -> None:
+    manager += Chain()
+    value = manager.fire(Link(0))
+    await drain(manager)
+    assert value.done
+    assert value.result == 0
+    assert isinstance(value.event, Link)
+    assert value.event.value is value
+
+
+async def test_the_values_of_a_chain_held_by_a_handler_stay_whole(manager: Manager) -> None:
+    kept: list[Any] = []
+
+    class Keeper(Component):
+        def link(self, i: int) -> int:
+            if i:
+                kept.append(self.fire(Link(i - 1)))
+            return i * 10
+
+    manager += Keeper()
+    manager.fire(Link(3))
+    await drain(manager)
+    assert [value.result for value in kept] == [20, 10, 0]
+    assert all(value.event.value is value for value in kept)
+
+
+async def test_tracking_is_counted_while_a_complete_cascade_runs(manager: Manager) -> None:
+    before = tracking.active
+    during: list[int] = []
+
+    class Cascade(Component):
+        def link(self, i: int) -> None:
+            during.append(tracking.active)
+            if i:
+                self.fire(Link(i - 1))
+
+        def link_complete(self, event: Event, result: Any) -> None:
+            during.append(-1)
+
+    manager += Cascade()
+    outer = Link(2)
+    outer.complete = True
+    manager.fire(outer)
+    await manager.wait("link_complete", timeout=2)
+    assert during == [before + 1] * 3 + [-1]
+    assert tracking.active == before
+
+
+async def test_nested_complete_trackers_each_see_their_cascade(manager: Manager) -> None:
+    finished: list[int] = []
+
+    class Nested(Component):
+        def link(self, i: int) -> None:
+            if i:
+                inner = Link(i - 1)
+                inner.complete = True  # a tracker inside another tracker's cascade
+                self.fire(inner)
+
+        def link_complete(self, event: Event, result: Any) -> None:
+            finished.append(event.args[0])
+
+    before = tracking.active
+    manager += Nested()
+    outer = Link(2)
+    outer.complete = True
+    manager.fire(outer)
+    await drain(manager)
+    # The three cascades end with the same event (link 0), outermost tracker first.
+    assert finished == [2, 1, 0]
+    assert tracking.active == before
