@@ -419,6 +419,11 @@ class FailingStore(MemoryStore):
         super().__init__()
         self.failing = False
 
+    def load_sync(self, session_id: str) -> Record | None:
+        if self.failing:
+            raise SessionStoreError("down")
+        return super().load_sync(session_id)
+
     async def load(self, session_id: str) -> Record | None:
         if self.failing:
             raise SessionStoreError("down")
