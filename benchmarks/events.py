@@ -244,6 +244,29 @@ class RelaysRows:
         return elapsed
 
 
+async def bare_asyncio_tasks(n: int) -> float:
+    """The ``async`` row's floor: the same coroutine run as N asyncio tasks by hand, no
+    framework at all. Every ``async def`` handler is a task (so it may use any asyncio
+    library: timeouts, task groups, cancellation), so relays cannot beat this."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    count = 0
+
+    async def work(i: int) -> None:
+        nonlocal count
+        await asyncio.sleep(0)
+        count += 1
+        if count == n:
+            done.set_result(None)
+
+    start = clock()
+    tasks = [loop.create_task(work(i)) for i in range(n)]
+    await done
+    elapsed = clock() - start
+    del tasks
+    return elapsed
+
+
 # -- circuits -----------------------------------------------------------------------------
 
 
@@ -562,6 +585,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row.target:>6g}x  {verdict:<6}  {row.what}",
                 flush=True,
             )
+            if row.name == "async":
+                floor = rate(
+                    measure(lambda n: loop.run_until_complete(bare_asyncio_tasks(n)), n, repeat)
+                )
+                print(
+                    f"{'  floor':<9} {floor:>12,.0f} {'':>14} {floor / theirs:>6.1f}x "
+                    f"{'':>7}  {'':<6}  bare asyncio tasks, no framework (relays: "
+                    f"{ours / floor:.2f}x of it)",
+                    flush=True,
+                )
     finally:
         loop.close()
     if circuits is not None:

@@ -4,6 +4,7 @@ skips while no tracker is open."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Iterator
@@ -138,3 +139,57 @@ async def test_nested_complete_trackers_each_see_their_cascade(manager: Manager)
     # The three cascades end with the same event (link 0), outermost tracker first.
     assert finished == [2, 1, 0]
     assert tracking.active == before
+
+
+@pytest.mark.skipif(ALONE == 0, reason="this interpreter gives no usable reference counts")
+@pytest.mark.usefixtures("no_cycle_collector")
+async def test_events_of_async_handlers_are_freed_without_the_cycle_collector(
+    manager: Manager,
+) -> None:
+    seen: list[weakref.ref[Event]] = []
+
+    class Suspends(Component):
+        async def link(self, event: Event, i: int) -> None:
+            seen.append(weakref.ref(event))
+            await asyncio.sleep(0)
+
+    manager += Suspends()
+    for i in range(20):
+        manager.fire(Link(i))
+    await drain(manager)
+    assert len(seen) == 20
+    assert [ref() for ref in seen] == [None] * 20
+
+
+async def test_an_error_report_is_not_counted_in_the_failed_events_cascade(
+    manager: Manager,
+) -> None:
+    """The ``exception`` event of a tracked handler is fired outside the cascade, and
+    so is what its own async handler fires."""
+    order: list[str] = []
+
+    class Slow(Event):
+        pass
+
+    class Failing(Component):
+        async def link(self, i: int) -> None:
+            await asyncio.sleep(0)
+            raise ValueError("boom")
+
+        async def exception(self, *args: Any, **kwargs: Any) -> None:
+            self.fire(Slow())
+
+        async def slow(self) -> None:
+            await asyncio.sleep(0.05)
+            order.append("slow")
+
+        def link_complete(self, event: Event, result: Any) -> None:
+            order.append("complete")
+
+    manager += Failing()
+    tracked = Link(1)
+    tracked.complete = True
+    manager.fire(tracked)
+    await manager.wait("link_complete", timeout=2)
+    await drain(manager)
+    assert order == ["complete", "slow"]

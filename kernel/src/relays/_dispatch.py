@@ -382,9 +382,15 @@ class Hub:
 
     def _spawn(self, event: Event, h: Handler, coroutine: Coroutine[Any, Any, Any]) -> None:
         event._pending += 1
-        context = contextvars.copy_context()
-        context.run(current_event.set, event)
-        task = self.loop.create_task(self._drive(event, h, coroutine), context=context)  # type: ignore[union-attr]
+        drive = self._drive(event, h, coroutine)
+        if event._trackers or current_event.get() is not None:
+            # Events its handler fires are children that ``complete`` must count (or
+            # the task would inherit another handler's event): say whose they are.
+            context = contextvars.copy_context()
+            context.run(current_event.set, event)
+            task = self.loop.create_task(drive, context=context)  # type: ignore[union-attr]
+        else:
+            task = self.loop.create_task(drive)  # type: ignore[union-attr]
         self._tasks.add(task)
 
     async def _drive(self, event: Event, h: Handler, coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -407,6 +413,8 @@ class Hub:
         finally:
             self._tasks.discard(asyncio.current_task())
             self._release(event)
+        if value.done and refcount(value) == ALONE and refcount(event) == ALONE:
+            event.value = None  # nobody else can see either: free both now (see Lifetimes)
 
     def _chain(self, event: Event, chained: Value) -> None:
         """A handler returned another event's value: ours is that one's result."""
