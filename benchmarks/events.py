@@ -487,12 +487,20 @@ ROWS = [
 
 def measure(run: Callable[[int], float], n: int, repeat: int) -> Sample:
     """The best of *repeat* runs of *n* events each, after a warm-up run."""
-    run(max(1, n // 10))  # warm-up: imports, handler caches, first-call costs
-    best = float("inf")
+    return measure_side_by_side([run], n, repeat)[0]
+
+
+def measure_side_by_side(runs: list[Callable[[int], float]], n: int, repeat: int) -> list[Sample]:
+    """The best of *repeat* runs of each of *runs*, taken in turns (one of each, then
+    again), so that a change in the machine's load meets every side alike."""
+    for run in runs:
+        run(max(1, n // 10))  # warm-up: imports, handler caches, first-call costs
+    best = [float("inf")] * len(runs)
     for _ in range(repeat):
-        gc.collect()
-        best = min(best, run(n))
-    return n, best
+        for index, run in enumerate(runs):
+            gc.collect()
+            best[index] = min(best[index], run(n))
+    return [(n, seconds) for seconds in best]
 
 
 def relays_runner(loop: asyncio.AbstractEventLoop, row: Row) -> Callable[[int], float]:
@@ -568,15 +576,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for row in rows:
             n = max(10, int(row.n * scale))
-            ours = rate(measure(relays_runner(loop, row), n, repeat))
             if circuits is None:
+                ours = rate(measure(relays_runner(loop, row), n, repeat))
                 print(
                     f"{row.name:<9} {ours:>12,.0f} {'-':>14} {'-':>7} {row.target:>6g}x  "
                     f"{'-':<6}  {row.what}",
                     flush=True,
                 )
                 continue
-            theirs = rate(measure(getattr(circuits, row.attribute), n, repeat))
+            ours_sample, theirs_sample = measure_side_by_side(
+                [relays_runner(loop, row), getattr(circuits, row.attribute)], n, repeat
+            )
+            ours, theirs = rate(ours_sample), rate(theirs_sample)
             ratio = ours / theirs
             verdict = "PASS" if ratio >= row.target else "MISS"
             missed += verdict == "MISS"
