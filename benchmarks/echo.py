@@ -1,14 +1,52 @@
 #!/usr/bin/env python3
-"""TCP echo throughput: relays-sockets against circuits' TCPServer and a raw asyncio Protocol.
+"""TCP echo: relays-sockets next to circuits' TCPServer and raw asyncio protocols.
 
-Each server runs in its own process on loopback; this process is the load generator
-(asyncio protocols, so it costs as little as a client can). Two measures per server:
+Each server runs in its own process on loopback, written the way its users write an
+echo server; this process is the load generator. Two loads, each measured in turn on
+every server:
 
-* messages/s: CONNECTIONS connections, each keeping WINDOW small messages in flight;
-* MB/s: fewer connections echoing LARGE-byte messages.
+* messages: ``CONNECTIONS`` connections, each with one ``SMALL``-byte message in flight
+  (send, wait for the echo, send again), so one read is one message;
+* MB/s: ``LARGE_CONNECTIONS`` connections echoing ``LARGE``-byte messages.
 
-Usage: ``python benchmarks/echo.py [--seconds 3] [--only relays,asyncio,circuits]``.
-The whole run is bounded (about 30 s with the defaults) and prints a table and ratios.
+Method, and why:
+
+* The server is pinned to CPU 0 and the load generator to CPU 1 (when there are two),
+  so they never take turns on one core.
+* Counting starts after the connections are open and a warm-up, so start-up (imports,
+  listening, accepting) is not counted. The server's CPU time is read from ``/proc``
+  (``schedstat``: nanoseconds, every thread) right at the start and the end of the
+  counted interval; ``stat``'s 10 ms clock ticks are too coarse for two seconds.
+* Every server and the load generator set ``TCP_NODELAY`` (asyncio and uvloop do on
+  every TCP transport, circuits on its listening socket, which accepted sockets inherit
+  on Linux): nobody waits for Nagle's algorithm or a delayed ACK.
+* The load generator (``poll_load``) polls its sockets without ever sleeping. On
+  loopback a ``send`` runs the receiver's TCP input, wake-up included, inside the
+  sender's system call: a client that sleeps between echoes bills its wake-ups to the
+  server, more to a server that answers each read at once than to one that answers a
+  batch. A client that never sleeps has nothing to bill, answers each echo at once
+  and so keeps every server as busy as it can be. ``--client uvloop`` uses asyncio
+  protocols on uvloop instead, which sleep, to show how much that moves the figures.
+* The table says how busy each side was (CPU seconds per second). On a shared machine
+  both are often well below 100%: other processes take turns on the same cores. Then
+  messages/s say more about the machine than about the server; CPU per message moves
+  much less, and is the figure to compare.
+* Rounds interleave the servers (a burst of load from elsewhere hits them all alike);
+  each figure is the best of the rounds, measure by measure: the highest rate, the
+  lowest CPU per message.
+
+Two asyncio peers, both written as the asyncio docs show: ``asyncio`` is a
+``Protocol`` (``data_received`` -> ``transport.write``); ``asyncio-buffered`` is a
+``BufferedProtocol`` reading into one reused buffer, as relays-sockets does. The plain
+``Protocol`` costs far more than it looks: its transport reads with
+``sock.recv(256 KiB)``, and on CPython 3.11 with glibc each such read allocates and
+frees a 256 KiB block with ``mmap``/``mremap``/``munmap`` (three system calls and a
+page fault per read, some 30 us; see python/cpython#85451). Its users pay that, so it
+stays; the buffered peer shows what asyncio costs without it, and relays is held to
+both.
+
+Usage: ``python benchmarks/echo.py [--seconds 2] [--rounds 2] [--only relays,circuits]
+[--client poll|uvloop]``. Each round takes about 5 s per server.
 """
 
 from __future__ import annotations
@@ -16,18 +54,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import glob
 import os
+import resource
+import select
+import socket
 import subprocess
 import sys
 import time
 from typing import Any
 
-SERVERS = ("asyncio", "relays", "relays-uvloop", "circuits")
+SERVERS = ("asyncio", "asyncio-buffered", "relays", "relays-uvloop", "circuits")
 SMALL = 64
 LARGE = 64 * 1024
 CONNECTIONS = 50
-WINDOW = 1
 LARGE_CONNECTIONS = 8
+WARM_UP = 0.5
+#: relays must reach at least these ratios to each peer, by messages/s and by CPU.
+TARGETS = {"circuits": 3.0, "asyncio": 0.5, "asyncio-buffered": 0.5}
+SERVER_CPU, CLIENT_CPU = 0, 1
 
 
 # -- the servers, each run as ``echo.py --serve <kind>``: prints its port, serves forever --
@@ -41,12 +86,30 @@ def serve_asyncio() -> None:
         def data_received(self, data: bytes) -> None:
             self.transport.write(data)
 
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await server.serve_forever()
+    asyncio.run(_serve_forever(Echo))
 
-    asyncio.run(main())
+
+def serve_asyncio_buffered() -> None:
+    class Echo(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.buffer = memoryview(bytearray(64 * 1024))
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+
+        def get_buffer(self, sizehint: int) -> memoryview:
+            return self.buffer
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.transport.write(self.buffer[:nbytes].tobytes())
+
+    asyncio.run(_serve_forever(Echo))
+
+
+async def _serve_forever(protocol: Any) -> None:
+    server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
 
 
 def serve_relays(use_uvloop: bool = False) -> None:
@@ -78,35 +141,168 @@ def serve_circuits() -> None:
     (Echo() + TCPServer(("127.0.0.1", 0))).run()
 
 
-# -- the load generator ---------------------------------------------------------------
+# -- the load generators -------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Sample:
+    """One measure of one server."""
+
+    rate: float  # messages echoed per second
+    cpu: float  # server CPU seconds per message
+    server_busy: float  # server CPU seconds per second
+    client_busy: float  # load generator CPU seconds per second
+
+
+class _Counted:
+    """What both load generators share: the window of time and CPU that counts."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.count = 0
+
+    def start(self) -> None:
+        self._count, self._time = self.count, time.perf_counter()
+        self._cpu, self._own = process_cpu(self.pid), _own_cpu()
+
+    def sample(self) -> Sample:
+        count, elapsed = self.count - self._count, time.perf_counter() - self._time
+        cpu, own = process_cpu(self.pid) - self._cpu, _own_cpu() - self._own
+        return Sample(count / elapsed, cpu / max(count, 1), cpu / elapsed, own / elapsed)
+
+
+def poll_load(pid: int, port: int, size: int, connections: int, seconds: float) -> Sample:
+    """The default load generator: non-blocking sockets and an epoll that never sleeps.
+
+    Polling without a timeout keeps it on its CPU all the time, so it echoes back at
+    once and, above all, no server pays for waking it: on loopback a ``send`` runs the
+    receiver's whole TCP input in the sender's system call, wake-up included, so a
+    load generator that sleeps between echoes bills part of its own cost to the server.
+    """
+    counted = _Counted(pid)
+    message = b"m" * size
+    buffer = memoryview(bytearray(max(size, 64 * 1024)))
+    poller = select.epoll()
+    # per descriptor: [socket, bytes received towards the next message, bytes unsent]
+    peers: dict[int, list[Any]] = {}
+    for _ in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        peers[sock.fileno()] = [sock, 0, b""]
+        poller.register(sock.fileno(), select.EPOLLIN)
+
+    def send(fd: int, peer: list[Any], data: bytes) -> None:
+        data = peer[2] + data
+        try:
+            sent = peer[0].send(data)
+        except BlockingIOError:
+            sent = 0
+        peer[2] = data[sent:]
+        poller.modify(fd, select.EPOLLIN | select.EPOLLOUT if peer[2] else select.EPOLLIN)
+
+    def run_until(deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            for fd, events in poller.poll(0):
+                peer = peers[fd]
+                if events & select.EPOLLOUT:
+                    send(fd, peer, b"")
+                if not events & select.EPOLLIN:
+                    continue
+                received = peer[0].recv_into(buffer)
+                if not received:
+                    raise ConnectionError("the server closed a connection")
+                done, peer[1] = divmod(peer[1] + received, size)
+                if done:
+                    counted.count += done
+                    send(fd, peer, message * done)
+
+    try:
+        for fd, peer in peers.items():
+            send(fd, peer, message)
+        run_until(time.perf_counter() + WARM_UP)
+        counted.start()
+        run_until(time.perf_counter() + seconds)
+        return counted.sample()
+    finally:
+        poller.close()
+        for peer in peers.values():
+            peer[0].close()
 
 
 class _Client(asyncio.Protocol):
-    """Keeps *window* messages of *size* bytes in flight; counts echoed messages."""
+    """One connection of the uvloop load generator: one message in flight."""
 
-    def __init__(self, size: int, window: int, counter: list[int]) -> None:
+    def __init__(self, size: int, counted: _Counted) -> None:
         self.message = b"m" * size
         self.size = size
-        self.window = window
-        self.counter = counter
+        self.counted = counted
         self.pending = 0
         self.running = True
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(self.message * self.window)
+        transport.write(self.message)
 
     def data_received(self, data: bytes) -> None:
-        self.pending += len(data)
-        done, self.pending = divmod(self.pending, self.size)
+        done, self.pending = divmod(self.pending + len(data), self.size)
         if done:
-            self.counter[0] += done
+            self.counted.count += done
             if self.running:
                 self.transport.write(self.message * done)
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds the server process used so far (user + system), from /proc (Linux)."""
+async def _asyncio_load(
+    pid: int, port: int, size: int, connections: int, seconds: float
+) -> Sample:
+    loop = asyncio.get_running_loop()
+    counted = _Counted(pid)
+    clients = []
+    for _ in range(connections):
+        _, client = await loop.create_connection(lambda: _Client(size, counted), "127.0.0.1", port)
+        clients.append(client)
+    await asyncio.sleep(WARM_UP)
+    counted.start()
+    await asyncio.sleep(seconds)
+    sample = counted.sample()
+    for client in clients:
+        client.running = False
+        client.transport.close()
+    await asyncio.sleep(0.05)
+    return sample
+
+
+def uvloop_load(pid: int, port: int, size: int, connections: int, seconds: float) -> Sample:
+    """The other load generator (``--client uvloop``): asyncio protocols on uvloop.
+
+    It sleeps whenever it waits for an echo, so the servers' figures include waking it
+    up; kept to show how much a sleeping client moves them.
+    """
+    coroutine = _asyncio_load(pid, port, size, connections, seconds)
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result: Sample = runner.run(coroutine)
+    return result
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process *pid* used so far, from /proc (Linux).
+
+    ``schedstat`` counts nanoseconds for every thread; ``stat`` (the fallback) counts
+    clock ticks, 10 ms each, too coarse for a two-second window.
+    """
+    total = 0
+    try:
+        for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+            with open(path) as schedstat:
+                total += int(schedstat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        total = 0
+    if total:
+        return total / 1e9
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
@@ -115,42 +311,15 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(
-    pid: int, port: int, size: int, connections: int, window: int, seconds: float
-) -> tuple[float, float]:
-    """Messages echoed per second over *seconds* (after a short warm-up), and the server's
-    CPU seconds per message meanwhile."""
-    loop = asyncio.get_running_loop()
-    counter = [0]
-    clients = []
-    for _ in range(connections):
-        _, client = await loop.create_connection(
-            lambda: _Client(size, window, counter), "127.0.0.1", port
-        )
-        clients.append(client)
-    await asyncio.sleep(0.3)
-    start_count, start, start_cpu = counter[0], time.perf_counter(), server_cpu(pid)
-    await asyncio.sleep(seconds)
-    count = counter[0] - start_count
-    rate = count / (time.perf_counter() - start)
-    cpu = (server_cpu(pid) - start_cpu) / max(count, 1)
-    for client in clients:
-        client.running = False
-        client.transport.close()
-    await asyncio.sleep(0.05)
-    return rate, cpu
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
-def _run_client(coroutine: Any) -> tuple[float, float]:
-    """Run the load generator, on uvloop when installed: the cheaper the client, the more
-    the figures say about the server."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result: tuple[float, float] = runner.run(coroutine)
-    return result
+def _pin(cpu: int) -> None:
+    """Run this process on *cpu* only, when the machine has more than one."""
+    if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
 
 
 def start_server(kind: str) -> tuple[subprocess.Popen[str], int]:
@@ -180,24 +349,31 @@ def stop_server(process: subprocess.Popen[str]) -> None:
 
 @dataclasses.dataclass
 class Result:
-    messages: float = 0.0  # messages/s measured
+    """The best of the rounds, measure by measure."""
+
+    messages: float = 0.0  # messages/s
     message_cpu: float = float("inf")  # server CPU seconds per message
-    megabytes: float = 0.0  # MB/s measured
+    server_busy: float = 0.0  # in the round with the best messages/s
+    client_busy: float = 0.0  # idem
+    megabytes: float = 0.0  # MB/s
     megabyte_cpu: float = float("inf")  # server CPU seconds per MB
 
-    def merge(self, other: Result) -> Result:
-        """The best of two rounds, measure by measure."""
-        return Result(
-            max(self.messages, other.messages),
-            min(self.message_cpu, other.message_cpu),
-            max(self.megabytes, other.megabytes),
-            min(self.megabyte_cpu, other.megabyte_cpu),
-        )
+    def add(self, small: Sample, large: Sample) -> None:
+        if small.rate > self.messages:
+            self.messages = small.rate
+            self.server_busy, self.client_busy = small.server_busy, small.client_busy
+        self.message_cpu = min(self.message_cpu, small.cpu)
+        self.megabytes = max(self.megabytes, large.rate * LARGE / 1e6)
+        self.megabyte_cpu = min(self.megabyte_cpu, large.cpu * 1e6 / LARGE)
 
 
-def run(kinds: list[str], seconds: float, rounds: int) -> dict[str, Result]:
-    """The best of *rounds* for each server; rounds interleave the servers, so a burst of
-    load from elsewhere on the machine does not hit one server only."""
+LOADS = {"poll": poll_load, "uvloop": uvloop_load}
+
+
+def run(kinds: list[str], seconds: float, rounds: int, client: str) -> dict[str, Result]:
+    """The best of *rounds* for each server; rounds interleave the servers."""
+    load = LOADS[client]
+    _pin(CLIENT_CPU)
     results: dict[str, Result] = {}
     for round_number in range(1, rounds + 1):
         for kind in kinds:
@@ -207,18 +383,16 @@ def run(kinds: list[str], seconds: float, rounds: int) -> dict[str, Result]:
                 print(f"{kind}: skipped, {error}", flush=True)
                 continue
             try:
-                small = measure(process.pid, port, SMALL, CONNECTIONS, WINDOW, seconds)
-                messages, message_cpu = _run_client(small)
-                large = measure(process.pid, port, LARGE, LARGE_CONNECTIONS, 1, seconds)
-                large_messages, large_cpu = _run_client(large)
+                small = load(process.pid, port, SMALL, CONNECTIONS, seconds)
+                large = load(process.pid, port, LARGE, LARGE_CONNECTIONS, seconds)
             finally:
                 stop_server(process)
-            megabytes = large_messages * LARGE / 1e6
-            result = Result(messages, message_cpu, megabytes, large_cpu * 1e6 / LARGE)
-            results[kind] = results.get(kind, Result()).merge(result)
+            results.setdefault(kind, Result()).add(small, large)
             print(
-                f"round {round_number} {kind:<13} {messages:>10,.0f} messages/s"
-                f" {megabytes:>8,.1f} MB/s",
+                f"round {round_number} {kind:<16} {small.rate:>9,.0f} messages/s"
+                f" {small.cpu * 1e6:>6.1f} us CPU/message"
+                f" (server {small.server_busy:.0%} busy, client {small.client_busy:.0%})"
+                f" {large.rate * LARGE / 1e6:>8,.1f} MB/s",
                 flush=True,
             )
     return results
@@ -227,37 +401,40 @@ def run(kinds: list[str], seconds: float, rounds: int) -> dict[str, Result]:
 def report(results: dict[str, Result]) -> None:
     print()
     print(f"TCP echo on loopback, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    print(f"  messages: {CONNECTIONS} connections x {WINDOW} in flight x {SMALL} B")
-    print(f"  MB/s: {LARGE_CONNECTIONS} connections x {LARGE // 1024} KiB messages")
-    print("  server CPU: what the server process spent per message / per MB (lower is better)")
+    print(f"  messages: {CONNECTIONS} connections x 1 message of {SMALL} B in flight")
+    print(f"  MB/s: {LARGE_CONNECTIONS} connections x 1 message of {LARGE // 1024} KiB")
+    print("  best of the rounds for each column; CPU: the server process's, lower is better;")
+    print("  busy: CPU seconds per second of the server and of the load generator")
     print()
     print(
-        f"{'server':<13} {'messages/s':>11} {'CPU us/msg':>11} {'msg/CPU-s':>10}"
-        f" {'MB/s':>8} {'CPU ms/MB':>10} {'MB/CPU-s':>9}"
+        f"{'server':<16} {'messages/s':>10} {'CPU us/msg':>10} {'busy':>11}"
+        f" {'MB/s':>8} {'CPU ms/MB':>9}"
     )
     for kind, r in results.items():
+        busy = f"{r.server_busy:.0%}/{r.client_busy:.0%}"
         print(
-            f"{kind:<13} {r.messages:>11,.0f} {r.message_cpu * 1e6:>11.1f}"
-            f" {1 / r.message_cpu:>10,.0f} {r.megabytes:>8,.1f}"
-            f" {r.megabyte_cpu * 1e3:>10.2f} {1 / r.megabyte_cpu:>9,.0f}"
+            f"{kind:<16} {r.messages:>10,.0f} {r.message_cpu * 1e6:>10.1f} {busy:>11}"
+            f" {r.megabytes:>8,.1f} {r.megabyte_cpu * 1e3:>9.2f}"
         )
-    print()
     relays = results.get("relays")
-    for other in ("circuits", "asyncio"):
-        if relays is None or other not in results:
-            continue
-        o = results[other]
-        print(
-            f"relays / {other:<8} measured: messages/s x{relays.messages / o.messages:.2f},"
-            f" MB/s x{relays.megabytes / o.megabytes:.2f};"
-            f" per server CPU: messages x{o.message_cpu / relays.message_cpu:.2f},"
-            f" MB x{o.megabyte_cpu / relays.megabyte_cpu:.2f}"
-        )
+    if relays is None:
+        return
     print()
-    print(
-        "Measured rates are capped by the load generator (one process on the same cores);"
-        " per-CPU figures say what each server costs."
-    )
+    print("relays / peer: messages/s and MB/s divided by the peer's; CPU: the peer's CPU")
+    print("per message (per MB) divided by relays' (2.0 = relays uses half the CPU).")
+    for other, target in TARGETS.items():
+        o = results.get(other)
+        if o is None:
+            continue
+        rate = relays.messages / o.messages
+        cpu = o.message_cpu / relays.message_cpu
+        verdict = "PASS" if min(rate, cpu) >= target else "MISS"
+        print(
+            f"  vs {other:<16} messages/s x{rate:.2f}  CPU/message x{cpu:.2f}"
+            f"  MB/s x{relays.megabytes / o.megabytes:.2f}"
+            f"  CPU/MB x{o.megabyte_cpu / relays.megabyte_cpu:.2f}"
+            f"  (target x{target:g} by messages/s and CPU: {verdict})"
+        )
 
 
 def main() -> None:
@@ -266,10 +443,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="per measure (default 2)")
     parser.add_argument("--rounds", type=int, default=2, help="best of (default 2)")
     parser.add_argument("--only", default=",".join(SERVERS), help="servers to compare")
+    parser.add_argument(
+        "--client", choices=tuple(LOADS), default="poll", help="load generator (default poll)"
+    )
     options = parser.parse_args()
     if options.serve:
+        _pin(SERVER_CPU)
         servers = {
             "asyncio": serve_asyncio,
+            "asyncio-buffered": serve_asyncio_buffered,
             "relays": serve_relays,
             "relays-uvloop": lambda: serve_relays(use_uvloop=True),
             "circuits": serve_circuits,
@@ -277,7 +459,7 @@ def main() -> None:
         servers[options.serve]()
         return
     kinds = [kind for kind in options.only.split(",") if kind in SERVERS]
-    report(run(kinds, options.seconds, options.rounds))
+    report(run(kinds, options.seconds, options.rounds, options.client))
 
 
 if __name__ == "__main__":
