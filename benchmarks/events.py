@@ -531,7 +531,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--uvloop", action="store_true", help="run relays on uvloop (pip install uvloop)"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count machine instructions per event under valgrind instead of timing: "
+        "the same figures on a busy machine as on an idle one (slower: a few minutes)",
+    )
+    # Internal: what --instructions runs under valgrind.
+    parser.add_argument(
+        "--run-once", nargs=3, metavar=("SIDE", "ROW", "N"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.run_once:
+        return run_once(*args.run_once)
     if args.uvloop:
         os.environ["RELAYS_UVLOOP"] = "1"  # read by new_event_loop, also in start()'s thread
     if args.cpu:
@@ -547,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"no row named {', '.join(sorted(unknown))}")
         rows = [row for row in ROWS if row.name in wanted]
+
+    if args.instructions:
+        return count_instructions(rows, scale, relays_only=args.relays_only)
 
     circuits = None
     if not args.relays_only:
@@ -611,6 +626,60 @@ def main(argv: list[str] | None = None) -> int:
     if circuits is not None:
         print(f"# {len(rows) - missed} of {len(rows)} rows meet their target")
     # A benchmark reports; it does not fail on figures (the machine may be busy).
+    return 0
+
+
+def run_once(side: str, row_name: str, n: str) -> int:
+    """Run one row once, for one side; what ``--instructions`` counts."""
+    row = next(row for row in ROWS if row.name == row_name)
+    if side == "relays":
+        loop = relays.new_event_loop()
+        try:
+            relays_runner(loop, row)(int(n))
+        finally:
+            loop.close()
+    else:
+        getattr(circuits_rows(), row.attribute)(int(n))
+    return 0
+
+
+def count_instructions(rows: list[Row], scale: float, relays_only: bool) -> int:
+    """Print instructions per event for each row and side, and their ratio."""
+    import instructions
+
+    if not instructions.available():
+        print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
+        return 2
+    print(
+        f"# relays {relays.__version__}, Python {sys.version.split()[0]}; machine "
+        "instructions per event under valgrind (lower is better; the ratio is circuits' "
+        "count over relays': how many times less work relays does)",
+        flush=True,
+    )
+    print(f"{'row':<9} {'relays':>9} {'circuits':>9} {'ratio':>7} {'target':>7}  result  what")
+    script = [sys.executable, str(pathlib.Path(__file__).resolve()), "--run-once"]
+    sides = ["relays"] if relays_only else ["relays", "circuits"]
+    missed = 0
+    for row in rows:
+        large = max(20, int(row.n * scale) // 2)
+        small = large // 5
+        counts = [instructions.per_item([*script, side, row.name], small, large) for side in sides]
+        if relays_only:
+            print(
+                f"{row.name:<9} {counts[0]:>9,.0f} {'-':>9} {'-':>7} "
+                f"{row.target:>6g}x  {'-':<6}  {row.what}"
+            )
+            continue
+        ratio = counts[1] / counts[0]
+        verdict = "PASS" if ratio >= row.target else "MISS"
+        missed += verdict == "MISS"
+        print(
+            f"{row.name:<9} {counts[0]:>9,.0f} {counts[1]:>9,.0f} {ratio:>6.2f}x "
+            f"{row.target:>6g}x  {verdict:<6}  {row.what}",
+            flush=True,
+        )
+    if not relays_only:
+        print(f"# {len(rows) - missed} of {len(rows)} rows meet their target")
     return 0
 
 

@@ -83,6 +83,12 @@ class Event:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = args
         self.kwargs = kwargs
+        # The kernel reads these for every event; an instance's own attribute is found
+        # several times faster than a class default (CPython caches only the former).
+        self.stopped = False
+        self._trackers = ()
+        self._pending = 0
+        self._handlers = None
 
     @classmethod
     def create(cls, name: str, *args: Any, **kwargs: Any) -> Event:
