@@ -178,26 +178,34 @@ class Hub:
             if loop is not None:  # attached meanwhile, from another thread: wake it
                 loop.call_soon_threadsafe(self._schedule_flush)
         else:
-            self._wake_from_thread(event)
+            # From another thread: append to the inbox, and wake the loop once a burst.
+            self._inbox.append(event)
+            if not self._inbox_scheduled:
+                self._wake_from_thread()
         return value
 
     def _attached_loop(self) -> asyncio.AbstractEventLoop | None:
         return self.loop
 
-    def _wake_from_thread(self, event: Event) -> None:
-        self._inbox.append(event)
-        if not self._inbox_scheduled:
-            self._inbox_scheduled = True
-            try:
-                self.loop.call_soon_threadsafe(self._take_inbox)  # type: ignore[union-attr]
-            except (AttributeError, RuntimeError):
-                self._inbox_scheduled = False  # the loop stopped meanwhile; events wait
+    def _wake_from_thread(self) -> None:
+        self._inbox_scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._take_inbox)  # type: ignore[union-attr]
+        except (AttributeError, RuntimeError):
+            self._inbox_scheduled = False  # the loop stopped meanwhile; events wait
 
     def _take_inbox(self) -> None:
         self._inbox_scheduled = False  # cleared first: a later append wakes us again
         inbox = self._inbox
+        popleft = inbox.popleft
+        append = self.queue.append
         while inbox:
-            self._push(inbox.popleft())
+            event = popleft()
+            if event.priority:
+                heappush(self._ranked, (-event.priority, next(self._seq), event))
+            else:
+                append(event)
+        self._schedule_flush()
 
     def _push(self, event: Event) -> None:
         if event.priority:
