@@ -632,7 +632,13 @@ def main(argv: list[str] | None = None) -> int:
 def run_once(side: str, row_name: str, n: str) -> int:
     """Run one row once, for one side; what ``--instructions`` counts."""
     row = next(row for row in ROWS if row.name == row_name)
-    if side == "relays":
+    if side == "asyncio":  # the async row's floor
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(bare_asyncio_tasks(int(n)))
+        finally:
+            loop.close()
+    elif side == "relays":
         loop = relays.new_event_loop()
         try:
             relays_runner(loop, row)(int(n))
@@ -678,6 +684,14 @@ def count_instructions(rows: list[Row], scale: float, relays_only: bool) -> int:
             f"{row.target:>6g}x  {verdict:<6}  {row.what}",
             flush=True,
         )
+        if row.name == "async":
+            floor = instructions.per_item([*script, "asyncio", row.name], small, large)
+            print(
+                f"{'  floor':<9} {floor:>9,.0f} {'':>9} {counts[1] / floor:>6.2f}x "
+                f"{'':>7}  {'':<6}  bare asyncio tasks, no framework (relays: "
+                f"{floor / counts[0]:.2f}x of it)",
+                flush=True,
+            )
     if not relays_only:
         print(f"# {len(rows) - missed} of {len(rows)} rows meet their target")
     return 0
