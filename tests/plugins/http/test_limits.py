@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from relays import Component
 from relays.testing import MemoryTransport
 from relays_http import BaseServer, Limits, Request, Response
+from relays_http._lifecycle import loop_clock
 from relays_http.testing import Client, parse_responses
 
 
@@ -107,6 +109,47 @@ async def test_slow_body_gets_408() -> None:
         client.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
         received = await client.wait(lambda _: client.closed, timeout=2)
     assert received.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_a_body_that_never_starts_gets_408_after_body_timeout() -> None:
+    # The head is complete: the body's own deadline runs, not what is left of the head's.
+    server, transport = serve(body_timeout=0.1, header_timeout=30)
+    async with server:
+        client = transport.connect()
+        client.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+        received = await client.wait(lambda _: client.closed, timeout=2)
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert b"request body" in received
+
+
+async def test_body_timeout_runs_between_two_reads_not_for_the_whole_body() -> None:
+    server, transport = serve(body_timeout=0.3, header_timeout=30)
+    async with server:
+        client = transport.connect()
+        client.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\n")
+        for byte in b"abcdef":  # 0.6 s in all, never 0.3 s between two reads
+            await asyncio.sleep(0.1)
+            client.send(bytes([byte]))
+        received = await client.wait(lambda data: data.endswith(b"hello"), timeout=2)
+    assert received.startswith(b"HTTP/1.1 200 ")
+
+
+def test_deadlines_read_the_loop_clock_in_its_cheapest_form() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop_clock(loop) is time.monotonic  # what BaseEventLoop.time() returns
+
+        class Skewed(type(loop)):  # type: ignore[misc]
+            def time(self) -> float:
+                return 42.0
+
+        skewed = Skewed()
+        try:
+            assert loop_clock(skewed)() == 42.0
+        finally:
+            skewed.close()
+    finally:
+        loop.close()
 
 
 async def test_idle_keep_alive_connection_is_closed_quietly() -> None:

@@ -302,3 +302,18 @@ def test_head_limits_apply_to_an_unfinished_head_fed_bytewise() -> None:
             assert connection.next_event() is NEED_DATA
             connection.receive_data(b"X: y\r\n"[_ % 6 : _ % 6 + 1])
     assert caught.value.status_code == 431
+
+
+def test_bodies_without_trailers_end_with_one_shared_immutable_event() -> None:
+    connection = Connection()
+    ends = []
+    for request in (GET % 1, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"):
+        connection.receive_data(request)
+        while (event := connection.next_event()) is not NEED_DATA:
+            if type(event) is EndOfMessage:
+                ends.append(event)
+        respond(connection)
+        connection.start_next_cycle()
+    assert ends[0] is ends[1]
+    assert ends[0] == EndOfMessage()
+    assert ends[0].trailers == ()  # a tuple: nobody can add to the shared one

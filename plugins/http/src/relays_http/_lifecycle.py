@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import _protocol as protocol
@@ -38,6 +40,7 @@ __all__ = [
     "HEAD",
     "IDLE",
     "STOPPED_PRIORITY",
+    "loop_clock",
     "stop",
     "sweep",
     "sweep_interval",
@@ -58,6 +61,18 @@ STOPPED_PRIORITY = 10
 _SHUTDOWN_POLL_INTERVAL = 0.02
 
 
+def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """*loop*'s clock, in the cheapest form that reads the same time.
+
+    asyncio's own loops define ``time()`` as :func:`time.monotonic`: calling that
+    C function directly saves a Python call on every timestamp of the hot path
+    (a connection takes three or four). Other loops (uvloop) keep their own.
+    """
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
 def sweep_interval(limits: Limits) -> float:
     """Seconds between two sweeps: a few per shortest timeout, within bounds."""
     timeouts = (limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout)
@@ -67,7 +82,7 @@ def sweep_interval(limits: Limits) -> float:
 def sweep(http: HTTP) -> None:
     """Expire the sessions past their deadline; run again while any are open."""
     loop = asyncio.get_running_loop()
-    now = loop.time()
+    now = http._time()
     for session in list(http._sessions.values()):
         phase = session.phase
         if phase == HANDLING or now < session.deadline:

@@ -58,6 +58,18 @@ class Response:
         if content_type is not None:
             self.headers["Content-Type"] = content_type
 
+    @classmethod
+    def _blank(cls) -> Response:
+        """``Response()``, as the server makes one per request: without the checks."""
+        response = cls.__new__(cls)
+        response.body = None
+        response.status = 200
+        response.reason = ""
+        response.bytes_sent = None
+        response._headers = None
+        response._cookies = None
+        return response
+
     @property
     def headers(self) -> Headers:
         """The header fields the handler sets (Date, Server and framing are added)."""

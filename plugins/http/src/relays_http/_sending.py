@@ -50,22 +50,19 @@ __all__ = ["answer"]
 
 logger = logging.getLogger("relays.http")
 
+_wall_clock = time.time
+
 _ProtocolResponse = protocol.Response
 
 _HTML = b"text/html; charset=utf-8"
 _JSON = b"application/json"
 _OCTETS = b"application/octet-stream"
+_INTERNAL_ERROR = b"500 Internal Server Error\n"
 
-_date = [0, b""]
 
-
-def _date_line() -> bytes:
-    """The ``Date`` field line, formatted at most once a second."""
-    now = int(time.time())
-    if now != _date[0]:
-        _date[0] = now
-        _date[1] = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
-    return _date[1]  # type: ignore[return-value]
+def _date_line(now: int) -> bytes:
+    """The ``Date`` field line for the second *now*."""
+    return b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
 
 
 def answer(http: HTTP, session: Session, value: Value) -> None:
@@ -122,25 +119,21 @@ def _respond(
         _send_error(http, session, request, response, result, reported=True)
         return
     try:
-        _send(http, session, request, response, result)
+        kind = type(result)
+        if kind is bytes:
+            _send_whole(http, session, response, result, _OCTETS)
+        elif kind is str:
+            _send_whole(http, session, response, result.encode("utf-8"), _HTML)
+        elif result is None:
+            _send_error(http, session, request, response, NotFound())
+        elif isinstance(result, Response):
+            _send_body(http, session, request, result, result.body)
+        elif isinstance(result, HTTPError):
+            _send_error(http, session, request, response, result)
+        else:
+            _send_body(http, session, request, response, result)
     except Exception as error:  # a body we cannot encode: the app's bug, a 500
         _send_error(http, session, request, response, error)
-
-
-def _send(http: HTTP, session: Session, request: Request, response: Response, result: Any) -> None:
-    kind = type(result)
-    if kind is str:
-        _send_app_response(http, session, response, result.encode("utf-8"), _HTML)
-    elif kind is bytes:
-        _send_app_response(http, session, response, result, _OCTETS)
-    elif result is None:
-        _send_error(http, session, request, response, NotFound())
-    elif isinstance(result, Response):
-        _send_body(http, session, request, result, result.body)
-    elif isinstance(result, HTTPError):
-        _send_error(http, session, request, response, result)
-    else:
-        _send_body(http, session, request, response, result)
 
 
 def _send_body(
@@ -148,14 +141,14 @@ def _send_body(
 ) -> None:
     """Send a body of any type a handler may give (``None`` is empty here)."""
     if body is None:
-        _send_app_response(http, session, response, b"", None)
+        _send_whole(http, session, response, b"", None)
     elif isinstance(body, str):
-        _send_app_response(http, session, response, body.encode("utf-8"), _HTML)
+        _send_whole(http, session, response, body.encode("utf-8"), _HTML)
     elif isinstance(body, bytes | bytearray | memoryview):
-        _send_app_response(http, session, response, bytes(body), _OCTETS)
+        _send_whole(http, session, response, bytes(body), _OCTETS)
     elif isinstance(body, dict | list):
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        _send_app_response(http, session, response, data, _JSON)
+        _send_whole(http, session, response, data, _JSON)
     elif isinstance(body, HTTPError):
         _send_error(http, session, request, response, body)
     elif hasattr(body, "__aiter__") or isinstance(body, Iterator) or hasattr(body, "__iter__"):
@@ -190,19 +183,25 @@ def _fields(
 
 def _stock_fields(http: HTTP) -> bytes:
     """``Server`` and ``Date`` lines, one bytes object per second (the core
-    checks a rendered value once, so it must be the same object all second)."""
-    date = _date_line()
+    checks a rendered value once, and the object keeps its hash)."""
+    now = int(_wall_clock())
     stock = http._stock
-    if stock[0] is not date:
-        stock = http._stock = (date, http._server_line + date)
+    if stock[0] != now:
+        stock = http._stock = (now, http._server_line + _date_line(now))
     return stock[1]
 
 
 def _send_whole(
     http: HTTP, session: Session, response: Response, body: bytes, content_type: bytes | None
-) -> bool:
-    """Write a response with a body known in full; False if its head was invalid."""
+) -> None:
+    """Write a response with a body known in full, in one write.
+
+    A head the core refuses (the app set a bad field) is logged and replaced by a
+    plain 500.
+    """
     status = response.status
+    if status == 204 or status == 304:
+        body = b""
     try:
         head = _ProtocolResponse(
             status,
@@ -210,28 +209,25 @@ def _send_whole(
             response.reason.encode("latin-1") if response.reason else b"",
             _stock_fields(http),
         )
-        data = session.conn.send_whole(head, body if status != 204 and status != 304 else b"")
+        data = session.conn.send_whole(head, body)
     except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
         logger.error("cannot send %r: %s", response, error)
-        return False
-    session.sock.write(data)
-    http._sent(session, response, len(body) if status != 204 and status != 304 else 0)
-    return True
-
-
-def _send_app_response(
-    http: HTTP, session: Session, response: Response, body: bytes, content_type: bytes | None
-) -> None:
-    if not _send_whole(http, session, response, body, content_type):
         _send_internal_error(http, session)
+        return
+    session.sock.write(data)
+    http._sent(session, response, len(body))
 
 
 def _send_internal_error(http: HTTP, session: Session) -> None:
-    """The app's response head was invalid (logged): a plain 500, no app fields."""
-    body = b"500 Internal Server Error\n"
-    page = Response(status=500, content_type="text/plain; charset=utf-8")
-    if not _send_whole(http, session, page, body, None):  # pragma: no cover - cannot fail
-        session.sock.close()
+    """The app's response head was invalid (logged): a plain 500, no app fields.
+
+    Its own fields are constants the core always accepts, so this cannot fail.
+    """
+    page = Response(status=500)
+    fields = _fields(http, page, b"text/plain; charset=utf-8")
+    head = _ProtocolResponse(500, fields, b"", _stock_fields(http))
+    session.sock.write(session.conn.send_whole(head, _INTERNAL_ERROR))
+    http._sent(session, page, len(_INTERNAL_ERROR))
 
 
 def _send_stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
@@ -287,4 +283,4 @@ def _send_error(
     page.headers["X-Content-Type-Options"] = "nosniff"
     if response._cookies and http_error.code < 500:
         page._cookies = response._cookies  # a login's cookie survives its Redirect
-    _send_app_response(http, session, page, body, None)
+    _send_whole(http, session, page, body, None)

@@ -52,7 +52,17 @@ from relays import BaseComponent, Value, handler
 from relays.transports import Connection
 
 from . import _protocol as protocol
-from ._lifecycle import BODY, HANDLING, HEAD, IDLE, STOPPED_PRIORITY, stop, sweep, sweep_interval
+from ._lifecycle import (
+    BODY,
+    HANDLING,
+    HEAD,
+    IDLE,
+    STOPPED_PRIORITY,
+    loop_clock,
+    stop,
+    sweep,
+    sweep_interval,
+)
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
@@ -68,6 +78,7 @@ _ProtocolRequest = protocol.Request
 _Data = protocol.Data
 _EndOfMessage = protocol.EndOfMessage
 
+_blank_response = Response._blank
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
@@ -154,15 +165,17 @@ class HTTP(BaseComponent):
         self.debug = debug
         self._sessions: dict[Connection, Session] = {}
         self._server_line = b"server: %s\r\n" % server_name.encode("latin-1")
-        # Server and Date, rendered once a second: see _sending._stock_fields.
-        self._stock: tuple[bytes, bytes] = (b"", b"")
+        # The second and the Server and Date lines rendered for it: see
+        # _sending._stock_fields.
+        self._stock: tuple[int, bytes] = (0, b"")
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch_responses = False
         self._watch_bad_requests = False
         self._watch_before_request = False
         self._watch_before_response = False
-        self._time = time.monotonic  # the loop's clock once one runs (see _on_connect)
+        # The loop's clock (see _lifecycle.loop_clock), taken when a sweep starts.
+        self._time = time.monotonic
         self._sweep_interval = sweep_interval(self.limits)
 
     @property
@@ -182,13 +195,13 @@ class HTTP(BaseComponent):
             if self._watch_bad_requests:
                 self.fire(BadRequestEvent(sock, 503, reason, None))
             return
-        loop = asyncio.get_running_loop()
-        self._time = loop.time
-        session = Session(self, sock, protocol.Connection(limits))
-        session.deadline = loop.time() + limits.header_timeout
-        self._sessions[sock] = session
-        if self._sweeper is None:
+        if self._sweeper is None:  # the first connection since the sessions were empty
+            loop = asyncio.get_running_loop()
+            self._time = loop_clock(loop)
             self._sweeper = loop.call_later(self._sweep_interval, sweep, self)
+        session = Session(self, sock, protocol.Connection(limits))
+        session.deadline = self._time() + limits.header_timeout
+        self._sessions[sock] = session
 
     @handler("read")
     def _on_read(self, sock: Connection, data: bytes) -> None:
@@ -201,8 +214,6 @@ class HTTP(BaseComponent):
             session.phase = HEAD
             session.deadline = now + self.limits.header_timeout
             session.started = now
-        elif phase == BODY:
-            session.deadline = self._time() + self.limits.body_timeout
         elif session.started == 0.0:  # the first bytes of a head (or of a pipelined one)
             session.started = self._time()
         try:
@@ -233,7 +244,8 @@ class HTTP(BaseComponent):
         session.closed = True
         if session.task is not None:
             session.task.cancel()
-        self._release(session)
+        if session.request is not None or session.body is not None:
+            self._release(session)
 
     @handler("registered", "unregistered", "started", channel="*")
     def _on_tree_changed(self, *args: Any) -> None:
@@ -272,11 +284,12 @@ class HTTP(BaseComponent):
                 self._dispatch(session)
             elif kind is _ProtocolRequest:
                 session.head = event  # type: ignore[assignment]
-                session.phase = BODY
-                session.deadline = self._time() + self.limits.body_timeout
+                session.phase = BODY  # its deadline starts if we wait for the body
                 if event.expects_continue:  # type: ignore[union-attr]
                     session.sock.write(conn.send_continue())
             elif event is _NEED_DATA:
+                if session.phase == BODY:  # from the head, then between two reads
+                    session.deadline = self._time() + self.limits.body_timeout
                 return
             elif event is _PAUSED:
                 if not session.paused:
@@ -349,10 +362,10 @@ class HTTP(BaseComponent):
             received_at,
         )
         if self._watch_before_request:
-            prepared = self.fire(BeforeRequestEvent(request, Response()))
+            prepared = self.fire(BeforeRequestEvent(request, _blank_response()))
             prepared.add_done_callback(session.prepared)
         else:
-            self.fire(RequestEvent(request, Response())).add_done_callback(session.answered)
+            self.fire(RequestEvent(request, _blank_response())).add_done_callback(session.answered)
 
     def _prepared(self, session: Session, value: Value) -> None:
         """``before_request`` is done: fire ``request``, unless it answered."""

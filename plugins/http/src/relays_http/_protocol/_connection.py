@@ -80,10 +80,11 @@ from ._events import (
     Signal,
 )
 from ._limits import Limits
-from ._readers import BodyReader, parse_request_head
+from ._readers import END_OF_MESSAGE, BodyReader, parse_request_head
 from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, State
 from ._writers import (
     BodyWriter,
+    ContentLengthWriter,
     build_informational_head,
     build_response_head,
     continue_head,
@@ -135,11 +136,17 @@ class Connection:
         self._eof = False
         self._search_from = 0
         self._error: RemoteProtocolError | None = None
-        self._reset_cycle()
-
-    def _reset_cycle(self) -> None:
+        # _reset_cycle, inlined (a connection per request when clients close).
         self._reader: BodyReader | None = None
         self._writer: BodyWriter | None = None
+        self._keep_alive = True
+        self._http_11 = True
+        self._head_request = False
+        self._waiting_for_continue = False
+
+    def _reset_cycle(self) -> None:
+        self._reader = None
+        self._writer = None
         self._keep_alive = True
         self._http_11 = True
         self._head_request = False
@@ -286,7 +293,7 @@ class Connection:
 
     def _read_body(self) -> Data | EndOfMessage | Signal:
         reader = self._reader
-        event = EndOfMessage() if reader is None else reader.read(self._buffer)
+        event = END_OF_MESSAGE if reader is None else reader.read(self._buffer)
         if event is None:
             if self._eof:
                 raise RemoteProtocolError("connection closed before the request body ended")
@@ -294,7 +301,8 @@ class Connection:
         self._waiting_for_continue = False
         if type(event) is EndOfMessage:
             self.their_state = DONE
-            self._settle()
+            if not self._keep_alive:
+                self._settle()
         return event
 
     # -- sending -----------------------------------------------------------------
@@ -402,16 +410,19 @@ class Connection:
             keep_alive=keep_alive,
             body_length=len(body),
         )
-        data = writer.write(body) if body else b""
-        end = writer.end(())
+        if type(writer) is ContentLengthWriter:  # of len(body): nothing left to check
+            writer.remaining = 0
+            data = head + body if body else head
+        else:  # no body on the wire: HEAD drops it, 204 and 304 refuse one
+            writer.write(body)
+            data = head
         self._writer = writer
         self._keep_alive = keep_alive
         self._waiting_for_continue = False
         self.our_state = DONE
-        self._settle()
-        if data:
-            return head + data + end if end else head + data
-        return head + end if end else head
+        if not keep_alive:
+            self._settle()
+        return data
 
     def send_continue(self) -> bytes:
         """Return ``100 Continue`` bytes if the client waits for them, else ``b""``.

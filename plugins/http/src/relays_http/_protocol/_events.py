@@ -132,7 +132,9 @@ class Data:
 class EndOfMessage:
     """The end of a message body, with the trailer fields of a chunked body."""
 
-    trailers: HeadersInput = attrs.field(factory=list)
+    #: Empty (a tuple) when there are none: every received body without trailers
+    #: ends with one shared instance, so this one must never change.
+    trailers: HeadersInput = ()
 
 
 @attrs.define(slots=True)

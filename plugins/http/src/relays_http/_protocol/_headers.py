@@ -21,6 +21,7 @@ from ._events import Headers
 __all__ = [
     "FRAMING_TRAILERS",
     "SPECIAL_REQUEST_FIELDS",
+    "TO_CR",
     "check_head_bytes",
     "check_sent_bytes",
     "check_sent_name",
@@ -38,7 +39,7 @@ TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 # the CRLF line ends, so the translated head holds exactly two CRs per line end;
 # any other count means a bare CR, a bare LF or a control character.
 _CONTROLS = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
-_TO_CR = bytes(0x0D if byte in _CONTROLS else byte for byte in range(256))
+TO_CR = bytes(0x0D if byte in _CONTROLS else byte for byte in range(256))
 
 # Validated field names -> lower-cased names. Bounded so that a client sending
 # random names cannot grow it; past the bound names are simply re-validated.
@@ -65,7 +66,7 @@ def check_head_bytes(head: bytes, line_ends: int, where: str = "the request head
     is simpler and cannot be misread by a proxy in front of us). A bare LF is
     refused too: see the theory of operation in ``_connection``.
     """
-    if head.translate(_TO_CR).count(b"\r") == 2 * line_ends:
+    if head.translate(TO_CR).count(b"\r") == 2 * line_ends:
         return
     carriage_returns = head.count(b"\r")
     if carriage_returns > line_ends:
@@ -203,7 +204,7 @@ def check_sent_bytes(head: bytes, line_ends: int) -> None:
     or LF there would let the application (or whoever controls a value) inject
     headers or a whole second response.
     """
-    if head.translate(_TO_CR).count(b"\r") != 2 * line_ends:
+    if head.translate(TO_CR).count(b"\r") != 2 * line_ends:
         raise LocalProtocolError("CR, LF or control character in a header value or reason phrase")
 
 

@@ -20,7 +20,14 @@ from typing import Protocol
 
 from ._errors import LocalProtocolError
 from ._events import HeadersInput, InformationalResponse, Response
-from ._headers import FRAMING_TRAILERS, check_sent_bytes, check_sent_name, split_tokens, to_bytes
+from ._headers import (
+    FRAMING_TRAILERS,
+    TO_CR,
+    check_sent_bytes,
+    check_sent_name,
+    split_tokens,
+    to_bytes,
+)
 
 __all__ = [
     "BodyWriter",
@@ -202,11 +209,17 @@ def build_response_head(
     application gave one, which must then agree. Nothing is changed if this raises.
     """
     status = response.status_code
-    parts = [_status_line(status, response.reason, 200, 999)]
+    reason = response.reason
+    # The usual status line is a dict lookup; _status_line checks and renders the rest.
+    line = None
+    if not reason and type(status) is int and 200 <= status <= 999:
+        line = _STATUS_LINES.get(status)
+    parts = [line or _status_line(status, reason, 200, 999)]
     rendered = response.rendered_fields
     line_ends = 2  # the status line's and the empty line's
     if rendered:
-        line_ends += _check_rendered_fields(rendered)
+        count = _RENDERED_FIELDS.get(rendered)
+        line_ends += count if count is not None else _check_rendered_fields(rendered)
         parts.append(rendered)
     copied = 0
     content_length: int | None = None
@@ -274,8 +287,10 @@ def build_response_head(
     parts.append(b"\r\n")
     head = b"".join(parts)
     # We know how many CRLFs we wrote: any CR or LF beyond them came from a value
-    # or the reason phrase (header injection), and is refused.
-    check_sent_bytes(head, line_ends + copied)
+    # or the reason phrase (header injection), and is refused. (check_sent_bytes,
+    # inlined: this runs for every response.)
+    if head.translate(TO_CR).count(b"\r") != 2 * (line_ends + copied):
+        check_sent_bytes(head, line_ends + copied)
     return head, writer, keep_alive
 
 
