@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from relays_http import Cookie
@@ -24,7 +25,15 @@ def test_any_cookie_header_parses(value: str) -> None:
     assert all(";" not in name and "=" not in name for name in cookies)
 
 
+@pytest.mark.parametrize("value", ['"', '"a', 'a"', 'a"b', '""""'])
+def test_a_value_is_quoted_on_both_sides_or_not_at_all(value: str) -> None:
+    with pytest.raises(ValueError, match="quotes"):
+        Cookie("name", value)
+    assert Cookie("name", '"a"').render().startswith('name="a";')
+
+
 @given(st.text(max_size=30), st.text(max_size=30), st.text(max_size=30))
+@example(name="0", value='"', path="")
 def test_a_cookie_either_refuses_or_renders_one_safe_line(
     name: str, value: str, path: str
 ) -> None:

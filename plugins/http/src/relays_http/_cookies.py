@@ -23,8 +23,10 @@ import attrs
 __all__ = ["Cookie", "parse_cookie_header"]
 
 _TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-# cookie-octet: US-ASCII except controls, whitespace, DQUOTE, comma, semicolon, backslash.
-_COOKIE_VALUE = re.compile(r'"?[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"?')
+# cookie-octet: US-ASCII except controls, whitespace, DQUOTE, comma, semicolon, backslash;
+# a value is cookie-octets, or cookie-octets between two double quotes (never one alone).
+_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_COOKIE_VALUE = re.compile(f'{_OCTETS}|"{_OCTETS}"')
 _ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
 
 SameSite = Literal["Strict", "Lax", "None"]
