@@ -54,7 +54,7 @@ def test_the_event_is_named_bad_request() -> None:
     assert BadRequestEvent.name == "bad_request"
 
 
-def test_malformed_head_too_long_header_and_body_too_large() -> None:
+def test_malformed_head_too_long_header_body_too_large_and_bad_request_line() -> None:
     watcher = Watcher()
     limits = Limits(max_header_size=256, max_body_size=1024)
     with serve_in_thread(Server("tcp://127.0.0.1:0", limits=limits) + watcher) as server:
@@ -66,12 +66,16 @@ def test_malformed_head_too_long_header_and_body_too_large() -> None:
         chunked = b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         chunked += b"800\r\n" + b"z" * 2048 + b"\r\n0\r\n\r\n"
         assert exchange(server, chunked).startswith(b"HTTP/1.1 413")
-        seen = watcher.wait_for(4)
+        bad_line = b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert exchange(server, bad_line).startswith(b"HTTP/1.1 400")
+        seen = watcher.wait_for(5)
     assert [(status, line) for _, status, _, line in seen] == [
-        (400, None),
-        (431, None),
-        (413, None),  # refused by its Content-Length, before the head is handed over
+        # The request line arrived whole and valid: it is kept, whatever broke below it.
+        (400, b"GET / HTTP/1.1"),
+        (431, b"GET / HTTP/1.1"),
+        (413, b"POST /up?a=1 HTTP/1.1"),  # refused by its Content-Length, in the head
         (413, b"POST /c HTTP/1.1"),  # refused while its body arrived
+        (400, None),  # the request line itself was bad
     ]
     assert all(peer[0] == "127.0.0.1" for peer, *_ in seen)
     assert seen[1][2] == "header field too large"

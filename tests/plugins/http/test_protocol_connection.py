@@ -11,6 +11,7 @@ from relays_http._protocol import (
     ConnectionClosed,
     Data,
     EndOfMessage,
+    Limits,
     LocalProtocolError,
     RemoteProtocolError,
     Request,
@@ -317,3 +318,56 @@ def test_bodies_without_trailers_end_with_one_shared_immutable_event() -> None:
     assert ends[0] is ends[1]
     assert ends[0] == EndOfMessage()
     assert ends[0].trailers == ()  # a tuple: nobody can add to the shared one
+
+
+BODY_TOO_LARGE = b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 90\r\n\r\n"
+
+
+def refusal(*pieces: bytes, limits: Limits | None = None) -> RemoteProtocolError:
+    """The error that feeding *pieces* one after the other ends with."""
+    connection = Connection(limits)
+    try:
+        for piece in pieces:
+            connection.receive_data(piece)
+            while connection.next_event() not in (NEED_DATA, PAUSED):
+                pass
+    except RemoteProtocolError as error:
+        return error
+    raise AssertionError(f"{pieces!r} were accepted")
+
+
+@pytest.mark.parametrize(
+    ("pieces", "limits", "line"),
+    [
+        ((b"GET /a?b HTTP/1.1\r\n\r\n",), None, b"GET /a?b HTTP/1.1"),  # no Host
+        ((b"\r\nPUT /x HTTP/1.0\r\nBad Name: y\r\n\r\n",), None, b"PUT /x HTTP/1.0"),
+        ((BODY_TOO_LARGE,), Limits(max_body_size=10), b"GET / HTTP/1.1"),
+        ((b"GET / HTTP/1.1\r\nX: ", b"y" * 200), Limits(max_head_size=100), b"GET / HTTP/1.1"),
+        ((b"GET / HTTP/1.1\r\nX: y\n\n",), None, b"GET / HTTP/1.1"),  # bare LF, head not ended
+        ((b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",), None, None),  # a bad request line
+        ((b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",), None, None),  # 505
+        ((b"GET /" + b"a" * 200 + b" HTTP/1.1\r\n\r\n",), Limits(max_request_line=100), None),
+        ((b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n",), None, None),  # a control character
+        ((b"GET / HTT",), Limits(max_head_size=8), None),  # the line never ended
+    ],
+)  # fmt: skip
+def test_a_refused_head_keeps_its_request_line_when_it_was_valid(
+    pieces: tuple[bytes, ...], limits: Limits | None, line: bytes | None
+) -> None:
+    assert refusal(*pieces, limits=limits).request_line == line
+
+
+def test_the_request_line_is_kept_when_the_head_is_cut_by_eof_and_on_every_later_call() -> None:
+    connection = Connection()
+    connection.receive_data(b"GET /x HTTP/1.1\r\nHost: a\r\n")
+    assert connection.next_event() is NEED_DATA
+    connection.receive_data(b"")
+    for _ in range(2):
+        with pytest.raises(RemoteProtocolError) as raised:
+            connection.next_event()
+        assert raised.value.request_line == b"GET /x HTTP/1.1"
+
+
+def test_errors_in_a_body_carry_no_request_line() -> None:
+    chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    assert refusal(chunked).request_line is None

@@ -8,6 +8,8 @@
    else, and always within a bounded number of steps.
 4. h11 agrees on valid requests, and what h11 refuses we refuse too, except for
    the deliberate differences listed in ``_h11_is_stricter``.
+5. A refused head keeps its request line (``RemoteProtocolError.request_line``)
+   exactly when that line arrived whole and valid, in any split.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from relays_http._protocol import (
     Response,
     State,
 )
+from relays_http._protocol._readers import valid_request_line
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -343,3 +346,63 @@ def test_what_h11_refuses_we_refuse(data: bytes) -> None:
         assert _h11_is_stricter(data), f"h11 refused {data!r}, we accepted"
     elif h11_events is not None and ours is not None:
         assert h11_summary(h11_events) == ours
+
+
+# -- 5. the request line of a refused head ---------------------------------------------
+
+#: Field lines that make any head they are in refused, each for another rule.
+BAD_FIELD_LINES = [
+    b"Bad Name: x",  # a space in a name
+    b"X-Space : x",  # whitespace before the colon
+    b"No colon here",
+    b" folded: x",  # obs-fold
+    b"X-Nul: a\x00b",  # a control character
+    b"X-Cr: a\rb",  # a bare CR
+    b"Content-Length: 1x",
+    b"Content-Length: 5\r\nContent-Length: 6",
+    b"Transfer-Encoding: gzip",
+    b"Host: a\r\nHost: b",
+    b"X-Lf: a\nb: c",  # a bare LF
+]
+
+
+def first_error(pieces: Iterable[bytes], eof: bool) -> RemoteProtocolError | None:
+    try:
+        parse(pieces, eof=eof)
+    except RemoteProtocolError as error:
+        return error
+    return None
+
+
+@SETTINGS
+@given(
+    requests(),
+    st.sampled_from(BAD_FIELD_LINES),
+    st.lists(st.integers(0, 10_000), max_size=6),
+    st.booleans(),
+)
+def test_a_head_refused_below_a_valid_request_line_keeps_it(
+    request: tuple[bytes, dict[str, object]], bad: bytes, cuts: list[int], eof: bool
+) -> None:
+    raw, _ = request
+    line, _, rest = raw.partition(b"\r\n")
+    data = line + b"\r\n" + bad + b"\r\n" + rest
+    error = first_error(splits(data, cuts), eof)
+    assert error is not None, data
+    assert error.request_line == line
+
+
+@SETTINGS
+@given(
+    st.one_of(st.binary(max_size=200), mutated()),
+    st.lists(st.integers(0, 10_000), max_size=5),
+    st.booleans(),
+)
+def test_a_kept_request_line_is_a_valid_line_of_the_input(
+    data: bytes, cuts: list[int], eof: bool
+) -> None:
+    error = first_error(splits(data, cuts), eof)
+    if error is None or error.request_line is None:
+        return
+    lines = {valid_request_line(line) for line in data.split(b"\r\n")}
+    assert error.request_line in lines - {None}

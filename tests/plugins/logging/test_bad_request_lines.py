@@ -27,6 +27,8 @@ def exchange(server: Server, data: bytes) -> bytes:
 
 MALFORMED = b"GET / HTTP/1.1\r\nHost x\r\n\r\n"
 LONG_HEADER = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20_000 + b"\r\n\r\n"
+#: Refused in the request line itself, so no request line can be logged.
+BROKEN_LINE = b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def test_one_error_line_per_bad_request(serve: Callable[..., Server], capture) -> None:
@@ -36,7 +38,7 @@ def test_one_error_line_per_bad_request(serve: Callable[..., Server], capture) -
     assert exchange(server, LONG_HEADER).startswith(b"HTTP/1.1 431")
     first, second = errors.wait_for(2)
     assert first.startswith("bad request from 127.0.0.1: 400 ")
-    assert second == "bad request from 127.0.0.1: 431 header field too large"
+    assert second == 'bad request from 127.0.0.1: 431 header field too large "GET / HTTP/1.1"'
     time.sleep(0.05)
     assert len(errors.records) == 2
     assert {record.levelname for record in errors.records} == {"WARNING"}
@@ -69,19 +71,24 @@ def test_refused_requests_get_an_access_line(serve: Callable[..., Server], captu
     access = capture("relays.access")
     server = serve(AccessLog(format="json"))
     assert exchange(server, MALFORMED).startswith(b"HTTP/1.1 400")
-    (line,) = access.wait_for(1)
-    fields = json.loads(line)
-    assert fields["status"] == 400
-    assert fields["remote"] == "127.0.0.1"
-    assert fields["method"] is None
-    assert fields["target"] is None
-    assert fields["bytes"] is None
+    assert exchange(server, BROKEN_LINE).startswith(b"HTTP/1.1 400")
+    bad_header, bad_line = (json.loads(line) for line in access.wait_for(2))
+    for fields in (bad_header, bad_line):
+        assert fields["status"] == 400
+        assert fields["remote"] == "127.0.0.1"
+        assert fields["bytes"] is None
+    # A header was refused: the request line before it was whole, and is logged.
+    assert (bad_header["method"], bad_header["target"]) == ("GET", "/")
+    # The request line itself was refused: nothing of it is trusted.
+    assert (bad_line["method"], bad_line["target"]) == (None, None)
 
 
 def test_refused_request_in_the_combined_format(serve: Callable[..., Server], capture) -> None:
     access = capture("relays.access")
     server = serve(AccessLog())
     assert exchange(server, LONG_HEADER).startswith(b"HTTP/1.1 431")
-    (line,) = access.wait_for(1)
-    assert line.startswith("127.0.0.1 - - [")
-    assert line.endswith('] "-" 431 - "-" "-" 0')
+    assert exchange(server, BROKEN_LINE).startswith(b"HTTP/1.1 400")
+    too_large, broken = access.wait_for(2)
+    assert too_large.startswith("127.0.0.1 - - [")
+    assert too_large.endswith('] "GET / HTTP/1.1" 431 - "-" "-" 0')
+    assert broken.endswith('] "-" 400 - "-" "-" 0')

@@ -321,9 +321,10 @@ class HTTP(BaseComponent):
             session.sock.write(data)
         session.sock.close()
         if self._watch_bad_requests:
-            # The head is known when the body broke a rule (too large, too slow).
+            # The head is known when the body broke a rule (too large, too slow);
+            # for a refused head, the core says what it understood of it.
             head = session.head
-            line = None
+            line = error.request_line
             if head is not None:
                 line = b"%s %s HTTP/%s" % (head.method, head.target, head.http_version)
             self.fire(BadRequestEvent(session.sock, error.status_code, error.reason, line))

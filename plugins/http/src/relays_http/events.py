@@ -93,8 +93,11 @@ class BadRequestEvent(Event):
     gets a 503; then it closes the connection. This event says so, for an error
     log or metrics: *sock* is the connection handle (``sock.peer`` is the client),
     *status* the status code sent, *reason* the short sentence sent with it, and
-    *request_line* the request line (``b"GET /x HTTP/1.1"``) when the head had been
-    parsed (a body too large or too slow), else ``None``.
+    *request_line* the request line (``b"GET /x HTTP/1.1"``) whenever it had arrived
+    whole and was valid: for a body too large or too slow, and for a head refused
+    further down (a missing Host, a field too large, a bad Content-Length); ``None``
+    when the request line itself was missing or bad, and for a timeout or a refused
+    connection.
 
     Fired only while some handler listens for it, so a server nobody watches pays
     nothing; the value is not waited for (the connection is closed already).

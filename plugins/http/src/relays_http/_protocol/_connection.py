@@ -80,7 +80,7 @@ from ._events import (
     Signal,
 )
 from ._limits import Limits
-from ._readers import END_OF_MESSAGE, BodyReader, parse_request_head
+from ._readers import END_OF_MESSAGE, BodyReader, parse_request_head, valid_request_line
 from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, State
 from ._writers import (
     BodyWriter,
@@ -224,13 +224,18 @@ class Connection:
             if state is SEND_BODY:
                 return self._read_body()
         except RemoteProtocolError as error:
+            if state is IDLE and error.request_line is None:
+                error.request_line = self._buffered_request_line()
             self.their_state = ERROR
             self._keep_alive = False
             self._error = error
             raise
         if state is ERROR:
-            assert self._error is not None
-            raise RemoteProtocolError(self._error.reason, status_code=self._error.status_code)
+            first = self._error
+            assert first is not None
+            again = RemoteProtocolError(first.reason, status_code=first.status_code)
+            again.request_line = first.request_line
+            raise again
         if self._buffer:
             return PAUSED
         if self._eof:
@@ -261,9 +266,11 @@ class Connection:
         if end > limits.max_head_size:
             raise RemoteProtocolError("request head too large", status_code=431)
         head = bytes(buffer[:end])
+        # Parsed before it leaves the buffer: a refused head's request line is
+        # read from there (see _buffered_request_line).
+        request, reader = parse_request_head(head, limits)
         del buffer[: end + 4]
         self._search_from = 0
-        request, reader = parse_request_head(head, limits)
         self._reader = reader
         self._keep_alive = request.keep_alive
         self._http_11 = request.http_version == b"1.1"
@@ -273,6 +280,18 @@ class Connection:
         if self.our_state is IDLE:
             self.our_state = SEND_RESPONSE
         return request
+
+    def _buffered_request_line(self) -> bytes | None:
+        """The request line at the front of the buffer, if it is whole and valid.
+
+        Called when a head is refused: what was understood of the request goes with
+        the error (:attr:`RemoteProtocolError.request_line`), for the logs.
+        """
+        limit = self.limits.max_request_line
+        end = self._buffer.find(b"\r\n", 0, limit + 2)  # within the line's limit
+        if end < 0:
+            return None
+        return valid_request_line(bytes(self._buffer[:end]))
 
     def _check_partial_head(self, buffer: bytearray, limits: Limits) -> None:
         """Enforce the head limits on a head that has no end yet."""

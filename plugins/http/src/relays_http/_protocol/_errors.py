@@ -37,10 +37,19 @@ class RemoteProtocolError(ProtocolError):
 
     Once raised by :meth:`Connection.next_event`, the connection's
     ``their_state`` is ``ERROR`` and it cannot be used for another request.
+
+    ``request_line`` is what was understood of the request when its head was
+    refused: ``b"GET /x HTTP/1.1"`` (method, target and version, re-joined) when
+    the request line had arrived whole and was valid, so a log can say which
+    request broke a rule further down the head (a missing Host, a field too large,
+    a bad Content-Length); None otherwise, and for errors in a body.
     """
+
+    request_line: bytes | None
 
     def __init__(self, reason: str, *, status_code: int = 400) -> None:
         super().__init__(reason, status_code=status_code)
+        self.request_line = None
 
 
 class LocalProtocolError(ProtocolError):

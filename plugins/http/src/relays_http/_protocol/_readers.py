@@ -31,6 +31,7 @@ __all__ = [
     "ChunkedReader",
     "ContentLengthReader",
     "parse_request_head",
+    "valid_request_line",
 ]
 
 _COMMON_METHODS = frozenset(
@@ -81,6 +82,18 @@ def _parse_request_line(request_line: bytes) -> tuple[bytes, bytes, bytes]:
     if not target or not target.isascii() or b"\t" in target:
         raise RemoteProtocolError("invalid request target")
     return method, target, http_version
+
+
+def valid_request_line(line: bytes) -> bytes | None:
+    """``b"METHOD target HTTP/1.x"`` if *line* (without its CRLF) is a valid
+    request line, else None; never raises."""
+    if line.translate(TO_CR).count(b"\r"):  # a control character, CR or LF
+        return None
+    try:
+        method, target, http_version = _parse_request_line(line)
+    except RemoteProtocolError:
+        return None
+    return b"%s %s HTTP/%s" % (method, target, http_version)
 
 
 def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader | None]:
