@@ -310,6 +310,42 @@ async def test_unhandled_errors_are_logged_once(
     assert "Traceback" in records[0].getMessage()
 
 
+async def test_each_unhandled_error_is_logged_however_many_there_are(
+    manager: Manager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events nobody handles take a fast path once their name is known; error reports
+    must not: each one is logged."""
+
+    class Broken(Component):
+        def ping(self, n: int) -> None:
+            raise ValueError(f"failure {n}")
+
+    manager += Broken()
+    with caplog.at_level(logging.ERROR, logger="relays"):
+        for n in range(3):
+            manager.fire(Ping(n))
+        await drain(manager)
+    messages = [r.getMessage() for r in caplog.records]
+    assert [n for n in range(3) if any(f"failure {n}" in m for m in messages)] == [0, 1, 2]
+
+
+async def test_events_nobody_handles_still_finish_and_report(manager: Manager) -> None:
+    followed: list[Any] = []
+
+    class Quiet(Event):
+        success = True
+
+    class Listener(Component):
+        def quiet_success(self, event: Event, result: Any) -> None:
+            followed.append(event.args)
+
+    manager += Listener()
+    values = [manager.fire(Quiet(n)) for n in range(3)]
+    assert [await value for value in values] == [None, None, None]
+    await drain(manager)
+    assert followed == [(0,), (1,), (2,)]
+
+
 async def test_a_failing_exception_handler_does_not_loop(
     manager: Manager, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -326,7 +326,9 @@ class Hub:
             handlers = self._cache.get(key)
             if handlers is None:
                 handlers = self._cache[key] = self.resolve(*key)
-                if handlers and not any(h.is_async for h in handlers):
+                # An event nobody handles gets an empty plan too (finishing it is all
+                # there is to do), except an error report: that one is logged.
+                if not any(h.is_async for h in handlers) and (handlers or key[0] != "exception"):
                     plan = self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
                     return plan
         if not handlers:
