@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from relays.transports import Connection, Eof, Read
@@ -85,6 +86,9 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
         self._fire = endpoint.fire
+        # Bound once rather than per read. That makes a cycle (self -> method -> self),
+        # which connection_lost breaks: the method must not keep a closed connection.
+        self._read_callback: Callable[[Value], None] = self._read_done
         self._channel = endpoint.channel  # given to fire(): saves finding it per read
         self._server_side = endpoint.server_side
         limits = endpoint.limits
@@ -98,7 +102,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._eof = False
         self._eof_owned = False  # an ``eof`` handler closes the connection, not we
         self._lost = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._drain_waiters: list[asyncio.Future[None]] | None = None  # made on first use
         self._lost_waiter: asyncio.Future[None] | None = None
         #: Set by a protocol while it is in the middle of an answer. A graceful stop
         #: closes idle connections at once but lets busy ones (and those with
@@ -209,6 +213,8 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         if not self._paused & _BY_WRITE_BUFFER:
             return
         waiter = asyncio.get_running_loop().create_future()
+        if self._drain_waiters is None:
+            self._drain_waiters = []
         self._drain_waiters.append(waiter)
         await waiter
 
@@ -334,16 +340,20 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         if self._paused & _BY_PENDING_READS and pending <= self._max_pending_reads // 2:
             self._resume(_BY_PENDING_READS)
         result = value.result
-        # The echo shortcut; an exact type check first, as bytes is the usual case.
-        if (
-            result is not None
-            and self._server_side
-            and not value.errors
-            and (type(result) is bytes or isinstance(result, bytearray | memoryview))
-        ):
-            self.write(result)
+        if result is not None and self._server_side and not value.errors:
+            self._echo(result)
         if self._eof and not pending and not self._eof_owned:
             self.close()
+
+    def _echo(self, result: Any) -> None:
+        """circuits' echo shortcut: what a server's ``read`` handlers return, when it is
+        bytes, is written back (an exact type check first: bytes is the usual case)."""
+        if type(result) is bytes or isinstance(result, bytearray | memoryview):
+            transport = self._transport
+            if self._closing or transport is None or transport.is_closing():
+                self.write(result)  # reports the error
+            else:
+                transport.write(result)
 
     # -- asyncio protocol callbacks --------------------------------------------------
 
@@ -372,7 +382,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._pending_reads += 1
         if self._pending_reads > self._max_pending_reads:
             self._pause(_BY_PENDING_READS)
-        value.add_done_callback(self._read_done)
+        value.add_done_callback(self._read_callback)
 
     def eof_received(self) -> bool:
         # The peer half-closed: it sends no more but may still read. TLS cannot stay
@@ -394,10 +404,11 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self._lost = True  # the transport is kept: its details stay readable
-        for waiter in self._drain_waiters:
+        self._read_callback = _ignore_read  # no more reads: break the cycle
+        waiters, self._drain_waiters = self._drain_waiters, None
+        for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_exception(ConnectionError(f"{self!r} closed"))
-        self._drain_waiters.clear()
         if self._lost_waiter is not None and not self._lost_waiter.done():
             self._lost_waiter.set_result(None)
         self._endpoint._lost(self, exc)
@@ -407,14 +418,18 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._resume(_BY_WRITE_BUFFER)
-        for waiter in self._drain_waiters:
+        waiters, self._drain_waiters = self._drain_waiters, None
+        for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
-        self._drain_waiters.clear()
 
 
 def _address(name: Any) -> Any:
     """``(host, port)`` for IP (IPv6's flow info and scope dropped), a path or None."""
-    if isinstance(name, tuple):
-        return (name[0], name[1])
+    if type(name) is tuple:
+        return name if len(name) == 2 else (name[0], name[1])
     return name or None
+
+
+def _ignore_read(value: Value) -> None:
+    """The read callback of a closed connection (see ``SocketConnection.__init__``)."""

@@ -302,9 +302,10 @@ class StreamServer(_Endpoint):
         return any(h.name == "eof" for h in self.handlers("eof", self.channel))
 
     def _lost(self, connection: SocketConnection, error: BaseException | None) -> None:
-        if connection not in self.connections:
+        try:
+            del self.connections[connection]
+        except KeyError:
             return  # refused: the app never saw it
-        del self.connections[connection]
         if error is not None:
             self.fire(Error(connection, error))
         self.fire(Disconnect(connection))
