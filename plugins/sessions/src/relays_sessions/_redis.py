@@ -94,13 +94,13 @@ class RedisStore:
                 "the Redis session store needs the redis client: "
                 "pip install 'relays-sessions[redis]'"
             ) from None
-        #: The Redis URL (without our own parameters).
         if not sync_timeout > 0:
             raise ValueError(
                 f"sync_timeout must be a positive number of seconds, not {sync_timeout!r}"
             )
         if sync_connections < 1:
             raise ValueError(f"sync_connections must be at least 1, not {sync_connections}")
+        #: The Redis URL (without our own parameters).
         self.url = url
         self.key_prefix = key_prefix
         #: Seconds a :meth:`load_sync` may block for, connecting or reading.
