@@ -43,7 +43,8 @@ Two asyncio peers, both written as the asyncio docs show: ``asyncio`` is a
 frees a 256 KiB block with ``mmap``/``mremap``/``munmap`` (three system calls and a
 page fault per read, some 30 us; see python/cpython#85451). Its users pay that, so it
 stays; the buffered peer shows what asyncio costs without it, and relays is held to
-both.
+both. The report ends with the ceiling: the buffered peer's figures divided by
+circuits', what a framework costing nothing on top of the loop would reach.
 
 Usage: ``python benchmarks/echo.py [--seconds 2] [--rounds 2] [--only relays,circuits]
 [--client poll|uvloop]``. Each round takes about 5 s per server.
@@ -434,6 +435,14 @@ def report(results: dict[str, Result]) -> None:
             f"  MB/s x{relays.megabytes / o.megabytes:.2f}"
             f"  CPU/MB x{o.megabyte_cpu / relays.megabyte_cpu:.2f}"
             f"  (target x{target:g} by messages/s and CPU: {verdict})"
+        )
+    floor, circuits = results.get("asyncio-buffered"), results.get("circuits")
+    if floor is not None and circuits is not None:
+        # What no framework on this loop can beat: the loop's and the system calls' share.
+        print(
+            f"  ceiling: asyncio-buffered (no framework at all) is"
+            f" x{circuits.message_cpu / floor.message_cpu:.2f} circuits' CPU/message and"
+            f" x{floor.messages / circuits.messages:.2f} its messages/s on this machine"
         )
 
 
