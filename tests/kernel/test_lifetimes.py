@@ -193,3 +193,32 @@ async def test_an_error_report_is_not_counted_in_the_failed_events_cascade(
     await manager.wait("link_complete", timeout=2)
     await drain(manager)
     assert order == ["complete", "slow"]
+
+
+@pytest.mark.skipif(ALONE == 0, reason="this interpreter gives no usable reference counts")
+@pytest.mark.usefixtures("no_cycle_collector")
+async def test_events_with_done_callbacks_are_freed_once_the_callbacks_ran(
+    manager: Manager,
+) -> None:
+    manager += Chain()
+    results: list[Any] = []
+    refs = []
+    for _ in range(5):
+        event = Link(0)
+        refs.append(weakref.ref(event))
+        manager.fire(event).add_done_callback(lambda value: results.append(value.result))
+        del event
+    await drain(manager)
+    assert results == [0] * 5
+    assert [ref() for ref in refs] == [None] * 5
+
+
+async def test_a_done_callback_that_keeps_the_value_keeps_it_whole(manager: Manager) -> None:
+    manager += Chain()
+    kept: list[Any] = []
+    manager.fire(Link(0)).add_done_callback(kept.append)
+    await drain(manager)
+    (value,) = kept
+    assert value.done
+    assert value.result == 0
+    assert value.event.value is value

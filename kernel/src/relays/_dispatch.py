@@ -304,6 +304,8 @@ class Hub:
                 or event._trackers
             ):
                 self._finished(event)
+                if refcount(value) == ALONE and refcount(event) == ALONE:
+                    event.value = None  # its callbacks have run and kept neither: free both
             elif refcount(value) == ALONE and refcount(event) == ALONE:
                 # Nobody but us can ever see either: drop the event -> value link, so
                 # both are freed now rather than by the cycle collector later.
