@@ -63,7 +63,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ExceptionEvent
-from ._outcomes import channels_meet, derived, log_unhandled, track, tracker_done, tracking
+from ._outcomes import derived, log_unhandled, notify_waiters, track, tracker_done, tracking
 from ._values import ALONE, Value, refcount
 
 if TYPE_CHECKING:
@@ -431,21 +431,13 @@ class Hub:
     def _chain(self, event: Event, chained: Value) -> None:
         """A handler returned another event's value: ours is that one's result."""
         if chained.done:
-            value: Value = event.value  # type: ignore[assignment]
-            if chained.errors:
-                value._fail(chained.result)
-            elif chained.result is not None:
-                value._collect(chained.result)
+            event.value._adopt(chained)  # type: ignore[union-attr]
             return
         event._pending += 1
         chained.add_done_callback(partial(self._chained_done, event))
 
     def _chained_done(self, event: Event, chained: Value) -> None:
-        value: Value = event.value  # type: ignore[assignment]
-        if chained.errors:
-            value._fail(chained.result)
-        elif chained.result is not None:
-            value._collect(chained.result)
+        event.value._adopt(chained)  # type: ignore[union-attr]
         self._release(event)
 
     def _handler_failed(self, event: Event, h: Handler, error: Exception) -> None:
@@ -469,7 +461,7 @@ class Hub:
         value: Value = event.value  # type: ignore[assignment]
         value._finish()
         if self._waiters:
-            self._notify_waiters(event)
+            notify_waiters(self._waiters, event)
         if value.errors:
             if event.failure:
                 follow = derived(f"{event.name}_failure", event, value.result)
@@ -492,26 +484,6 @@ class Hub:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(name, []).append((channels, future))
         return future
-
-    def _notify_waiters(self, event: Event) -> None:
-        waiters = self._waiters.get(event.name)
-        if not waiters:
-            return
-        keep = []
-        value: Value = event.value  # type: ignore[assignment]
-        for channels, future in waiters:
-            if future.done():
-                continue
-            if channels and not channels_meet(channels, event.channels):
-                keep.append((channels, future))
-            elif value.errors:
-                future.set_exception(value.result)
-            else:
-                future.set_result(value.result)
-        if keep:
-            self._waiters[event.name] = keep
-        else:
-            del self._waiters[event.name]
 
     # -- loop binding ----------------------------------------------------------------
 

@@ -7,13 +7,22 @@ event asked for ``success``, ``failure`` or ``complete``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
 
 from ._events import Event, _class_name
 
-__all__ = ["channels_meet", "derived", "log_unhandled", "track", "tracker_done", "tracking"]
+__all__ = [
+    "channels_meet",
+    "derived",
+    "log_unhandled",
+    "notify_waiters",
+    "track",
+    "tracker_done",
+    "tracking",
+]
 
 logger = logging.getLogger("relays")
 
@@ -79,3 +88,28 @@ def log_unhandled(event: Event) -> None:
     error_type, error, lines = event.args[:3]
     handler = event.kwargs.get("handler")
     logger.error("unhandled %s in %r: %s\n%s", error_type.__name__, handler, error, "".join(lines))
+
+
+def notify_waiters(
+    waiters: dict[str, list[tuple[tuple[Any, ...], asyncio.Future[Any]]]], event: Event
+) -> None:
+    """Wake those waiting (``wait``) for a finished event of *event*'s name and channels."""
+    waiting = waiters.get(event.name)
+    if not waiting:
+        return
+    keep = []
+    value = event.value
+    assert value is not None
+    for channels, future in waiting:
+        if future.done():
+            continue
+        if channels and not channels_meet(channels, event.channels):
+            keep.append((channels, future))
+        elif value.errors:
+            future.set_exception(value.result)
+        else:
+            future.set_result(value.result)
+    if keep:
+        waiters[event.name] = keep
+    else:
+        del waiters[event.name]

@@ -58,6 +58,14 @@ class Value:
             self.errors = True
             self.result = error
 
+    def _adopt(self, other: Value) -> None:
+        """Take a finished *other* value's outcome as one more handler's (a handler
+        returned it)."""
+        if other.errors:
+            self._fail(other.result)
+        elif other.result is not None:
+            self._collect(other.result)
+
     def _finish(self) -> None:
         if not self.errors:
             results = self._results
