@@ -2,8 +2,8 @@
 """TCP echo: relays-sockets next to circuits' TCPServer and raw asyncio protocols.
 
 Each server runs in its own process on loopback, written the way its users write an
-echo server; this process is the load generator. Two loads, each measured in turn on
-every server:
+echo server, and so does the load generator (a C program; see below). Two loads, each
+measured in turn on every server:
 
 * messages: ``CONNECTIONS`` connections, each with one ``SMALL``-byte message in flight
   (send, wait for the echo, send again), so one read is one message;
@@ -20,13 +20,29 @@ Method, and why:
 * Every server and the load generator set ``TCP_NODELAY`` (asyncio and uvloop do on
   every TCP transport, circuits on its listening socket, which accepted sockets inherit
   on Linux): nobody waits for Nagle's algorithm or a delayed ACK.
-* The load generator (``poll_load``) polls its sockets without ever sleeping. On
-  loopback a ``send`` runs the receiver's TCP input, wake-up included, inside the
-  sender's system call: a client that sleeps between echoes bills its wake-ups to the
-  server, more to a server that answers each read at once than to one that answers a
-  batch. A client that never sleeps has nothing to bill, answers each echo at once
-  and so keeps every server as busy as it can be. ``--client uvloop`` uses asyncio
-  protocols on uvloop instead, which sleep, to show how much that moves the figures.
+* The load generator is a small C program, ``echo_client.c`` beside this file,
+  compiled with ``cc -O2`` into a temporary directory at each run. It is C for the
+  reason wrk is C: a load generator in Python spends about as much CPU per message as
+  the fastest servers, so it, not they, sets the pace (they wait for it half the time),
+  and a slow client changes what each server sees: one that answers late lets a slow
+  server find many sockets ready per poll and answer them in one batch, which flatters
+  it. The C client costs a few microseconds per message, so every server runs flat out.
+  Without a C compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``), echo.py says so and
+  falls back to ``--client poll``.
+* Both ``--client c`` and ``--client poll`` (the Python one) poll their sockets without
+  ever sleeping. On loopback a ``send`` runs the receiver's TCP input, wake-up
+  included, inside the sender's system call: a client that sleeps between echoes bills
+  its wake-ups to the server, more to a server that answers each read at once than to
+  one that answers a batch. A client that never sleeps has nothing to bill, answers
+  each echo at once and so keeps every server as busy as it can be. ``--client
+  uvloop`` uses asyncio protocols on uvloop instead, which sleep, to show how much
+  that moves the figures.
+* The C client runs its warm-up, prints ``ready`` and keeps the load going until this
+  process has read the server's CPU time and written a line to its stdin; then it
+  counts for ``--seconds``, stops sending and prints its counts, and this process
+  reads the server's CPU time again before letting it close its connections. So the
+  server's CPU is read over the counted window only: the edges can move the count by
+  at most one message per connection.
 * The table says how busy each side was (CPU seconds per second). On a shared machine
   both are often well below 100%: other processes take turns on the same cores. Then
   messages/s say more about the machine than about the server; CPU per message moves
@@ -47,7 +63,7 @@ both. The report ends with the ceiling: the buffered peer's figures divided by
 circuits', what a framework costing nothing on top of the loop would reach.
 
 Usage: ``python benchmarks/echo.py [--seconds 2] [--rounds 2] [--only relays,circuits]
-[--client poll|uvloop]``. Each round takes about 5 s per server.
+[--client c|poll|uvloop] [--warm-up 0.5]``. Each round takes about 5 s per server.
 """
 
 from __future__ import annotations
@@ -55,15 +71,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import glob
 import os
-import resource
-import select
-import socket
 import subprocess
 import sys
-import time
+import tempfile
 from typing import Any
+
+from echo_load import CLIENT_CPU, CLIENTS, SERVER_CPU, Load, Sample, choose_load, pin
 
 SERVERS = ("asyncio", "asyncio-buffered", "relays", "relays-uvloop", "circuits")
 SMALL = 64
@@ -73,7 +87,6 @@ LARGE_CONNECTIONS = 8
 WARM_UP = 0.5
 #: relays must reach at least these ratios to each peer, by messages/s and by CPU.
 TARGETS = {"circuits": 3.0, "asyncio": 0.5, "asyncio-buffered": 0.5}
-SERVER_CPU, CLIENT_CPU = 0, 1
 
 
 # -- the servers, each run as ``echo.py --serve <kind>``: prints its port, serves forever --
@@ -142,187 +155,6 @@ def serve_circuits() -> None:
     (Echo() + TCPServer(("127.0.0.1", 0))).run()
 
 
-# -- the load generators -------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Sample:
-    """One measure of one server."""
-
-    rate: float  # messages echoed per second
-    cpu: float  # server CPU seconds per message
-    server_busy: float  # server CPU seconds per second
-    client_busy: float  # load generator CPU seconds per second
-
-
-class _Counted:
-    """What both load generators share: the window of time and CPU that counts."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.count = 0
-
-    def start(self) -> None:
-        self._count, self._time = self.count, time.perf_counter()
-        self._cpu, self._own = process_cpu(self.pid), _own_cpu()
-
-    def sample(self) -> Sample:
-        count, elapsed = self.count - self._count, time.perf_counter() - self._time
-        cpu, own = process_cpu(self.pid) - self._cpu, _own_cpu() - self._own
-        return Sample(count / elapsed, cpu / max(count, 1), cpu / elapsed, own / elapsed)
-
-
-def poll_load(pid: int, port: int, size: int, connections: int, seconds: float) -> Sample:
-    """The default load generator: non-blocking sockets and an epoll that never sleeps.
-
-    Polling without a timeout keeps it on its CPU all the time, so it echoes back at
-    once and, above all, no server pays for waking it: on loopback a ``send`` runs the
-    receiver's whole TCP input in the sender's system call, wake-up included, so a
-    load generator that sleeps between echoes bills part of its own cost to the server.
-    """
-    counted = _Counted(pid)
-    message = b"m" * size
-    buffer = memoryview(bytearray(max(size, 64 * 1024)))
-    poller = select.epoll()
-    # per descriptor: [socket, bytes received towards the next message, bytes unsent]
-    peers: dict[int, list[Any]] = {}
-    for _ in range(connections):
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        peers[sock.fileno()] = [sock, 0, b""]
-        poller.register(sock.fileno(), select.EPOLLIN)
-
-    def send(fd: int, peer: list[Any], data: bytes) -> None:
-        data = peer[2] + data
-        try:
-            sent = peer[0].send(data)
-        except BlockingIOError:
-            sent = 0
-        peer[2] = data[sent:]
-        poller.modify(fd, select.EPOLLIN | select.EPOLLOUT if peer[2] else select.EPOLLIN)
-
-    def run_until(deadline: float) -> None:
-        while time.perf_counter() < deadline:
-            for fd, events in poller.poll(0):
-                peer = peers[fd]
-                if events & select.EPOLLOUT:
-                    send(fd, peer, b"")
-                if not events & select.EPOLLIN:
-                    continue
-                received = peer[0].recv_into(buffer)
-                if not received:
-                    raise ConnectionError("the server closed a connection")
-                done, peer[1] = divmod(peer[1] + received, size)
-                if done:
-                    counted.count += done
-                    send(fd, peer, message * done)
-
-    try:
-        for fd, peer in peers.items():
-            send(fd, peer, message)
-        run_until(time.perf_counter() + WARM_UP)
-        counted.start()
-        run_until(time.perf_counter() + seconds)
-        return counted.sample()
-    finally:
-        poller.close()
-        for peer in peers.values():
-            peer[0].close()
-
-
-class _Client(asyncio.Protocol):
-    """One connection of the uvloop load generator: one message in flight."""
-
-    def __init__(self, size: int, counted: _Counted) -> None:
-        self.message = b"m" * size
-        self.size = size
-        self.counted = counted
-        self.pending = 0
-        self.running = True
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        transport.write(self.message)
-
-    def data_received(self, data: bytes) -> None:
-        done, self.pending = divmod(self.pending + len(data), self.size)
-        if done:
-            self.counted.count += done
-            if self.running:
-                self.transport.write(self.message * done)
-
-
-async def _asyncio_load(
-    pid: int, port: int, size: int, connections: int, seconds: float
-) -> Sample:
-    loop = asyncio.get_running_loop()
-    counted = _Counted(pid)
-    clients = []
-    for _ in range(connections):
-        _, client = await loop.create_connection(lambda: _Client(size, counted), "127.0.0.1", port)
-        clients.append(client)
-    await asyncio.sleep(WARM_UP)
-    counted.start()
-    await asyncio.sleep(seconds)
-    sample = counted.sample()
-    for client in clients:
-        client.running = False
-        client.transport.close()
-    await asyncio.sleep(0.05)
-    return sample
-
-
-def uvloop_load(pid: int, port: int, size: int, connections: int, seconds: float) -> Sample:
-    """The other load generator (``--client uvloop``): asyncio protocols on uvloop.
-
-    It sleeps whenever it waits for an echo, so the servers' figures include waking it
-    up; kept to show how much a sleeping client moves them.
-    """
-    coroutine = _asyncio_load(pid, port, size, connections, seconds)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result: Sample = runner.run(coroutine)
-    return result
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) process *pid* used so far, from /proc (Linux).
-
-    ``schedstat`` counts nanoseconds for every thread; ``stat`` (the fallback) counts
-    clock ticks, 10 ms each, too coarse for a two-second window.
-    """
-    total = 0
-    try:
-        for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-            with open(path) as schedstat:
-                total += int(schedstat.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        total = 0
-    if total:
-        return total / 1e9
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _pin(cpu: int) -> None:
-    """Run this process on *cpu* only, when the machine has more than one."""
-    if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {cpu})
-
-
 def start_server(kind: str) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind],
@@ -368,13 +200,21 @@ class Result:
         self.megabyte_cpu = min(self.megabyte_cpu, large.cpu * 1e6 / LARGE)
 
 
-LOADS = {"poll": poll_load, "uvloop": uvloop_load}
+def run(
+    kinds: list[str], seconds: float, rounds: int, client: str, warm_up: float = WARM_UP
+) -> tuple[dict[str, Result], str]:
+    """The best of *rounds* for each server, and the load generator's name."""
+    pin(CLIENT_CPU)
+    with tempfile.TemporaryDirectory(prefix="relays-echo-") as directory:
+        load, description = choose_load(client, directory)
+        print(f"load generator: {description}", flush=True)
+        return _rounds(load, kinds, seconds, rounds, warm_up), description
 
 
-def run(kinds: list[str], seconds: float, rounds: int, client: str) -> dict[str, Result]:
-    """The best of *rounds* for each server; rounds interleave the servers."""
-    load = LOADS[client]
-    _pin(CLIENT_CPU)
+def _rounds(
+    load: Load, kinds: list[str], seconds: float, rounds: int, warm_up: float
+) -> dict[str, Result]:
+    """Rounds interleave the servers: a burst of load from elsewhere hits them all alike."""
     results: dict[str, Result] = {}
     for round_number in range(1, rounds + 1):
         for kind in kinds:
@@ -384,8 +224,8 @@ def run(kinds: list[str], seconds: float, rounds: int, client: str) -> dict[str,
                 print(f"{kind}: skipped, {error}", flush=True)
                 continue
             try:
-                small = load(process.pid, port, SMALL, CONNECTIONS, seconds)
-                large = load(process.pid, port, LARGE, LARGE_CONNECTIONS, seconds)
+                small = load(process.pid, port, SMALL, CONNECTIONS, warm_up, seconds)
+                large = load(process.pid, port, LARGE, LARGE_CONNECTIONS, warm_up, seconds)
             finally:
                 stop_server(process)
             results.setdefault(kind, Result()).add(small, large)
@@ -399,9 +239,10 @@ def run(kinds: list[str], seconds: float, rounds: int, client: str) -> dict[str,
     return results
 
 
-def report(results: dict[str, Result]) -> None:
+def report(results: dict[str, Result], load_generator: str) -> None:
     print()
     print(f"TCP echo on loopback, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    print(f"  load generator: {load_generator}")
     print(f"  messages: {CONNECTIONS} connections x 1 message of {SMALL} B in flight")
     print(f"  MB/s: {LARGE_CONNECTIONS} connections x 1 message of {LARGE // 1024} KiB")
     print("  best of the rounds for each column; CPU: the server process's, lower is better;")
@@ -453,11 +294,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="best of (default 2)")
     parser.add_argument("--only", default=",".join(SERVERS), help="servers to compare")
     parser.add_argument(
-        "--client", choices=tuple(LOADS), default="poll", help="load generator (default poll)"
+        "--warm-up", type=float, default=WARM_UP, help="seconds before counting (default 0.5)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="c",
+        help="load generator: c (compiled at each run; poll without a C compiler),"
+        " poll (Python) or uvloop (default c)",
     )
     options = parser.parse_args()
     if options.serve:
-        _pin(SERVER_CPU)
+        pin(SERVER_CPU)
         servers = {
             "asyncio": serve_asyncio,
             "asyncio-buffered": serve_asyncio_buffered,
@@ -468,7 +316,10 @@ def main() -> None:
         servers[options.serve]()
         return
     kinds = [kind for kind in options.only.split(",") if kind in SERVERS]
-    report(run(kinds, options.seconds, options.rounds, options.client))
+    results, load_generator = run(
+        kinds, options.seconds, options.rounds, options.client, options.warm_up
+    )
+    report(results, load_generator)
 
 
 if __name__ == "__main__":
