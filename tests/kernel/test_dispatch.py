@@ -724,3 +724,81 @@ async def test_waiting_on_a_channel(manager: Manager) -> None:
     task = asyncio.create_task(later())
     assert await manager.wait("tick", "wanted", timeout=1) == "here"
     await task
+
+
+async def test_call_on_an_idle_tree_answers_before_returning_and_schedules_nothing(
+    manager: Manager,
+) -> None:
+    log: list[Any] = []
+    Recorder(log).register(manager)
+    await drain(manager)
+    value = manager.call(Ping(1))
+    assert value.done  # type: ignore[attr-defined]
+    assert log == [("Recorder", (1,))]
+    assert not manager._hub._flush_scheduled  # no loop iteration spent on it
+    assert await value == "Recorder"
+
+
+async def test_call_on_a_busy_tree_keeps_firing_order(manager: Manager) -> None:
+    log: list[Any] = []
+    Recorder(log).register(manager)
+    await drain(manager)
+    manager.fire(Ping("first"))
+    value = manager.call(Ping("second"))
+    assert not value.done  # type: ignore[attr-defined]
+    assert await value == "Recorder"
+    assert log == [("Recorder", ("first",)), ("Recorder", ("second",))]
+
+
+async def test_events_fired_by_a_called_handler_run_afterwards(manager: Manager) -> None:
+    log: list[Any] = []
+
+    class Relay(Component):
+        def ping(self, n: int) -> int:
+            log.append(("ping", n))
+            self.fire(Event.create("pong", n))
+            return n
+
+        def pong(self, n: int) -> None:
+            log.append(("pong", n))
+
+    Relay().register(manager)
+    await drain(manager)
+    value = manager.call(Ping(7))
+    assert value.done  # type: ignore[attr-defined]
+    assert log == [("ping", 7)]
+    await drain(manager)
+    assert log == [("ping", 7), ("pong", 7)]
+
+
+async def test_call_with_complete_on_an_idle_tree_still_tracks_the_cascade(
+    manager: Manager,
+) -> None:
+    log: list[Any] = []
+
+    class Relay(Component):
+        def ping(self) -> None:
+            self.fire(Event.create("pong"))
+
+        def pong(self) -> None:
+            log.append("pong")
+
+        def ping_complete(self, *args: Any) -> None:
+            log.append("complete")
+
+    Relay().register(manager)
+    await drain(manager)
+    event = Ping()
+    event.complete = True
+    await manager.call(event)
+    await drain(manager)
+    assert log == ["pong", "complete"]
+
+
+async def test_listing_handlers_prepares_their_dispatch(manager: Manager) -> None:
+    Recorder([]).register(manager)
+    found = manager.handlers("ping", "*")
+    assert [h.name for h in found] == ["ping"]
+    assert manager.handlers("ping", "*") == found  # served from the cache
+    assert ("ping", ("*",)) in manager._hub._plans
+    assert await manager.fire(Ping(), "*") == "Recorder"

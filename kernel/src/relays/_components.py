@@ -183,7 +183,7 @@ class BaseComponent:
         """
         hub = self._hub
         if name is not None and channels:
-            return list(hub.resolve(name, channels))
+            return list(hub.lookup(name, channels))
         return [h for h in hub.handlers if name is None or h.name == name]
 
     # -- events ----------------------------------------------------------------------

@@ -45,7 +45,8 @@ difference: whoever holds either object keeps both whole.
 
 Calls. ``call`` on an idle tree (loop thread, nothing queued, nothing dispatching)
 dispatches at once instead of waiting a loop iteration: no event could have come
-first, so the order is the same, and a round trip costs a function call.
+first, so the order is the same, and a round trip costs a function call. Nothing is
+scheduled for it either: a loop iteration is spent only if its handlers fire more.
 """
 
 from __future__ import annotations
@@ -148,6 +149,18 @@ class Hub:
         matched.sort(key=lambda h: (-h.priority, h.seq))
         return tuple(matched)
 
+    def lookup(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
+        """:meth:`resolve`, cached (and the plan made) until the handler table changes."""
+        key = (name, channels)
+        handlers = self._cache.get(key)
+        if handlers is None:
+            handlers = self._cache[key] = self.resolve(name, channels)
+            # An event nobody handles gets an empty plan too (finishing it is all
+            # there is to do), except an error report: that one is logged.
+            if not any(h.is_async for h in handlers) and (handlers or name != "exception"):
+                self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
+        return handlers
+
     # -- firing ----------------------------------------------------------------------
 
     def fire(self, event: Event, channels: tuple[Any, ...], parent: Any = _NO_PARENT) -> Value:
@@ -220,17 +233,29 @@ class Hub:
             self.loop.call_soon(self._flush)
 
     def call_now(self, event: Event, channels: tuple[Any, ...]) -> Value:
-        """Fire *event* and, on an idle tree, dispatch it before returning."""
-        value = self.fire(event, channels)
+        """Fire *event* and, on an idle tree, dispatch it before returning.
+
+        Idle means on the loop's thread with nothing queued, dispatching or paused:
+        no event could come first, so running it now keeps the order, and no flush
+        needs scheduling for it (a loop iteration saved per call).
+        """
         if (
             self._current is None
             and not self._paused
-            and len(self.queue) == 1
+            and not self.queue
             and not self._ranked
             and self.thread_id == _get_ident()
         ):
+            if event.priority or event.complete or event._trackers or tracking.active:
+                value = self.fire(event, channels)  # bookkeeping first; still dispatched now
+            else:
+                event.stopped = False
+                value = event.value = Value(event)
+                event.channels = channels
+                self.queue.append(event)
             self._drain(1)
-        return value
+            return value
+        return self.fire(event, channels)
 
     # -- dispatching -----------------------------------------------------------------
 
@@ -327,11 +352,9 @@ class Hub:
             key = (event.name, event.channels)
             handlers = self._cache.get(key)
             if handlers is None:
-                handlers = self._cache[key] = self.resolve(*key)
-                # An event nobody handles gets an empty plan too (finishing it is all
-                # there is to do), except an error report: that one is logged.
-                if not any(h.is_async for h in handlers) and (handlers or key[0] != "exception"):
-                    plan = self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
+                handlers = self.lookup(*key)
+                plan = self._plans.get(key)
+                if plan is not None:
                     return plan
         if not handlers:
             if type(event) is ExceptionEvent:
