@@ -32,6 +32,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from email.utils import formatdate
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from relays import Value
@@ -65,8 +66,13 @@ def _date_line(now: int) -> bytes:
     return b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
 
 
-def answer(http: HTTP, session: Session, value: Value) -> None:
-    """The ``request`` (or an answering ``before_request``) *value* is done: respond."""
+def answer(session: Session, value: Value) -> None:
+    """The ``request`` (or an answering ``before_request``) *value* is done: respond.
+
+    It is :meth:`Session.answered <relays_http._server.Session.answered>` itself, so
+    the done callback costs one call.
+    """
+    http = session.http
     request, response = value.event.args
     if session.closed:
         request.close()
@@ -78,12 +84,21 @@ def answer(http: HTTP, session: Session, value: Value) -> None:
         results = value.results
         result = results[0] if results else None
     if http._watch_before_response:
-        hook = http.fire(BeforeResponseEvent(request, response, result))
-        hook.add_done_callback(
-            lambda hooked: _hooked(http, session, request, response, result, failed, hooked)
-        )
-        return
-    _respond(http, session, request, response, result, failed)
+        _before_response(http, session, request, response, result, failed)
+    else:
+        _respond(http, session, request, response, result, failed)
+
+
+def _before_response(
+    http: HTTP, session: Session, request: Request, response: Response, result: Any, failed: bool
+) -> None:
+    """Fire ``before_response``; respond when it is done.
+
+    (A function of its own: a closure in :func:`answer` would make its cells on every
+    call, hook or not.)
+    """
+    hook = http.fire(BeforeResponseEvent(request, response, result))
+    hook.add_done_callback(partial(_hooked, http, session, request, response, result, failed))
 
 
 def _hooked(

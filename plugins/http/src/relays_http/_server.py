@@ -126,8 +126,8 @@ class Session:
         # Body bytes of a streamed response, counted while someone watches responses.
         self.sent = 0
 
-    def answered(self, value: Value) -> None:
-        answer(self.http, self, value)
+    #: The done callback of a ``request`` event's value: respond (see _sending).
+    answered = answer
 
     def prepared(self, value: Value) -> None:
         self.http._prepared(self, value)
@@ -374,7 +374,7 @@ class HTTP(BaseComponent):
         if session.closed:
             request.close()
         elif value.errors or value.results:
-            answer(self, session, value)
+            answer(session, value)
         else:
             self.fire(RequestEvent(request, response)).add_done_callback(session.answered)
 
