@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import stat
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,29 @@ async def test_unix_client(path: str, recorder: Any) -> None:
 def test_unix_refuses_tcp_addresses() -> None:
     with pytest.raises(ValueError, match="socket path"):
         UNIXServer(("127.0.0.1", 80))
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_secure_says_what_the_transport_says(
+    path: str,
+    tls: bool,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    recorder: Any,
+) -> None:
+    # ``secure`` comes from the endpoint (asking the transport costs a call per
+    # connection); it must agree with the transport on both sides.
+    server = UNIXServer(path, ssl_context=server_context if tls else None)
+    log = recorder()
+    async with Echo() + log + server:
+        await server.wait_ready()
+        client = UNIXClient(path, ssl_context=client_context if tls else None)
+        client_log = recorder()
+        async with Manager() + client_log + client:
+            await client_log.until("connected")
+            client.fire(Write(b"hello"))
+            await client_log.until("read")
+            sides = [(await log.until("connect"))[0].args[0], client.sock]
+            for sock in sides:
+                assert sock.secure is tls
+                assert sock.secure is (sock.get_extra_info("sslcontext") is not None)

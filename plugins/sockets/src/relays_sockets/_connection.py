@@ -83,7 +83,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     ``resume_writing`` methods are asyncio's protocol callbacks, not for apps.
     """
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, secure: bool = False) -> None:
         self._endpoint = endpoint
         self._fire = endpoint.fire
         # Bound once rather than per read. That makes a cycle (self -> method -> self),
@@ -94,6 +94,8 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         limits = endpoint.limits
         self._limits = limits
         self._max_pending_reads = limits.max_pending_reads
+        # The endpoint knows whether it speaks TLS: asking the transport costs a call.
+        self.secure = secure
         self._view = endpoint._read_buffer()
         self._transport: asyncio.Transport | None = None
         self._closing = False
@@ -362,9 +364,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         # do not derive from asyncio.Transport.
         transport = cast("asyncio.Transport", transport)
         self._transport = transport
-        self.peer = _address(transport.get_extra_info("peername"))
+        peer = transport.get_extra_info("peername")
+        # An IPv4 pair is kept as it is (the usual case, checked inline: no call).
+        self.peer = peer if type(peer) is tuple and len(peer) == 2 else _address(peer)
         self.local = _address(transport.get_extra_info("sockname"))
-        self.secure = transport.get_extra_info("sslcontext") is not None
         limits = self._limits
         transport.set_write_buffer_limits(limits.write_high_water, limits.write_low_water)
         if not self._endpoint._accept(self):

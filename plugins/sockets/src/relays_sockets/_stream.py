@@ -167,7 +167,8 @@ class StreamServer(_Endpoint):
             return
         self._state = "starting"
         try:
-            server = await self._open(lambda: SocketConnection(self))
+            secure = self.ssl_context is not None
+            server = await self._open(lambda: SocketConnection(self, secure))
         except Exception as error:
             self._state = "closed"
             logger.error("%s could not listen: %s", self.name, error)
@@ -365,7 +366,7 @@ class StreamClient(_Endpoint):
         self._target = (host, port)
         try:
             async with asyncio.timeout(self.connect_timeout):
-                await self._dial(lambda: SocketConnection(self), host, port, secure)
+                await self._dial(lambda: SocketConnection(self, secure), host, port, secure)
         except (OSError, TimeoutError, ValueError) as error:
             self.fire(Unreachable(host, port, error))
 
