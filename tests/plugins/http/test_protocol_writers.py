@@ -17,6 +17,7 @@ from relays_http._protocol import (
     State,
     render_error_response,
 )
+from relays_http._protocol._writers import SENT_IN_FULL
 
 
 def connection_after(request: bytes) -> Connection:
@@ -353,6 +354,18 @@ def test_send_whole_out_of_order_is_refused() -> None:
     connection.send_whole(Response(200), b"")
     with pytest.raises(LocalProtocolError):
         connection.send_whole(Response(200), b"")
+
+
+def test_no_body_bytes_follow_a_whole_response() -> None:
+    # Whole responses share one finished writer: nothing after them may touch it.
+    for request in (GET_11, GET_10, HEAD_11):
+        connection = connection_after(request)
+        connection.send_whole(Response(200), b"hello")
+        with pytest.raises(LocalProtocolError):
+            connection.send(Data(b"more"))
+        with pytest.raises(LocalProtocolError):
+            connection.send_file_region(3)
+    assert SENT_IN_FULL.remaining == 0
 
 
 def test_rendered_fields_follow_the_status_line() -> None:

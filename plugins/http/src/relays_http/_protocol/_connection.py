@@ -83,8 +83,8 @@ from ._limits import Limits
 from ._readers import END_OF_MESSAGE, BodyReader, parse_request_head, valid_request_line
 from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, State
 from ._writers import (
+    SENT_IN_FULL,
     BodyWriter,
-    ContentLengthWriter,
     build_informational_head,
     build_response_head,
     continue_head,
@@ -420,7 +420,8 @@ class Connection:
         if self.our_state is not SEND_RESPONSE:
             raise LocalProtocolError(f"cannot send Response in state {self.our_state.name}")
         keep_alive = self._keep_alive
-        if self.client_is_waiting_for_100_continue:
+        # client_is_waiting_for_100_continue, inlined (our side is SEND_RESPONSE)
+        if self._waiting_for_continue and self.their_state is SEND_BODY:
             keep_alive = False  # see _send_response
         head, writer, keep_alive = build_response_head(
             response,
@@ -429,8 +430,7 @@ class Connection:
             keep_alive=keep_alive,
             body_length=len(body),
         )
-        if type(writer) is ContentLengthWriter:  # of len(body): nothing left to check
-            writer.remaining = 0
+        if writer is SENT_IN_FULL:
             data = head + body if body else head
         else:  # no body on the wire: HEAD drops it, 204 and 304 refuse one
             writer.write(body)
@@ -438,9 +438,12 @@ class Connection:
         self._writer = writer
         self._keep_alive = keep_alive
         self._waiting_for_continue = False
-        self.our_state = DONE
-        if not keep_alive:
-            self._settle()
+        if keep_alive:
+            self.our_state = DONE
+        else:  # _settle, inlined
+            self.our_state = MUST_CLOSE
+            if self.their_state is DONE:
+                self.their_state = MUST_CLOSE
         return data
 
     def send_continue(self) -> bytes:

@@ -30,6 +30,7 @@ from ._headers import (
 )
 
 __all__ = [
+    "SENT_IN_FULL",
     "BodyWriter",
     "build_informational_head",
     "build_response_head",
@@ -102,6 +103,12 @@ class ContentLengthWriter:
             raise LocalProtocolError("less body data than the declared Content-Length")
         _refuse_trailers(trailers)
         return b""
+
+
+#: The writer of a body that goes out in full with its head (see
+#: :meth:`Connection.send_whole`): nothing is left to write, so the one shared
+#: instance, whose count stays 0, serves every such response.
+SENT_IN_FULL = ContentLengthWriter(0)
 
 
 class ChunkedWriter:
@@ -206,7 +213,9 @@ def build_response_head(
     which a ``Connection: close`` from the application or a close-delimited
     body turns off. ``body_length`` is the length of a body known in full (see
     :meth:`Connection.send_whole`): it becomes the ``Content-Length`` unless the
-    application gave one, which must then agree. Nothing is changed if this raises.
+    application gave one, which must then agree, and the writer is
+    :data:`SENT_IN_FULL` unless no body goes on the wire. Nothing is changed if this
+    raises.
     """
     status = response.status_code
     reason = response.reason
@@ -265,7 +274,7 @@ def build_response_head(
             raise LocalProtocolError(
                 f"Content-Length {content_length} does not match the {body_length}-byte body"
             )
-        writer = ContentLengthWriter(body_length)
+        writer = SENT_IN_FULL
     elif content_length is not None:
         writer = ContentLengthWriter(content_length)
     elif http_11:
