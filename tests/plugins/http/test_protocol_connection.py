@@ -68,6 +68,26 @@ def test_keep_alive_cycles_http_10() -> None:
         connection.start_next_cycle()
 
 
+@pytest.mark.parametrize(
+    ("connection_field", "states"),
+    [
+        (b"", (State.DONE, State.DONE)),
+        (b"Connection: close\r\n", (State.MUST_CLOSE, State.MUST_CLOSE)),
+    ],
+)
+def test_a_response_before_a_bodiless_request_has_ended(
+    connection_field: bytes, states: tuple[State, State]
+) -> None:
+    # The response may go out before the request's EndOfMessage is pulled; the
+    # request then ends with both sides settled as after the usual order.
+    connection = Connection()
+    connection.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n" + connection_field + b"\r\n")
+    assert isinstance(connection.next_event(), Request)
+    connection.send_whole(Response(200), b"ok")
+    assert connection.next_event() == EndOfMessage()
+    assert (connection.our_state, connection.their_state) == states
+
+
 def test_no_next_cycle_after_close() -> None:
     connection = Connection()
     connection.receive_data(b"GET / HTTP/1.0\r\n\r\n" + GET % 2)

@@ -222,6 +222,14 @@ class Connection:
             if state is IDLE:
                 return self._read_head()
             if state is SEND_BODY:
+                if self._reader is None:  # no body (most requests): complete already
+                    if self._keep_alive:
+                        self.their_state = DONE
+                    else:  # _settle, inlined
+                        self.their_state = MUST_CLOSE
+                        if self.our_state is DONE:
+                            self.our_state = MUST_CLOSE
+                    return END_OF_MESSAGE
                 return self._read_body()
         except RemoteProtocolError as error:
             if state is IDLE and error.request_line is None:
@@ -312,7 +320,8 @@ class Connection:
 
     def _read_body(self) -> Data | EndOfMessage | Signal:
         reader = self._reader
-        event = END_OF_MESSAGE if reader is None else reader.read(self._buffer)
+        assert reader is not None  # a request without a body ends in next_event
+        event = reader.read(self._buffer)
         if event is None:
             if self._eof:
                 raise RemoteProtocolError("connection closed before the request body ended")
