@@ -20,6 +20,7 @@ from relays_http import (
     Redirect,
     Request,
     Response,
+    _sending,
 )
 from relays_http.events import RequestEvent
 from relays_http.testing import Client, memory_server
@@ -103,6 +104,29 @@ async def test_bodies_of_every_type(echo: tuple[BaseServer, MemoryTransport]) ->
         [(status, headers, body)] = await client.exchange(get("/empty"))
         assert (status, body) == (204, b"")
         assert "content-length" not in headers
+
+
+async def test_the_date_field_follows_the_clock_each_second_both_ways(
+    echo: tuple[BaseServer, MemoryTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Date and Server lines are rendered once a second; a clock set back renders
+    # them again too.
+    now = [0.0]
+    monkeypatch.setattr(_sending, "_wall_clock", lambda: now[0])
+    server, transport = echo
+    dates = []
+    async with server:
+        client = Client(transport)
+        for moment in (784111777.0, 784111777.9, 784111778.2, 784111777.5):
+            now[0] = moment
+            [(_, headers, _)] = await client.exchange(get("/bytes"))
+            dates.append(headers["date"])
+    assert dates == [
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:38 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+    ]
 
 
 async def test_nobody_answering_is_a_404(echo: tuple[BaseServer, MemoryTransport]) -> None:

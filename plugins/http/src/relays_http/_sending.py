@@ -198,11 +198,15 @@ def _fields(
 
 def _stock_fields(http: HTTP) -> bytes:
     """``Server`` and ``Date`` lines, one bytes object per second (the core
-    checks a rendered value once, and the object keeps its hash)."""
-    now = int(_wall_clock())
+    checks a rendered value once, and the object keeps its hash).
+
+    The second is the clock floored as a float: ``int()`` would cost more than the
+    rest of this function. Any change renews the lines, backwards too (the clock
+    was set back)."""
+    second = _wall_clock() // 1.0
     stock = http._stock
-    if stock[0] != now:
-        stock = http._stock = (now, http._server_line + _date_line(now))
+    if stock[0] != second:
+        stock = http._stock = (second, http._server_line + _date_line(int(second)))
     return stock[1]
 
 
@@ -217,12 +221,14 @@ def _send_whole(
     status = response.status
     if status == 204 or status == 304:
         body = b""
+    stock = http._stock  # this second's, else _stock_fields renders them
+    rendered = stock[1] if stock[0] == _wall_clock() // 1.0 else _stock_fields(http)
     try:
         head = _ProtocolResponse(
             status,
             _fields(http, response, content_type),
             response.reason.encode("latin-1") if response.reason else b"",
-            _stock_fields(http),
+            rendered,
         )
         data = session.conn.send_whole(head, body)
     except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:

@@ -167,7 +167,7 @@ class HTTP(BaseComponent):
         self._server_line = b"server: %s\r\n" % server_name.encode("latin-1")
         # The second and the Server and Date lines rendered for it: see
         # _sending._stock_fields.
-        self._stock: tuple[int, bytes] = (0, b"")
+        self._stock: tuple[float, bytes] = (0.0, b"")
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch_responses = False

@@ -43,6 +43,8 @@ _STATUS_LINES = {
     for status in HTTPStatus
 }
 _CONTINUE = _STATUS_LINES[100] + b"\r\n"
+#: The status lines a final response may have (the usual ones: others are rendered).
+_FINAL_STATUS_LINES = {code: line for code, line in _STATUS_LINES.items() if code >= 200}
 #: Response fields the framing rules decide on; the application's are checked.
 _FRAMING_FIELDS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 # Checked ``str`` header names -> (Latin-1 bytes, lower-cased bytes); bounded.
@@ -220,9 +222,7 @@ def build_response_head(
     status = response.status_code
     reason = response.reason
     # The usual status line is a dict lookup; _status_line checks and renders the rest.
-    line = None
-    if not reason and type(status) is int and 200 <= status <= 999:
-        line = _STATUS_LINES.get(status)
+    line = _FINAL_STATUS_LINES.get(status) if type(status) is int and not reason else None
     parts = [line or _status_line(status, reason, 200, 999)]
     rendered = response.rendered_fields
     line_ends = 2  # the status line's and the empty line's
@@ -288,12 +288,13 @@ def build_response_head(
         writer = NoBodyWriter(discard=True)
 
     if not keep_alive:
-        parts.append(b"connection: close\r\n")
+        parts.append(b"connection: close\r\n\r\n")
         line_ends += 1
     elif not http_11:
-        parts.append(b"connection: keep-alive\r\n")
+        parts.append(b"connection: keep-alive\r\n\r\n")
         line_ends += 1
-    parts.append(b"\r\n")
+    else:
+        parts.append(b"\r\n")
     head = b"".join(parts)
     # We know how many CRLFs we wrote: any CR or LF beyond them came from a value
     # or the reason phrase (header injection), and is refused. (check_sent_bytes,
