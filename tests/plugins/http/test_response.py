@@ -61,6 +61,15 @@ def test_unsafe_cookies_are_refused(options: dict[str, str]) -> None:
         Cookie(**options)  # type: ignore[arg-type]
 
 
+def test_setting_fields_on_empty_and_filled_headers() -> None:
+    headers = Headers()
+    headers["Content-Type"] = "text/plain"  # the first field: appended at once
+    headers["content-type"] = "text/html"  # replaces it, keeping the new spelling
+    headers["X"] = "1"
+    assert headers.allitems() == [("content-type", "text/html"), ("X", "1")]
+    assert headers["CONTENT-TYPE"] == "text/html"
+
+
 def test_multidict_and_headers() -> None:
     fields = MultiDict([("a", "1"), ("b", "2"), ("a", "3")])
     assert list(fields) == ["a", "b"]

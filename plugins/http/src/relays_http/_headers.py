@@ -106,6 +106,9 @@ class MultiDict(MutableMapping[str, str]):
         """Replace every value of *name* with *value* (in the first one's place)."""
         folded = self._fold(name)
         pairs = self._pairs
+        if not pairs:  # the usual first field of a response: nothing to replace
+            pairs.append((folded, name, value))
+            return
         for index, (key, _, _) in enumerate(pairs):
             if key == folded:
                 pairs[index] = (folded, name, value)
