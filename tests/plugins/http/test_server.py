@@ -262,15 +262,24 @@ async def test_chunked_request_body(echo: tuple[BaseServer, MemoryTransport]) ->
         assert json.loads(body) == {"body": "abcde", "length": 5}
 
 
-async def test_large_body_is_spooled() -> None:
+@pytest.mark.parametrize("first", [50, 4])  # over the threshold at once, or after pieces
+async def test_large_body_is_spooled(first: int) -> None:
     server, transport = serve(Echo(), limits=Limits(spool_threshold=10))
     async with server:
         client = Client(transport)
-        payload = b"x" * 100
+        payload = bytes(range(65, 65 + 50)) * 2
         head = b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
-        client.send(head + payload[:50])
-        [(_status, _, body)] = await client.exchange(payload[50:])
+        client.send(head + payload[:first])
+        await asyncio.sleep(0.01)
+        client.send(payload[first : first + 4])
+        await asyncio.sleep(0.01)
+        [(_status, _, body)] = await client.exchange(payload[first + 4 :])
         assert json.loads(body) == {"body": payload.decode(), "length": 100}
+        # The next body on the connection starts afresh, in memory.
+        [(_status, _, body)] = await client.exchange(
+            b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+        )
+        assert json.loads(body) == {"body": "abc", "length": 3}
 
 
 async def test_streamed_bodies_are_chunked() -> None:

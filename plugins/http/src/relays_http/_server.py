@@ -116,7 +116,7 @@ class Session:
         self.closed = False
         self.eof = False
         self.head: protocol.Request | None = None
-        self.chunks: list[bytes] = []
+        self.chunks: list[bytes] | None = None  # a body's pieces; made by the first
         self.size = 0
         self.body: IO[bytes] | None = None
         self.request: Request | None = None
@@ -277,20 +277,21 @@ class HTTP(BaseComponent):
             except protocol.RemoteProtocolError as error:
                 self._refuse(session, error)
                 return
+            # In the order a request without a body brings them.
             kind = type(event)
-            if kind is _Data:
-                self._collect(session, event.data)  # type: ignore[union-attr]
-            elif kind is _EndOfMessage:
-                self._dispatch(session)
-            elif kind is _ProtocolRequest:
+            if kind is _ProtocolRequest:
                 session.head = event  # type: ignore[assignment]
                 session.phase = BODY  # its deadline starts if we wait for the body
                 if event.expects_continue:  # type: ignore[union-attr]
                     session.sock.write(conn.send_continue())
+            elif kind is _EndOfMessage:
+                self._dispatch(session)
             elif event is _NEED_DATA:
                 if session.phase == BODY:  # from the head, then between two reads
                     session.deadline = self._time() + self.limits.body_timeout
                 return
+            elif kind is _Data:
+                self._collect(session, event.data)  # type: ignore[union-attr]
             elif event is _PAUSED:
                 if not session.paused:
                     session.paused = True
@@ -308,10 +309,12 @@ class HTTP(BaseComponent):
             body.write(data)
         elif session.size > self.limits.spool_threshold:
             body = session.body = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
-            for chunk in session.chunks:
+            for chunk in session.chunks or ():
                 body.write(chunk)
             body.write(data)
-            session.chunks = []
+            session.chunks = None
+        elif session.chunks is None:
+            session.chunks = [data]
         else:
             session.chunks.append(data)
 
@@ -342,9 +345,9 @@ class HTTP(BaseComponent):
             session.body = None
         else:
             chunks = session.chunks
-            if chunks:
+            if chunks is not None:
                 body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                session.chunks = []
+                session.chunks = None
             else:
                 body = b""
         session.size = 0
