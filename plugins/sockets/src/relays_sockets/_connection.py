@@ -59,10 +59,12 @@ class Endpoint(Protocol):
     limits: SocketLimits
     server_side: bool
     channel: Any
+    #: Where connections read into (see the theory of operation above).
+    _buffer: memoryview
 
     def fire(self, event: Any, *channels: Any) -> Value: ...
 
-    def _read_buffer(self) -> memoryview: ...
+    def _fire(self, event: Any, *channels: Any) -> Value: ...
 
     def _accept(self, connection: SocketConnection) -> bool: ...
 
@@ -85,7 +87,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
 
     def __init__(self, endpoint: Endpoint, secure: bool = False) -> None:
         self._endpoint = endpoint
-        self._fire = endpoint.fire
+        self._fire = endpoint._fire  # the endpoint's one bound ``fire``
         # Bound once rather than per read. That makes a cycle (self -> method -> self),
         # which connection_lost breaks: the method must not keep a closed connection.
         self._read_callback: Callable[[Value], None] = self._read_done
@@ -96,7 +98,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._max_pending_reads = limits.max_pending_reads
         # The endpoint knows whether it speaks TLS: asking the transport costs a call.
         self.secure = secure
-        self._view = endpoint._read_buffer()
+        self._view = endpoint._buffer
         self._transport: asyncio.Transport | None = None
         self._closing = False
         self._paused = 0

@@ -75,10 +75,9 @@ class _Endpoint(BaseComponent):
         super().__init__(channel=channel)
         self.limits = limits
         self._buffer = memoryview(bytearray(limits.read_size))
+        # One bound ``fire`` shared by every connection, rather than one per connection.
+        self._fire = self.fire
         self._started = False
-
-    def _read_buffer(self) -> memoryview:
-        return self._buffer
 
     async def _begin(self) -> None:
         """Start listening or connecting; called once."""
