@@ -85,6 +85,28 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     ``resume_writing`` methods are asyncio's protocol callbacks, not for apps.
     """
 
+    # What the common path (connect, read, write, close, lost) never reads until it
+    # is set starts as a class default, so that a connection's set-up writes less.
+    # (What is read per read or write is set in __init__: CPython finds an instance's
+    # own attribute faster than a class default.)
+    _transport: asyncio.Transport | None = None  # set by connection_made
+    _eof_owned = False  # an ``eof`` handler closes the connection, not we
+    _lost = False
+    _drain_waiters: list[asyncio.Future[None]] | None = None  # made on first use
+    _lost_waiter: asyncio.Future[None] | None = None
+    #: Set by a protocol while it is in the middle of an answer. A graceful stop
+    #: closes idle connections at once but lets busy ones (and those with
+    #: ``read`` events not handled yet) finish, up to ``shutdown_timeout``,
+    #: closing each as soon as it is neither. relays-http sets it when stopping.
+    busy = False
+    #: Set by every read and write; the idle sweep clears it (see the endpoints).
+    active = True
+    idle_since = 0.0
+    #: The task inside :meth:`sendfile`, if any: the connection is not idle then,
+    #: and closing waits for the transfer to be cancelled (see :meth:`close`).
+    _sendfile_task: asyncio.Task[Any] | None = None
+    _close_after_sendfile: str | None = None
+
     def __init__(self, endpoint: Endpoint, secure: bool = False) -> None:
         self._endpoint = endpoint
         self._fire = endpoint._fire  # the endpoint's one bound ``fire``
@@ -99,27 +121,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         # The endpoint knows whether it speaks TLS: asking the transport costs a call.
         self.secure = secure
         self._view = endpoint._buffer
-        self._transport: asyncio.Transport | None = None
         self._closing = False
         self._paused = 0
         self._pending_reads = 0
         self._eof = False
-        self._eof_owned = False  # an ``eof`` handler closes the connection, not we
-        self._lost = False
-        self._drain_waiters: list[asyncio.Future[None]] | None = None  # made on first use
-        self._lost_waiter: asyncio.Future[None] | None = None
-        #: Set by a protocol while it is in the middle of an answer. A graceful stop
-        #: closes idle connections at once but lets busy ones (and those with
-        #: ``read`` events not handled yet) finish, up to ``shutdown_timeout``,
-        #: closing each as soon as it is neither. relays-http sets it when stopping.
-        self.busy = False
-        #: Set by every read and write; the idle sweep clears it (see the endpoints).
-        self.active = True
-        self.idle_since = 0.0
-        #: The task inside :meth:`sendfile`, if any: the connection is not idle then,
-        #: and closing waits for the transfer to be cancelled (see :meth:`close`).
-        self._sendfile_task: asyncio.Task[Any] | None = None
-        self._close_after_sendfile: str | None = None
 
     # -- the handle ------------------------------------------------------------------
 
