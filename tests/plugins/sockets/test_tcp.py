@@ -124,6 +124,24 @@ async def test_ipv6_by_address() -> None:
         assert await roundtrip((host, port), b"six") == b"six"
 
 
+async def test_ipv6_connect_carries_the_peer_as_a_host_and_port_pair(recorder: Any) -> None:
+    # IPv6 addresses come from the socket as 4-tuples; the events and handle carry pairs.
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    server = TCPServer("tcp6://[::1]:0")
+    log = recorder()
+    async with Echo() + log + server:
+        address = await server.wait_ready()
+        _reader, writer = await asyncio.open_connection(*address)
+        sock, host, port = (await log.until("connect"))[0].args
+        assert (host, port) == writer.get_extra_info("sockname")[:2]
+        assert sock.peer == (host, port)
+        assert sock.local == address
+        writer.close()
+        await writer.wait_closed()
+        assert (await log.until("disconnect"))[0].args == (sock,)
+
+
 async def test_pre_bound_socket() -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -141,10 +141,11 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         """Close once queued data is sent; ``disconnect`` follows."""
         if not self._closing:
             self._closing = True
-            if self._defer_close("close"):
+            if self._sendfile_task is not None and self._defer_close("close"):
                 return
-            if self._transport is not None:
-                self._transport.close()
+            transport = self._transport
+            if transport is not None:
+                transport.close()
 
     def abort(self) -> None:
         """Close at once, dropping queued data; ``disconnect`` follows."""
@@ -415,12 +416,15 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._closing = True
         self._lost = True  # the transport is kept: its details stay readable
         self._read_callback = _ignore_read  # no more reads: break the cycle
-        waiters, self._drain_waiters = self._drain_waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_exception(ConnectionError(f"{self!r} closed"))
-        if self._lost_waiter is not None and not self._lost_waiter.done():
-            self._lost_waiter.set_result(None)
+        waiters = self._drain_waiters
+        if waiters is not None:
+            self._drain_waiters = None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError(f"{self!r} closed"))
+        lost_waiter = self._lost_waiter
+        if lost_waiter is not None and not lost_waiter.done():
+            lost_waiter.set_result(None)
         self._endpoint._lost(self, exc)
 
     def pause_writing(self) -> None:

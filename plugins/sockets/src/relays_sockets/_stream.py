@@ -158,9 +158,6 @@ class StreamServer(_Endpoint):
     def _listening_address(self, server: asyncio.AbstractServer) -> Any:
         raise NotImplementedError
 
-    def _connect_event(self, connection: SocketConnection) -> Connect:
-        return Connect(connection, None, None)
-
     async def _begin(self) -> None:
         if self._state != "new":
             return
@@ -277,7 +274,13 @@ class StreamServer(_Endpoint):
             self._refuse(connection)
             return False
         self.connections[connection] = None
-        self.fire(self._connect_event(connection))
+        # ``connect(sock, host, port)``; UNIX peers (a path or None) are never tuples.
+        # The channel is passed so that fire() need not work it out.
+        peer = connection.peer
+        if type(peer) is tuple:
+            self._fire(Connect(connection, peer[0], peer[1]), self.channel)
+        else:
+            self._fire(Connect(connection, None, None), self.channel)
         return True
 
     def _refuse(self, connection: SocketConnection) -> None:
@@ -308,7 +311,7 @@ class StreamServer(_Endpoint):
             return  # refused: the app never saw it
         if error is not None:
             self.fire(Error(connection, error))
-        self.fire(Disconnect(connection))
+        self._fire(Disconnect(connection), self.channel)
         closing = self._all_closed
         if not self.connections and closing is not None and not closing.done():
             closing.set_result(None)

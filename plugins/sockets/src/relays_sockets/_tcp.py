@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from relays import handler
-from relays.transports import Connect, parse_address
+from relays.transports import parse_address
 
-from ._connection import SocketConnection
 from ._limits import SocketLimits
 from ._stream import StreamClient, StreamServer, make_limits
 from ._tls import VerifyClient, client_context, server_context
@@ -118,12 +117,6 @@ class TCPServer(StreamServer):
         sockets = getattr(server, "sockets", ())
         name: Any = sockets[0].getsockname() if sockets else self.bind
         return (name[0], name[1])
-
-    def _connect_event(self, connection: SocketConnection) -> Connect:
-        peer = connection.peer
-        if isinstance(peer, tuple):
-            return Connect(connection, peer[0], peer[1])
-        return Connect(connection, None, None)
 
 
 class TCPClient(StreamClient):

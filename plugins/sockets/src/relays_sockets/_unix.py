@@ -16,9 +16,8 @@ import stat
 from typing import Any
 
 from relays import handler
-from relays.transports import Connect, parse_address
+from relays.transports import parse_address
 
-from ._connection import SocketConnection
 from ._limits import SocketLimits
 from ._stream import StreamClient, StreamServer, make_limits
 
@@ -94,9 +93,6 @@ class UNIXServer(StreamServer):
 
     def _listening_address(self, server: asyncio.AbstractServer) -> Any:
         return self.path
-
-    def _connect_event(self, connection: SocketConnection) -> Connect:
-        return Connect(connection, None, None)
 
     async def _end(self) -> None:
         listening = self._server is not None and self._state != "closed"
