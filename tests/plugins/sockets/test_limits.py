@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from typing import Any
 
 import attrs
@@ -98,3 +99,48 @@ def test_limits_are_validated_and_overridable() -> None:
     assert server.limits == attrs.evolve(SocketLimits(), backlog=5, idle_timeout=3)
     with pytest.raises(TypeError):
         TCPServer(("127.0.0.1", 0), no_such_limit=1)
+
+
+async def transport_write_limits(
+    server: TCPServer, client_context: ssl.SSLContext | None, recorder: Any
+) -> tuple[int, int]:
+    """The (low, high) write limits of the transport under the server's connection."""
+    log = recorder()
+    async with Echo() + log + server:
+        host, port = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(host, port, ssl=client_context)
+        writer.write(b"x")
+        assert await asyncio.wait_for(reader.readexactly(1), 5) == b"x"
+        sock = (await log.until("connect"))[0].args[0]
+        limits: tuple[int, int] = sock._transport.get_write_buffer_limits()
+        writer.close()
+        await writer.wait_closed()
+        return limits
+
+
+@pytest.mark.parametrize(
+    ("high", "low", "tls"),
+    [
+        (256 * 1024, 64 * 1024, False),  # our defaults
+        (64 * 1024, 16 * 1024, False),  # asyncio's own: the set is skipped
+        (64 * 1024, 0, False),  # asyncio's high water, not its low
+        (64 * 1024, 16 * 1024, True),  # asyncio's own, but TLS transports start higher
+    ],
+    ids=["ours", "asyncio's", "same-high-only", "asyncio's-on-tls"],
+)
+async def test_the_write_limits_reach_the_transport(
+    high: int,
+    low: int,
+    tls: bool,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    recorder: Any,
+) -> None:
+    server = TCPServer(
+        ("127.0.0.1", 0),
+        ssl_context=server_context if tls else None,
+        write_high_water=high,
+        write_low_water=low,
+    )
+    limits = await transport_write_limits(server, client_context if tls else None, recorder)
+    assert limits == (low, high)

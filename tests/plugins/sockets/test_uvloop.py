@@ -102,3 +102,26 @@ def test_sendfile_copies_by_hand_on_uvloop(tmp_path: object) -> None:
     finally:
         loop.close()
     assert received == payload[10:]
+
+
+@pytest.mark.parametrize(
+    ("high", "low"), [(256 * 1024, 64 * 1024), (64 * 1024, 16 * 1024)], ids=["ours", "uvloop's"]
+)
+def test_the_write_limits_reach_uvloop_transports(high: int, low: int) -> None:
+    # uvloop's transports start with asyncio's limits: a connection skips setting equal ones.
+    limits: list[tuple[int, int]] = []
+
+    async def scenario() -> None:
+        server = TCPServer(("127.0.0.1", 0), write_high_water=high, write_low_water=low)
+        async with Echo() + server:
+            host, port = await server.wait_ready()
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"x")
+            await reader.readexactly(1)
+            (sock,) = server.connections
+            limits.append(sock._transport.get_write_buffer_limits())
+            writer.close()
+            await writer.wait_closed()
+
+    run_on_uvloop(scenario())
+    assert limits == [(low, high)]
