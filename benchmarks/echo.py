@@ -46,7 +46,11 @@ Method, and why:
 * The table says how busy each side was (CPU seconds per second). On a shared machine
   both are often well below 100%: other processes take turns on the same cores. Then
   messages/s say more about the machine than about the server; CPU per message moves
-  much less, and is the figure to compare.
+  much less, and is the figure to compare. The idle column is the share of the time
+  the server neither ran nor waited for a CPU (``schedstat``'s second field counts
+  the waiting): the time it waited for the load generator. Near 0, the load
+  generator kept it fed and any shortfall in busy is other processes'; well above 0,
+  the load generator was too slow, or was itself waiting for its CPU.
 * Rounds interleave the servers (a burst of load from elsewhere hits them all alike);
   each figure is the best of the rounds, measure by measure: the highest rate, the
   lowest CPU per message.
@@ -188,6 +192,7 @@ class Result:
     message_cpu: float = float("inf")  # server CPU seconds per message
     server_busy: float = 0.0  # in the round with the best messages/s
     client_busy: float = 0.0  # idem
+    server_idle: float = 0.0  # idem
     megabytes: float = 0.0  # MB/s
     megabyte_cpu: float = float("inf")  # server CPU seconds per MB
 
@@ -195,6 +200,7 @@ class Result:
         if small.rate > self.messages:
             self.messages = small.rate
             self.server_busy, self.client_busy = small.server_busy, small.client_busy
+            self.server_idle = small.server_idle
         self.message_cpu = min(self.message_cpu, small.cpu)
         self.megabytes = max(self.megabytes, large.rate * LARGE / 1e6)
         self.megabyte_cpu = min(self.megabyte_cpu, large.cpu * 1e6 / LARGE)
@@ -232,7 +238,8 @@ def _rounds(
             print(
                 f"round {round_number} {kind:<16} {small.rate:>9,.0f} messages/s"
                 f" {small.cpu * 1e6:>6.1f} us CPU/message"
-                f" (server {small.server_busy:.0%} busy, client {small.client_busy:.0%})"
+                f" (server {small.server_busy:.0%} busy, {small.server_idle:.0%} idle;"
+                f" client {small.client_busy:.0%} busy)"
                 f" {large.rate * LARGE / 1e6:>8,.1f} MB/s",
                 flush=True,
             )
@@ -246,17 +253,19 @@ def report(results: dict[str, Result], load_generator: str) -> None:
     print(f"  messages: {CONNECTIONS} connections x 1 message of {SMALL} B in flight")
     print(f"  MB/s: {LARGE_CONNECTIONS} connections x 1 message of {LARGE // 1024} KiB")
     print("  best of the rounds for each column; CPU: the server process's, lower is better;")
-    print("  busy: CPU seconds per second of the server and of the load generator")
+    print("  busy: CPU seconds per second of the server and of the load generator;")
+    print("  idle: the server's share of the time neither running nor waiting for a CPU,")
+    print("  i.e. waiting for the load generator (near 0: it kept the server fed)")
     print()
     print(
-        f"{'server':<16} {'messages/s':>10} {'CPU us/msg':>10} {'busy':>11}"
+        f"{'server':<16} {'messages/s':>10} {'CPU us/msg':>10} {'busy':>11} {'idle':>5}"
         f" {'MB/s':>8} {'CPU ms/MB':>9}"
     )
     for kind, r in results.items():
         busy = f"{r.server_busy:.0%}/{r.client_busy:.0%}"
         print(
             f"{kind:<16} {r.messages:>10,.0f} {r.message_cpu * 1e6:>10.1f} {busy:>11}"
-            f" {r.megabytes:>8,.1f} {r.megabyte_cpu * 1e3:>9.2f}"
+            f" {r.server_idle:>5.0%} {r.megabytes:>8,.1f} {r.megabyte_cpu * 1e3:>9.2f}"
         )
     relays = results.get("relays")
     if relays is None:

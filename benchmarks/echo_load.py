@@ -35,6 +35,7 @@ class Sample:
     cpu: float  # server CPU seconds per message
     server_busy: float  # server CPU seconds per second
     client_busy: float  # load generator CPU seconds per second
+    server_idle: float  # share of the time the server neither ran nor waited for a CPU
 
 
 Load = Callable[[int, int, int, int, float, float], Sample]
@@ -71,20 +72,22 @@ def c_load(
         assert client.stdout is not None
         if client.stdout.readline() != b"ready\n":
             raise _client_failed(client)
-        start, start_cpu = time.perf_counter(), process_cpu(pid)
+        start, (start_cpu, start_waiting) = time.perf_counter(), process_cpu(pid)
         client.stdin.write(b"start\n")
         client.stdin.flush()
         line = client.stdout.readline().decode()
-        end_cpu, end = process_cpu(pid), time.perf_counter()
+        (end_cpu, end_waiting), end = process_cpu(pid), time.perf_counter()
         if not line.startswith("done "):
             raise _client_failed(client)
     counts = {key: float(value) for key, value in (field.split("=") for field in line.split()[1:])}
     messages, elapsed, server_cpu = counts["messages"], counts["seconds"], end_cpu - start_cpu
+    waiting = end_waiting - start_waiting
     return Sample(
         messages / elapsed,
         server_cpu / max(messages, 1),
         server_cpu / (end - start),
         counts["cpu"] / elapsed,
+        1 - (server_cpu + waiting) / (end - start),
     )
 
 
@@ -189,12 +192,14 @@ class _Counted:
 
     def start(self) -> None:
         self._count, self._time = self.count, time.perf_counter()
-        self._cpu, self._own = process_cpu(self.pid), _own_cpu()
+        (self._cpu, self._waiting), self._own = process_cpu(self.pid), _own_cpu()
 
     def sample(self) -> Sample:
         count, elapsed = self.count - self._count, time.perf_counter() - self._time
-        cpu, own = process_cpu(self.pid) - self._cpu, _own_cpu() - self._own
-        return Sample(count / elapsed, cpu / max(count, 1), cpu / elapsed, own / elapsed)
+        (cpu, waiting), own = process_cpu(self.pid), _own_cpu() - self._own
+        cpu, waiting = cpu - self._cpu, waiting - self._waiting
+        idle = 1 - (cpu + waiting) / elapsed
+        return Sample(count / elapsed, cpu / max(count, 1), cpu / elapsed, own / elapsed, idle)
 
 
 class _Client(asyncio.Protocol):
@@ -257,27 +262,30 @@ def uvloop_load(
     return result
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) process *pid* used so far, from /proc (Linux).
+def process_cpu(pid: int) -> tuple[float, float]:
+    """Seconds process *pid* ran (user + system) and waited for a CPU so far, from /proc.
 
-    ``schedstat`` counts nanoseconds for every thread; ``stat`` (the fallback) counts
-    clock ticks, 10 ms each, too coarse for a two-second window.
+    ``schedstat`` counts nanoseconds for every thread, both; ``stat`` (the fallback)
+    counts clock ticks, 10 ms each, too coarse for a two-second window, and no waiting.
+    Waiting for a CPU means other processes had it: added to the running time, it tells
+    a server that never idled (the load generator kept it fed) on a crowded machine.
     """
-    total = 0
+    running = waiting = 0
     try:
         for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
             with open(path) as schedstat:
-                total += int(schedstat.read().split()[0])
+                fields = schedstat.read().split()
+            running, waiting = running + int(fields[0]), waiting + int(fields[1])
     except (OSError, ValueError, IndexError):
-        total = 0
-    if total:
-        return total / 1e9
+        running = 0
+    if running:
+        return running / 1e9, waiting / 1e9
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return float("nan"), float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), float("nan")
 
 
 def _own_cpu() -> float:

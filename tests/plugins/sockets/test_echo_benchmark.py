@@ -156,6 +156,7 @@ def test_c_load_measures_the_server_over_the_window(
     assert 0 < sample.server_busy <= 1.1
     assert 0 < sample.client_busy <= 1.1
     assert sample.cpu > 0
+    assert -0.1 <= sample.server_idle < 1  # neither running nor waiting for a CPU
 
 
 def test_c_load_says_why_the_c_client_failed(echo_load: ModuleType, program: str) -> None:
