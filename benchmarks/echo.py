@@ -26,9 +26,9 @@ Method, and why:
   the fastest servers, so it, not they, sets the pace (they wait for it half the time),
   and a slow client changes what each server sees: one that answers late lets a slow
   server find many sockets ready per poll and answer them in one batch, which flatters
-  it. The C client costs a few microseconds per message, so every server runs flat out.
-  Without a C compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``), echo.py says so and
-  falls back to ``--client poll``.
+  it. The C client keeps even the fastest server here busy nearly all the time on a
+  quiet machine (the idle column, below, near 0). Without a C compiler (``$CC``, else
+  ``cc``, ``gcc`` or ``clang``), echo.py says so and falls back to ``--client poll``.
 * Both ``--client c`` and ``--client poll`` (the Python one) poll their sockets without
   ever sleeping. On loopback a ``send`` runs the receiver's TCP input, wake-up
   included, inside the sender's system call: a client that sleeps between echoes bills
