@@ -321,26 +321,24 @@ class Hub:
                 self._current = None
             if event._pending:
                 continue  # a chained value will finish it
-            if (
-                value._callbacks is not None
-                or value.errors
-                or self._waiters
-                or event.success
-                or event._trackers
-            ):
+            if value.errors or self._waiters or event.success or event._trackers:
                 self._finished(event)
-                if refcount(value) == ALONE and refcount(event) == ALONE:
-                    event.value = None  # its callbacks have run and kept neither: free both
+            elif value._callbacks is not None:
+                value._finish()  # its done callbacks are all that _finished would do
             elif refcount(value) == ALONE and refcount(event) == ALONE:
                 # Nobody but us can ever see either: drop the event -> value link, so
                 # both are freed now rather than by the cycle collector later.
                 event.value = None
+                continue
             else:
                 # Somebody may look: finish the value in place (nobody waits for it).
                 results = value._results
                 if results is not None:
                     value.result = results[0] if len(results) == 1 else results
                 value.done = True
+                continue
+            if refcount(value) == ALONE and refcount(event) == ALONE:
+                event.value = None  # its callbacks have run and kept neither: free both
         return False
 
     def _dispatch(self, event: Event) -> Any:
