@@ -1,4 +1,4 @@
-"""The dispatcher a component tree shares: queue, handler table and event loop glue.
+"""The dispatcher a component tree shares: queue, dispatch and event loop glue.
 
 Theory of operation
 -------------------
@@ -17,10 +17,8 @@ appends to an inbox and wakes the loop once per burst (``call_soon_threadsafe`` 
 system call; one per event would make threads slow). Before the tree runs, events
 just queue; ``attach`` schedules the first flush.
 
-Handlers. The handlers for ``(name, channels)`` are resolved once and cached; any
-change to the handler table clears the cache. A handler matches when its name is the
-event's (or ``"*"``) and its channel is one of the event's channels, or either side
-is ``"*"``, or the event was fired at the handler's component itself.
+Handlers. Which handlers run for ``(name, channels)``, and the cached *plans* of
+those that are all plain functions, come from :mod:`relays._table`.
 
 Async handlers. An ``async def`` handler becomes a task. So that ``event.stop()``
 works in it and handlers keep their order, dispatch of that event pauses until the
@@ -58,13 +56,14 @@ import logging
 import threading
 import traceback
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine
 from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 from ._events import Event, ExceptionEvent
 from ._outcomes import derived, log_unhandled, notify_waiters, track, tracker_done, tracking
+from ._table import HandlerTable
 from ._values import ALONE, Value, refcount
 
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ _PAUSED: Any = object()
 _get_ident = threading.get_ident
 
 
-class Hub:
+class Hub(HandlerTable):
     """Queue, handler table and loop binding of one component tree."""
 
     #: Events dispatched per loop iteration before yielding to I/O.
@@ -94,17 +93,14 @@ class Hub:
 
     def __init__(self, root: BaseComponent) -> None:
         self.root = root
+        super().__init__()
         self.queue: deque[Event] = deque()
-        self.handlers: list[Handler] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread_id: int | None = None
         self._ranked: list[tuple[int, int, Event]] = []
         self._inbox: deque[Event] = deque()
         self._inbox_scheduled = False
         self._seq = itertools.count()
-        self._cache: dict[tuple[str, tuple[Any, ...]], tuple[Handler, ...]] = {}
-        #: For cached entries whose handlers are all plain functions: what to call.
-        self._plans: dict[tuple[str, tuple[Any, ...]], tuple[tuple[Any, int, Handler], ...]] = {}
         self._flush_scheduled = False
         self._paused = False
         self._current: Event | None = None
@@ -120,46 +116,6 @@ class Hub:
     def busy(self) -> bool:
         """True while events wait, a dispatch is paused, or handler tasks run."""
         return bool(self.queued or self._paused or self._tasks)
-
-    # -- handler table ---------------------------------------------------------------
-
-    def add_handlers(self, handlers: Iterable[Handler]) -> None:
-        self.handlers.extend(handlers)
-        self._cache.clear()
-        self._plans.clear()
-
-    def remove_handlers(self, owners: set[BaseComponent]) -> list[Handler]:
-        removed = [h for h in self.handlers if h.owner in owners]
-        if removed:
-            self.handlers = [h for h in self.handlers if h.owner not in owners]
-            self._cache.clear()
-            self._plans.clear()
-        return removed
-
-    def resolve(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
-        """The handlers for *name* on *channels*, in the order they run."""
-        everywhere = "*" in channels
-        matched = []
-        for h in self.handlers:
-            if h.name != name and h.name != "*":
-                continue
-            channel = h.channel if h.channel is not None else h.owner.channel
-            if everywhere or channel == "*" or channel in channels or h.owner in channels:
-                matched.append(h)
-        matched.sort(key=lambda h: (-h.priority, h.seq))
-        return tuple(matched)
-
-    def lookup(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
-        """:meth:`resolve`, cached (and the plan made) until the handler table changes."""
-        key = (name, channels)
-        handlers = self._cache.get(key)
-        if handlers is None:
-            handlers = self._cache[key] = self.resolve(name, channels)
-            # An event nobody handles gets an empty plan too (finishing it is all
-            # there is to do), except an error report: that one is logged.
-            if not any(h.is_async for h in handlers) and (handlers or name != "exception"):
-                self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
-        return handlers
 
     # -- firing ----------------------------------------------------------------------
 

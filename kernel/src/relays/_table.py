@@ -1,0 +1,73 @@
+"""The handler table of a component tree: which handlers run for an event, cached.
+
+The handlers for ``(name, channels)`` are resolved once and cached; any change to the
+table clears the cache. A handler matches when its name is the event's (or ``"*"``)
+and its channel is one of the event's channels, or either side is ``"*"``, or the
+event was fired at the handler's component itself. When the handlers found are all
+plain functions (no ``async def``), a *plan* is cached beside them: the callables and
+how each takes its arguments, which the dispatcher runs without looking at the
+handlers again. An event nobody handles gets an empty plan, except an error report,
+which has to be logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._components import BaseComponent
+    from ._handlers import Handler
+
+__all__ = ["HandlerTable"]
+
+#: What the dispatcher calls for each handler: (callback, how it takes the event, handler).
+Plan = tuple[tuple[Any, int, "Handler"], ...]
+
+
+class HandlerTable:
+    """Every handler of a tree, and the cache of who handles what."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Handler] = []
+        self._cache: dict[tuple[str, tuple[Any, ...]], tuple[Handler, ...]] = {}
+        #: For cached entries whose handlers are all plain functions: what to call.
+        self._plans: dict[tuple[str, tuple[Any, ...]], Plan] = {}
+
+    def add_handlers(self, handlers: Iterable[Handler]) -> None:
+        self.handlers.extend(handlers)
+        self._cache.clear()
+        self._plans.clear()
+
+    def remove_handlers(self, owners: set[BaseComponent]) -> list[Handler]:
+        removed = [h for h in self.handlers if h.owner in owners]
+        if removed:
+            self.handlers = [h for h in self.handlers if h.owner not in owners]
+            self._cache.clear()
+            self._plans.clear()
+        return removed
+
+    def resolve(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
+        """The handlers for *name* on *channels*, in the order they run."""
+        everywhere = "*" in channels
+        matched = []
+        for h in self.handlers:
+            if h.name != name and h.name != "*":
+                continue
+            channel = h.channel if h.channel is not None else h.owner.channel
+            if everywhere or channel == "*" or channel in channels or h.owner in channels:
+                matched.append(h)
+        matched.sort(key=lambda h: (-h.priority, h.seq))
+        return tuple(matched)
+
+    def lookup(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
+        """:meth:`resolve`, cached (and the plan made) until the handler table changes."""
+        key = (name, channels)
+        handlers = self._cache.get(key)
+        if handlers is None:
+            handlers = self._cache[key] = self.resolve(name, channels)
+            # An event nobody handles gets an empty plan too (finishing it is all
+            # there is to do), except an error report: that one is logged.
+            if not any(h.is_async for h in handlers) and (handlers or name != "exception"):
+                self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
+        return handlers
