@@ -186,10 +186,23 @@ async def test_streamed_output_and_close() -> None:
 
 
 async def test_short_answers_are_sent_whole() -> None:
-    server, transport = serve(Gateway({"/": environ_app}))
+    # Every time, however the threads are scheduled: the last chunk and the end of the
+    # answer reach the loop together.
+    def two_chunks(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"one, "
+        yield b"two"
+
+    server, transport = serve(Gateway({"/two": two_chunks, "/": environ_app}))
     async with server:
-        _, headers, _ = await Client(transport).request("GET", "/")
-    assert "content-length" in headers
+        client = Client(transport)
+        for _ in range(20):
+            _, headers, _ = await client.request("GET", "/")
+            assert "content-length" in headers
+        for _ in range(5):
+            _, headers, body = await client.request("GET", "/two")
+            assert body == b"one, two"
+            assert headers.get("transfer-encoding") == "chunked"
 
 
 async def test_errors(caplog: pytest.LogCaptureFixture) -> None:

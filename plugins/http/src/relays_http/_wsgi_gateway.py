@@ -8,15 +8,17 @@ The job calls the application, iterates its result and sends what happens to the
 loop as messages on a deque, via ``call_soon_threadsafe``:
 ``("head", status, headers)`` once the first body bytes exist (PEP 3333: headers
 go out with the first non-empty chunk, or at the end), then ``("data", bytes)``
-per chunk, then ``("end",)`` or ``("error", exception)``.
+per chunk, then ``("end",)`` or ``("error", exception)``. The job holds each chunk
+back until it knows whether another follows, and posts the last one together with
+the end (in one loop callback), so the loop always sees a one-chunk answer whole.
 
 Backpressure. The job takes a slot of a :class:`threading.Semaphore` before each
 data message and the loop side gives it back once it has written the chunk, so
 at most ``buffered_chunks`` chunks wait in memory, and a slow client slows the
 application rather than filling memory.
 
-Answer. The ``request`` handler waits for the head. When the end follows the
-first chunk at once, the body is sent whole (with Content-Length); otherwise the
+Answer. The ``request`` handler waits for the head. When the end came with the
+first chunk, the body is sent whole (with Content-Length); otherwise the
 response streams from an async iterator. When the client goes away, closing that
 iterator marks the job cancelled and frees its slots, so the job stops iterating
 and calls the result's ``close()`` (always called, as PEP 3333 requires).
@@ -195,28 +197,48 @@ class _Job:
             self.post("head", *self.head)
 
     def write(self, data: bytes) -> None:
+        self._send(data)
+
+    def _send(self, data: bytes, *then: tuple[Any, ...]) -> None:
+        """Post *data*, and the *then* messages in the same loop callback."""
         if not isinstance(data, bytes):
             raise TypeError(f"a WSGI application must write bytes, not {type(data).__name__}")
         if not data:
+            for message in then:
+                self.post(*message)
             return
         self.send_head()
         while not self.slots.acquire(timeout=0.5):
             if self.cancelled:
                 raise _Cancelled
-        self.post("data", data)
+        self.post("data", data, *then)
 
     def run(self, app: WSGIApp, environ: dict[str, Any]) -> None:
         try:
             result = app(environ, self.start_response)
+            # One chunk is held back, so that the last one and the end arrive together:
+            # the loop then sees a short answer whole, every time, and frames it by length.
+            held: bytes | None = None
             try:
-                for chunk in result:
-                    self.write(chunk)
-                self.send_head()
+                try:
+                    for chunk in result:
+                        if held is not None:
+                            self.write(held)
+                        held = chunk
+                except Exception:
+                    if held is not None:  # what came before the failure still goes out
+                        self.write(held)
+                    raise
+                if held is None:
+                    self.send_head()
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-            self.post("end")
+            if held is None:
+                self.post("end")
+            else:
+                self._send(held, ("end",))
         except _Cancelled:
             return
         except BaseException as error:
@@ -231,7 +253,11 @@ class _Job:
             self.slots.release()
 
     def _arrive(self, message: tuple[Any, ...]) -> None:
-        self.messages.append(message)
+        if message[0] == "data" and len(message) > 2:  # data, then what came with it
+            self.messages.append(message[:2])
+            self.messages.extend(message[2:])
+        else:
+            self.messages.append(message)
         self.arrived.set()
 
     async def next(self) -> tuple[Any, ...]:
