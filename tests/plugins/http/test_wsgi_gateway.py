@@ -193,12 +193,18 @@ async def test_short_answers_are_sent_whole() -> None:
         yield b"one, "
         yield b"two"
 
-    server, transport = serve(Gateway({"/two": two_chunks, "/": environ_app}))
+    def empty(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    server, transport = serve(Gateway({"/two": two_chunks, "/empty": empty, "/": environ_app}))
     async with server:
         client = Client(transport)
         for _ in range(20):
             _, headers, _ = await client.request("GET", "/")
             assert "content-length" in headers
+        _, headers, body = await client.request("GET", "/empty")
+        assert (headers.get("content-length"), body) == ("0", b"")
         for _ in range(5):
             _, headers, body = await client.request("GET", "/two")
             assert body == b"one, two"

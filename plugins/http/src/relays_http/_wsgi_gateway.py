@@ -8,9 +8,9 @@ The job calls the application, iterates its result and sends what happens to the
 loop as messages on a deque, via ``call_soon_threadsafe``:
 ``("head", status, headers)`` once the first body bytes exist (PEP 3333: headers
 go out with the first non-empty chunk, or at the end), then ``("data", bytes)``
-per chunk, then ``("end",)`` or ``("error", exception)``. The job holds each chunk
-back until it knows whether another follows, and posts the last one together with
-the end (in one loop callback), so the loop always sees a one-chunk answer whole.
+per chunk, then ``("end",)`` or ``("error", exception)``. A list or tuple of one
+chunk is known to be the whole answer: its chunk and the end are posted in one loop
+callback, so the loop always sees it whole. A generator's chunks go out as they come.
 
 Backpressure. The job takes a slot of a :class:`threading.Semaphore` before each
 data message and the loop side gives it back once it has written the chunk, so
@@ -203,42 +203,38 @@ class _Job:
         """Post *data*, and the *then* messages in the same loop callback."""
         if not isinstance(data, bytes):
             raise TypeError(f"a WSGI application must write bytes, not {type(data).__name__}")
-        if not data:
+        if data:
+            self.send_head()
+            while not self.slots.acquire(timeout=0.5):
+                if self.cancelled:
+                    raise _Cancelled
+            self.post("data", data, *then)
+        elif then:
+            self.send_head()
             for message in then:
                 self.post(*message)
-            return
-        self.send_head()
-        while not self.slots.acquire(timeout=0.5):
-            if self.cancelled:
-                raise _Cancelled
-        self.post("data", data, *then)
 
     def run(self, app: WSGIApp, environ: dict[str, Any]) -> None:
         try:
             result = app(environ, self.start_response)
-            # One chunk is held back, so that the last one and the end arrive together:
-            # the loop then sees a short answer whole, every time, and frames it by length.
-            held: bytes | None = None
+            if (
+                isinstance(result, list | tuple)
+                and len(result) == 1
+                and getattr(result, "close", None) is None
+            ):
+                # Known to be the whole answer (and nothing to close): the chunk and the
+                # end go in one loop callback, so the loop always sends it whole.
+                self._send(result[0], ("end",))
+                return
             try:
-                try:
-                    for chunk in result:
-                        if held is not None:
-                            self.write(held)
-                        held = chunk
-                except Exception:
-                    if held is not None:  # what came before the failure still goes out
-                        self.write(held)
-                    raise
-                if held is None:
-                    self.send_head()
+                for chunk in result:
+                    self.write(chunk)
+                self.send_head()
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-            if held is None:
-                self.post("end")
-            else:
-                self._send(held, ("end",))
+            self.post("end")
         except _Cancelled:
             return
         except BaseException as error:
