@@ -38,8 +38,6 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from relays.transports import Connection, Eof, Read
 
-from ._limits import TRANSPORT_WRITE_LIMITS
-
 #: Bytes read per step when ``sendfile`` copies by hand.
 _COPY_CHUNK = 256 * 1024
 
@@ -49,9 +47,6 @@ if TYPE_CHECKING:
     from ._limits import SocketLimits
 
 __all__ = ["Endpoint", "SocketConnection"]
-
-#: A new plain transport's write limits as ``get_write_buffer_limits()`` gives them.
-_TRANSPORT_LOW_HIGH = TRANSPORT_WRITE_LIMITS[::-1]
 
 _BY_APP = 1
 _BY_WRITE_BUFFER = 2
@@ -392,13 +387,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self.peer = peer if type(peer) is tuple and len(peer) == 2 else _address(peer)
         self.local = _address(transport.get_extra_info("sockname"))
         limits = self._limits
-        # Set only when the transport's own differ: our defaults always do; asyncio's
-        # own values (when configured) only on TLS, whose transports start higher.
-        if not (
-            limits._transport_write_limits
-            and transport.get_write_buffer_limits() == _TRANSPORT_LOW_HIGH
-        ):
-            transport.set_write_buffer_limits(limits.write_high_water, limits.write_low_water)
+        transport.set_write_buffer_limits(limits.write_high_water, limits.write_low_water)
         if not self._endpoint._accept(self):
             self._closing = True
             transport.abort()

@@ -8,10 +8,6 @@ import attrs
 
 __all__ = ["SocketLimits"]
 
-#: The write buffer limits (high, low) asyncio and uvloop give a plain stream
-#: transport when it is made.
-TRANSPORT_WRITE_LIMITS = (64 * 1024, 16 * 1024)
-
 
 def _positive(instance: Any, attribute: Any, value: Any) -> None:
     if value <= 0:
@@ -58,14 +54,6 @@ class SocketLimits:
     drain_timeout: float = attrs.field(default=5.0, validator=_positive)
     #: Connections the kernel queues before the server accepts them (``listen`` backlog).
     backlog: int = attrs.field(default=1024, validator=_positive)
-
-    #: Whether the write limits are the ones a plain transport starts with: then a
-    #: connection looks before setting them (a look costs less than a set).
-    _transport_write_limits: bool = attrs.field(init=False, repr=False, eq=False)
-
-    def __attrs_post_init__(self) -> None:
-        limits = (self.write_high_water, self.write_low_water)
-        object.__setattr__(self, "_transport_write_limits", limits == TRANSPORT_WRITE_LIMITS)
 
     @write_low_water.validator
     def _check_low_water(self, attribute: Any, value: int) -> None:
