@@ -164,11 +164,12 @@ class _Job:
 
     # -- the thread's side -----------------------------------------------------------
 
-    def post(self, *message: Any) -> None:
+    def post(self, *messages: tuple[Any, ...]) -> None:
+        """Send *messages* to the loop, which takes them in one callback."""
         if self.cancelled:
             raise _Cancelled
         try:
-            self.loop.call_soon_threadsafe(self._arrive, message)
+            self.loop.call_soon_threadsafe(self._arrive, messages)
         except RuntimeError:  # the loop is closed: nobody is listening any more
             self.cancelled = True
             raise _Cancelled from None
@@ -194,13 +195,10 @@ class _Job:
             raise RuntimeError("the WSGI application returned without calling start_response")
         if not self.head_sent:
             self.head_sent = True
-            self.post("head", *self.head)
+            self.post(("head", *self.head))
 
-    def write(self, data: bytes) -> None:
-        self._send(data)
-
-    def _send(self, data: bytes, *then: tuple[Any, ...]) -> None:
-        """Post *data*, and the *then* messages in the same loop callback."""
+    def write(self, data: bytes, *then: tuple[Any, ...]) -> None:
+        """Post *data* (the application's ``write``), and the *then* messages with it."""
         if not isinstance(data, bytes):
             raise TypeError(f"a WSGI application must write bytes, not {type(data).__name__}")
         if data:
@@ -208,11 +206,10 @@ class _Job:
             while not self.slots.acquire(timeout=0.5):
                 if self.cancelled:
                     raise _Cancelled
-            self.post("data", data, *then)
+            self.post(("data", data), *then)
         elif then:
             self.send_head()
-            for message in then:
-                self.post(*message)
+            self.post(*then)
 
     def run(self, app: WSGIApp, environ: dict[str, Any]) -> None:
         try:
@@ -224,7 +221,7 @@ class _Job:
             ):
                 # Known to be the whole answer (and nothing to close): the chunk and the
                 # end go in one loop callback, so the loop always sends it whole.
-                self._send(result[0], ("end",))
+                self.write(result[0], ("end",))
                 return
             try:
                 for chunk in result:
@@ -234,12 +231,12 @@ class _Job:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-            self.post("end")
+            self.post(("end",))
         except _Cancelled:
             return
         except BaseException as error:
             if not self.cancelled:
-                self.post("error", error)
+                self.post(("error", error))
 
     # -- the loop's side -------------------------------------------------------------
 
@@ -248,12 +245,8 @@ class _Job:
         for _ in range(self.buffered_chunks):
             self.slots.release()
 
-    def _arrive(self, message: tuple[Any, ...]) -> None:
-        if message[0] == "data" and len(message) > 2:  # data, then what came with it
-            self.messages.append(message[:2])
-            self.messages.extend(message[2:])
-        else:
-            self.messages.append(message)
+    def _arrive(self, messages: tuple[tuple[Any, ...], ...]) -> None:
+        self.messages.extend(messages)
         self.arrived.set()
 
     async def next(self) -> tuple[Any, ...]:
