@@ -188,3 +188,30 @@ async def test_server_with_its_own_dispatcher_dispatches_once() -> None:
         assert (await Client(transport).get("/")).status == 404
     assert calls == ["index"]
     assert server.dispatcher.mounts == {}
+
+
+async def test_a_dispatcher_with_nothing_mounted_handles_no_request() -> None:
+    """Its ``request`` handler is in the tree only while a controller is mounted:
+    a plain ``request`` app pays nothing for the Server's dispatcher."""
+
+    def dispatching(server: Server) -> bool:
+        owners = [h.owner for h in server.handlers("request", "web")]
+        return any(owner.parent is server.dispatcher for owner in owners)
+
+    transport = MemoryTransport(channel="web")
+    server = Server(transport=transport) + Fallback()
+    async with server:
+        client = Client(transport)
+        assert (await client.get("/blog")).body == b"fallback:/blog"
+        assert not dispatching(server)
+        blog = Blog().register(server)
+        await client.get("/")  # let the registered event be dispatched
+        assert dispatching(server)
+        assert (await client.get("/blog")).body == b"blog"
+        blog.unregister()
+        await client.get("/")
+        assert not dispatching(server)
+        assert (await client.get("/blog")).body == b"fallback:/blog"
+    transport = MemoryTransport(channel="web")
+    async with Server(transport=transport):
+        assert (await Client(transport).get("/")).status == 404

@@ -7,6 +7,14 @@ leaves it (rare), into a dict from mount path (``""`` for ``/``, ``"/blog"``) to
 controller, plus the set of every prefix of a mount path. Two controllers on one
 path are an error, reported when the second one is registered.
 
+Listening. The ``request`` handler is not the dispatcher's own: it belongs to a
+small child component (:class:`Routes`) that the dispatcher registers under itself
+while something is mounted, and unregisters when nothing is. A dispatcher with
+nothing to dispatch to (every :class:`~relays_http.Server` has one, and most
+plain ``request`` apps mount nothing) is then no handler of ``request`` at all and
+costs a request nothing, rather than a call that returns None; mounting later
+(a controller registered at run time) brings the handler back with the mount.
+
 Resolving (per request, no regex). The raw path is split on ``/`` into segments
 (empty ones dropped, each percent-decoded on its own, so ``%2F`` stays inside its
 segment). Walking the segments while the path so far is a known prefix finds the
@@ -72,6 +80,8 @@ class Dispatcher(BaseComponent):
         self.builtin = builtin
         self._mounts: dict[str, BaseController] = {}
         self._prefixes: frozenset[str] = frozenset()
+        # Our ``request`` handler, in the tree only while something is mounted.
+        self._routes = Routes(self)
 
     @property
     def mounts(self) -> dict[str, BaseController]:
@@ -94,6 +104,7 @@ class Dispatcher(BaseComponent):
                 and not component.builtin
             ):
                 self._mounts, self._prefixes = {}, frozenset()
+                self._listen(False)
                 return
             if isinstance(component, BaseController):
                 path = "/" + "/".join(split_path(component.mount_path))
@@ -111,6 +122,16 @@ class Dispatcher(BaseComponent):
                 prefixes.add("/".join(segments[:end]))
         self._mounts = mounts
         self._prefixes = frozenset(prefixes)
+        self._listen(bool(mounts))
+
+    def _listen(self, listen: bool) -> None:
+        """Put our ``request`` handler in the tree, or take it out (see Listening)."""
+        routes = self._routes
+        if listen:
+            if routes.parent is None:
+                routes.register(self)
+        elif routes.parent is self:
+            routes.unregister()
 
     def resolve(self, path: str) -> tuple[BaseController, list[str]] | None:
         """The controller mounted at the longest prefix of raw *path*, and the rest."""
@@ -132,11 +153,22 @@ class Dispatcher(BaseComponent):
             return None
         return best, segments[consumed:]
 
+
+class Routes(BaseComponent):
+    """A :class:`Dispatcher`'s ``request`` handler, registered under it while something
+    is mounted (see Listening in the theory of operation)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        super().__init__(channel=dispatcher.channel)
+        self._dispatcher = dispatcher
+
     @handler("request", priority=10)
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
-        if not self._mounts:
+        dispatcher = self._dispatcher
+        if not dispatcher._mounts:  # an unregistration not dispatched yet
             return None
-        found = self.resolve(request.raw_path)  # as VirtualHosts & co. may have rewritten it
+        # The path as VirtualHosts & co. may have rewritten it.
+        found = dispatcher.resolve(request.raw_path)
         if found is None:
             return None
         controller, segments = found
