@@ -5,7 +5,7 @@ channels, and handlers (plain methods, or ``async def``) answer them. Transports
 protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
 """
 
-from ._components import BaseComponent, Component
+from ._components import NOT_DELIVERED, BaseComponent, Component
 from ._config import Config, Provided
 from ._debugger import Debugger
 from ._events import (
@@ -35,6 +35,7 @@ from ._version import __version__
 from ._workers import Task, Worker, task
 
 __all__ = [
+    "NOT_DELIVERED",
     "BaseComponent",
     "Component",
     "Config",

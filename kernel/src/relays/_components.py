@@ -21,9 +21,17 @@ from ._dispatch import Hub
 from ._events import Event, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
 from ._outcomes import tracking
+from ._table import NOBODY
 from ._values import Value
 
-__all__ = ["BaseComponent", "Component"]
+__all__ = ["NOT_DELIVERED", "BaseComponent", "Component"]
+
+#: What :meth:`BaseComponent.deliver` returns when the event must be fired instead.
+NOT_DELIVERED: Any = type("NotDelivered", (), {"__repr__": lambda self: "NOT_DELIVERED"})()
+#: The dispatcher's current event while a delivered handler runs: a plain event with
+#: no trackers, which is what the event it stands for would have been.
+_DELIVERING = Event()
+_UNKNOWN: Any = object()
 
 _handler_seq = iter(range(1 << 62))
 
@@ -215,6 +223,65 @@ class BaseComponent:
         if not hub._flush_scheduled:
             hub._schedule_flush()
         return value
+
+    def deliver(self, kind: type[Event], channels: tuple[Any, ...], *args: Any) -> Any:
+        """Run what firing ``kind(*args)`` on *channels* would run, now, without the event.
+
+        For a transport's hot path (a connection's ``read``, say), where making and
+        queueing an event costs more than its handler. It works only when nobody could
+        tell the difference: the tree is idle (on the loop's thread, nothing queued,
+        nothing dispatching: the event would have run next anyway), exactly one handler
+        would run, a plain function that does not take the event (or none would run),
+        nobody waits for *kind*'s name, no ``complete`` is being tracked, and *kind*
+        asks for no ``success``, ``failure``, ``complete`` or ``priority``. Then it
+        returns the handler's return value (None when no handler ran); if the handler
+        raises, the error is reported as an ``exception`` event, exactly as for a fired
+        event, and None is returned. The events the handler fired are dispatched before
+        it returns, as they would have been right after the event it stands for. Otherwise
+        nothing runs and it returns :data:`NOT_DELIVERED`: fire the event as usual.
+        """
+        hub = self._hub
+        if (
+            hub._current is not None
+            or hub._paused
+            or hub.queue
+            or hub._ranked
+            or tracking.active
+            or hub.thread_id != _get_ident()
+            or (hub._waiters and kind.name in hub._waiters)
+        ):
+            return NOT_DELIVERED
+        found = hub._sole.get((kind, channels), _UNKNOWN)
+        if found is _UNKNOWN:
+            found = hub.sole(kind, channels)
+        if found is None:
+            return NOT_DELIVERED
+        if found is NOBODY:
+            return None
+        # While it runs, it is dispatching: an event fired or called meanwhile waits
+        # its turn, as it would behind the event this call stands for. What it fires
+        # is dispatched right after it, here, so no flush is scheduled for that.
+        scheduled = hub._flush_scheduled
+        hub._flush_scheduled = True
+        hub._current = _DELIVERING
+        try:
+            try:
+                result = found.callback(*args)
+            except Exception as error:
+                event = kind(*args)
+                event.channels = channels
+                event.value = Value(event)
+                hub._handler_failed(event, found, error)
+                result = None
+            finally:
+                hub._current = None
+            if (hub.queue or hub._ranked) and not hub._paused:
+                hub._drain(hub.batch)
+        finally:
+            hub._flush_scheduled = scheduled
+            if (hub.queue or hub._ranked) and not hub._paused:
+                hub._schedule_flush()  # the batch was used up, or a handler failed badly
+        return result
 
     def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
         """Fire *event*; ``await`` the call for its result (or its handler's error).

@@ -8,6 +8,12 @@ plain functions (no ``async def``), a *plan* is cached beside them: the callable
 how each takes its arguments, which the dispatcher runs without looking at the
 handlers again. An event nobody handles gets an empty plan, except an error report,
 which has to be logged.
+
+For :meth:`~relays.BaseComponent.deliver`, the table also says, per event class and
+channels, whether an event could be replaced by a plain call: it can when exactly one
+handler would run and that handler is a plain function that does not take the event
+(or when none would run), and the class asks for nothing that needs the event object
+(``success``, ``failure``, ``complete``, a ``priority``).
 """
 
 from __future__ import annotations
@@ -17,9 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
+    from ._events import Event
     from ._handlers import Handler
 
-__all__ = ["HandlerTable"]
+__all__ = ["NOBODY", "HandlerTable"]
+
+#: What :meth:`HandlerTable.sole` says when no handler would run at all.
+NOBODY: Any = object()
 
 #: What the dispatcher calls for each handler: (callback, how it takes the event, handler).
 Plan = tuple[tuple[Any, int, "Handler"], ...]
@@ -33,18 +43,23 @@ class HandlerTable:
         self._cache: dict[tuple[str, tuple[Any, ...]], tuple[Handler, ...]] = {}
         #: For cached entries whose handlers are all plain functions: what to call.
         self._plans: dict[tuple[str, tuple[Any, ...]], Plan] = {}
+        #: :meth:`sole`, cached: the handler, NOBODY or None per (event class, channels).
+        self._sole: dict[tuple[type[Event], tuple[Any, ...]], Any] = {}
 
     def add_handlers(self, handlers: Iterable[Handler]) -> None:
         self.handlers.extend(handlers)
+        self._forget()
+
+    def _forget(self) -> None:
         self._cache.clear()
         self._plans.clear()
+        self._sole.clear()
 
     def remove_handlers(self, owners: set[BaseComponent]) -> list[Handler]:
         removed = [h for h in self.handlers if h.owner in owners]
         if removed:
             self.handlers = [h for h in self.handlers if h.owner not in owners]
-            self._cache.clear()
-            self._plans.clear()
+            self._forget()
         return removed
 
     def resolve(self, name: str, channels: tuple[Any, ...]) -> tuple[Handler, ...]:
@@ -71,3 +86,23 @@ class HandlerTable:
             if not any(h.is_async for h in handlers) and (handlers or name != "exception"):
                 self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
         return handlers
+
+    def sole(self, kind: type[Event], channels: tuple[Any, ...]) -> Any:
+        """The one handler a *kind* event on *channels* would run, when calling it could
+        stand in for the event (see the module's docstring); :data:`NOBODY` when none
+        would run; else None. Cached until the handler table changes.
+        """
+        key = (kind, channels)
+        if key in self._sole:
+            return self._sole[key]
+        handlers = self.lookup(kind.name, channels)
+        if kind.success or kind.failure or kind.complete or kind.priority:
+            found = None  # the event object itself is needed afterwards
+        elif not handlers:
+            found = None if kind.name == "exception" else NOBODY
+        elif len(handlers) == 1 and not handlers[0].is_async and not handlers[0].event_arg:
+            found = handlers[0]
+        else:
+            found = None
+        self._sole[key] = found
+        return found
