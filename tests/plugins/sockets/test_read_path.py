@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relays import Component
+from relays import BaseComponent, Component, Event, handler
 from relays.testing import Manager
 from relays_sockets import SocketConnection, TCPServer
 from relays_sockets._connection import _address
@@ -185,3 +185,73 @@ def test_addresses_are_host_and_port_pairs(host: str, port: int, flow: int, scop
     assert _address("/run/app.sock") == "/run/app.sock"
     assert _address("") is None
     assert _address(None) is None
+
+
+# -- delivered reads: the handler called in place of the event -------------------------
+
+
+async def test_a_lone_read_handler_is_called_without_an_event(recorder: Any) -> None:
+    """Alone, the handler runs inside the read (no event queued: nothing is pending);
+    with another listener (here a recorder) it gets a real event, queued as before."""
+    seen: list[int] = []
+
+    class Counter(Component):
+        def read(self, sock: SocketConnection, data: bytes) -> bytes:
+            seen.append(sock.pending_reads)
+            return data
+
+    for others in ((), (recorder(),)):
+        seen.clear()
+        server = TCPServer(("127.0.0.1", 0))
+        app = Counter() + server
+        for other in others:
+            app += other
+        async with app:
+            address = await server.wait_ready()
+            assert await exchange(address, b"ping", 4) == b"ping"
+        assert seen == ([1] if others else [0])
+
+
+async def test_a_delivered_read_may_answer_with_another_events_value() -> None:
+    class Shout(Component):
+        def read(self, sock: SocketConnection, data: bytes) -> Any:
+            return self.fire(Event.create("loud", data))
+
+        def loud(self, data: bytes) -> bytes:
+            return data.upper()
+
+    server = TCPServer(("127.0.0.1", 0))
+    async with Shout() + server:
+        address = await server.wait_ready()
+        assert await exchange(address, b"hey", 3) == b"HEY"
+
+
+async def test_a_failing_delivered_read_is_reported_and_the_connection_goes_on() -> None:
+    reports: list[Any] = []
+
+    class Picky(Component):
+        def read(self, sock: SocketConnection, data: bytes) -> bytes:
+            if data.startswith(b"bad"):
+                raise ValueError("no bad data")
+            return data
+
+    class Watcher(BaseComponent):
+        @handler("exception", channel="*")
+        def _on_exception(self, *args: Any, **kwargs: Any) -> None:
+            reports.append((args[1], kwargs["fevent"].name))
+
+    server = TCPServer(("127.0.0.1", 0))
+    async with Picky() + Watcher() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        try:
+            writer.write(b"bad")
+            await asyncio.sleep(0.1)  # a separate read from the next
+            writer.write(b"good")
+            assert await asyncio.wait_for(reader.readexactly(4), 5) == b"good"
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    [(error, name)] = reports
+    assert isinstance(error, ValueError)
+    assert name == "read"

@@ -36,14 +36,13 @@ import ssl
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
+from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
 #: Bytes read per step when ``sendfile`` copies by hand.
 _COPY_CHUNK = 256 * 1024
 
 if TYPE_CHECKING:
-    from relays import Value
-
     from ._limits import SocketLimits
 
 __all__ = ["Endpoint", "SocketConnection"]
@@ -65,6 +64,8 @@ class Endpoint(Protocol):
     def fire(self, event: Any, *channels: Any) -> Value: ...
 
     def _fire(self, event: Any, *channels: Any) -> Value: ...
+
+    def _deliver(self, kind: Any, channels: tuple[Any, ...], *args: Any) -> Any: ...
 
     def _accept(self, connection: SocketConnection) -> bool: ...
 
@@ -110,6 +111,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def __init__(self, endpoint: Endpoint, secure: bool = False) -> None:
         self._endpoint = endpoint
         self._fire = endpoint._fire  # the endpoint's one bound ``fire``
+        self._deliver = endpoint._deliver  # and ``deliver``
         # Bound once rather than per read. That makes a cycle (self -> method -> self),
         # which connection_lost breaks: the method must not keep a closed connection.
         self._read_callback: Callable[[Value], None] = self._read_done
@@ -368,12 +370,19 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def _echo(self, result: Any) -> None:
         """circuits' echo shortcut: what a server's ``read`` handlers return, when it is
         bytes, is written back (an exact type check first: bytes is the usual case)."""
+        if type(result) is Value:  # a delivered handler returned another event's value
+            result.add_done_callback(self._echo_chained)
+            return
         if type(result) is bytes or isinstance(result, bytearray | memoryview):
             transport = self._transport
             if self._closing or transport is None or transport.is_closing():
                 self.write(result)  # reports the error
             else:
                 transport.write(result)
+
+    def _echo_chained(self, value: Value) -> None:
+        if not value.errors and value.result is not None:
+            self._echo(value.result)
 
     # -- asyncio protocol callbacks --------------------------------------------------
 
@@ -396,10 +405,21 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        # The hot path: one copy of the data, one event, one callback.
+        # The hot path: one copy of the data, then the ``read`` handler called at once
+        # when that is the same as firing (``deliver``), else one event, one callback.
         data = self._view[:nbytes].tobytes()
         self.active = True
-        value = self._fire(Read(self, data) if self._server_side else Read(data), self._channel)
+        if self._server_side:
+            result = self._deliver(Read, (self._channel,), self, data)
+            if result is not NOT_DELIVERED:
+                if result is not None:
+                    self._echo(result)
+                return
+            value = self._fire(Read(self, data), self._channel)
+        else:
+            if self._deliver(Read, (self._channel,), data) is not NOT_DELIVERED:
+                return
+            value = self._fire(Read(data), self._channel)
         pending = self._pending_reads = self._pending_reads + 1
         if pending > self._max_pending_reads:
             self._pause(_BY_PENDING_READS)

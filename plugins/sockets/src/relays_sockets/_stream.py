@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from relays import BaseComponent, handler
+from relays import NOT_DELIVERED, BaseComponent, handler
 from relays.transports import (
     Closed,
     Connect,
@@ -75,8 +75,10 @@ class _Endpoint(BaseComponent):
         super().__init__(channel=channel)
         self.limits = limits
         self._buffer = memoryview(bytearray(limits.read_size))
-        # One bound ``fire`` shared by every connection, rather than one per connection.
+        # One bound ``fire`` (and ``deliver``) shared by every connection, rather than
+        # one per connection.
         self._fire = self.fire
+        self._deliver = self.deliver
         self._started = False
 
     async def _begin(self) -> None:
@@ -275,12 +277,12 @@ class StreamServer(_Endpoint):
             return False
         self.connections[connection] = None
         # ``connect(sock, host, port)``; UNIX peers (a path or None) are never tuples.
-        # The channel is passed so that fire() need not work it out.
+        # Its handler is called at once when that is the same as firing (``deliver``).
         peer = connection.peer
-        if type(peer) is tuple:
-            self._fire(Connect(connection, peer[0], peer[1]), self.channel)
-        else:
-            self._fire(Connect(connection, None, None), self.channel)
+        host, port = peer if type(peer) is tuple else (None, None)
+        channel = self.channel
+        if self.deliver(Connect, (channel,), connection, host, port) is NOT_DELIVERED:
+            self._fire(Connect(connection, host, port), channel)
         return True
 
     def _refuse(self, connection: SocketConnection) -> None:
@@ -311,7 +313,9 @@ class StreamServer(_Endpoint):
             return  # refused: the app never saw it
         if error is not None:
             self.fire(Error(connection, error))
-        self._fire(Disconnect(connection), self.channel)
+        channel = self.channel
+        if self.deliver(Disconnect, (channel,), connection) is NOT_DELIVERED:
+            self._fire(Disconnect(connection), channel)
         closing = self._all_closed
         if not self.connections and closing is not None and not closing.done():
             closing.set_result(None)
