@@ -234,11 +234,10 @@ class Hub(HandlerTable):
         for _ in range(budget):
             if ranked and (ranked[0][0] < 0 or not queue):
                 event = heappop(ranked)[2]
+            elif queue:
+                event = popleft()
             else:
-                try:
-                    event = popleft()
-                except IndexError:
-                    return True
+                return True  # (tested, not caught: an exception costs more than the test)
             plan = plans.get((event.name, event.channels)) if event._handlers is None else None
             if plan is None:
                 plan = self._dispatch(event)
