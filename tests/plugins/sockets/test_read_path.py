@@ -255,3 +255,21 @@ async def test_a_failing_delivered_read_is_reported_and_the_connection_goes_on()
     [(error, name)] = reports
     assert isinstance(error, ValueError)
     assert name == "read"
+
+
+async def test_our_address_is_asked_of_the_transport_only_when_wanted(recorder: Any) -> None:
+    server = TCPServer(("127.0.0.1", 0))
+    log = recorder()
+    async with log + server:
+        address = await server.wait_ready()
+        _reader, writer = await asyncio.open_connection(*address)
+        await log.until("connect")
+        sock = log.named("connect")[-1].args[0]
+        assert "_local" not in vars(sock)  # nobody asked yet
+        writer.close()
+        await writer.wait_closed()
+        await log.until("disconnect")
+        assert sock.local == address  # still answered once the connection is gone
+        assert vars(sock)["_local"] == address
+        sock.local = ("10.0.0.1", 80)  # a test double may set it
+        assert sock.local == ("10.0.0.1", 80)

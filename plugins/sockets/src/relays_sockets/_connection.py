@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Endpoint", "SocketConnection"]
 
+#: ``local`` not asked of the transport yet.
+_UNKNOWN: Any = object()
+
 _BY_APP = 1
 _BY_WRITE_BUFFER = 2
 _BY_PENDING_READS = 4
@@ -91,6 +94,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     # (What is read per read or write is set in __init__: CPython finds an instance's
     # own attribute faster than a class default.)
     _transport: asyncio.Transport | None = None  # set by connection_made
+    _local: Any = _UNKNOWN  # see ``local``
     _eof_owned = False  # an ``eof`` handler closes the connection, not we
     _lost = False
     _drain_waiters: list[asyncio.Future[None]] | None = None  # made on first use
@@ -202,6 +206,23 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     def reading(self) -> bool:
         """False while reading from the peer is paused, for whatever reason."""
         return not self._paused
+
+    @property
+    def local(self) -> Any:
+        """Our end's address: ``(host, port)`` for IP, a path or None for UNIX.
+
+        Asked of the transport on first use: most connections never need it.
+        """
+        local = self._local
+        if local is _UNKNOWN:
+            transport = self._transport
+            sockname = None if transport is None else transport.get_extra_info("sockname")
+            local = self._local = _address(sockname)
+        return local
+
+    @local.setter
+    def local(self, address: Any) -> None:
+        self._local = address
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """asyncio's transport details: ``"peercert"``, ``"sslcontext"``, ``"socket"``,
@@ -394,7 +415,6 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         # An IPv4 pair is kept as it is (the usual case, checked inline: no call).
         self.peer = peer if type(peer) is tuple and len(peer) == 2 else _address(peer)
-        self.local = _address(transport.get_extra_info("sockname"))
         limits = self._limits
         transport.set_write_buffer_limits(limits.write_high_water, limits.write_low_water)
         if not self._endpoint._accept(self):
