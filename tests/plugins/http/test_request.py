@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from relays_http import BadRequest, Headers, Request
+from relays_http import BadRequest, Headers, Limits, Request
 
 
 def make(target: str = "/", **options: object) -> Request:
@@ -128,3 +128,43 @@ def test_rewrite_path_and_host() -> None:
 def test_rewrite_refuses_what_could_not_be_sent(options: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=r"rewritten path|a host is"):
         make().rewrite(**options)
+
+
+class CountingConnection:
+    """A connection handle that counts what a request asks of it."""
+
+    secure = True
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    @property
+    def peer(self) -> tuple[str, int]:
+        self.asked.append("peer")
+        return ("10.0.0.1", 4000)
+
+    @property
+    def local(self) -> tuple[str, int]:
+        self.asked.append("local")
+        return ("10.0.0.2", 8443)
+
+
+def test_a_received_request_asks_its_connection_only_when_asked() -> None:
+    """``remote``, ``local`` and ``scheme`` are read from the connection on first use
+    (once), so a transport may work them out lazily; they can still be set."""
+    sock = CountingConnection()
+    limits = Limits()
+    request = Request._received("GET", "/", "1.1", [], b"", sock, limits)  # type: ignore[arg-type]
+    assert sock.asked == []
+    assert request.url == "https://10.0.0.2:8443/"  # no Host: our own address
+    assert request.local == ("10.0.0.2", 8443)
+    assert sock.asked == ["local"]
+    assert request.remote == ("10.0.0.1", 4000)
+    assert request.remote == ("10.0.0.1", 4000)
+    assert sock.asked == ["local", "peer"]
+    request.remote, request.scheme, request.local = "client", "http", None
+    assert (request.remote, request.scheme, request.local) == ("client", "http", None)
+    request.context["seen"] = True
+    assert request.context == {"seen": True}
+    made = Request("GET", "/", remote="peer", local="here", scheme="https")
+    assert (made.remote, made.local, made.scheme, made.context) == ("peer", "here", "https", {})

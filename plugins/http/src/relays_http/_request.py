@@ -40,25 +40,33 @@ class Request:
     __slots__ = (
         "_body",
         "_content",
+        "_context",
         "_cookies",
         "_form",
         "_headers",
         "_limits",
+        "_local",
         "_path",
         "_query",
         "_raw_headers",
+        "_remote",
         "_route",
+        "_scheme",
         "_target",
-        "context",
         "http_version",
-        "local",
         "method",
         "received_at",
-        "remote",
-        "scheme",
         "session",
         "sock",
     )
+
+    # Asked of the connection on first use in a received request, whose ``_received``
+    # leaves them unset (see the properties): most handlers never look at them, and a
+    # transport may work them out only when asked.
+    _remote: Any
+    _local: Any
+    _scheme: str
+    _context: dict[str, Any]
 
     def __init__(
         self,
@@ -93,14 +101,10 @@ class Request:
             self._body = body
         #: The connection handle (:class:`relays.transports.Connection`), or None.
         self.sock = sock
-        #: The peer's address: ``(host, port)`` for IP, a path or None for UNIX.
-        self.remote = remote
-        #: Our own address for this connection.
-        self.local = local
-        #: ``"http"`` or ``"https"``.
-        self.scheme = scheme
-        #: Free for handlers and dispatchers to share data about this request.
-        self.context: dict[str, Any] = {}
+        self._remote = remote
+        self._local = local
+        self._scheme = scheme
+        self._context = {}
         #: The request's session, set by a sessions component (``relays-sessions``)
         #: before the handlers run; ``None`` when no such component serves this path.
         self.session: Any = None
@@ -141,11 +145,7 @@ class Request:
         else:
             request._content = None
             request._body = body  # type: ignore[assignment]
-        request.sock = sock
-        request.remote = sock.peer
-        request.local = sock.local
-        request.scheme = "https" if sock.secure else "http"
-        request.context = {}
+        request.sock = sock  # remote, local, scheme and context: on first use
         request.session = None
         request.received_at = received_at
         request._limits = limits
@@ -155,6 +155,61 @@ class Request:
         request._cookies = None
         request._form = None
         return request
+
+    # -- the connection --------------------------------------------------------------
+
+    @property
+    def remote(self) -> Any:
+        """The peer's address: ``(host, port)`` for IP, a path or None for UNIX."""
+        try:
+            return self._remote
+        except AttributeError:  # received: ask the connection, once
+            remote = self._remote = self.sock.peer  # type: ignore[union-attr]
+            return remote
+
+    @remote.setter
+    def remote(self, value: Any) -> None:
+        self._remote = value
+
+    @property
+    def local(self) -> Any:
+        """Our own address for this connection."""
+        try:
+            return self._local
+        except AttributeError:
+            local = self._local = self.sock.local  # type: ignore[union-attr]
+            return local
+
+    @local.setter
+    def local(self, value: Any) -> None:
+        self._local = value
+
+    @property
+    def scheme(self) -> str:
+        """``"http"`` or ``"https"``."""
+        try:
+            return self._scheme
+        except AttributeError:
+            scheme = self._scheme = "https" if self.sock.secure else "http"  # type: ignore[union-attr]
+            return scheme
+
+    @scheme.setter
+    def scheme(self, value: str) -> None:
+        self._scheme = value
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """Free for handlers and dispatchers to share data about this request."""
+        try:
+            return self._context
+        except AttributeError:
+            context: dict[str, Any] = {}
+            self._context = context
+            return context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._context = value
 
     # -- the target ------------------------------------------------------------------
 
