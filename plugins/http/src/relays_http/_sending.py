@@ -230,7 +230,7 @@ def _send_whole(
             response.reason.encode("latin-1") if response.reason else b"",
             rendered,
         )
-        data = session.conn.send_whole(head, body)
+        data = session.send_whole(head, body)
     except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
         logger.error("cannot send %r: %s", response, error)
         _send_internal_error(http, session)
@@ -247,7 +247,7 @@ def _send_internal_error(http: HTTP, session: Session) -> None:
     page = Response(status=500)
     fields = _fields(http, page, b"text/plain; charset=utf-8")
     head = _ProtocolResponse(500, fields, b"", _stock_fields(http))
-    session.sock.write(session.conn.send_whole(head, _INTERNAL_ERROR))
+    session.sock.write(session.send_whole(head, _INTERNAL_ERROR))
     http._sent(session, page, len(_INTERNAL_ERROR))
 
 
@@ -255,7 +255,7 @@ def _send_stream(http: HTTP, session: Session, response: Response, body: Any) ->
     """Write the head of a streamed response, then start streaming *body*."""
     fields = _fields(http, response, _OCTETS)
     try:
-        head = session.conn.send(
+        head = session.send(
             _ProtocolResponse(
                 response.status,
                 fields,

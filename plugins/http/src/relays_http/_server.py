@@ -4,8 +4,9 @@ Theory of operation
 -------------------
 :class:`HTTP` listens on its transport's channel for ``connect``, ``read`` and
 ``disconnect``. Each connection gets a :class:`Session`: the sans-IO protocol
-core (:class:`relays_http._protocol.Connection`), the request being received,
-and one deadline (see :mod:`relays_http._lifecycle`).
+core (it is a :class:`relays_http._protocol.Connection`, with the glue's fields
+added), the request being received, and one deadline (see
+:mod:`relays_http._lifecycle`).
 
 Receiving. ``read`` feeds the bytes to the core and pulls events until it needs
 more. A request head starts a :class:`Request` (and a ``100 Continue`` goes out
@@ -79,18 +80,23 @@ _Data = protocol.Data
 _EndOfMessage = protocol.EndOfMessage
 
 _blank_response = Response._blank
+_start_core = protocol.Connection.__init__
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
-class Session:
-    """One connection's state; see the theory of operation."""
+class Session(protocol.Connection):
+    """One connection's state; see the theory of operation.
+
+    It is the connection's sans-IO protocol core itself (a subclass: the two are
+    always made together, and one object is cheaper to make than two on a server
+    where every request is a connection); the fields below are the glue's.
+    """
 
     __slots__ = (
         "body",
         "busy",
         "chunks",
         "closed",
-        "conn",
         "deadline",
         "eof",
         "head",
@@ -105,10 +111,10 @@ class Session:
         "task",
     )
 
-    def __init__(self, http: HTTP, sock: Connection, conn: protocol.Connection) -> None:
+    def __init__(self, http: HTTP, sock: Connection, limits: Limits) -> None:
+        _start_core(self, limits)
         self.http = http
         self.sock = sock
-        self.conn = conn
         self.phase = HEAD
         self.deadline = 0.0
         self.busy = False
@@ -199,7 +205,7 @@ class HTTP(BaseComponent):
             loop = asyncio.get_running_loop()
             self._time = loop_clock(loop)
             self._sweeper = loop.call_later(self._sweep_interval, sweep, self)
-        session = Session(self, sock, protocol.Connection(limits))
+        session = Session(self, sock, limits)
         session.deadline = self._time() + limits.header_timeout
         self._sessions[sock] = session
 
@@ -217,7 +223,7 @@ class HTTP(BaseComponent):
         elif session.started == 0.0:  # the first bytes of a head (or of a pipelined one)
             session.started = self._time()
         try:
-            session.conn.receive_data(data)
+            session.receive_data(data)
         except protocol.LocalProtocolError:
             return  # data after EOF: nothing we can do with it
         self._process(session)
@@ -232,7 +238,7 @@ class HTTP(BaseComponent):
             sock.close()
             return
         session.eof = True
-        session.conn.receive_data(b"")
+        session.receive_data(b"")
         if not session.busy and not session.paused:
             self._process(session)
 
@@ -270,10 +276,9 @@ class HTTP(BaseComponent):
 
     def _process(self, session: Session) -> None:
         """Pull events from the protocol core until it needs data or pauses."""
-        conn = session.conn
         while True:
             try:
-                event = conn.next_event()
+                event = session.next_event()
             except protocol.RemoteProtocolError as error:
                 self._refuse(session, error)
                 return
@@ -283,7 +288,7 @@ class HTTP(BaseComponent):
                 session.head = event  # type: ignore[assignment]
                 session.phase = BODY  # its deadline starts if we wait for the body
                 if event.expects_continue:  # type: ignore[union-attr]
-                    session.sock.write(conn.send_continue())
+                    session.sock.write(session.send_continue())
             elif kind is _EndOfMessage:
                 self._dispatch(session)
             elif event is _NEED_DATA:
@@ -319,7 +324,7 @@ class HTTP(BaseComponent):
             session.chunks.append(data)
 
     def _refuse(self, session: Session, error: protocol.RemoteProtocolError) -> None:
-        data = session.conn.send_error(error)
+        data = session.send_error(error)
         if data:
             session.sock.write(data)
         session.sock.close()
@@ -402,14 +407,13 @@ class HTTP(BaseComponent):
             if self._watch_responses:
                 self.fire(ResponseEvent(request, response))
         session.busy = False
-        conn = session.conn
         if (
-            conn.our_state is _DONE
-            and conn.their_state is _DONE
+            session.our_state is _DONE
+            and session.their_state is _DONE
             and not session.closed
             and not self._stopping
         ):
-            conn.start_next_cycle()
+            session.start_next_cycle()
             session.phase = IDLE
             session.deadline = self._time() + self.limits.keep_alive_timeout
             if session.paused:  # the next request is buffered already (pipelining)

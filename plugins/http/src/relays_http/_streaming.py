@@ -79,7 +79,6 @@ def start_stream(http: HTTP, session: Session, response: Response, body: Any) ->
 async def _stream(
     http: HTTP, session: Session, response: Response, body: Any, counting: bool
 ) -> None:
-    conn = session.conn
     sock = session.sock
     drain = getattr(sock, "drain", None)
     if drain is not None:
@@ -87,11 +86,11 @@ async def _stream(
 
     async def send(chunk: Any) -> None:
         if isinstance(chunk, FileRegion):
-            await _send_region(conn, sock, chunk, drain)
+            await _send_region(session, sock, chunk, drain)
             size = chunk.count
         else:
             data = _chunk_bytes(chunk)
-            sock.write(conn.send(_Data(data)))
+            sock.write(session.send(_Data(data)))
             size = len(data)
             if drain is not None:
                 await drain()
@@ -107,11 +106,11 @@ async def _stream(
                 await send(chunk)
                 if drain is None:
                     await asyncio.sleep(0)  # a sync iterator must not hog the loop
-        sock.write(conn.send(_END))
+        sock.write(session.send(_END))
     except ClientGone:
         # An aborted download: nothing to report, and nobody awaits this task,
         # so raising would only make asyncio log "exception never retrieved".
-        conn.send_failed()
+        session.send_failed()
         sock.close()
         await aclose_iterator(body)
         return
@@ -123,7 +122,7 @@ async def _stream(
         # The head is gone already: all we can do is cut the body short, which
         # the client sees as an incomplete message.
         logger.exception("streaming the response body of %r failed", session.request)
-        conn.send_failed()
+        session.send_failed()
         sock.close()
         await aclose_iterator(body)
         return
