@@ -310,6 +310,9 @@ def test_send_whole_is_response_data_and_end_in_one_call(
     expected += stepwise.send(EndOfMessage())
     assert out == expected
     assert (whole.our_state, whole.must_close) == (stepwise.our_state, stepwise.must_close)
+    parts = connection_after(request)  # the same response, given by its fields
+    assert parts.send_whole_parts(status, fields, body, b"", rendered) == expected
+    assert (parts.our_state, parts.must_close) == (stepwise.our_state, stepwise.must_close)
 
 
 def test_send_whole_sets_content_length_and_ends_the_response() -> None:
@@ -345,6 +348,10 @@ def test_send_whole_refuses_and_changes_nothing(response: Response, body: bytes)
     connection = connection_after(GET_11)
     with pytest.raises(LocalProtocolError):
         connection.send_whole(response, body)
+    with pytest.raises(LocalProtocolError):
+        connection.send_whole_parts(
+            response.status_code, response.headers, body, response.reason, response.rendered_fields
+        )
     assert connection.our_state is State.SEND_RESPONSE
     assert connection.send_whole(Response(500), b"oops").endswith(b"\r\n\r\noops")
 

@@ -224,13 +224,13 @@ def _send_whole(
     stock = http._stock  # this second's, else _stock_fields renders them
     rendered = stock[1] if stock[0] == _wall_clock() // 1.0 else _stock_fields(http)
     try:
-        head = _ProtocolResponse(
+        data = session.send_whole_parts(
             status,
             _fields(http, response, content_type),
+            body,
             response.reason.encode("latin-1") if response.reason else b"",
             rendered,
         )
-        data = session.send_whole(head, body)
     except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError) as error:
         logger.error("cannot send %r: %s", response, error)
         _send_internal_error(http, session)

@@ -74,6 +74,7 @@ from ._events import (
     Data,
     EndOfMessage,
     Event,
+    HeadersInput,
     InformationalResponse,
     Request,
     Response,
@@ -89,6 +90,7 @@ from ._writers import (
     build_response_head,
     continue_head,
     render_error_response,
+    render_response_head,
 )
 
 __all__ = ["Connection"]
@@ -426,18 +428,36 @@ class Connection:
         Raises :class:`LocalProtocolError`, with nothing changed, when the
         response cannot be sent.
         """
+        return self.send_whole_parts(
+            response.status_code, response.headers, body, response.reason, response.rendered_fields
+        )
+
+    def send_whole_parts(
+        self,
+        status_code: int,
+        headers: HeadersInput,
+        body: bytes = b"",
+        reason: bytes = b"",
+        rendered_fields: bytes = b"",
+    ) -> bytes:
+        """:meth:`send_whole` for a response given by the fields of a :class:`Response`
+        rather than one: what a server calls for nearly every response, so that it
+        makes no event object to have it taken apart again."""
         if self.our_state is not SEND_RESPONSE:
             raise LocalProtocolError(f"cannot send Response in state {self.our_state.name}")
         keep_alive = self._keep_alive
         # client_is_waiting_for_100_continue, inlined (our side is SEND_RESPONSE)
         if self._waiting_for_continue and self.their_state is SEND_BODY:
             keep_alive = False  # see _send_response
-        head, writer, keep_alive = build_response_head(
-            response,
-            head_request=self._head_request,
-            http_11=self._http_11,
-            keep_alive=keep_alive,
-            body_length=len(body),
+        head, writer, keep_alive = render_response_head(
+            status_code,
+            headers,
+            reason,
+            rendered_fields,
+            self._head_request,
+            self._http_11,
+            keep_alive,
+            len(body),
         )
         if writer is SENT_IN_FULL:
             data = head + body if body else head

@@ -36,6 +36,7 @@ __all__ = [
     "build_response_head",
     "continue_head",
     "render_error_response",
+    "render_response_head",
 ]
 
 _STATUS_LINES = {
@@ -219,12 +220,33 @@ def build_response_head(
     :data:`SENT_IN_FULL` unless no body goes on the wire. Nothing is changed if this
     raises.
     """
-    status = response.status_code
-    reason = response.reason
+    return render_response_head(
+        response.status_code,
+        response.headers,
+        response.reason,
+        response.rendered_fields,
+        head_request,
+        http_11,
+        keep_alive,
+        body_length,
+    )
+
+
+def render_response_head(
+    status: int,
+    headers: HeadersInput,
+    reason: bytes,
+    rendered: bytes,
+    head_request: bool,
+    http_11: bool,
+    keep_alive: bool,
+    body_length: int | None,
+) -> tuple[bytes, BodyWriter, bool]:
+    """:func:`build_response_head` from a response's parts, for the whole-body path
+    (:meth:`Connection.send_whole_parts`): no :class:`Response` to make, no keywords."""
     # The usual status line is a dict lookup; _status_line checks and renders the rest.
     line = _FINAL_STATUS_LINES.get(status) if type(status) is int and not reason else None
     parts = [line or _status_line(status, reason, 200, 999)]
-    rendered = response.rendered_fields
     line_ends = 2  # the status line's and the empty line's
     if rendered:
         count = _RENDERED_FIELDS.get(rendered)
@@ -233,7 +255,7 @@ def build_response_head(
     copied = 0
     content_length: int | None = None
     str_names = _STR_NAMES
-    for raw_name, raw_value in response.headers:
+    for raw_name, raw_value in headers:
         if type(raw_name) is str:
             known = str_names.get(raw_name)
             name, lower = known if known is not None else _new_str_name(raw_name)
