@@ -433,3 +433,38 @@ async def test_disconnect_during_handler_drops_the_answer() -> None:
         release.set()
         await asyncio.sleep(0.01)
         assert server.http.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "body"),
+    [
+        ([1, 2], "second", b"[1,2]"),  # the first answer is a list: JSON, not "several"
+        ("first", [1], b"first"),
+        (b"first", b"second", b"first"),
+        (None, [3], b"[3]"),  # the only answer is a list
+        (None, None, None),  # nobody answers: a 404
+    ],
+)
+async def test_the_first_answer_wins_whatever_the_types(
+    first: Any, second: Any, body: bytes | None
+) -> None:
+    class First(Component):
+        channel = "web"
+
+        @handler("request", priority=10)
+        def answer(self, request: Request, response: Response) -> Any:
+            return first
+
+    class Second(Component):
+        channel = "web"
+
+        def request(self, request: Request, response: Response) -> Any:
+            return second
+
+    server, transport = serve(Second(), First())
+    async with server:
+        [(status, _, got)] = await Client(transport).exchange(get("/"))
+    if body is None:
+        assert status == 404
+    else:
+        assert (status, got) == (200, body)

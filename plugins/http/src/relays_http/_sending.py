@@ -78,15 +78,25 @@ def answer(session: Session, value: Value) -> None:
         request.close()
         return
     failed = value.errors
-    if failed:
-        result = value.result
-    else:
+    result = value.result
+    if type(result) is list and not failed:  # one handler's list, or several answers
         results = value.results
         result = results[0] if results else None
     if http._watch_before_response:
         _before_response(http, session, request, response, result, failed)
-    else:
+        return
+    # The usual answers, bytes and str, as _respond sends them, one call sooner.
+    kind = type(result)
+    if failed or (kind is not bytes and kind is not str):
         _respond(http, session, request, response, result, failed)
+        return
+    try:
+        if kind is bytes:
+            _send_whole(http, session, response, result, _OCTETS)
+        else:
+            _send_whole(http, session, response, result.encode("utf-8"), _HTML)
+    except Exception as error:  # as in _respond
+        _send_error(http, session, request, response, error)
 
 
 def _before_response(
