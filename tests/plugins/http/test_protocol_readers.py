@@ -325,6 +325,15 @@ def test_header_field_too_large_is_431() -> None:
     assert refused(b"GET / HTTP/1.1\r\nHost: a\r\n" + field[:-2], limits).status_code == 431
 
 
+def test_the_field_size_limit_is_not_the_request_lines() -> None:
+    """A request line longer than a field may be is judged by its own limit only."""
+    limits = Limits(max_header_size=50, max_request_line=200)
+    line = b"GET /" + b"a" * 100 + b" HTTP/1.1"
+    assert isinstance(events_of(line + b"\r\nHost: a\r\n\r\n", limits)[0], Request)
+    field = b"X: " + b"v" * 48 + b"\r\n"
+    assert refused(line + b"\r\nHost: a\r\n" + field + b"\r\n", limits).status_code == 431
+
+
 def test_too_many_fields_is_431() -> None:
     limits = Limits(max_header_count=3)
     fields = b"Host: a\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(2))

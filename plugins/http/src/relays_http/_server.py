@@ -291,6 +291,9 @@ class HTTP(BaseComponent):
                     session.sock.write(session.send_continue())
             elif kind is _EndOfMessage:
                 self._dispatch(session)
+                if not session._buffer and not session._eof:
+                    # What next_event would say now: NEED_DATA, nothing to do while busy.
+                    return
             elif event is _NEED_DATA:
                 if session.phase == BODY:  # from the head, then between two reads
                     session.deadline = self._time() + self.limits.body_timeout

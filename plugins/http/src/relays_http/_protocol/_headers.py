@@ -20,11 +20,13 @@ from ._events import Headers
 
 __all__ = [
     "FRAMING_TRAILERS",
+    "NAME_CACHE",
     "SPECIAL_REQUEST_FIELDS",
     "TO_CR",
     "check_head_bytes",
     "check_sent_bytes",
     "check_sent_name",
+    "new_name",
     "parse_content_length",
     "parse_fields",
     "parse_transfer_coding_is_chunked",
@@ -43,7 +45,7 @@ TO_CR = bytes(0x0D if byte in _CONTROLS else byte for byte in range(256))
 
 # Validated field names -> lower-cased names. Bounded so that a client sending
 # random names cannot grow it; past the bound names are simply re-validated.
-_NAME_CACHE: dict[bytes, bytes] = {}
+NAME_CACHE: dict[bytes, bytes] = {}
 _SENT_NAME_CACHE: dict[bytes, bytes] = {}
 _NAME_CACHE_SIZE = 1024
 
@@ -89,13 +91,13 @@ def _refuse_name(line: bytes, name: bytes, separator: bytes) -> bytes:
     raise RemoteProtocolError("invalid character in header field name")
 
 
-def _new_name(line: bytes, name: bytes, separator: bytes) -> bytes:
+def new_name(line: bytes, name: bytes, separator: bytes) -> bytes:
     """Validate a field name not seen before, remember it, return it lower-cased."""
     if not separator or TOKEN.fullmatch(name) is None:
         _refuse_name(line, name, separator)
     lower = name.lower()
-    if len(_NAME_CACHE) < _NAME_CACHE_SIZE:
-        _NAME_CACHE[name] = lower
+    if len(NAME_CACHE) < _NAME_CACHE_SIZE:
+        NAME_CACHE[name] = lower
     return lower
 
 
@@ -116,12 +118,12 @@ def parse_fields(
                 raise RemoteProtocolError("header field too large", status_code=status_code)
     headers: Headers = []
     specials: list[tuple[bytes, bytes]] = []
-    lookup = _NAME_CACHE.get
+    lookup = NAME_CACHE.get
     for line in lines:
         name, separator, value = line.partition(b":")
         lower = lookup(name)
         if lower is None or not separator:
-            lower = _new_name(line, name, separator)
+            lower = new_name(line, name, separator)
         value = value.strip()
         headers.append((lower, value))
         if lower in SPECIAL_REQUEST_FIELDS:
