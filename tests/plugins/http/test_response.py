@@ -70,6 +70,17 @@ def test_setting_fields_on_empty_and_filled_headers() -> None:
     assert headers["CONTENT-TYPE"] == "text/html"
 
 
+def test_a_servers_blank_response_makes_headers_of_its_own_on_first_use() -> None:
+    first, second = Response._blank(), Response._blank()
+    assert type(first.headers) is Headers
+    assert first.headers == Headers()
+    first.headers["Content-Type"] = "text/plain"
+    first.headers["content-type"] = "text/html"
+    assert first.headers.allitems() == [("content-type", "text/html")]
+    assert second.headers.allitems() == []
+    assert (second.status, second.body, second.content_type) == (200, None, None)
+
+
 def test_multidict_and_headers() -> None:
     fields = MultiDict([("a", "1"), ("b", "2"), ("a", "3")])
     assert list(fields) == ["a", "b"]

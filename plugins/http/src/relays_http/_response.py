@@ -18,6 +18,8 @@ from ._headers import Headers, Pairs
 
 __all__ = ["Response"]
 
+_new = object.__new__
+
 
 class Response:
     """Status, headers, cookies and body of one response.
@@ -61,7 +63,7 @@ class Response:
     @classmethod
     def _blank(cls) -> Response:
         """``Response()``, as the server makes one per request: without the checks."""
-        response = cls.__new__(cls)
+        response = _new(cls)  # cheaper than cls.__new__(cls), which looks it up
         response.body = None
         response.status = 200
         response.reason = ""
@@ -75,7 +77,9 @@ class Response:
         """The header fields the handler sets (Date, Server and framing are added)."""
         headers = self._headers
         if headers is None:
-            headers = self._headers = Headers()
+            # Headers(), without its __init__ (nothing to add): most handlers set one.
+            headers = self._headers = _new(Headers)
+            headers._pairs = []
         return headers
 
     @property

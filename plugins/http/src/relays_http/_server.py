@@ -347,18 +347,18 @@ class HTTP(BaseComponent):
         session.phase = HANDLING
         session.busy = True
         sock = session.sock
-        if session.body is not None:
-            body: bytes | IO[bytes] = session.body
-            session.body.seek(0)
-            session.body = None
-        else:
-            chunks = session.chunks
-            if chunks is not None:
-                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                session.chunks = None
+        body: bytes | IO[bytes] = b""
+        if session.size:  # a body was collected: spooled, or in pieces
+            if session.body is not None:
+                body = session.body
+                session.body.seek(0)
+                session.body = None
             else:
-                body = b""
-        session.size = 0
+                chunks = session.chunks
+                if chunks is not None:
+                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    session.chunks = None
+            session.size = 0
         # A pipelined request that came in the same read as the one before: now.
         received_at = session.started or self._time()
         session.started = 0.0

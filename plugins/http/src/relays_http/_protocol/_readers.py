@@ -12,8 +12,7 @@ import re
 from typing import Protocol
 
 from ._errors import RemoteProtocolError
-from ._events import Data, EndOfMessage, Request
-from ._events import Headers
+from ._events import Data, EndOfMessage, Headers, Request
 from ._headers import (
     FRAMING_TRAILERS,
     NAME_CACHE,
@@ -49,6 +48,7 @@ _USUAL_REQUEST_LINE = re.compile(
     rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) ([!-~]+) HTTP/1\.([01])"
 )
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+_new = object.__new__
 #: The end of every body without trailers (and of no body): one shared event, since
 #: events are values; a request costs one object less.
 END_OF_MESSAGE = EndOfMessage()
@@ -202,7 +202,15 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
             raise RemoteProtocolError("request body too large", status_code=413)
         if length:
             reader = ContentLengthReader(length)
-    request = Request(method, target, http_version, headers, keep_alive, expects_continue)
+    # Request(method, target, ...) without its attrs __init__, which costs as much
+    # again as filling in the six fields (every field is set, so nothing is missed).
+    request = _new(Request)
+    request.method = method
+    request.target = target
+    request.http_version = http_version
+    request.headers = headers
+    request.keep_alive = keep_alive
+    request.expects_continue = expects_continue
     return request, reader
 
 
