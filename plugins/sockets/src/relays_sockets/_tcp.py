@@ -11,6 +11,7 @@ from typing import Any
 from relays import handler
 from relays.transports import parse_address
 
+from ._accept import Listener, can_listen
 from ._limits import SocketLimits
 from ._stream import StreamClient, StreamServer, make_limits
 from ._tls import VerifyClient, client_context, server_context
@@ -103,15 +104,19 @@ class TCPServer(StreamServer):
             )
         assert self.bind is not None
         host, port = self.bind
-        return await loop.create_server(
+        # Plain TCP on a selector loop: bound by asyncio, accepted by us (see _accept).
+        ours = not tls and can_listen(loop)
+        server = await loop.create_server(
             factory,
             host,
             port,
             backlog=limits.backlog,
             reuse_address=self.reuse_address,
             reuse_port=self.reuse_port or None,
+            start_serving=not ours,
             **tls,
         )
+        return Listener(loop, server, factory, limits.backlog) if ours else server
 
     def _listening_address(self, server: asyncio.AbstractServer) -> Any:
         sockets = getattr(server, "sockets", ())

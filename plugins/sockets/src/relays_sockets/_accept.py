@@ -1,0 +1,136 @@
+"""Accepting plain TCP connections on asyncio's selector loops without a task each.
+
+Why
+---
+asyncio's own server accepts every connection through a task: a coroutine that makes
+the transport and then waits for it to be ready, so that a TLS handshake can fail in
+one place. A plain connection has no handshake, yet pays for the task, its coroutine,
+the future it waits on and two more trips around the loop. For a short connection
+(an HTTP request with ``Connection: close``) that is a fifth of everything the loop
+does for it: about 46k of the ~226k instructions a bare asyncio protocol costs.
+
+How
+---
+On a loop that makes its transports the selector way (asyncio's default loops on Unix:
+it has ``_make_socket_transport``), a plain TCP server's listening sockets are served
+by a :class:`Listener`: asyncio binds them (every address family, every option, as
+``create_server`` always does) without starting to serve, and we take over a
+duplicate of each. When one is readable, :meth:`Listener._ready` accepts up to
+``backlog`` connections and makes each transport at once; the transport calls
+``connection_made`` on the next loop turn, as asyncio's own would. Running out of
+file descriptors or memory stops accepting on that socket for a second (logged), as
+asyncio does, instead of spinning on a socket that stays readable.
+
+``_make_socket_transport`` is asyncio's internal factory (stable since Python 3.7);
+where it is missing (uvloop, the proactor loop) or for TLS, servers keep asyncio's
+server, and behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Listener", "can_listen"]
+
+logger = logging.getLogger("relays.sockets")
+
+#: Seconds a listening socket rests after the system ran out of descriptors or memory.
+ACCEPT_RETRY_DELAY = 1.0
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def can_listen(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether *loop* makes transports the way :class:`Listener` needs."""
+    return callable(getattr(loop, "_make_socket_transport", None))
+
+
+class Listener(asyncio.AbstractServer):
+    """Listening sockets whose connections we accept ourselves (see the module's docstring).
+
+    It stands where the :class:`asyncio.Server` it takes over would, serving from the
+    start: ``sockets``, ``close()``, ``wait_closed()``.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        server: asyncio.AbstractServer,
+        factory: Callable[[], asyncio.BaseProtocol],
+        backlog: int,
+    ) -> None:
+        self._loop = loop
+        self._factory = factory
+        self._backlog = backlog
+        # Duplicates: closing asyncio's (never started) server then closes its own.
+        self._sockets = [listening.dup() for listening in getattr(server, "sockets", ())]
+        server.close()
+        self._make_transport: Any = loop._make_socket_transport  # type: ignore[attr-defined]
+        self._closed = False
+        for listening in self._sockets:
+            listening.setblocking(False)
+            listening.listen(backlog)  # asyncio listens when it starts serving: never here
+            loop.add_reader(listening.fileno(), self._ready, listening)
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._sockets)
+
+    def close(self) -> None:
+        """Stop accepting and close the listening sockets (connections stay open)."""
+        if self._closed:
+            return
+        self._closed = True
+        for listening in self._sockets:
+            self._loop.remove_reader(listening.fileno())
+            listening.close()
+
+    async def wait_closed(self) -> None:
+        """Nothing to wait for: closing is immediate (the server tracks connections)."""
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def is_serving(self) -> bool:
+        return not self._closed
+
+    async def start_serving(self) -> None:
+        """Serving starts when the listener is made."""
+
+    async def serve_forever(self) -> None:
+        raise NotImplementedError("a Listener is served by its component, not awaited")
+
+    def _ready(self, listening: socket.socket) -> None:
+        make_transport = self._make_transport
+        factory = self._factory
+        for _ in range(self._backlog):
+            try:
+                connection, address = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # nothing more to accept now
+            except ConnectionAbortedError:
+                continue  # the peer gave up while queued: take the next one
+            except OSError as error:
+                if error.errno not in _OUT_OF_RESOURCES:
+                    raise  # the loop logs it; the reader stays
+                self._rest(listening, error)
+                return
+            connection.setblocking(False)
+            try:
+                make_transport(connection, factory(), extra={"peername": address})
+            except Exception:
+                logger.exception("could not set up the connection from %r", address)
+                connection.close()
+
+    def _rest(self, listening: socket.socket, error: OSError) -> None:
+        logger.error("accepting on %r paused for %s s: %s", listening, ACCEPT_RETRY_DELAY, error)
+        self._loop.remove_reader(listening.fileno())
+        self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume, listening)
+
+    def _resume(self, listening: socket.socket) -> None:
+        if not self._closed:
+            self._loop.add_reader(listening.fileno(), self._ready, listening)

@@ -1,0 +1,194 @@
+"""Plain TCP servers accept connections themselves on selector loops (``_accept``)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import ssl
+from typing import Any
+
+import pytest
+
+from relays import Component
+from relays_sockets import SocketConnection, TCPServer
+from relays_sockets import _accept as accept_module
+from relays_sockets._accept import Listener, can_listen
+
+pytestmark = pytest.mark.integration
+
+
+class Echo(Component):
+    def read(self, sock: SocketConnection, data: bytes) -> bytes:
+        return data
+
+
+async def echo(address: Any, message: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(message)
+        return await asyncio.wait_for(reader.readexactly(len(message)), 5)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_plain_server_on_asyncios_loop_accepts_by_itself() -> None:
+    assert can_listen(asyncio.get_running_loop())
+    server = TCPServer(("127.0.0.1", 0))
+    async with Echo() + server:
+        address = await server.wait_ready()
+        assert isinstance(server._server, Listener)
+        assert server._server.is_serving()
+        assert await echo(address, b"hello") == b"hello"
+
+
+async def test_a_burst_of_connections_is_taken_in_batches_and_all_served() -> None:
+    server = TCPServer(("127.0.0.1", 0), backlog=512)
+    async with Echo() + server:
+        address = await server.wait_ready()
+        replies = await asyncio.gather(*(echo(address, b"%d" % n) for n in range(300)))
+        assert replies == [b"%d" % n for n in range(300)]
+
+
+async def test_stopping_closes_the_listening_socket_and_frees_the_port() -> None:
+    server = TCPServer(("127.0.0.1", 0))
+    async with Echo() + server:
+        address = await server.wait_ready()
+        listener = server._server
+        assert isinstance(listener, Listener)
+        [listening] = listener.sockets
+    assert listening.fileno() == -1  # closed
+    assert not listener.is_serving()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(*address)
+    again = TCPServer(address)  # the port is free again
+    async with Echo() + again:
+        assert await again.wait_ready() == address
+
+
+async def test_tls_servers_keep_asyncios_accept(server_cert: Any) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(context)
+    server = TCPServer(("127.0.0.1", 0), ssl_context=context)
+    async with Echo() + server:
+        await server.wait_ready()
+        assert not isinstance(server._server, Listener)
+
+
+class FakeListening:
+    """A listening socket whose accept() answers from a script."""
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.outcomes = outcomes
+
+    def accept(self) -> Any:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def fileno(self) -> int:
+        return 999
+
+
+class FakeLoop:
+    def __init__(self) -> None:
+        self.made: list[Any] = []
+        self.removed: list[int] = []
+        self.added: list[int] = []
+        self.later: list[Any] = []
+
+    def _make_socket_transport(self, connection: Any, protocol: Any, **kwargs: Any) -> None:
+        if connection.name == "broken":
+            raise RuntimeError("cannot make it")
+        self.made.append((connection, kwargs["extra"]))
+
+    def remove_reader(self, fd: int) -> None:
+        self.removed.append(fd)
+
+    def add_reader(self, fd: int, *args: Any) -> None:
+        self.added.append(fd)
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> None:
+        self.later.append((delay, callback, args))
+
+
+class FakeConnection:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+
+    def setblocking(self, flag: bool) -> None:
+        assert flag is False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def bare_listener(loop: FakeLoop) -> Listener:
+    listener = Listener.__new__(Listener)
+    listener._loop = loop  # type: ignore[assignment]
+    listener._factory = object
+    listener._backlog = 10
+    listener._sockets = []
+    listener._make_transport = loop._make_socket_transport
+    listener._closed = False
+    return listener
+
+
+def test_aborted_connections_are_skipped_and_the_rest_taken() -> None:
+    loop = FakeLoop()
+    first, second = FakeConnection("a"), FakeConnection("b")
+    one, two = ("1.2.3.4", 1), ("1.2.3.4", 2)
+    outcomes = [(first, one), ConnectionAbortedError(), (second, two), BlockingIOError()]
+    bare_listener(loop)._ready(FakeListening(outcomes))  # type: ignore[arg-type]
+    assert loop.made == [(first, {"peername": one}), (second, {"peername": two})]
+
+
+def test_a_connection_that_cannot_be_set_up_is_closed_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = FakeLoop()
+    broken, fine = FakeConnection("broken"), FakeConnection("fine")
+    listening = FakeListening([(broken, ("h", 1)), (fine, ("h", 2)), BlockingIOError()])
+    with caplog.at_level(logging.ERROR, logger="relays.sockets"):
+        bare_listener(loop)._ready(listening)  # type: ignore[arg-type]
+    assert broken.closed
+    assert [made for made, _ in loop.made] == [fine]
+    assert "could not set up the connection" in caplog.text
+
+
+def test_running_out_of_descriptors_rests_the_socket_then_resumes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = FakeLoop()
+    listener = bare_listener(loop)
+    listening = FakeListening([OSError(errno.EMFILE, "Too many open files")])
+    with caplog.at_level(logging.ERROR, logger="relays.sockets"):
+        listener._ready(listening)  # type: ignore[arg-type]
+    assert loop.removed == [999]
+    [(delay, resume, args)] = loop.later
+    assert delay == accept_module.ACCEPT_RETRY_DELAY
+    assert "paused" in caplog.text
+    resume(*args)
+    assert loop.added == [999]
+    # Once closed, a pending resume does nothing.
+    listener._closed = True
+    resume(*args)
+    assert loop.added == [999]
+
+
+def test_other_accept_errors_reach_the_loop() -> None:
+    listening = FakeListening([OSError(errno.EBADF, "Bad file descriptor")])
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        bare_listener(FakeLoop())._ready(listening)  # type: ignore[arg-type]
+
+
+def test_loops_without_the_selector_factory_keep_asyncios_server() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    loop = uvloop.new_event_loop()
+    try:
+        assert not can_listen(loop)
+    finally:
+        loop.close()
