@@ -383,3 +383,15 @@ def test_rendered_fields_follow_the_status_line() -> None:
     assert out == (
         b"HTTP/1.1 200 OK\r\nserver: relays\r\ndate: now\r\nX: 1\r\ncontent-length: 0\r\n\r\n"
     )
+
+
+def test_content_length_lines_are_remembered_within_a_bound() -> None:
+    from relays_http._protocol import _writers
+
+    for length in (0, 5, 5, 70000, *range(2000)):
+        connection = connection_after(GET_11)
+        out = connection.send_whole(Response(200), b"x" * length)
+        assert b"\r\ncontent-length: %d\r\n" % length in out
+        assert out.endswith(b"\r\n\r\n" + b"x" * length)
+    assert len(_writers._LENGTH_LINES) <= _writers._LENGTH_CACHE_SIZE
+    assert _writers._LENGTH_LINES.get(5) == b"content-length: 5\r\n"

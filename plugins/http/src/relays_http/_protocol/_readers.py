@@ -125,8 +125,8 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
     else:
         method, target, http_version = _parse_request_line(request_line)
 
-    # parse_fields, inlined (it is a third of this function's work, and this runs for
-    # every request); the trailers of a chunked body go through parse_fields itself.
+    # parse_fields' work, inlined (a call, and a second loop over the special fields,
+    # fewer for every request); the trailers of a chunked body use parse_fields.
     del lines[0]
     max_line = limits.max_header_size
     if len(head) > max_line:  # else no line can be too long
@@ -134,8 +134,12 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
             if len(line) > max_line:
                 raise RemoteProtocolError("header field too large", status_code=431)
     headers: Headers = []
-    specials: list[tuple[bytes, bytes]] = []
     lookup = NAME_CACHE.get
+    # The fields the connection must look at are taken as the loop meets them. List-
+    # valued ones are joined with commas, which RFC 9110 5.3 makes equivalent to
+    # repeating the field; one variable each keeps this short.
+    hosts = 0
+    content_length = transfer_encoding = connection = expect = None
     for line in lines:
         name, separator, value = line.partition(b":")
         lower = lookup(name)
@@ -144,25 +148,18 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         value = value.strip()
         headers.append((lower, value))
         if lower in SPECIAL_REQUEST_FIELDS:
-            specials.append((lower, value))
-
-    # List-valued fields are joined with commas, which RFC 9110 5.3 makes
-    # equivalent to repeating the field; one variable each keeps this loop short.
-    hosts = 0
-    content_length = transfer_encoding = connection = expect = None
-    for name, value in specials:
-        if name == b"host":
-            hosts += 1
-        elif name == b"connection":
-            connection = value if connection is None else connection + b"," + value
-        elif name == b"content-length":
-            content_length = value if content_length is None else content_length + b"," + value
-        elif name == b"transfer-encoding":
-            transfer_encoding = (
-                value if transfer_encoding is None else transfer_encoding + b"," + value
-            )
-        else:
-            expect = value if expect is None else expect + b"," + value
+            if lower == b"host":
+                hosts += 1
+            elif lower == b"connection":
+                connection = value if connection is None else connection + b"," + value
+            elif lower == b"content-length":
+                content_length = value if content_length is None else content_length + b"," + value
+            elif lower == b"transfer-encoding":
+                transfer_encoding = (
+                    value if transfer_encoding is None else transfer_encoding + b"," + value
+                )
+            else:
+                expect = value if expect is None else expect + b"," + value
 
     if hosts != 1 and (hosts or http_version == b"1.1"):
         raise RemoteProtocolError(

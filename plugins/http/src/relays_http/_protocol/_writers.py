@@ -54,6 +54,9 @@ _NAME_CACHE_SIZE = 1024
 # Checked ``rendered_fields`` values -> their number of lines; a few per second.
 _RENDERED_FIELDS: dict[bytes, int] = {}
 _RENDERED_CACHE_SIZE = 16
+# Body lengths -> their ``content-length`` lines; bounded (the usual sizes come first).
+_LENGTH_LINES: dict[int, bytes] = {}
+_LENGTH_CACHE_SIZE = 1024
 
 
 class BodyWriter(Protocol):
@@ -290,7 +293,10 @@ def render_response_head(
         writer: BodyWriter = NoBodyWriter(discard=head_request)
     elif body_length is not None:
         if content_length is None:
-            parts.append(b"content-length: %d\r\n" % body_length)
+            line = _LENGTH_LINES.get(body_length)
+            if line is None:
+                line = _length_line(body_length)
+            parts.append(line)
             line_ends += 1
         elif content_length != body_length:
             raise LocalProtocolError(
@@ -324,6 +330,15 @@ def render_response_head(
     if head.translate(TO_CR).count(b"\r") != 2 * (line_ends + copied):
         check_sent_bytes(head, line_ends + copied)
     return head, writer, keep_alive
+
+
+def _length_line(length: int) -> bytes:
+    """The ``Content-Length`` line for *length*, remembered for the next responses of
+    that size (formatting it costs more than a dict lookup; bounded)."""
+    line = b"content-length: %d\r\n" % length
+    if len(_LENGTH_LINES) < _LENGTH_CACHE_SIZE:
+        _LENGTH_LINES[length] = line
+    return line
 
 
 def _new_str_name(name: str) -> tuple[bytes, bytes]:
