@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 import ssl
 from typing import Any
 
@@ -77,12 +78,14 @@ async def test_tls_servers_keep_asyncios_accept(server_cert: Any) -> None:
 
 
 class FakeListening:
-    """A listening socket whose accept() answers from a script."""
+    """A listening socket whose accept answers from a script (connections as "fds")."""
+
+    family, type, proto = socket.AF_INET, socket.SOCK_STREAM, 0
 
     def __init__(self, outcomes: list[Any]) -> None:
         self.outcomes = outcomes
 
-    def accept(self) -> Any:
+    def _accept(self) -> Any:
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
@@ -126,6 +129,12 @@ class FakeConnection:
         self.closed = True
 
 
+@pytest.fixture
+def fake_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripted "descriptors" are the connections themselves."""
+    monkeypatch.setattr(accept_module, "_new_socket", lambda family, kind, proto, fd: fd)
+
+
 def bare_listener(loop: FakeLoop) -> Listener:
     listener = Listener.__new__(Listener)
     listener._loop = loop  # type: ignore[assignment]
@@ -137,6 +146,7 @@ def bare_listener(loop: FakeLoop) -> Listener:
     return listener
 
 
+@pytest.mark.usefixtures("fake_sockets")
 def test_aborted_connections_are_skipped_and_the_rest_taken() -> None:
     loop = FakeLoop()
     first, second = FakeConnection("a"), FakeConnection("b")
@@ -146,6 +156,7 @@ def test_aborted_connections_are_skipped_and_the_rest_taken() -> None:
     assert loop.made == [(first, {"peername": one}), (second, {"peername": two})]
 
 
+@pytest.mark.usefixtures("fake_sockets")
 def test_a_connection_that_cannot_be_set_up_is_closed_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -159,6 +170,7 @@ def test_a_connection_that_cannot_be_set_up_is_closed_and_logged(
     assert "could not set up the connection" in caplog.text
 
 
+@pytest.mark.usefixtures("fake_sockets")
 def test_running_out_of_descriptors_rests_the_socket_then_resumes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -179,6 +191,7 @@ def test_running_out_of_descriptors_rests_the_socket_then_resumes(
     assert loop.added == [999]
 
 
+@pytest.mark.usefixtures("fake_sockets")
 def test_other_accept_errors_reach_the_loop() -> None:
     listening = FakeListening([OSError(errno.EBADF, "Bad file descriptor")])
     with pytest.raises(OSError, match="Bad file descriptor"):
