@@ -395,3 +395,38 @@ def test_content_length_lines_are_remembered_within_a_bound() -> None:
         assert out.endswith(b"\r\n\r\n" + b"x" * length)
     assert len(_writers._LENGTH_LINES) <= _writers._LENGTH_CACHE_SIZE
     assert _writers._LENGTH_LINES.get(5) == b"content-length: 5\r\n"
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(st.characters(max_codepoint=0x7F), max_size=8),
+            st.binary(max_size=8),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    reason=st.sampled_from([b"", b"Fine", b"Bad\r\nX: y"]),
+)
+def test_injection_is_refused_whether_values_are_remembered_or_not(
+    values: list[str | bytes], reason: bytes
+) -> None:
+    """Values first seen are checked, clean short ones remembered; a response whose
+    values are all remembered skips the whole-head check, so twice must agree."""
+
+    def bad(value: str | bytes) -> bool:
+        data = value.encode("latin-1") if isinstance(value, str) else value
+        return any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in data)
+
+    refused = any(bad(value) for value in values) or b"\r" in reason
+    fields: list[tuple[bytes | str, bytes | str]] = [
+        (f"X-{index}", value) for index, value in enumerate(values)
+    ]
+    for _ in range(2):
+        connection = connection_after(GET_11)
+        if refused:
+            with pytest.raises(LocalProtocolError):
+                connection.send_whole(Response(200, fields, reason=reason), b"")
+        else:
+            out = connection.send_whole(Response(200, fields, reason=reason), b"")
+            assert out.count(b"\r\n") == 3 + len(values)  # status, fields, length, end

@@ -54,6 +54,12 @@ _NAME_CACHE_SIZE = 1024
 # Checked ``rendered_fields`` values -> their number of lines; a few per second.
 _RENDERED_FIELDS: dict[bytes, int] = {}
 _RENDERED_CACHE_SIZE = 16
+# Field values (``str`` or ``bytes``, as the application gave them) known to hold no CR,
+# LF or control character -> their bytes: a response whose values are all here needs no
+# check of its whole head for header injection. Bounded in entries and in value size.
+_CLEAN_VALUES: dict[str | bytes, bytes] = {}
+_CLEAN_CACHE_SIZE = 1024
+_CLEAN_VALUE_SIZE = 128
 # Body lengths -> their ``content-length`` lines; bounded (the usual sizes come first).
 _LENGTH_LINES: dict[int, bytes] = {}
 _LENGTH_CACHE_SIZE = 1024
@@ -256,8 +262,12 @@ def render_response_head(
         line_ends += count if count is not None else _check_rendered_fields(rendered)
         parts.append(rendered)
     copied = 0
+    # Whether a value not known to be clean (see _CLEAN_VALUES) went into the head, or a
+    # reason phrase: then the whole head is checked for injected CR, LF and controls.
+    unchecked = bool(reason)
     content_length: int | None = None
     str_names = _STR_NAMES
+    clean_values = _CLEAN_VALUES
     for raw_name, raw_value in headers:
         if type(raw_name) is str:
             known = str_names.get(raw_name)
@@ -265,12 +275,11 @@ def render_response_head(
         else:
             name = to_bytes(raw_name)
             lower = check_sent_name(name)
-        if type(raw_value) is bytes:
-            value = raw_value
-        elif type(raw_value) is str and raw_value.isascii():
-            value = raw_value.encode("ascii")
-        else:
+        value = clean_values.get(raw_value) if type(raw_value) in (str, bytes) else None
+        if value is None:
             value = to_bytes(raw_value)
+            if not _remember_clean(raw_value, value):
+                unchecked = True
         if lower in _FRAMING_FIELDS:
             if lower == b"content-length":
                 if not value.isdigit() or content_length is not None:
@@ -324,12 +333,27 @@ def render_response_head(
     else:
         parts.append(b"\r\n")
     head = b"".join(parts)
-    # We know how many CRLFs we wrote: any CR or LF beyond them came from a value
-    # or the reason phrase (header injection), and is refused. (check_sent_bytes,
-    # inlined: this runs for every response.)
-    if head.translate(TO_CR).count(b"\r") != 2 * (line_ends + copied):
+    # Only a value or the reason phrase can carry a CR, LF or control character (header
+    # injection): everything else is ours, a checked name, or checked rendered fields.
+    # Values known clean were checked when first seen; with any other, we know how many
+    # CRLFs we wrote, and any beyond them is refused. (check_sent_bytes, inlined.)
+    if unchecked and head.translate(TO_CR).count(b"\r") != 2 * (line_ends + copied):
         check_sent_bytes(head, line_ends + copied)
     return head, writer, keep_alive
+
+
+def _remember_clean(raw_value: object, value: bytes) -> bool:
+    """Whether *value* (encoded from *raw_value*) holds no CR, LF or control character;
+    a short clean one is remembered in :data:`_CLEAN_VALUES` (bounded)."""
+    if value.translate(TO_CR).count(b"\r"):
+        return False
+    if (
+        len(value) <= _CLEAN_VALUE_SIZE
+        and len(_CLEAN_VALUES) < _CLEAN_CACHE_SIZE
+        and type(raw_value) in (str, bytes)
+    ):
+        _CLEAN_VALUES[raw_value] = value  # type: ignore[index]
+    return True
 
 
 def _length_line(length: int) -> bytes:
