@@ -252,12 +252,13 @@ class BaseComponent:
         ):
             return NOT_DELIVERED
         found = hub._sole.get((kind, channels), _UNKNOWN)
-        if found is _UNKNOWN:
-            found = hub.sole(kind, channels)
-        if found is None:
-            return NOT_DELIVERED
-        if found is NOBODY:
-            return None
+        if type(found) is not Handler:  # (one test on the path of a known handler)
+            if found is _UNKNOWN:
+                found = hub.sole(kind, channels)
+            if found is None:
+                return NOT_DELIVERED
+            if found is NOBODY:
+                return None
         # While it runs, it is dispatching: an event fired or called meanwhile waits
         # its turn, as it would behind the event this call stands for. What it fires
         # is dispatched right after it, here, so no flush is scheduled for that.
@@ -265,22 +266,18 @@ class BaseComponent:
         hub._flush_scheduled = True
         hub._current = _DELIVERING
         try:
-            try:
-                result = found.callback(*args)
-            except Exception as error:
-                event = kind(*args)
-                event.channels = channels
-                event.value = Value(event)
-                hub._handler_failed(event, found, error)
-                result = None
-            finally:
-                hub._current = None
-            if (hub.queue or hub._ranked) and not hub._paused:
-                hub._drain(hub.batch)
+            result = found.callback(*args)
+        except Exception as error:
+            event = kind(*args)
+            event.channels = channels
+            event.value = Value(event)
+            hub._handler_failed(event, found, error)
+            result = None
         finally:
+            hub._current = None
             hub._flush_scheduled = scheduled
-            if (hub.queue or hub._ranked) and not hub._paused:
-                hub._schedule_flush()  # the batch was used up, or a handler failed badly
+        if (hub.queue or hub._ranked) and (hub._paused or not hub._drain(hub.batch)):
+            hub._schedule_flush()  # the rest after the loop's I/O, as a flush would
         return result
 
     def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
