@@ -167,6 +167,14 @@ class Headers(MultiDict):
     def _fold(self, name: str) -> str:
         return name.lower()
 
+    def __setitem__(self, name: str, value: str) -> None:
+        """Replace every value of *name* with *value* (in the first one's place)."""
+        pairs = self._pairs
+        if not pairs:  # a response's first field, the usual case: no call to _fold
+            pairs.append((name.lower(), name, value))
+            return
+        MultiDict.__setitem__(self, name, value)
+
     @classmethod
     def _from_received(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
         """Wrap the protocol's lower-cased byte pairs (decoded as Latin-1)."""
