@@ -1,10 +1,13 @@
-"""Fixtures of the relays-sockets tests: certificates made at test time, an event recorder."""
+"""Fixtures of the relays-sockets tests: certificates made at test time, an event recorder,
+a plain client round trip."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -16,6 +19,22 @@ from relays.testing import Recorder
 def recorder() -> Callable[[], Recorder]:
     """A factory of :class:`Recorder` components (register one into the app)."""
     return Recorder
+
+
+async def _roundtrip(address: Any, message: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(message)
+        return await asyncio.wait_for(reader.readexactly(len(message)), 5)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.fixture
+def roundtrip() -> Callable[[Any, bytes], Awaitable[bytes]]:
+    """Send bytes over a new plain TCP connection and read as many back (5 s at most)."""
+    return _roundtrip
 
 
 @pytest.fixture(scope="session")

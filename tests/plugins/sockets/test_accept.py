@@ -24,31 +24,21 @@ class Echo(Component):
         return data
 
 
-async def echo(address: Any, message: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(*address)
-    try:
-        writer.write(message)
-        return await asyncio.wait_for(reader.readexactly(len(message)), 5)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
-async def test_a_plain_server_on_asyncios_loop_accepts_by_itself() -> None:
+async def test_a_plain_server_on_asyncios_loop_accepts_by_itself(roundtrip: Any) -> None:
     assert can_listen(asyncio.get_running_loop())
     server = TCPServer(("127.0.0.1", 0))
     async with Echo() + server:
         address = await server.wait_ready()
         assert isinstance(server._server, Listener)
         assert server._server.is_serving()
-        assert await echo(address, b"hello") == b"hello"
+        assert await roundtrip(address, b"hello") == b"hello"
 
 
-async def test_a_burst_of_connections_is_taken_in_batches_and_all_served() -> None:
+async def test_a_burst_of_connections_is_taken_in_batches_and_all_served(roundtrip: Any) -> None:
     server = TCPServer(("127.0.0.1", 0), backlog=512)
     async with Echo() + server:
         address = await server.wait_ready()
-        replies = await asyncio.gather(*(echo(address, b"%d" % n) for n in range(300)))
+        replies = await asyncio.gather(*(roundtrip(address, b"%d" % n) for n in range(300)))
         assert replies == [b"%d" % n for n in range(300)]
 
 

@@ -25,17 +25,7 @@ class Echo(Component):
         return data
 
 
-async def roundtrip(address: Any, message: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(*address)
-    try:
-        writer.write(message)
-        return await asyncio.wait_for(reader.readexactly(len(message)), 5)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
-async def test_echo_shortcut_writes_back_what_read_returns() -> None:
+async def test_echo_shortcut_writes_back_what_read_returns(roundtrip: Any) -> None:
     server = TCPServer("tcp://127.0.0.1:0")
     async with Echo() + server:
         address = await server.wait_ready()
@@ -114,7 +104,7 @@ async def test_write_on_a_closed_connection_is_an_error_event(recorder: Any) -> 
         await writer.wait_closed()
 
 
-async def test_ipv6_by_address() -> None:
+async def test_ipv6_by_address(roundtrip: Any) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
     server = TCPServer("tcp6://[::1]:0")
@@ -142,7 +132,7 @@ async def test_ipv6_connect_carries_the_peer_as_a_host_and_port_pair(recorder: A
         assert (await log.until("disconnect"))[0].args == (sock,)
 
 
-async def test_pre_bound_socket() -> None:
+async def test_pre_bound_socket(roundtrip: Any) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     address = listener.getsockname()
@@ -153,7 +143,7 @@ async def test_pre_bound_socket() -> None:
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT")
-async def test_reuse_port_lets_two_servers_share_a_port() -> None:
+async def test_reuse_port_lets_two_servers_share_a_port(roundtrip: Any) -> None:
     first = TCPServer(("127.0.0.1", 0), reuse_port=True)
     async with Echo() + first:
         address = await first.wait_ready()
@@ -163,7 +153,7 @@ async def test_reuse_port_lets_two_servers_share_a_port() -> None:
             assert await roundtrip(address, b"shared") == b"shared"
 
 
-async def test_address_in_use_is_an_error_not_a_crash(recorder: Any) -> None:
+async def test_address_in_use_is_an_error_not_a_crash(recorder: Any, roundtrip: Any) -> None:
     first = TCPServer(("127.0.0.1", 0))
     async with Echo() + first:
         address = await first.wait_ready()
@@ -177,7 +167,7 @@ async def test_address_in_use_is_an_error_not_a_crash(recorder: Any) -> None:
         assert await roundtrip(address, b"still") == b"still"
 
 
-async def test_server_registered_into_a_running_tree_starts_listening() -> None:
+async def test_server_registered_into_a_running_tree_starts_listening(roundtrip: Any) -> None:
     app = Echo()
     async with app:
         server = TCPServer(("127.0.0.1", 0))
@@ -251,7 +241,9 @@ async def test_an_eof_handler_keeps_a_half_closed_connection_open_for_writing(
         await writer.wait_closed()
 
 
-async def test_a_peer_that_vanishes_does_not_stop_the_server(recorder: Any) -> None:
+async def test_a_peer_that_vanishes_does_not_stop_the_server(
+    recorder: Any, roundtrip: Any
+) -> None:
     server = TCPServer(("127.0.0.1", 0))
     log = recorder()
     async with Echo() + log + server:
