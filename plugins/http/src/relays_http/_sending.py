@@ -233,22 +233,10 @@ def _send_whole(
         body = b""
     stock = http._stock  # this second's, else _stock_fields renders them
     rendered = stock[1] if stock[0] == _wall_clock() // 1.0 else _stock_fields(http)
-    if response._cookies or http._stopping:
-        fields = _fields(http, response, content_type)
-    else:  # _fields for the usual response (no cookie, not stopping), one call sooner
-        fields = []
-        headers = response._headers
-        if headers is not None:
-            for key, name, value in headers._pairs:
-                if key == "content-type":
-                    content_type = None
-                fields.append((name, value))
-        if content_type is not None:
-            fields.append((b"content-type", content_type))
     try:
         data = session.send_whole_parts(
             status,
-            fields,
+            _fields(http, response, content_type),
             body,
             response.reason.encode("latin-1") if response.reason else b"",
             rendered,
