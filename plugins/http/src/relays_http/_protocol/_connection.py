@@ -81,7 +81,13 @@ from ._events import (
     Signal,
 )
 from ._limits import Limits
-from ._readers import END_OF_MESSAGE, BodyReader, parse_request_head, valid_request_line
+from ._readers import (
+    END_OF_MESSAGE,
+    BodyReader,
+    check_partial_head,
+    parse_request_head,
+    valid_request_line,
+)
 from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, State
 from ._writers import (
     SENT_IN_FULL,
@@ -264,7 +270,7 @@ class Connection:
         end = buffer.find(b"\r\n\r\n", self._search_from)
         limits = self.limits
         if end < 0:
-            self._check_partial_head(buffer, limits)
+            check_partial_head(buffer, limits, self._search_from)
             if self._eof:
                 if buffer:
                     raise RemoteProtocolError("connection closed in the middle of a request head")
@@ -302,23 +308,6 @@ class Connection:
         if end < 0:
             return None
         return valid_request_line(bytes(self._buffer[:end]))
-
-    def _check_partial_head(self, buffer: bytearray, limits: Limits) -> None:
-        """Enforce the head limits on a head that has no end yet."""
-        size = len(buffer)
-        if size > limits.max_request_line:
-            line_end = buffer.find(b"\r\n")
-            if line_end < 0 or line_end > limits.max_request_line:
-                raise RemoteProtocolError("request line too long", status_code=414)
-        if size > limits.max_head_size:
-            raise RemoteProtocolError("request head too large", status_code=431)
-        if (
-            size > limits.max_header_size
-            and size - buffer.rfind(b"\r\n") - 2 > limits.max_header_size
-        ):
-            raise RemoteProtocolError("header field too large", status_code=431)
-        if buffer.find(b"\n\n", max(0, self._search_from - 1)) >= 0:
-            raise RemoteProtocolError("bare LF line ending in the request head; use CRLF")
 
     def _read_body(self) -> Data | EndOfMessage | Signal:
         reader = self._reader

@@ -33,6 +33,7 @@ __all__ = [
     "BodyReader",
     "ChunkedReader",
     "ContentLengthReader",
+    "check_partial_head",
     "parse_request_head",
     "valid_request_line",
 ]
@@ -86,6 +87,22 @@ def _parse_request_line(request_line: bytes) -> tuple[bytes, bytes, bytes]:
     if not target or not target.isascii() or b"\t" in target:
         raise RemoteProtocolError("invalid request target")
     return method, target, http_version
+
+
+def check_partial_head(buffer: bytearray, limits: Limits, search_from: int) -> None:
+    """Enforce the head limits on a head that has no end yet (*search_from*: where the
+    last look for its end began, so a bare LF is looked for only in what is new)."""
+    size = len(buffer)
+    if size > limits.max_request_line:
+        line_end = buffer.find(b"\r\n")
+        if line_end < 0 or line_end > limits.max_request_line:
+            raise RemoteProtocolError("request line too long", status_code=414)
+    if size > limits.max_head_size:
+        raise RemoteProtocolError("request head too large", status_code=431)
+    if size > limits.max_header_size and size - buffer.rfind(b"\r\n") - 2 > limits.max_header_size:
+        raise RemoteProtocolError("header field too large", status_code=431)
+    if buffer.find(b"\n\n", max(0, search_from - 1)) >= 0:
+        raise RemoteProtocolError("bare LF line ending in the request head; use CRLF")
 
 
 def valid_request_line(line: bytes) -> bytes | None:
