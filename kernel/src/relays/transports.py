@@ -69,6 +69,17 @@ class Connection(abc.ABC):
     def close(self) -> None:
         """Close after queued data is flushed; a ``disconnect`` event follows."""
 
+    def linger(self) -> None:
+        """Close like :meth:`close`, when the peer may still be sending.
+
+        Closing a TCP socket with unread input resets the connection, and the reset
+        can reach the peer before our last reply and destroy it. A protocol that
+        answers before it has read everything (an error for a request still arriving,
+        a refusal at connect) lingers instead: transports that can stop sending, read
+        and discard what still comes for a short while, then close. Others close.
+        """
+        self.close()
+
     @property
     @abc.abstractmethod
     def closing(self) -> bool:

@@ -8,6 +8,7 @@ are shown not to hold the others up.
 from __future__ import annotations
 
 import http.client
+import select
 import shutil
 import socket
 import subprocess
@@ -126,6 +127,8 @@ def test_slowloris_gets_408_and_others_are_served_meanwhile() -> None:
         request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 40 + b"\r\n\r\n"
         try:
             for byte in request:  # one byte every 0.2 s: it would take over 12 s
+                if select.select([slow], [], [], 0)[0]:
+                    break  # the answer came (the server lingers: sending still works)
                 slow.sendall(bytes([byte]))
                 assert hello(server) == b"hello"
                 served += 1
@@ -192,3 +195,29 @@ def test_a_client_that_does_not_read_holds_nobody_up() -> None:
         assert results == [b"hello"] * 5
         assert time.monotonic() - started < 2.0
         greedy.close()
+
+
+def test_a_client_still_sending_a_refused_body_reads_the_refusal() -> None:
+    # The 413 goes out while the body is still arriving: closing with that input
+    # unread would reset the connection, and a reset can destroy a reply not yet
+    # read or sent (the server lingers instead, reading and discarding until the
+    # client is done: the client sees the reply, then a clean end, never a reset).
+    with serve_in_thread(server_with(max_body_size=1024)) as server:
+        for _ in range(5):
+            with connect(server) as sock:
+                sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n")
+                sending = threading.Thread(target=_keep_sending, args=(sock, 4_000_000))
+                sending.start()
+                reply = read_all(sock)  # a reset would raise here
+                sending.join(10)
+                assert reply.startswith(b"HTTP/1.1 413"), reply
+
+
+def _keep_sending(sock: socket.socket, size: int) -> None:
+    chunk = b"y" * 65536
+    try:
+        for _ in range(size // len(chunk)):
+            sock.sendall(chunk)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the server gave up on us: the test looks at the reply

@@ -136,3 +136,15 @@ async def test_protocol_from_the_hook_serves_on_any_channel() -> None:
         received = await client.wait(lambda data: data.endswith(b"from api"))
     assert received.startswith(b"HTTP/1.1 200 OK")
     await asyncio.sleep(0)
+
+
+def test_servers_ask_their_tcp_transport_to_defer_accepting() -> None:
+    from relays_http._servers import DEFER_ACCEPT
+    from relays_sockets import TCPServer
+
+    assert Server("tcp://127.0.0.1:0").transport.defer_accept == DEFER_ACCEPT  # type: ignore[attr-defined]
+    told = TCPServer(("127.0.0.1", 0), channel="web", defer_accept=0)
+    assert Server(transport=told).transport is told
+    assert told.defer_accept == 0  # what the transport was told stays
+    unix = Server(f"unix://{tempfile.gettempdir()}/relays-defer.sock").transport
+    assert not hasattr(unix, "defer_accept")

@@ -92,10 +92,13 @@ class FakeLoop:
         self.added: list[int] = []
         self.later: list[Any] = []
 
-    def _make_socket_transport(self, connection: Any, protocol: Any, **kwargs: Any) -> None:
+    def make_transport(
+        self, loop: Any, connection: Any, protocol: Any, peer: Any, local: Any, eager: bool
+    ) -> None:
+        assert loop is self
         if connection.name == "broken":
             raise RuntimeError("cannot make it")
-        self.made.append((connection, kwargs["extra"]))
+        self.made.append((connection, peer))
 
     def remove_reader(self, fd: int) -> None:
         self.removed.append(fd)
@@ -131,7 +134,9 @@ def bare_listener(loop: FakeLoop) -> Listener:
     listener._factory = object
     listener._backlog = 10
     listener._sockets = []
-    listener._make_transport = loop._make_socket_transport
+    listener._locals = {}
+    listener._eager = False
+    listener._make_transport = loop.make_transport  # type: ignore[assignment]
     listener._closed = False
     return listener
 
@@ -143,7 +148,7 @@ def test_aborted_connections_are_skipped_and_the_rest_taken() -> None:
     one, two = ("1.2.3.4", 1), ("1.2.3.4", 2)
     outcomes = [(first, one), ConnectionAbortedError(), (second, two), BlockingIOError()]
     bare_listener(loop)._ready(FakeListening(outcomes))  # type: ignore[arg-type]
-    assert loop.made == [(first, {"peername": one}), (second, {"peername": two})]
+    assert loop.made == [(first, one), (second, two)]
 
 
 @pytest.mark.usefixtures("fake_sockets")
@@ -195,3 +200,49 @@ def test_loops_without_the_selector_factory_keep_asyncios_server() -> None:
         assert not can_listen(loop)
     finally:
         loop.close()
+
+
+needs_defer_accept = pytest.mark.skipif(
+    not hasattr(socket, "TCP_DEFER_ACCEPT"), reason="the system has no TCP_DEFER_ACCEPT"
+)
+
+
+@needs_defer_accept
+async def test_deferred_accept_hands_connections_over_with_their_first_bytes(
+    recorder: Any,
+) -> None:
+    server = TCPServer(("127.0.0.1", 0), defer_accept=5)
+    log = recorder()
+    async with Echo() + log + server:
+        address = await server.wait_ready()
+        listener = server._server
+        assert isinstance(listener, Listener)
+        assert listener._eager
+        [listening] = listener.sockets
+        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) > 0
+        reader, writer = await asyncio.open_connection(*address)
+        await asyncio.sleep(0.3)
+        assert log.named("connect") == []  # silent: the system still holds it
+        writer.write(b"first words")
+        assert await asyncio.wait_for(reader.readexactly(11), 5) == b"first words"
+        assert [event.name for event in log.events][-2:] == ["connect", "read"]
+        writer.close()
+        await writer.wait_closed()
+
+
+@needs_defer_accept
+async def test_accepting_is_not_deferred_unless_asked(roundtrip: Any) -> None:
+    for server in TCPServer(("127.0.0.1", 0)), TCPServer(("127.0.0.1", 0), defer_accept=0):
+        async with Echo() + server:
+            address = await server.wait_ready()
+            listener = server._server
+            assert isinstance(listener, Listener)
+            assert not listener._eager
+            [listening] = listener.sockets
+            assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) == 0
+            assert await roundtrip(address, b"hi") == b"hi"
+
+
+def test_defer_accept_is_checked() -> None:
+    with pytest.raises(ValueError, match="defer_accept"):
+        TCPServer(("127.0.0.1", 0), defer_accept=-1)

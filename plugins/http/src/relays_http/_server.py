@@ -197,7 +197,7 @@ class HTTP(BaseComponent):
         if len(self._sessions) >= limits.max_connections:
             reason = "too many connections; retry later"
             sock.write(protocol.render_error_response(503, reason))
-            sock.close()
+            sock.linger()  # its request may be on the way: let the 503 arrive
             if self._watch_bad_requests:
                 self.fire(BadRequestEvent(sock, 503, reason, None))
             return
@@ -330,7 +330,7 @@ class HTTP(BaseComponent):
         data = session.send_error(error)
         if data:
             session.sock.write(data)
-        session.sock.close()
+        session.sock.linger()  # the rest of the refused request may still be coming
         if self._watch_bad_requests:
             # The head is known when the body broke a rule (too large, too slow);
             # for a refused head, the core says what it understood of it.

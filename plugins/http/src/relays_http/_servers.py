@@ -18,6 +18,9 @@ __all__ = ["BaseServer", "Server"]
 #: Where a server listens when given no address: loopback only, so nothing is exposed
 #: by accident.
 DEFAULT_BIND = "tcp://127.0.0.1:8000"
+#: Seconds the system may hold a new connection waiting for its first bytes before
+#: handing it over anyway (the transport's ``defer_accept``).
+DEFER_ACCEPT = 1.0
 #: Seconds a stopping server gives the responses in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 4.0
 
@@ -65,6 +68,10 @@ class BaseServer(BaseComponent):
                 "transport options are for the transport found from bind, not "
                 f"for a given transport: {sorted(transport_options)}"
             )
+        # HTTP clients speak first: a transport that can hold new connections until
+        # their first bytes arrive, and was not told otherwise, does (see TCPServer).
+        if getattr(transport, "defer_accept", 0) is None:
+            transport.defer_accept = DEFER_ACCEPT  # type: ignore[attr-defined]
         #: The transport component (a TCP, TLS, UNIX or in-memory server).
         self.transport = transport.register(self)
         #: The HTTP protocol component.

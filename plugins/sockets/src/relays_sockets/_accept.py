@@ -37,7 +37,8 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+
+from ._transport import UNKNOWN, SocketTransport
 
 __all__ = ["Listener", "can_listen"]
 
@@ -47,12 +48,14 @@ logger = logging.getLogger("relays.sockets")
 ACCEPT_RETRY_DELAY = 1.0
 #: What an accepted descriptor becomes (see ``Listener._ready``).
 _new_socket = _socket.socket
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 def can_listen(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether *loop* makes transports the way :class:`Listener` needs."""
-    return callable(getattr(loop, "_make_socket_transport", None))
+    """Whether *loop* is one of asyncio's selector loops, whose own transports ours
+    replaces (uvloop's are already lean, and the proactor loop has no readers)."""
+    return isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop)
 
 
 class Listener(asyncio.AbstractServer):
@@ -68,14 +71,25 @@ class Listener(asyncio.AbstractServer):
         server: asyncio.AbstractServer,
         factory: Callable[[], asyncio.BaseProtocol],
         backlog: int,
+        *,
+        eager: bool = False,
     ) -> None:
         self._loop = loop
+        # The system accepts only once the peer has sent something (deferred accept):
+        # each new connection reads at once (see SocketTransport).
+        self._eager = eager
         self._factory = factory
         self._backlog = backlog
         # Duplicates: closing asyncio's (never started) server then closes its own.
         self._sockets = [listening.dup() for listening in getattr(server, "sockets", ())]
         server.close()
-        self._make_transport: Any = loop._make_socket_transport  # type: ignore[attr-defined]
+        self._make_transport = SocketTransport
+        # A connection's own address is its listener's unless that is a wildcard.
+        self._locals = {
+            listening: name
+            for listening in self._sockets
+            if (name := listening.getsockname())[0] not in _WILDCARDS
+        }
         self._closed = False
         for listening in self._sockets:
             listening.setblocking(False)
@@ -112,12 +126,15 @@ class Listener(asyncio.AbstractServer):
 
     def _ready(self, listening: socket.socket) -> None:
         make_transport = self._make_transport
+        loop = self._loop
         factory = self._factory
         new_socket = _new_socket
         # The connection is the C-level socket (the base of socket.socket): the Python
         # layer's accept and its enum-typed family and type, asked again by asyncio's
         # transport, cost more than everything else we do per connection together.
         family, kind, proto = listening.family, listening.type, listening.proto
+        local = self._locals.get(listening, UNKNOWN)
+        eager = self._eager
         for _ in range(self._backlog):
             try:
                 fd, address = listening._accept()  # type: ignore[attr-defined]
@@ -133,7 +150,7 @@ class Listener(asyncio.AbstractServer):
                 return
             connection.setblocking(False)
             try:
-                make_transport(connection, factory(), extra={"peername": address})
+                make_transport(loop, connection, factory(), address, local, eager=eager)
             except Exception:
                 logger.exception("could not set up the connection from %r", address)
                 connection.close()

@@ -39,6 +39,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
+from ._transport import SocketTransport
+
 #: Bytes read per step when ``sendfile`` copies by hand.
 _COPY_CHUNK = 256 * 1024
 
@@ -153,6 +155,19 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
             if transport is not None:
                 transport.close()
 
+    def linger(self, timeout: float | None = None) -> None:
+        """Close when the peer may still be sending: our side stops sending once the
+        queued data is out, and what still comes is read and discarded until the peer
+        ends or for *timeout* seconds (``limits.linger_timeout``), so that it cannot
+        reset the connection before the peer has read our reply. Plain TCP servers
+        linger; elsewhere this is :meth:`close`."""
+        transport = self._transport
+        if self._closing or type(transport) is not SocketTransport or self._sendfile_task:
+            self.close()
+            return
+        self._closing = True
+        transport.linger(self._limits.linger_timeout if timeout is None else timeout)
+
     def abort(self) -> None:
         """Close at once, dropping queued data; ``disconnect`` follows."""
         self._closing = True
@@ -266,6 +281,8 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._sendfile_task = asyncio.current_task()
         try:
             try:
+                if type(transport) is SocketTransport:
+                    return await transport.sendfile(file, offset, count)
                 return await asyncio.get_running_loop().sendfile(
                     transport, file, offset, count, fallback=True
                 )

@@ -52,6 +52,9 @@ class SocketLimits:
     shutdown_timeout: float = attrs.field(default=4.0, validator=_positive)
     #: Seconds a graceful stop waits for queued writes to drain before aborting.
     drain_timeout: float = attrs.field(default=5.0, validator=_positive)
+    #: Seconds a lingering close (:meth:`SocketConnection.linger`) reads and discards
+    #: what the peer still sends before closing anyway.
+    linger_timeout: float = attrs.field(default=2.0, validator=_positive)
     #: Connections the kernel queues before the server accepts them (``listen`` backlog).
     backlog: int = attrs.field(default=1024, validator=_positive)
 

@@ -43,6 +43,13 @@ class TCPServer(StreamServer):
     several processes listen on one port. Limits come from *limits* (a
     :class:`SocketLimits`) with any of its fields given as keywords on top.
 
+    *defer_accept* (seconds) is for protocols whose clients speak first (HTTP, most
+    request/response protocols): the system hands a new connection over only once its
+    first bytes have arrived, or after about that long (Linux ``TCP_DEFER_ACCEPT``;
+    elsewhere it is ignored). Connections that never send cost no descriptor, and the
+    first ``read`` comes in the same step as ``connect``. ``None`` leaves it to the
+    protocol component registered on top (relays-http turns it on); ``0`` is off.
+
     Fires ``ready(server, (host, port))`` once listening, then per connection
     ``connect(sock, host, port)``, ``read(sock, data)``, ``disconnect(sock)`` and
     ``error(sock, error)``; ``closed()`` after stopping. Handles ``write(sock, data)``
@@ -64,9 +71,15 @@ class TCPServer(StreamServer):
         sni: Mapping[str, ssl.SSLContext] | None = None,
         reuse_port: bool = False,
         reuse_address: bool = True,
+        defer_accept: float | None = None,
         limits: SocketLimits | None = None,
         **limit_options: Any,
     ) -> None:
+        if defer_accept is not None and not 0 <= defer_accept < float("inf"):
+            raise ValueError(f"defer_accept must be 0 or more seconds, not {defer_accept!r}")
+        #: Seconds a new connection may wait for its first bytes before the system
+        #: hands it over (see above); read when the server starts listening.
+        self.defer_accept = defer_accept
         self._socket: socket.socket | None = None
         self.bind: tuple[str, int] | None = None
         if isinstance(bind, socket.socket):
@@ -99,6 +112,7 @@ class TCPServer(StreamServer):
         if self.ssl_context is not None:
             tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": limits.handshake_timeout}
         if self._socket is not None:
+            _defer_accept(self._socket, self.defer_accept)
             return await loop.create_server(
                 factory, sock=self._socket, backlog=limits.backlog, **tls
             )
@@ -113,15 +127,29 @@ class TCPServer(StreamServer):
             backlog=limits.backlog,
             reuse_address=self.reuse_address,
             reuse_port=self.reuse_port or None,
-            start_serving=not ours,
+            start_serving=False,
             **tls,
         )
-        return Listener(loop, server, factory, limits.backlog) if ours else server
+        deferred = all([_defer_accept(bound, self.defer_accept) for bound in server.sockets])
+        if ours:
+            return Listener(loop, server, factory, limits.backlog, eager=deferred)
+        await server.start_serving()
+        return server
 
     def _listening_address(self, server: asyncio.AbstractServer) -> Any:
         sockets = getattr(server, "sockets", ())
         name: Any = sockets[0].getsockname() if sockets else self.bind
         return (name[0], name[1])
+
+
+def _defer_accept(listening: socket.socket, seconds: float | None) -> bool:
+    """Turn on deferred accepting where the system has it; whether it is on."""
+    option = getattr(socket, "TCP_DEFER_ACCEPT", None)
+    if not seconds or option is None or listening.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    # The system counts in whole seconds (rounded to its SYN-ACK retries): at least 1.
+    listening.setsockopt(socket.IPPROTO_TCP, option, max(1, round(seconds)))
+    return True
 
 
 class TCPClient(StreamClient):
