@@ -246,3 +246,23 @@ async def test_accepting_is_not_deferred_unless_asked(roundtrip: Any) -> None:
 def test_defer_accept_is_checked() -> None:
     with pytest.raises(ValueError, match="defer_accept"):
         TCPServer(("127.0.0.1", 0), defer_accept=-1)
+
+
+@pytest.mark.usefixtures("fake_sockets")
+def test_an_eager_listener_takes_a_short_batch_per_readiness() -> None:
+    # Each eager connection is answered before the next is taken, but its close
+    # completes on a later loop turn: a backlog's worth in one go would keep them all
+    # open (and counted against max_connections) until the batch ends.
+    loop = FakeLoop()
+    listener = bare_listener(loop)
+    listener._backlog = 1000
+    listener._eager = True
+    waiting = [(FakeConnection(str(n)), ("h", n)) for n in range(100)]
+    listening = FakeListening(list(waiting))
+    listener._ready(listening)  # type: ignore[arg-type]
+    assert len(loop.made) == accept_module.EAGER_BATCH
+    assert len(listening.outcomes) == 100 - accept_module.EAGER_BATCH  # left for next turn
+    listener._eager = False
+    listening.outcomes.append(BlockingIOError())
+    listener._ready(listening)  # type: ignore[arg-type]
+    assert len(loop.made) == 100  # not eager: the whole backlog at once

@@ -46,6 +46,8 @@ logger = logging.getLogger("relays.sockets")
 
 #: Seconds a listening socket rests after the system ran out of descriptors or memory.
 ACCEPT_RETRY_DELAY = 1.0
+#: Connections accepted per readiness when each is read at once (deferred accept).
+EAGER_BATCH = 32
 #: What an accepted descriptor becomes (see ``Listener._ready``).
 _new_socket = _socket.socket
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})
@@ -135,7 +137,11 @@ class Listener(asyncio.AbstractServer):
         family, kind, proto = listening.family, listening.type, listening.proto
         local = self._locals.get(listening, UNKNOWN)
         eager = self._eager
-        for _ in range(self._backlog):
+        # An eager connection is read, answered and closed before the next is taken,
+        # while its close completes (connection_lost, ``disconnect``) on a later loop
+        # turn: a short batch lets those turns come, rather than holding a backlog's
+        # worth of finished connections open (and counted by the protocol) at once.
+        for _ in range(EAGER_BATCH if eager else self._backlog):
             try:
                 fd, address = listening._accept()  # type: ignore[attr-defined]
                 connection = new_socket(family, kind, proto, fd)
