@@ -153,58 +153,35 @@ class SocketTransport(asyncio.Transport):
             self._loop.remove_reader(self._fd)
 
     def _read_ready(self) -> None:
+        # One path for buffered and plain protocols; *step* names what failed.
         if self._lost:
             return
-        if not self._buffered:
-            self._read_plain()
-            return
+        buffered = self._buffered
+        step = "protocol.get_buffer()"
         try:
-            buffer = self._get_buffer(-1)
-            if not len(buffer):
-                raise RuntimeError("get_buffer() returned an empty buffer")
+            if buffered:
+                buffer = self._get_buffer(-1)
+                if not len(buffer):
+                    raise RuntimeError("get_buffer() returned an empty buffer")
+            step = "read on socket transport"
+            sock = self._sock
+            try:
+                received = sock.recv_into(buffer) if buffered else sock.recv(_READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not received:
+                self._read_eof()
+                return
+            if buffered:
+                step = "protocol.buffer_updated()"
+                self._buffer_updated(received)
+            else:
+                step = "protocol.data_received()"
+                self._data_received(received)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as error:
-            self._fatal_error(error, "Fatal error: protocol.get_buffer() call failed.")
-            return
-        try:
-            count = self._sock.recv_into(buffer)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            self._fatal_error(error, "Fatal read error on socket transport")
-            return
-        if not count:
-            self._read_eof()
-            return
-        try:
-            self._buffer_updated(count)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            self._fatal_error(error, "Fatal error: protocol.buffer_updated() call failed.")
-
-    def _read_plain(self) -> None:
-        try:
-            data = self._sock.recv(_READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            self._fatal_error(error, "Fatal read error on socket transport")
-            return
-        if not data:
-            self._read_eof()
-            return
-        try:
-            self._data_received(data)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            self._fatal_error(error, "Fatal error: protocol.data_received() call failed.")
+            self._fatal_error(error, f"Fatal error: {step} failed")
 
     def _read_eof(self) -> None:
         self._eof_seen = True
