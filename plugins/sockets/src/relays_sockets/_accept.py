@@ -11,22 +11,22 @@ does for it: about 46k of the ~226k instructions a bare asyncio protocol costs.
 
 How
 ---
-On a loop that makes its transports the selector way (asyncio's default loops on Unix:
-it has ``_make_socket_transport``), a plain TCP server's listening sockets are served
-by a :class:`Listener`: asyncio binds them (every address family, every option, as
-``create_server`` always does) without starting to serve, and we take over a
-duplicate of each. When one is readable, :meth:`Listener._ready` accepts up to
-``backlog`` connections and makes each transport at once; the transport calls
-``connection_made`` on the next loop turn, as asyncio's own would. Running out of
-file descriptors or memory stops accepting on that socket for a second (logged), as
-asyncio does, instead of spinning on a socket that stays readable. The accepted socket
-is the C-level :class:`_socket.socket`, which :class:`socket.socket` only wraps in Python
-(its ``family`` and ``type`` then read as plain ints): asyncio's transport needs nothing
-more, and the wrapper cost about 28k instructions per connection.
+On asyncio's selector loops (its default loops on Unix), a plain TCP server's listening
+sockets are served by a :class:`Listener`: asyncio binds them (every address family,
+every option, as ``create_server`` always does) without starting to serve, and we take
+over a duplicate of each. When one is readable, :meth:`Listener._ready` accepts up to
+``backlog`` connections and gives each our own transport at once
+(:class:`~relays_sockets._transport.SocketTransport`, which calls ``connection_made``
+right away). With deferred accepting (``TCPServer(defer_accept=...)``) each connection
+is also read and served in that step, so a batch is only ``EAGER_BATCH`` long. Running
+out of file descriptors or memory stops accepting on that socket for a second (logged),
+as asyncio does, instead of spinning on a socket that stays readable. The accepted
+socket is the C-level :class:`_socket.socket`, which :class:`socket.socket` only wraps
+in Python (its ``family`` and ``type`` then read as plain ints): the transport needs
+nothing more, and the wrapper cost about 28k instructions per connection.
 
-``_make_socket_transport`` is asyncio's internal factory (stable since Python 3.7);
-where it is missing (uvloop, the proactor loop) or for TLS, servers keep asyncio's
-server, and behave the same.
+On other loops (uvloop, the proactor loop) and for TLS, servers keep asyncio's server
+and transports, and behave the same.
 """
 
 from __future__ import annotations
