@@ -31,7 +31,6 @@ connection's life produces; see :class:`Endpoint`.
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
@@ -39,10 +38,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
+from ._copying import copy_file
 from ._transport import SocketTransport
-
-#: Bytes read per step when ``sendfile`` copies by hand.
-_COPY_CHUNK = 256 * 1024
 
 if TYPE_CHECKING:
     from ._limits import SocketLimits
@@ -287,7 +284,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                     transport, file, offset, count, fallback=True
                 )
             except NotImplementedError:
-                return await self._copy_file(file, offset, count)
+                return await copy_file(self, file, offset, count)
         finally:
             self._sendfile_task = None
             self.active = True
@@ -297,20 +294,6 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                     self._transport.abort()
                 else:
                     self._transport.close()
-
-    async def _copy_file(self, file: IO[bytes], offset: int, count: int | None) -> int:
-        loop = asyncio.get_running_loop()
-        descriptor = file.fileno()
-        sent = 0
-        while count is None or sent < count:
-            size = _COPY_CHUNK if count is None else min(_COPY_CHUNK, count - sent)
-            chunk = await loop.run_in_executor(None, os.pread, descriptor, size, offset + sent)
-            if not chunk:
-                break
-            self.write(chunk)
-            sent += len(chunk)
-            await self.drain()
-        return sent
 
     async def start_tls(
         self,
