@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Developer tasks of the relays workspace. Needs only Python 3.11 and pip, no other package.
 
-    python3 dev.py test [pytest args...]  run the test suite (no test collected is a failure)
+    python3 dev.py test [--python X.Y] [--uvloop] [pytest args...]
+                                          run the test suite (no test collected is a failure)
+                                          on Python X.Y (its own .venv-X.Y) and on uvloop
     python3 dev.py demo                   run the demo program (Ctrl+C stops it)
     python3 dev.py lint                   ruff check, ruff format --check, mypy
     python3 dev.py docs                   build the Sphinx docs into docs/_build/html, -W
     python3 dev.py dist                   build and check an sdist and a wheel per distribution
 
-Every task first makes sure `.venv` exists and holds the kernel, every plugins/* folder and
-every test fixture distribution (a tests/**/pyproject.toml) installed editable, plus the `dev`
-dependency group of the root pyproject.toml and of each distribution's pyproject.toml. It
-installs again only when one of those files changed.
+Every task first makes sure `.venv` (`.venv-X.Y` for `test --python X.Y`) exists and holds the
+kernel, every plugins/* folder and every test fixture distribution (a tests/**/pyproject.toml)
+installed editable, plus the `dev` dependency group of the root pyproject.toml and of each
+distribution's pyproject.toml. It installs again only when one of those files changed.
+`test --uvloop` runs the tests on uvloop (RELAYS_UVLOOP=1); without it, on asyncio's loop.
 """
 
 from __future__ import annotations
@@ -33,12 +36,26 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PYTHON = BIN / "python"
-STAMP = VENV / "relays-dev-stamp.json"
 DIST = ROOT / "dist"
 PYTEST_NO_TESTS_COLLECTED = 5
+# The Pythons relays supports, as CI runs them (.ci/run); the classifiers of every
+# distribution list exactly these (tests/test_workspace.py checks it).
+SUPPORTED_PYTHONS = ("3.11", "3.12", "3.13")
+
+
+class Environment:
+    """One virtual environment of the workspace: `.venv` for the Python running this script,
+    `.venv-X.Y` for another supported Python (`test --python X.Y`)."""
+
+    def __init__(self, interpreter: Path | None = None, version: str | None = None) -> None:
+        self.interpreter = interpreter  # None: the Python running dev.py
+        self.root = ROOT / (f".venv-{version}" if version else ".venv")
+        self.bin = self.root / ("Scripts" if os.name == "nt" else "bin")
+        self.python = self.bin / "python"
+        self.stamp = self.root / "relays-dev-stamp.json"
+
+
+ENV = Environment()
 
 
 class TaskFailed(Exception):
@@ -60,8 +77,8 @@ def run(*command: str | Path, check: bool = True, env: dict[str, str] | None = N
     """Run a command in the workspace root with .venv/bin first on PATH; return its exit code."""
     say("$ " + " ".join(shown(part) for part in command))
     environment = (env or os.environ) | {
-        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
-        "VIRTUAL_ENV": str(VENV),
+        "PATH": os.pathsep.join([str(ENV.bin), os.environ.get("PATH", "")]),
+        "VIRTUAL_ENV": str(ENV.root),
     }
     process = subprocess.Popen([str(part) for part in command], cwd=ROOT, env=environment)
     try:
@@ -120,14 +137,33 @@ def fingerprint() -> dict[str, str]:
     files = [Path(__file__).resolve(), ROOT / "pyproject.toml"]
     files += [folder / "pyproject.toml" for folder in distributions() + fixture_distributions()]
     hashes = {shown(file): hashlib.sha256(file.read_bytes()).hexdigest() for file in files}
-    return hashes | {"python": sys.version}
+    return hashes | {"python": str(ENV.interpreter or sys.version)}
+
+
+def find_python(version: str) -> Path:
+    """The interpreter of Python *version* (X.Y): installed by pyenv, or pythonX.Y on PATH.
+    A pyenv shim on PATH fails unless that version is activated, so each is tried first."""
+    if version not in SUPPORTED_PYTHONS:
+        raise TaskFailed(f"--python {version}: relays supports {', '.join(SUPPORTED_PYTHONS)}")
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*reversed(candidates), *([Path(on_path)] if on_path else [])]:
+        works = subprocess.run([candidate, "-c", ""], capture_output=True, check=False)
+        if works.returncode == 0:
+            return candidate
+    raise TaskFailed(f"no Python {version} found: pyenv install {version}, or put it on PATH")
 
 
 def create_venv() -> None:
+    if ENV.interpreter is not None:
+        say(f"creating {shown(ENV.root)} with {ENV.interpreter}")
+        run(ENV.interpreter, "-m", "venv", "--clear", ENV.root)
+        return
     say(f"creating .venv with Python {sys.version.split()[0]}")
     if importlib.util.find_spec("ensurepip") is not None:
         try:
-            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+            venv.EnvBuilder(with_pip=True, clear=True).create(ENV.root)
             return
         except subprocess.CalledProcessError:
             say("ensurepip failed")
@@ -141,16 +177,16 @@ def create_venv() -> None:
             "-m",
             "virtualenv",
             "--clear",
-            VENV,
+            ENV.root,
             env=os.environ | {"PYTHONPATH": scratch},
         )
 
 
 def bootstrap() -> None:
-    if not PYTHON.exists():
+    if not ENV.python.exists():
         create_venv()
     wanted = fingerprint()
-    if STAMP.exists() and json.loads(STAMP.read_text()) == wanted:
+    if ENV.stamp.exists() and json.loads(ENV.stamp.read_text()) == wanted:
         return
     folders = distributions() + fixture_distributions()
     if not (ROOT / "kernel" / "pyproject.toml").is_file():
@@ -158,14 +194,21 @@ def bootstrap() -> None:
     requirements = dev_requirements()
     say(f"installing {len(folders)} distribution(s) editable and {len(requirements)} dev tools")
     editables = [word for folder in folders for word in ("--editable", f"./{shown(folder)}")]
-    if run(PYTHON, "-m", "pip", "install", "--quiet", *editables, *requirements, check=False):
+    if run(ENV.python, "-m", "pip", "install", "--quiet", *editables, *requirements, check=False):
         raise TaskFailed("pip could not install the workspace: see its output above")
-    STAMP.write_text(json.dumps(wanted, indent=2) + "\n")
+    ENV.stamp.write_text(json.dumps(wanted, indent=2) + "\n")
     say("environment ready")
 
 
 def test(args: list[str]) -> int:
-    code = run(PYTHON, "-m", "pytest", *args, check=False)
+    """pytest in the chosen environment; the loop is asyncio's unless `--uvloop` was given
+    (RELAYS_UVLOOP is set either way, so that an installed uvloop is never picked by chance)."""
+    uvloop = "--uvloop" in args
+    args = [arg for arg in args if arg != "--uvloop"]
+    if uvloop:
+        say("tests run on uvloop (RELAYS_UVLOOP=1)")
+    environment = os.environ | {"RELAYS_UVLOOP": "1" if uvloop else "0"}
+    code = run(ENV.python, "-m", "pytest", *args, check=False, env=environment)
     if code == PYTEST_NO_TESTS_COLLECTED:
         say("pytest collected no tests: that is a failure, not a pass")
         return 1
@@ -174,16 +217,16 @@ def test(args: list[str]) -> int:
 
 def demo(args: list[str]) -> int:
     if (ROOT / "plugins" / "http" / "pyproject.toml").is_file():
-        return run(BIN / "relays", "demo", *args, check=False)
-    return run(PYTHON, "examples/tutorial/bob_and_fred.py", *args, check=False)
+        return run(ENV.bin / "relays", "demo", *args, check=False)
+    return run(ENV.python, "examples/tutorial/bob_and_fred.py", *args, check=False)
 
 
 def lint(args: list[str]) -> int:
     paths = args or ["."]
     checks: dict[str, list[str | Path]] = {
-        "ruff check": [BIN / "ruff", "check", *paths],
-        "ruff format": [BIN / "ruff", "format", "--check", *paths],
-        "mypy": [BIN / "mypy", *(f / "src" for f in distributions() if (f / "src").is_dir())],
+        "ruff check": [ENV.bin / "ruff", "check", *paths],
+        "ruff format": [ENV.bin / "ruff", "format", "--check", *paths],
+        "mypy": [ENV.bin / "mypy", *(f / "src" for f in distributions() if (f / "src").is_dir())],
     }
     if len(checks["mypy"]) == 1:
         del checks["mypy"]  # no src folder yet; a bare mypy would fail on the config's globs
@@ -194,7 +237,7 @@ def lint(args: list[str]) -> int:
 
 def docs(args: list[str]) -> int:
     build = ["-W", "--keep-going", "-b", "html", *args, "docs", "docs/_build/html"]
-    return run(BIN / "sphinx-build", *build, check=False)
+    return run(ENV.bin / "sphinx-build", *build, check=False)
 
 
 def wheel_problems(folder: Path) -> list[str]:
@@ -230,8 +273,8 @@ def dist(args: list[str]) -> int:
         return 1
     for folder in folders:
         say(f"building {shown(folder)}")
-        run(PYTHON, "-m", "build", "--quiet", "--outdir", DIST, *args, folder)
-    run(BIN / "twine", "check", "--strict", *sorted(DIST.iterdir()))
+        run(ENV.python, "-m", "build", "--quiet", "--outdir", DIST, *args, folder)
+    run(ENV.bin / "twine", "check", "--strict", *sorted(DIST.iterdir()))
     problems = [problem for folder in folders for problem in wheel_problems(folder)]
     for problem in problems:
         say(problem)
@@ -255,7 +298,14 @@ def main(argv: Sequence[str]) -> int:
         print(__doc__)
         return 0 if list(argv) in ([], ["-h"], ["--help"]) else 2
     command, *args = argv
+    global ENV
     try:
+        if command == "test" and "--python" in args:
+            at = args.index("--python")
+            if at + 1 >= len(args):
+                raise TaskFailed("--python wants a version, e.g. --python 3.12")
+            version, args = args[at + 1], args[:at] + args[at + 2 :]
+            ENV = Environment(find_python(version), version)
         bootstrap()
         return COMMANDS[command](args)
     except TaskFailed as failure:
