@@ -27,6 +27,7 @@ from ._plugins import (
     plugin_manager,
     register_plugin,
 )
+from ._priorities import Priority
 from ._running import new_event_loop
 from ._timers import Timer
 from ._tools import graph, inspect
@@ -44,6 +45,7 @@ __all__ = [
     "ExceptionEvent",
     "Handler",
     "PluginNotFound",
+    "Priority",
     "Provided",
     "Registered",
     "Signal",

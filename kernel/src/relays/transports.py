@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -36,6 +36,9 @@ __all__ = [
     "Error",
     "Read",
     "Ready",
+    "SupportsDeferAccept",
+    "SupportsDrain",
+    "SupportsSendfile",
     "Transport",
     "Unreachable",
     "Write",
@@ -98,6 +101,45 @@ class Connection(abc.ABC):
     def __repr__(self) -> str:
         state = " closing" if self.closing else ""
         return f"<{type(self).__name__} peer={self.peer!r}{state}>"
+
+
+# -- optional capabilities ------------------------------------------------------------
+# What some connections and servers can do beyond the Connection ABC. A protocol asks with
+# ``isinstance(sock, SupportsDrain)`` (once per connection where it matters: a runtime check of
+# a Protocol costs a few microseconds) and falls back to the plain way when the answer is no.
+
+
+@runtime_checkable
+class SupportsDrain(Protocol):
+    """A connection whose writer can wait until its send buffer is below the high-water mark.
+
+    Streaming protocols await it between chunks, so that a slow reader slows the producer
+    down instead of growing the buffer without bound.
+    """
+
+    async def drain(self) -> None:
+        """Return once the buffered output is below the high-water mark (at once if it is)."""
+
+
+@runtime_checkable
+class SupportsSendfile(Protocol):
+    """A connection that can send part of a file without copying it through Python."""
+
+    async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
+        """Send *count* bytes of *file* from *offset* (to its end when ``None``); return the
+        number of bytes sent. The file must be opened in binary mode."""
+
+
+@runtime_checkable
+class SupportsDeferAccept(Protocol):
+    """A server component that can leave a new connection with the system until its first
+    bytes arrive (Linux ``TCP_DEFER_ACCEPT``), so that silent connections cost no handler.
+
+    ``defer_accept`` is in seconds; ``0`` is off, and ``None`` means the user did not choose,
+    so that a protocol that knows its clients speak first (HTTP) may turn it on.
+    """
+
+    defer_accept: float | None
 
 
 @attrs.frozen
