@@ -147,3 +147,47 @@ def test_test_folders_are_not_packages() -> None:
 def test_changelog_has_exactly_one_unreleased_section() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert len(re.findall(r"^## \[Unreleased\]", changelog, flags=re.MULTILINE)) == 1
+
+
+def test_known_providers_match_what_the_plugins_provide() -> None:
+    # The kernel names a distribution to install when a part is missing; that table must say
+    # what the workspace's plugins themselves say in relays_provides, in both directions.
+    import importlib
+
+    from relays._plugins import KNOWN_PROVIDERS
+
+    looked_up = {"transport", "protocol", "dispatcher"}  # the kinds find_* look up
+    provided: dict[tuple[str, str], str] = {}
+    for plugin in PLUGINS:
+        module = importlib.import_module(f"{import_name(plugin)}.plugin")
+        implementation = getattr(module, "relays_provides", None)
+        for each in implementation() if implementation is not None else []:
+            if each.kind in looked_up:
+                distribution = load(plugin / "pyproject.toml")["project"]["name"]
+                provided[(each.kind, each.name)] = distribution
+    assert provided == KNOWN_PROVIDERS
+
+
+def supported_pythons() -> list[str]:
+    """The Pythons CI runs, from dev.py (which .ci/run calls once per version)."""
+    source = (ROOT / "dev.py").read_text()
+    found = re.search(r"SUPPORTED_PYTHONS = \(([^)]*)\)", source)
+    assert found, "dev.py has no SUPPORTED_PYTHONS"
+    return re.findall(r'"(3\.\d+)"', found.group(1))
+
+
+def test_ci_runs_every_supported_python() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    default = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for version in supported_pythons():
+        assert version == default or f"--python {version}" in ci, version
+    assert "--uvloop" in ci
+
+
+def test_classifiers_list_what_ci_runs() -> None:
+    wanted = {f"Programming Language :: Python :: {v}" for v in supported_pythons()}
+    for distribution in DISTRIBUTIONS:
+        project = load(distribution / "pyproject.toml")["project"]
+        listed = {c for c in project["classifiers"] if re.fullmatch(r".*Python :: 3\.\d+", c)}
+        assert listed == wanted, distribution.name
+        assert project["requires-python"] == f">={supported_pythons()[0]}", distribution.name

@@ -33,12 +33,22 @@ def test_an_installed_plugin_answers_lookups() -> None:
     assert hello.hello("you") == "Hi, you!"
 
 
-def test_missing_known_parts_name_the_package_to_install() -> None:
-    with pytest.raises(PluginNotFound, match="pip install relays-sockets") as caught:
+def test_known_parts_of_installed_but_unloaded_plugins_say_so() -> None:
+    # The workspace has relays-sockets and relays-static installed: "pip install" would be
+    # wrong advice (tests/integration/test_fresh_install.py checks it where they are not).
+    with pytest.raises(PluginNotFound, match="relays-sockets is installed but not loaded") as e:
         _find_without_plugins("tcp")
-    assert caught.value.package == "relays-sockets"
-    with pytest.raises(PluginNotFound, match="pip install relays-static"):
+    assert e.value.package == "relays-sockets"
+    with pytest.raises(PluginNotFound, match="relays-static is installed but not loaded"):
         _find_without_plugins("static", kind="dispatcher")
+
+
+def test_a_name_no_plugin_provides_lists_the_names_installed_plugins_do() -> None:
+    # relays-http provides dispatchers "default", "virtualhosts" and "wsgi", not "http".
+    with pytest.raises(PluginNotFound, match=r"provide these dispatchers: .*'default'") as e:
+        find_dispatcher("http")
+    assert e.value.package is None
+    assert "pip install" not in str(e.value)
 
 
 def _find_without_plugins(name: str, kind: str = "transport") -> None:
@@ -50,8 +60,8 @@ def _find_without_plugins(name: str, kind: str = "transport") -> None:
         del os.environ["RELAYS_DISABLE_PLUGIN_AUTOLOAD"]
 
 
-def test_unknown_parts_say_how_to_look() -> None:
-    with pytest.raises(PluginNotFound, match="'relays plugins' lists what is installed"):
+def test_unknown_parts_list_what_is_installed() -> None:
+    with pytest.raises(PluginNotFound, match=r"provide these protocols: .*'http'"):
         find_protocol("gopher")
 
 

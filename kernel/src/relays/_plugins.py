@@ -37,13 +37,17 @@ DISABLE_AUTOLOAD_ENV = "RELAYS_DISABLE_PLUGIN_AUTOLOAD"
 BLOCK_PLUGINS_ENV = "RELAYS_BLOCK_PLUGINS"
 ENTRY_POINT_GROUP = "relays"
 
-#: Which distribution to suggest when nothing provides a well-known part.
+#: Which distribution provides a well-known part, to name it when it is not installed. The
+#: kernel cannot ask a plugin that is not there, so this copy of what the workspace's plugins
+#: say in their own ``relays_provides`` is kept here; tests/test_workspace.py fails when the
+#: two disagree in either direction.
 KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     **{("transport", s): "relays-sockets" for s in ("tcp", "tcp4", "tcp6", "udp", "unix", "tls")},
     ("protocol", "http"): "relays-http",
     ("protocol", "jsonrpc"): "relays-jsonrpc",
-    ("dispatcher", "http"): "relays-http",
-    ("dispatcher", "dispatcher"): "relays-http",
+    ("dispatcher", "default"): "relays-http",
+    ("dispatcher", "virtualhosts"): "relays-http",
+    ("dispatcher", "wsgi"): "relays-http",
     ("dispatcher", "static"): "relays-static",
     ("dispatcher", "xmlrpc"): "relays-xmlrpc",
     ("dispatcher", "jsonrpc"): "relays-jsonrpc",
@@ -52,17 +56,45 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
 
 
 class PluginNotFound(LookupError):
-    """No installed plugin provides the transport, protocol or dispatcher asked for."""
+    """No installed plugin provides the transport, protocol or dispatcher asked for.
+
+    The message says what to do: install the distribution known to provide it, or, when
+    that is installed already or nothing known provides the name, which names of that kind
+    the installed plugins do provide (a typo is the usual cause).
+    """
 
     def __init__(self, kind: str, name: str) -> None:
         self.kind = kind
         self.name = name
         self.package = KNOWN_PROVIDERS.get((kind, name))
-        if self.package is not None:
+        if self.package is not None and not _installed(self.package):
             advice = f"pip install {self.package}"
         else:
-            advice = "no known package provides it; 'relays plugins' lists what is installed"
+            offered = sorted(provided_names(kind))
+            listed = ", ".join(repr(each) for each in offered) if offered else "none"
+            advice = f"the installed plugins provide these {kind}s: {listed}"
+            if self.package is not None:
+                advice = (
+                    f"{self.package} is installed but not loaded (see {BLOCK_PLUGINS_ENV} and"
+                    f" {DISABLE_AUTOLOAD_ENV}); {advice}"
+                )
         super().__init__(f"no {kind} {name!r} is installed: {advice}")
+
+
+def _installed(distribution: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(distribution)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def provided_names(kind: str) -> set[str]:
+    """The names of *kind* (``"dispatcher"``, ...) that installed plugins say they provide."""
+    implementations = plugin_manager().hook.relays_provides()
+    return {each.name for provided in implementations for each in provided if each.kind == kind}
 
 
 _lock = threading.Lock()

@@ -58,7 +58,7 @@ def test_without_the_plugin_the_error_says_what_to_install(
 ) -> None:
     monkeypatch.setenv(BLOCK_PLUGINS_ENV, "sockets")
     reset_plugin_manager()
-    with pytest.raises(relays.PluginNotFound, match="pip install relays-sockets"):
+    with pytest.raises(relays.PluginNotFound, match="relays-sockets is installed but not loaded"):
         relays.find_transport("tcp")
 
 
