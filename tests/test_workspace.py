@@ -177,10 +177,10 @@ def supported_pythons() -> list[str]:
 
 
 def test_ci_runs_every_supported_python() -> None:
+    # The first is the Python that runs `python3 dev.py test` itself (the machine's python3).
     ci = (ROOT / ".ci" / "run").read_text()
-    default = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for version in supported_pythons():
-        assert version == default or f"--python {version}" in ci, version
+    for version in supported_pythons()[1:]:
+        assert f"--python {version}" in ci, version
     assert "--uvloop" in ci
 
 
