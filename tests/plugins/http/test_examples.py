@@ -102,3 +102,24 @@ def test_wsgi_gateway() -> None:
     with example("wsgi_gateway.py") as url:
         assert fetch(url + "legacy/hello")[2] == "WSGI says hello from /legacy/hello\n"
         assert fetch(url)[2] == "relays says hello"
+
+
+def test_echo_upgrade() -> None:
+    with example("echo_upgrade.py") as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(
+                b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhi"
+            )
+            data = b""
+            while not data.endswith(b"\r\n\r\nhi"):
+                chunk = sock.recv(4096)
+                assert chunk, data
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+            sock.sendall(b"again")
+            assert sock.recv(4096) == b"again"
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(4096) == b""
+        status, _, text = fetch(url + "echo")
+        assert (status, "Upgrade: echo" in text) == (426, True)

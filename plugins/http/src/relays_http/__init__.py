@@ -31,6 +31,7 @@ from ._request import Request
 from ._response import Response
 from ._server import HTTP
 from ._servers import BaseServer, Server
+from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
 from ._wsgi_gateway import Gateway
@@ -78,9 +79,11 @@ __all__ = [
     "ResponseEvent",
     "Server",
     "ServiceUnavailable",
+    "SwitchProtocols",
     "TrustedProxies",
     "Unauthorized",
     "UnsupportedMediaType",
+    "UpgradeHandler",
     "UploadedFile",
     "VirtualHosts",
     "expose",

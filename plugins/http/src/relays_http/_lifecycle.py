@@ -16,8 +16,9 @@ Stopping. The component's ``stopped`` handler runs before the transport's
 (:data:`STOPPED_PRIORITY`) and awaits :func:`stop`: idle connections are closed
 at once; busy ones are marked (``sock.busy``, which relays-sockets honours by
 waiting for them) and closed after their response, which says
-``Connection: close``. We wait up to ``shutdown_timeout`` for them, then cancel
-what still streams.
+``Connection: close``. Connections switched to another protocol are closed, and
+their handlers told (``connection_lost(None)``). We wait up to
+``shutdown_timeout`` for the busy ones, then cancel what still streams.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ async def stop(http: HTTP) -> None:
     # Before the transport's own (lower priority) handler looks: idle
     # connections close now, busy ones once their response is out (see
     # HTTP._sent), and the transport is told to wait for them.
+    http._close_upgraded()
     sessions = http._sessions
     for session in list(sessions.values()):
         if session.busy:

@@ -42,6 +42,7 @@ from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, ren
 from ._request import Request
 from ._response import Response
 from ._streaming import close_iterator, start_stream
+from ._upgrade import SwitchProtocols
 from .events import BeforeResponseEvent
 
 if TYPE_CHECKING:
@@ -176,12 +177,15 @@ def _send_body(
         _send_whole(http, session, response, data, _JSON)
     elif isinstance(body, HTTPError):
         _send_error(http, session, request, response, body)
+    elif isinstance(body, SwitchProtocols):
+        _switch_protocols(http, session, request, body)
     elif hasattr(body, "__aiter__") or isinstance(body, Iterator) or hasattr(body, "__iter__"):
         _send_stream(http, session, response, body)
     else:
         raise TypeError(
             f"a request handler returned {type(body).__name__}; return str, bytes, a dict "
-            "or list (JSON), an iterator or async iterator, a Response or an HTTPError"
+            "or list (JSON), an iterator or async iterator, a Response, an HTTPError or "
+            "SwitchProtocols"
         )
 
 
@@ -280,6 +284,26 @@ def _send_stream(http: HTTP, session: Session, response: Response, body: Any) ->
         return
     session.sock.write(head)
     start_stream(http, session, response, body)
+
+
+def _switch_protocols(
+    http: HTTP, session: Session, request: Request, switch: SwitchProtocols
+) -> None:
+    """Write the ``101`` the core renders, then hand the connection over.
+
+    A switch the core refuses (the request did not offer the protocol, HTTP/1.0, a
+    bad field) is the app's mistake: logged, and a plain 500 goes out instead.
+    """
+    try:
+        head = session.switch_protocols(switch.protocol.encode("latin-1"), switch.headers)
+    except (protocol.LocalProtocolError, UnicodeEncodeError, TypeError, AttributeError) as error:
+        logger.error(
+            "cannot switch %s %s to %r: %s", request.method, request.target, switch, error
+        )
+        _send_internal_error(http, session)
+        return
+    session.sock.write(head)
+    http._switched(session, switch.handler)
 
 
 def _send_error(

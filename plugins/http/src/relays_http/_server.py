@@ -38,6 +38,14 @@ Half-close. When the client shuts down its sending side, the transport fires
 (``receive_data(b"")``) and the connection closes after the responses to what
 was received, as a ``ConnectionClosed`` comes out of the core.
 
+Switching protocols. A handler that answers :class:`~relays_http.SwitchProtocols`
+gets its ``101`` written (see :mod:`relays_http._sending`), and :meth:`HTTP._switched`
+moves the connection from the HTTP sessions to an
+:class:`~relays_http._upgrade.UpgradedConnection`: from then on its ``read``,
+``eof`` and ``disconnect`` go to the new protocol's handler (see
+:mod:`relays_http._upgrade`). A transport event finds its connection among the
+sessions first, so HTTP connections pay nothing for this.
+
 Timeouts and stopping are in :mod:`relays_http._lifecycle`. Connections beyond
 ``max_connections`` get a 503 and are closed at once.
 """
@@ -68,6 +76,7 @@ from ._limits import Limits
 from ._request import Request
 from ._response import Response
 from ._sending import answer
+from ._upgrade import UpgradedConnection, UpgradeHandler
 from .events import BadRequestEvent, BeforeRequestEvent, RequestEvent, ResponseEvent
 
 __all__ = ["HTTP", "Session"]
@@ -170,6 +179,8 @@ class HTTP(BaseComponent):
         #: Whether 500 pages show the traceback.
         self.debug = debug
         self._sessions: dict[Connection, Session] = {}
+        # Connections handed to another protocol (see _switched): no longer HTTP's.
+        self._upgraded: dict[Connection, UpgradedConnection] = {}
         self._server_line = b"server: %s\r\n" % server_name.encode("latin-1")
         # The second and the Server and Date lines rendered for it: see
         # _sending._stock_fields.
@@ -186,15 +197,15 @@ class HTTP(BaseComponent):
 
     @property
     def connections(self) -> int:
-        """The number of open connections."""
-        return len(self._sessions)
+        """The number of open connections (switched to another protocol or not)."""
+        return len(self._sessions) + len(self._upgraded)
 
     # -- transport events ------------------------------------------------------------
 
     @handler("connect")
     def _on_connect(self, sock: Connection, *address: Any) -> None:
         limits = self.limits
-        if len(self._sessions) >= limits.max_connections:
+        if len(self._sessions) + len(self._upgraded) >= limits.max_connections:
             reason = "too many connections; retry later"
             sock.write(protocol.render_error_response(503, reason))
             sock.linger()  # its request may be on the way: let the 503 arrive
@@ -213,6 +224,9 @@ class HTTP(BaseComponent):
     def _on_read(self, sock: Connection, data: bytes) -> None:
         session = self._sessions.get(sock)
         if session is None:
+            upgraded = self._upgraded.get(sock)
+            if upgraded is not None:
+                upgraded.data(data)
             return
         phase = session.phase
         if phase == IDLE:
@@ -235,7 +249,11 @@ class HTTP(BaseComponent):
         # the buffered requests are parsed; ``_process`` and ``_sent`` close then.
         session = self._sessions.get(sock)
         if session is None:
-            sock.close()
+            upgraded = self._upgraded.get(sock)
+            if upgraded is not None:
+                upgraded.eof()  # the new protocol decides when to close
+            else:
+                sock.close()
             return
         session.eof = True
         session.receive_data(b"")
@@ -246,6 +264,9 @@ class HTTP(BaseComponent):
     def _on_disconnect(self, sock: Connection) -> None:
         session = self._sessions.pop(sock, None)
         if session is None:
+            upgraded = self._upgraded.pop(sock, None)
+            if upgraded is not None:
+                upgraded.closed(None)
             return
         session.closed = True
         if session.task is not None:
@@ -427,6 +448,47 @@ class HTTP(BaseComponent):
                 self._process(session)
         else:
             session.sock.close()
+
+    # -- switching protocols ---------------------------------------------------------
+
+    def _switched(self, session: Session, handler: UpgradeHandler) -> None:
+        """The ``101`` is written: the connection leaves HTTP for *handler*'s protocol.
+
+        The session is forgotten (no HTTP deadline or stop rule applies any more);
+        what the client sent after its request goes to the handler, and reading,
+        paused if those bytes had made the core say ``PAUSED``, resumes.
+        """
+        sock = session.sock
+        del self._sessions[sock]
+        buffered, eof = session.trailing_data
+        request = session.request
+        session.request = None
+        session.busy = False
+        sock.busy = False  # a stop waiting for busy connections need not wait for it
+        if request is not None:
+            if request._body is not None or request._form is not None:
+                request.close()
+            if self._watch_responses:
+                response = Response(status=101)
+                response.bytes_sent = 0
+                self.fire(ResponseEvent(request, response))
+        upgraded = self._upgraded[sock] = UpgradedConnection(sock, handler)
+        if session.paused:
+            session.paused = False
+            sock.resume_reading()
+        upgraded.made(buffered, eof)
+        if self._stopping:  # switched while the server stops: it does not stay
+            self._upgraded.pop(sock, None)
+            sock.close()
+            upgraded.closed(None)
+
+    def _close_upgraded(self) -> None:
+        """The server stops: close the switched connections, telling each handler."""
+        upgraded = list(self._upgraded.values())
+        self._upgraded.clear()
+        for connection in upgraded:
+            connection.sock.close()
+            connection.closed(None)
 
     def _release(self, session: Session) -> None:
         if session.request is not None:

@@ -321,6 +321,48 @@ class Client:
                 self._methods.popleft()
             return response
 
+    async def upgrade(
+        self,
+        target: str,
+        protocol: str,
+        *,
+        headers: FieldsArgument = None,
+        data: bytes = b"",
+    ) -> ClientResponse:
+        """Ask to switch the connection to *protocol*; return the ``101`` or the refusal.
+
+        Sends ``GET`` *target* with ``Connection: Upgrade``, ``Upgrade: <protocol>``
+        and *headers*, and *data* right behind it, in the same read (the new
+        protocol's first bytes, sent before the answer as clients may). After a
+        ``101`` the connection speaks the new protocol: :meth:`send` bytes and
+        :meth:`receive` them.
+        """
+        fields = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        fields += [("Connection", "Upgrade"), ("Upgrade", protocol)]
+        self.connection.send(self.encode_request("GET", target, headers=fields) + data)
+        while True:
+            found = parse_response(self._buffer, "GET", at_eof=self.closed)
+            if found is None:
+                if self.closed:
+                    raise IncompleteResponse("the server closed the connection without a response")
+                await self.connection.wait(timeout=self.timeout)
+                self._buffer += self.connection.take()
+                continue
+            response, used = found
+            self._buffer = self._buffer[used:]
+            if response.status == 101 or response.status >= 200:
+                return response
+            self.interim.append(response)
+
+    async def receive(self) -> bytes:
+        """The bytes received and not read as a response (after a switch of protocols,
+        the new protocol's); waits for some unless the connection is closed."""
+        if not self._buffer and not self.connection.received and not self.closed:
+            await self.connection.wait(timeout=self.timeout)
+        data = self._buffer + self.connection.take()
+        self._buffer = b""
+        return data
+
     async def exchange(self, data: bytes, count: int = 1) -> list[ClientResponse]:
         """Send raw *data* (say, several pipelined requests) and read *count* responses."""
         self.send(data)

@@ -21,6 +21,14 @@ A side that is ``DONE`` becomes ``MUST_CLOSE`` as soon as the exchange is known
 not to be keep-alive. When both are ``DONE``, :meth:`start_next_cycle` sets
 both back to ``IDLE``. A protocol error puts the side at fault in ``ERROR``.
 
+Switching protocols. A request that offers other protocols (``Connection:
+upgrade`` and ``Upgrade: ...``, HTTP/1.1) may be answered, once it is received
+in full, by :meth:`~Connection.switch_protocols` instead of a response: it
+returns the ``101`` head and both sides go to ``SWITCHED_PROTOCOL`` for good.
+The bytes the client sent after the request belong to the new protocol and are
+handed back by :attr:`~Connection.trailing_data`. A ``101`` any other way is a
+:class:`LocalProtocolError`.
+
 Pipelining. Bytes after a complete request stay in the buffer, untouched, until
 :meth:`start_next_cycle`; meanwhile :meth:`next_event` returns :data:`PAUSED`.
 So requests are parsed one at a time and responses leave in request order,
@@ -66,6 +74,8 @@ sent; in the middle of a body the connection must be closed.
 
 from __future__ import annotations
 
+import re
+
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
@@ -80,6 +90,7 @@ from ._events import (
     Response,
     Signal,
 )
+from ._headers import TOKEN
 from ._limits import Limits
 from ._readers import (
     END_OF_MESSAGE,
@@ -88,12 +99,13 @@ from ._readers import (
     parse_request_head,
     valid_request_line,
 )
-from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, State
+from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, SWITCH, State
 from ._writers import (
     SENT_IN_FULL,
     BodyWriter,
     build_informational_head,
     build_response_head,
+    build_switching_head,
     continue_head,
     render_error_response,
     render_response_head,
@@ -108,7 +120,10 @@ DONE = State.DONE
 MUST_CLOSE = State.MUST_CLOSE
 CLOSED = State.CLOSED
 ERROR = State.ERROR
+SWITCHED_PROTOCOL = State.SWITCHED_PROTOCOL
 _DEFAULT_LIMITS = Limits()
+#: A protocol in ``Upgrade`` (RFC 9110 7.8): a token, then optionally ``/`` and a version.
+_PROTOCOL = re.compile(b"%s(?:/%s)?" % (TOKEN.pattern, TOKEN.pattern))
 
 
 class Connection:
@@ -124,6 +139,7 @@ class Connection:
         "_head_request",
         "_http_11",
         "_keep_alive",
+        "_offered_protocols",
         "_reader",
         "_search_from",
         "_waiting_for_continue",
@@ -151,6 +167,7 @@ class Connection:
         self._http_11 = True
         self._head_request = False
         self._waiting_for_continue = False
+        self._offered_protocols: bytes | None = None
 
     def _reset_cycle(self) -> None:
         self._reader = None
@@ -159,6 +176,7 @@ class Connection:
         self._http_11 = True
         self._head_request = False
         self._waiting_for_continue = False
+        self._offered_protocols = None
 
     # -- state -------------------------------------------------------------------
 
@@ -246,6 +264,8 @@ class Connection:
             self._keep_alive = False
             self._error = error
             raise
+        if state is SWITCHED_PROTOCOL:
+            return PAUSED  # what follows is the new protocol's: see trailing_data
         if state is ERROR:
             first = self._error
             assert first is not None
@@ -292,6 +312,7 @@ class Connection:
         self._http_11 = request.http_version == b"1.1"
         self._head_request = request.method == b"HEAD"
         self._waiting_for_continue = request.expects_continue and reader is not None
+        self._offered_protocols = request.upgrade
         self.their_state = SEND_BODY
         if self.our_state is IDLE:
             self.our_state = SEND_RESPONSE
@@ -475,6 +496,50 @@ class Connection:
             return b""
         self._waiting_for_continue = False
         return continue_head()
+
+    def switch_protocols(self, protocol: bytes, headers: HeadersInput = ()) -> bytes:
+        """Return the ``101 Switching Protocols`` head that hands the connection to
+        *protocol*, and leave HTTP on this connection for good.
+
+        Legal only once a request that offered *protocol* (``Connection: upgrade``
+        and *protocol* among the ``Upgrade`` field's values, compared without case)
+        was received in full, from an HTTP/1.1 client that did not ask to close, and
+        before any response; RFC 9110 7.8 forbids switching to anything else.
+        *headers* are the new protocol's fields for the 101 (``Sec-WebSocket-Accept``,
+        ...). Raises :class:`LocalProtocolError`, with nothing changed, otherwise.
+        Afterwards both states are ``SWITCHED_PROTOCOL``, :meth:`next_event` says
+        :data:`PAUSED`, and :attr:`trailing_data` holds the bytes the client sent
+        after the request: the first bytes of the new protocol.
+        """
+        next_state = SERVER_TRANSITIONS.get((self.our_state, SWITCH))
+        if next_state is None:
+            raise LocalProtocolError(
+                f"cannot switch protocols in state {self.our_state.name}: a response started"
+            )
+        offered = self._offered_protocols
+        if not self._http_11:
+            raise LocalProtocolError("an HTTP/1.0 request cannot switch protocols")
+        if offered is None:
+            raise LocalProtocolError(
+                "cannot switch protocols: the request did not ask to (it needs "
+                "'Connection: upgrade' and an 'Upgrade' field)"
+            )
+        if self.their_state is not DONE:
+            raise LocalProtocolError(
+                "cannot switch protocols before the whole request is received, or after "
+                "the client asked to close"
+            )
+        if type(protocol) is not bytes or _PROTOCOL.fullmatch(protocol) is None:
+            raise LocalProtocolError(f"invalid protocol name {protocol!r}")
+        if protocol.lower() not in {item.strip(b" \t").lower() for item in offered.split(b",")}:
+            raise LocalProtocolError(
+                f"the client offered {offered.decode('latin-1')!r}, not {protocol.decode()!r}"
+            )
+        head = build_switching_head(protocol, headers)
+        self.our_state = next_state
+        self.their_state = next_state
+        self._keep_alive = False
+        return head
 
     def send_error(self, error: RemoteProtocolError) -> bytes:
         """Return an error response for ``error`` if one can still be sent, else ``b""``.

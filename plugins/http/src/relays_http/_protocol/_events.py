@@ -78,6 +78,10 @@ class Request:
     keep_alive: bool = True
     #: Whether an HTTP/1.1 client sent ``Expect: 100-continue``.
     expects_continue: bool = False
+    #: The ``Upgrade`` field's value (the protocols offered, comma-separated) when an
+    #: HTTP/1.1 client listed ``upgrade`` in ``Connection``; ``None`` otherwise. See
+    #: :meth:`Connection.switch_protocols`.
+    upgrade: bytes | None = None
 
     def get(self, name: bytes, default: bytes | None = None) -> bytes | None:
         """Return the first value of header ``name`` (lower-case bytes), or ``default``."""

@@ -51,7 +51,7 @@ _NAME_CACHE_SIZE = 1024
 
 #: Request fields the connection must look at while parsing the head.
 SPECIAL_REQUEST_FIELDS = frozenset(
-    {b"content-length", b"transfer-encoding", b"connection", b"host", b"expect"}
+    {b"content-length", b"transfer-encoding", b"connection", b"host", b"expect", b"upgrade"}
 )
 #: Fields that must not appear in a trailer section: a trailer must never be
 #: able to change how the message was framed or routed (RFC 9110 6.5.1).

@@ -156,7 +156,7 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
     # valued ones are joined with commas, which RFC 9110 5.3 makes equivalent to
     # repeating the field; one variable each keeps this short.
     hosts = 0
-    content_length = transfer_encoding = connection = expect = None
+    content_length = transfer_encoding = connection = expect = upgrade = None
     for line in lines:
         name, separator, value = line.partition(b":")
         lower = lookup(name)
@@ -175,8 +175,10 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
                 transfer_encoding = (
                     value if transfer_encoding is None else transfer_encoding + b"," + value
                 )
-            else:
+            elif lower == b"expect":
                 expect = value if expect is None else expect + b"," + value
+            else:
+                upgrade = value if upgrade is None else upgrade + b"," + value
 
     if hosts != 1 and (hosts or http_version == b"1.1"):
         raise RemoteProtocolError(
@@ -185,6 +187,10 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
 
     keep_alive = http_version == b"1.1"
     expects_continue = False
+    # The protocols offered in Upgrade count only when Connection lists "upgrade"
+    # (RFC 9110 7.8: a proxy drops hop-by-hop fields it does not name), and only
+    # from HTTP/1.1; a one-token Connection value below cannot list it.
+    offered = None
     if connection is not None:
         connection = connection.lower()
         # Fast paths for the one-token values nearly every client sends.
@@ -198,6 +204,8 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
                 keep_alive = False
             elif b"keep-alive" in tokens:
                 keep_alive = True
+            if b"upgrade" in tokens and upgrade is not None and http_version == b"1.1":
+                offered = upgrade
     if expect is not None and http_version == b"1.1":  # RFC 9110 10.1.1: ignore from 1.0
         expects_continue = b"100-continue" in split_tokens([expect])
 
@@ -217,7 +225,7 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         if length:
             reader = ContentLengthReader(length)
     # Request(method, target, ...) without its attrs __init__, which costs as much
-    # again as filling in the six fields (every field is set, so nothing is missed).
+    # again as filling in the seven fields (every field is set, so nothing is missed).
     request = _new(Request)
     request.method = method
     request.target = target
@@ -225,6 +233,7 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
     request.headers = headers
     request.keep_alive = keep_alive
     request.expects_continue = expects_continue
+    request.upgrade = offered
     return request, reader
 
 

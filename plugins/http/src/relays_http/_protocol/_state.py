@@ -12,6 +12,13 @@ an event and live in :class:`Connection` code instead:
 * both sides in ``DONE`` go back to ``IDLE`` on :meth:`Connection.start_next_cycle`.
 
 Any protocol error moves the side at fault to ``ERROR``, which has no way out.
+
+Switching protocols. A ``101 Switching Protocols`` is not an ordinary interim
+response: after it the bytes on the connection are no longer HTTP. It is sent
+only through :meth:`Connection.switch_protocols`, the one step keyed
+:data:`SWITCH` in the server table, and both sides then rest in
+``SWITCHED_PROTOCOL``, which has no way out either: the connection belongs to
+the new protocol.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from ._events import (
     Response,
 )
 
-__all__ = ["CLIENT_TRANSITIONS", "SERVER_TRANSITIONS", "State"]
+__all__ = ["CLIENT_TRANSITIONS", "SERVER_TRANSITIONS", "SWITCH", "State"]
 
 
 class State(enum.Enum):
@@ -47,6 +54,8 @@ class State(enum.Enum):
     CLOSED = "CLOSED"
     #: This side broke the protocol; the connection is unusable.
     ERROR = "ERROR"
+    #: A ``101 Switching Protocols`` went out: the connection speaks another protocol.
+    SWITCHED_PROTOCOL = "SWITCHED_PROTOCOL"
 
 
 IDLE = State.IDLE
@@ -55,6 +64,11 @@ SEND_BODY = State.SEND_BODY
 DONE = State.DONE
 MUST_CLOSE = State.MUST_CLOSE
 CLOSED = State.CLOSED
+SWITCHED_PROTOCOL = State.SWITCHED_PROTOCOL
+
+#: The key of the ``101 Switching Protocols`` step in :data:`SERVER_TRANSITIONS`
+#: (not an event type: the step is :meth:`Connection.switch_protocols`).
+SWITCH = "switch protocols"
 
 #: (client state, received event type) -> next client state.
 CLIENT_TRANSITIONS: dict[tuple[State, type], State] = {
@@ -68,8 +82,9 @@ CLIENT_TRANSITIONS: dict[tuple[State, type], State] = {
 
 #: (server state, sent event type) -> next server state. The server leaves
 #: ``IDLE`` for ``SEND_RESPONSE`` when the client's :class:`Request` arrives.
-SERVER_TRANSITIONS: dict[tuple[State, type], State] = {
+SERVER_TRANSITIONS: dict[tuple[State, type | str], State] = {
     (SEND_RESPONSE, InformationalResponse): SEND_RESPONSE,
+    (SEND_RESPONSE, SWITCH): SWITCHED_PROTOCOL,
     (SEND_RESPONSE, Response): SEND_BODY,
     (SEND_BODY, Data): SEND_BODY,
     (SEND_BODY, EndOfMessage): DONE,

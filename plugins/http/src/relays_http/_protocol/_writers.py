@@ -34,6 +34,7 @@ __all__ = [
     "BodyWriter",
     "build_informational_head",
     "build_response_head",
+    "build_switching_head",
     "continue_head",
     "render_error_response",
     "render_response_head",
@@ -399,7 +400,10 @@ def build_informational_head(response: InformationalResponse) -> bytes:
     """Serialise a 1xx head; framing fields are refused since a 1xx has no body."""
     parts = [_status_line(response.status_code, response.reason, 100, 199)]
     if response.status_code == 101:
-        raise LocalProtocolError("101 Switching Protocols is not supported")
+        raise LocalProtocolError(
+            "a 101 Switching Protocols is sent with Connection.switch_protocols(), which "
+            "checks that the client asked for the protocol"
+        )
     for raw_name, raw_value in response.headers:
         name, value = to_bytes(raw_name), to_bytes(raw_value)
         if check_sent_name(name) in FRAMING_TRAILERS:
@@ -408,6 +412,28 @@ def build_informational_head(response: InformationalResponse) -> bytes:
     parts.append(b"\r\n")
     head = b"".join(parts)
     check_sent_bytes(head, 2 + len(response.headers))
+    return head
+
+
+#: Fields of a 101 the switching step writes itself (the ones after it are the app's).
+_SWITCHING_FIELDS = FRAMING_TRAILERS | {b"upgrade"}
+
+
+def build_switching_head(protocol: bytes, headers: HeadersInput) -> bytes:
+    """Serialise ``101 Switching Protocols`` to *protocol*, with the app's *headers*.
+
+    ``Connection: Upgrade`` and ``Upgrade: <protocol>`` are written here; the app's
+    fields may not repeat them, nor carry framing (a 101 has no body).
+    """
+    parts = [_STATUS_LINES[101], b"Connection: Upgrade\r\nUpgrade: ", protocol, b"\r\n"]
+    for raw_name, raw_value in headers:
+        name, value = to_bytes(raw_name), to_bytes(raw_value)
+        if check_sent_name(name) in _SWITCHING_FIELDS:
+            raise LocalProtocolError(f"{name!r} is not allowed in the fields of a 101 response")
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    check_sent_bytes(head, 4 + len(headers))
     return head
 
 
