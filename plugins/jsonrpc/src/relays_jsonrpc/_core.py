@@ -35,6 +35,8 @@ from typing import Any
 
 import attrs
 
+from relays_http.rpc import RPCMethods
+
 from ._errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -44,7 +46,6 @@ from ._errors import (
     SERVER_ERROR,
     JSONRPCError,
 )
-from ._methods import Methods
 
 __all__ = ["JSONRPCLimits", "Processor"]
 
@@ -103,7 +104,7 @@ class Processor:
     """Answers JSON-RPC documents with the methods of *methods*."""
 
     def __init__(
-        self, methods: Methods, *, limits: JSONRPCLimits | None = None, debug: bool = False
+        self, methods: RPCMethods, *, limits: JSONRPCLimits | None = None, debug: bool = False
     ) -> None:
         self.methods = methods
         self.limits = limits or JSONRPCLimits()

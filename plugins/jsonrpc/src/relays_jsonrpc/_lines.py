@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 
 from relays import BaseComponent, Event, handler
 from relays.transports import Connection
+from relays_http.rpc import RPCMethods
 
 from ._core import JSONRPCLimits, Processor, _encode, _error
 from ._errors import INVALID_REQUEST
-from ._methods import Methods
 
 __all__ = ["JSONRPCLines"]
 
@@ -73,7 +73,7 @@ class JSONRPCLines(BaseComponent):
         super().__init__(channel=channel)
         self.rpc_channel = rpc_channel
         self.limits = limits or JSONRPCLimits()
-        self.methods = Methods(self, rpc_channel)
+        self.methods = RPCMethods(self, rpc_channel)
         self.processor = Processor(self.methods, limits=self.limits, debug=debug)
         self._states: dict[Connection, _State] = {}
 
