@@ -47,6 +47,7 @@ from relays_http.rpc import RPCMethod, RPCMethods
 
 from ._codec import (
     APPLICATION_ERROR,
+    DEFAULT_MAX_NESTING,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
     NOT_WELL_FORMED,
@@ -93,6 +94,8 @@ class XMLRPCLimits:
     call_timeout: float | None = attrs.field(default=60.0, validator=_positive)
     #: Responses this large or larger are gzip-compressed for clients that accept it.
     gzip_threshold: int = attrs.field(default=1400, validator=_positive)
+    #: How deep arrays and structs may nest in a call [fault -32600].
+    max_nesting: int = attrs.field(default=DEFAULT_MAX_NESTING, validator=_positive)
 
 
 class _Answer(Event):
@@ -199,7 +202,7 @@ class XMLRPC(BaseComponent):
     async def dispatch(self, data: bytes, request: Any = None) -> bytes:
         """The ``methodResponse`` document for the ``methodCall`` document *data*."""
         try:
-            name, params = decode_call(data)
+            name, params = decode_call(data, max_nesting=self.limits.max_nesting)
             result = await self._call(name, params, request)
             return encode_result(result, allow_none=self.allow_none)
         except xmlrpc.client.Fault as fault:
