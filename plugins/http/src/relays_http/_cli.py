@@ -25,9 +25,12 @@ from relays import BaseComponent, Component, Config, handler, load_app
 from relays.transports import parse_address
 
 from ._limits import Limits
-from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, Server
+from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, BindError, Server
 
 __all__ = ["add_commands", "build_server", "serve"]
+
+#: The exit status of ``relays serve`` (and ``demo``) when the server cannot listen.
+EXIT_CANNOT_LISTEN = 1
 
 #: Help for the limit options; every field of :class:`Limits` becomes an option.
 _LIMIT_HELP = {
@@ -192,12 +195,16 @@ def serve(config: Config, app: BaseComponent) -> int:
     _limits(options)  # refuse bad limits before forking
     if options.workers < 1:
         raise ValueError(f"--workers must be at least 1, not {options.workers}")
-    if options.workers == 1:
-        server = build_server(app, options)
-        config.plugin_manager.hook.relays_app_created(app=server, config=config)
-        server.run(use_uvloop=options.uvloop)
-        return 0
-    return _run_workers(config, app)
+    try:
+        if options.workers == 1:
+            server = build_server(app, options)
+            config.plugin_manager.hook.relays_app_created(app=server, config=config)
+            server.run(use_uvloop=options.uvloop)
+            return 0
+        return _run_workers(config, app)
+    except BindError as error:
+        print(f"relays {config.command}: error: {error}", file=sys.stderr, flush=True)
+        return EXIT_CANNOT_LISTEN
 
 
 def _wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
@@ -212,6 +219,22 @@ def _wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.02)
 
 
+def _probe_port(family: socket.AddressFamily, host: str, port: int, bind: Any) -> int:
+    """The port to serve on, checked free: raises :class:`BindError` when it is not.
+
+    Bound without ``SO_REUSEPORT``, so that a port another server shares with
+    ``SO_REUSEPORT`` (an earlier ``relays serve --workers`` still running, say) counts
+    as taken instead of being joined; the real port when 0 was asked.
+    """
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise BindError(bind, error) from None
+        return int(probe.getsockname()[1])
+
+
 def _run_workers(config: Config, app: BaseComponent) -> int:
     options = config.options
     scheme, address = parse_address(options.bind)
@@ -221,10 +244,15 @@ def _run_workers(config: Config, app: BaseComponent) -> int:
     # Reserve the port (the real one when 0 was asked) without listening: only listening
     # sockets receive connections, so the workers' sockets get them all.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    port = _probe_port(family, host, port, options.bind)
     reserved = socket.socket(family, socket.SOCK_STREAM)
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    reserved.bind((host, port))
+    try:
+        reserved.bind((host, port))
+    except OSError as error:
+        reserved.close()
+        raise BindError(options.bind, error) from None
     port = reserved.getsockname()[1]
     bind = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     children: list[int] = []
