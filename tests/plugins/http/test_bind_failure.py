@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from relays.testing import Manager
+from relays.testing import Manager, Recorder
 from relays_http import BaseServer, BindError, Server
 from relays_http.testing import RELAYS_COMMAND
 
@@ -31,9 +31,11 @@ def taken_port() -> Iterator[int]:
 
 async def test_wait_ready_raises_bind_error_and_the_tree_stops(taken_port: int) -> None:
     server = BaseServer(f"tcp://127.0.0.1:{taken_port}")
-    async with Manager() + server:
+    recorder = Recorder()
+    async with Manager() + server + recorder:
         with pytest.raises(BindError) as caught:
             await server.wait_ready()
+        await recorder.until("stopped")  # the server stopped the tree itself
     error = caught.value
     assert error.errno == errno.EADDRINUSE
     assert isinstance(error, OSError)

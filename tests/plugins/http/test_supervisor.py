@@ -7,6 +7,7 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from typing import IO
 
 import pytest
 
-from relays_http._supervisor import EXIT_FORCED, WORKER_BOOT_FAILED, Supervisor
+from relays_http._supervisor import EXIT_FORCED, Supervisor
 from relays_http.testing import RELAYS_COMMAND
 
 pytestmark = pytest.mark.integration
@@ -231,8 +232,18 @@ def test_workers_that_die_at_once_are_restarted_ever_more_slowly(
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
-    supervisor = Supervisor(2, lambda ready, alive: WORKER_BOOT_FAILED, stop_timeout=5)
-    assert supervisor.run() == 1
+    # In a process of its own: the supervisor forks, and this one has threads.
+    code = (
+        "import sys\n"
+        "from relays_http._supervisor import Supervisor, WORKER_BOOT_FAILED\n"
+        "supervisor = Supervisor(2, lambda ready, alive: WORKER_BOOT_FAILED, stop_timeout=5)\n"
+        "sys.exit(supervisor.run())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WITHIN
+    )
+    assert result.returncode == 1
+    assert "could not start" in result.stderr
 
 
 def test_the_number_of_workers_is_checked() -> None:

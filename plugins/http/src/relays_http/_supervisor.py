@@ -38,6 +38,7 @@ pipe reports end of file: the supervisor is gone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import errno
@@ -79,6 +80,11 @@ READY_TIMEOUT = 30.0
 #: Longest ``select()`` sleep: a safety net, every event also wakes the loop.
 _IDLE_WAKE = 1.0
 
+#: Marks the supervisor's own warnings for log filters that drop repeats (relays-logging's
+#: RepeatFilter): every worker's death is worth a line, and the restart back-off already
+#: bounds how many there are.
+_BOUNDED = {"relays_limited": True}
+
 _PID = struct.Struct("!I")
 _PR_SET_PDEATHSIG = 1
 
@@ -91,6 +97,16 @@ def die_with_parent(parent: int) -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != parent:  # it died before we asked
         os._exit(0)
+
+
+def _describe(code: int) -> str:
+    """How a process ended, from :func:`os.waitstatus_to_exitcode`'s number."""
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 class WorkerLink(BaseComponent):
@@ -112,8 +128,6 @@ class WorkerLink(BaseComponent):
     @handler("started", channel="*")
     def _on_started(self, component: BaseComponent) -> None:
         if component is self.root:
-            import asyncio
-
             self._watching = asyncio.get_running_loop()
             self._watching.add_reader(self._alive_fd, self._supervisor_gone)
 
@@ -341,7 +355,7 @@ class Supervisor:
 
     def _exited(self, worker: _Worker, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
-        cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        cause = _describe(code)
         if worker.retiring or self._stopping:
             logger.info("worker %d stopped (%s)", worker.pid, cause)
             return
@@ -351,7 +365,9 @@ class Supervisor:
             self._stop("a worker could not start")
             return
         if worker.generation != self._generation:
-            logger.warning("old worker %d died (%s) during a reload", worker.pid, cause)
+            logger.warning(
+                "old worker %d died (%s) during a reload", worker.pid, cause, extra=_BOUNDED
+            )
             return
         now = time.monotonic()
         if now - worker.started < self.boot_grace:
@@ -366,6 +382,7 @@ class Supervisor:
             worker.pid,
             cause,
             self._restart_delay,
+            extra=_BOUNDED,
         )
 
     def _missing(self) -> int:
