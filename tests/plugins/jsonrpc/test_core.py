@@ -160,6 +160,20 @@ async def test_parse_error(rpc: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    "number", [b"1e99999", b"-1e99999", b"1.5e400", b"NaN", b"Infinity", b"-Infinity"]
+)
+async def test_numbers_json_cannot_carry_are_a_parse_error(rpc: Any, number: bytes) -> None:
+    document = b'{"jsonrpc": "2.0", "method": "sum", "params": [' + number + b'], "id": 1}'
+    reply = await ask(rpc, document)
+    assert reply["error"]["code"] == PARSE_ERROR
+
+
+async def test_large_finite_numbers_still_arrive(rpc: Any) -> None:
+    reply = await ask(rpc, b'{"jsonrpc": "2.0", "method": "sum", "params": [1e308, 2.5], "id": 1}')
+    assert reply["result"] == 1e308 + 2.5
+
+
+@pytest.mark.parametrize(
     "document",
     [
         {"jsonrpc": "2.0", "method": 1, "params": "bar"},

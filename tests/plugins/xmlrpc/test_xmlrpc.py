@@ -361,6 +361,14 @@ def test_bad_documents_are_faults(server: Server) -> None:
     assert fault_of(data).faultCode == INVALID_REQUEST
 
 
+def test_values_nested_too_deep_are_a_fault_not_a_500(server: Server) -> None:
+    document = b"<array><data><value>" * 1000 + b"<int>1</int>" + b"</value></data></array>" * 1000
+    body = b"<methodCall><methodName>echo</methodName><params><param><value>"
+    body += document + b"</value></param></params></methodCall>"
+    status, _, data = post(server, body)
+    assert (status, fault_of(data).faultCode) == (200, INVALID_REQUEST)
+
+
 def test_http_checks(server: Server) -> None:
     status, headers, _ = post(server, b"", method="GET")
     assert (status, headers["allow"]) == (405, "POST")

@@ -30,7 +30,7 @@ from ._proxy import TrustedProxies
 from ._request import Request
 from ._response import Response
 from ._server import HTTP
-from ._servers import BaseServer, Server
+from ._servers import BaseServer, BindError, Server
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
@@ -52,6 +52,7 @@ __all__ = [
     "BaseServer",
     "BeforeRequestEvent",
     "BeforeResponseEvent",
+    "BindError",
     "Controller",
     "Cookie",
     "Dispatcher",

@@ -3,20 +3,17 @@
 ``serve`` loads ``module:factory``, puts it under a :class:`~relays_http.Server`
 and runs it until SIGINT or SIGTERM, which stop it gracefully (connections finish
 their responses). With ``--workers N`` the parent process reserves the port, then
-forks N workers that each listen on it with ``SO_REUSEPORT``, so the kernel spreads
-connections across them; the parent forwards SIGINT and SIGTERM to the workers and
-exits once they all have.
+supervises N forked workers that each listen on it with ``SO_REUSEPORT``, so the
+kernel spreads connections across them: it restarts those that die, reloads them
+on SIGHUP and stops them on SIGTERM (see :mod:`relays_http._supervisor`).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import socket
 import sys
-import time
 from typing import Any
 
 import attrs
@@ -25,9 +22,15 @@ from relays import BaseComponent, Component, Config, handler, load_app
 from relays.transports import parse_address
 
 from ._limits import Limits
-from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, Server
+from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, BindError, Server
+from ._supervisor import WORKER_BOOT_FAILED, Supervisor, WorkerLink
 
 __all__ = ["add_commands", "build_server", "serve"]
+
+#: The exit status of ``relays serve`` (and ``demo``) when the server cannot listen.
+EXIT_CANNOT_LISTEN = 1
+#: Seconds a stopping worker gets beyond ``--shutdown-timeout`` before it is killed.
+WORKER_STOP_MARGIN = 5.0
 
 #: Help for the limit options; every field of :class:`Limits` becomes an option.
 _LIMIT_HELP = {
@@ -192,27 +195,36 @@ def serve(config: Config, app: BaseComponent) -> int:
     _limits(options)  # refuse bad limits before forking
     if options.workers < 1:
         raise ValueError(f"--workers must be at least 1, not {options.workers}")
-    if options.workers == 1:
-        server = build_server(app, options)
-        config.plugin_manager.hook.relays_app_created(app=server, config=config)
-        server.run(use_uvloop=options.uvloop)
-        return 0
-    return _run_workers(config, app)
+    try:
+        if options.workers == 1:
+            server = build_server(app, options)
+            config.plugin_manager.hook.relays_app_created(app=server, config=config)
+            server.run(use_uvloop=options.uvloop)
+            return 0
+        return _run_workers(config, app)
+    except BindError as error:
+        print(f"relays {config.command}: error: {error}", file=sys.stderr, flush=True)
+        return EXIT_CANNOT_LISTEN
 
 
-def _wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
-    """Return once something accepts connections on *port* (a worker is up)."""
-    deadline = time.monotonic() + timeout
-    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
-    while time.monotonic() < deadline:
+def _probe_port(family: socket.AddressFamily, host: str, port: int, bind: Any) -> int:
+    """The port to serve on, checked free: raises :class:`BindError` when it is not.
+
+    Bound without ``SO_REUSEPORT``, so that a port another server shares with
+    ``SO_REUSEPORT`` (an earlier ``relays serve --workers`` still running, say) counts
+    as taken instead of being joined; the real port when 0 was asked.
+    """
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            socket.create_connection((target, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
+            probe.bind((host, port))
+        except OSError as error:
+            raise BindError(bind, error) from None
+        return int(probe.getsockname()[1])
 
 
 def _run_workers(config: Config, app: BaseComponent) -> int:
+    """Serve with ``--workers N`` supervised processes (see :mod:`relays_http._supervisor`)."""
     options = config.options
     scheme, address = parse_address(options.bind)
     if scheme not in ("tcp", "tcp4", "tcp6", "tls") or not hasattr(socket, "SO_REUSEPORT"):
@@ -221,55 +233,46 @@ def _run_workers(config: Config, app: BaseComponent) -> int:
     # Reserve the port (the real one when 0 was asked) without listening: only listening
     # sockets receive connections, so the workers' sockets get them all.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    port = _probe_port(family, host, port, options.bind)
     reserved = socket.socket(family, socket.SOCK_STREAM)
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    reserved.bind((host, port))
-    port = reserved.getsockname()[1]
-    bind = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-    children: list[int] = []
-    for _ in range(options.workers):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, measured by the tests' requests
-            reserved.close()
-            code = 1
-            try:
-                server = build_server(app, options, bind, quiet=True)
-                config.plugin_manager.hook.relays_app_created(app=server, config=config)
-                server.run(use_uvloop=options.uvloop)
-                code = 0
-            finally:
-                sys.stdout.flush()
-                os._exit(code)
-        children.append(pid)
-
-    def forward(signo: int, frame: Any) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
-
-    previous = {signo: signal.signal(signo, forward) for signo in (signal.SIGINT, signal.SIGTERM)}
-    failed = 0
     try:
+        reserved.bind((host, port))
+    except OSError as error:
+        reserved.close()
+        raise BindError(options.bind, error) from None
+    bind = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+    def work(ready_fd: int, alive_fd: int) -> int:
+        # In a fresh worker process: the app under a server, linked to the supervisor.
+        try:
+            server = build_server(app, options, bind, quiet=True)
+            config.plugin_manager.hook.relays_app_created(app=server, config=config)
+            server += WorkerLink(server, ready_fd, alive_fd)
+            server.run(use_uvloop=options.uvloop)
+        except BindError as error:
+            print(f"relays {config.command}: error: {error}", file=sys.stderr, flush=True)
+            return WORKER_BOOT_FAILED
+        return 0
+
+    def announce() -> None:
         shown = "https" if scheme == "tls" or options.certfile else "http"
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        _wait_listening(host, port)
         print(
             f"relays: serving on {shown}://{shown_host}:{port}/ with {options.workers} workers "
-            "(Ctrl+C to stop)",
+            f"(pid {os.getpid()}; Ctrl+C to stop, SIGHUP to reload)",
             flush=True,
         )
-        for child in children:
-            while True:
-                try:
-                    _, status = os.waitpid(child, 0)
-                    break
-                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-                    continue
-            if os.waitstatus_to_exitcode(status) != 0:
-                failed += 1
+
+    supervisor = Supervisor(
+        options.workers,
+        work,
+        stop_timeout=options.shutdown_timeout + WORKER_STOP_MARGIN,
+        on_ready=announce,
+        close_in_worker=reserved.close,
+    )
+    try:
+        return supervisor.run()
     finally:
-        for signo, old in previous.items():
-            signal.signal(signo, old)
         reserved.close()
-    return 1 if failed else 0

@@ -1,8 +1,17 @@
-"""``Server`` and ``BaseServer``: a transport and the HTTP protocol, as one component."""
+"""``Server`` and ``BaseServer``: a transport and the HTTP protocol, as one component.
+
+A server that cannot listen (the port is taken, a privileged port, an address this
+machine does not have) is of no use to anyone: the transport reports it with an
+``error(None, error)`` event, and the server turns it into :class:`BindError`,
+stops its tree at once and raises it from :meth:`BaseServer.run` and
+:meth:`BaseServer.wait_ready`, so a process exits non-zero instead of running with
+no listener.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from typing import Any
 
@@ -13,7 +22,7 @@ from ._dispatcher import Dispatcher
 from ._limits import Limits
 from ._server import HTTP
 
-__all__ = ["BaseServer", "Server"]
+__all__ = ["BaseServer", "BindError", "Server"]
 
 #: Where a server listens when given no address: loopback only, so nothing is exposed
 #: by accident.
@@ -23,6 +32,48 @@ DEFAULT_BIND = "tcp://127.0.0.1:8000"
 DEFER_ACCEPT = 1.0
 #: Seconds a stopping server gives the responses in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 4.0
+
+
+#: What to do about the usual causes of a failed bind, by errno.
+_BIND_ADVICE = {
+    errno.EADDRINUSE: "another process listens there: stop it, or choose another port",
+    errno.EACCES: "ports below 1024 need privileges: choose a port of 1024 or more",
+    errno.EADDRNOTAVAIL: "this machine has no such address: listen on one of its own",
+}
+
+
+class BindError(OSError):
+    """A server could not listen on its address; ``errno`` is the system's reason.
+
+    Raised by :meth:`BaseServer.run` and :meth:`BaseServer.wait_ready`; ``relays
+    serve`` prints it and exits with status 1.
+    """
+
+    def __init__(self, address: Any, cause: BaseException) -> None:
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+        code = cause.errno if isinstance(cause, OSError) else None
+        message = f"cannot listen on {_shown(address)}: {reason}"
+        advice = _BIND_ADVICE.get(code) if code is not None else None
+        if advice:
+            message = f"{message} ({advice})"
+        super().__init__(code, message)
+        #: The address the server was given.
+        self.address = address
+        #: The error the transport met.
+        self.cause = cause
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _shown(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) == 2:
+        host = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
+        return f"{host}:{address[1]}"
+    if isinstance(address, socket.socket):
+        return repr(address)
+    return str(address)
 
 
 class BaseServer(BaseComponent):
@@ -36,7 +87,8 @@ class BaseServer(BaseComponent):
     transport component you made yourself (a :class:`relays.testing.MemoryTransport` in
     tests). Every component of the server, and the ``request`` events it fires, use
     *channel*. When the tree stops, responses in flight get *shutdown_timeout* seconds
-    to finish before they are cut short.
+    to finish before they are cut short. When it cannot listen, it stops the tree and
+    :meth:`run` raises :class:`BindError`.
     """
 
     channel = "web"
@@ -80,6 +132,9 @@ class BaseServer(BaseComponent):
         ).register(self)
         #: Where the transport listens, once ready: ``(host, port)`` or a path.
         self.address: Any = None
+        #: Why the transport could not listen (the tree stopped), or None.
+        self.bind_error: BindError | None = None
+        self._bind = bind
         self._ready: asyncio.Future[Any] | None = None
 
     @handler("ready")
@@ -90,13 +145,40 @@ class BaseServer(BaseComponent):
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(address)
 
+    @handler("error")
+    def _on_error(self, sock: Any, error: BaseException) -> None:
+        # ``error(None, error)`` before ``ready``: the transport could not listen.
+        if sock is not None or self.address is not None or self.bind_error is not None:
+            return
+        if getattr(self.transport, "listening", False):
+            return
+        self.bind_error = BindError(self._bind, error)
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(self.bind_error)
+        self.root.stop()
+
     async def wait_ready(self, timeout: float | None = 10.0) -> Any:
-        """Wait until the transport listens; return its address (the real port if 0)."""
+        """Wait until the transport listens; return its address (the real port if 0).
+
+        Raises :class:`BindError` when it cannot listen.
+        """
         if self.address is not None:
             return self.address
+        if self.bind_error is not None:
+            raise self.bind_error
         if self._ready is None:
             self._ready = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    def run(self, *, use_uvloop: bool | None = None) -> None:
+        """Run the tree until stopped (see :meth:`relays.BaseComponent.run`).
+
+        Raises :class:`BindError`, once the tree has stopped, when the server could not
+        listen.
+        """
+        super().run(use_uvloop=use_uvloop)
+        if self.bind_error is not None:
+            raise self.bind_error
 
     @property
     def host(self) -> str | None:

@@ -7,6 +7,8 @@ them at a path of a relays-http server; :class:`JSONRPCLines` (the ``jsonrpc``
 protocol) over a raw connection, one JSON document per line.
 """
 
+from relays_http.rpc import MethodCall
+
 from ._core import JSONRPCLimits, Processor
 from ._dispatcher import JSONRPC
 from ._errors import (
@@ -20,7 +22,6 @@ from ._errors import (
     JSONRPCError,
 )
 from ._lines import JSONRPCLines
-from ._methods import MethodCall
 
 __all__ = [
     "INTERNAL_ERROR",

@@ -7,7 +7,8 @@ body, one line) and returns the response document, or ``None`` when there is
 nothing to send (a notification, or a batch of only notifications).
 
 Parsing. The bytes must be UTF-8 JSON (``NaN`` and ``Infinity`` are not JSON and
-are refused, so are nesting too deep to parse): else ``-32700``. A JSON array is
+are refused, so is a number too large for a float, such as ``1e99999``, which
+Python would read as infinity, and nesting too deep to parse): else ``-32700``. A JSON array is
 a batch; an empty one, or one longer than ``max_batch_size``, is a single
 ``-32600``. Each request must be an object with ``"jsonrpc": "2.0"``, a string
 ``method`` and, if present, ``params`` that are an array or an object and an
@@ -30,10 +31,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import traceback
 from typing import Any
 
 import attrs
+
+from relays_http.rpc import RPCMethods
 
 from ._errors import (
     INTERNAL_ERROR,
@@ -44,7 +48,6 @@ from ._errors import (
     SERVER_ERROR,
     JSONRPCError,
 )
-from ._methods import Methods
 
 __all__ = ["JSONRPCLimits", "Processor"]
 
@@ -82,6 +85,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; one beyond a float's range is refused
+    rather than read as infinity, which no JSON document can carry."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def _error(code: int, message: str, request_id: Any, data: Any = _NO_ID) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not _NO_ID:
@@ -103,7 +115,7 @@ class Processor:
     """Answers JSON-RPC documents with the methods of *methods*."""
 
     def __init__(
-        self, methods: Methods, *, limits: JSONRPCLimits | None = None, debug: bool = False
+        self, methods: RPCMethods, *, limits: JSONRPCLimits | None = None, debug: bool = False
     ) -> None:
         self.methods = methods
         self.limits = limits or JSONRPCLimits()
@@ -112,7 +124,9 @@ class Processor:
     async def handle(self, data: bytes, request: Any = None) -> bytes | None:
         """The response document to *data*, or None when nothing is to be sent."""
         try:
-            document = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+            document = json.loads(
+                data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float
+            )
         except (ValueError, RecursionError) as error:
             detail = str(error) if self.debug else "the request is not valid UTF-8 JSON"
             return _encode(_error(PARSE_ERROR, "Parse error", None, detail))

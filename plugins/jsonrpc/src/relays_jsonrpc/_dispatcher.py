@@ -22,9 +22,9 @@ from relays_http import (
     Response,
     UnsupportedMediaType,
 )
+from relays_http.rpc import RPCMethods
 
 from ._core import JSONRPCLimits, Processor
-from ._methods import Methods
 
 __all__ = ["JSONRPC"]
 
@@ -68,7 +68,7 @@ class JSONRPC(BaseComponent):
         #: The channel method events are fired on.
         self.rpc_channel = rpc_channel
         self.limits = limits or JSONRPCLimits()
-        self.methods = Methods(self, rpc_channel)
+        self.methods = RPCMethods(self, rpc_channel)
         self.processor = Processor(self.methods, limits=self.limits, debug=debug)
 
     def register_function(self, function: F | None = None, *, name: str | None = None) -> Any:

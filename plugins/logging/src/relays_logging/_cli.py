@@ -19,6 +19,8 @@ from typing import Any
 
 from relays import BaseComponent, Config
 
+from ._ratelimit import RepeatFilter
+
 __all__ = ["COMMANDS", "add_options", "app_created", "configure"]
 
 #: The commands that get the options: relays-http's servers.
@@ -119,11 +121,11 @@ def configure(config: Config) -> None:
     server_logger = logging.getLogger("relays")
     server_logger.setLevel(options.log_level)
     if not logging.getLogger().handlers or "relays" in _installed:
-        _install(
-            server_logger,
-            logging.StreamHandler(sys.stderr),
-            "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        stderr = logging.StreamHandler(sys.stderr)
+        # Warnings and errors repeated by kind (a store down, on every request) are
+        # written once per interval with a count, so they cannot flood the disk.
+        RepeatFilter(stderr)
+        _install(server_logger, stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if options.log_debug:
         logging.getLogger("relays.debug").setLevel(logging.DEBUG)
     if options.access_log is not None:

@@ -2,10 +2,15 @@
 
 Unhandled exceptions arrive as the kernel's ``exception`` events (on every
 channel). A component that listens for them takes over from the kernel's own
-last-resort logging, so :class:`ErrorLog` logs every one, once. A failing
-``request`` handler (relays-http answers it with a 500) is logged with the
-request line and the client's address; an :class:`~relays_http.HTTPError` is an
-answer, not a failure, and fires no ``exception`` event at all.
+last-resort logging, so :class:`ErrorLog` logs them, by kind: the same exception
+type raised at the same place (the innermost frame of its traceback) is one kind,
+and a :class:`RepeatLimiter` lets the first of a kind out whole, with its
+traceback, and then one line per *repeat_interval* with the count while it goes
+on (a handler failing on every request writes a line every ten seconds, not a
+traceback per request). A failing ``request`` handler (relays-http answers it
+with a 500) is logged with the request line and the client's address; an
+:class:`~relays_http.HTTPError` is an answer, not a failure, and fires no
+``exception`` event at all.
 
 Bad requests (a malformed head, a body too large, a timeout) are the client's
 fault, and a client can send a great many of them. relays-http refuses them
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from relays import BaseComponent, handler
@@ -30,7 +35,7 @@ from relays.transports import Connection
 from relays_http import RequestEvent
 
 from ._formats import escape
-from ._ratelimit import TokenBucket
+from ._ratelimit import REPEAT_INTERVAL, RepeatLimiter, TokenBucket, Verdict
 
 __all__ = ["ErrorLog"]
 
@@ -39,7 +44,8 @@ class ErrorLog(BaseComponent):
     """Log unhandled exceptions and bad requests to *logger* (default ``relays.error``).
 
     *rate* and *burst* bound the bad-request lines (per second, and at once);
-    *clock* is the bucket's clock, for tests.
+    repeats of an exception are written once per *repeat_interval* seconds, as a
+    count; *clock* is the limiters' clock, for tests.
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class ErrorLog(BaseComponent):
         rate: float = 10.0,
         burst: int = 50,
         summary_delay: float = 10.0,
+        repeat_interval: float = REPEAT_INTERVAL,
         clock: Callable[[], float] | None = None,
         channel: Any = "*",
     ) -> None:
@@ -62,6 +69,13 @@ class ErrorLog(BaseComponent):
         #: Seconds after which suppressed lines are summarised even if none follow.
         self.summary_delay = summary_delay
         self._summary_timer: asyncio.TimerHandle | None = None
+        #: The limiter of repeated exceptions, by kind.
+        self.repeats = (
+            RepeatLimiter(repeat_interval)
+            if clock is None
+            else RepeatLimiter(repeat_interval, clock=clock)
+        )
+        self._repeats_timer: asyncio.TimerHandle | None = None
 
     @handler("exception", channel="*")
     def _on_exception(
@@ -73,6 +87,15 @@ class ErrorLog(BaseComponent):
         fevent: Any = None,
     ) -> None:
         trace = "".join(traceback).rstrip("\n")
+        kind = (error_type.__name__, _origin(traceback))
+        verdict = self.repeats.check(kind)
+        if verdict is Verdict.COUNTED:
+            self._schedule_repeats()
+            return
+        if verdict is Verdict.SUMMARY:
+            count, seconds = self.repeats.last_summary
+            self._log_repeats(kind, count, seconds, error)
+            return
         if isinstance(fevent, RequestEvent) and fevent.args:
             request = fevent.args[0]
             remote = request.remote
@@ -84,10 +107,50 @@ class ErrorLog(BaseComponent):
                 error_type.__name__,
                 error,
                 trace,
+                extra=_LIMITED,
             )
             return
         where = f" in {handler!r}" if handler is not None else ""
-        self.logger.error("unhandled %s%s: %s\n%s", error_type.__name__, where, error, trace)
+        self.logger.error(
+            "unhandled %s%s: %s\n%s", error_type.__name__, where, error, trace, extra=_LIMITED
+        )
+
+    def _log_repeats(
+        self, kind: Hashable, count: int, seconds: float, last: BaseException | None = None
+    ) -> None:
+        if isinstance(kind, tuple):
+            name, origin = kind
+        else:  # new kinds past the limiter's table size share one count
+            name, origin = "exceptions of other kinds", "various places"
+        latest = f" (the latest: {escape(str(last))})" if last is not None else ""
+        self.logger.error(
+            "%s raised %d more times in the last %.1f s at %s%s; the first was logged with "
+            "its traceback",
+            name,
+            count,
+            seconds,
+            origin,
+            latest,
+            extra=_LIMITED,
+        )
+
+    def _schedule_repeats(self) -> None:
+        if self._repeats_timer is not None:
+            return
+        delay = self.repeats.next_due()
+        if delay is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the next exception or stop writes the count
+        self._repeats_timer = loop.call_later(delay, self._repeats_due)
+
+    def _repeats_due(self) -> None:
+        self._repeats_timer = None
+        for kind, count, seconds in self.repeats.take_due():
+            self._log_repeats(kind, count, seconds)
+        self._schedule_repeats()
 
     @handler("bad_request", channel="*")
     def _on_bad_request(
@@ -107,7 +170,9 @@ class ErrorLog(BaseComponent):
         host = client[0] if isinstance(client, tuple) and client else client
         shown = escape(str(host)) if host else "-"
         line = f' "{escape(request_line)}"' if request_line else ""
-        self.logger.warning("bad request from %s: %d %s%s", shown, status, escape(reason), line)
+        self.logger.warning(
+            "bad request from %s: %d %s%s", shown, status, escape(reason), line, extra=_LIMITED
+        )
         return True
 
     def flush(self) -> None:
@@ -115,7 +180,10 @@ class ErrorLog(BaseComponent):
         count, seconds = self.bucket.take_suppressed()
         if count:
             self.logger.warning(
-                "suppressed %d bad-request lines in the last %.1f s", count, seconds
+                "suppressed %d bad-request lines in the last %.1f s",
+                count,
+                seconds,
+                extra=_LIMITED,
             )
         if self._summary_timer is not None:
             self._summary_timer.cancel()
@@ -138,3 +206,22 @@ class ErrorLog(BaseComponent):
     def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
             self.flush()
+            if self._repeats_timer is not None:
+                self._repeats_timer.cancel()
+                self._repeats_timer = None
+            for kind, count, seconds in self.repeats.take_all():
+                self._log_repeats(kind, count, seconds)
+
+
+#: Marks our records for :class:`RepeatFilter`: limited here already, by a finer kind.
+_LIMITED = {"relays_limited": True}
+
+
+def _origin(traceback: list[str]) -> str:
+    """Where an exception was raised: the innermost ``File "...", line N, in f`` of its
+    formatted traceback, or ``"?"``."""
+    for line in reversed(traceback):
+        text = line.strip()
+        if text.startswith("File "):
+            return text.splitlines()[0]
+    return "?"

@@ -7,6 +7,8 @@ component can serve methods, with plain or ``async def`` handlers.
 introspection, ``system.multicall``, gzip and safe XML parsing.
 """
 
+from relays_http.rpc import MethodCall
+
 from ._codec import (
     APPLICATION_ERROR,
     INTERNAL_ERROR,
@@ -18,7 +20,6 @@ from ._codec import (
     Fault,
 )
 from ._dispatcher import XMLRPC, XMLRPCLimits
-from ._methods import MethodCall
 
 __all__ = [
     "APPLICATION_ERROR",

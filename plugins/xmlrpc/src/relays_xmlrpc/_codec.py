@@ -7,7 +7,10 @@ anything is expanded or fetched; the standard library's ``Unmarshaller`` turns
 the parse events into Python values (``datetime`` for ``dateTime.iso8601``,
 ``bytes`` for ``base64``). The document's size is bounded before parsing, and a
 gzip body is decompressed in bounded steps, so a small bomb cannot become a large
-document.
+document. Arrays and structs nest at most ``max_nesting`` deep, counted as the
+parser opens them: a deeper value is refused before it is built, and a value
+the server holds can always be encoded again (the encoder recurses once per
+level, so a thousand levels would exhaust Python's stack).
 
 Fault codes follow the "specification for fault code interoperability" that
 most XML-RPC servers use, so clients can tell the client's mistakes (-32700 to
@@ -26,6 +29,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 
 __all__ = [
     "APPLICATION_ERROR",
+    "DEFAULT_MAX_NESTING",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
@@ -70,6 +74,35 @@ class Fault(xmlrpc.client.Fault):
     relays_exception_event = False
 
 
+#: How deep arrays and structs may nest in a call, by default.
+DEFAULT_MAX_NESTING = 100
+
+
+class _TooDeep(Exception):
+    """Raised from inside the parser: a value nests deeper than the limit."""
+
+
+class _BoundedUnmarshaller(Unmarshaller):
+    """The standard library's unmarshaller, refusing values nested past *max_nesting*."""
+
+    def __init__(self, max_nesting: int) -> None:
+        super().__init__(use_datetime=False, use_builtin_types=True)
+        self._max_nesting = max_nesting
+        self._depth = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag in ("array", "struct"):
+            self._depth += 1
+            if self._depth > self._max_nesting:
+                raise _TooDeep
+        super().start(tag, attrs)
+
+    def end(self, tag: str) -> None:
+        if tag in ("array", "struct"):
+            self._depth -= 1
+        super().end(tag)
+
+
 class DocumentTooLarge(ValueError):
     """The request document (after decompression) is over the size limit."""
 
@@ -98,17 +131,25 @@ def gzip_body(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-def decode_call(data: bytes) -> tuple[str, tuple[Any, ...]]:
+def decode_call(
+    data: bytes, *, max_nesting: int = DEFAULT_MAX_NESTING
+) -> tuple[str, tuple[Any, ...]]:
     """``(method name, params)`` of a ``methodCall`` document.
 
     Raises :class:`~xmlrpc.client.Fault` with :data:`NOT_WELL_FORMED` or
-    :data:`INVALID_REQUEST`, whatever the bytes.
+    :data:`INVALID_REQUEST` (also for arrays and structs nested deeper than
+    *max_nesting*), whatever the bytes.
     """
-    unmarshaller = Unmarshaller(use_datetime=False, use_builtin_types=True)
+    unmarshaller = _BoundedUnmarshaller(max_nesting)
     parser = DefusedExpatParser(unmarshaller, forbid_dtd=True)
     try:
         parser.feed(data)
         parser.close()
+    except _TooDeep:
+        raise Fault(
+            INVALID_REQUEST,
+            f"invalid XML-RPC: arrays and structs nest at most {max_nesting} deep here",
+        ) from None
     except Exception as error:  # expat, defusedxml and value errors alike: the client's
         raise Fault(NOT_WELL_FORMED, f"parse error, not well formed: {error}") from None
     try:
@@ -128,6 +169,8 @@ def encode_result(result: Any, *, allow_none: bool) -> bytes:
         return document.encode("utf-8")
     except (TypeError, OverflowError, ValueError) as error:
         raise Fault(INTERNAL_ERROR, f"the result cannot be sent in XML-RPC: {error}") from None
+    except RecursionError:  # a result built by the method, nested past Python's stack
+        raise Fault(INTERNAL_ERROR, "the result nests too deep to be sent") from None
 
 
 def encode_fault(fault: xmlrpc.client.Fault) -> bytes:

@@ -13,7 +13,8 @@ unknown method and a failing method are faults, never HTTP errors.
 
 Calling. The call runs in a handler task of its own (an internal event fired at
 this component) whose value the request's follows. ``system.*`` methods are the
-dispatcher's own; other methods come from :class:`~relays_xmlrpc._methods.Methods`.
+dispatcher's own; other methods come from relays-http's shared registry,
+:class:`relays_http.rpc.RPCMethods`.
 ``system.multicall`` runs its calls one after another, in order (later calls may
 depend on earlier ones), and refuses to nest.
 
@@ -24,8 +25,10 @@ when the client accepts it (``xmlrpc.client`` does).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import traceback
+import typing
 import xmlrpc.client
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -40,13 +43,16 @@ from relays_http import (
     Response,
     UnsupportedMediaType,
 )
+from relays_http.rpc import RPCMethod, RPCMethods
 
 from ._codec import (
     APPLICATION_ERROR,
+    DEFAULT_MAX_NESTING,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
     NOT_WELL_FORMED,
     SYSTEM_ERROR,
+    TYPE_NAMES,
     DocumentTooLarge,
     Fault,
     decode_call,
@@ -55,7 +61,6 @@ from ._codec import (
     gunzip,
     gzip_body,
 )
-from ._methods import Method, Methods
 
 __all__ = ["XMLRPC", "XMLRPCLimits"]
 
@@ -89,6 +94,8 @@ class XMLRPCLimits:
     call_timeout: float | None = attrs.field(default=60.0, validator=_positive)
     #: Responses this large or larger are gzip-compressed for clients that accept it.
     gzip_threshold: int = attrs.field(default=1400, validator=_positive)
+    #: How deep arrays and structs may nest in a call [fault -32600].
+    max_nesting: int = attrs.field(default=DEFAULT_MAX_NESTING, validator=_positive)
 
 
 class _Answer(Event):
@@ -130,7 +137,7 @@ class XMLRPC(BaseComponent):
         self.allow_none = allow_none
         self.limits = limits or XMLRPCLimits()
         self.debug = debug
-        self.methods = Methods(self, rpc_channel)
+        self.methods = RPCMethods(self, rpc_channel)
         self._system: dict[str, Callable[..., Any]] = {
             "system.listMethods": self._list_methods,
             "system.methodHelp": self._method_help,
@@ -195,7 +202,7 @@ class XMLRPC(BaseComponent):
     async def dispatch(self, data: bytes, request: Any = None) -> bytes:
         """The ``methodResponse`` document for the ``methodCall`` document *data*."""
         try:
-            name, params = decode_call(data)
+            name, params = decode_call(data, max_nesting=self.limits.max_nesting)
             result = await self._call(name, params, request)
             return encode_result(result, allow_none=self.allow_none)
         except xmlrpc.client.Fault as fault:
@@ -216,15 +223,17 @@ class XMLRPC(BaseComponent):
         method = self.methods.find(name)
         if method is None:
             raise Fault(METHOD_NOT_FOUND, f"method {name!r} is not supported")
-        mismatch = method.mismatch(params)
+        mismatch = method.check(params)
         if mismatch is not None:
             raise Fault(INVALID_PARAMS, f"{name}: {mismatch}")
         return await self._run(method, params, request)
 
-    async def _run(self, method: Method, params: tuple[Any, ...], request: Any) -> Any:
+    async def _run(self, method: RPCMethod, params: tuple[Any, ...], request: Any) -> Any:
         timeout = self.limits.call_timeout
         try:
-            return await asyncio.wait_for(self.methods.invoke(method, params, request), timeout)
+            return await asyncio.wait_for(
+                self.methods.invoke(method, params, request=request), timeout
+            )
         except xmlrpc.client.Fault:
             raise
         except TimeoutError:
@@ -278,13 +287,52 @@ class XMLRPC(BaseComponent):
         """The signatures of method *name*: ``[[result, param, ...]]`` or ``"undef"``."""
         if name in SYSTEM_METHODS:
             return _SYSTEM_SIGNATURES[name]
-        return self._method(name).signature()
+        return method_signature(self._method(name))
 
-    def _method(self, name: Any) -> Method:
+    def _method(self, name: Any) -> RPCMethod:
         method = self.methods.find(name) if isinstance(name, str) else None
         if method is None:
             raise Fault(METHOD_NOT_FOUND, f"method {name!r} is not supported")
         return method
+
+
+def _type_name(annotation: Any) -> str | None:
+    """The XML-RPC name of an annotation (``list[int]`` is an ``array``), or None."""
+    try:
+        name = TYPE_NAMES.get(annotation)
+        origin = typing.get_origin(annotation)
+        if name is None and origin is not None:
+            name = TYPE_NAMES.get(origin)
+    except TypeError:  # an unhashable annotation
+        return None
+    return name
+
+
+def method_signature(method: RPCMethod) -> list[list[str]] | str:
+    """``[[return type, parameter types...]]`` in XML-RPC names, or ``"undef"``.
+
+    From the annotations of the callable that describes *method*; ``"undef"`` as soon
+    as one of them does not say, as the introspection specification asks.
+    """
+    signature = method.signatures[0]
+    if signature is None:
+        return "undef"
+    try:
+        hints = typing.get_type_hints(method.main)
+    except Exception:  # annotations that do not resolve say nothing
+        return "undef"
+    types = []
+    for parameter in signature.parameters.values():
+        if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            return "undef"
+        name = _type_name(hints.get(parameter.name, inspect.Parameter.empty))
+        if name is None:
+            return "undef"
+        types.append(name)
+    result = _type_name(hints.get("return", inspect.Parameter.empty))
+    if result is None:
+        return "undef"
+    return [[result, *types]]
 
 
 _SYSTEM_HELP = {
