@@ -15,7 +15,10 @@ import http.cookiejar
 import io
 import json
 import logging
+import re
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import urllib.request
@@ -225,3 +228,51 @@ def test_readme_example_runs(
     monkeypatch.chdir(tmp_path)  # files an example makes (a database, a docroot) stay here
     assert (ROOT / key[0]).is_file()
     CHECKS[key](block, monkeypatch)
+
+
+def first_match(
+    process: subprocess.Popen[str], pattern: re.Pattern[str], timeout: float
+) -> re.Match[str] | None:
+    """The first match of *pattern* in a line of *process*'s output, waiting at most *timeout*
+    seconds for it (a process that hangs before it prints fails the test, never stalls it)."""
+    found: list[re.Match[str]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not found and (match := pattern.search(line)):
+                found.append(match)
+                done.set()
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    done.wait(timeout)
+    return found[0] if found else None
+
+
+@pytest.mark.integration
+def test_the_web_example_is_served_by_relays_serve_as_the_readme_says(tmp_path: Path) -> None:
+    # "Saved as hello_app.py, it runs with ... relays serve hello_app:Root": importing the
+    # module must not start the README's own server (it once did, and blocked the import).
+    web = ranked(EXAMPLES)[("README.md", 1)]
+    (tmp_path / "hello_app.py").write_text(web.text)
+    relays = Path(sys.executable).with_name("relays")
+    server = subprocess.Popen(
+        [relays, "serve", "hello_app:Root", "--bind", "tcp://127.0.0.1:0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # relays serve says where it listens, once it does.
+        found = first_match(server, re.compile(r"serving on (http://\S+?)/? "), TIMEOUT)
+        assert found, "relays serve did not say it was serving"
+        address = found[1]
+        with urllib.request.urlopen(f"{address}/", timeout=TIMEOUT) as answer:
+            assert answer.read() == b"Hello, World!"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=TIMEOUT)
+    assert server.returncode == 0
