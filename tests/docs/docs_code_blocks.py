@@ -7,14 +7,15 @@ tests run. A block is one of:
 
 - ``literalinclude``: a file shown in a page (``target`` is its path, relative to the root);
 - ``code-block`` / ``code`` / ``sourcecode``: text written in the page, with a language;
-- ``literal``: an reStructuredText literal block (a paragraph ending in ``::``);
+- ``literal``: a reStructuredText literal block (a paragraph ending in ``::``);
 - ``doctest``: a paragraph of ``>>>`` lines;
 - ``fenced``: a Markdown block between triple backquotes.
 
 The reader understands only as much reStructuredText as blocks need: a directive line, its
 option lines, and its body (the lines indented more than the directive). It is deliberately
-strict about what it does not know: a directive with a ``code`` in its name that is not one of
-the above is reported as a block of kind ``unknown``, which the meta-test rejects.
+strict about what it does not know: a directive whose name speaks of code, source, literal
+text or inclusion (``parsed-literal``, ``include``...) that is not one of the above is reported
+as a block of kind ``unknown``, which the meta-test rejects.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def _rst_blocks(page: Path, relative: str, lines: list[str], offset: int = 0) ->
                 found.append(Block(relative, number, "code-block", argument, "", text, options))
             elif name in DOCTEST_DIRECTIVES:
                 found.append(Block(relative, number, "doctest", "pycon", "", text, options))
-            elif "code" in name or "source" in name or "include" in name:
+            elif any(word in name for word in ("code", "source", "literal", "include")):
                 found.append(Block(relative, number, "unknown", name))
             elif not name.startswith("auto"):
                 # Admonitions, list tables, definitions...: their bodies are ordinary text,

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import docs_code_blocks
 import pytest
 import test_plugin_guide
 import test_snippets
@@ -116,6 +117,17 @@ def layout_paths(block: Block) -> list[str]:
     return paths
 
 
+def names_example(test: Path, target: str) -> bool:
+    """Whether *test* names the example *target* (``examples/web/hello.py``): its folder as a
+    path (``"examples" / "web"`` or ``examples/web/``) and its file name as a string."""
+    folder, name = target.rsplit("/", 1)
+    text = test.read_text()
+    folder_as_path = " / ".join(f'"{part}"' for part in folder.split("/"))
+    return (folder_as_path in text or f"{folder}/" in text) and (
+        f'"{name}"' in text or f"/ {name!r}" in text or f"{folder}/{name}" in text
+    )
+
+
 def included_file_runs(target: str) -> str | None:
     """How the file a ``literalinclude`` shows is run by the tests, or None."""
     path = ROOT / target
@@ -125,9 +137,9 @@ def included_file_runs(target: str) -> str | None:
         if target.startswith(package + "/"):
             return f"built, installed and run by {test}"
     if target.startswith("examples/"):
-        quoted = re.compile(rf"[\"']([\w/]*/)?{re.escape(path.name)}[\"']")
         for test in sorted((ROOT / "tests").rglob("test_*.py")):
-            if quoted.search(test.read_text()):
+            # This file names examples in its own tests of the reader: that runs nothing.
+            if test.resolve() != Path(__file__).resolve() and names_example(test, target):
                 return f"run by {test.relative_to(ROOT)}"
         return None
     if target.startswith("tests/") and path.name.startswith("test_"):
@@ -211,6 +223,62 @@ def test_the_reader_finds_blocks_of_every_kind() -> None:
     for kind in ["literalinclude", "code-block", "literal", "fenced"]:
         assert any(k == kind for k, _ in kinds), kind
     assert kinds[("code-block", "console")] > 0
+
+
+SAMPLE = """\
+Title
+=====
+
+A paragraph that ends in a literal block::
+
+    shown as it is
+
+.. code-block:: console
+
+   $ python examples/tutorial/hello.py
+   Hello World!
+
+.. note::
+
+   .. literalinclude:: ../examples/tutorial/hello.py
+      :language: python
+
+>>> 1 + 1
+2
+
+.. parsed-literal::
+
+   unknown to the reader
+
+.. toctree::
+
+   not a block
+"""
+
+
+def test_the_reader_on_a_page_of_every_kind() -> None:
+    page = ROOT / "docs" / "sample.rst"
+    found = docs_code_blocks._rst_blocks(page, "docs/sample.rst", SAMPLE.splitlines())
+    summary = [(b.line, b.kind, b.language, b.text) for b in found]
+    assert summary == [
+        (4, "literal", "", "shown as it is\n"),
+        (8, "code-block", "console", "$ python examples/tutorial/hello.py\nHello World!\n"),
+        (15, "literalinclude", "python", ""),
+        (18, "doctest", "pycon", ">>> 1 + 1\n2\n"),
+        (21, "unknown", "parsed-literal", ""),
+    ]
+    assert found[2].target == "examples/tutorial/hello.py"
+    assert found[1].commands() == ["python examples/tutorial/hello.py"]
+    assert found[1].output_of("python examples/tutorial/hello.py") == "Hello World!\n"
+
+
+def test_the_reader_on_markdown() -> None:
+    text = "# Title\n\n```python\nprint(1)\n```\n\ntext\n\n```console\n$ ls\n```\n"
+    found = docs_code_blocks._markdown_blocks("README.md", text.splitlines())
+    assert [(b.line, b.language, b.text) for b in found] == [
+        (3, "python", "print(1)\n"),
+        (9, "console", "$ ls\n"),
+    ]
 
 
 def test_allowlisted_and_named_tests_exist() -> None:
