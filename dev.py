@@ -10,9 +10,11 @@
     python3 dev.py dist                   build and check an sdist and a wheel per distribution
 
 Every task first makes sure `.venv` (`.venv-X.Y` for `test --python X.Y`) exists and holds the
-kernel, every plugins/* folder and every test fixture distribution (a tests/**/pyproject.toml)
-installed editable, plus the `dev` dependency group of the root pyproject.toml and of each
-distribution's pyproject.toml. It installs again only when one of those files changed.
+kernel and every plugins/* folder installed editable, plus the `dev` dependency group of the
+root pyproject.toml and of each distribution's pyproject.toml. It installs again only when one
+of those files changed. Test fixture distributions (a tests/**/pyproject.toml) are not
+installed: the tests activate them for their own session, so that `relays --help` shows a
+developer only real commands.
 `test --uvloop` runs the tests on uvloop (RELAYS_UVLOOP=1); without it, on asyncio's loop.
 """
 
@@ -105,7 +107,8 @@ def distributions() -> list[Path]:
 
 def fixture_distributions() -> list[Path]:
     """Test fixtures that are real distributions (a third-party plugin for the plugin tests):
-    any folder under tests/ with a pyproject.toml. Installed editable, never built or published.
+    any folder under tests/ with a pyproject.toml. Never installed, built or published: the
+    tests that need one activate it for their session (tests/kernel/conftest.py).
     """
     return sorted(pyproject.parent for pyproject in (ROOT / "tests").glob("**/pyproject.toml"))
 
@@ -188,7 +191,7 @@ def bootstrap() -> None:
     wanted = fingerprint()
     if ENV.stamp.exists() and json.loads(ENV.stamp.read_text()) == wanted:
         return
-    folders = distributions() + fixture_distributions()
+    folders = distributions()
     if not (ROOT / "kernel" / "pyproject.toml").is_file():
         say("warning: kernel/pyproject.toml does not exist yet, relays is not installed")
     requirements = dev_requirements()
@@ -196,6 +199,13 @@ def bootstrap() -> None:
     editables = [word for folder in folders for word in ("--editable", f"./{shown(folder)}")]
     if run(ENV.python, "-m", "pip", "install", "--quiet", *editables, *requirements, check=False):
         raise TaskFailed("pip could not install the workspace: see its output above")
+    # A .venv made before fixtures stopped being installed still holds them: take them out
+    # (-qq: pip says nothing about a fixture that is not installed).
+    fixtures = [
+        load(path / "pyproject.toml")["project"]["name"] for path in fixture_distributions()
+    ]
+    if fixtures:
+        run(ENV.python, "-m", "pip", "uninstall", "-qq", "--yes", *fixtures)
     ENV.stamp.write_text(json.dumps(wanted, indent=2) + "\n")
     say("environment ready")
 

@@ -1,0 +1,341 @@
+"""The meta-test of the docs: every code block of docs/ and of every README runs somewhere.
+
+Each block found by docs_code_blocks.py must be covered in one of these ways, or the test
+fails naming it (``path:line``):
+
+- a ``literalinclude`` of a file a test runs: a program of docs/snippets/ (test_snippets.py),
+  a file of a snippet package that a test installs (test_snippets.PACKAGES), an example that a
+  test under tests/ names, a test file (pytest runs it), or the source or pyproject.toml of one
+  of our distributions (every test imports them);
+- a doctest, which test_doctests_pass runs below;
+- a Python block of a README, which tests/test_readme.py runs, every one of them;
+- a shell transcript (``console``) every command of which is replayed by a test
+  (test_transcripts.py, test_plugin_guide.py, the test named in ELSEWHERE), or is a line that
+  CI runs as it is (.ci/run), or is in ALLOWLIST;
+- a directory tree (``text``) that LAYOUTS maps to a folder, where each listed file exists;
+- a block in a page another engineer owns and has yet to convert (TO_CONVERT).
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+from collections import Counter
+from pathlib import Path
+
+import docs_code_blocks
+import pytest
+import test_plugin_guide
+import test_snippets
+import test_transcripts
+from docs_code_blocks import ROOT, Block, all_blocks
+
+BLOCKS = all_blocks()
+
+#: Console commands that no test runs, and why. Keep it short: each entry is a promise that a
+#: reader can type the command and it works, which nothing checks.
+ALLOWLIST = {
+    # Serves the demo on the fixed port 8000 until Ctrl+C; `relays demo`, which it runs, is
+    # tested on a free port by tests/plugins/http/test_cli.py (test_demo_serves_a_page_...).
+    "python3 dev.py demo",
+    # pytest arguments passed through: running the suite from inside itself would recurse, and
+    # .ci/run runs `python3 dev.py test` (the same command without arguments).
+    "python3 dev.py test tests/kernel -k dispatch -x",
+    'python3 dev.py test -m "not integration"',
+}
+
+#: Blocks replayed or checked by a named test elsewhere: (page, start of first line) -> test.
+ELSEWHERE = {
+    ("docs/howto/wsgi.rst", "$ gunicorn --threads 8 hello_site:application"): (
+        "tests/docs/test_snippets.py::test_gunicorn_serves_the_wsgi_module_as_the_howto_says"
+    ),
+    # The Debugger's stderr, abridged by hand (process ids and traceback frames left out):
+    # every line shown is matched, in order, against what the program prints.
+    ("docs/tutorial/07-debugger.rst", "<Registered[bob,*:registered] "): (
+        "tests/docs/test_transcripts.py::test_abridged_stderr_is_what_the_program_prints"
+    ),
+}
+
+#: Directory trees shown as ``text`` blocks: (page, first line) -> where their top folders
+#: are in the repository, when they are shown under another name.
+LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
+    ("docs/howto/write-a-plugin.rst", "relays-greeter/"): {
+        "relays-greeter/": "docs/snippets/greeter/"
+    },
+    ("docs/howto/dispatcher-plugin.rst", "plugins/jsonrpc/"): {},
+}
+
+#: Pages other engineers were editing while this test was written: their blocks are still
+#: written in the page, TO BE CONVERTED to included, tested files (at most this many each,
+#: so no new one is added). Lower a number when you convert a block; drop the page at 0.
+TO_CONVERT = {
+    "docs/howto/controllers.rst": 6,
+    "docs/howto/http-server.rst": 7,
+    "docs/howto/jsonrpc.rst": 9,
+    "docs/howto/logging.rst": 6,
+    "docs/howto/sessions.rst": 6,
+    "docs/howto/sockets.rst": 11,
+    "docs/howto/static-files.rst": 5,
+    "docs/howto/xmlrpc.rst": 4,
+    "docs/reference/cli.rst": 5,
+    "docs/reference/http-protocol.rst": 1,
+    "docs/reference/http-testing.rst": 1,
+    "docs/reference/http.rst": 1,
+    "docs/reference/logging.rst": 1,
+}
+
+
+def ci_commands() -> set[str]:
+    """The dev.py tasks .ci/run runs, as a reader types them (CI may add options to a run of
+    the same task, such as another Python, but runs each one plain too)."""
+    tasks = re.findall(r"python3 dev\.py (\w+)", (ROOT / ".ci" / "run").read_text())
+    return {f"python3 dev.py {task}" for task in tasks}
+
+
+def named_test_exists(test: str) -> bool:
+    path, _, function = test.partition("::")
+    file = ROOT / path
+    return file.is_file() and f"def {function}(" in file.read_text()
+
+
+def layout_paths(block: Block) -> list[str]:
+    """The files and folders a tree lists, relative to the root of the repository."""
+    lines = [line.split("#")[0].rstrip() for line in block.text.splitlines()]
+    lines = [line for line in lines if line.strip()]
+    paths: list[str] = []
+    parents: list[tuple[int, str]] = []  # (indent, folder) of the enclosing folders
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        prefix = "".join(folder for _, folder in parents)
+        for name in line.split():
+            paths.append(prefix + name)
+            if name.endswith("/"):
+                parents.append((indent, name))
+    return paths
+
+
+def names_example(test: Path, target: str) -> bool:
+    """Whether *test* names the example *target* (``examples/web/hello.py``): its folder as a
+    path (``"examples" / "web"`` or ``examples/web/``) and its file name as a string."""
+    folder, name = target.rsplit("/", 1)
+    text = test.read_text()
+    folder_as_path = " / ".join(f'"{part}"' for part in folder.split("/"))
+    return (folder_as_path in text or f"{folder}/" in text) and (
+        f'"{name}"' in text or f"/ {name!r}" in text or f"{folder}/{name}" in text
+    )
+
+
+def included_file_runs(target: str) -> str | None:
+    """How the file a ``literalinclude`` shows is run by the tests, or None."""
+    path = ROOT / target
+    if path in test_snippets.SCRIPTS:
+        return "run by tests/docs/test_snippets.py"
+    for package, test in test_snippets.PACKAGES.items():
+        if target.startswith(package + "/"):
+            return f"built, installed and run by {test}"
+    if target.startswith("examples/"):
+        for test in sorted((ROOT / "tests").rglob("test_*.py")):
+            # This file names examples in its own tests of the reader: that runs nothing.
+            if test.resolve() != Path(__file__).resolve() and names_example(test, target):
+                return f"run by {test.relative_to(ROOT)}"
+        return None
+    if target.startswith("tests/") and path.name.startswith("test_"):
+        return "a test file: pytest runs it"
+    distribution = re.match(r"^(kernel|plugins/[\w-]+)/(src/.+\.py|pyproject\.toml)$", target)
+    if distribution:
+        return "source of a distribution: installed and imported by the tests"
+    return None
+
+
+def elsewhere(block: Block) -> str | None:
+    """The test ELSEWHERE names for *block*, if any."""
+    first_line = block.text.splitlines()[0] if block.text else ""
+    for (page, start), test in ELSEWHERE.items():
+        if block.path == page and first_line.startswith(start):
+            return test
+    return None
+
+
+def coverage(block: Block) -> str | None:
+    """How *block* is run by the tests, or None when nothing runs it."""
+    first_line = block.text.splitlines()[0] if block.text else ""
+    if block.kind == "literalinclude":
+        return included_file_runs(block.target)
+    if block.kind == "doctest":
+        return "a doctest: test_doctests_pass runs it"
+    if block.kind == "fenced" and block.language == "python" and block.path.endswith("README.md"):
+        return "run by tests/test_readme.py"
+    if test := elsewhere(block):
+        return f"checked by {test}" if named_test_exists(test) else None
+    if (block.path, first_line) in LAYOUTS:
+        return "a directory tree, checked by test_layouts_exist"
+    if block.language == "console" or (block.kind == "fenced" and block.language == "console"):
+        return console_coverage(block)
+    return None
+
+
+def console_coverage(block: Block) -> str | None:
+    if block in test_transcripts.REPLAYED:
+        return "replayed by tests/docs/test_transcripts.py"
+    commands = block.commands() or block.text.splitlines()  # Markdown shows no prompt
+    guide = test_plugin_guide.REPLAYED.get(block.path, [])
+    ways = []
+    for command in commands:
+        if command in guide:
+            ways.append("replayed by tests/docs/test_plugin_guide.py")
+        elif command in ci_commands():
+            ways.append("run as it is by .ci/run")
+        elif command in ALLOWLIST:
+            ways.append("allowlisted")
+        else:
+            return None
+    return ", ".join(sorted(set(ways))) if ways else None
+
+
+def test_every_code_block_is_run_by_a_test() -> None:
+    uncovered = [
+        f"{block.where}: {block.kind} {block.language or block.target}".rstrip()
+        for block in BLOCKS
+        if block.path not in TO_CONVERT and coverage(block) is None
+    ]
+    assert uncovered == [], (
+        "these code blocks run in no test: include them from a file a test runs "
+        "(docs/snippets/, examples/), or replay the transcript in a test"
+    )
+
+
+def test_pages_to_convert_gain_no_unconverted_block() -> None:
+    unconverted = Counter(b.path for b in BLOCKS if b.path in TO_CONVERT and coverage(b) is None)
+    grown = {page: n for page, n in unconverted.items() if n > TO_CONVERT[page]}
+    assert grown == {}, "convert the new blocks (see test_every_code_block_is_run_by_a_test)"
+
+
+def test_no_block_is_of_an_unknown_kind() -> None:
+    assert [b.where for b in BLOCKS if b.kind == "unknown"] == []
+
+
+def test_the_reader_finds_blocks_of_every_kind() -> None:
+    # The reader itself is checked: a change that made it miss a kind would pass everything.
+    kinds = Counter((b.kind, b.language) for b in BLOCKS)
+    for kind in ["literalinclude", "code-block", "literal", "fenced"]:
+        assert any(k == kind for k, _ in kinds), kind
+    assert kinds[("code-block", "console")] > 0
+
+
+SAMPLE = """\
+Title
+=====
+
+A paragraph that ends in a literal block::
+
+    shown as it is
+
+.. code-block:: console
+
+   $ python examples/tutorial/hello.py
+   Hello World!
+
+.. note::
+
+   .. literalinclude:: ../examples/tutorial/hello.py
+      :language: python
+
+>>> 1 + 1
+2
+
+.. parsed-literal::
+
+   unknown to the reader
+
+.. toctree::
+
+   not a block
+"""
+
+
+def test_the_reader_on_a_page_of_every_kind() -> None:
+    page = ROOT / "docs" / "sample.rst"
+    found = docs_code_blocks._rst_blocks(page, "docs/sample.rst", SAMPLE.splitlines())
+    summary = [(b.line, b.kind, b.language, b.text) for b in found]
+    assert summary == [
+        (4, "literal", "", "shown as it is\n"),
+        (8, "code-block", "console", "$ python examples/tutorial/hello.py\nHello World!\n"),
+        (15, "literalinclude", "python", ""),
+        (18, "doctest", "pycon", ">>> 1 + 1\n2\n"),
+        (21, "unknown", "parsed-literal", ""),
+    ]
+    assert found[2].target == "examples/tutorial/hello.py"
+    assert found[1].commands() == ["python examples/tutorial/hello.py"]
+    assert found[1].output_of("python examples/tutorial/hello.py") == "Hello World!\n"
+
+
+def test_the_reader_on_markdown() -> None:
+    text = "# Title\n\n```python\nprint(1)\n```\n\ntext\n\n```console\n$ ls\n```\n"
+    found = docs_code_blocks._markdown_blocks("README.md", text.splitlines())
+    assert [(b.line, b.language, b.text) for b in found] == [
+        (3, "python", "print(1)\n"),
+        (9, "console", "$ ls\n"),
+    ]
+
+
+def test_allowlisted_and_named_tests_exist() -> None:
+    for test in ELSEWHERE.values():
+        assert named_test_exists(test), test
+    shown = {command for b in BLOCKS for command in (b.commands() or b.text.splitlines())}
+    assert shown >= ALLOWLIST, "drop allowlist entries no page shows any more"
+    found = {elsewhere(b) for b in BLOCKS}
+    assert set(ELSEWHERE.values()) <= found, "drop entries for blocks that are gone"
+
+
+@pytest.mark.parametrize(("page", "first_line"), LAYOUTS)
+def test_layouts_exist(page: str, first_line: str) -> None:
+    (block,) = [b for b in BLOCKS if b.path == page and b.text.startswith(first_line)]
+    renames = LAYOUTS[(page, first_line)]
+    paths = layout_paths(block)
+    for shown, real in renames.items():
+        paths = [
+            real + path.removeprefix(shown) if path.startswith(shown) else path for path in paths
+        ]
+    missing = [path for path in paths if not (ROOT / path).exists()]
+    assert missing == []
+
+
+def test_doctests_pass() -> None:
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for block in [b for b in BLOCKS if b.kind == "doctest"]:
+        test = parser.get_doctest(block.text, {}, block.where, block.path, block.line)
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_blocks_are_found_in_every_readme() -> None:
+    readmes = {b.path for b in BLOCKS if b.path.endswith("README.md")}
+    assert "README.md" in readmes
+    assert len(readmes) == 1 + len(list((ROOT / "plugins").glob("*/README.md")))
+
+
+def test_pages_are_read_relative_to_the_root() -> None:
+    assert all(not Path(b.path).is_absolute() for b in BLOCKS)
+
+
+def report() -> str:
+    """How the blocks are covered, page by page: ``python tests/docs/test_code_blocks.py``."""
+    ways = Counter(
+        (coverage(b) or "TO CONVERT") if b.path in TO_CONVERT else coverage(b) for b in BLOCKS
+    )
+    lines = [f"{len(BLOCKS)} code blocks in {len({b.path for b in BLOCKS})} pages"]
+    lines += [f"{n:4}  {way}" for way, n in sorted(ways.items(), key=lambda i: (-i[1], str(i[0])))]
+    lines += ["", "to convert:"]
+    lines += [
+        f"  {b.where}: {b.kind} {b.language}".rstrip()
+        for b in BLOCKS
+        if b.path in TO_CONVERT and coverage(b) is None
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())
