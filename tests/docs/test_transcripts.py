@@ -20,6 +20,8 @@ from docs_code_blocks import ROOT, Block, all_blocks
 PROGRAM = re.compile(r"^python (?P<program>(?:examples|docs/snippets)/\S+\.py)$")
 #: ``1234:MainThread`` in a component's repr, shown as ``4242:MainThread`` in the pages.
 PROCESS_AND_THREAD = re.compile(r" \d+:(?P<thread>[\w-]+) ")
+#: The hint Python 3.12 and later add to a NameError (3.11 prints the message alone).
+DID_YOU_MEAN = re.compile(r"\. Did you mean: '[^']*'\?$", flags=re.M)
 #: Seconds a program may take; each one ends by itself in well under one.
 TIMEOUT = 30
 
@@ -82,6 +84,8 @@ def test_abridged_stderr_is_what_the_program_prints(page: str, program: str) -> 
     assert result.returncode == 0, result.stderr
     printed = PROCESS_AND_THREAD.sub(r" 4242:\g<thread> ", result.stderr)
     printed = printed.replace(f"{ROOT}/", "")  # pages show paths relative to the repository
+    # Python 3.12 and later end some errors with a hint that 3.11 does not print.
+    printed = DID_YOU_MEAN.sub("", printed)
     assert abridged_matches(shown.text, printed) == []
 
 
