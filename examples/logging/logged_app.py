@@ -31,21 +31,22 @@ class MyApp(Component):
         return "hello"
 
 
-def configure_logging(access_path: str) -> None:
+def configure_logging(access_path: str) -> RepeatFilter:
     access = logging.getLogger("relays.access")
     access.addHandler(logging.handlers.WatchedFileHandler(access_path))
     access.setLevel(logging.INFO)
     access.propagate = False  # keep access lines out of the error log
     errors = logging.StreamHandler(sys.stderr)
-    RepeatFilter(errors)  # repeated warnings and errors: once, then a count per interval
+    repeats = RepeatFilter(errors)  # repeated warnings and errors: once, then a count
     logging.basicConfig(level=logging.INFO, handlers=[errors])
+    return repeats
 
 
-def build(bind: str) -> Server:
+def build(bind: str, repeats: RepeatFilter) -> Server:
     server = Server(bind) + MyApp()
     server += TrustedProxies(["10.0.0.0/8"])
     server += AccessLog(format="json")
-    server += ErrorLog()
+    server += ErrorLog(repeat_filters=[repeats])  # their pending counts written on stop
     return server
 
 
@@ -56,8 +57,8 @@ def debug(app: Server) -> None:
 
 if __name__ == "__main__":
     bind = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:8000"
-    configure_logging(sys.argv[2] if len(sys.argv) > 2 else "access.log")
-    app = build(bind)
+    repeats = configure_logging(sys.argv[2] if len(sys.argv) > 2 else "access.log")
+    app = build(bind, repeats)
     if "--debug" in sys.argv[3:]:
         debug(app)
     app.run()

@@ -54,6 +54,25 @@ ELSEWHERE = {
     ("docs/tutorial/07-debugger.rst", "<Registered[bob,*:registered] "): (
         "tests/docs/test_transcripts.py::test_abridged_stderr_is_what_the_program_prints"
     ),
+    # A server that cannot listen, its message and exit status: relays demo on a taken port.
+    ("docs/howto/deploy.rst", "$ relays demo --bind tcp://127.0.0.1:8000"): (
+        "tests/plugins/http/test_bind_failure.py::test_the_command_line_exits_with_a_message"
+    ),
+    # The supervisor's serving line, and the signals it answers, on a free port.
+    ("docs/howto/deploy.rst", "$ relays serve myapp:App --bind tcp://0.0.0.0:8000 --workers"): (
+        "tests/plugins/http/test_supervisor.py::test_a_killed_worker_is_logged_and_replaced"
+    ),
+    # The JSON-RPC calculator's calls (examples/rpc/calculator.py): the same request by
+    # urllib, and the nc -N command as it is.
+    ("docs/howto/jsonrpc.rst", "$ curl -s -H 'Content-Type: application/json' \\"): (
+        "tests/plugins/jsonrpc/test_examples.py::test_the_calculator_over_http"
+    ),
+    ("docs/howto/jsonrpc.rst", '$ printf \'{"jsonrpc":"2.0","method":"add"'): (
+        "tests/plugins/jsonrpc/test_examples.py::test_the_documented_nc_command_over_lines"
+    ),
+    ("docs/howto/deploy.rst", "$ kill -HUP 4242"): (
+        "tests/plugins/http/test_supervisor.py::test_sighup_reloads_without_dropping_requests"
+    ),
 }
 
 #: Directory trees shown as ``text`` blocks: (page, first line) -> where their top folders
@@ -70,9 +89,8 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 #: so no new one is added). Lower a number when you convert a block; drop the page at 0.
 TO_CONVERT = {
     "docs/howto/controllers.rst": 6,
-    "docs/howto/deploy.rst": 3,
-    "docs/howto/http-server.rst": 6,
-    "docs/howto/jsonrpc.rst": 3,
+    "docs/howto/http-server.rst": 7,
+    "docs/howto/jsonrpc.rst": 1,
     "docs/howto/logging.rst": 4,
     "docs/howto/sessions.rst": 6,
     "docs/howto/sockets.rst": 11,

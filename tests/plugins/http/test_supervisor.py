@@ -50,8 +50,12 @@ class DiesAtOnce(Component):
 class Served:
     """A running ``relays serve --workers``: its process, URL, and stderr line by line."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, lines: queue.Queue[str]) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], announced: str, url: str, lines: queue.Queue[str]
+    ) -> None:
         self.process = process
+        #: The line printed once every worker listens.
+        self.announced = announced
         self.url = url
         self._lines = lines
 
@@ -101,13 +105,13 @@ def serve(tmp_path: Path) -> Iterator[Start]:
         assert process.stderr is not None
         assert process.stdout is not None
         threading.Thread(target=_pump, args=(process.stderr, lines), daemon=True).start()
-        url = ""
+        url = first = ""
         if target == "pidapp:App":
             first = process.stdout.readline()
             match = re.search(r"(http://\S+/)", first)
             assert match, f"no URL in {first!r}"
             url = match[1]
-        return Served(process, url, lines)
+        return Served(process, first, url, lines)
 
     yield start
     for process in started:
@@ -140,6 +144,12 @@ def wait_gone(pids: set[int]) -> None:
 
 def test_a_killed_worker_is_logged_and_replaced(serve: Start) -> None:
     served = serve("pidapp:App", "--workers", "2")
+    # As docs/howto/deploy.rst shows it:
+    assert re.fullmatch(
+        rf"relays: serving on http://127\.0\.0\.1:\d+/ with 2 workers "
+        rf"\(pid {served.process.pid}; Ctrl\+C to stop, SIGHUP to reload\)\n",
+        served.announced,
+    )
     first = served.listening(2)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)

@@ -31,6 +31,9 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: Handlers installed by :func:`configure`, by logger name, so configuring twice
 #: (tests, a reload) replaces them instead of doubling every line.
 _installed: dict[str, logging.Handler] = {}
+#: The repeat filter of each handler :func:`configure` installed, by logger name: the
+#: error log writes their pending counts when the server stops.
+_repeat_filters: dict[str, RepeatFilter] = {}
 
 
 def _destination(text: str) -> str:
@@ -124,7 +127,7 @@ def configure(config: Config) -> None:
         stderr = logging.StreamHandler(sys.stderr)
         # Warnings and errors repeated by kind (a store down, on every request) are
         # written once per interval with a count, so they cannot flood the disk.
-        RepeatFilter(stderr)
+        _repeat_filters["relays"] = RepeatFilter(stderr)
         _install(server_logger, stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if options.log_debug:
         logging.getLogger("relays.debug").setLevel(logging.DEBUG)
@@ -161,6 +164,6 @@ def app_created(app: BaseComponent, config: Config) -> None:
         TrustedProxies(options.trusted_proxy, channel=channel).register(app)
     if options.access_log is not None:
         AccessLog(format=options.log_format, channel=channel).register(app)
-    ErrorLog().register(app)
+    ErrorLog(repeat_filters=list(_repeat_filters.values())).register(app)
     if options.log_debug:
         debug_to_logger(app)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from relays import BaseComponent, handler
@@ -35,7 +35,7 @@ from relays.transports import Connection
 from relays_http import RequestEvent
 
 from ._formats import escape
-from ._ratelimit import REPEAT_INTERVAL, RepeatLimiter, TokenBucket, Verdict
+from ._ratelimit import REPEAT_INTERVAL, RepeatFilter, RepeatLimiter, TokenBucket, Verdict
 
 __all__ = ["ErrorLog"]
 
@@ -45,7 +45,8 @@ class ErrorLog(BaseComponent):
 
     *rate* and *burst* bound the bad-request lines (per second, and at once);
     repeats of an exception are written once per *repeat_interval* seconds, as a
-    count; *clock* is the limiters' clock, for tests.
+    count; the counts pending in *repeat_filters* (:class:`RepeatFilter`) are written
+    when the tree stops; *clock* is the limiters' clock, for tests.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class ErrorLog(BaseComponent):
         burst: int = 50,
         summary_delay: float = 10.0,
         repeat_interval: float = REPEAT_INTERVAL,
+        repeat_filters: Sequence[RepeatFilter] = (),
         clock: Callable[[], float] | None = None,
         channel: Any = "*",
     ) -> None:
@@ -76,6 +78,8 @@ class ErrorLog(BaseComponent):
             else RepeatLimiter(repeat_interval, clock=clock)
         )
         self._repeats_timer: asyncio.TimerHandle | None = None
+        #: Log filters whose pending counts are written when the tree stops.
+        self.repeat_filters = tuple(repeat_filters)
 
     @handler("exception", channel="*")
     def _on_exception(
@@ -211,6 +215,8 @@ class ErrorLog(BaseComponent):
                 self._repeats_timer = None
             for kind, count, seconds in self.repeats.take_all():
                 self._log_repeats(kind, count, seconds)
+            for repeat_filter in self.repeat_filters:
+                repeat_filter.flush()
 
 
 #: Marks our records for :class:`RepeatFilter`: limited here already, by a finer kind.

@@ -248,6 +248,9 @@ class RepeatFilter(logging.Filter):
         self.handler = handler
         self.level = level
         self.limiter = RepeatLimiter(interval, max_kinds=max_kinds, clock=clock)
+        # The latest counted record of each kind, for the count :meth:`flush` writes;
+        # at most ``max_kinds`` (beyond, the limiter counts new kinds together anyway).
+        self._latest: dict[Hashable, logging.LogRecord] = {}
         handler.addFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -258,16 +261,50 @@ class RepeatFilter(logging.Filter):
         verdict = self.limiter.check(kind)
         if verdict is Verdict.WHOLE:
             return True
-        if verdict is Verdict.SUMMARY:
-            count, seconds = self.limiter.last_summary
-            fields = dict(record.__dict__)
-            fields.update(
-                msg="%s [%d times in the last %.1f s; the first was logged in full]",
-                args=(record.getMessage(), count, seconds),
-                exc_info=None,
-                exc_text=None,
-                stack_info=None,
-                relays_limited=True,
-            )
-            self.handler.handle(logging.makeLogRecord(fields))
+        if verdict is Verdict.COUNTED:
+            if kind in self._latest or len(self._latest) < self.limiter.max_kinds:
+                self._latest[kind] = record
+            return False
+        self._latest.pop(kind, None)
+        count, seconds = self.limiter.last_summary
+        self._write_count(record, count, seconds, "times")
         return False
+
+    def flush(self) -> None:
+        """Write the counts still pending (repeats since the last line of their kind).
+
+        :class:`ErrorLog` calls it when its tree stops, for the filters it is given;
+        call it yourself before a program that uses the filter alone exits.
+        """
+        for kind, count, seconds in self.limiter.take_all():
+            latest = self._latest.pop(kind, None)
+            if latest is not None:
+                self._write_count(latest, count, seconds, "more times")
+            else:  # new kinds past the table size, counted together
+                other = logging.makeLogRecord(
+                    {
+                        "name": "relays",
+                        "levelno": logging.WARNING,
+                        "levelname": "WARNING",
+                        "msg": "%d more warnings and errors of other kinds in the last %.1f s",
+                        "args": (count, seconds),
+                        "relays_limited": True,
+                    }
+                )
+                self.handler.handle(other)
+        self._latest.clear()
+
+    def _write_count(
+        self, record: logging.LogRecord, count: int, seconds: float, what: str
+    ) -> None:
+        """*record*'s message, without its traceback, with how often it came."""
+        fields = dict(record.__dict__)
+        fields.update(
+            msg="%s [%d %s in the last %.1f s; the first was logged in full]",
+            args=(record.getMessage(), count, what, seconds),
+            exc_info=None,
+            exc_text=None,
+            stack_info=None,
+            relays_limited=True,
+        )
+        self.handler.handle(logging.makeLogRecord(fields))
