@@ -17,7 +17,9 @@ from ._events import (
     Stopped,
     Unregistered,
 )
+from ._graph import GraphvizNotFound, graph
 from ._handlers import Handler, handler
+from ._loader import Load, Loaded, Loader, LoadError
 from ._loading import load_app
 from ._plugins import (
     PluginNotFound,
@@ -30,7 +32,8 @@ from ._plugins import (
 from ._priorities import Priority
 from ._running import new_event_loop
 from ._timers import Timer
-from ._tools import graph, inspect
+from ._tools import inspect
+from ._tree import findchannel, findcmp, findroot, findtype, flatten
 from ._values import Value
 from ._version import __version__
 from ._workers import Task, Worker, task
@@ -43,7 +46,12 @@ __all__ = [
     "Debugger",
     "Event",
     "ExceptionEvent",
+    "GraphvizNotFound",
     "Handler",
+    "Load",
+    "LoadError",
+    "Loaded",
+    "Loader",
     "PluginNotFound",
     "Priority",
     "Provided",
@@ -60,6 +68,11 @@ __all__ = [
     "find_dispatcher",
     "find_protocol",
     "find_transport",
+    "findchannel",
+    "findcmp",
+    "findroot",
+    "findtype",
+    "flatten",
     "graph",
     "handler",
     "inspect",
