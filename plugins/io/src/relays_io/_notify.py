@@ -25,7 +25,7 @@ from typing import Any
 from relays import BaseComponent, Event, handler
 from relays.transports import Error
 
-from ._changes import Change, ChangeBatch, InotifyDecoder, RawChange
+from ._changes import Change, ChangeBatch, InotifyDataError, InotifyDecoder, RawChange
 
 __all__ = [
     "DEFAULT_DEBOUNCE",
@@ -252,7 +252,12 @@ class Notify(BaseComponent):
             data = os.read(self._descriptor, 64 * 1024)
         except BlockingIOError:
             return
-        for record in self._decoder.feed(data):
+        try:
+            records = self._decoder.feed(data)
+        except InotifyDataError as error:  # the kernel's records: cannot happen, but say so
+            self.fire(Error(error))
+            return
+        for record in records:
             change = self._change(record)
             if change is not None and self._batch.add(change):
                 loop = asyncio.get_running_loop()
