@@ -82,6 +82,23 @@ def test_any_input_gives_lines_or_line_too_long_the_same_way_for_any_split(
     assert feed_all(pieces) == feed_all([stream])
 
 
+@given(st.lists(st.binary(max_size=12), max_size=6), st.binary(max_size=6), st.data())
+def test_a_separator_split_across_reads_is_found(
+    lines: list[bytes], trailing: bytes, data: st.DataObject
+) -> None:
+    separator = b"\r\n\r\n"
+    lines = [line.replace(b"\r", b"") for line in lines]
+    trailing = trailing.replace(b"\r", b"")
+    stream = b"".join(line + separator for line in lines) + trailing
+
+    def feed(pieces: list[bytes]) -> tuple[list[bytes], bytes]:
+        buffer = LineBuffer(separator=separator, max_line_length=64)
+        found = [line for piece in pieces for line in buffer.feed(piece)]
+        return found, buffer.pending
+
+    assert feed(data.draw(splits(stream))) == (lines, trailing)
+
+
 def test_the_protocol_hook_answers_line() -> None:
     assert find_protocol("line") is Line
 

@@ -52,7 +52,11 @@ class LineEvent(Event):
 
 
 class LineBuffer:
-    """Cuts a byte stream into lines; keeps the unfinished tail for the next :meth:`feed`."""
+    """Cuts a byte stream into lines; keeps the unfinished tail for the next :meth:`feed`.
+
+    The tail is kept as the list of reads that make it up, joined only when a separator
+    arrives: a long line that comes in many small reads costs one copy, not one per read.
+    """
 
     def __init__(
         self, *, separator: bytes = b"\n", max_line_length: int = DEFAULT_MAX_LINE_LENGTH
@@ -63,50 +67,73 @@ class LineBuffer:
             raise ValueError(f"max_line_length must be 1 or more, not {max_line_length}")
         self.separator = separator
         self.max_line_length = max_line_length
-        self._pending = bytearray()
+        self._strip_return = separator == b"\n"
+        self._seam = len(separator) - 1
+        #: Bytes at the end of the tail that may still turn out to be separator.
+        self._slack = self._seam + self._strip_return
+        self._tail: list[bytes] = []  # the reads since the last separator
+        self._tail_length = 0
+        # The tail's last len(separator) - 1 bytes, where a separator may begin.
+        self._tail_end = b""
 
     @property
     def pending(self) -> bytes:
         """The bytes received after the last separator (the start of the next line)."""
-        return bytes(self._pending)
+        return b"".join(self._tail)
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add *data*; return the lines it completed. Raises :class:`LineTooLong`.
 
         After :class:`LineTooLong` the buffer is empty: what was pending is dropped.
         """
-        # Only the tail can hold the start of a separator that *data* completes.
-        start = max(0, len(self._pending) - len(self.separator) + 1)
-        self._pending += data
         separator = self.separator
-        lines: list[bytes] = []
-        begin = 0
-        while True:
-            end = self._pending.find(separator, start)
-            if end < 0:
-                break
-            line = bytes(self._pending[begin:end])
-            if separator == b"\n" and line.endswith(b"\r"):
-                line = line[:-1]
-            if len(line) > self.max_line_length:
-                self._pending.clear()
-                raise LineTooLong(self._too_long(len(line)), lines)
-            lines.append(line)
-            begin = start = end + len(separator)
-        del self._pending[:begin]
+        if type(data) is not bytes:
+            data = bytes(data)
+        tail = self._tail
+        # A separator may begin in the tail and end in *data*: probe across the seam.
+        seam = self._seam
+        probe = self._tail_end + data if seam else data
+        if separator not in probe:
+            tail.append(data)
+            self._tail_length += len(data)
+            if seam:
+                self._tail_end = probe[-seam:]
+            if self._tail_length - self._slack > self.max_line_length:
+                self._tail_too_long([])
+            return []
+        whole = b"".join([*tail, data]) if tail else data
+        parts = whole.split(separator)
+        rest = parts.pop()
+        self._tail = [rest] if rest else []
+        self._tail_length = len(rest)
+        if seam:
+            self._tail_end = rest[-seam:]
+        if self._strip_return and b"\r" in whole:
+            parts = [part[:-1] if part.endswith(b"\r") else part for part in parts]
+        limit = self.max_line_length
+        if max(map(len, parts)) > limit:
+            good = next(i for i, part in enumerate(parts) if len(part) > limit)
+            self.clear()
+            raise LineTooLong(self._too_long(len(parts[good])), parts[:good])
+        if self._tail_length - self._slack > limit:
+            self._tail_too_long(parts)
+        return parts
+
+    def _tail_too_long(self, lines: list[bytes]) -> None:
         # The tail may end with the start of a separator (and, for "\n", a "\r" that
-        # belongs to it): the line it begins is at least this long, however it ends.
-        # Checking only what must be line keeps the outcome the same for every split.
-        shortest = len(self._pending) - len(separator) + 1 - (separator == b"\n")
-        if shortest > self.max_line_length:
-            self._pending.clear()
-            raise LineTooLong(self._too_long(shortest), lines)
-        return lines
+        # belongs to it): the line it begins is at least its length minus that slack,
+        # however it ends. Checking only what must be line keeps the outcome the same
+        # for every split of the stream.
+        shortest = self._tail_length - self._slack
+        self.clear()
+        raise LineTooLong(self._too_long(shortest), lines)
 
     def clear(self) -> bytes:
         """Forget the pending tail (the connection ended); return what it held."""
-        pending = bytes(self._pending)
-        self._pending.clear()
+        pending = self.pending
+        self._tail = []
+        self._tail_length = 0
+        self._tail_end = b""
         return pending
 
     def _too_long(self, length: int) -> str:
