@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -99,3 +100,17 @@ async def test_the_memo_server_closes_on_a_line_over_its_limit() -> None:
         await writer.wait_closed()
         [error] = await recorder.until("error")
         assert "max_line_length=1024" in str(error.args[1])
+
+
+@pytest.mark.parametrize("source", ["pipe", "file"])
+def test_the_stdin_filter_answers_each_line_then_stops(source: str, tmp_path: Path) -> None:
+    text = b"hello\nworld\n"
+    command = [sys.executable, str(EXAMPLES / "upper.py")]
+    if source == "pipe":
+        completed = subprocess.run(command, input=text, capture_output=True, timeout=60)
+    else:
+        (tmp_path / "input.txt").write_bytes(text)
+        with (tmp_path / "input.txt").open("rb") as stdin:
+            completed = subprocess.run(command, stdin=stdin, capture_output=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == b"HELLO\nWORLD\n"

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from relays.testing import Manager, Recorder
-from relays_io import Close, File, Resume, StdIn, StdOut, Write
+from relays_io import Close, File, Resume, Seek, StdIn, StdOut, Write
 
 
 async def test_a_file_is_read_in_chunks_then_eof_and_closed(
@@ -100,3 +100,16 @@ async def test_a_pipe_is_read_when_ready(manager: Manager) -> None:
 def test_standard_streams_are_files_on_their_own_channels() -> None:
     assert StdIn().channel == "stdin"
     assert StdOut(binary=True).mode == "wb"
+
+
+async def test_seek_moves_the_position_for_the_next_write(
+    manager: Manager, tmp_path: Path
+) -> None:
+    path = tmp_path / "patch.bin"
+    path.write_bytes(b"0123456789")
+    File(path, "r+b", autoclose=False).register(manager)
+    await manager.wait("eof", "file")
+    assert await manager.call(Seek(4), "file") == 4
+    await manager.call(Write(b"AB"), "file")
+    await manager.call(Close(), "file")
+    assert path.read_bytes() == b"0123AB6789"

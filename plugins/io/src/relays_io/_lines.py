@@ -150,7 +150,8 @@ class Line(BaseComponent):
     component's channel. *encoding* (e.g. ``"utf-8"``) turns lines into ``str``; bytes
     that do not decode are replaced. A line longer than *max_line_length* bytes
     fires ``error(sock, LineTooLong)`` (``error(LineTooLong)`` for a client) and closes
-    a server connection.
+    a server connection. Bytes after the last separator when a stream ends are not a line
+    (as for ``wc -l``): they are dropped with the connection.
     """
 
     def __init__(
