@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import sys
 import textwrap
@@ -77,17 +78,18 @@ async def test_a_module_must_offer_exactly_one_component(
 
 
 def test_the_plugin_app_example_loads_and_greets() -> None:
-    sys.path.insert(0, str(EXAMPLES))
+    spec = importlib.util.spec_from_file_location("plugin_app", EXAMPLES / "plugin_app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    output = io.StringIO()
+    app = example.PluginApp(["hello", "shout"])
     try:
-        from plugin_app import PluginApp  # type: ignore[import-not-found]
-
-        output = io.StringIO()
-        app = PluginApp(["hello", "shout"])
         with contextlib.redirect_stdout(output):
             app.run()
     finally:
-        sys.path.remove(str(EXAMPLES))
-        for name in ("plugin_app", "hello", "shout"):
+        for name in ("hello", "shout"):
             sys.modules.pop(name, None)
     assert output.getvalue().splitlines() == ["Hello, world.", "HEY HEY WORLD!"]
     assert isinstance(app.loader.loaded["hello"], Component)
