@@ -5,6 +5,9 @@ channels, and handlers (plain methods, or ``async def``) answer them. Transports
 protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
 """
 
+# circuits names relays does not have (Manager, File, ...) raise an error naming the
+# replacement, rather than Python's bare "cannot import name" (PEP 562).
+from ._circuits import explain_missing_name as __getattr__  # noqa: F401 - used by Python
 from ._components import NOT_DELIVERED, BaseComponent, Component
 from ._config import Config, Provided
 from ._debugger import Debugger
