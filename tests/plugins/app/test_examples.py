@@ -86,3 +86,32 @@ def test_the_daemon_serves_from_the_background_and_cleans_up(shared_directory: P
         os.kill(pid, 15)
         wait_gone(pid)
     assert not pidfile.exists()
+
+
+@pytest.mark.integration
+def test_relays_serve_daemon_runs_in_the_background(shared_directory: Path) -> None:
+    """``relays serve --daemon --pidfile`` (and ``--user nobody`` as root) end to end."""
+    port = free_port()
+    pidfile = shared_directory / "serve.pid"
+    hello = Path(__file__).resolve().parents[3] / "examples" / "web" / "hello.py"
+    command = [
+        sys.executable, "-m", "relays._cli", "serve", f"{hello}:Root",
+        "--bind", f"tcp://127.0.0.1:{port}", "--daemon", "--pidfile", str(pidfile),
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command += ["--user", "nobody"]
+    launcher = subprocess.run(command, timeout=PATIENCE, capture_output=True, text=True)
+    assert launcher.returncode == 0, launcher.stderr
+    wait_listening(port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=PATIENCE) as response:
+        assert response.status == 200
+    pid = int(pidfile.read_text())
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            uid = next(line.split()[1] for line in status if line.startswith("Uid:"))
+        expected = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.getuid()
+        assert int(uid) == expected
+    finally:
+        os.kill(pid, 15)
+        wait_gone(pid)
+    assert not pidfile.exists()
