@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from relays.testing import Manager, Recorder
-from relays_io import Close, Line, Pipe, Write
+from relays_io import Close, File, Line, Pipe, Write
 
 
 async def test_each_end_reads_what_the_other_wrote(manager: Manager) -> None:
@@ -34,3 +36,13 @@ async def test_lines_over_a_pipe_and_disconnected_on_close(manager: Manager) -> 
     manager.fire(Close(), "a")
     disconnected = await recorder.until("disconnected", 2)
     assert sorted(event.channels for event in disconnected) == [("a",), ("b",)]
+
+
+async def test_line_cuts_the_text_a_file_reads(manager: Manager, tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("één\ntwee\n", encoding="utf-8")
+    recorder = Recorder().register(manager)
+    manager += Line(channel="notes", encoding="utf-8")
+    manager += File(path, channel="notes")
+    lines = await recorder.until("line", 2)
+    assert [event.args for event in lines] == [("één",), ("twee",)]

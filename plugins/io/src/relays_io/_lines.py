@@ -188,6 +188,8 @@ class Line(BaseComponent):
             prefix = ()
         else:
             return  # a datagram read(address, data): lines need a stream
+        if isinstance(data, str):  # a File in text mode: cut its text as UTF-8 bytes
+            data = data.encode(self.encoding or "utf-8")
         try:
             lines = self._buffer(sock).feed(data)
         except LineTooLong as error:
