@@ -15,11 +15,16 @@ import http.cookiejar
 import io
 import json
 import logging
+import os
+import pwd
 import re
+import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.request
 import xmlrpc.client
@@ -187,11 +192,69 @@ def check_static(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
         assert get(watch, "/static/hello.txt") == b"static hello\n"
 
 
+def check_io(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    with running(block) as (_, watch):
+        assert watch.ready.wait(TIMEOUT)
+        assert watch.address is not None
+        with socket.create_connection(watch.address[:2], timeout=TIMEOUT) as client:
+            client.sendall(b"hello\nwor")
+            client.sendall(b"ld\n")
+            answer = b""
+            while answer.count(b"\n") < 2:
+                answer += client.recv(100) or b"!"  # (a closed connection ends the loop)
+            assert answer == b"HELLO\nWORLD\n"
+
+
+def check_app(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as a program (it forks into the background), then asked and stopped by its pid."""
+    # The daemon removes its pidfile after it stopped being root: a folder anyone may use
+    # (pytest's own folders are private to root).
+    shared = Path(tempfile.mkdtemp(prefix="relays-readme-"))
+    try:
+        shared.chmod(0o777)
+        run_daemon_example(block, shared)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def run_daemon_example(block: Block, shared: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pidfile = shared / "hello.pid"
+    user = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
+    source = (
+        block.text.replace(ADDRESS, f"tcp://127.0.0.1:{port}")
+        .replace("/tmp/relays-hello.pid", str(pidfile))
+        .replace('"nobody"', repr(user))
+    )
+    (shared / "hello_daemon.py").write_text(source)
+    subprocess.run([sys.executable, shared / "hello_daemon.py"], check=True, timeout=TIMEOUT)
+    for _ in range(int(TIMEOUT / 0.05)):  # until it listens (bounded)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+            break
+        except ConnectionRefusedError:
+            threading.Event().wait(0.05)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=TIMEOUT) as answer:
+        assert answer.read() == b"Hello from the background!"
+    pid = int(pidfile.read_text())
+    descriptor = os.pidfd_open(pid)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        assert select.select([descriptor], [], [], TIMEOUT)[0], "the daemon did not exit"
+    finally:
+        os.close(descriptor)
+    assert not pidfile.exists()
+
+
 #: How each README example is used, by README and rank among its Python blocks.
 CHECKS: dict[tuple[str, int], Callable[[Block, pytest.MonkeyPatch], None]] = {
     ("README.md", 0): check_bark,
     ("README.md", 1): check_hello_world,
+    ("plugins/app/README.md", 0): check_app,
     ("plugins/http/README.md", 0): check_http_readme,
+    ("plugins/io/README.md", 0): check_io,
     ("plugins/jsonrpc/README.md", 0): check_jsonrpc,
     ("plugins/logging/README.md", 0): check_logging,
     ("plugins/sessions/README.md", 0): check_sessions,

@@ -70,3 +70,23 @@ async def test_to_a_file_path(tmp_path: Path) -> None:
         await app.fire(Event.create("logged"))
     debugger.close()
     assert "logged" in path.read_text()
+
+
+async def test_prefix_starts_every_line_and_may_be_a_function(manager: Manager) -> None:
+    stream = io.StringIO()
+    manager += Dog()
+    manager += Debugger(file=stream, prefix=lambda: "worker-1")
+    await manager.fire(Event.create("bark"), "bob")
+    lines = stream.getvalue().splitlines()
+    assert lines
+    assert all(line.startswith("worker-1: <") for line in lines)
+
+
+async def test_trim_cuts_long_events(manager: Manager) -> None:
+    stream = io.StringIO()
+    manager += Dog()
+    manager += Debugger(file=stream, trim=12, prefix="dbg")
+    await manager.fire(Event.create("howl", "x" * 100), "bob")
+    assert "dbg: <Howl[bob:ho..." in stream.getvalue().splitlines()
+    with pytest.raises(ValueError, match="trim must be 1 or more"):
+        Debugger(trim=0)

@@ -5,6 +5,9 @@ channels, and handlers (plain methods, or ``async def``) answer them. Transports
 protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
 """
 
+# circuits names relays does not have (Manager, File, ...) raise an error naming the
+# replacement, rather than Python's bare "cannot import name" (PEP 562).
+from ._circuits import explain_missing_name as __getattr__  # noqa: F401 - used by Python
 from ._components import NOT_DELIVERED, BaseComponent, Component
 from ._config import Config, Provided
 from ._debugger import Debugger
@@ -17,7 +20,9 @@ from ._events import (
     Stopped,
     Unregistered,
 )
+from ._graph import GraphvizNotFound, graph
 from ._handlers import Handler, handler
+from ._loader import Load, Loaded, Loader, LoadError
 from ._loading import load_app
 from ._plugins import (
     PluginNotFound,
@@ -30,7 +35,8 @@ from ._plugins import (
 from ._priorities import Priority
 from ._running import new_event_loop
 from ._timers import Timer
-from ._tools import graph, inspect
+from ._tools import inspect
+from ._tree import findchannel, findcmp, findroot, findtype, flatten
 from ._values import Value
 from ._version import __version__
 from ._workers import Task, Worker, task
@@ -43,7 +49,12 @@ __all__ = [
     "Debugger",
     "Event",
     "ExceptionEvent",
+    "GraphvizNotFound",
     "Handler",
+    "Load",
+    "LoadError",
+    "Loaded",
+    "Loader",
     "PluginNotFound",
     "Priority",
     "Provided",
@@ -60,6 +71,11 @@ __all__ = [
     "find_dispatcher",
     "find_protocol",
     "find_transport",
+    "findchannel",
+    "findcmp",
+    "findroot",
+    "findtype",
+    "flatten",
     "graph",
     "handler",
     "inspect",

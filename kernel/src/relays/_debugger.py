@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,7 +25,10 @@ class Debugger(BaseComponent):
 
     *file* may be a path (opened for appending) or a text stream. ``ignore_events``
     and ``ignore_channels`` leave out noisy names and channels; ``events=False``
-    reports errors only.
+    reports errors only. *prefix* (a string, or a function called for each line,
+    e.g. to add the time or the process id) starts every line it writes, followed by
+    ``": "``; *trim* cuts an event's text to that many characters (``...`` marks the
+    cut), for events that carry whole request bodies.
     """
 
     def __init__(
@@ -38,8 +41,14 @@ class Debugger(BaseComponent):
         events: bool = True,
         errors: bool = True,
         channel: Any = "*",
+        prefix: str | Callable[[], str] = "",
+        trim: int | None = None,
     ) -> None:
         super().__init__(channel=channel)
+        if trim is not None and trim < 1:
+            raise ValueError(f"trim must be 1 or more characters (or None), not {trim}")
+        self.prefix = prefix
+        self.trim = trim
         self._owns_file = isinstance(file, (str, Path))
         self.file: IO[str] | None = (
             open(file, "a", encoding="utf-8")  # noqa: SIM115 - closed on stopped
@@ -59,7 +68,10 @@ class Debugger(BaseComponent):
         if self.ignore_channels and any(c in self.ignore_channels for c in event.channels):
             return
         if self.events:
-            self._emit(logging.DEBUG, repr(event))
+            text = repr(event)
+            if self.trim is not None and len(text) > self.trim:
+                text = text[: self.trim] + "..."
+            self._emit(logging.DEBUG, text)
         if self.errors and type(event) is ExceptionEvent:
             error_type, error, lines = args[:3]
             where = kwargs.get("handler")
@@ -67,6 +79,9 @@ class Debugger(BaseComponent):
             self._emit(logging.ERROR, report.rstrip("\n"))
 
     def _emit(self, level: int, message: str) -> None:
+        prefix = self.prefix() if callable(self.prefix) else self.prefix
+        if prefix:
+            message = f"{prefix}: {message}"
         if self.logger is not None:
             self.logger.log(level, "%s", message)
             return

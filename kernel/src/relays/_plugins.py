@@ -45,6 +45,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     **{("transport", s): "relays-sockets" for s in ("tcp", "tcp4", "tcp6", "udp", "unix", "tls")},
     ("protocol", "http"): "relays-http",
     ("protocol", "jsonrpc"): "relays-jsonrpc",
+    ("protocol", "line"): "relays-io",
     ("dispatcher", "default"): "relays-http",
     ("dispatcher", "virtualhosts"): "relays-http",
     ("dispatcher", "wsgi"): "relays-http",
