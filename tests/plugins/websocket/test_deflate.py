@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relays.testing.strategies import splits
@@ -48,6 +48,7 @@ PARAMETERS = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(PARAMETERS, st.lists(st.one_of(st.text(max_size=500), st.binary(max_size=500)), max_size=5))
 def test_messages_cross_compressed_both_ways(
     parameters: DeflateParameters, messages: list[str | bytes]
@@ -58,6 +59,7 @@ def test_messages_cross_compressed_both_ways(
         assert client.receive_data(server.send(message)) == [message]
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_any_split_of_a_compressed_stream_parses_the_same(data: st.DataObject) -> None:
     client, _ = pair(DeflateParameters())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relays.testing.strategies import splits
@@ -38,6 +38,7 @@ def feed(protocol: WebSocketProtocol, pieces: list[bytes]) -> list[object]:
     return events
 
 
+@settings(deadline=None)
 @given(streams(masked=True).flatmap(lambda item: splits(item[0]).map(lambda p: (p, item[1]))))
 def test_any_split_of_a_valid_client_stream_parses_the_same(
     case: tuple[list[bytes], list[str | bytes]],
@@ -47,6 +48,7 @@ def test_any_split_of_a_valid_client_stream_parses_the_same(
     assert [event for event in events if not isinstance(event, Ping)] == expected
 
 
+@settings(deadline=None)
 @given(streams(masked=False), st.binary(max_size=1))
 def test_a_partial_frame_after_whole_ones_waits_for_the_rest(
     case: tuple[bytes, list[str | bytes]], trailing: bytes
@@ -58,6 +60,7 @@ def test_a_partial_frame_after_whole_ones_waits_for_the_rest(
     assert protocol.state is State.OPEN
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_parse_or_raise_the_protocol_error(data: bytes) -> None:
     for protocol in (server(max_frame=100, max_message=150), client()):
@@ -175,6 +178,7 @@ def test_pongs_are_reported() -> None:
     assert server().receive_data(encode_frame(0xA, b"beat", mask=MASK)) == [Pong(b"beat")]
 
 
+@settings(deadline=None)
 @given(st.one_of(st.text(max_size=70000), st.binary(max_size=70000)))
 def test_what_a_client_sends_a_server_reads(message: str | bytes) -> None:
     assert server().receive_data(client().send(message)) == [message]

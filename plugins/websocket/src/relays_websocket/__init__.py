@@ -5,7 +5,9 @@ relays-http's protocol upgrade, the client on relays-sockets' TCP/TLS client. Se
 ``docs/howto/websocket.rst``.
 """
 
+from ._client import WebSocketClient, connect
 from ._deflate import DeflateParameters
+from ._endpoint import Session, WebSocketEndpoint
 from ._errors import (
     ConnectionClosed,
     InvalidHandshake,
@@ -14,29 +16,43 @@ from ._errors import (
     ProtocolError,
     WebSocketError,
 )
+from ._events import Broadcast, Close, Connect, Disconnect, Read, Unreachable, Write
 from ._handshake import ClientHandshake, ServerAnswer, accept_key, answer_request, new_client_key
 from ._limits import WebSocketLimits
 from ._masking import apply_mask
 from ._protocol import CloseReceived, Ping, Pong, State, WebSocketProtocol
+from ._websocket import WebSocket
 
 __all__ = [
+    "Broadcast",
     "ClientHandshake",
+    "Close",
     "CloseReceived",
+    "Connect",
     "ConnectionClosed",
     "DeflateParameters",
+    "Disconnect",
     "InvalidHandshake",
     "LocalProtocolError",
     "MessageTooLarge",
     "Ping",
     "Pong",
     "ProtocolError",
+    "Read",
     "ServerAnswer",
+    "Session",
     "State",
+    "Unreachable",
+    "WebSocket",
+    "WebSocketClient",
+    "WebSocketEndpoint",
     "WebSocketError",
     "WebSocketLimits",
     "WebSocketProtocol",
+    "Write",
     "accept_key",
     "answer_request",
     "apply_mask",
+    "connect",
     "new_client_key",
 ]

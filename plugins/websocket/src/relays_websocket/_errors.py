@@ -28,12 +28,14 @@ class ProtocolError(WebSocketError):
     """The peer broke RFC 6455; ``code`` is the close code to answer with.
 
     1002 for a malformed frame or a frame out of place, 1007 for text that is not
-    UTF-8, 1009 for a frame or message over the configured limits.
+    UTF-8, 1009 for a frame or message over the configured limits. ``events`` holds
+    what the same bytes completed before the bad frame (deliver those first).
     """
 
     def __init__(self, message: str, code: int = 1002) -> None:
         super().__init__(message)
         self.code = code
+        self.events: list[object] = []
 
 
 class MessageTooLarge(ProtocolError):

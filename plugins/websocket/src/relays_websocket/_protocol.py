@@ -164,7 +164,8 @@ class WebSocketProtocol:
         """Feed bytes from the peer; return the messages and control frames they complete.
 
         Raises :class:`ProtocolError` when the peer broke the protocol (the close
-        frame that says so is then queued in :meth:`data_to_send`).
+        frame that says so is then queued in :meth:`data_to_send`); what came before
+        the bad frame is in the error's ``events``.
         """
         if self._state is State.CLOSED or (self.close_received is not None):
             return []
@@ -179,6 +180,7 @@ class WebSocketProtocol:
             position = self._parse(view, events)
         except ProtocolError as error:
             self._fail(error.code, str(error))
+            error.events = list(events)
             raise
         finally:
             if view is data:
