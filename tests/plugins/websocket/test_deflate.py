@@ -23,7 +23,7 @@ from relays_websocket._deflate import (
     parse_extensions,
     verify_deflate_answer,
 )
-from relays_websocket.testing import encode_frame
+from relays_websocket.testing.strategies import encode_frame
 
 
 def pair(

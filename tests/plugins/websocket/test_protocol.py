@@ -18,7 +18,7 @@ from relays_websocket import (
     WebSocketLimits,
     WebSocketProtocol,
 )
-from relays_websocket.testing import encode_frame, streams
+from relays_websocket.testing.strategies import encode_frame, streams
 
 MASK = b"\x01\x02\x03\x04"
 

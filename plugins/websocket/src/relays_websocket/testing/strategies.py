@@ -1,11 +1,10 @@
-"""Test helpers of relays-websocket: hypothesis strategies for the frame core.
+"""Hypothesis strategies for the WebSocket frame core (needs hypothesis).
 
 :func:`frames` draws valid frames with what they decode to; :func:`streams` draws a
 whole valid stream of them (fragmented messages with pings between the fragments
 included) with the messages it must parse to. Pair them with
 :func:`relays.testing.strategies.splits`: any split of a valid stream parses the
 same. :func:`encode_frame` writes any frame, valid or not, for hand-made cases.
-The in-memory client for app tests is :class:`relays_websocket.WebSocketTestClient`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import struct
 
 from hypothesis import strategies as st
 
-from ._masking import apply_mask
+from .._masking import apply_mask
 
 __all__ = ["encode_frame", "frames", "messages", "streams"]
 
