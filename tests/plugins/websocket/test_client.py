@@ -119,3 +119,27 @@ async def test_a_frame_right_after_the_101_is_read_and_a_bad_one_fails_with_1002
     assert messages == ["hi"]
     assert client.websocket is not None
     assert client.websocket.close_code == 1002
+
+
+async def test_wss_through_relays_sockets_tls(tmp_path: Any) -> None:
+    import ssl
+
+    import trustme
+    import websockets
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+
+    async def echo(connection: Any) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    async with websockets.serve(echo, "127.0.0.1", 0, ssl=server_context) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"wss://127.0.0.1:{port}/", cafile=str(cafile)) as ws:
+            assert ws.secure
+            await ws.send("over TLS")
+            assert await ws.receive() == "over TLS"

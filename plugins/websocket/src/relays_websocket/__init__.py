@@ -21,6 +21,7 @@ from ._handshake import ClientHandshake, ServerAnswer, accept_key, answer_reques
 from ._limits import WebSocketLimits
 from ._masking import apply_mask
 from ._protocol import CloseReceived, Ping, Pong, State, WebSocketProtocol
+from ._server import OriginPolicy, WebSockets
 from ._websocket import WebSocket
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidHandshake",
     "LocalProtocolError",
     "MessageTooLarge",
+    "OriginPolicy",
     "Ping",
     "Pong",
     "ProtocolError",
@@ -49,6 +51,7 @@ __all__ = [
     "WebSocketError",
     "WebSocketLimits",
     "WebSocketProtocol",
+    "WebSockets",
     "Write",
     "accept_key",
     "answer_request",

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from relays import NOT_DELIVERED, BaseComponent, Value, handler
+from relays import NOT_DELIVERED, BaseComponent, Priority, Value, handler
 
 from ._errors import ConnectionClosed
 from ._events import Connect, Disconnect, Read
@@ -28,9 +28,9 @@ __all__ = ["Session", "WebSocketEndpoint", "make_limits"]
 
 logger = logging.getLogger("relays_websocket")
 
-#: Sockets close (1001) before the HTTP server (10) and the transports (-10) stop, so that
-#: their close frames still get out.
-STOPPED_PRIORITY = 20
+#: Sockets close (1001) just before the protocols under them stop (an upgraded HTTP
+#: connection is closed when the HTTP server stops), so that their close frames get out.
+STOPPED_PRIORITY = Priority.STOP_PROTOCOLS + 1
 
 #: A coroutine function run once per connection, for code that prefers ``async for``.
 Session = Callable[[WebSocket], Awaitable[None]]

@@ -142,6 +142,10 @@ class WebSocketProtocol:
         self._deflate = deflate
         self._state = State.OPEN
         self._buffer = bytearray()
+        # Bytes the buffer must hold before the frame it begins with is complete (0: not
+        # known yet). While a large frame arrives in many reads, a read that does not
+        # complete it is only appended: its header was checked once already.
+        self._needed = 0
         self._outgoing = bytearray()
         # The message being reassembled from fragments (opcode is None between messages).
         self._opcode: int | None = None
@@ -171,6 +175,8 @@ class WebSocketProtocol:
             return []
         if self._buffer:
             self._buffer += data
+            if len(self._buffer) < self._needed:
+                return []
             view: bytes | bytearray = self._buffer
         else:
             view = data
@@ -193,6 +199,7 @@ class WebSocketProtocol:
     def _parse(self, view: bytes | bytearray, events: list[Event]) -> int:
         masked_expected = 0 if self.is_client else 0x80
         max_frame = self.limits.max_frame
+        self._needed = 0
         position = 0
         end = len(view)
         while end - position >= 2:
@@ -234,6 +241,7 @@ class WebSocketProtocol:
                 header += 4
             stop = position + header + length
             if stop > end:
+                self._needed = stop - position
                 break
             if masked_expected:
                 payload = apply_mask(
@@ -324,6 +332,7 @@ class WebSocketProtocol:
             self.close_sent = code
         self._state = State.CLOSED
         self._buffer = bytearray()
+        self._needed = 0
 
     def data_to_send(self) -> bytes:
         """The bytes the protocol owes the peer (pongs, close answers), then forgotten."""

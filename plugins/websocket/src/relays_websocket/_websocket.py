@@ -29,7 +29,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from relays.transports import Connection
+from relays.transports import Connection, SupportsDrain
 
 from ._errors import ConnectionClosed, LocalProtocolError, ProtocolError
 from ._protocol import CloseReceived, Pong, State, WebSocketProtocol
@@ -43,7 +43,8 @@ _ABNORMAL = 1006
 
 
 def _buffered(connection: Connection) -> int:
-    """Bytes queued in the transport, when it can tell (relays-sockets' connections can)."""
+    """Bytes queued in the transport, when it can tell (relays-sockets' connections can;
+    no capability protocol names this yet, and one that cannot tell counts as empty)."""
     return int(getattr(connection, "write_buffer_size", 0))
 
 
@@ -65,14 +66,19 @@ class WebSocket:
         subprotocol: str | None = None,
         request: Any = None,
     ) -> None:
+        #: The transport's :class:`~relays.transports.Connection` underneath.
         self.connection = connection
+        #: The URL path the WebSocket was opened on.
         self.path = path
+        #: The subprotocol both sides agreed on, or None.
         self.subprotocol = subprotocol
+        #: The handshake's :class:`~relays_http.Request` on a server; None on a client.
         self.request = request
         #: Groups this socket joined (see :meth:`join`); kept by its endpoint.
         self.groups: set[Any] = set()
         #: How the connection ended: the close code (1006 without a close frame).
         self.close_code: int | None = None
+        #: The reason of that close frame ("" without one).
         self.close_reason = ""
         self._protocol = protocol
         self._limits = protocol.limits
@@ -84,6 +90,7 @@ class WebSocket:
         self._gone = False
         self._closed_waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
+        self._drainable = connection if isinstance(connection, SupportsDrain) else None
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
@@ -211,10 +218,10 @@ class WebSocket:
         Raises :class:`ConnectionClosed` when the connection is closing or closed.
         """
         self._write(message)
-        drain = getattr(self.connection, "drain", None)
-        if drain is not None and _buffered(self.connection):
+        drainable = self._drainable
+        if drainable is not None and _buffered(self.connection):
             try:
-                await drain()
+                await drainable.drain()
             except ConnectionError:
                 raise ConnectionClosed(self.close_code or _ABNORMAL, self.close_reason) from None
 

@@ -10,7 +10,7 @@ from relays.testing import MemoryClient, MemoryTransport
 
 from .._errors import ConnectionClosed, InvalidHandshake
 from .._handshake import ClientHandshake, parse_response_head
-from .._protocol import CloseReceived, WebSocketProtocol
+from .._protocol import CloseReceived, Ping, WebSocketProtocol
 
 __all__ = ["WebSocketTestClient"]
 
@@ -32,6 +32,8 @@ class WebSocketTestClient:
         self.protocol = WebSocketProtocol(is_client=True)
         #: The close frame the server sent, once it did.
         self.close_received: CloseReceived | None = None
+        #: Pings the server sent (each answered with a pong when read).
+        self.pings_received = 0
         self._messages: deque[str | bytes] = deque()
         self._opened = False
 
@@ -73,9 +75,16 @@ class WebSocketTestClient:
                 self._messages.append(event)
             elif isinstance(event, CloseReceived):
                 self.close_received = event
+            elif isinstance(event, Ping):
+                self.pings_received += 1
         answer = self.protocol.data_to_send()
         if answer and not self.connection.closed:
             self.connection.send(answer)
+
+    async def poll(self) -> None:
+        """Wait for the next bytes from the server and read them (answering its pings);
+        messages are kept for :meth:`receive`."""
+        await self._more()
 
     async def _more(self) -> None:
         data = await self.connection.wait(None, self.timeout)
