@@ -38,6 +38,7 @@ import shutil  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -67,11 +68,15 @@ def serve_relays(port: int) -> None:
 
 
 def serve_websockets(port: int) -> None:
+    import logging
+
     from websockets.asyncio.server import ServerConnection, serve
 
     async def echo(connection: ServerConnection) -> None:
         async for message in connection:
             await connection.send(message)
+
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # each abort logs a traceback
 
     async def main() -> None:
         async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None) as server:
@@ -124,6 +129,7 @@ class _Loop(asyncio.Protocol):
         self.expected = expected
         self.stats = stats
         self.handshake = True
+        self.head = b""
         self.got = 0
         self.sent_at = 0.0
         self.transport: asyncio.Transport | None = None
@@ -140,9 +146,13 @@ class _Loop(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.handshake:
-            head, found, rest = data.partition(b"\r\n\r\n")
-            if not found or not head.startswith(b"HTTP/1.1 101"):
-                raise RuntimeError(f"no 101: {data[:80]!r}")
+            self.head += data
+            head, found, rest = self.head.partition(b"\r\n\r\n")
+            if not found:
+                return  # the answer's head came in pieces
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(RuntimeError(f"no 101: {head[:80]!r}"))
+                return
             self.handshake = False
             self.opened.set_result(None)
             data = rest
@@ -175,7 +185,7 @@ async def _load(port: int, size: int, connections: int, seconds: float) -> tuple
         _, protocol = await loop.create_connection(
             lambda: _Loop(frame, echo_length(size), stats), "127.0.0.1", port
         )
-        await protocol.opened
+        await asyncio.wait_for(protocol.opened, 30)
         protocols.append(protocol)
     for protocol in protocols:  # a warm-up round trip each, not counted
         protocol.send()
@@ -233,8 +243,11 @@ class Running:
         self.kind = kind
         self.port = free_port()
         command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(self.port)]
+        # A file, not a pipe: a server that logs every dropped connection would fill a pipe
+        # nobody reads and block.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=self.log
         )
 
     def wait(self, timeout: float = 15.0) -> bool:
@@ -245,9 +258,8 @@ class Running:
                 return True
             except OSError:
                 time.sleep(0.05)
-        error = ""
-        if self.process.poll() is not None and self.process.stderr is not None:
-            error = self.process.stderr.read().decode().strip()[-300:]
+        self.log.seek(0)
+        error = self.log.read().decode(errors="replace").strip()[-300:]
         print(f"  {self.kind}: did not start {error}", file=sys.stderr)
         return False
 
@@ -258,15 +270,14 @@ class Running:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        self.log.close()
 
 
 #: messages/s, p99 ms, server CPU us per message.
 Result = tuple[float, float, float]
 
 
-def measure(server: Running, size: int, args: argparse.Namespace) -> Result:
+def measure(server: Running, size: int, args: argparse.Namespace) -> Result | None:
     command = [
         sys.executable,
         "-P",
@@ -282,9 +293,18 @@ def measure(server: Running, size: int, args: argparse.Namespace) -> Result:
         str(args.seconds),
     ]
     before = cpu_seconds(server.process.pid)
-    output = subprocess.run(
-        pinned(command, args.client_cpu), capture_output=True, text=True, check=True
-    ).stdout
+    try:
+        output = subprocess.run(
+            pinned(command, args.client_cpu),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=args.seconds + 120,
+        ).stdout
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        tail = (error.stderr or "")[-300:] if isinstance(error.stderr, str) else ""
+        print(f"  {server.kind} {size} B: the load failed, run skipped: {tail}", file=sys.stderr)
+        return None
     used = cpu_seconds(server.process.pid) - before
     rate, p99 = (float(value) for value in output.split())
     # CPU is counted over the whole load run (connect and warm-up included): a ratio.
@@ -303,7 +323,7 @@ def measure_all(args: argparse.Namespace) -> dict[int, dict[str, Result]]:
                 for server in ready:
                     result = measure(server, size, args)
                     best = results[size].get(server.kind)
-                    if best is None or result[0] > best[0]:
+                    if result is not None and (best is None or result[0] > best[0]):
                         results[size][server.kind] = result
     finally:
         for server in servers:
