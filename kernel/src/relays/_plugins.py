@@ -53,6 +53,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("dispatcher", "xmlrpc"): "relays-xmlrpc",
     ("dispatcher", "jsonrpc"): "relays-jsonrpc",
     ("dispatcher", "sessions"): "relays-sessions",
+    ("dispatcher", "websocket"): "relays-websocket",
 }
 
 

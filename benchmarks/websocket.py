@@ -1,0 +1,517 @@
+#!/usr/bin/env python3
+"""WebSocket echo throughput: relays-websocket next to ``websockets`` and aiohttp.
+
+Each server echoes binary messages and runs in its own process pinned to one CPU;
+the load generator runs pinned to another. It opens ``--connections`` WebSockets
+(no compression offered, so none is negotiated) and on each one sends a message,
+waits for the whole echo, and sends the next (a closed loop): the table gives
+messages/s, the 99th percentile round trip, the server's CPU time per message, and
+relays' ratio to each peer, for 64-byte and 64 KiB messages, all from the same run.
+The load generator is deliberately thin (frames masked once, replies counted by
+length, not parsed) so that it is never the bottleneck.
+
+``--core`` instead measures the sans-IO layers in-process: parsing masked client
+frames (relays' core, wsproto, the ``websockets`` library's sans-IO protocol) and
+masking alone (relays' int XOR, ``websockets.speedups`` in C, wsproto's masker): the
+figures behind docs/explanation/websocket.rst.
+
+Usage (see benchmarks/README.md)::
+
+    .venv/bin/python benchmarks/websocket.py [--seconds 3] [--connections 50] [--repeat 2]
+    .venv/bin/python benchmarks/websocket.py --core
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Running a file of benchmarks/ puts benchmarks/ first on sys.path, where http.py would
+# shadow the standard library's http package (relays-http and aiohttp import it).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import base64  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+SERVERS = ("relays", "websockets", "aiohttp")
+SIZES = (64, 65536)
+#: relays must reach these ratios to the faster peer, by message size.
+TARGETS = {64: 1.0, 65536: 0.9}
+
+
+# -- the servers: ``websocket.py --serve KIND --port N`` serves until killed ------------
+
+
+def serve_relays(port: int) -> None:
+    from relays import Component
+    from relays_http import Server
+    from relays_websocket import WebSocket, WebSockets
+
+    class Echo(Component):
+        channel = "ws"
+
+        def read(self, sock: WebSocket, message: str | bytes) -> str | bytes:
+            return message
+
+    app = Server(("127.0.0.1", port)) + WebSockets("/", ping_interval=None)
+    app += Echo()
+    app.run()
+
+
+def serve_websockets(port: int) -> None:
+    import logging
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(connection: ServerConnection) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # each abort logs a traceback
+
+    async def main() -> None:
+        async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None) as server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def serve_aiohttp(port: int) -> None:
+    from aiohttp import WSMsgType, web
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type is WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+            elif message.type is WSMsgType.TEXT:
+                await ws.send_str(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", echo)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+SERVE = {"relays": serve_relays, "websockets": serve_websockets, "aiohttp": serve_aiohttp}
+
+
+# -- the load generator ------------------------------------------------------------------
+
+
+def client_frame(size: int) -> bytes:
+    """One masked binary frame of *size* bytes (the mask is fixed: no server cares)."""
+    from relays_websocket.testing.strategies import encode_frame
+
+    return encode_frame(0x2, os.urandom(size), mask=os.urandom(4))
+
+
+def echo_length(size: int) -> int:
+    """Bytes of the server's unmasked answer to a *size*-byte message."""
+    return size + (2 if size < 126 else 4 if size < 65536 else 10)
+
+
+class _Loop(asyncio.Protocol):
+    """One connection's closed loop: send, count the echo's bytes, send again."""
+
+    def __init__(self, frame: bytes, expected: int, stats: _Stats) -> None:
+        self.frame = frame
+        self.expected = expected
+        self.stats = stats
+        self.handshake = True
+        self.head = b""
+        self.got = 0
+        self.sent_at = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET / HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self.handshake:
+            self.head += data
+            head, found, rest = self.head.partition(b"\r\n\r\n")
+            if not found:
+                return  # the answer's head came in pieces
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(RuntimeError(f"no 101: {head[:80]!r}"))
+                return
+            self.handshake = False
+            self.opened.set_result(None)
+            data = rest
+        self.got += len(data)
+        if self.got >= self.expected:
+            now = time.perf_counter()
+            self.got -= self.expected
+            if self.stats.running:
+                self.stats.latencies.append(now - self.sent_at)
+                self.send()
+
+    def send(self) -> None:
+        assert self.transport is not None
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.frame)
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.running = True
+        self.latencies: list[float] = []
+
+
+async def _load(port: int, size: int, connections: int, seconds: float) -> tuple[float, float]:
+    loop = asyncio.get_running_loop()
+    frame = client_frame(size)
+    stats = _Stats()
+    protocols = []
+    for _ in range(connections):
+        _, protocol = await loop.create_connection(
+            lambda: _Loop(frame, echo_length(size), stats), "127.0.0.1", port
+        )
+        await asyncio.wait_for(protocol.opened, 30)
+        protocols.append(protocol)
+    for protocol in protocols:  # a warm-up round trip each, not counted
+        protocol.send()
+    await asyncio.sleep(0.5)
+    stats.latencies.clear()
+    started = time.perf_counter()
+    await asyncio.sleep(seconds)
+    count = len(stats.latencies)
+    elapsed = time.perf_counter() - started
+    stats.running = False
+    p99 = statistics.quantiles(stats.latencies, n=100)[98] * 1000 if count > 100 else float("nan")
+    for protocol in protocols:
+        assert protocol.transport is not None
+        protocol.transport.abort()
+    return count / elapsed, p99
+
+
+def run_load(port: int, size: int, connections: int, seconds: float) -> None:
+    """``--load``: print ``messages/s p99_ms`` for one run (in the pinned client process)."""
+    rate, p99 = asyncio.run(_load(port, size, connections, seconds))
+    print(f"{rate} {p99}")
+
+
+# -- the driver --------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process *pid*, or NaN off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    if cpu is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(cpu), *command]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Running:
+    """One server process, pinned to the server CPU, listening on its own port."""
+
+    def __init__(self, kind: str, cpu: int | None) -> None:
+        self.kind = kind
+        self.port = free_port()
+        command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(self.port)]
+        # A file, not a pipe: a server that logs every dropped connection would fill a pipe
+        # nobody reads and block.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=self.log
+        )
+
+    def wait(self, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        self.log.seek(0)
+        error = self.log.read().decode(errors="replace").strip()[-300:]
+        print(f"  {self.kind}: did not start {error}", file=sys.stderr)
+        return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+#: messages/s, p99 ms, server CPU us per message.
+Result = tuple[float, float, float]
+
+
+def measure(server: Running, size: int, args: argparse.Namespace) -> Result | None:
+    command = [
+        sys.executable,
+        "-P",
+        __file__,
+        "--load",
+        "--port",
+        str(server.port),
+        "--size",
+        str(size),
+        "--connections",
+        str(args.connections),
+        "--seconds",
+        str(args.seconds),
+    ]
+    before = cpu_seconds(server.process.pid)
+    try:
+        output = subprocess.run(
+            pinned(command, args.client_cpu),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=args.seconds + 120,
+        ).stdout
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        tail = (error.stderr or "")[-300:] if isinstance(error.stderr, str) else ""
+        print(f"  {server.kind} {size} B: the load failed, run skipped: {tail}", file=sys.stderr)
+        return None
+    used = cpu_seconds(server.process.pid) - before
+    rate, p99 = (float(value) for value in output.split())
+    # CPU is counted over the whole load run (connect and warm-up included): a ratio.
+    cpu = used / (rate * (args.seconds + 0.5)) * 1e6 if rate else float("nan")
+    return rate, p99, cpu
+
+
+def measure_all(args: argparse.Namespace) -> dict[int, dict[str, Result]]:
+    """Best of ``--repeat`` rounds; each round measures every server once, in turn."""
+    results: dict[int, dict[str, Result]] = {size: {} for size in SIZES}
+    servers = [Running(kind, args.server_cpu) for kind in args.kinds]
+    try:
+        ready = [server for server in servers if server.wait()]
+        for _ in range(args.repeat):
+            for size in SIZES:
+                for server in ready:
+                    result = measure(server, size, args)
+                    best = results[size].get(server.kind)
+                    if result is not None and (best is None or result[0] > best[0]):
+                        results[size][server.kind] = result
+    finally:
+        for server in servers:
+            server.stop()
+    return results
+
+
+def report(results: dict[int, dict[str, Result]]) -> None:
+    print()
+    print(
+        f"{'size':>6} {'server':<11} {'msgs/s':>9} {'p99 ms':>8} {'us CPU/msg':>10} "
+        f"{'relays/x':>9}  target"
+    )
+    for size, by_kind in results.items():
+        base = by_kind.get("relays")
+        peers = [rate for kind, (rate, _, _) in by_kind.items() if kind != "relays"]
+        for kind, (rate, p99, cpu) in by_kind.items():
+            ratio = base[0] / rate if base and rate else float("nan")
+            shown = "-" if kind == "relays" else f"{ratio:.2f}x"
+            verdict = ""
+            if kind == "relays" and peers:
+                target = TARGETS[size]
+                versus = rate / max(peers)
+                verdict = f">= {target:g}x the faster peer: {versus:.2f}x " + (
+                    "PASS" if versus >= target else "MISS"
+                )
+            print(
+                f"{size:>6} {kind:<11} {rate:>9.0f} {p99:>8.2f} {cpu:>10.1f} {shown:>9}  {verdict}"
+            )
+
+
+# -- the sans-IO layers, in-process ---------------------------------------------------------
+
+
+def best_of(function: object, rounds: int = 5) -> float:
+    """Seconds of the fastest of *rounds* calls."""
+    assert callable(function)
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def repeat(function: Any, payload: bytes, mask: bytes, count: int) -> None:
+    """Call ``function(payload, mask)`` *count* times, keeping no result alive (a list of
+    results would measure the allocator, not the masking)."""
+    for _ in range(count):
+        function(payload, mask)
+
+
+def core_rows(size: int, count: int) -> list[tuple[str, str, float]]:
+    """Parsing and masking of *size*-byte messages, *count* of each, by every library."""
+    from relays_websocket import WebSocketProtocol
+    from relays_websocket._masking import apply_mask_python, c_apply_mask
+
+    rows: list[tuple[str, str, float]] = []
+    frames = b"".join(client_frame(size) for _ in range(100))
+    batches = count // 100
+
+    def relays_parse() -> None:
+        protocol = WebSocketProtocol(is_client=False)
+        for _ in range(batches):
+            protocol.receive_data(frames)
+
+    rows.append((f"parse {size} B", "relays", best_of(relays_parse) / count))
+    if c_apply_mask is not None:
+        import relays_websocket._protocol as core_module
+
+        def relays_parse_pure() -> None:
+            core_module.apply_mask = apply_mask_python  # type: ignore[assignment]
+            try:
+                relays_parse()
+            finally:
+                core_module.apply_mask = c_apply_mask  # type: ignore[assignment]
+
+        rows.append((f"parse {size} B", "relays, pure Python", best_of(relays_parse_pure) / count))
+    try:
+        from wsproto.connection import Connection, ConnectionType
+
+        def wsproto_parse() -> None:
+            connection = Connection(ConnectionType.SERVER)
+            for _ in range(batches):
+                connection.receive_data(frames)
+                for _event in connection.events():
+                    pass
+
+        rows.append((f"parse {size} B", "wsproto", best_of(wsproto_parse) / count))
+    except ImportError:
+        pass
+    try:
+        from websockets.protocol import Protocol, Side
+
+        def websockets_parse() -> None:
+            protocol = Protocol(Side.SERVER, max_size=None)
+            for _ in range(batches):
+                protocol.receive_data(frames)
+                protocol.events_received()
+
+        rows.append((f"parse {size} B", "websockets", best_of(websockets_parse) / count))
+    except ImportError:
+        pass
+    payload, mask = os.urandom(size), os.urandom(4)
+    rows.append(
+        (
+            f"mask {size} B",
+            "relays, pure Python",
+            best_of(lambda: repeat(apply_mask_python, payload, mask, count)) / count,
+        )
+    )
+    if c_apply_mask is not None:
+        rows.append(
+            (
+                f"mask {size} B",
+                "websockets' C",
+                best_of(lambda: repeat(c_apply_mask, payload, mask, count)) / count,
+            )
+        )
+    try:
+        from wsproto.frame_protocol import XorMaskerSimple
+
+        rows.append(
+            (
+                f"mask {size} B",
+                "wsproto",
+                best_of(
+                    lambda: repeat(
+                        lambda data, key: XorMaskerSimple(key).process(data), payload, mask, count
+                    )
+                )
+                / count,
+            )
+        )
+    except ImportError:
+        pass
+    return rows
+
+
+def core(args: argparse.Namespace) -> None:
+    rows = core_rows(64, 20000) + core_rows(65536, 300)
+    print(f"{'what':<14} {'library':<20} {'us each':>9} {'x first':>9}")
+    firsts: dict[str, float] = {}
+    for what, library, seconds in rows:
+        firsts.setdefault(what, seconds)
+        print(f"{what:<14} {library:<20} {seconds * 1e6:>9.2f} {seconds / firsts[what]:>8.2f}x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--core", action="store_true", help="measure the sans-IO layers")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run")
+    parser.add_argument("--connections", type=int, default=50, help="WebSocket connections")
+    parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; the best one counts")
+    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the servers are pinned to")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU the load is pinned to")
+    args = parser.parse_args()
+    if args.serve:
+        SERVE[args.serve](args.port)
+        return 0
+    if args.load:
+        run_load(args.port, args.size, args.connections, args.seconds)
+        return 0
+    if args.core:
+        core(args)
+        return 0
+    if (os.cpu_count() or 1) < 2:
+        args.server_cpu = args.client_cpu = None
+    if args.quick:
+        args.seconds, args.repeat = 1.0, 1
+    kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
+    if "relays" not in kinds:
+        kinds.insert(0, "relays")
+    args.kinds = kinds
+    print(
+        f"{args.connections} connections, {args.seconds:g} s per run, best of {args.repeat}; "
+        f"servers on CPU {args.server_cpu}, load on CPU {args.client_cpu}",
+        file=sys.stderr,
+    )
+    report(measure_all(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
