@@ -18,12 +18,24 @@ the last response:
   one: what firing an event per request (circuits.web's way) costs.
 
 The figure is the best of ``--repeat`` runs.
+
+``--instructions`` counts machine instructions per request instead, under valgrind
+(see ``instructions.py``), for the ``plain`` row and for ``plain close`` (each request
+on a new in-memory connection, with ``Connection: close``): counts that the machine's
+load does not move, to compare two versions of relays-http on a shared machine. Run it
+with another checkout's interpreter to measure that checkout (the script only imports
+``relays`` and ``relays_http``)::
+
+    .venv/bin/python -P benchmarks/http_dispatch.py --instructions
+    ../base/.venv/bin/python -P benchmarks/http_dispatch.py --instructions
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import time
 from typing import Any
 
@@ -82,6 +94,48 @@ async def measure(app: list[Any], target: str, count: int) -> float:
     return count / elapsed
 
 
+#: Requests sent at once while counting instructions: the in-memory client copies what
+#: it received on every check, so the batch bounds that copy.
+COUNT_BATCH = 100
+
+
+async def run_count(row: str, count: int) -> None:
+    """Serve *count* requests of *row* and return (what ``--instructions`` counts)."""
+    transport = MemoryTransport(channel="web")
+    server = BaseServer(transport=transport) + Plain()
+    if row == "plain close":
+        request = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+        async with server:
+            for _ in range(count):
+                client = transport.connect()
+                client.send(request)
+                await client.wait(lambda data: False, timeout=60)  # until it closes
+        return
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+    async with server:
+        client = transport.connect()
+        client.send(request)
+        size = len(await client.wait(lambda data: data.endswith(b"hello")))
+        client.take()
+        for start in range(0, count, COUNT_BATCH):
+            batch = min(COUNT_BATCH, count - start)
+            client.send(request * batch)
+            await client.wait(lambda data: len(data) >= size * batch, timeout=60)  # noqa: B023
+            client.take()
+
+
+def count_instructions() -> None:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import instructions
+
+    if not instructions.available():
+        sys.exit("valgrind is not installed: apt-get install valgrind")
+    for row in ("plain", "plain close"):
+        script = [sys.executable, "-P", os.path.abspath(__file__), "--count", row]
+        per_request = instructions.per_item(script, 1000, 5000)
+        print(f"{row:12} {per_request:10,.0f} instructions/request")
+
+
 ROWS = {
     "plain": (lambda: [Plain()], "/"),
     "page": (lambda: [Dispatcher(), Pages()], "/"),
@@ -95,7 +149,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per request (valgrind)"
+    )
+    parser.add_argument("--count", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.count:
+        row, count = options.count
+        asyncio.run(run_count(row, int(count)))
+        return
+    if options.instructions:
+        count_instructions()
+        return
     for name, (make, target) in ROWS.items():
         best = max(
             asyncio.run(measure(make(), target, options.requests)) for _ in range(options.repeat)

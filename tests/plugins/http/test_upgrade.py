@@ -22,7 +22,6 @@ from relays_http import (
     UpgradeHandler,
 )
 from relays_http import _protocol as protocol
-from relays_http._lifecycle import sweep
 from relays_http.testing import Client, memory_server, serve_in_thread
 
 UPGRADE_REQUEST = (
@@ -284,9 +283,10 @@ async def test_http_timeouts_no_longer_apply_after_the_switch() -> None:
         client = Client(transport)
         assert (await client.upgrade("/echo", "echo")).status == 101
         assert await client.receive() == b"made:"
-        now = http._time()
-        http._time = lambda: now + 3600  # a fake clock: every HTTP deadline is past
-        sweep(http)
+        deadlines = http._deadlines
+        now = deadlines.now()
+        deadlines.now = lambda: now + 3600  # a fake clock: every HTTP deadline is past
+        deadlines.sweep()
         assert idle.closed  # the keep-alive connection expired...
         assert not client.closed  # ...the switched one is not HTTP's to expire
         client.send(b"still here")

@@ -1,24 +1,24 @@
-"""How an HTTP connection ends: its timeouts, and a graceful stop.
+"""How HTTP connections end: their deadlines, and a graceful stop of the server.
 
 Theory of operation
 -------------------
-Timeouts. A session (see :mod:`relays_http._server`) has one deadline and a
-*phase* saying what it guards: the request head (``header_timeout``, from the
-first byte, or from the connection for the first request: slowloris), the body
-(``body_timeout`` between two reads), or an idle keep-alive connection
+Deadlines. A connection (see :mod:`relays_http._connection`) has one deadline
+and a *phase* saying what it guards: the request head (``header_timeout``, from
+the first byte, or from the connection for the first request: slowloris), the
+body (``body_timeout`` between two reads), or an idle keep-alive connection
 (``keep_alive_timeout``). Rather than a timer per connection rescheduled on every
-read, one ``loop.call_later`` :func:`sweep` per server checks all deadlines a few
-times per shortest timeout: the hot path pays a float store, not a timer-heap
-insert and cancel. Expired head and body phases get a 408, idle connections are
-just closed. While a handler runs there is no deadline.
+read, :class:`Deadlines` runs one ``loop.call_later`` sweep per server that
+checks all deadlines a few times per shortest timeout: the hot path pays a float
+store, not a timer-heap insert and cancel. Each connection decides what its
+expiry means (a 408, or a quiet close when idle). While a handler runs there is
+no deadline.
 
-Stopping. The component's ``stopped`` handler runs before the transport's
-(:data:`STOPPED_PRIORITY`) and awaits :func:`stop`: idle connections are closed
-at once; busy ones are marked (``sock.busy``, which relays-sockets honours by
-waiting for them) and closed after their response, which says
-``Connection: close``. Connections switched to another protocol are closed, and
-their handlers told (``connection_lost(None)``). We wait up to
-``shutdown_timeout`` for the busy ones, then cancel what still streams.
+Stopping. The component's ``stopped`` handler runs before the transport's (it
+is in the :attr:`relays.Priority` band before) and awaits :meth:`Shutdown.stop`:
+idle connections are closed at once; busy ones are marked (``sock.busy``, which
+relays-sockets honours by waiting for them) and closed after their response,
+which says ``Connection: close``. We wait up to ``shutdown_timeout`` for them,
+then cancel what still streams.
 """
 
 from __future__ import annotations
@@ -26,40 +26,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from . import _protocol as protocol
 from ._limits import Limits
 
 if TYPE_CHECKING:
-    from ._server import HTTP
+    from ._connection import HTTPConnection
 
 __all__ = [
     "BODY",
     "HANDLING",
     "HEAD",
     "IDLE",
-    "STOPPED_PRIORITY",
+    "Deadlines",
+    "Shutdown",
     "loop_clock",
-    "stop",
-    "sweep",
-    "sweep_interval",
 ]
 
 logger = logging.getLogger("relays.http")
 
-# Session phases: which deadline, if any, is running.
+# Connection phases: which deadline, if any, is running.
 HANDLING = 0  # a handler is answering: no deadline
 HEAD = 1  # waiting for (the rest of) a request head
 BODY = 2  # waiting for more of a request body
 IDLE = 3  # keep-alive connection between requests
 
-#: Priority of the ``stopped`` handler: above the transport's, which must see which
-#: connections are busy (relays-sockets' runs at -10).
-STOPPED_PRIORITY = 10
 #: Seconds between two looks for responses still in flight while stopping.
-_SHUTDOWN_POLL_INTERVAL = 0.02
+SHUTDOWN_POLL_INTERVAL = 0.02
+#: Bounds of the time between two sweeps, whatever the timeouts.
+SWEEP_INTERVAL_MIN = 0.02
+SWEEP_INTERVAL_MAX = 1.0
 
 
 def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
@@ -74,61 +71,96 @@ def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     return loop.time
 
 
-def sweep_interval(limits: Limits) -> float:
-    """Seconds between two sweeps: a few per shortest timeout, within bounds."""
-    timeouts = (limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout)
-    return min(max(min(timeouts) / 4, 0.02), 1.0)
+class Deadlines:
+    """The clock of one server's connections, and the sweep that expires them.
 
+    *open_connections* returns the connections to check; the sweep runs while
+    any are open (:meth:`start` when one opens).
+    """
 
-def sweep(http: HTTP) -> None:
-    """Expire the sessions past their deadline; run again while any are open."""
-    loop = asyncio.get_running_loop()
-    now = http._time()
-    for session in list(http._sessions.values()):
-        phase = session.phase
-        if phase == HANDLING or now < session.deadline:
-            continue
-        session.phase = HANDLING  # expire once
-        if phase == IDLE:
-            session.sock.close()
+    __slots__ = ("_interval", "_open_connections", "_timer", "now")
+
+    def __init__(
+        self, limits: Limits, open_connections: Callable[[], Collection[HTTPConnection]]
+    ) -> None:
+        #: The loop's clock (see :func:`loop_clock`), taken when a sweep starts.
+        self.now: Callable[[], float] = time.monotonic
+        timeouts = (limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout)
+        # A few sweeps per shortest timeout, within bounds.
+        self._interval = min(max(min(timeouts) / 4, SWEEP_INTERVAL_MIN), SWEEP_INTERVAL_MAX)
+        self._open_connections = open_connections
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """A connection opened: sweep from now on, if not already."""
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self.now = loop_clock(loop)
+            self._timer = loop.call_later(self._interval, self.sweep)
+
+    def sweep(self) -> None:
+        """Expire the connections past their deadline; run again while any are open."""
+        now = self.now()
+        connections = self._open_connections()
+        for connection in list(connections):
+            connection.expire(now)
+        if connections:
+            self._timer = asyncio.get_running_loop().call_later(self._interval, self.sweep)
         else:
-            what = "request head" if phase == HEAD else "request body"
-            error = protocol.RemoteProtocolError(
-                f"timed out receiving the {what}", status_code=408
-            )
-            http._refuse(session, error)
-    http._sweeper = loop.call_later(http._sweep_interval, sweep, http) if http._sessions else None
+            self._timer = None
+
+    def stop(self) -> None:
+        """No more sweeps (the server stops)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
-async def stop(http: HTTP) -> None:
-    """The tree stops: close idle connections, give busy ones time to finish."""
-    http._stopping = True
-    if http._sweeper is not None:
-        http._sweeper.cancel()
-        http._sweeper = None
-    # Before the transport's own (lower priority) handler looks: idle
-    # connections close now, busy ones once their response is out (see
-    # HTTP._sent), and the transport is told to wait for them.
-    http._close_upgraded()
-    sessions = http._sessions
-    for session in list(sessions.values()):
-        if session.busy:
-            session.sock.busy = True  # part of the transport contract
-        else:
-            session.sock.close()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + http.shutdown_timeout
-    while any(session.busy for session in sessions.values()):
-        if loop.time() >= deadline:
-            logger.warning(
-                "%d response(s) still in flight after %s s; cut short",
-                sum(session.busy for session in sessions.values()),
-                http.shutdown_timeout,
-            )
-            break
-        await asyncio.sleep(_SHUTDOWN_POLL_INTERVAL)
-    tasks = http._tasks
-    for task in list(tasks):
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+class Shutdown:
+    """A server's graceful stop: whether it is stopping, and the tasks of its responses.
+
+    A streamed response runs in a task registered here (:meth:`track`), so that a
+    stop can cut short what is still streaming once *timeout* seconds are up.
+    """
+
+    __slots__ = ("_tasks", "stopping", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        #: Seconds a stop waits for responses in flight before cutting them short.
+        self.timeout = timeout
+        #: Whether the server is stopping: responses say ``Connection: close``.
+        self.stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Cancel *task* if it still runs when a stop's time is up."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self, connections: Collection[HTTPConnection]) -> None:
+        """Close idle *connections* now, give busy ones time to finish, cancel the rest.
+
+        *connections* is the live collection: connections leave it as they close.
+        """
+        self.stopping = True
+        # Before the transport's own (later) handler looks: idle connections close
+        # now, busy ones once their response is out, and the transport is told to
+        # wait for them.
+        for connection in list(connections):
+            connection.stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while any(connection.busy for connection in connections):
+            if loop.time() >= deadline:
+                logger.warning(
+                    "%d response(s) still in flight after %s s; cut short",
+                    sum(connection.busy for connection in connections),
+                    self.timeout,
+                )
+                break
+            await asyncio.sleep(SHUTDOWN_POLL_INTERVAL)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 A handler that answers with an iterator or an async iterator has its response
-head written at once (see :mod:`relays_http._sending`); :func:`start_stream`
-then hands the body to a task, which writes each chunk through the protocol
+head written at once (see :mod:`relays_http._connection`); the connection then
+runs :func:`stream_body` in a task, which writes each chunk through the protocol
 core (chunked framing, or none for ``HEAD``) and waits for ``sock.drain()``
 between two chunks when the transport has it, so a slow client holds back the
 iterator (backpressure); without ``drain`` it yields to the loop instead. A
@@ -12,11 +12,11 @@ iterator (backpressure); without ``drain`` it yields to the loop instead. A
 :func:`~relays_http._files.write_region` (``sendfile`` where it can).
 
 Bytes sent. While something listens for ``response``, each chunk's length (a
-region's count) is added to the session's ``sent`` counter, which becomes
-``Response.bytes_sent``; otherwise the counter is -1 and nothing is counted.
+region's count) is counted for the connection, and becomes
+``Response.bytes_sent``; otherwise nothing is counted.
 
 Endings. When the body is exhausted the end of the message goes out and the
-component's ``_sent`` starts the next cycle. A client that went away (``drain``
+connection starts the next cycle. A client that went away (``drain``
 or ``sendfile`` raised ``ConnectionError``: :class:`ClientGone`) is an aborted
 download: the connection is closed quietly. A body that raises is the app's
 failure: it is logged and the response cut short, which the client sees as an
@@ -33,14 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import _protocol as protocol
 from ._files import FileRegion, write_region
-from ._response import Response
 
 if TYPE_CHECKING:
     from relays.transports import Connection
 
-    from ._server import HTTP, Session
-
-__all__ = ["ClientGone", "aclose_iterator", "close_iterator", "start_stream"]
+__all__ = ["ClientGone", "aclose_iterator", "close_iterator", "stream_body"]
 
 logger = logging.getLogger("relays.http")
 
@@ -66,36 +63,37 @@ class ClientGone(Exception):
         return guarded
 
 
-def start_stream(http: HTTP, session: Session, response: Response, body: Any) -> None:
-    """Stream *body* in a task; its response head is written already."""
-    counting = http._watch_responses  # count the body bytes for response.bytes_sent
-    session.sent = 0 if counting else -1
-    task = asyncio.get_running_loop().create_task(_stream(http, session, response, body, counting))
-    session.task = task
-    http._tasks.add(task)
-    task.add_done_callback(http._tasks.discard)
+async def stream_body(
+    sock: Connection,
+    core: protocol.Connection,
+    body: Any,
+    drain: Callable[[], Awaitable[None]] | None,
+    count: Callable[[int], None] | None,
+    request: object,
+) -> bool:
+    """Write *body* through *core* to *sock*; True once its end is written.
 
-
-async def _stream(
-    http: HTTP, session: Session, response: Response, body: Any, counting: bool
-) -> None:
-    sock = session.sock
-    drain = getattr(sock, "drain", None)
+    *drain* (the connection's, when it has one) is awaited after each chunk;
+    *count* is told each chunk's size, when bytes are counted. False means the
+    response was cut short and the connection closed (the client went away, or
+    the body raised: logged, naming *request*). Cancelled, it closes the
+    connection too. In every case the iterator is closed.
+    """
     if drain is not None:
         drain = ClientGone.guard(drain)
 
     async def send(chunk: Any) -> None:
         if isinstance(chunk, FileRegion):
-            await _send_region(session, sock, chunk, drain)
+            await _send_region(core, sock, chunk, drain)
             size = chunk.count
         else:
             data = _chunk_bytes(chunk)
-            sock.write(session.send(_Data(data)))
+            sock.write(core.send(_Data(data)))
             size = len(data)
             if drain is not None:
                 await drain()
-        if counting:
-            session.sent += size
+        if count is not None:
+            count(size)
 
     try:
         if hasattr(body, "__aiter__"):
@@ -106,14 +104,14 @@ async def _stream(
                 await send(chunk)
                 if drain is None:
                     await asyncio.sleep(0)  # a sync iterator must not hog the loop
-        sock.write(session.send(_END))
+        sock.write(core.send(_END))
     except ClientGone:
         # An aborted download: nothing to report, and nobody awaits this task,
         # so raising would only make asyncio log "exception never retrieved".
-        session.send_failed()
+        core.send_failed()
         sock.close()
         await aclose_iterator(body)
-        return
+        return False
     except asyncio.CancelledError:
         sock.close()
         await aclose_iterator(body)
@@ -121,14 +119,12 @@ async def _stream(
     except Exception:
         # The head is gone already: all we can do is cut the body short, which
         # the client sees as an incomplete message.
-        logger.exception("streaming the response body of %r failed", session.request)
-        session.send_failed()
+        logger.exception("streaming the response body of %r failed", request)
+        core.send_failed()
         sock.close()
         await aclose_iterator(body)
-        return
-    finally:
-        session.task = None
-    http._sent(session, response)
+        return False
+    return True
 
 
 async def _send_region(

@@ -10,7 +10,9 @@ through :meth:`~Connection.send`, which returns the bytes to write. The I/O
 glue owns the socket, the timeouts and the tasks; this object owns the buffer,
 the framing and the rules, and never blocks, sleeps or reads a clock.
 
-States. Each side has a :class:`State` (tables in ``_state``)::
+States. Each side has a :class:`State`; the methods below make every
+transition and are their source of truth (``_state`` explains why there is no
+table)::
 
     client (their_state): IDLE -Request-> SEND_BODY -EndOfMessage-> DONE
     server (our_state):   IDLE -(Request received)-> SEND_RESPONSE
@@ -99,7 +101,7 @@ from ._readers import (
     parse_request_head,
     valid_request_line,
 )
-from ._state import CLIENT_TRANSITIONS, SERVER_TRANSITIONS, SWITCH, State
+from ._state import State
 from ._writers import (
     SENT_IN_FULL,
     BodyWriter,
@@ -275,7 +277,7 @@ class Connection:
         if self._buffer:
             return PAUSED
         if self._eof:
-            self.their_state = CLIENT_TRANSITIONS.get((state, ConnectionClosed), CLOSED)
+            self.their_state = CLOSED  # from DONE or MUST_CLOSE (IDLE: in _read_head)
             self._keep_alive = False
             self._settle()
             return ConnectionClosed()
@@ -357,8 +359,15 @@ class Connection:
         """
         kind = type(event)
         state = self.our_state
-        next_state = SERVER_TRANSITIONS.get((state, kind))
-        if next_state is None:
+        if kind is Data or kind is EndOfMessage:
+            legal = state is SEND_BODY
+        elif kind is Response or kind is InformationalResponse:
+            legal = state is SEND_RESPONSE
+        else:  # ConnectionClosed ends any state but these two; anything else is no event
+            legal = (
+                kind is ConnectionClosed and state is not ERROR and state is not SWITCHED_PROTOCOL
+            )
+        if not legal:
             raise LocalProtocolError(f"cannot send {kind.__name__} in state {state.name}")
         if kind is Data:
             assert self._writer is not None
@@ -386,7 +395,7 @@ class Connection:
             if event.status_code == 100:  # type: ignore[union-attr]
                 self._waiting_for_continue = False
             return data
-        self.our_state = next_state  # ConnectionClosed
+        self.our_state = CLOSED  # ConnectionClosed
         self._keep_alive = False
         return b""
 
@@ -511,8 +520,7 @@ class Connection:
         :data:`PAUSED`, and :attr:`trailing_data` holds the bytes the client sent
         after the request: the first bytes of the new protocol.
         """
-        next_state = SERVER_TRANSITIONS.get((self.our_state, SWITCH))
-        if next_state is None:
+        if self.our_state is not SEND_RESPONSE:
             raise LocalProtocolError(
                 f"cannot switch protocols in state {self.our_state.name}: a response started"
             )
@@ -536,8 +544,8 @@ class Connection:
                 f"the client offered {offered.decode('latin-1')!r}, not {protocol.decode()!r}"
             )
         head = build_switching_head(protocol, headers)
-        self.our_state = next_state
-        self.their_state = next_state
+        self.our_state = SWITCHED_PROTOCOL
+        self.their_state = SWITCHED_PROTOCOL
         self._keep_alive = False
         return head
 

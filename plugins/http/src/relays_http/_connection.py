@@ -1,0 +1,680 @@
+"""One HTTP connection: what it received, what it owes, and how it answers.
+
+Theory of operation
+-------------------
+An :class:`HTTPConnection` owns everything about one transport connection while it
+speaks HTTP: the sans-IO protocol core (composed in: it owns the buffer, the
+framing and the state machine; we only call its methods), the request being
+received, its phase and deadline, and the task of a streamed answer. The
+``HTTP`` component (:mod:`relays_http._server`) owns the set of connections and
+passes each transport event to the right one; what every connection of a server
+shares (limits, hooks being watched, the ``Date`` line, the clock, the stop) is
+in one :class:`ServerContext` that the component keeps up to date.
+
+Receiving. :meth:`~HTTPConnection.receive` feeds the bytes to the core and pulls
+events until it needs more. A request head starts a request (and a ``100
+Continue`` goes out at once if the client waits for one: the core has already
+refused a Content-Length over the body limit with a 413, so anything still here
+is a body we are going to read). Body data is collected, in memory up to
+``spool_threshold``, then in a temporary file. At the end of the message the
+``request(request, response)`` event is fired, and the connection is *busy*
+until it is answered.
+
+Pipelining. While busy, the core parses nothing further: bytes of the next
+request stay in its buffer and it says ``PAUSED``, at which point we stop reading
+from the socket (the back-pressure). When the response is written the core starts
+the next cycle (or the connection closes, as the core decides keep-alive),
+reading resumes and what was buffered is parsed at once. So requests are answered
+one at a time, in order.
+
+Answering. The ``request`` event's value is watched (:meth:`~HTTPConnection.answered`);
+its first result becomes the response. bytes, str and JSON bodies are framed with
+Content-Length and written with a single ``sock.write``. Iterators and async
+iterators get their head written here and are streamed by
+:func:`relays_http._streaming.stream_body` in a task. ``None`` is a 404, an
+:class:`~relays_http.HTTPError` its error page, a
+:class:`~relays_http.SwitchProtocols` a ``101`` and a handover (see
+:mod:`relays_http._upgrade`), and any exception (a handler's, or a body we cannot
+encode) a 500 page, with the traceback only in debug mode. The protocol core
+validates every header the app set (no CR/LF injection): a head it refuses is
+logged and replaced by a plain 500. When the response is written,
+:meth:`~HTTPConnection.finished` starts the next cycle or closes the connection.
+
+Hooks. While something listens for them (the context says so; checked when the
+tree changes, so a server without them pays one flag test),
+``before_request(request, response)`` is fired and waited for before ``request``
+(an answer from it skips ``request``), and ``before_response(request, response,
+result)`` after the handlers and before anything is written (a value from it
+replaces the answer). ``response`` (after writing) and ``bad_request`` (a
+refusal) are fired likewise.
+
+Half-close. When the client shuts down its sending side, the core is told
+(``receive_data(b"")``) and the connection closes after the responses to what
+was received, as a ``ConnectionClosed`` comes out of the core.
+
+Deadlines and stopping: see :mod:`relays_http._lifecycle`; the connection
+answers :meth:`~HTTPConnection.expire` and :meth:`~HTTPConnection.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import IO, Any
+
+from relays import Value
+from relays.transports import Connection, SupportsDrain
+
+from . import _protocol as protocol
+from ._dateline import DateLine
+from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
+from ._lifecycle import BODY, HANDLING, HEAD, IDLE, Deadlines, Shutdown
+from ._limits import Limits
+from ._request import Request
+from ._response import Response
+from ._streaming import close_iterator, stream_body
+from ._upgrade import SwitchProtocols, UpgradeHandler
+from .events import (
+    BadRequestEvent,
+    BeforeRequestEvent,
+    BeforeResponseEvent,
+    RequestEvent,
+    ResponseEvent,
+)
+
+__all__ = ["HTTPConnection", "ServerContext"]
+
+logger = logging.getLogger("relays.http")
+
+_NEED_DATA = protocol.NEED_DATA
+_PAUSED = protocol.PAUSED
+_DONE = protocol.State.DONE
+_ProtocolRequest = protocol.Request
+_ProtocolResponse = protocol.Response
+_Data = protocol.Data
+_EndOfMessage = protocol.EndOfMessage
+
+_blank_response = Response._blank
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_HTML = b"text/html; charset=utf-8"
+_JSON = b"application/json"
+_OCTETS = b"application/octet-stream"
+_INTERNAL_ERROR = b"500 Internal Server Error\n"
+#: What the core raises for a response head the app made wrong.
+_BAD_HEAD = (protocol.LocalProtocolError, UnicodeEncodeError, TypeError)
+
+
+class ServerContext:
+    """What every connection of one server shares; the ``HTTP`` component owns it.
+
+    Connections read it; only the component changes it (the ``watch_*`` flags when
+    the tree changes).
+    """
+
+    __slots__ = (
+        "date_line",
+        "deadlines",
+        "debug",
+        "fire",
+        "hand_over",
+        "limits",
+        "shutdown",
+        "watch_bad_requests",
+        "watch_before_request",
+        "watch_before_response",
+        "watch_responses",
+    )
+
+    def __init__(
+        self,
+        *,
+        limits: Limits,
+        debug: bool,
+        fire: Callable[[Any], Value],
+        hand_over: Callable[[HTTPConnection, UpgradeHandler], None],
+        date_line: DateLine,
+        deadlines: Deadlines,
+        shutdown: Shutdown,
+    ) -> None:
+        self.limits = limits
+        #: Whether 500 pages show the traceback.
+        self.debug = debug
+        #: The component's ``fire``.
+        self.fire = fire
+        #: Moves a connection that switched protocols out of HTTP (see _upgrade).
+        self.hand_over = hand_over
+        self.date_line = date_line
+        self.deadlines = deadlines
+        self.shutdown = shutdown
+        # Whether anything listens for these events (fired only then).
+        self.watch_responses = False
+        self.watch_bad_requests = False
+        self.watch_before_request = False
+        self.watch_before_response = False
+
+
+class HTTPConnection:
+    """One connection speaking HTTP; see the theory of operation."""
+
+    __slots__ = (
+        "body",
+        "busy",
+        "chunks",
+        "closed",
+        "context",
+        "core",
+        "deadline",
+        "eof",
+        "head",
+        "paused",
+        "phase",
+        "request",
+        "sent",
+        "size",
+        "sock",
+        "started",
+        "task",
+    )
+
+    def __init__(self, context: ServerContext, sock: Connection) -> None:
+        self.context = context
+        #: The transport's handle.
+        self.sock = sock
+        #: The sans-IO protocol core: this connection's buffer, framing and states.
+        self.core = protocol.Connection(context.limits)
+        #: Which deadline runs (see _lifecycle): the first head's, from now.
+        self.phase = HEAD
+        self.deadline = context.deadlines.now() + context.limits.header_timeout
+        #: Whether a request is being answered.
+        self.busy = False
+        # Whether reading is paused because the core said PAUSED (pipelining).
+        self.paused = False
+        #: Whether the transport said the connection is gone.
+        self.closed = False
+        # Whether the client half-closed.
+        self.eof = False
+        self.head: protocol.Request | None = None
+        self.chunks: list[bytes] | None = None  # a body's pieces; made by the first
+        self.size = 0
+        self.body: IO[bytes] | None = None
+        self.request: Request | None = None
+        self.task: asyncio.Task[None] | None = None
+        # When the first byte of the next request head was read (loop time; 0: not yet).
+        self.started = 0.0
+        # Body bytes of a streamed response, counted while someone watches responses.
+        self.sent = 0
+
+    # -- transport events --------------------------------------------------------------
+
+    def receive(self, data: bytes) -> None:
+        """Bytes arrived: parse what they complete."""
+        if self.phase == IDLE:
+            now = self.context.deadlines.now()
+            self.phase = HEAD
+            self.deadline = now + self.context.limits.header_timeout
+            self.started = now
+        elif self.started == 0.0:  # the first bytes of a head (or of a pipelined one)
+            self.started = self.context.deadlines.now()
+        try:
+            self.core.receive_data(data)
+        except protocol.LocalProtocolError:
+            return  # data after EOF: nothing we can do with it
+        self.process()
+
+    def receive_eof(self) -> None:
+        """The client half-closed (HTTP/1.0 clients, ``shutdown(SHUT_WR)``): answer
+        what it sent, then close. The core turns EOF into ``ConnectionClosed`` once
+        the buffered requests are parsed; :meth:`process` and :meth:`finished` close
+        then."""
+        self.eof = True
+        self.core.receive_data(b"")
+        if not self.busy and not self.paused:
+            self.process()
+
+    def lost(self) -> None:
+        """The transport closed the connection: stop what still works for it."""
+        self.closed = True
+        if self.task is not None:
+            self.task.cancel()
+        if self.request is not None or self.body is not None:
+            self.release()
+
+    def expire(self, now: float) -> None:
+        """A sweep looks at the deadline: past it, a 408 (or a quiet close when idle)."""
+        phase = self.phase
+        if phase == HANDLING or now < self.deadline:
+            return
+        self.phase = HANDLING  # expire once
+        if phase == IDLE:
+            self.sock.close()
+        else:
+            what = "request head" if phase == HEAD else "request body"
+            self.refuse(
+                protocol.RemoteProtocolError(f"timed out receiving the {what}", status_code=408)
+            )
+
+    def stop(self) -> None:
+        """The server stops: close now when idle, else after the response (which says
+        ``Connection: close``); the transport is told to wait (``sock.busy``)."""
+        if self.busy:
+            self.sock.busy = True  # part of the transport contract
+        else:
+            self.sock.close()
+
+    # -- receiving ---------------------------------------------------------------------
+
+    def process(self) -> None:
+        """Pull events from the protocol core until it needs data or pauses."""
+        core = self.core
+        while True:
+            try:
+                event = core.next_event()
+            except protocol.RemoteProtocolError as error:
+                self.refuse(error)
+                return
+            # In the order a request without a body brings them.
+            kind = type(event)
+            if kind is _ProtocolRequest:
+                self.head = event  # type: ignore[assignment]
+                self.phase = BODY  # its deadline starts if we wait for the body
+                if event.expects_continue:  # type: ignore[union-attr]
+                    self.sock.write(core.send_continue())
+            elif kind is _EndOfMessage:
+                self.dispatch()  # then the core says NEED_DATA, or PAUSED (pipelined)
+            elif event is _NEED_DATA:
+                if self.phase == BODY:  # from the head, then between two reads
+                    self.deadline = self.context.deadlines.now() + self.context.limits.body_timeout
+                return
+            elif kind is _Data:
+                self.collect(event.data)  # type: ignore[union-attr]
+            elif event is _PAUSED:
+                if not self.paused:
+                    self.paused = True
+                    self.sock.pause_reading()
+                return
+            else:  # ConnectionClosed: the client is done sending
+                if not self.busy:
+                    self.sock.close()
+                return
+
+    def collect(self, data: bytes) -> None:
+        """Keep a piece of request body: in memory, or spooled past the threshold."""
+        self.size += len(data)
+        body = self.body
+        if body is not None:
+            body.write(data)
+        elif self.size > self.context.limits.spool_threshold:
+            body = self.body = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
+            for chunk in self.chunks or ():
+                body.write(chunk)
+            body.write(data)
+            self.chunks = None
+        elif self.chunks is None:
+            self.chunks = [data]
+        else:
+            self.chunks.append(data)
+
+    def refuse(self, error: protocol.RemoteProtocolError) -> None:
+        """The client broke a rule (or a deadline): answer the error and close."""
+        data = self.core.send_error(error)
+        if data:
+            self.sock.write(data)
+        self.sock.linger()  # the rest of the refused request may still be coming
+        if self.context.watch_bad_requests:
+            # The head is known when the body broke a rule (too large, too slow);
+            # for a refused head, the core says what it understood of it.
+            head = self.head
+            line = error.request_line
+            if head is not None:
+                line = b"%s %s HTTP/%s" % (head.method, head.target, head.http_version)
+            self.context.fire(BadRequestEvent(self.sock, error.status_code, error.reason, line))
+
+    def dispatch(self) -> None:
+        """The request is complete: fire ``request`` (or ``before_request`` first)."""
+        head = self.head
+        assert head is not None
+        self.head = None
+        self.phase = HANDLING
+        self.busy = True
+        context = self.context
+        body: bytes | IO[bytes] = b""
+        if self.size:  # a body was collected: spooled, or in pieces
+            if self.body is not None:
+                body = self.body
+                self.body.seek(0)
+                self.body = None
+            else:
+                chunks = self.chunks
+                if chunks is not None:
+                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    self.chunks = None
+            self.size = 0
+        # A pipelined request that came in the same read as the one before: now.
+        received_at = self.started or context.deadlines.now()
+        self.started = 0.0
+        method = _METHODS.get(head.method) or head.method.decode("ascii")
+        request = self.request = Request._received(
+            method,
+            head.target.decode("latin-1"),
+            "1.1" if head.http_version == b"1.1" else "1.0",
+            head.headers,
+            body,
+            self.sock,
+            context.limits,
+            received_at,
+        )
+        if context.watch_before_request:
+            prepared = context.fire(BeforeRequestEvent(request, _blank_response()))
+            prepared.add_done_callback(self.prepared)
+        else:
+            context.fire(RequestEvent(request, _blank_response())).add_done_callback(self.answered)
+
+    def prepared(self, value: Value) -> None:
+        """``before_request`` is done: fire ``request``, unless it answered."""
+        request, response = value.event.args
+        if self.closed:
+            request.close()
+        elif value.errors or value.results:
+            self.answered(value)
+        else:
+            self.context.fire(RequestEvent(request, response)).add_done_callback(self.answered)
+
+    # -- answering ---------------------------------------------------------------------
+
+    def answered(self, value: Value) -> None:
+        """The ``request`` (or an answering ``before_request``) *value* is done: respond."""
+        request, response = value.event.args
+        if self.closed:
+            request.close()
+            return
+        failed = value.errors
+        result = value.result
+        if type(result) is list and not failed:  # one handler's list, or several answers
+            results = value.results
+            result = results[0] if results else None
+        if self.context.watch_before_response:
+            hook = self.context.fire(BeforeResponseEvent(request, response, result))
+            hook.add_done_callback(partial(self._hooked, request, response, result, failed))
+            return
+        # The usual answers, bytes and str, as _respond sends them, one call sooner.
+        kind = type(result)
+        if failed or (kind is not bytes and kind is not str):
+            self._respond(request, response, result, failed)
+            return
+        try:
+            if kind is bytes:
+                self._send_whole(response, result, _OCTETS)
+            else:
+                self._send_whole(response, result.encode("utf-8"), _HTML)
+        except Exception as error:  # as in _respond
+            self._send_error(request, response, error)
+
+    def _hooked(
+        self, request: Request, response: Response, result: Any, failed: bool, value: Value
+    ) -> None:
+        """``before_response`` is done: send what it left, or what it replaced."""
+        if self.closed:
+            request.close()
+        elif value.errors:
+            self._respond(request, response, value.result, True)
+        else:
+            results = value.results
+            if results:
+                result, failed = results[0], False
+            self._respond(request, response, result, failed)
+
+    def _respond(self, request: Request, response: Response, result: Any, failed: bool) -> None:
+        if failed:  # a handler raised: the kernel reported it (exception event)
+            self._send_error(request, response, result, reported=True)
+            return
+        try:
+            kind = type(result)
+            if kind is bytes:
+                self._send_whole(response, result, _OCTETS)
+            elif kind is str:
+                self._send_whole(response, result.encode("utf-8"), _HTML)
+            elif result is None:
+                self._send_error(request, response, NotFound())
+            elif isinstance(result, Response):
+                self._send_body(request, result, result.body)
+            elif isinstance(result, HTTPError):
+                self._send_error(request, response, result)
+            else:
+                self._send_body(request, response, result)
+        except Exception as error:  # a body we cannot encode: the app's bug, a 500
+            self._send_error(request, response, error)
+
+    def _send_body(self, request: Request, response: Response, body: Any) -> None:
+        """Send a body of any type a handler may give (``None`` is empty here)."""
+        if body is None:
+            self._send_whole(response, b"", None)
+        elif isinstance(body, str):
+            self._send_whole(response, body.encode("utf-8"), _HTML)
+        elif isinstance(body, bytes | bytearray | memoryview):
+            self._send_whole(response, bytes(body), _OCTETS)
+        elif isinstance(body, dict | list):
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self._send_whole(response, data, _JSON)
+        elif isinstance(body, HTTPError):
+            self._send_error(request, response, body)
+        elif isinstance(body, SwitchProtocols):
+            self._switch_protocols(request, body)
+        elif hasattr(body, "__aiter__") or isinstance(body, Iterator) or hasattr(body, "__iter__"):
+            self._send_stream(response, body)
+        else:
+            raise TypeError(
+                f"a request handler returned {type(body).__name__}; return str, bytes, a dict "
+                "or list (JSON), an iterator or async iterator, a Response, an HTTPError or "
+                "SwitchProtocols"
+            )
+
+    def _fields(
+        self, response: Response, content_type: bytes | None
+    ) -> list[tuple[bytes | str, bytes | str]]:
+        fields: list[tuple[bytes | str, bytes | str]] = []
+        headers = response._headers
+        if headers is not None:
+            for key, name, value in headers._pairs:
+                if key == "content-type":
+                    content_type = None
+                fields.append((name, value))
+        if content_type is not None:
+            fields.append((b"content-type", content_type))
+        if self.context.shutdown.stopping:  # tell keep-alive clients not to send another
+            fields.append((b"connection", b"close"))
+        cookies = response._cookies
+        if cookies:
+            for cookie in cookies.values():
+                fields.append((b"set-cookie", cookie.render()))
+        return fields
+
+    def _send_whole(self, response: Response, body: bytes, content_type: bytes | None) -> None:
+        """Write a response with a body known in full, in one write.
+
+        A head the core refuses (the app set a bad field) is logged and replaced by a
+        plain 500.
+        """
+        status = response.status
+        if status == 204 or status == 304:
+            body = b""
+        try:
+            data = self.core.send_whole_parts(
+                status,
+                self._fields(response, content_type),
+                body,
+                response.reason.encode("latin-1") if response.reason else b"",
+                self.context.date_line.lines(),
+            )
+        except _BAD_HEAD as error:
+            logger.error("cannot send %r: %s", response, error)
+            self._send_internal_error()
+            return
+        self.sock.write(data)
+        self.finished(response, len(body))
+
+    def _send_internal_error(self) -> None:
+        """The app's response head was invalid (logged): a plain 500, no app fields.
+
+        Its own fields are constants the core always accepts, so this cannot fail.
+        """
+        page = Response(status=500)
+        fields = self._fields(page, b"text/plain; charset=utf-8")
+        head = _ProtocolResponse(500, fields, b"", self.context.date_line.lines())
+        self.sock.write(self.core.send_whole(head, _INTERNAL_ERROR))
+        self.finished(page, len(_INTERNAL_ERROR))
+
+    def _send_stream(self, response: Response, body: Any) -> None:
+        """Write the head of a streamed response, then stream *body* in a task."""
+        fields = self._fields(response, _OCTETS)
+        try:
+            head = self.core.send(
+                _ProtocolResponse(
+                    response.status,
+                    fields,
+                    response.reason.encode("latin-1"),
+                    self.context.date_line.lines(),
+                )
+            )
+        except _BAD_HEAD as error:
+            logger.error("cannot send %r: %s", response, error)
+            close_iterator(body)
+            self._send_internal_error()
+            return
+        self.sock.write(head)
+        counting = self.context.watch_responses  # for response.bytes_sent
+        self.sent = 0 if counting else -1
+        task = asyncio.get_running_loop().create_task(self._stream(response, body, counting))
+        self.task = task
+        self.context.shutdown.track(task)
+
+    async def _stream(self, response: Response, body: Any, counting: bool) -> None:
+        sock = self.sock
+        drain = sock.drain if isinstance(sock, SupportsDrain) else None
+        try:
+            whole = await stream_body(
+                sock, self.core, body, drain, self._count if counting else None, self.request
+            )
+        finally:
+            self.task = None
+        if whole:
+            self.finished(response)
+
+    def _count(self, size: int) -> None:
+        self.sent += size
+
+    def _switch_protocols(self, request: Request, switch: SwitchProtocols) -> None:
+        """Write the ``101`` the core renders, then hand the connection over.
+
+        A switch the core refuses (the request did not offer the protocol, HTTP/1.0, a
+        bad field) is the app's mistake: logged, and a plain 500 goes out instead.
+        """
+        try:
+            head = self.core.switch_protocols(switch.protocol.encode("latin-1"), switch.headers)
+        except (*_BAD_HEAD, AttributeError) as error:
+            logger.error(
+                "cannot switch %s %s to %r: %s", request.method, request.target, switch, error
+            )
+            self._send_internal_error()
+            return
+        self.sock.write(head)
+        self.context.hand_over(self, switch.handler)
+
+    def _send_error(
+        self,
+        request: Request,
+        response: Response,
+        error: BaseException,
+        *,
+        reported: bool = False,
+    ) -> None:
+        trace = None
+        if isinstance(error, HTTPError):
+            http_error = error
+        else:
+            lines = traceback.format_exception(type(error), error, error.__traceback__)
+            if not reported:
+                logger.error(
+                    "request handler failed for %s %s:\n%s",
+                    request.method,
+                    request.target,
+                    "".join(lines),
+                )
+            http_error = InternalServerError()
+            if self.context.debug:
+                trace = "".join(lines)
+        accept = request.header(b"accept")
+        as_json = accept is not None and prefers_json(accept.decode("latin-1"))
+        body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
+        page = Response(status=http_error.code, headers=http_error.headers)
+        page.headers["Content-Type"] = content_type
+        page.headers["X-Content-Type-Options"] = "nosniff"
+        if response._cookies and http_error.code < 500:
+            page._cookies = response._cookies  # a login's cookie survives its Redirect
+        self._send_whole(page, body, None)
+
+    # -- after a response --------------------------------------------------------------
+
+    def finished(self, response: Response, sent: int | None = None) -> None:
+        """The whole response is written: next cycle, or close.
+
+        *sent* is the number of body bytes; None for a streamed body, whose bytes
+        were counted in ``self.sent`` (-1: not counted).
+        """
+        request = self.request
+        self.request = None
+        if sent is None:
+            sent = self.sent if self.sent >= 0 else None
+        if request is not None and request.method == "HEAD":
+            sent = 0
+        response.bytes_sent = sent
+        context = self.context
+        if request is not None:
+            request.close()
+            if context.watch_responses:
+                context.fire(ResponseEvent(request, response))
+        self.busy = False
+        core = self.core
+        if (
+            core.our_state is _DONE
+            and core.their_state is _DONE
+            and not self.closed
+            and not context.shutdown.stopping
+        ):
+            core.start_next_cycle()
+            self.phase = IDLE
+            self.deadline = context.deadlines.now() + context.limits.keep_alive_timeout
+            if self.paused:  # the next request is buffered already (pipelining)
+                self.paused = False
+                self.sock.resume_reading()
+                self.process()
+            elif self.eof:  # half-closed: the core says ConnectionClosed, we close
+                self.process()
+        else:
+            self.sock.close()
+
+    def switched(self) -> tuple[Request | None, bytes, bool]:
+        """The connection leaves HTTP (see _upgrade): the request that switched it, the
+        bytes the client sent after it, and whether it half-closed. Reading resumes
+        if the pipelined bytes had paused it."""
+        request = self.request
+        self.request = None
+        self.busy = False
+        buffered, eof = self.core.trailing_data
+        if self.paused:
+            self.paused = False
+            self.sock.resume_reading()
+        return request, buffered, eof
+
+    def release(self) -> None:
+        """Close the request's body and files (the connection is gone)."""
+        if self.request is not None:
+            self.request.close()
+            self.request = None
+        if self.body is not None:
+            self.body.close()
+            self.body = None
