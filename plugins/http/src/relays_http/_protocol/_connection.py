@@ -43,9 +43,15 @@ hide a second request inside the first one ("request smuggling"), or put a
 header past a filter. We therefore refuse, rather than repair, anything whose
 framing another implementation could read differently:
 
-* Content-Length together with Transfer-Encoding, differing or non-decimal
-  Content-Length values, chunked not last or twice, chunked in HTTP/1.0, bad
-  chunk size lines, a missing CRLF after chunk data (RFC 9112 6.1, 6.3, 7.1);
+* Content-Length together with Transfer-Encoding, non-decimal Content-Length
+  values, more than one Content-Length even when equal (a list, or a repeated
+  field), chunked not last or twice, chunked in HTTP/1.0, bad chunk size lines,
+  a chunk extension without a name, a missing CRLF after chunk data (RFC 9112
+  6.1, 6.3, 7.1);
+* a repeated Content-Type, the other singleton the server reads: which one did
+  the app, or a filter in front of it, look at?
+* a request-target in a form its method does not take (RFC 9112 3.2): a proxy
+  routing on it could read it differently;
 * obs-fold, whitespace between a field name and its colon, bare CR, control
   characters and NUL: each is parsed differently by some implementation
   (RFC 9112 2.2, 5.1, 5.2), and a NUL or CR in a value can truncate or split a

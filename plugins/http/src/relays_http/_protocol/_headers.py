@@ -51,7 +51,15 @@ _NAME_CACHE_SIZE = 1024
 
 #: Request fields the connection must look at while parsing the head.
 SPECIAL_REQUEST_FIELDS = frozenset(
-    {b"content-length", b"transfer-encoding", b"connection", b"host", b"expect", b"upgrade"}
+    {
+        b"content-length",
+        b"transfer-encoding",
+        b"connection",
+        b"host",
+        b"expect",
+        b"upgrade",
+        b"content-type",
+    }
 )
 #: Fields that must not appear in a trailer section: a trailer must never be
 #: able to change how the message was framed or routed (RFC 9110 6.5.1).
@@ -132,23 +140,19 @@ def parse_fields(
 
 
 def parse_content_length(values: list[bytes]) -> int:
-    """Return the one length all Content-Length values agree on.
+    """Return the length of the one Content-Length value in *values*.
 
-    ``Content-Length: 5, 5`` and repeated identical fields are accepted (RFC 9110
-    8.6 allows it); anything that is not plain decimal digits, or two different
-    lengths, is refused: a proxy reading the other length would see a second,
-    smuggled request in our body.
+    RFC 9110 8.6 lets a recipient accept ``Content-Length: 5, 5`` and repeated
+    identical fields; we refuse them, and anything that is not plain decimal
+    digits: a proxy that reads such a field differently (the first value, the
+    last, or the list as one malformed value) would see another message end, and
+    a second, smuggled request in our body.
     """
-    lengths: set[bytes] = set()
-    for value in values:
-        for item in value.split(b","):
-            item = item.strip(b" \t")
-            if not item.isdigit():  # bytes.isdigit is ASCII only: no "+5", "0x5", "5 5"
-                raise RemoteProtocolError("malformed Content-Length")
-            lengths.add(item)
-    if len(lengths) != 1:  # "5, 05" too: a proxy may well compare them as strings
-        raise RemoteProtocolError("conflicting Content-Length values")
-    digits = lengths.pop()
+    if len(values) != 1 or b"," in values[0]:
+        raise RemoteProtocolError("more than one Content-Length value (a list, or a repeat)")
+    digits = values[0].strip(b" \t")
+    if not digits.isdigit():  # bytes.isdigit is ASCII only: no "+5", "0x5", "5 5"
+        raise RemoteProtocolError("malformed Content-Length")
     if len(digits.lstrip(b"0")) > 18:  # past any body limit; also keeps int() cheap
         raise RemoteProtocolError("request body too large", status_code=413)
     return int(digits)

@@ -49,6 +49,15 @@ _USUAL_REQUEST_LINE = re.compile(
     rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) ([!-~]+) HTTP/1\.([01])"
 )
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+# Request-target forms other than origin-form (RFC 9112 3.2; RFC 3986 for the scheme).
+_ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]")
+_AUTHORITY_FORM = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[^/?#@\[\]:]+):[0-9]+")
+# Chunk extensions after the size (RFC 9112 7.1.1): each ";" BWS name [BWS "=" BWS value],
+# the value a token or a quoted string.
+_CHUNK_EXTENSIONS = re.compile(
+    rb"(?:[ \t]*;[ \t]*[-!#$%&\'*+.^_`|~0-9A-Za-z]+"
+    rb'(?:[ \t]*=[ \t]*(?:[-!#$%&\'*+.^_`|~0-9A-Za-z]+|"(?:[^"\\]|\\.)*"))?)*'
+)
 _new = object.__new__
 #: The end of every body without trailers (and of no body): one shared event, since
 #: events are values; a request costs one object less.
@@ -87,6 +96,26 @@ def _parse_request_line(request_line: bytes) -> tuple[bytes, bytes, bytes]:
     if not target or not target.isascii() or b"\t" in target:
         raise RemoteProtocolError("invalid request target")
     return method, target, http_version
+
+
+def _check_target_form(method: bytes, target: bytes) -> None:
+    """Refuse a request-target in a form its method does not take (RFC 9112 3.2).
+
+    Origin-form (``/path?query``) for every method but CONNECT; asterisk-form
+    (``*``) only for OPTIONS; authority-form (``host:port``) only for, and always
+    for, CONNECT; absolute-form (``http://host/path``) for any other method.
+    """
+    if method == b"CONNECT":
+        if _AUTHORITY_FORM.fullmatch(target) is None:
+            raise RemoteProtocolError("CONNECT needs a host:port target (authority-form)")
+    elif target == b"*":
+        if method != b"OPTIONS":
+            raise RemoteProtocolError("the target '*' is only for OPTIONS")
+    elif target[0] != 0x2F and _ABSOLUTE_FORM.match(target) is None:
+        raise RemoteProtocolError(
+            "invalid request target: expected '/path', 'http://host/path', '*' (OPTIONS) "
+            "or 'host:port' (CONNECT)"
+        )
 
 
 def check_partial_head(buffer: bytearray, limits: Limits, search_from: int) -> None:
@@ -155,7 +184,7 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
     # The fields the connection must look at are taken as the loop meets them. List-
     # valued ones are joined with commas, which RFC 9110 5.3 makes equivalent to
     # repeating the field; one variable each keeps this short.
-    hosts = 0
+    hosts = content_types = 0
     content_length = transfer_encoding = connection = expect = upgrade = None
     for line in lines:
         name, separator, value = line.partition(b":")
@@ -175,6 +204,8 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
                 transfer_encoding = (
                     value if transfer_encoding is None else transfer_encoding + b"," + value
                 )
+            elif lower == b"content-type":
+                content_types += 1
             elif lower == b"expect":
                 expect = value if expect is None else expect + b"," + value
             else:
@@ -184,6 +215,10 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         raise RemoteProtocolError(
             "more than one Host header" if hosts else "missing Host header (required in HTTP/1.1)"
         )
+    if content_types > 1:  # which one would the app, or a proxy, have read?
+        raise RemoteProtocolError("more than one Content-Type header")
+    if target[0] != 0x2F or method == b"CONNECT":  # "/": origin-form, nearly every request
+        _check_target_form(method, target)
 
     keep_alive = http_version == b"1.1"
     expects_continue = False
@@ -323,11 +358,14 @@ class ChunkedReader:
             raise RemoteProtocolError("chunk size line too long")
         line = bytes(buffer[:end])
         del buffer[: end + 2]
-        size, _, extensions = line.partition(b";")
+        size, semicolon, extensions = line.partition(b";")
         size = size.rstrip(b" \t")  # BWS before ";" (RFC 9112 7.1.1)
         if not size or size.translate(None, _HEX_DIGITS):
             raise RemoteProtocolError("invalid chunk size line")
-        check_head_bytes(extensions, 0, "a chunk extension")
+        if semicolon:
+            check_head_bytes(extensions, 0, "a chunk extension")
+            if _CHUNK_EXTENSIONS.fullmatch(b";" + extensions) is None:
+                raise RemoteProtocolError("invalid chunk extension: ';' needs a name")
         size = size.lstrip(b"0")
         if len(size) > 15:
             raise RemoteProtocolError("chunk size too large")
