@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from relays import Component, handler
+from relays.transports import SupportsSendfile
 from relays_http import Request, Response, Server
 from relays_sockets import SocketConnection
 from relays_static import Static, StaticLimits
@@ -268,7 +269,10 @@ def test_relays_serve_a_directory(site: pathlib.Path, form: str) -> None:
 
 @pytest.mark.parametrize("zero_copy", [True, False], ids=["sendfile", "chunks"])
 def test_a_slow_reader_holds_back_the_file_reads(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, zero_copy: bool
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    zero_copy: bool,
 ) -> None:
     """Backpressure: while the client reads nothing, the file is not read ahead.
 
@@ -299,6 +303,10 @@ def test_a_slow_reader_holds_back_the_file_reads(
     monkeypatch.setattr(os, "sendfile", counting_sendfile)
     if not zero_copy:
         monkeypatch.delattr(SocketConnection, "sendfile")
+        # isinstance(sock, SupportsSendfile) remembers each class's answer (abc's cache):
+        # forget it now, and again before the method comes back.
+        SupportsSendfile._abc_caches_clear()  # type: ignore[attr-defined]
+        request.addfinalizer(SupportsSendfile._abc_caches_clear)  # type: ignore[attr-defined]
     limits = StaticLimits(chunk_size=64 * 1024)
     app = Server("tcp://127.0.0.1:0") + Static("/", docroot=root, limits=limits)
     app.start()

@@ -41,7 +41,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote
 
-from relays import BaseComponent, Event, handler
+from relays import BaseComponent, Event, Priority, handler
 
 from ._controllers import FORM_TYPES, BaseController, Page, _Call, query_fields
 from ._errors import HTTPError
@@ -65,7 +65,7 @@ class Dispatcher(BaseComponent):
 
     ``Server(...) + Dispatcher() + Root()`` serves the pages of ``Root`` (a
     :class:`~relays_http.Controller` mounted at ``"/"``) and of every other
-    controller in the tree. It listens at *priority* 10, above plain ``request``
+    controller in the tree. It listens at *priority* ``Priority.FALLBACK``, above plain ``request``
     handlers, which still get the requests no controller takes.
     """
 
@@ -162,7 +162,7 @@ class Routes(BaseComponent):
         super().__init__(channel=dispatcher.channel)
         self._dispatcher = dispatcher
 
-    @handler("request", priority=10)
+    @handler("request", priority=Priority.FALLBACK)
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         dispatcher = self._dispatcher
         if not dispatcher._mounts:  # an unregistration not dispatched yet

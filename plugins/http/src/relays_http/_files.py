@@ -7,7 +7,8 @@ A streamed response body (an iterator or async iterator) may yield a
 frames it (:meth:`relays_http._protocol.Connection.send_file_region`) without
 ever seeing its bytes; :func:`write_region` then moves them:
 
-* when the transport's handle has ``sendfile`` (relays-sockets' has), the
+* when the transport's handle has ``sendfile`` (it is a
+  :class:`relays.transports.SupportsSendfile`; relays-sockets' is), the
   handle sends them: on plain TCP that is the kernel's ``sendfile``, so the
   file's bytes never enter Python, and it waits for the socket to take them
   (backpressure); on TLS asyncio reads and writes for us, waiting for the
@@ -33,6 +34,8 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 import attrs
+
+from relays.transports import SupportsSendfile
 
 from ._limits import KiB, MiB
 
@@ -87,11 +90,11 @@ async def write_region(
     sock: Any, region: FileRegion, drain: Callable[[], Awaitable[None]] | None
 ) -> None:
     """Write *region*'s bytes to *sock* (see the theory of operation)."""
-    sendfile = getattr(sock, "sendfile", None)
-    if sendfile is not None:
+    if isinstance(sock, SupportsSendfile):
+        sendfile = sock.sendfile
         file = region.file
         # asyncio's sendfile takes a file object: a descriptor gets a borrowed one.
-        handle = _borrow(file) if type(file) is int else file
+        handle: IO[bytes] = _borrow(file) if isinstance(file, int) else file
         offset, remaining = region.offset, region.count
         try:
             while remaining:
@@ -109,7 +112,7 @@ async def write_region(
                 raise
         finally:
             if handle is not file:
-                handle.close()  # type: ignore[union-attr]
+                handle.close()
     await _copy_region(sock, region, drain)
 
 

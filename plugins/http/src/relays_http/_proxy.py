@@ -29,7 +29,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from relays import BaseComponent, handler
+from relays import BaseComponent, Priority, handler
 
 from ._request import Request
 from ._response import Response
@@ -111,7 +111,7 @@ class TrustedProxies(BaseComponent):
     *trusted* holds addresses and networks (``"127.0.0.1"``, ``"10.0.0.0/8"``,
     ``"::1"``). *headers* chooses what is read: ``"forwarded"`` (RFC 7239),
     ``"x-forwarded"`` (``X-Forwarded-For``/``-Proto``/``-Host``), or both (the
-    default; ``Forwarded`` wins when present). It listens at priority 100, before
+    default; ``Forwarded`` wins when present). It listens at ``Priority.PREPARE``, before
     any other ``request`` handler.
     """
 
@@ -153,7 +153,7 @@ class TrustedProxies(BaseComponent):
                 self._known[text] = known
         return known
 
-    @handler("request", priority=100)
+    @handler("request", priority=Priority.PREPARE)
     def _on_request(self, request: Request, response: Response) -> None:
         remote = request.remote
         if not isinstance(remote, tuple) or not self.trusts(str(remote[0])):

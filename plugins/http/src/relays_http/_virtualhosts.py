@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from relays import BaseComponent, handler
+from relays import BaseComponent, Priority, handler
 
 from ._request import Request
 from ._response import Response
@@ -23,7 +23,7 @@ class VirtualHosts(BaseComponent):
     at ``/blog`` sees ``SCRIPT_NAME=""`` and ``PATH_INFO="/2024"``.
     Hosts match without the port and case-insensitively; a ``host:port`` key wins
     over a bare host. Hosts not listed are dispatched as they are.
-    Put it above the dispatcher (it listens at priority 30).
+    Put it above the dispatcher (it listens at ``Priority.ROUTE``).
     """
 
     channel = "web"
@@ -36,7 +36,7 @@ class VirtualHosts(BaseComponent):
                 raise ValueError(f"a virtual host's prefix starts with '/', not {prefix!r}")
             self.domains[host.lower()] = prefix.rstrip("/")
 
-    @handler("request", priority=30)
+    @handler("request", priority=Priority.ROUTE)
     def _on_request(self, request: Request, response: Response) -> None:
         host = request.host.lower()
         prefix = self.domains.get(host)

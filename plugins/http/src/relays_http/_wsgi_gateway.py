@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from relays import BaseComponent, Event, handler
+from relays import BaseComponent, Event, Priority, handler
 
 from ._request import Request
 from ._response import Response
@@ -283,7 +283,7 @@ class Gateway(BaseComponent):
     application, with the prefix as ``SCRIPT_NAME``; the longest prefix wins.
     Applications run in a pool of *workers* threads; a streaming response holds
     its thread until it is done, and at most *buffered_chunks* of its chunks wait
-    in memory. The gateway listens at *priority* 20, above the
+    in memory. The gateway listens at *priority* ``Priority.DISPATCH``, above the
     :class:`~relays_http.Dispatcher`.
     """
 
@@ -333,7 +333,7 @@ class Gateway(BaseComponent):
                 return None
             candidate = candidate.rpartition("/")[0]
 
-    @handler("request", priority=20)
+    @handler("request", priority=Priority.DISPATCH)
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         found = self.find(request.path)
         if found is None:

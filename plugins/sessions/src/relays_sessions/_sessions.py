@@ -24,7 +24,7 @@ listens for them (:class:`~relays_http.BeforeRequestEvent`,
    bounded by a small socket timeout), paid only by requests that use their
    session; apps that want none pass ``preload=True``, and a store without
    ``load_sync`` raises :class:`SessionNotLoaded`, which names both ways out.
-3. ``before_response(request, response, result)`` (priority ``-PRIORITY``, so
+3. ``before_response(request, response, result)`` (priority ``Priority.LAST``, so
    after the other ``before_response`` handlers, which may still change the
    session): a session still unloaded was never used, and costs nothing: no
    save, no touch, no cookie. Otherwise save the session's changes (only the keys
@@ -63,7 +63,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from relays import BaseComponent, Event, handler
+from relays import BaseComponent, Event, Priority, handler
 from relays_http import HTTPError, Request, Response, ServiceUnavailable
 
 from ._session import Session
@@ -82,10 +82,11 @@ __all__ = [
 
 logger = logging.getLogger("relays.sessions")
 
-#: The priority of the :class:`Sessions` ``before_request`` handler (it attaches
-#: the session before other ``before_request`` handlers run); its ``before_response``
-#: handler runs at ``-PRIORITY``, after the others, and saves.
-PRIORITY = 1000
+#: The priority of the :class:`Sessions` ``before_request`` handler,
+#: :attr:`relays.Priority.PREPARE`: it attaches the session before the application's
+#: ``before_request`` handlers run. Its ``before_response`` handler runs at
+#: :attr:`relays.Priority.LAST`, after the others, and saves.
+PRIORITY = Priority.PREPARE
 #: The ``request.context`` key that holds the request's :class:`Session`.
 SESSION_KEY = "session"
 # Where the session's _State waits for the saving hook.
@@ -265,7 +266,7 @@ class Sessions(BaseComponent):
         context[_STATE_KEY] = state
         request.session = session
 
-    @handler("before_response", priority=-PRIORITY)
+    @handler("before_response", priority=Priority.LAST)
     def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
         state: _State | None = request.context.pop(_STATE_KEY, None)
         if state is None:

@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 import attrs
 
+from relays.transports import SupportsSendfile
 from relays_http import FileRegion, HTTPError, Request, Response
 
 from ._limits import StaticLimits
@@ -317,7 +318,7 @@ def answer_with_file(
                 parts,
                 closing,
                 limits.chunk_size,
-                zero_copy=getattr(request.sock, "sendfile", None) is not None,
+                zero_copy=isinstance(request.sock, SupportsSendfile),
             )
         return response
     finally:

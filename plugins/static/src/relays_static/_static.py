@@ -2,10 +2,11 @@
 
 Theory of operation
 -------------------
-:class:`Static` listens for ``request`` on the server's channel at a priority
-above the controller dispatcher (20 against 10), and answers only what is its
-own: a request outside its prefix, or for a file that does not exist, gets
-``None`` ("not mine") and goes on to the next handler, so a static directory
+:class:`Static` listens for ``request`` on the server's channel in the
+``Priority.DISPATCH`` band, above the controller dispatcher (``FALLBACK``), and
+answers only what is its own: a request outside its prefix, or for a file that
+does not exist, gets ``None`` ("not mine") and goes on to the next handler, so a
+static directory
 and an application can share a URL space and a request nobody answers is the
 server's 404. Once it answers it stops the event.
 
@@ -29,7 +30,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote
 
-from relays import BaseComponent, Event, handler
+from relays import BaseComponent, Event, Priority, handler
 from relays_http import (
     Forbidden,
     HTTPError,
@@ -129,7 +130,7 @@ class Static(BaseComponent):
                 return value
         return None
 
-    @handler("request", priority=20)
+    @handler("request", priority=Priority.DISPATCH)
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         raw_path = request.raw_path
         prefix = self.path
