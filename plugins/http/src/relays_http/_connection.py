@@ -24,8 +24,13 @@ Pipelining. While busy, the core parses nothing further: bytes of the next
 request stay in its buffer and it says ``PAUSED``, at which point we stop reading
 from the socket (the back-pressure). When the response is written the core starts
 the next cycle (or the connection closes, as the core decides keep-alive),
-reading resumes and what was buffered is parsed at once. So requests are answered
-one at a time, in order.
+reading resumes and what was buffered is parsed. So requests are answered one at
+a time, in order. A pipelined request already buffered is parsed only once the
+transport's unsent output is below its high-water mark (we await its ``drain``,
+when it has one): the transport stops reading while its output is over the mark,
+but what it read before could hold hundreds of small requests, and answering
+them all for a client that never reads would buffer every answer (a pipelining
+flood). So a connection holds at most about one high-water mark of answers.
 
 Answering. The ``request`` event's value is watched (:meth:`~HTTPConnection.answered`);
 its first result becomes the response. bytes, str and JSON bodies are framed with
@@ -649,13 +654,40 @@ class HTTPConnection:
             self.phase = IDLE
             self.deadline = context.deadlines.now() + context.limits.keep_alive_timeout
             if self.paused:  # the next request is buffered already (pipelining)
-                self.paused = False
-                self.sock.resume_reading()
-                self.process()
+                if isinstance(self.sock, SupportsDrain):
+                    self._continue_when_drained()
+                else:
+                    self._continue()
             elif self.eof:  # half-closed: the core says ConnectionClosed, we close
                 self.process()
         else:
             self.sock.close()
+
+    def _continue(self) -> None:
+        """Read again, and parse the pipelined request that is buffered."""
+        self.paused = False
+        self.sock.resume_reading()
+        self.process()
+
+    def _continue_when_drained(self) -> None:
+        """Parse the next pipelined request once our answers are below the transport's
+        high-water mark: a client that pipelines and never reads must not make us
+        answer everything it sent into memory (see the theory of operation)."""
+        task = asyncio.get_running_loop().create_task(self._drained())
+        self.task = task
+        self.context.shutdown.track(task)
+
+    async def _drained(self) -> None:
+        sock = self.sock
+        assert isinstance(sock, SupportsDrain)
+        try:
+            await sock.drain()
+        except ConnectionError:
+            return  # gone: the transport's disconnect cleans up
+        finally:
+            self.task = None
+        if not self.closed:
+            self._continue()
 
     def switched(self) -> tuple[Request | None, bytes, bool]:
         """The connection leaves HTTP (see _upgrade): the request that switched it, the
