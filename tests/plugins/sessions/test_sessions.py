@@ -122,6 +122,14 @@ class App(Component):
             return Response("mine", 201)
         if path == "/id":
             return str(session.id)
+        if path == "/regenerate-id":
+            old = session.id
+            session.regenerate()
+            return f"{old} {session.id}"
+        if path == "/regenerate-then-logout":
+            session.regenerate()
+            session.invalidate()
+            return "bye"
         return None
 
 
@@ -291,6 +299,32 @@ async def test_regenerate_changes_the_id_and_keeps_the_data() -> None:
         assert len(store) == 1  # the old id is gone from the store
         assert await browser.get("/read") == (200, b"[('theme', 'dark'), ('user', 'ada')]")
         assert await browser.get("/read", cookie=f"session={before}") == (200, b"[]")
+
+
+async def test_the_id_is_the_new_one_right_after_regenerate() -> None:
+    store = MemoryStore()
+    server, transport, sessions = make(store)
+    async with server:
+        browser = Browser(transport)
+        await browser.get("/set?theme=dark")
+        _, body = await browser.get("/regenerate-id")
+        old, new = body.decode().split()
+        assert old != new
+        # The cookie names the id the handler saw, and only it is stored.
+        assert sessions._signer.unsign(browser.cookies["session"]) == (new, False)
+        assert await browser.get("/id") == (200, new.encode())
+        assert len(store) == 1
+
+
+async def test_regenerate_then_invalidate_ends_the_old_id() -> None:
+    store = MemoryStore()
+    server, transport, _ = make(store)
+    async with server:
+        browser = Browser(transport)
+        await browser.get("/count")
+        assert await browser.get("/regenerate-then-logout") == (200, b"bye")
+        assert len(store) == 0
+        assert "session" not in browser.cookies
 
 
 async def test_invalidate_deletes_the_session_and_the_cookie() -> None:

@@ -25,6 +25,7 @@ import json
 from collections.abc import Generator, Iterator, MutableMapping
 from typing import Any, Protocol
 
+from ._signing import new_session_id
 from ._store import Record
 
 __all__ = ["Loader", "Session", "encode_value"]
@@ -66,6 +67,8 @@ class Session(MutableMapping[str, Any]):
         self._created: float | None = None
         self._expires: float | None = None
         self._regenerate = False
+        # The id regenerate() replaced (deleted from the store when the new one is saved).
+        self._replaced_id: str | None = None
         self._invalidated_id: str | None = None
         self._loader: Loader | None = None
         if session_id is not None and record is not None:
@@ -159,7 +162,8 @@ class Session(MutableMapping[str, Any]):
 
     @property
     def id(self) -> str | None:
-        """The session id; None for a new session until it is first saved."""
+        """The session id; None for a new session until it is first saved (or given a new
+        id by :meth:`regenerate`, which changes it at once)."""
         self._load_now()
         return self._id
 
@@ -185,10 +189,14 @@ class Session(MutableMapping[str, Any]):
         """Give the session a new id, keeping its data; call it when a user logs in.
 
         Against session fixation: an id an attacker planted before the login is
-        worthless after it. The old id is deleted from the store and the client gets
-        a new cookie when the response is sent.
+        worthless after it. :attr:`id` is the new id at once; the session is saved
+        under it, the old id deleted from the store and the client given a new cookie
+        when the response is sent.
         """
         self._load_now()
+        if self._replaced_id is None:
+            self._replaced_id = self._id
+        self._id = new_session_id()
         self._regenerate = True
 
     def invalidate(self) -> None:
@@ -205,6 +213,9 @@ class Session(MutableMapping[str, Any]):
         self._created = None
         self._expires = None
         self._regenerate = False
+        if self._replaced_id is not None:  # regenerated, then ended: the old id ends too
+            self._invalidated_id = self._replaced_id
+            self._replaced_id = None
 
     # ``clear()`` is MutableMapping's: it deletes every key this request sees, keeping
     # the id (and keys another request adds meanwhile).
@@ -232,6 +243,7 @@ class Session(MutableMapping[str, Any]):
         self._created = created
         self._expires = expires
         self._regenerate = False
+        self._replaced_id = None
         self._invalidated_id = None
 
     def as_dict(self) -> dict[str, Any]:

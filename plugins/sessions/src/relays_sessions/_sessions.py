@@ -379,8 +379,9 @@ class Sessions(BaseComponent):
                     response.delete_cookie(self.cookie_name, path=self.path, domain=self.domain)
                 return
             everything = session._encoded()
-            old_id = session.id
-            new_id = new_session_id()
+            old_id = session._replaced_id if session._regenerate else None
+            new_id = session.id if session._regenerate else new_session_id()
+            assert new_id is not None
             expires = self._expires(now, now)
             await store.save(new_id, Changes(everything, frozenset(), now, expires, True))
             if old_id is not None:
