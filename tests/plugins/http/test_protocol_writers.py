@@ -119,6 +119,14 @@ def test_head_computes_framing_but_writes_no_body() -> None:
     assert out == b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
+def test_a_whole_answer_to_head_may_state_the_length_get_would_send() -> None:
+    response = Response(200, [(b"Content-Length", b"42")])
+    out = connection_after(HEAD_11).send_whole(response, b"")
+    assert out == b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n"
+    with pytest.raises(LocalProtocolError, match="does not match"):
+        connection_after(GET_11).send_whole(response, b"")
+
+
 @pytest.mark.parametrize("status", [204, 304])
 def test_no_body_statuses(status: int) -> None:
     out, connection = exchange(GET_11, Response(status))

@@ -78,6 +78,9 @@ def failing_app(environ: dict[str, Any], start_response: StartResponse) -> Any:
 
             start_response("503 Unavailable", [("Content-Type", "text/plain")], sys.exc_info())
         return [b"replaced"]
+    if path.startswith("/status/"):
+        start_response(path[len("/status/") :].replace("_", " "), [])
+        return [b"never sent"]
     if path == "/write":
         write = start_response("200 OK", [("Content-Type", "text/plain")])
         write(b"written ")
@@ -290,6 +293,30 @@ async def test_flask_app() -> None:
         _, headers, _ = await client.request("GET", "/flask/cookie")
         assert headers["set-cookie"].startswith("k=v")
         assert (await client.request("GET", "/flask/missing")).status == 404
+
+
+@pytest.mark.parametrize("status", ["99999_Whatever", "200", "200OK", "099_Low", "600_High"])
+async def test_a_malformed_wsgi_status_is_the_apps_500(
+    status: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, transport = serve(Gateway({"/": failing_app}))
+    async with server:
+        client = Client(transport)
+        with caplog.at_level(logging.ERROR):
+            response = await client.request("GET", f"/status/{status}")
+    assert response.status == 500
+    assert b"never sent" not in response.body
+
+
+async def test_head_to_a_flask_app_keeps_the_length_get_would_send() -> None:
+    server, transport = serve(Gateway({"/flask": make_flask()}))
+    async with server:
+        client = Client(transport)
+        get = await client.request("GET", "/flask/")
+        head = await client.request("HEAD", "/flask/")
+        assert head.status == 200
+        assert head.body == b""
+        assert head.headers["content-length"] == get.headers["content-length"] == "11"
 
 
 def test_mount_checks() -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -46,6 +47,9 @@ from ._request import Request
 from ._response import Response
 
 __all__ = ["Gateway", "WSGIApp", "build_environ"]
+
+# PEP 3333: a final status code, a space, a reason phrase without control characters.
+_STATUS = re.compile(r"[2-5][0-9]{2} [^\x00-\x08\x0a-\x1f\x7f]*")
 
 logger = logging.getLogger("relays.http.wsgi")
 
@@ -185,8 +189,11 @@ class _Job:
                 exc_info = None  # no reference cycle through the frame
         elif self.head is not None:
             raise AssertionError("start_response was called twice without exc_info")
-        if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit():
-            raise ValueError(f"a WSGI status is like '200 OK', not {status!r}")
+        if _STATUS.fullmatch(status if isinstance(status, str) else "") is None:
+            raise ValueError(
+                f"a WSGI status is three digits from 200 to 599, a space and a reason "
+                f"('200 OK'), not {status!r}"
+            )
         self.head = (status, list(headers))
         return self.write
 
@@ -362,6 +369,9 @@ class Gateway(BaseComponent):
                     fields.add(name, value)
             message = await job.next()
             if message[0] == "end":
+                if length is not None and request.method == "HEAD":
+                    # The length GET would send, as the app said (RFC 9110 9.3.2).
+                    fields["Content-Length"] = length
                 response.body = b""
                 return response
             first: bytes = message[1]

@@ -308,7 +308,8 @@ def render_response_head(
                 line = _length_line(body_length)
             parts.append(line)
             line_ends += 1
-        elif content_length != body_length:
+        elif content_length != body_length and not (head_request and body_length == 0):
+            # (A response to HEAD may state the length GET would send: RFC 9110 9.3.2.)
             raise LocalProtocolError(
                 f"Content-Length {content_length} does not match the {body_length}-byte body"
             )
