@@ -30,6 +30,20 @@ def test_absolute_form_target() -> None:
     assert make("http://example.com").path == "/"
 
 
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [
+        ("http://example.com:8080/p?q=1", "example.com:8080"),
+        ("http://user@example.com", "example.com"),
+        ("https://[::1]:443?x", "[::1]:443"),
+    ],
+)
+def test_an_absolute_form_target_names_the_host_whatever_host_says(target: str, host: str) -> None:
+    request = make(target, headers=[(b"host", b"other.example")])
+    assert request.host == host
+    assert request.url == target  # both from the target (RFC 9112 3.2.2)
+
+
 def test_headers_are_case_insensitive_and_multi_valued() -> None:
     request = make(headers=[(b"host", b"h:1"), (b"x-tag", b"a"), (b"x-tag", b"b")])
     assert request.headers["X-Tag"] == "a"

@@ -339,7 +339,15 @@ class Request:
 
     @property
     def host(self) -> str:
-        """The ``Host`` field (``"example.com:8080"``), else our own address."""
+        """The ``Host`` field (``"example.com:8080"``), else our own address.
+
+        For a target in absolute-form (``GET http://example.com/x``, as sent to
+        proxies) it is the target's authority, whatever ``Host`` says: RFC 9112 3.2.2
+        makes the target win, and :attr:`url` agrees.
+        """
+        authority = self._target_authority()
+        if authority is not None:
+            return authority
         raw = self.header(b"host")
         if raw:
             return raw.decode("latin-1")
@@ -350,6 +358,19 @@ class Request:
                 host = f"[{host}]"
             return f"{host}:{port}"
         return "localhost"
+
+    def _target_authority(self) -> str | None:
+        """The authority of an absolute-form target (no user info), else None."""
+        target = self._target
+        if target[:1] == "/" or "://" not in target:
+            return None
+        rest = target.partition("://")[2]
+        end = len(rest)
+        for delimiter in "/?#":
+            found = rest.find(delimiter)
+            if 0 <= found < end:
+                end = found
+        return rest[:end].rpartition("@")[2]
 
     @property
     def url(self) -> str:
