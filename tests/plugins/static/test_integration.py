@@ -23,7 +23,7 @@ import pytest
 
 from relays import Component, handler
 from relays.transports import SupportsSendfile
-from relays_http import Request, Response, Server
+from relays_http import Request, Response, Server, _capabilities
 from relays_sockets import SocketConnection
 from relays_static import Static, StaticLimits
 
@@ -303,8 +303,9 @@ def test_a_slow_reader_holds_back_the_file_reads(
     monkeypatch.setattr(os, "sendfile", counting_sendfile)
     if not zero_copy:
         monkeypatch.delattr(SocketConnection, "sendfile")
-        # isinstance(sock, SupportsSendfile) remembers each class's answer (abc's cache):
-        # forget it now, and again before the method comes back.
+        # Capabilities are remembered per class (relays_http._capabilities, and abc's
+        # cache under isinstance): forget them now, and again before the method comes back.
+        monkeypatch.setattr(_capabilities, "_SENDFILE", {})
         SupportsSendfile._abc_caches_clear()  # type: ignore[attr-defined]
         request.addfinalizer(SupportsSendfile._abc_caches_clear)  # type: ignore[attr-defined]
     limits = StaticLimits(chunk_size=64 * 1024)

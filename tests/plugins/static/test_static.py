@@ -11,7 +11,8 @@ import pytest
 
 from relays import Component, handler
 from relays.testing import MemoryConnection
-from relays_http import Request, Response
+from relays.transports import SupportsSendfile
+from relays_http import Request, Response, _capabilities
 from relays_static import Static, StaticLimits
 
 Make = Callable[..., Any]
@@ -357,7 +358,10 @@ def test_bad_arguments(docroot: pathlib.Path) -> None:
 
 
 async def test_with_sendfile_big_files_and_ranges_go_as_file_regions(
-    docroot: pathlib.Path, make_client: Make, monkeypatch: pytest.MonkeyPatch
+    docroot: pathlib.Path,
+    make_client: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     """A handle with ``sendfile`` gets the file's bytes through it, never as chunks."""
     calls: list[tuple[int, int | None]] = []
@@ -372,6 +376,11 @@ async def test_with_sendfile_big_files_and_ranges_go_as_file_regions(
         return len(data)
 
     monkeypatch.setattr(MemoryConnection, "sendfile", sendfile, raising=False)
+    # Capabilities are remembered per class (relays_http._capabilities, and abc's cache
+    # under isinstance): forget them now, and again before the method goes.
+    monkeypatch.setattr(_capabilities, "_SENDFILE", {})
+    SupportsSendfile._abc_caches_clear()  # type: ignore[attr-defined]
+    request.addfinalizer(SupportsSendfile._abc_caches_clear)  # type: ignore[attr-defined]
     big = (docroot / "big.bin").read_bytes()
     server, client = make_client(Static("/", docroot=docroot))
     async with server:

@@ -73,9 +73,10 @@ from functools import partial
 from typing import IO, Any
 
 from relays import Value
-from relays.transports import Connection, SupportsDrain
+from relays.transports import Connection
 
 from . import _protocol as protocol
+from ._capabilities import supports_drain
 from ._dateline import DateLine
 from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
 from ._lifecycle import BODY, HANDLING, HEAD, IDLE, Deadlines, Shutdown
@@ -290,7 +291,9 @@ class HTTPConnection:
                 if event.expects_continue:  # type: ignore[union-attr]
                     self.sock.write(core.send_continue())
             elif kind is _EndOfMessage:
-                self.dispatch()  # then the core says NEED_DATA, or PAUSED (pipelined)
+                self.dispatch()
+                if not core.has_unparsed_input:  # next_event would say NEED_DATA: rest
+                    return
             elif event is _NEED_DATA:
                 if self.phase == BODY:  # from the head, then between two reads
                     self.deadline = self.context.deadlines.now() + self.context.limits.body_timeout
@@ -519,7 +522,11 @@ class HTTPConnection:
             logger.error("cannot send %r: %s", response, error)
             self._send_internal_error()
             return
-        self.sock.write(data)
+        try:  # _written, inlined: nearly every response takes this path
+            self.sock.write(data)
+        except Exception as error:
+            self._write_failed(error)
+            return
         self.finished(response, len(body))
 
     def _send_internal_error(self) -> None:
@@ -530,8 +537,8 @@ class HTTPConnection:
         page = Response(status=500)
         fields = self._fields(page, b"text/plain; charset=utf-8")
         head = _ProtocolResponse(500, fields, b"", self.context.date_line.lines())
-        self.sock.write(self.core.send_whole(head, _INTERNAL_ERROR))
-        self.finished(page, len(_INTERNAL_ERROR))
+        if self._written(self.core.send_whole(head, _INTERNAL_ERROR)):
+            self.finished(page, len(_INTERNAL_ERROR))
 
     def _send_stream(self, response: Response, body: Any) -> None:
         """Write the head of a streamed response, then stream *body* in a task."""
@@ -550,7 +557,9 @@ class HTTPConnection:
             close_iterator(body)
             self._send_internal_error()
             return
-        self.sock.write(head)
+        if not self._written(head):
+            close_iterator(body)
+            return
         counting = self.context.watch_responses  # for response.bytes_sent
         self.sent = 0 if counting else -1
         task = asyncio.get_running_loop().create_task(self._stream(response, body, counting))
@@ -559,7 +568,7 @@ class HTTPConnection:
 
     async def _stream(self, response: Response, body: Any, counting: bool) -> None:
         sock = self.sock
-        drain = sock.drain if isinstance(sock, SupportsDrain) else None
+        drain = sock.drain if supports_drain(sock) else None
         try:
             whole = await stream_body(
                 sock, self.core, body, drain, self._count if counting else None, self.request
@@ -586,8 +595,30 @@ class HTTPConnection:
             )
             self._send_internal_error()
             return
-        self.sock.write(head)
-        self.context.hand_over(self, switch.handler)
+        if self._written(head):
+            self.context.hand_over(self, switch.handler)
+
+    def _written(self, data: bytes) -> bool:
+        """Write what the core made of a response; False when the transport refused.
+
+        The core counts the response as sent once it made the bytes, so a write that
+        fails then (a transport that raises instead of reporting an ``error`` event)
+        must not reach the handler's code, which would try to answer a second time:
+        the connection is closed instead, and forgotten when it reports closing.
+        """
+        try:
+            self.sock.write(data)
+        except Exception as error:
+            self._write_failed(error)
+            return False
+        return True
+
+    def _write_failed(self, error: Exception) -> None:
+        logger.warning("writing the response to %r failed (%s); closing", self.sock, error)
+        self.core.send_failed()
+        self.busy = False
+        self.release()
+        self.sock.close()
 
     def _send_error(
         self,
@@ -654,10 +685,12 @@ class HTTPConnection:
             self.phase = IDLE
             self.deadline = context.deadlines.now() + context.limits.keep_alive_timeout
             if self.paused:  # the next request is buffered already (pipelining)
-                if isinstance(self.sock, SupportsDrain):
+                if supports_drain(self.sock):
                     self._continue_when_drained()
-                else:
-                    self._continue()
+                else:  # _continue, inlined
+                    self.paused = False
+                    self.sock.resume_reading()
+                    self.process()
             elif self.eof:  # half-closed: the core says ConnectionClosed, we close
                 self.process()
         else:
@@ -672,14 +705,32 @@ class HTTPConnection:
     def _continue_when_drained(self) -> None:
         """Parse the next pipelined request once our answers are below the transport's
         high-water mark: a client that pipelines and never reads must not make us
-        answer everything it sent into memory (see the theory of operation)."""
+        answer everything it sent into memory (see the theory of operation).
+
+        Usually the output is below the mark already, and ``drain()`` returns without
+        suspending: it is run here, synchronously, until its first suspension (a
+        coroutine that finishes at once raises StopIteration on its first ``send``), so
+        the usual case costs no task and no loop turn (a task per pipelined request
+        doubled its cost). Only when it would wait does a task await a fresh ``drain()``.
+        """
+        sock = self.sock
+        assert supports_drain(sock)
+        attempt = sock.drain()
+        try:
+            attempt.send(None)
+        except StopIteration:
+            self._continue()
+            return
+        except ConnectionError:
+            return  # gone: the transport's disconnect cleans up
+        attempt.close()  # it would wait: a task waits instead
         task = asyncio.get_running_loop().create_task(self._drained())
         self.task = task
         self.context.shutdown.track(task)
 
     async def _drained(self) -> None:
         sock = self.sock
-        assert isinstance(sock, SupportsDrain)
+        assert supports_drain(sock)
         try:
             await sock.drain()
         except ConnectionError:

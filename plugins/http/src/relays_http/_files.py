@@ -35,8 +35,7 @@ from typing import IO, Any
 
 import attrs
 
-from relays.transports import SupportsSendfile
-
+from ._capabilities import supports_sendfile
 from ._limits import KiB, MiB
 
 __all__ = ["REGION_READ_SIZE", "SENDFILE_SLICE", "FileRegion", "FileRegionShort", "write_region"]
@@ -90,7 +89,7 @@ async def write_region(
     sock: Any, region: FileRegion, drain: Callable[[], Awaitable[None]] | None
 ) -> None:
     """Write *region*'s bytes to *sock* (see the theory of operation)."""
-    if isinstance(sock, SupportsSendfile):
+    if supports_sendfile(sock):
         sendfile = sock.sendfile
         file = region.file
         # asyncio's sendfile takes a file object: a descriptor gets a borrowed one.

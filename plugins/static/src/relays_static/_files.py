@@ -40,8 +40,8 @@ from urllib.parse import quote
 
 import attrs
 
-from relays.transports import SupportsSendfile
 from relays_http import FileRegion, HTTPError, Request, Response
+from relays_http._capabilities import supports_sendfile
 
 from ._limits import StaticLimits
 from ._mime import MediaTypes
@@ -318,7 +318,7 @@ def answer_with_file(
                 parts,
                 closing,
                 limits.chunk_size,
-                zero_copy=isinstance(request.sock, SupportsSendfile),
+                zero_copy=supports_sendfile(request.sock),
             )
         return response
     finally:

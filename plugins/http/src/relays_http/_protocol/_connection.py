@@ -198,6 +198,13 @@ class Connection:
         )
 
     @property
+    def has_unparsed_input(self) -> bool:
+        """Whether received bytes, or the EOF, wait to be parsed: when False,
+        :meth:`next_event` would say :data:`NEED_DATA` after the current message
+        (a cheaper question than asking it)."""
+        return bool(self._buffer) or self._eof
+
+    @property
     def trailing_data(self) -> tuple[bytes, bool]:
         """The received bytes not parsed yet, and whether EOF was received."""
         return bytes(self._buffer), self._eof
