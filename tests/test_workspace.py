@@ -191,3 +191,25 @@ def test_classifiers_list_what_ci_runs() -> None:
         listed = {c for c in project["classifiers"] if re.fullmatch(r".*Python :: 3\.\d+", c)}
         assert listed == wanted, distribution.name
         assert project["requires-python"] == f">={supported_pythons()[0]}", distribution.name
+
+
+def test_no_distribution_imports_another_ones_private_modules() -> None:
+    # Plugins build on each other's public API only (`relays_http`, not `relays_http._files`).
+    import ast
+
+    offenders = []
+    for distribution in DISTRIBUTIONS:
+        own = import_name(distribution)
+        for path in sorted((distribution / "src").rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                for name in names:
+                    top, *rest = name.split(".")
+                    foreign = top != own and (top == "relays" or top.startswith("relays_"))
+                    if foreign and any(part.startswith("_") for part in rest):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert offenders == []

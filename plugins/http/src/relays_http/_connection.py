@@ -73,10 +73,9 @@ from functools import partial
 from typing import IO, Any
 
 from relays import Value
-from relays.transports import Connection
+from relays.transports import Connection, supports_drain
 
 from . import _protocol as protocol
-from ._capabilities import supports_drain
 from ._dateline import DateLine
 from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
 from ._lifecycle import BODY, HANDLING, HEAD, IDLE, Deadlines, Shutdown

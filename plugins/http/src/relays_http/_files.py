@@ -35,7 +35,8 @@ from typing import IO, Any
 
 import attrs
 
-from ._capabilities import supports_sendfile
+from relays.transports import supports_sendfile
+
 from ._limits import KiB, MiB
 
 __all__ = ["REGION_READ_SIZE", "SENDFILE_SLICE", "FileRegion", "FileRegionShort", "write_region"]

@@ -40,8 +40,8 @@ from urllib.parse import quote
 
 import attrs
 
+from relays.transports import supports_sendfile
 from relays_http import FileRegion, HTTPError, Request, Response
-from relays_http._capabilities import supports_sendfile
 
 from ._limits import StaticLimits
 from ._mime import MediaTypes
