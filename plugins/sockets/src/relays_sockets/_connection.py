@@ -39,7 +39,7 @@ from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
 from ._copying import copy_file
-from ._transport import SocketTransport
+from ._own_transport import SocketTransport
 
 if TYPE_CHECKING:
     from ._limits import SocketLimits
@@ -156,14 +156,25 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         """Close when the peer may still be sending: our side stops sending once the
         queued data is out, and what still comes is read and discarded until the peer
         ends or for *timeout* seconds (``limits.linger_timeout``), so that it cannot
-        reset the connection before the peer has read our reply. Plain TCP servers
-        linger; elsewhere this is :meth:`close`."""
+        reset the connection before the peer has read our reply.
+
+        Every plain TCP and UNIX connection lingers, whatever the loop and transport;
+        TLS cannot stop sending and stay open (no half-close), so it closes."""
         transport = self._transport
-        if self._closing or type(transport) is not SocketTransport or self._sendfile_task:
+        if (
+            self._closing
+            or transport is None
+            or self._eof
+            or self._sendfile_task is not None
+            or not transport.can_write_eof()
+        ):
             self.close()
             return
         self._closing = True
-        transport.linger(self._limits.linger_timeout if timeout is None else timeout)
+        seconds = self._limits.linger_timeout if timeout is None else timeout
+        # From now on the transport talks to a protocol that throws what it reads away
+        # and hands the end of the connection back to us.
+        _Discarding(self, transport, seconds)
 
     def abort(self) -> None:
         """Close at once, dropping queued data; ``disconnect`` follows."""
@@ -486,6 +497,38 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
+
+
+class _Discarding(asyncio.BufferedProtocol):
+    """The protocol of a lingering connection (see :meth:`SocketConnection.linger`):
+    sends the end of our data (``write_eof`` once the buffer is out), reads and drops
+    what the peer still sends, closes when the peer ends or after *timeout* seconds
+    (abort), and passes ``connection_lost`` on to the connection."""
+
+    _scratch = memoryview(bytearray(16 * 1024))  # shared: what it holds is never read
+
+    def __init__(
+        self, connection: SocketConnection, transport: asyncio.Transport, timeout: float
+    ) -> None:
+        self._connection = connection
+        self._transport = transport
+        self._deadline = asyncio.get_running_loop().call_later(timeout, transport.abort)
+        transport.set_protocol(self)
+        transport.write_eof()
+        transport.resume_reading()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes, once our data is out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadline.cancel()
+        self._connection.connection_lost(exc)
 
 
 def _address(name: Any) -> Any:
