@@ -66,13 +66,20 @@ async def test_stopping_closes_the_listening_socket_and_frees_the_port() -> None
         assert await again.wait_ready() == address
 
 
-async def test_tls_servers_keep_asyncios_accept(server_cert: Any) -> None:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_cert.configure_cert(context)
-    server = TCPServer(("127.0.0.1", 0), ssl_context=context)
+async def test_tls_servers_accept_plain_then_take_the_handshake(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = TCPServer(("127.0.0.1", 0), ssl_context=server_context)
     async with Echo() + server:
-        await server.wait_ready()
-        assert not isinstance(server._server, Listener)
+        address = await server.wait_ready()
+        assert isinstance(server._server, Listener)
+        reader, writer = await asyncio.open_connection(
+            *address, ssl=client_context, server_hostname="localhost"
+        )
+        writer.write(b"secret")
+        assert await asyncio.wait_for(reader.readexactly(6), 5) == b"secret"
+        writer.close()
+        await writer.wait_closed()
 
 
 class FakeListening:
@@ -247,7 +254,8 @@ def test_the_fast_accept_is_used_where_the_private_names_exist() -> None:
     assert own.accept_connection is own._accept_c_level
     with socket.create_server(("127.0.0.1", 0)) as listening:
         peer = socket.create_connection(listening.getsockname())
-        connection, address = own.accept_connection(listening)
+        family, kind = listening.family, listening.type
+        connection, address = own.accept_connection(listening, family, kind, listening.proto)
         try:
             assert address == peer.getsockname()
             assert connection.family == socket.AF_INET

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -27,16 +26,6 @@ from relays_sockets import SocketConnection, TCPClient, TCPServer
 from relays_sockets._own_transport import SocketTransport
 
 KINDS = ["relays", "asyncio", "uvloop"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which transport the test runs over; the test's loop is chosen to match (the
-    relays test runner makes the loop with :func:`relays.new_event_loop`)."""
-    if request.param == "uvloop":
-        pytest.importorskip("uvloop")
-    monkeypatch.setenv("RELAYS_UVLOOP", "1" if request.param == "uvloop" else "0")
-    return str(request.param)
 
 
 @pytest.fixture
@@ -362,7 +351,7 @@ async def test_a_new_protocol_takes_over_the_reads(pair: Any, make: Make) -> Non
 @given(
     chunks=st.lists(st.binary(min_size=0, max_size=70_000), max_size=12),
     send_buffer=st.sampled_from([4096, 16384, 65536]),
-    kind=st.sampled_from(KINDS if os.environ.get("RELAYS_NO_UVLOOP") is None else KINDS[:2]),
+    kind=st.sampled_from(KINDS),
 )
 def test_the_peer_receives_every_write_in_order(
     chunks: list[bytes], send_buffer: int, kind: str
@@ -483,19 +472,14 @@ async def test_our_sendfile_sends_the_buffer_first_then_the_file(pair: Any) -> N
 # -- a server's and a client's connections, whatever the transport under them -----------
 
 
-def serving(kind: str, **options: Any) -> TCPServer:
-    """A plain TCP server on the transport of *kind* (the loop is chosen by ``kind``)."""
-    return TCPServer(("127.0.0.1", 0), fast_transport=kind == "relays", **options)
-
-
-async def test_every_tcp_connection_has_nodelay_server_and_client(kind: str) -> None:
+async def test_every_tcp_connection_has_nodelay_server_and_client(serving: Any) -> None:
     server_side: asyncio.Future[SocketConnection] = asyncio.get_running_loop().create_future()
 
     class Watch(Component):
         def connect(self, sock: SocketConnection, host: str, port: int) -> None:
             server_side.set_result(sock)
 
-    server = serving(kind)
+    server = serving()
     client = TCPClient()
     log = Recorder()
     async with Watch() + server:
@@ -545,9 +529,9 @@ class Refuser(Component):
         self.gone.set()
 
 
-async def test_lingering_lets_the_reply_arrive_although_input_was_unread(kind: str) -> None:
+async def test_lingering_lets_the_reply_arrive_although_input_was_unread(serving: Any) -> None:
     refuser = Refuser()
-    server = serving(kind)
+    server = serving()
     async with refuser + server:
         address = await server.wait_ready()
         reader, writer = await asyncio.open_connection(*address)
@@ -561,9 +545,9 @@ async def test_lingering_lets_the_reply_arrive_although_input_was_unread(kind: s
         await asyncio.wait_for(refuser.gone.wait(), 5)
 
 
-async def test_lingering_ends_after_its_timeout(kind: str) -> None:
+async def test_lingering_ends_after_its_timeout(serving: Any) -> None:
     refuser = Refuser(timeout=0.05)
-    server = serving(kind)
+    server = serving()
     async with refuser + server:
         address = await server.wait_ready()
         reader, writer = await asyncio.open_connection(*address)
@@ -576,9 +560,9 @@ async def test_lingering_ends_after_its_timeout(kind: str) -> None:
             await writer.wait_closed()
 
 
-async def test_lingering_after_the_peer_ended_closes_at_once(kind: str) -> None:
+async def test_lingering_after_the_peer_ended_closes_at_once(serving: Any) -> None:
     refuser = Refuser(timeout=60)
-    server = serving(kind)
+    server = serving()
     async with refuser + server:
         address = await server.wait_ready()
         reader, writer = await asyncio.open_connection(*address)

@@ -95,16 +95,18 @@ def _guarded(sock: Any) -> Any:
     return sock if _TransportSocket is None else _TransportSocket(sock)
 
 
-def _accept_public(listening: socket.socket) -> tuple[Any, Any]:
+def _accept_public(listening: socket.socket, family: int, kind: int, proto: int) -> Any:
     """``(connection, address)`` through the public API."""
     return listening.accept()
 
 
-def _accept_c_level(listening: socket.socket) -> tuple[Any, Any]:
+def _accept_c_level(listening: socket.socket, family: int, kind: int, proto: int) -> Any:
     """``(connection, address)``, the connection being the C-level socket that
-    :class:`socket.socket` wraps (see the module's docstring)."""
+    :class:`socket.socket` wraps (see the module's docstring), of the listening
+    socket's *family*, *kind* and *proto* (asked once per batch: they are properties
+    that make enums, as costly as the accept)."""
     fd, address = listening._accept()  # type: ignore[attr-defined]
-    return _c_socket(listening.family, listening.type, listening.proto, fd), address
+    return _c_socket(family, kind, proto, fd), address
 
 
 try:
@@ -114,7 +116,7 @@ try:
 except ImportError:  # pragma: no cover - every CPython we support has it
     _c_socket = None
 #: How a :class:`Listener` accepts: the fast way where the private names exist.
-accept_connection: Callable[[socket.socket], tuple[Any, Any]] = (
+accept_connection: Callable[[socket.socket, int, int, int], Any] = (
     _accept_c_level
     if _c_socket is not None and hasattr(socket.socket, "_accept")
     else _accept_public
@@ -566,6 +568,7 @@ class Listener(asyncio.AbstractServer):
         loop = self._loop
         factory = self._factory
         accept = accept_connection
+        family, kind, proto = listening.family, listening.type, listening.proto
         local = self._locals.get(listening, UNKNOWN)
         eager = self._eager
         # An eager connection is read, answered and closed before the next is taken,
@@ -574,7 +577,7 @@ class Listener(asyncio.AbstractServer):
         # worth of finished connections open (and counted by the protocol) at once.
         for _ in range(EAGER_BATCH if eager else self._backlog):
             try:
-                connection, address = accept(listening)
+                connection, address = accept(listening, family, kind, proto)
             except (BlockingIOError, InterruptedError):
                 return  # nothing more to accept now
             except ConnectionAbortedError:

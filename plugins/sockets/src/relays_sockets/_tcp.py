@@ -118,20 +118,17 @@ class TCPServer(StreamServer):
     async def _open(self, factory: Any) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
         limits = self.limits
-        tls: dict[str, Any] = {}
-        if self.ssl_context is not None:
-            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": limits.handshake_timeout}
+        # Connections are accepted plain, TLS too: a TLS server's handshake is its own
+        # step, counted against max_connections and timed (see StreamServer).
         if self._socket is not None:
             _defer_accept(self._socket, self.defer_accept)
             _nodelay(self._socket)
-            return await loop.create_server(
-                factory, sock=self._socket, backlog=limits.backlog, **tls
-            )
+            return await loop.create_server(factory, sock=self._socket, backlog=limits.backlog)
         assert self.bind is not None
         host, port = self.bind
-        # Plain TCP on a selector loop: bound by asyncio, accepted by us (see
-        # _own_transport), unless turned off.
-        ours = not tls and chosen(loop, self.fast_transport)
+        # On a selector loop: bound by asyncio, accepted by us (see _own_transport),
+        # unless turned off.
+        ours = chosen(loop, self.fast_transport)
         server = await loop.create_server(
             factory,
             host,
@@ -140,7 +137,6 @@ class TCPServer(StreamServer):
             reuse_address=self.reuse_address,
             reuse_port=self.reuse_port or None,
             start_serving=False,
-            **tls,
         )
         deferred = all([_defer_accept(bound, self.defer_accept) for bound in server.sockets])
         for bound in server.sockets:
