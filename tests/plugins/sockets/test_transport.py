@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import relays
 from relays import Component
 from relays.testing import Manager, Recorder
-from relays.transports import Connect
+from relays.transports import Connect, SupportsDeferAccept, SupportsDrain, SupportsSendfile
 from relays_sockets import SocketConnection, TCPClient, TCPServer
 from relays_sockets._own_transport import SocketTransport
 
@@ -570,5 +570,21 @@ async def test_lingering_after_the_peer_ended_closes_at_once(serving: Any) -> No
         writer.write_eof()
         assert await asyncio.wait_for(reader.read(), 5) == b"refused"
         await asyncio.wait_for(refuser.gone.wait(), 5)  # not the 60 s
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_connections_and_servers_offer_the_kernels_capabilities(
+    serving: Any, recorder: Any
+) -> None:
+    server = serving()
+    assert isinstance(server, SupportsDeferAccept)
+    log = recorder()
+    async with log + server:
+        address = await server.wait_ready()
+        _reader, writer = await asyncio.open_connection(*address)
+        sock = (await log.until("connect"))[0].args[0]
+        assert isinstance(sock, SupportsDrain)
+        assert isinstance(sock, SupportsSendfile)
         writer.close()
         await writer.wait_closed()

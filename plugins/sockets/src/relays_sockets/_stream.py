@@ -30,8 +30,9 @@ protocol still answering sets ``sock.busy``; ``read`` events not yet handled cou
 too) finish for up to ``shutdown_timeout``, closing each as it becomes idle (a few
 times a second: stopping is rare, the hot path pays nothing for it); then close
 the rest, abort those still sending after ``drain_timeout``, and fire ``closed()``.
-The ``stopped`` handler runs at a low priority, so that a protocol's own (higher)
-``stopped`` handler marks its busy connections before we look at them.
+The ``stopped`` handler runs in the ``Priority.STOP_TRANSPORTS`` band, so that a
+protocol's own (``Priority.STOP_PROTOCOLS``) ``stopped`` handler marks its busy
+connections before we look at them.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 
 import attrs
 
-from relays import NOT_DELIVERED, BaseComponent, Event, handler
+from relays import NOT_DELIVERED, BaseComponent, Event, Priority, handler
 from relays.transports import (
     Closed,
     Connect,
@@ -66,8 +67,6 @@ logger = logging.getLogger("relays.sockets")
 REFUSAL_LOG_INTERVAL = 1.0
 #: Seconds between two looks for busy connections that became idle while stopping.
 SHUTDOWN_POLL_INTERVAL = 0.02
-#: Priority of the ``stopped`` handlers: below a protocol's (default 0 or higher).
-STOPPED_PRIORITY = -10
 
 
 class NotTLS(Event):
@@ -121,7 +120,7 @@ class _Endpoint(BaseComponent):
             self._started = True
             await self._begin()
 
-    @handler("stopped", channel="*", priority=STOPPED_PRIORITY)
+    @handler("stopped", channel="*", priority=Priority.STOP_TRANSPORTS)
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
             await self._end()
