@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -588,3 +589,36 @@ async def test_connections_and_servers_offer_the_kernels_capabilities(
         assert isinstance(sock, SupportsSendfile)
         writer.close()
         await writer.wait_closed()
+
+
+async def test_sendfile_goes_through_the_kernel_on_every_transport(
+    serving: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = bytes(range(256)) * 8192  # 2 MiB: more than a socket buffer holds
+    (tmp_path / "blob").write_bytes(content)
+    calls: list[int] = []
+    real_sendfile = os.sendfile
+
+    def counting(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        calls.append(count)
+        return real_sendfile(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", counting)
+
+    class Files(Component):
+        async def connect(self, sock: SocketConnection, host: str, port: int) -> None:
+            sock.write(b"head:" * 100_000)  # buffered first: must go out before the file
+            with (tmp_path / "blob").open("rb") as file:
+                assert await sock.sendfile(file, 256, len(content) - 512) == len(content) - 512
+            sock.write(b":tail")
+            sock.close()
+
+    server = serving()
+    async with Files() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        received = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        await writer.wait_closed()
+    assert received == b"head:" * 100_000 + content[256:-256] + b":tail"
+    assert calls  # the kernel sent it, not a copy through Python

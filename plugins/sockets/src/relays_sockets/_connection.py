@@ -38,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
-from ._copying import copy_file
+from ._copying import send_file
 from ._own_transport import SocketTransport
 from ._tls import looks_like_tls
 
@@ -284,10 +284,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
         """Send *count* bytes (default: to the end) of the binary *file* from *offset*.
 
-        Uses the kernel's ``sendfile`` on plain TCP. Otherwise (TLS, or uvloop, whose
-        loop has no ``sendfile``) it reads and writes in chunks, waiting for the
-        peer between them. Returns the bytes sent; raises :class:`ConnectionError`
-        when the connection is closed.
+        Uses the kernel's ``sendfile`` on plain TCP and UNIX connections, on every loop
+        (uvloop's has no ``loop.sendfile``: then on the socket itself). With TLS it
+        reads and writes in chunks, waiting for the peer between them. Returns the
+        bytes sent; raises :class:`ConnectionError` when the connection is closed.
         """
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
@@ -302,7 +302,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                     transport, file, offset, count, fallback=True
                 )
             except NotImplementedError:
-                return await copy_file(self, file, offset, count)
+                return await send_file(self, transport, file, offset, count)
         finally:
             self._sendfile_task = None
             self.active = True
@@ -312,6 +312,19 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                     self._transport.abort()
                 else:
                     self._transport.close()
+
+    async def _flushed(self) -> None:
+        """Wait until the transport has sent everything it buffered (for
+        :func:`~relays_sockets._copying.send_file`, which writes past it)."""
+        transport = self._transport
+        if transport is None or not transport.get_write_buffer_size():
+            return
+        low, high = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=0, low=0)  # pause now, resume when empty
+        try:
+            await self.drain()
+        finally:
+            transport.set_write_buffer_limits(high=high, low=low)
 
     async def start_tls(
         self,
