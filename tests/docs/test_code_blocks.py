@@ -93,7 +93,6 @@ TO_CONVERT = {
     "docs/howto/jsonrpc.rst": 1,
     "docs/howto/logging.rst": 4,
     "docs/howto/sessions.rst": 6,
-    "docs/howto/sockets.rst": 11,
     "docs/howto/static-files.rst": 5,
     "docs/howto/xmlrpc.rst": 1,
     "docs/reference/cli.rst": 5,

@@ -13,6 +13,30 @@ import pytest
 import trustme
 
 from relays.testing import Recorder
+from relays_sockets import TCPServer
+
+#: The transports a connection may sit on: relays' own (on asyncio's default loop),
+#: asyncio's own (the same loop, ``fast_transport=False``) and uvloop's.
+TRANSPORT_KINDS = ["relays", "asyncio", "uvloop"]
+
+
+@pytest.fixture(params=TRANSPORT_KINDS)
+def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which transport the test runs over; the test's loop is chosen to match (the
+    relays test runner makes each test's loop with :func:`relays.new_event_loop`)."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    monkeypatch.setenv("RELAYS_UVLOOP", "1" if request.param == "uvloop" else "0")
+    return str(request.param)
+
+
+@pytest.fixture
+def serving(kind: str) -> Callable[..., TCPServer]:
+    """``serving(**options)``: a TCP server on loopback whose connections sit on the
+    transport of the test's *kind*."""
+    return lambda **options: TCPServer(
+        ("127.0.0.1", 0), fast_transport=kind == "relays", **options
+    )
 
 
 @pytest.fixture

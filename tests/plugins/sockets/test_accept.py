@@ -1,4 +1,5 @@
-"""Plain TCP servers accept connections themselves on selector loops (``_accept``)."""
+"""Plain TCP servers accept connections themselves on selector loops (``_own_transport``),
+unless turned off, and keep asyncio's server elsewhere."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ import pytest
 
 from relays import Component
 from relays_sockets import SocketConnection, TCPServer
-from relays_sockets import _accept as accept_module
-from relays_sockets._accept import Listener, can_listen
+from relays_sockets import _own_transport as own
+from relays_sockets._own_transport import Listener, chosen
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def selector_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about asyncio's default loop, also when the suite runs on uvloop
+    (the relays test runner makes each test's loop with :func:`relays.new_event_loop`)."""
+    monkeypatch.setenv("RELAYS_UVLOOP", "0")
 
 
 class Echo(Component):
@@ -25,7 +33,7 @@ class Echo(Component):
 
 
 async def test_a_plain_server_on_asyncios_loop_accepts_by_itself(roundtrip: Any) -> None:
-    assert can_listen(asyncio.get_running_loop())
+    assert chosen(asyncio.get_running_loop(), None)
     server = TCPServer(("127.0.0.1", 0))
     async with Echo() + server:
         address = await server.wait_ready()
@@ -58,13 +66,20 @@ async def test_stopping_closes_the_listening_socket_and_frees_the_port() -> None
         assert await again.wait_ready() == address
 
 
-async def test_tls_servers_keep_asyncios_accept(server_cert: Any) -> None:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_cert.configure_cert(context)
-    server = TCPServer(("127.0.0.1", 0), ssl_context=context)
+async def test_tls_servers_accept_plain_then_take_the_handshake(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = TCPServer(("127.0.0.1", 0), ssl_context=server_context)
     async with Echo() + server:
-        await server.wait_ready()
-        assert not isinstance(server._server, Listener)
+        address = await server.wait_ready()
+        assert isinstance(server._server, Listener)
+        reader, writer = await asyncio.open_connection(
+            *address, ssl=client_context, server_hostname="localhost"
+        )
+        writer.write(b"secret")
+        assert await asyncio.wait_for(reader.readexactly(6), 5) == b"secret"
+        writer.close()
+        await writer.wait_closed()
 
 
 class FakeListening:
@@ -75,7 +90,7 @@ class FakeListening:
     def __init__(self, outcomes: list[Any]) -> None:
         self.outcomes = outcomes
 
-    def _accept(self) -> Any:
+    def accept(self) -> Any:
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
@@ -124,8 +139,8 @@ class FakeConnection:
 
 @pytest.fixture
 def fake_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scripted "descriptors" are the connections themselves."""
-    monkeypatch.setattr(accept_module, "_new_socket", lambda family, kind, proto, fd: fd)
+    """Accept through the public ``accept()``, which the scripted sockets answer."""
+    monkeypatch.setattr(own, "accept_connection", own._accept_public)
 
 
 def bare_listener(loop: FakeLoop) -> Listener:
@@ -138,6 +153,7 @@ def bare_listener(loop: FakeLoop) -> Listener:
     listener._eager = False
     listener._make_transport = loop.make_transport  # type: ignore[assignment]
     listener._closed = False
+    listener._nodelay_inherited = True
     return listener
 
 
@@ -176,7 +192,7 @@ def test_running_out_of_descriptors_rests_the_socket_then_resumes(
         listener._ready(listening)  # type: ignore[arg-type]
     assert loop.removed == [999]
     [(delay, resume, args)] = loop.later
-    assert delay == accept_module.ACCEPT_RETRY_DELAY
+    assert delay == own.ACCEPT_RETRY_DELAY
     assert "paused" in caplog.text
     resume(*args)
     assert loop.added == [999]
@@ -197,9 +213,55 @@ def test_loops_without_the_selector_factory_keep_asyncios_server() -> None:
     uvloop = pytest.importorskip("uvloop")
     loop = uvloop.new_event_loop()
     try:
-        assert not can_listen(loop)
+        assert not chosen(loop, None)
+        assert not chosen(loop, True)
     finally:
         loop.close()
+
+
+async def test_the_fast_transport_can_be_turned_off(
+    monkeypatch: pytest.MonkeyPatch, roundtrip: Any
+) -> None:
+    loop = asyncio.get_running_loop()
+    assert not chosen(loop, False)
+    monkeypatch.setenv("RELAYS_FAST_TRANSPORT", "0")
+    assert not chosen(loop, None)
+    assert chosen(loop, True)  # the server's own choice wins over the environment
+    server = TCPServer(("127.0.0.1", 0))
+    async with Echo() + server:
+        address = await server.wait_ready()
+        assert not isinstance(server._server, Listener)
+        assert await roundtrip(address, b"asyncio's") == b"asyncio's"
+    monkeypatch.delenv("RELAYS_FAST_TRANSPORT")
+    server = TCPServer(("127.0.0.1", 0), fast_transport=False)
+    async with Echo() + server:
+        await server.wait_ready()
+        assert not isinstance(server._server, Listener)
+
+
+async def test_without_the_private_accept_the_public_one_serves(
+    monkeypatch: pytest.MonkeyPatch, roundtrip: Any
+) -> None:
+    monkeypatch.setattr(own, "accept_connection", own._accept_public)
+    server = TCPServer(("127.0.0.1", 0))
+    async with Echo() + server:
+        address = await server.wait_ready()
+        assert isinstance(server._server, Listener)
+        assert await roundtrip(address, b"public") == b"public"
+
+
+def test_the_fast_accept_is_used_where_the_private_names_exist() -> None:
+    assert own.accept_connection is own._accept_c_level
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        peer = socket.create_connection(listening.getsockname())
+        family, kind = listening.family, listening.type
+        connection, address = own.accept_connection(listening, family, kind, listening.proto)
+        try:
+            assert address == peer.getsockname()
+            assert connection.family == socket.AF_INET
+        finally:
+            connection.close()
+            peer.close()
 
 
 needs_defer_accept = pytest.mark.skipif(
@@ -221,8 +283,14 @@ async def test_deferred_accept_hands_connections_over_with_their_first_bytes(
         [listening] = listener.sockets
         assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) > 0
         reader, writer = await asyncio.open_connection(*address)
-        await asyncio.sleep(0.3)
-        assert log.named("connect") == []  # silent: the system still holds it
+        # Another client that speaks is accepted, answered and gone while the silent
+        # one is still held by the system: its connect never came.
+        other_reader, other = await asyncio.open_connection(*address)
+        other.write(b"x")
+        assert await asyncio.wait_for(other_reader.readexactly(1), 5) == b"x"
+        other.close()
+        await other.wait_closed()
+        assert len(log.named("connect")) == 1
         writer.write(b"first words")
         assert await asyncio.wait_for(reader.readexactly(11), 5) == b"first words"
         assert [event.name for event in log.events][-2:] == ["connect", "read"]
@@ -260,8 +328,8 @@ def test_an_eager_listener_takes_a_short_batch_per_readiness() -> None:
     waiting = [(FakeConnection(str(n)), ("h", n)) for n in range(100)]
     listening = FakeListening(list(waiting))
     listener._ready(listening)  # type: ignore[arg-type]
-    assert len(loop.made) == accept_module.EAGER_BATCH
-    assert len(listening.outcomes) == 100 - accept_module.EAGER_BATCH  # left for next turn
+    assert len(loop.made) == own.EAGER_BATCH
+    assert len(listening.outcomes) == 100 - own.EAGER_BATCH  # left for next turn
     listener._eager = False
     listening.outcomes.append(BlockingIOError())
     listener._ready(listening)  # type: ignore[arg-type]

@@ -18,8 +18,18 @@ TIME_LIMIT = 40.0
 
 
 class Echo(Component):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gone = 0
+        self.all_gone = asyncio.Event()
+
     def read(self, sock: SocketConnection, data: bytes) -> bytes:
         return data
+
+    def disconnect(self, sock: SocketConnection) -> None:
+        self.gone += 1
+        if self.gone == CONNECTIONS:
+            self.all_gone.set()
 
 
 async def talk(address: tuple[str, int], number: int) -> bytes:
@@ -47,7 +57,8 @@ def expected(number: int) -> bytes:
 
 async def test_500_connections_echo_100_messages_each_in_order() -> None:
     server = TCPServer(("127.0.0.1", 0))
-    async with Echo() + server:
+    echo = Echo()
+    async with echo + server:
         address = await server.wait_ready()
         results = await asyncio.wait_for(
             asyncio.gather(*(talk(address, number) for number in range(CONNECTIONS))),
@@ -56,8 +67,5 @@ async def test_500_connections_echo_100_messages_each_in_order() -> None:
         for number, result in enumerate(results):
             assert result == expected(number), f"connection {number} lost or reordered data"
         # Every connection was accepted and has gone again.
-        for _ in range(200):
-            if not server.connections:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(echo.all_gone.wait(), TIME_LIMIT)
         assert not server.connections

@@ -95,11 +95,11 @@ async def test_a_read_finishing_after_the_peer_left_is_counted_and_reported(
     recorder: Any,
 ) -> None:
     release = asyncio.Event()
-    seen: list[SocketConnection] = []
+    reading: asyncio.Future[SocketConnection] = asyncio.get_running_loop().create_future()
 
     class Late(Component):
         async def read(self, sock: SocketConnection, data: bytes) -> bytes:
-            seen.append(sock)
+            reading.set_result(sock)
             await release.wait()
             return data
 
@@ -109,8 +109,9 @@ async def test_a_read_finishing_after_the_peer_left_is_counted_and_reported(
         address = await server.wait_ready()
         _reader, writer = await asyncio.open_connection(*address)
         writer.write(b"later")
-        await log.until("read")
-        sock = seen[0]
+        # The handler itself says it runs: when its task takes its first step after
+        # the ``read`` event is recorded differs between Python versions.
+        sock = await asyncio.wait_for(reading, 5)
         assert sock.pending_reads == 1
         # A reset, not a FIN: after a FIN the server would still answer, then close.
         raw = writer.get_extra_info("socket")
@@ -151,8 +152,7 @@ async def test_drain_fails_when_the_connection_is_lost_while_waiting() -> None:
         peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         peer.setblocking(False)
         await asyncio.get_running_loop().sock_connect(peer, address)
-        await asyncio.wait_for(waiting.wait(), 5)
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(waiting.wait(), 5)  # set right before drain() is awaited
         peer.close()  # a reset, with a megabyte still to send
         assert isinstance(await asyncio.wait_for(outcome, 5), ConnectionError)
 
@@ -228,6 +228,7 @@ async def test_a_delivered_read_may_answer_with_another_events_value() -> None:
 
 async def test_a_failing_delivered_read_is_reported_and_the_connection_goes_on() -> None:
     reports: list[Any] = []
+    reported = asyncio.Event()
 
     class Picky(Component):
         def read(self, sock: SocketConnection, data: bytes) -> bytes:
@@ -239,6 +240,7 @@ async def test_a_failing_delivered_read_is_reported_and_the_connection_goes_on()
         @handler("exception", channel="*")
         def _on_exception(self, *args: Any, **kwargs: Any) -> None:
             reports.append((args[1], kwargs["fevent"].name))
+            reported.set()
 
     server = TCPServer(("127.0.0.1", 0))
     async with Picky() + Watcher() + server:
@@ -246,7 +248,7 @@ async def test_a_failing_delivered_read_is_reported_and_the_connection_goes_on()
         reader, writer = await asyncio.open_connection(*address)
         try:
             writer.write(b"bad")
-            await asyncio.sleep(0.1)  # a separate read from the next
+            await asyncio.wait_for(reported.wait(), 5)  # a separate read from the next
             writer.write(b"good")
             assert await asyncio.wait_for(reader.readexactly(4), 5) == b"good"
         finally:

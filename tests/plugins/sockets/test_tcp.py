@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import time
+import threading
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relays import Component
-from relays.testing import Manager, wait_for
+from relays.testing import Manager, drain, wait_for
 from relays.transports import Close, Connect, Write
 from relays_sockets import SocketConnection, TCPClient, TCPServer
 
@@ -175,7 +175,7 @@ async def test_server_registered_into_a_running_tree_starts_listening(roundtrip:
         address = await server.wait_ready()
         assert await roundtrip(address, b"late") == b"late"
         server.unregister()
-        await asyncio.sleep(0.05)
+        await drain(app)  # the ``unregistered`` handler, which stops listening, has run
         assert not server.listening
 
 
@@ -215,24 +215,28 @@ async def test_an_eof_handler_keeps_a_half_closed_connection_open_for_writing(
         def __init__(self) -> None:
             super().__init__()
             self.received = b""
+            self.answer = asyncio.Event()
 
         def read(self, sock: SocketConnection, data: bytes) -> None:
             self.received += data
 
         async def eof(self, sock: SocketConnection) -> None:
-            await asyncio.sleep(0.1)  # the answer comes well after the EOF
+            await self.answer.wait()  # the answer comes after the EOF, when the test says
             total = sum(int(word) for word in self.received.split())
             sock.write(b"%d\n" % total)
             sock.close()
 
     server = TCPServer(("127.0.0.1", 0))
     log = recorder()
-    async with Summer() + log + server:
+    summer = Summer()
+    async with summer + log + server:
         address = await server.wait_ready()
         reader, writer = await asyncio.open_connection(*address)
         writer.write(b"1 2 3 ")
         writer.write(b"4")
         writer.write_eof()
+        await log.until("eof")
+        summer.answer.set()
         assert await asyncio.wait_for(reader.read(), 5) == b"10\n"
         assert [event.args[0] for event in log.named("eof")] == [
             event.args[0] for event in log.named("connect")
@@ -260,19 +264,23 @@ async def test_a_peer_that_vanishes_does_not_stop_the_server(
 
 
 async def test_graceful_stop_waits_for_busy_connections_and_closes_idle_ones() -> None:
+    working = asyncio.Event()
+    finish = asyncio.Event()
+
     class Slow(Component):
-        """Answers after a while, marking the connection busy meanwhile."""
+        """Answers when the test says so, marking the connection busy meanwhile."""
 
         async def read(self, sock: SocketConnection, data: bytes) -> None:
             if data == b"idle":
                 sock.write(b"ok")
                 return
             sock.busy = True
-            await asyncio.sleep(0.3)
+            working.set()
+            await finish.wait()
             sock.write(b"done")
             sock.busy = False
 
-    server = TCPServer(("127.0.0.1", 0), shutdown_timeout=3)
+    server = TCPServer(("127.0.0.1", 0), shutdown_timeout=30)
     app = Slow() + server
     async with app:
         address = await server.wait_ready()
@@ -281,11 +289,13 @@ async def test_graceful_stop_waits_for_busy_connections_and_closes_idle_ones() -
         idle_writer.write(b"idle")
         assert await asyncio.wait_for(idle_reader.readexactly(2), 5) == b"ok"
         busy_writer.write(b"work")
-        await asyncio.sleep(0.05)
-        started = time.monotonic()
+        await asyncio.wait_for(working.wait(), 5)
         stopping = asyncio.ensure_future(app.__aexit__(None, None, None))
-        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed at once
-        assert time.monotonic() - started < 0.2
+        # The idle one is closed while the busy one still works (its answer is held
+        # back until now, far within the 30 s shutdown_timeout).
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""
+        assert not stopping.done()
+        finish.set()
         assert await asyncio.wait_for(busy_reader.read(), 5) == b"done"
         await asyncio.wait_for(stopping, 5)
         for writer in (busy_writer, idle_writer):
@@ -293,10 +303,15 @@ async def test_graceful_stop_waits_for_busy_connections_and_closes_idle_ones() -
             await writer.wait_closed()
 
 
-async def test_graceful_stop_gives_up_on_busy_connections_after_the_shutdown_timeout() -> None:
+async def test_graceful_stop_gives_up_on_busy_connections_after_the_shutdown_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stuck = asyncio.Event()
+
     class Stuck(Component):
         def read(self, sock: SocketConnection, data: bytes) -> None:
             sock.busy = True  # and never done
+            stuck.set()
 
     server = TCPServer(("127.0.0.1", 0), shutdown_timeout=0.2)
     app = Stuck() + server
@@ -304,12 +319,11 @@ async def test_graceful_stop_gives_up_on_busy_connections_after_the_shutdown_tim
         address = await server.wait_ready()
         reader, writer = await asyncio.open_connection(*address)
         writer.write(b"hang")
-        await asyncio.sleep(0.05)
-        started = time.monotonic()
+        await asyncio.wait_for(stuck.wait(), 5)
         stopping = asyncio.ensure_future(app.__aexit__(None, None, None))
         assert await asyncio.wait_for(reader.read(), 5) == b""
         await asyncio.wait_for(stopping, 5)
-        assert 0.15 < time.monotonic() - started < 2
+        assert "still busy after 0.2 s" in caplog.text  # closed by the timeout, not as idle
         writer.close()
         await writer.wait_closed()
 
@@ -394,14 +408,17 @@ def test_addresses_that_are_not_tcp_are_refused() -> None:
 @pytest.fixture(scope="module")
 def echo_server_address() -> Any:
     """An echo server running in a background thread for the whole module."""
+    listening = threading.Event()
+
+    class Echoing(Echo):
+        def ready(self, server: Any, address: Any) -> None:
+            listening.set()
+
     server = TCPServer(("127.0.0.1", 0))
-    app = Echo() + server
+    app = Echoing() + server
     app.start()
     try:
-        for _ in range(100):
-            if server.address is not None:
-                break
-            time.sleep(0.05)
+        assert listening.wait(10), "the echo server did not start listening"
         yield server.address
     finally:
         app.stop()

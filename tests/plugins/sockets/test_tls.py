@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import importlib.util
 import os
 import ssl
+import weakref
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -192,3 +197,121 @@ def test_tls_options_must_fit_together(
     with pytest.raises(TLSOptionError, match="cafile"):
         TCPServer(("127.0.0.1", 0), certfile=cert_files["certfile"], verify_client=True)
     assert TCPClient("tls://example.org:443").secure
+
+
+# -- handshakes: counted, timed, forgotten; plain text on a TLS port ---------------------
+
+#: How a ClientHello starts (a handshake record, TLS 1.0 record version, length 512,
+#: ClientHello, ...): a peer that sends this much and stops leaves the server waiting.
+CLIENT_HELLO_START = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+STALLED = 100
+
+
+async def ended(reader: asyncio.StreamReader) -> None:
+    """Wait until the server has ended the connection (closed or reset)."""
+    with contextlib.suppress(ConnectionError):
+        while await asyncio.wait_for(reader.read(65536), 10):
+            pass
+
+
+async def test_stalled_handshakes_count_against_the_cap_then_go_with_their_memory(
+    serving: Any, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = serving(ssl_context=server_context, max_connections=STALLED, handshake_timeout=1)
+    async with Echo() + server:
+        address = await server.wait_ready()
+        peers = []
+        for number in range(STALLED):  # half silent, half stopping inside a ClientHello
+            reader, writer = await asyncio.open_connection(*address)
+            if number % 2:
+                writer.write(CLIENT_HELLO_START)
+            peers.append((reader, writer))
+        # Accepted in order: by the time a newcomer is, all of them hold a place.
+        with pytest.raises((ConnectionError, ssl.SSLError)):
+            await tls_roundtrip(address, client_context, b"no room")
+        assert server.refused == 1
+        assert server.handshaking == STALLED
+        assert not server.connections
+        held = [weakref.ref(connection) for connection in server._handshaking]
+        for reader, _ in peers:  # dropped after the handshake timeout
+            await ended(reader)
+        assert server.handshaking == 0
+        gc.collect()
+        assert [ref for ref in held if ref() is not None] == []  # and nothing kept
+        assert await tls_roundtrip(address, client_context, b"room again") == b"room again"
+        for _, writer in peers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+async def test_plain_text_on_a_tls_port_can_be_answered_in_plain_text(
+    serving: Any, server_context: ssl.SSLContext, recorder: Any
+) -> None:
+    refusal = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nThis port speaks TLS.\n"
+    first: list[bytes] = []
+
+    class Explain(Component):
+        def not_tls(self, sock: SocketConnection, data: bytes) -> None:
+            first.append(data)
+            assert not sock.secure
+            sock.write(refusal)  # the connection lingers once we are done
+
+    server = serving(ssl_context=server_context)
+    log = recorder()
+    async with Explain() + Echo() + log + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert await asyncio.wait_for(reader.read(), 5) == refusal
+        writer.close()
+        await writer.wait_closed()
+        assert first == [b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"]
+        assert not log.named("connect")  # never the app's
+        assert not log.named("read")
+
+
+async def test_plain_text_on_a_tls_port_without_a_handler_is_ended(
+    serving: Any, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = serving(ssl_context=server_context)
+    async with Echo() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        await writer.wait_closed()
+        assert await tls_roundtrip(address, client_context, b"fine") == b"fine"
+
+
+async def test_tls_echo_on_every_transport(
+    serving: Any, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = serving(ssl_context=server_context)
+    async with Echo() + server:
+        address = await server.wait_ready()
+        message = b"secret" * 10_000
+        assert await tls_roundtrip(address, client_context, message) == message
+
+
+def load_snippet() -> ModuleType:
+    path = Path(__file__).resolve().parents[3] / "docs" / "snippets" / "sockets_not_tls.py"
+    spec = importlib.util.spec_from_file_location("sockets_not_tls", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_how_tos_plain_text_answer(server_context: ssl.SSLContext) -> None:
+    snippet = load_snippet()
+    server = TCPServer(("127.0.0.1", 0), ssl_context=server_context)
+    async with snippet.SaysUseTLS() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert await asyncio.wait_for(reader.read(), 5) == snippet.EXPLANATION
+        writer.close()
+        await writer.wait_closed()

@@ -1,21 +1,60 @@
-"""relays-sockets' own transport (``_transport.SocketTransport``), on socket pairs.
-
-Each test drives one end of a connected pair through the transport and watches the
-other end with plain blocking-free socket calls, so what the peer receives is exact.
+"""One conformance suite for the transports a relays-sockets connection may sit on:
+relays' own (``_own_transport.SocketTransport``), asyncio's selector transport and
+uvloop's. Each test drives one end of a connected pair through the transport and
+watches the other end with plain socket calls, so what the peer receives is exact.
+Tests of what only our transport does (read before registering, ...) come last.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
 import tempfile
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relays_sockets._transport import SocketTransport
+import relays
+from relays import Component
+from relays.testing import Manager, Recorder
+from relays.transports import Connect, SupportsDeferAccept, SupportsDrain, SupportsSendfile
+from relays_sockets import SocketConnection, TCPClient, TCPServer
+from relays_sockets._own_transport import SocketTransport
+
+KINDS = ["relays", "asyncio", "uvloop"]
+
+
+@pytest.fixture
+def selector_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our transport runs on asyncio's selector loop, also when the suite runs on uvloop."""
+    monkeypatch.setenv("RELAYS_UVLOOP", "0")
+
+
+def new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    return relays.new_event_loop(use_uvloop=kind == "uvloop")
+
+
+Make = Callable[[socket.socket, asyncio.BaseProtocol], Awaitable[Any]]
+
+
+@pytest.fixture
+def make(kind: str) -> Make:
+    """``await make(sock, protocol)``: the transport of *kind* over a connected socket,
+    once ``connection_made`` has been called."""
+    return lambda sock, protocol: over(kind, sock, protocol)
+
+
+async def over(kind: str, sock: socket.socket, protocol: asyncio.BaseProtocol) -> Any:
+    loop = asyncio.get_running_loop()
+    if kind == "relays":
+        return SocketTransport(loop, sock, protocol, "peer")
+    transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
+    return transport
 
 
 class Recording(asyncio.BufferedProtocol):
@@ -74,11 +113,37 @@ def pair() -> Any:
     peer.close()
 
 
+@pytest.fixture
+def tcp_pair() -> Any:
+    """A connected pair over TCP on loopback (ours is the accepted end)."""
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        peer = socket.create_connection(listening.getsockname())
+        ours, _ = listening.accept()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    yield ours, peer
+    ours.close()
+    peer.close()
+
+
 async def until(condition: Any, timeout: float = 5.0) -> None:
     """Poll *condition* (socket state, callbacks) while the loop runs, up to *timeout*."""
     async with asyncio.timeout(timeout):
         while not condition():  # noqa: ASYNC110 - nothing to wait on but the loop
             await asyncio.sleep(0.001)
+
+
+async def a_poll_has_passed() -> None:
+    """Return once the loop has polled for I/O since the call: bytes sent before it
+    are seen by then by every reader the loop has registered."""
+    loop = asyncio.get_running_loop()
+    marker, sender = socket.socketpair()
+    with marker, sender:
+        marker.setblocking(False)
+        receiving = asyncio.ensure_future(loop.sock_recv(marker, 1))
+        await asyncio.sleep(0)  # it found nothing and waits on the poll now
+        sender.send(b"!")
+        await asyncio.wait_for(receiving, 5)
 
 
 async def receive_all(peer: socket.socket, size: int) -> bytes:
@@ -92,11 +157,11 @@ async def receive_all(peer: socket.socket, size: int) -> bytes:
     return bytes(received)
 
 
-async def test_reads_and_writes_and_closes_after_a_loop_turn(pair: Any) -> None:
+async def test_reads_and_writes_and_closes_after_a_loop_turn(pair: Any, make: Make) -> None:
     ours, peer = pair
     protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer", "us")
-    assert protocol.events == ["made"]  # at once, not on the next turn
+    transport = await make(ours, protocol)
+    assert protocol.events == ["made"]
     peer.send(b"hello")
     await until(lambda: protocol.data == b"hello")
     transport.write(b"world")
@@ -105,25 +170,26 @@ async def test_reads_and_writes_and_closes_after_a_loop_turn(pair: Any) -> None:
     assert transport.is_closing()
     assert protocol.events[-1] == ("read", 5)  # connection_lost never inside close()
     assert await protocol.lost is None
-    assert ours.fileno() == -1
-    assert peer.recv(10) == b""  # the peer sees the end
+    await until(lambda: peer.recv(10) == b"")  # the peer sees the end
     transport.close()  # twice is fine
 
 
-async def test_plain_protocols_get_data_received(pair: Any) -> None:
+async def test_plain_protocols_get_data_received(pair: Any, make: Make) -> None:
     ours, peer = pair
     protocol = Plain()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    transport = await make(ours, protocol)
     peer.send(b"plain bytes")
     await until(lambda: protocol.data == b"plain bytes")
     transport.abort()
 
 
-async def test_what_the_kernel_does_not_take_is_buffered_with_flow_control(pair: Any) -> None:
+async def test_what_the_kernel_does_not_take_is_buffered_with_flow_control(
+    pair: Any, make: Make
+) -> None:
     ours, peer = pair
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    transport = await make(ours, protocol)
     transport.set_write_buffer_limits(high=64 * 1024, low=16 * 1024)
     assert transport.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
     payload = bytes(range(256)) * 2048  # 512 KiB: far more than the socket takes
@@ -138,16 +204,15 @@ async def test_what_the_kernel_does_not_take_is_buffered_with_flow_control(pair:
 
 
 async def test_a_half_closed_peer_can_still_be_answered_when_the_protocol_says_so(
-    pair: Any,
+    pair: Any, make: Make
 ) -> None:
     ours, peer = pair
     protocol = Recording(keep_open_on_eof=True)
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    transport = await make(ours, protocol)
     peer.send(b"question")
     peer.shutdown(socket.SHUT_WR)
     await until(lambda: "eof" in protocol.events)
     assert not transport.is_closing()
-    transport.resume_reading()  # nothing more to read: stays unregistered
     transport.write(b"answer")
     transport.write_eof()
     with pytest.raises(RuntimeError, match="write_eof"):
@@ -158,36 +223,37 @@ async def test_a_half_closed_peer_can_still_be_answered_when_the_protocol_says_s
     assert await protocol.lost is None
 
 
-async def test_eof_closes_when_the_protocol_does_not_keep_it(pair: Any) -> None:
+async def test_eof_closes_when_the_protocol_does_not_keep_it(pair: Any, make: Make) -> None:
     ours, peer = pair
     protocol = Recording()
-    SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    await make(ours, protocol)
     peer.shutdown(socket.SHUT_WR)
     assert await protocol.lost is None
     assert protocol.events == ["made", "eof", ("lost", None)]
 
 
-async def test_abort_drops_what_is_buffered(pair: Any) -> None:
+async def test_abort_drops_what_is_buffered(pair: Any, make: Make) -> None:
     ours, _peer = pair
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    transport = await make(ours, protocol)
     transport.write(b"x" * 1_000_000)
     assert transport.get_write_buffer_size()
     transport.abort()
-    assert transport.get_write_buffer_size() == 0
     assert await protocol.lost is None
-    transport.write(b"after")  # ignored, as asyncio does once the connection is lost
+    assert transport.get_write_buffer_size() == 0
 
 
-async def test_a_reset_peer_ends_the_connection_with_the_error_and_no_report(pair: Any) -> None:
+async def test_a_reset_peer_ends_the_connection_with_the_error_and_no_report(
+    pair: Any, make: Make
+) -> None:
     ours, peer = pair
     reports: list[Any] = []
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda loop, context: reports.append(context))
     try:
         protocol = Recording()
-        transport = SocketTransport(loop, ours, protocol, "peer")
+        transport = await make(ours, protocol)
         peer.close()
         transport.write(b"to nobody")
         error = await protocol.lost
@@ -197,7 +263,9 @@ async def test_a_reset_peer_ends_the_connection_with_the_error_and_no_report(pai
         loop.set_exception_handler(None)
 
 
-async def test_a_failing_protocol_is_reported_and_its_connection_closed(pair: Any) -> None:
+async def test_a_failing_protocol_is_reported_and_its_connection_closed(
+    pair: Any, make: Make
+) -> None:
     ours, peer = pair
     reports: list[Any] = []
     loop = asyncio.get_running_loop()
@@ -209,24 +277,25 @@ async def test_a_failing_protocol_is_reported_and_its_connection_closed(pair: An
 
     try:
         protocol = Broken()
-        SocketTransport(loop, ours, protocol, "peer")
+        await make(ours, protocol)
         peer.send(b"boom")
         error = await protocol.lost
         assert isinstance(error, ValueError)
         [report] = reports
-        assert "buffer_updated" in report["message"]
+        assert "Fatal error" in report["message"]
+        assert report["exception"] is error
     finally:
         loop.set_exception_handler(None)
 
 
-async def test_paused_reading_reads_nothing_until_resumed(pair: Any) -> None:
+async def test_paused_reading_reads_nothing_until_resumed(pair: Any, make: Make) -> None:
     ours, peer = pair
     protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    transport = await make(ours, protocol)
     transport.pause_reading()
     assert not transport.is_reading()
     peer.send(b"waiting")
-    await asyncio.sleep(0.05)
+    await a_poll_has_passed()
     assert protocol.data == b""
     transport.resume_reading()
     assert transport.is_reading()
@@ -235,29 +304,122 @@ async def test_paused_reading_reads_nothing_until_resumed(pair: Any) -> None:
     assert not transport.is_reading()
 
 
-async def test_details_stay_readable_after_the_close() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as listening:
-        peer = socket.create_connection(listening.getsockname())
-        ours, _ = listening.accept()
-    ours.setblocking(False)
+async def test_the_socket_and_the_addresses_are_given(tcp_pair: Any, make: Make) -> None:
+    ours, _peer = tcp_pair
+    expected = ours.getsockname()
+    protocol = Recording()
+    transport = await make(ours, protocol)
+    assert transport.get_extra_info("socket").fileno() == ours.fileno()
+    assert transport.get_extra_info("sockname") == expected
+    assert transport.get_extra_info("cipher", "none") == "none"
+    transport.close()
+    await protocol.lost
+
+
+async def test_writes_take_any_bytes_like_object_by_its_size_in_bytes(
+    pair: Any, make: Make
+) -> None:
+    ours, peer = pair
+    transport = await make(ours, Recording())
+    words = memoryview(bytearray(b"\x01\x00\x02\x00")).cast("H")
+    transport.write(words)
+    transport.write(bytearray(b"!"))
+    transport.writelines([b"a", b"b"])
+    assert await receive_all(peer, 7) == b"\x01\x00\x02\x00!ab"
+    with pytest.raises(TypeError, match="bytes-like"):
+        transport.write("text")
+    with pytest.raises(ValueError, match="high"):
+        transport.set_write_buffer_limits(high=1, low=2)
+    transport.abort()
+
+
+async def test_a_new_protocol_takes_over_the_reads(pair: Any, make: Make) -> None:
+    ours, peer = pair
+    first, second = Recording(), Recording()
+    transport = await make(ours, first)
+    peer.send(b"one")
+    await until(lambda: first.data == b"one")
+    transport.set_protocol(second)
+    assert transport.get_protocol() is second
+    peer.send(b"two")
+    await until(lambda: second.data == b"two")
+    transport.close()
+    assert await second.lost is None
+    assert first.data == b"one"
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    chunks=st.lists(st.binary(min_size=0, max_size=70_000), max_size=12),
+    send_buffer=st.sampled_from([4096, 16384, 65536]),
+    kind=st.sampled_from(KINDS),
+)
+def test_the_peer_receives_every_write_in_order(
+    chunks: list[bytes], send_buffer: int, kind: str
+) -> None:
+    if kind == "uvloop":
+        pytest.importorskip("uvloop")
+
+    async def main() -> tuple[bytes, Any]:
+        ours, peer = socket.socketpair()
+        ours.setblocking(False)
+        peer.setblocking(False)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        try:
+            protocol = Recording()
+            transport = await over(kind, ours, protocol)
+            transport.set_write_buffer_limits(high=8192)
+            for chunk in chunks:
+                transport.write(chunk)
+            transport.close()
+            received = await receive_all(peer, sum(map(len, chunks)))
+            return received, await protocol.lost
+        finally:
+            peer.close()
+
+    loop = new_loop(kind)
+    try:
+        received, error = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert received == b"".join(chunks)
+    assert error is None
+
+
+# -- what only relays' own transport does ---------------------------------------------
+
+
+@pytest.mark.usefixtures("selector_loop")
+async def test_ours_calls_connection_made_at_once_and_closes_the_socket(pair: Any) -> None:
+    ours, _peer = pair
+    protocol = Recording()
+    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer", "us")
+    assert protocol.events == ["made"]  # at once, not on the next turn
+    transport.close()
+    assert await protocol.lost is None
+    assert ours.fileno() == -1
+    transport.write(b"after")  # ignored, as asyncio does once the connection is lost
+
+
+@pytest.mark.usefixtures("selector_loop")
+async def test_our_details_stay_readable_after_the_close(tcp_pair: Any) -> None:
+    ours, peer = tcp_pair
     expected = ours.getsockname()
     protocol = Recording()
     transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, ("10.0.0.2", 1))
     assert transport.get_extra_info("peername") == ("10.0.0.2", 1)
-    assert transport.get_extra_info("socket").fileno() == ours.fileno()
-    assert transport.get_extra_info("cipher", "none") == "none"
     transport.close()
     await protocol.lost
     assert ours.fileno() == -1
     # Not asked before the close: asked at the close.
     assert transport.get_extra_info("sockname") == expected
-    peer.setblocking(False)
     given = SocketTransport(asyncio.get_running_loop(), peer, Recording(), "p", ("1.2.3.4", 5))
     assert given.get_extra_info("sockname") == ("1.2.3.4", 5)  # as the listener said
     given.abort()
     await given.get_protocol().lost  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("selector_loop")
 async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
     ours, peer = pair
     peer.send(b"first")
@@ -276,6 +438,7 @@ async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
     assert await receive_all(peer, 5) == b"reply"
 
 
+@pytest.mark.usefixtures("selector_loop")
 async def test_eager_with_nothing_there_yet_registers_and_waits(pair: Any) -> None:
     ours, peer = pair
     protocol = Recording()
@@ -286,22 +449,8 @@ async def test_eager_with_nothing_there_yet_registers_and_waits(pair: Any) -> No
     transport.close()
 
 
-async def test_writes_take_any_bytes_like_object_by_its_size_in_bytes(pair: Any) -> None:
-    ours, peer = pair
-    transport = SocketTransport(asyncio.get_running_loop(), ours, Recording(), "peer")
-    words = memoryview(bytearray(b"\x01\x00\x02\x00")).cast("H")
-    transport.write(words)
-    transport.write(bytearray(b"!"))
-    transport.writelines([b"a", b"b"])
-    assert await receive_all(peer, 7) == b"\x01\x00\x02\x00!ab"
-    with pytest.raises(TypeError, match="bytes-like"):
-        transport.write("text")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="high"):
-        transport.set_write_buffer_limits(high=1, low=2)
-    transport.abort()
-
-
-async def test_sendfile_sends_the_buffer_first_then_the_file(pair: Any) -> None:
+@pytest.mark.usefixtures("selector_loop")
+async def test_our_sendfile_sends_the_buffer_first_then_the_file(pair: Any) -> None:
     ours, peer = pair
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     protocol = Recording()
@@ -321,72 +470,155 @@ async def test_sendfile_sends_the_buffer_first_then_the_file(pair: Any) -> None:
     transport.close()
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    chunks=st.lists(st.binary(min_size=0, max_size=70_000), max_size=12),
-    send_buffer=st.sampled_from([4096, 16384, 65536]),
-)
-def test_the_peer_receives_every_write_in_order(chunks: list[bytes], send_buffer: int) -> None:
-    async def main() -> tuple[bytes, Any]:
-        ours, peer = socket.socketpair()
-        ours.setblocking(False)
-        peer.setblocking(False)
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-        try:
-            protocol = Recording()
-            transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
-            transport.set_write_buffer_limits(high=8192)
-            for chunk in chunks:
-                transport.write(chunk)
-            transport.close()
-            received = await receive_all(peer, sum(map(len, chunks)))
-            return received, await protocol.lost
-        finally:
-            peer.close()
-
-    received, error = asyncio.run(main())
-    assert received == b"".join(chunks)
-    assert error is None
+# -- a server's and a client's connections, whatever the transport under them -----------
 
 
-async def test_lingering_lets_the_reply_arrive_although_input_was_unread() -> None:
-    # Over TCP, as it matters there: a close with unread input resets the connection.
-    with socket.create_server(("127.0.0.1", 0)) as listening:
-        peer = socket.create_connection(listening.getsockname())
-        ours, _ = listening.accept()
-    ours.setblocking(False)
-    peer.sendall(b"a request we never read" * 1000)
-    protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
-    transport.pause_reading()
-    transport.write(b"refused")
-    transport.linger(5)
-    assert transport.is_closing()
-    await asyncio.sleep(0.05)
-    peer.sendall(b"and more after our reply")
-    peer.setblocking(False)
-    assert await receive_all(peer, 7) == b"refused"  # no reset destroyed it
-    await until(lambda: peer.recv(10) == b"")  # then our side ended sending
-    assert not protocol.lost.done()  # still reading the peer's rest
-    peer.close()
-    assert await protocol.lost is None
-    assert protocol.data == b""  # discarded, never delivered
+async def test_every_tcp_connection_has_nodelay_server_and_client(serving: Any) -> None:
+    server_side: asyncio.Future[SocketConnection] = asyncio.get_running_loop().create_future()
+
+    class Watch(Component):
+        def connect(self, sock: SocketConnection, host: str, port: int) -> None:
+            server_side.set_result(sock)
+
+    server = serving()
+    client = TCPClient()
+    log = Recorder()
+    async with Watch() + server:
+        host, port = await server.wait_ready()
+        async with Manager() + log + client:
+            client.fire(Connect(host, port))
+            sock = await asyncio.wait_for(server_side, 5)
+            await log.until("connected")
+            assert client.sock is not None
+            for connection in (sock, client.sock):
+                raw = connection.get_extra_info("socket")
+                assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), connection
 
 
-async def test_lingering_ends_after_its_timeout(pair: Any) -> None:
-    ours, _peer = pair
-    protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
-    transport.linger(0.05)
-    assert await protocol.lost is None  # the silent peer did not keep it open
-    transport.linger(1)  # closed already: nothing happens
+async def test_a_given_listening_socket_gets_nodelay_too(kind: str, roundtrip: Any) -> None:
+    listening = socket.create_server(("127.0.0.1", 0))  # proto 0: asyncio would not set it
+    server = TCPServer(listening, fast_transport=kind == "relays")
+    nodelay: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Watch(Component):
+        def connect(self, sock: SocketConnection, host: str, port: int) -> None:
+            raw = sock.get_extra_info("socket")
+            nodelay.set_result(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    async with Watch() + server:
+        address = await server.wait_ready()
+        _reader, writer = await asyncio.open_connection(*address)
+        assert await asyncio.wait_for(nodelay, 5)
+        writer.close()
+        await writer.wait_closed()
 
 
-async def test_lingering_after_the_peer_ended_closes_at_once(pair: Any) -> None:
-    ours, peer = pair
-    protocol = Recording(keep_open_on_eof=True)
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
-    peer.shutdown(socket.SHUT_WR)
-    await until(lambda: "eof" in protocol.events)
-    transport.linger(60)
-    assert await asyncio.wait_for(protocol.lost, 1) is None
+class Refuser(Component):
+    """Answers a connection's first bytes with a refusal and lingers."""
+
+    def __init__(self, timeout: float | None = None) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.gone = asyncio.Event()
+
+    def read(self, sock: SocketConnection, data: bytes) -> None:
+        if not sock.closing:
+            sock.write(b"refused")
+            sock.linger(self.timeout)
+
+    def disconnect(self, sock: SocketConnection) -> None:
+        self.gone.set()
+
+
+async def test_lingering_lets_the_reply_arrive_although_input_was_unread(serving: Any) -> None:
+    refuser = Refuser()
+    server = serving()
+    async with refuser + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"a request we never read" * 1000)
+        assert await asyncio.wait_for(reader.readexactly(7), 5) == b"refused"
+        writer.write(b"and more after our reply" * 1000)  # read and dropped, no reset
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # then our side ended
+        assert not refuser.gone.is_set()  # still reading the peer's rest
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.wait_for(refuser.gone.wait(), 5)
+
+
+async def test_lingering_ends_after_its_timeout(serving: Any) -> None:
+    refuser = Refuser(timeout=0.05)
+    server = serving()
+    async with refuser + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"hello")
+        assert await asyncio.wait_for(reader.readexactly(7), 5) == b"refused"
+        # We never end our side: the timeout does.
+        await asyncio.wait_for(refuser.gone.wait(), 5)
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_lingering_after_the_peer_ended_closes_at_once(serving: Any) -> None:
+    refuser = Refuser(timeout=60)
+    server = serving()
+    async with refuser + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"hello")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 5) == b"refused"
+        await asyncio.wait_for(refuser.gone.wait(), 5)  # not the 60 s
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_connections_and_servers_offer_the_kernels_capabilities(
+    serving: Any, recorder: Any
+) -> None:
+    server = serving()
+    assert isinstance(server, SupportsDeferAccept)
+    log = recorder()
+    async with log + server:
+        address = await server.wait_ready()
+        _reader, writer = await asyncio.open_connection(*address)
+        sock = (await log.until("connect"))[0].args[0]
+        assert isinstance(sock, SupportsDrain)
+        assert isinstance(sock, SupportsSendfile)
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_sendfile_goes_through_the_kernel_on_every_transport(
+    serving: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = bytes(range(256)) * 8192  # 2 MiB: more than a socket buffer holds
+    (tmp_path / "blob").write_bytes(content)
+    calls: list[int] = []
+    real_sendfile = os.sendfile
+
+    def counting(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        calls.append(count)
+        return real_sendfile(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", counting)
+
+    class Files(Component):
+        async def connect(self, sock: SocketConnection, host: str, port: int) -> None:
+            sock.write(b"head:" * 100_000)  # buffered first: must go out before the file
+            with (tmp_path / "blob").open("rb") as file:
+                assert await sock.sendfile(file, 256, len(content) - 512) == len(content) - 512
+            sock.write(b":tail")
+            sock.close()
+
+    server = serving()
+    async with Files() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        received = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        await writer.wait_closed()
+    assert received == b"head:" * 100_000 + content[256:-256] + b":tail"
+    assert calls  # the kernel sent it, not a copy through Python

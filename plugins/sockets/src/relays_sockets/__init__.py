@@ -13,12 +13,14 @@ stream connection is a :class:`SocketConnection`.
 
 from ._connection import SocketConnection
 from ._limits import SocketLimits
+from ._stream import NotTLS
 from ._tcp import TCPClient, TCPServer
 from ._tls import TLSOptionError, client_context, server_context
 from ._udp import UDPClient, UDPServer
 from ._unix import UNIXClient, UNIXServer
 
 __all__ = [
+    "NotTLS",
     "SocketConnection",
     "SocketLimits",
     "TCPClient",

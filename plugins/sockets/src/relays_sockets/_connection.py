@@ -38,8 +38,9 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
-from ._copying import copy_file
-from ._transport import SocketTransport
+from ._copying import send_file
+from ._own_transport import SocketTransport
+from ._tls import looks_like_tls
 
 if TYPE_CHECKING:
     from ._limits import SocketLimits
@@ -71,6 +72,8 @@ class Endpoint(Protocol):
 
     def _accept(self, connection: SocketConnection) -> bool: ...
 
+    def _admit_tls(self, connection: SocketConnection) -> bool: ...
+
     def _report(self, connection: SocketConnection, error: BaseException) -> None: ...
 
     def _lost(self, connection: SocketConnection, error: BaseException | None) -> None: ...
@@ -98,6 +101,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     _lost = False
     _drain_waiters: list[asyncio.Future[None]] | None = None  # made on first use
     _lost_waiter: asyncio.Future[None] | None = None
+    _holding: _Holding | None = None  # see _accept_tls
     #: Set by a protocol while it is in the middle of an answer. A graceful stop
     #: closes idle connections at once but lets busy ones (and those with
     #: ``read`` events not handled yet) finish, up to ``shutdown_timeout``,
@@ -124,7 +128,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._limits = limits
         self._max_pending_reads = limits.max_pending_reads
         # The endpoint knows whether it speaks TLS: asking the transport costs a call.
-        self.secure = secure
+        # A server's connection is accepted plain and upgraded by its endpoint (see
+        # StreamServer): until then it is not secure yet.
+        self._handshake_due = secure and endpoint.server_side
+        self.secure = secure and not self._handshake_due
         self._view = endpoint._buffer
         self._closing = False
         self._paused = 0
@@ -156,14 +163,25 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         """Close when the peer may still be sending: our side stops sending once the
         queued data is out, and what still comes is read and discarded until the peer
         ends or for *timeout* seconds (``limits.linger_timeout``), so that it cannot
-        reset the connection before the peer has read our reply. Plain TCP servers
-        linger; elsewhere this is :meth:`close`."""
+        reset the connection before the peer has read our reply.
+
+        Every plain TCP and UNIX connection lingers, whatever the loop and transport;
+        TLS cannot stop sending and stay open (no half-close), so it closes."""
         transport = self._transport
-        if self._closing or type(transport) is not SocketTransport or self._sendfile_task:
+        if (
+            self._closing
+            or transport is None
+            or self._eof
+            or self._sendfile_task is not None
+            or not transport.can_write_eof()
+        ):
             self.close()
             return
         self._closing = True
-        transport.linger(self._limits.linger_timeout if timeout is None else timeout)
+        seconds = self._limits.linger_timeout if timeout is None else timeout
+        # From now on the transport talks to a protocol that throws what it reads away
+        # and hands the end of the connection back to us.
+        _Discarding(self, transport, seconds)
 
     def abort(self) -> None:
         """Close at once, dropping queued data; ``disconnect`` follows."""
@@ -266,10 +284,10 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
         """Send *count* bytes (default: to the end) of the binary *file* from *offset*.
 
-        Uses the kernel's ``sendfile`` on plain TCP. Otherwise (TLS, or uvloop, whose
-        loop has no ``sendfile``) it reads and writes in chunks, waiting for the
-        peer between them. Returns the bytes sent; raises :class:`ConnectionError`
-        when the connection is closed.
+        Uses the kernel's ``sendfile`` on plain TCP and UNIX connections, on every loop
+        (uvloop's has no ``loop.sendfile``: then on the socket itself). With TLS it
+        reads and writes in chunks, waiting for the peer between them. Returns the
+        bytes sent; raises :class:`ConnectionError` when the connection is closed.
         """
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
@@ -284,7 +302,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                     transport, file, offset, count, fallback=True
                 )
             except NotImplementedError:
-                return await copy_file(self, file, offset, count)
+                return await send_file(self, transport, file, offset, count)
         finally:
             self._sendfile_task = None
             self.active = True
@@ -294,6 +312,19 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                     self._transport.abort()
                 else:
                     self._transport.close()
+
+    async def _flushed(self) -> None:
+        """Wait until the transport has sent everything it buffered (for
+        :func:`~relays_sockets._copying.send_file`, which writes past it)."""
+        transport = self._transport
+        if transport is None or not transport.get_write_buffer_size():
+            return
+        low, high = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=0, low=0)  # pause now, resume when empty
+        try:
+            await self.drain()
+        finally:
+            transport.set_write_buffer_limits(high=high, low=low)
 
     async def start_tls(
         self,
@@ -318,18 +349,56 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
             raise RuntimeError(f"{self!r} is already encrypted")
         if not self._server_side and server_hostname is None and isinstance(self.peer, tuple):
             server_hostname = str(self.peer[0])
+        holding = await self._upgrade(
+            transport,
+            ssl_context,
+            server_hostname,
+            handshake_timeout or self._limits.handshake_timeout,
+            b"",
+        )
+        holding.hand_over(self)
+
+    async def _upgrade(
+        self,
+        transport: asyncio.Transport,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float,
+        already_read: bytes,
+    ) -> _Holding:
+        """Take the TLS handshake on *transport*, then carry the connection over it.
+        *already_read*: the peer's first bytes, read before the TLS layer was there.
+        What the peer sends from then on waits in the returned object until it is
+        handed over to us."""
         loop = asyncio.get_running_loop()
-        timeout = handshake_timeout or self._limits.handshake_timeout
-        try:
-            upgraded = await loop.start_tls(
+        # What the TLS layer delivers before this coroutine resumes (the peer may send
+        # right after its handshake) waits in `holding`: given to us directly, it would
+        # be answered through the plain transport, unencrypted.
+        holding = _Holding()
+        before = transport.get_protocol()
+        upgrading = asyncio.ensure_future(
+            loop.start_tls(
                 transport,
-                self,
+                holding,
                 ssl_context,
                 server_side=self._server_side,
                 server_hostname=server_hostname,
                 ssl_handshake_timeout=timeout,
             )
+        )
+        try:
+            if already_read:
+                # start_tls puts its TLS protocol on the transport in its first step
+                # (one loop turn; it gives no other sign); the bytes read already go to
+                # that protocol, as if read now: before or after its connection_made,
+                # a TLS protocol keeps what it is given until the handshake reads it.
+                while transport.get_protocol() is before and not upgrading.done():  # noqa: ASYNC110
+                    await asyncio.sleep(0)
+                if not upgrading.done():
+                    _feed(transport.get_protocol(), already_read)
+            upgraded = await upgrading
         except BaseException:
+            upgrading.cancel()
             self.abort()
             raise
         if upgraded is None:  # the connection was lost during the handshake
@@ -341,6 +410,35 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         )
         if self._paused:
             upgraded.pause_reading()
+        return holding
+
+    async def _accept_tls(self, context: ssl.SSLContext, timeout: float) -> bytes | None:
+        """The server side of a TLS connection, before the app sees it: read the peer's
+        first bytes, then take the handshake with them. None once encrypted; the first
+        bytes when they are plain text, not TLS (the peer sent ``http://`` to a TLS
+        port, say), the connection then reading nothing more until told. Raises
+        :class:`ConnectionError` when the peer left first, :class:`ssl.SSLError` or
+        :class:`TimeoutError` when the handshake failed."""
+        transport = self._transport
+        assert transport is not None
+        greeting = transport.get_protocol()
+        assert isinstance(greeting, _FirstBytes)
+        first = await greeting.received
+        if not first or self._lost:
+            raise ConnectionError(f"{self!r} closed before its TLS handshake")
+        self._handshake_due = False
+        transport.set_protocol(self)
+        if not looks_like_tls(first):
+            return first
+        self._holding = await self._upgrade(transport, context, None, timeout, first)
+        return None
+
+    def _start_reading(self) -> None:
+        """Deliver what came since the TLS handshake, and all that follows (called by
+        the endpoint once it has fired ``connect``)."""
+        holding, self._holding = self._holding, None
+        if holding is not None:
+            holding.hand_over(self)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is gone (``disconnect`` has been fired)."""
@@ -417,7 +515,13 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self.peer = peer if type(peer) is tuple and len(peer) == 2 else _address(peer)
         limits = self._limits
         transport.set_write_buffer_limits(limits.write_high_water, limits.write_low_water)
-        if not self._endpoint._accept(self):
+        if self._handshake_due:
+            # The first bytes go to the endpoint's handshake (see _accept_tls).
+            transport.set_protocol(_FirstBytes(self))
+            admitted = self._endpoint._admit_tls(self)
+        else:
+            admitted = self._endpoint._accept(self)
+        if not admitted:
             self._closing = True
             transport.abort()
 
@@ -486,6 +590,120 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
+
+
+class _FirstBytes(asyncio.BufferedProtocol):
+    """The protocol of a TLS server's connection until its first bytes came: keeps
+    them (``received``) and stops reading, or passes the end of the connection on."""
+
+    # Shared: what a read puts here is copied out at once.
+    _scratch = memoryview(bytearray(16 * 1024))
+
+    def __init__(self, connection: SocketConnection) -> None:
+        self._connection = connection
+        self.received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if not self.received.done():
+            transport = self._connection._transport
+            assert transport is not None
+            transport.pause_reading()
+            self.received.set_result(self._scratch[:nbytes].tobytes())
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.received.done():
+            self.received.set_result(b"")
+        self._connection.connection_lost(exc)
+
+
+def _feed(protocol: Any, data: bytes) -> None:
+    """Deliver *data* to *protocol* as its transport would, buffered or not."""
+    if not hasattr(protocol, "buffer_updated"):
+        protocol.data_received(data)
+        return
+    view = memoryview(data)
+    while view:
+        buffer = protocol.get_buffer(len(view))
+        size = min(len(buffer), len(view))
+        buffer[:size] = view[:size]
+        protocol.buffer_updated(size)
+        view = view[size:]
+
+
+class _Holding(asyncio.Protocol):
+    """The protocol of a connection while its TLS handshake completes (see
+    :meth:`SocketConnection.start_tls`): keeps what arrives for the connection."""
+
+    def __init__(self) -> None:
+        self._received: list[bytes] = []
+        self._eof = False
+        self._lost: tuple[Exception | None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self._received.append(data)
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        return True  # the connection decides, once it is handed over
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = (exc,)
+
+    def hand_over(self, connection: SocketConnection) -> None:
+        """Make *connection* the TLS transport's protocol, and give it what came
+        meanwhile, in order, as if it had come now."""
+        transport = connection._transport
+        assert transport is not None
+        transport.set_protocol(connection)
+        view = connection.get_buffer(-1)
+        for data in self._received:
+            for start in range(0, len(data), len(view)):
+                piece = data[start : start + len(view)]
+                view[: len(piece)] = piece
+                connection.buffer_updated(len(piece))
+        self._received.clear()
+        if self._eof and not connection.eof_received():
+            connection.close()
+        if self._lost is not None:
+            connection.connection_lost(self._lost[0])
+
+
+class _Discarding(asyncio.BufferedProtocol):
+    """The protocol of a lingering connection (see :meth:`SocketConnection.linger`):
+    sends the end of our data (``write_eof`` once the buffer is out), reads and drops
+    what the peer still sends, closes when the peer ends or after *timeout* seconds
+    (abort), and passes ``connection_lost`` on to the connection."""
+
+    _scratch = memoryview(bytearray(16 * 1024))  # shared: what it holds is never read
+
+    def __init__(
+        self, connection: SocketConnection, transport: asyncio.Transport, timeout: float
+    ) -> None:
+        self._connection = connection
+        self._transport = transport
+        self._deadline = asyncio.get_running_loop().call_later(timeout, transport.abort)
+        transport.set_protocol(self)
+        transport.write_eof()
+        transport.resume_reading()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes, once our data is out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadline.cancel()
+        self._connection.connection_lost(exc)
 
 
 def _address(name: Any) -> Any:

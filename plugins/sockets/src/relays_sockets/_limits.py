@@ -44,7 +44,10 @@ class SocketLimits:
     #: ``read`` events of one connection not yet handled above which reading pauses
     #: (slow ``async`` handlers cannot make the event queue grow without bound).
     max_pending_reads: int = attrs.field(default=64, validator=_positive)
-    #: Seconds a TLS handshake may take (also for STARTTLS).
+    #: Seconds a TLS handshake may take (also for STARTTLS). On a TLS server it counts
+    #: from the accept: a peer must send its first bytes and finish the handshake in
+    #: that time, else it is dropped with its TLS state (about 300 KB). Handshakes
+    #: under way count against ``max_connections``.
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
     #: Seconds a graceful stop waits for *busy* connections (a protocol still
     #: answering: see :attr:`SocketConnection.busy`) to finish before closing them.

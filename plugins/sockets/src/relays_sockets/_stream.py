@@ -9,6 +9,16 @@ registered into a running tree, whichever it sees first, and fires
 ``_accept`` (refused beyond ``max_connections``: closed at once, counted, logged at
 most once a second), ``_report`` (a write on a closed connection) and ``_lost``.
 
+A TLS server accepts its connections plain and takes the handshake itself
+(``_admit_tls``): from the accept on, a connection counts against
+``max_connections``, and it must have sent its first bytes and finished the
+handshake within ``handshake_timeout`` seconds, else it is aborted and forgotten
+(its TLS state, some 300 KB, goes with it). Its first bytes are looked at before
+the handshake: plain text (``http://`` to a TLS port) fires ``not_tls(sock, data)``
+when a handler listens for it, so the protocol above can answer in plain text (the
+connection lingers once the handler is done); else it lingers at once. Only after the
+handshake is the connection the app's: ``connect`` fires then.
+
 One timer per server sweeps for idle connections: a connection marks itself
 ``active`` on every read and write; a sweep clears the mark and notes the time, and
 a connection found unmarked for ``idle_timeout`` seconds is closed. That costs the
@@ -20,8 +30,9 @@ protocol still answering sets ``sock.busy``; ``read`` events not yet handled cou
 too) finish for up to ``shutdown_timeout``, closing each as it becomes idle (a few
 times a second: stopping is rare, the hot path pays nothing for it); then close
 the rest, abort those still sending after ``drain_timeout``, and fire ``closed()``.
-The ``stopped`` handler runs at a low priority, so that a protocol's own (higher)
-``stopped`` handler marks its busy connections before we look at them.
+The ``stopped`` handler runs in the ``Priority.STOP_TRANSPORTS`` band, so that a
+protocol's own (``Priority.STOP_PROTOCOLS``) ``stopped`` handler marks its busy
+connections before we look at them.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from typing import Any
 
 import attrs
 
-from relays import NOT_DELIVERED, BaseComponent, handler
+from relays import NOT_DELIVERED, BaseComponent, Event, Priority, handler
 from relays.transports import (
     Closed,
     Connect,
@@ -48,7 +59,7 @@ from relays.transports import (
 from ._connection import SocketConnection
 from ._limits import SocketLimits
 
-__all__ = ["StreamClient", "StreamServer", "make_limits"]
+__all__ = ["NotTLS", "StreamClient", "StreamServer", "make_limits"]
 
 logger = logging.getLogger("relays.sockets")
 
@@ -56,8 +67,18 @@ logger = logging.getLogger("relays.sockets")
 REFUSAL_LOG_INTERVAL = 1.0
 #: Seconds between two looks for busy connections that became idle while stopping.
 SHUTDOWN_POLL_INTERVAL = 0.02
-#: Priority of the ``stopped`` handlers: below a protocol's (default 0 or higher).
-STOPPED_PRIORITY = -10
+
+
+class NotTLS(Event):
+    """Server: ``not_tls(sock, data)``: a TLS server's new connection began with plain
+    text (*data*, its first read, up to 16 KiB) instead of a TLS handshake.
+
+    A handler may answer in plain text (``sock.write(...)``) to say the port speaks
+    TLS; the connection lingers once the handlers are done. Without a handler it
+    lingers at once (the peer sees the connection end). It counts against
+    ``max_connections`` until gone, but is not the app's: no ``connect`` or
+    ``disconnect``.
+    """
 
 
 def make_limits(limits: SocketLimits | None, overrides: dict[str, Any]) -> SocketLimits:
@@ -99,7 +120,7 @@ class _Endpoint(BaseComponent):
             self._started = True
             await self._begin()
 
-    @handler("stopped", channel="*", priority=STOPPED_PRIORITY)
+    @handler("stopped", channel="*", priority=Priority.STOP_TRANSPORTS)
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
             await self._end()
@@ -126,6 +147,9 @@ class StreamServer(_Endpoint):
         self.address: Any = None
         #: Connections refused because ``max_connections`` were open.
         self.refused = 0
+        # TLS connections accepted but not the app's yet (see the theory of operation):
+        # each with the task taking its handshake.
+        self._handshaking: dict[SocketConnection, asyncio.Task[None]] = {}
         self._server: asyncio.AbstractServer | None = None
         self._state = "new"
         self._ready: asyncio.Future[Any] | None = None
@@ -207,6 +231,9 @@ class StreamServer(_Endpoint):
             self._sweeper = None
         if self._server is not None:
             self._server.close()
+        for connection, handshake in list(self._handshaking.items()):
+            handshake.cancel()
+            connection.abort()
         self._all_closed = loop.create_future()
         if self.connections:
             await self._finish_busy(loop.time() + self.limits.shutdown_timeout)
@@ -268,12 +295,72 @@ class StreamServer(_Endpoint):
 
     # -- called by connections -------------------------------------------------------
 
-    def _accept(self, connection: SocketConnection) -> bool:
+    @property
+    def handshaking(self) -> int:
+        """TLS connections accepted whose handshake is not done (they count against
+        ``max_connections``)."""
+        return len(self._handshaking)
+
+    def _admit(self, connection: SocketConnection) -> bool:
+        """Whether a new connection may stay: listening, and below ``max_connections``
+        with the handshakes under way."""
         if self._state != "listening":
             return False
         limit = self.limits.max_connections
-        if limit is not None and len(self.connections) >= limit:
+        if limit is not None and len(self.connections) + len(self._handshaking) >= limit:
             self._refuse(connection)
+            return False
+        return True
+
+    def _admit_tls(self, connection: SocketConnection) -> bool:
+        if not self._admit(connection):
+            return False
+        handshake = asyncio.get_running_loop().create_task(self._open_tls(connection))
+        self._handshaking[connection] = handshake
+        return True
+
+    async def _open_tls(self, connection: SocketConnection) -> None:
+        assert self.ssl_context is not None
+        timeout = self.limits.handshake_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                first = await connection._accept_tls(self.ssl_context, timeout)
+        except (OSError, TimeoutError) as error:  # ssl.SSLError and ConnectionError too
+            logger.debug("%s: TLS handshake with %r failed: %r", self.name, connection, error)
+            self._forget_handshake(connection)
+            return
+        except asyncio.CancelledError:
+            self._forget_handshake(connection)
+            raise
+        if first is not None:
+            self._not_tls(connection, first)
+            return
+        del self._handshaking[connection]
+        if not self._accept(connection):
+            connection.abort()  # the server stopped meanwhile
+            return
+        connection._start_reading()
+
+    def _forget_handshake(self, connection: SocketConnection) -> None:
+        # After a failed handshake the connection's end is never reported to it (the
+        # TLS layer had taken its place): drop it here, and its TLS state with it.
+        self._handshaking.pop(connection, None)
+        connection.abort()
+
+    def _not_tls(self, connection: SocketConnection, first: bytes) -> None:
+        # It stays counted (in _handshaking) until it is gone (_lost).
+        if not any(h.name == "not_tls" for h in self.handlers("not_tls", self.channel)):
+            connection.linger()  # a close with its bytes unread would be a reset
+            return
+
+        def answered(value: Any) -> None:
+            if not connection.closing:
+                connection.linger()
+
+        self.fire(NotTLS(connection, first), self.channel).add_done_callback(answered)
+
+    def _accept(self, connection: SocketConnection) -> bool:
+        if not self._admit(connection):
             return False
         self.connections[connection] = None
         # ``connect(sock, host, port)``; UNIX peers (a path or None) are never tuples.
@@ -310,7 +397,8 @@ class StreamServer(_Endpoint):
         try:
             del self.connections[connection]
         except KeyError:
-            return  # refused: the app never saw it
+            self._handshaking.pop(connection, None)
+            return  # refused, or before the TLS handshake: the app never saw it
         if error is not None:
             self.fire(Error(connection, error))
         channel = self.channel
@@ -397,6 +485,9 @@ class StreamClient(_Endpoint):
     @handler("close")
     async def _on_close(self) -> None:
         await self._end()
+
+    def _admit_tls(self, connection: SocketConnection) -> bool:
+        return False  # a client's TLS connection is made by asyncio, handshake done
 
     def _accept(self, connection: SocketConnection) -> bool:
         self.sock = connection

@@ -11,8 +11,8 @@ from typing import Any
 from relays import handler
 from relays.transports import parse_address
 
-from ._accept import Listener, can_listen
 from ._limits import SocketLimits
+from ._own_transport import Listener, chosen
 from ._stream import StreamClient, StreamServer, make_limits
 from ._tls import VerifyClient, client_context, server_context
 
@@ -50,6 +50,12 @@ class TCPServer(StreamServer):
     first ``read`` comes in the same step as ``connect``. ``None`` leaves it to the
     protocol component registered on top (relays-http turns it on); ``0`` is off.
 
+    *fast_transport*: on asyncio's default loops, plain TCP connections are accepted
+    and carried by relays' own lean transport, which behaves as asyncio's does at a
+    lower cost per connection; ``False`` (or ``RELAYS_FAST_TRANSPORT=0`` in the
+    environment) keeps asyncio's server and transports. TLS servers and other loops
+    (uvloop) always use the loop's own.
+
     Fires ``ready(server, (host, port))`` once listening, then per connection
     ``connect(sock, host, port)``, ``read(sock, data)``, ``disconnect(sock)`` and
     ``error(sock, error)``; ``closed()`` after stopping. Handles ``write(sock, data)``
@@ -72,9 +78,13 @@ class TCPServer(StreamServer):
         reuse_port: bool = False,
         reuse_address: bool = True,
         defer_accept: float | None = None,
+        fast_transport: bool | None = None,
         limits: SocketLimits | None = None,
         **limit_options: Any,
     ) -> None:
+        #: Whether plain TCP connections on asyncio's default (selector) loops get
+        #: relays' own lean transport; ``None``: yes unless ``RELAYS_FAST_TRANSPORT=0``.
+        self.fast_transport = fast_transport
         if defer_accept is not None and not 0 <= defer_accept < float("inf"):
             raise ValueError(f"defer_accept must be 0 or more seconds, not {defer_accept!r}")
         #: Seconds a new connection may wait for its first bytes before the system
@@ -108,18 +118,17 @@ class TCPServer(StreamServer):
     async def _open(self, factory: Any) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
         limits = self.limits
-        tls: dict[str, Any] = {}
-        if self.ssl_context is not None:
-            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": limits.handshake_timeout}
+        # Connections are accepted plain, TLS too: a TLS server's handshake is its own
+        # step, counted against max_connections and timed (see StreamServer).
         if self._socket is not None:
             _defer_accept(self._socket, self.defer_accept)
-            return await loop.create_server(
-                factory, sock=self._socket, backlog=limits.backlog, **tls
-            )
+            _nodelay(self._socket)
+            return await loop.create_server(factory, sock=self._socket, backlog=limits.backlog)
         assert self.bind is not None
         host, port = self.bind
-        # Plain TCP on a selector loop: bound by asyncio, accepted by us (see _accept).
-        ours = not tls and can_listen(loop)
+        # On a selector loop: bound by asyncio, accepted by us (see _own_transport),
+        # unless turned off.
+        ours = chosen(loop, self.fast_transport)
         server = await loop.create_server(
             factory,
             host,
@@ -128,9 +137,10 @@ class TCPServer(StreamServer):
             reuse_address=self.reuse_address,
             reuse_port=self.reuse_port or None,
             start_serving=False,
-            **tls,
         )
         deferred = all([_defer_accept(bound, self.defer_accept) for bound in server.sockets])
+        for bound in server.sockets:
+            _nodelay(bound)
         if ours:
             return Listener(loop, server, factory, limits.backlog, eager=deferred)
         await server.start_serving()
@@ -150,6 +160,16 @@ def _defer_accept(listening: socket.socket, seconds: float | None) -> bool:
     # The system counts in whole seconds (rounded to its SYN-ACK retries): at least 1.
     listening.setsockopt(socket.IPPROTO_TCP, option, max(1, round(seconds)))
     return True
+
+
+def _nodelay(listening: Any) -> None:
+    """Set ``TCP_NODELAY`` on a listening socket: the system hands it down to each
+    connection it accepts (Linux does; the transports set it too, but asyncio's only on
+    sockets made with protocol ``IPPROTO_TCP``, which a given socket may not be).
+    Without it small writes wait for the peer's ACK of the previous one (Nagle), up to
+    the peer's delayed-ACK time: 40 ms on Linux, per streamed chunk or pipelined answer."""
+    if listening.family in (socket.AF_INET, socket.AF_INET6):
+        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class TCPClient(StreamClient):

@@ -1,8 +1,12 @@
-"""TLS contexts for servers and clients, from an :class:`ssl.SSLContext` or from files.
+"""TLS contexts for servers and clients, from an :class:`ssl.SSLContext` or from files,
+and a look at a new connection's first bytes before a server's handshake.
 
 asyncio does the handshake (never blocking the loop, with the limits' handshake
-timeout); this module only turns the components' options into contexts. Reading
+timeout); this module turns the components' options into contexts. Reading
 certificate files is done once, when the component is made, before the loop runs.
+A TLS server first looks at what the peer sent (:func:`looks_like_tls`), so that a
+plain-text client (``http://`` to an ``https://`` port) can be told so in plain text
+instead of failing a handshake in silence (see ``StreamServer``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,19 @@ import ssl
 from collections.abc import Mapping
 from typing import Literal
 
-__all__ = ["TLSOptionError", "client_context", "server_context"]
+__all__ = ["TLSOptionError", "client_context", "looks_like_tls", "server_context"]
+
+#: The first byte of a TLS record that carries a handshake message (a ClientHello).
+_TLS_HANDSHAKE_RECORD = 0x16
+#: First bytes of a plain-text request: a letter (an HTTP method, an SMTP verb, ...).
+_TEXT_STARTS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def looks_like_tls(first: bytes) -> bool:
+    """Whether a connection's first bytes may be a TLS ClientHello. Only plain text (a
+    letter first) says no: anything else goes on to the handshake, which judges it."""
+    return first[0] == _TLS_HANDSHAKE_RECORD or first[0] not in _TEXT_STARTS
+
 
 #: ``True`` requires a client certificate, ``"optional"`` checks one when sent.
 VerifyClient = bool | Literal["optional"]

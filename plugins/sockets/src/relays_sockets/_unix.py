@@ -81,12 +81,8 @@ class UNIXServer(StreamServer):
     async def _open(self, factory: Any) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
         await _remove_stale_socket(self.path)
-        tls: dict[str, Any] = {}
-        if self.ssl_context is not None:
-            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": self.limits.handshake_timeout}
-        server = await loop.create_unix_server(
-            factory, self.path, backlog=self.limits.backlog, **tls
-        )
+        # Plain: a TLS server's handshake is the server's own step (see StreamServer).
+        server = await loop.create_unix_server(factory, self.path, backlog=self.limits.backlog)
         if self.mode is not None:
             os.chmod(self.path, self.mode)
         return server

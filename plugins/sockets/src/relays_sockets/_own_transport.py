@@ -1,41 +1,138 @@
-"""A lean asyncio transport for the plain stream sockets a :class:`Listener` accepts.
+"""relays-sockets' own transport and listener for plain TCP on asyncio's selector loops.
+
+This is the one module of relays-sockets that reaches below asyncio's public API: it is
+a speed trick, kept here alone, with an off switch and a public fallback for each
+private name it uses.
 
 Why
 ---
 asyncio's selector transport is general: at set-up it asks the kernel for the local
 address, registers itself in the loop's table of transports, and schedules three
-callbacks (``connection_made``, starting to read, its waiter) for the next loop turn.
-A short connection (one HTTP request with ``Connection: close``) pays all of that,
-then a second turn before the first read. Measured on a bare asyncio protocol, that
-machinery was about a third of the server's CPU per such request.
+callbacks (``connection_made``, starting to read, its waiter) for the next loop turn;
+asyncio's server accepts every connection through a task (a coroutine, the future it
+waits on, two more trips around the loop) so that a TLS handshake can fail in one
+place. A short connection (one HTTP request with ``Connection: close``) pays all of
+that: measured on a bare asyncio protocol, about a third of the server's CPU per such
+request. uvloop's transports are lean already; the proactor loop has no readers.
 
-This transport does the same job with less: ``connection_made`` is called at once,
-the reader is registered in the same step, the local address is the listener's when
-that is a single address (else asked of the socket when wanted, or at the close), and
-with *eager* (the listener defers accepting until the peer has sent something) the
-first read happens before registering anything at all, so an answered-and-closed
-connection never touches the selector.
+What
+----
+:class:`Listener` takes over the listening sockets of a plain TCP server on a
+selector loop (asyncio binds them, with every option ``create_server`` has, but never
+starts serving; we keep duplicates and close asyncio's server). When one is readable
+it accepts up to ``backlog`` connections and gives each a :class:`SocketTransport`
+at once: ``connection_made`` is called in the same step, the reader registered in the
+same step, the local address is the listener's when that is a single address. With
+*eager* (the system defers accepting until the peer has sent something,
+``TCP_DEFER_ACCEPT``) the first read happens before registering anything, so an
+answered-and-closed connection never touches the selector. Running out of file
+descriptors or memory rests that listening socket for a second (logged), as asyncio
+does, instead of spinning on a socket that stays readable.
 
 Contract
 --------
-It is an :class:`asyncio.Transport` with asyncio's behaviour where a protocol can see
-it: ``write`` sends at once and buffers only what the kernel did not take, with
-``pause_writing``/``resume_writing`` at the water marks; ``close`` waits for the
-buffer; ``connection_lost`` comes on a later loop turn, never inside the call that
-closed; ``eof_received`` returning true keeps a half-closed connection open for
-writing; buffered and plain protocols both work, and ``loop.start_tls`` accepts it
-(it upgrades relays' STARTTLS). ``loop.sendfile`` does not: use :meth:`sendfile`.
-It only uses the loop's public ``add_reader``/``add_writer`` family.
+A :class:`SocketTransport` is an :class:`asyncio.Transport` with asyncio's behaviour
+where a protocol can see it: ``write`` sends at once and buffers only what the kernel
+did not take, with ``pause_writing``/``resume_writing`` at the water marks; ``close``
+waits for the buffer; ``connection_lost`` comes on a later loop turn, never inside the
+call that closed; ``eof_received`` returning true keeps a half-closed connection open
+for writing; ``set_protocol`` switches protocols; buffered and plain protocols both
+work; ``loop.start_tls`` accepts it. ``loop.sendfile`` does not: use :meth:`sendfile`.
+Every connection has ``TCP_NODELAY`` set, as asyncio's and uvloop's transports do.
+``tests/plugins/sockets/test_transport.py`` runs the same conformance suite over this
+transport, asyncio's and uvloop's.
+
+Private names, and what happens without them
+--------------------------------------------
+* ``socket.socket._accept`` and ``_socket.socket``: accepting through the C-level
+  socket skips ``socket.socket``'s Python ``accept`` and its enum-typed ``family`` and
+  ``type`` (about 28k instructions per connection). Without them: ``accept()``.
+* ``asyncio.trsock.TransportSocket``: what ``get_extra_info("socket")`` returns, as on
+  asyncio's transports (a socket that refuses calls that would break the transport).
+  Without it: the socket itself.
+* ``_start_tls_compatible``: the attribute ``loop.start_tls`` looks for before it wraps
+  a transport that is not its own (STARTTLS). Without it being read: no harm.
+
+Choosing it
+-----------
+:func:`chosen` says whether a server uses it: only on an :class:`asyncio.SelectorEventLoop`,
+for plain TCP (TLS and UNIX servers keep asyncio's server), unless turned off with
+``TCPServer(fast_transport=False)`` or ``RELAYS_FAST_TRANSPORT=0`` in the environment
+(for a suspected bug: behaviour is the same, only slower).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import os
 import socket
-from asyncio.trsock import TransportSocket
+from collections.abc import Callable
 from typing import IO, Any
 
-__all__ = ["UNKNOWN", "SocketTransport"]
+__all__ = ["UNKNOWN", "Listener", "SocketTransport", "chosen"]
+
+logger = logging.getLogger("relays.sockets")
+
+#: The environment variable that turns this module off when set to ``0``.
+SWITCH = "RELAYS_FAST_TRANSPORT"
+#: Seconds a listening socket rests after the system ran out of descriptors or memory.
+ACCEPT_RETRY_DELAY = 1.0
+#: Connections accepted per readiness when each is read at once (deferred accept).
+EAGER_BATCH = 32
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+# -- the private names, each with its public fallback ---------------------------------
+
+_TransportSocket: Any = getattr(getattr(asyncio, "trsock", None), "TransportSocket", None)
+
+
+def _guarded(sock: Any) -> Any:
+    """The socket as ``get_extra_info("socket")`` gives it (see the module's docstring)."""
+    return sock if _TransportSocket is None else _TransportSocket(sock)
+
+
+def _accept_public(listening: socket.socket, family: int, kind: int, proto: int) -> Any:
+    """``(connection, address)`` through the public API."""
+    return listening.accept()
+
+
+def _accept_c_level(listening: socket.socket, family: int, kind: int, proto: int) -> Any:
+    """``(connection, address)``, the connection being the C-level socket that
+    :class:`socket.socket` wraps (see the module's docstring), of the listening
+    socket's *family*, *kind* and *proto* (asked once per batch: they are properties
+    that make enums, as costly as the accept)."""
+    fd, address = listening._accept()  # type: ignore[attr-defined]
+    return _c_socket(family, kind, proto, fd), address
+
+
+try:
+    import _socket
+
+    _c_socket: Any = _socket.socket
+except ImportError:  # pragma: no cover - every CPython we support has it
+    _c_socket = None
+#: How a :class:`Listener` accepts: the fast way where the private names exist.
+accept_connection: Callable[[socket.socket, int, int, int], Any] = (
+    _accept_c_level
+    if _c_socket is not None and hasattr(socket.socket, "_accept")
+    else _accept_public
+)
+
+
+def chosen(loop: asyncio.AbstractEventLoop, wanted: bool | None) -> bool:
+    """Whether a plain TCP server on *loop* uses this module: *wanted* (the server's
+    ``fast_transport``) or, when None, the environment (``RELAYS_FAST_TRANSPORT=0``
+    turns it off); only ever on asyncio's selector loops."""
+    if wanted is None:
+        wanted = os.environ.get(SWITCH, "1").strip() not in ("0", "false", "no", "off")
+    return wanted and isinstance(loop, asyncio.SelectorEventLoop)
+
+
+# -- the transport ----------------------------------------------------------------------
 
 #: A ``sockname`` not known yet.
 UNKNOWN: Any = object()
@@ -46,7 +143,7 @@ _READ_SIZE = 256 * 1024  # per read for protocols that are not buffered
 class SocketTransport(asyncio.Transport):
     """One connected, non-blocking stream socket (see the module's docstring)."""
 
-    _start_tls_compatible = True  # loop.start_tls() may wrap it
+    _start_tls_compatible = True  # loop.start_tls() may wrap it (a private name it reads)
 
     # Rarely changed state starts as class defaults: a connection's set-up writes less.
     _buffer: bytearray | None = None  # what the kernel has not taken yet
@@ -57,7 +154,6 @@ class SocketTransport(asyncio.Transport):
     _lost = False  # connection_lost is scheduled or done
     _protocol_paused = False  # pause_writing() was called
     _sending_file = False
-    _lingering: asyncio.TimerHandle | None = None  # see linger()
     _flushed: list[asyncio.Future[None]] | None = None
     _sockname: Any = UNKNOWN
     _high_water = _DEFAULT_HIGH_WATER
@@ -125,7 +221,7 @@ class SocketTransport(asyncio.Transport):
                     return default
             return self._sockname
         if name == "socket":
-            return TransportSocket(self._sock)
+            return _guarded(self._sock)
         return default
 
     # -- reading --------------------------------------------------------------------
@@ -267,9 +363,7 @@ class SocketTransport(asyncio.Transport):
             return
         self._loop.remove_writer(self._fd)
         self._wake_flushed(None)
-        if self._lingering is not None:
-            self._shutdown_writing()
-        elif self._closing:
+        if self._closing:
             self._lost = True
             self._call_connection_lost(None)
         elif self._eof_queued:
@@ -291,8 +385,6 @@ class SocketTransport(asyncio.Transport):
         except OSError as error:
             self._fatal_error(error, "Fatal error shutting down the socket for writing")
             return
-        if self._lingering is not None and not self._reader:
-            self._force_close(None)  # lingering, and the peer has ended already
 
     def get_write_buffer_size(self) -> int:
         return len(self._buffer) if self._buffer else 0
@@ -360,39 +452,6 @@ class SocketTransport(asyncio.Transport):
             self._lost = True
             self._loop.call_soon(self._call_connection_lost, None)
 
-    def linger(self, timeout: float) -> None:
-        """Close once the buffer is out, reading and discarding what the peer still
-        sends until it ends or for *timeout* seconds: its unread bytes at the close
-        would make the system reset the connection, and the reset can destroy our
-        last reply before the peer reads it (see :meth:`relays.transports.Connection.linger`).
-        """
-        if self._closing:
-            return
-        if self._eof_seen:
-            self.close()
-            return
-        self._closing = True
-        self._lingering = self._loop.call_later(timeout, self._force_close, None)
-        self._reader = True  # (again) and now into the bin
-        self._loop.add_reader(self._fd, self._discard_ready)
-        if not self._buffer:
-            self._shutdown_writing()
-
-    def _discard_ready(self) -> None:
-        if self._lost:
-            return
-        try:
-            if self._sock.recv(_READ_SIZE):
-                return
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            pass  # reset: nothing left to protect
-        self._stop_reading()
-        if self._buffer:  # the peer is done but our reply is not out yet
-            return
-        self._force_close(None)
-
     def abort(self) -> None:
         self._force_close(None)
 
@@ -400,8 +459,6 @@ class SocketTransport(asyncio.Transport):
         if self._lost:
             return
         self._lost = True
-        if self._lingering is not None:
-            self._lingering.cancel()
         if self._buffer:
             self._buffer.clear()
             self._loop.remove_writer(self._fd)
@@ -430,3 +487,129 @@ class SocketTransport(asyncio.Transport):
             if self._sockname is UNKNOWN:
                 self.get_extra_info("sockname")
             self._sock.close()
+
+
+# -- the listener -----------------------------------------------------------------------
+
+
+class Listener(asyncio.AbstractServer):
+    """Listening sockets whose connections we accept ourselves (see the module's docstring).
+
+    It stands where the :class:`asyncio.Server` it takes over would, serving from the
+    start: ``sockets``, ``close()``, ``wait_closed()``.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        server: asyncio.AbstractServer,
+        factory: Callable[[], asyncio.BaseProtocol],
+        backlog: int,
+        *,
+        eager: bool = False,
+    ) -> None:
+        self._loop = loop
+        # The system accepts only once the peer has sent something (deferred accept):
+        # each new connection reads at once (see SocketTransport).
+        self._eager = eager
+        self._factory = factory
+        self._backlog = backlog
+        # Duplicates: closing asyncio's (never started) server then closes its own.
+        self._sockets = [listening.dup() for listening in getattr(server, "sockets", ())]
+        server.close()
+        self._make_transport = SocketTransport
+        # A connection's own address is its listener's unless that is a wildcard.
+        self._locals = {
+            listening: name
+            for listening in self._sockets
+            if (name := listening.getsockname())[0] not in _WILDCARDS
+        }
+        # TCP_NODELAY is set on the listening sockets: Linux hands it down to every
+        # connection they accept, saving a system call each. Whether the system did
+        # is checked on the first connection; if not, each gets it set.
+        self._nodelay_inherited: bool | None = None
+        self._closed = False
+        for listening in self._sockets:
+            listening.setblocking(False)
+            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            listening.listen(backlog)  # asyncio listens when it starts serving: never here
+            loop.add_reader(listening.fileno(), self._ready, listening)
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._sockets)
+
+    def close(self) -> None:
+        """Stop accepting and close the listening sockets (connections stay open)."""
+        if self._closed:
+            return
+        self._closed = True
+        for listening in self._sockets:
+            self._loop.remove_reader(listening.fileno())
+            listening.close()
+
+    async def wait_closed(self) -> None:
+        """Nothing to wait for: closing is immediate (the server tracks connections)."""
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def is_serving(self) -> bool:
+        return not self._closed
+
+    async def start_serving(self) -> None:
+        """Serving starts when the listener is made."""
+
+    async def serve_forever(self) -> None:
+        raise NotImplementedError("a Listener is served by its component, not awaited")
+
+    def _ready(self, listening: socket.socket) -> None:
+        make_transport = self._make_transport
+        loop = self._loop
+        factory = self._factory
+        accept = accept_connection
+        family, kind, proto = listening.family, listening.type, listening.proto
+        local = self._locals.get(listening, UNKNOWN)
+        eager = self._eager
+        # An eager connection is read, answered and closed before the next is taken,
+        # while its close completes (connection_lost, ``disconnect``) on a later loop
+        # turn: a short batch lets those turns come, rather than holding a backlog's
+        # worth of finished connections open (and counted by the protocol) at once.
+        for _ in range(EAGER_BATCH if eager else self._backlog):
+            try:
+                connection, address = accept(listening, family, kind, proto)
+            except (BlockingIOError, InterruptedError):
+                return  # nothing more to accept now
+            except ConnectionAbortedError:
+                continue  # the peer gave up while queued: take the next one
+            except OSError as error:
+                if error.errno not in _OUT_OF_RESOURCES:
+                    raise  # the loop logs it; the reader stays
+                self._rest(listening, error)
+                return
+            connection.setblocking(False)
+            if not self._nodelay_inherited:
+                self._set_nodelay(connection)
+            try:
+                make_transport(loop, connection, factory(), address, local, eager=eager)
+            except Exception:
+                logger.exception("could not set up the connection from %r", address)
+                connection.close()
+
+    def _set_nodelay(self, connection: Any) -> None:
+        """Set ``TCP_NODELAY`` unless the listening socket handed it down (checked once)."""
+        if self._nodelay_inherited is None:
+            option = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            self._nodelay_inherited = bool(option)
+            if option:
+                return
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _rest(self, listening: socket.socket, error: OSError) -> None:
+        logger.error("accepting on %r paused for %s s: %s", listening, ACCEPT_RETRY_DELAY, error)
+        self._loop.remove_reader(listening.fileno())
+        self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume, listening)
+
+    def _resume(self, listening: socket.socket) -> None:
+        if not self._closed:
+            self._loop.add_reader(listening.fileno(), self._ready, listening)
