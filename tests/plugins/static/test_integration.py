@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from relays import Component, handler
-from relays.transports import SupportsSendfile
-from relays_http import Request, Response, Server, _capabilities
+from relays.testing import forget_capabilities
+from relays_http import Request, Response, Server
 from relays_sockets import SocketConnection
 from relays_static import Static, StaticLimits
 
@@ -303,11 +303,10 @@ def test_a_slow_reader_holds_back_the_file_reads(
     monkeypatch.setattr(os, "sendfile", counting_sendfile)
     if not zero_copy:
         monkeypatch.delattr(SocketConnection, "sendfile")
-        # Capabilities are remembered per class (relays_http._capabilities, and abc's
-        # cache under isinstance): forget them now, and again before the method comes back.
-        monkeypatch.setattr(_capabilities, "_SENDFILE", {})
-        SupportsSendfile._abc_caches_clear()  # type: ignore[attr-defined]
-        request.addfinalizer(SupportsSendfile._abc_caches_clear)  # type: ignore[attr-defined]
+        # Capabilities are remembered per class: forget them now, and again before the
+        # method comes back.
+        forget_capabilities()
+        request.addfinalizer(forget_capabilities)
     limits = StaticLimits(chunk_size=64 * 1024)
     app = Server("tcp://127.0.0.1:0") + Static("/", docroot=root, limits=limits)
     app.start()

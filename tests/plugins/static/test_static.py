@@ -10,9 +10,8 @@ from typing import IO, Any
 import pytest
 
 from relays import Component, handler
-from relays.testing import MemoryConnection
-from relays.transports import SupportsSendfile
-from relays_http import Request, Response, _capabilities
+from relays.testing import MemoryConnection, forget_capabilities
+from relays_http import Request, Response
 from relays_static import Static, StaticLimits
 
 Make = Callable[..., Any]
@@ -376,11 +375,10 @@ async def test_with_sendfile_big_files_and_ranges_go_as_file_regions(
         return len(data)
 
     monkeypatch.setattr(MemoryConnection, "sendfile", sendfile, raising=False)
-    # Capabilities are remembered per class (relays_http._capabilities, and abc's cache
-    # under isinstance): forget them now, and again before the method goes.
-    monkeypatch.setattr(_capabilities, "_SENDFILE", {})
-    SupportsSendfile._abc_caches_clear()  # type: ignore[attr-defined]
-    request.addfinalizer(SupportsSendfile._abc_caches_clear)  # type: ignore[attr-defined]
+    # Capabilities are remembered per class: forget them now, and again before the method
+    # goes.
+    forget_capabilities()
+    request.addfinalizer(forget_capabilities)
     big = (docroot / "big.bin").read_bytes()
     server, client = make_client(Static("/", docroot=docroot))
     async with server:

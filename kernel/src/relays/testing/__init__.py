@@ -9,7 +9,7 @@ protocol plugin can be tested by feeding it bytes; :mod:`relays.testing.strategi
 has hypothesis strategies for that (install ``relays[testing]``).
 """
 
-from ._helpers import Manager, Recorder, drain, wait_for
+from ._helpers import Manager, Recorder, drain, forget_capabilities, wait_for
 from ._memory import MemoryClient, MemoryConnection, MemoryTransport
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "MemoryTransport",
     "Recorder",
     "drain",
+    "forget_capabilities",
     "wait_for",
 ]

@@ -82,3 +82,20 @@ class Recorder(BaseComponent):
                 f"saw {seen} {name!r} events, not {count}, in {timeout} s"
             ) from None
         return self.named(name)
+
+
+def forget_capabilities() -> None:
+    """Forget what :func:`relays.transports.supports` remembered about connection classes.
+
+    For tests that add a method to a connection class, or take one away (``monkeypatch``):
+    the answers are kept per class, and the runtime protocols' own ``isinstance`` cache too.
+    """
+    from relays import transports
+
+    transports._SUPPORTED.clear()
+    for capability in (
+        transports.SupportsDrain,
+        transports.SupportsSendfile,
+        transports.SupportsDeferAccept,
+    ):
+        capability._abc_caches_clear()  # type: ignore[union-attr]
