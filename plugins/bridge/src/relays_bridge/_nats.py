@@ -1,0 +1,229 @@
+"""The NATS engine: core subjects for broadcast, requests and replies; JetStream for work.
+
+Subjects, for namespace ``relays`` and channel ``orders``:
+
+- ``relays.broadcast.orders``: plain publish/subscribe, at most once.
+- ``relays.request.orders``: a queue subscription of the bridge's group, so each
+  request goes to one member; at most once (its caller times out if none answers).
+- ``relays.work.orders``: captured by the JetStream stream ``relays_work`` (work-queue
+  retention: an item is kept until acknowledged, even before any worker started) and
+  read by the durable pull consumer ``<group>_orders``, shared by the group's members
+  (one group per work channel: JetStream refuses a second one). An
+  item not acknowledged within ``claim_after`` seconds is delivered again; NATS
+  counts the deliveries.
+- ``relays.dead.orders``: dead letters, kept in the stream ``relays_dead``.
+- ``relays.reply.<node>``: one process's replies.
+
+The server must run with JetStream on (``nats-server -js``) for work channels.
+Reconnecting is the bridge's, not the client's: the client is told not to, so a lost
+server ends :meth:`NatsEngine.receive` at once and the bridge's back-off applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.api
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from ._engine import Delivery, Engine, EngineSettings, Outgoing, Receiver, Subscriptions
+
+__all__ = ["NatsEngine"]
+
+#: How long one JetStream fetch waits for items, in seconds.
+_FETCH_WAIT = 1.0
+
+
+class _RequestDelivery(Delivery):
+    async def ack(self) -> None:
+        pass
+
+    async def retry(self) -> None:
+        pass
+
+    async def dead_letter(self, reason: str) -> None:
+        pass  # a request is never kept: its caller got the error as the reply
+
+
+class _WorkDelivery(Delivery):
+    def __init__(self, engine: NatsEngine, channel: str, message: Msg) -> None:
+        super().__init__(channel, message.data, message.metadata.num_delivered)
+        self._engine = engine
+        self._message = message
+
+    async def ack(self) -> None:
+        await self._message.ack()
+
+    async def retry(self) -> None:
+        await self._message.nak()
+
+    async def dead_letter(self, reason: str) -> None:
+        await self._engine.dead_letter(self.channel, self.frame, reason, self.attempt)
+        await self._message.ack()
+
+
+class NatsEngine(Engine):
+    """A bridge's connection to one NATS server (``nats://``, ``tls://``)."""
+
+    def __init__(self, url: str, settings: EngineSettings) -> None:
+        self._url = url
+        self._settings = settings
+        self._prefix = settings.namespace
+        self._client: Client | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._streams_ready = False
+
+    def _subject(self, kind: str, channel: str) -> str:
+        return f"{self._prefix}.{kind}.{channel}"
+
+    async def connect(self, node: str) -> None:
+        self.inbox = node
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+        self._lost = lost
+
+        async def on_gone() -> None:
+            if not lost.done():
+                lost.set_exception(ConnectionError("the NATS connection was lost"))
+
+        async def on_error(error: Exception) -> None:
+            pass  # reported through on_gone, or by the failing call
+
+        self._client = await nats.connect(
+            self._url,
+            allow_reconnect=False,
+            connect_timeout=5,
+            max_reconnect_attempts=0,
+            disconnected_cb=on_gone,
+            closed_cb=on_gone,
+            error_cb=on_error,
+        )
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(Exception):  # already broken: closed either way
+                await client.close()
+        if self._lost is not None and not self._lost.done():
+            self._lost.cancel()
+
+    async def _ensure_streams(self) -> None:
+        if self._streams_ready:
+            return
+        assert self._client is not None
+        js = self._client.jetstream()
+        for name, kind, retention in (
+            (f"{self._prefix}_work", "work", nats.js.api.RetentionPolicy.WORK_QUEUE),
+            (f"{self._prefix}_dead", "dead", nats.js.api.RetentionPolicy.LIMITS),
+        ):
+            with contextlib.suppress(nats.js.errors.BadRequestError):  # made by another member
+                await js.add_stream(
+                    name=name, subjects=[f"{self._prefix}.{kind}.>"], retention=retention
+                )
+        self._streams_ready = True
+
+    async def send(self, batch: Sequence[Outgoing]) -> None:
+        client = self._client
+        assert client is not None
+        acks = []
+        for item in batch:
+            if item.route == "work":
+                await self._ensure_streams()
+                js = client.jetstream()
+                acks.append(js.publish(self._subject("work", item.channel), item.frame))
+            else:
+                await client.publish(self._subject(item.route, item.channel), item.frame)
+        if acks:
+            await asyncio.gather(*acks)
+        if client.is_closed:
+            raise ConnectionError("the NATS connection was lost")
+
+    async def receive(self, subscriptions: Subscriptions, receiver: Receiver) -> None:
+        client = self._client
+        assert client is not None
+        assert self._lost is not None
+
+        async def on_reply(message: Msg) -> None:
+            receiver.on_reply(message.data)
+
+        await client.subscribe(self._subject("reply", self.inbox), cb=on_reply)
+        for channel in subscriptions.broadcast:
+            await client.subscribe(
+                self._subject("broadcast", channel), cb=_broadcaster(receiver, channel)
+            )
+        for channel in subscriptions.requests:
+            await client.subscribe(
+                self._subject("request", channel),
+                queue=subscriptions.group,
+                cb=_requester(receiver, channel),
+            )
+        await client.flush()  # the server has every subscription now
+        receiver.on_ready()
+        tasks = []
+        if subscriptions.work:
+            await self._ensure_streams()
+            for channel in subscriptions.work:
+                tasks.append(
+                    asyncio.ensure_future(self._pull(channel, subscriptions.group, receiver))
+                )
+        try:
+            done, _ = await asyncio.wait([self._lost, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        raise ConnectionError("the NATS connection ended")
+
+    async def _pull(self, channel: str, group: str, receiver: Receiver) -> None:
+        assert self._client is not None
+        js = self._client.jetstream()
+        config = nats.js.api.ConsumerConfig(
+            ack_wait=self._settings.claim_after,
+            max_deliver=-1,
+            ack_policy=nats.js.api.AckPolicy.EXPLICIT,
+        )
+        subscription = await js.pull_subscribe(
+            self._subject("work", channel),
+            durable=f"{group}_{channel}",
+            stream=f"{self._prefix}_work",
+            config=config,
+        )
+        while True:
+            try:
+                messages = await subscription.fetch(self._settings.batch, timeout=_FETCH_WAIT)
+            except nats.errors.TimeoutError:
+                continue
+            for message in messages:
+                await receiver.on_delivery(_WorkDelivery(self, channel, message))
+
+    async def dead_letter(self, channel: str, frame: bytes, reason: str, attempt: int) -> None:
+        assert self._client is not None
+        await self._ensure_streams()
+        await self._client.jetstream().publish(
+            self._subject("dead", channel),
+            frame,
+            headers={"Relays-Reason": reason[:512], "Relays-Attempts": str(attempt)},
+        )
+
+
+def _broadcaster(receiver: Receiver, channel: str) -> Any:
+    async def on_message(message: Msg) -> None:
+        receiver.on_broadcast(channel, message.data)
+
+    return on_message
+
+
+def _requester(receiver: Receiver, channel: str) -> Any:
+    async def on_message(message: Msg) -> None:
+        await receiver.on_delivery(_RequestDelivery(channel, message.data, 1))
+
+    return on_message
