@@ -487,6 +487,9 @@ class Bridge(BaseComponent):
             requests=tuple(name for name in by("request") if name in served),
             work=tuple(name for name in by("work") if name in served),
             group=self.group,
+            queues=tuple(
+                (route, name) for name, route in self.routes.items() if route != "broadcast"
+            ),
         )
 
     def _serves(self, channel: str) -> bool:
@@ -583,6 +586,9 @@ class Bridge(BaseComponent):
 
     async def _send_loop(self, engine: Engine) -> None:
         outbox = self._outbox
+        # Not before the engine is receiving: on Redis that is when the queues' groups
+        # exist, and an entry added before its group would be skipped by it.
+        await self._connected.wait()
         while True:
             batch = await outbox.take(self.batch)
             try:

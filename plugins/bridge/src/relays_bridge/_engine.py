@@ -43,12 +43,15 @@ class Outgoing:
 @attrs.frozen
 class Subscriptions:
     """What this process listens to: broadcast channels, and the request and work
-    channels it serves (it has handlers for them) as a member of *group*."""
+    channels it serves (it has handlers for them) as a member of *group*; *queues*
+    are all its ``(route, channel)`` of requests and work, served or not, so that a
+    sender can make a queue keep what it sends before any member joined."""
 
     broadcast: tuple[str, ...]
     requests: tuple[str, ...]
     work: tuple[str, ...]
     group: str
+    queues: tuple[tuple[Route, str], ...] = ()
 
 
 class Delivery(abc.ABC):

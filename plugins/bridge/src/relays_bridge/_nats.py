@@ -87,6 +87,7 @@ class NatsEngine(Engine):
         self.inbox = node
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[None] = loop.create_future()
+        lost.add_done_callback(_retrieved)  # the loss may come after nobody listens
         self._lost = lost
 
         async def on_gone() -> None:
@@ -213,6 +214,11 @@ class NatsEngine(Engine):
             frame,
             headers={"Relays-Reason": reason[:512], "Relays-Attempts": str(attempt)},
         )
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _broadcaster(receiver: Receiver, channel: str) -> Any:

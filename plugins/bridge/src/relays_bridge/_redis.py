@@ -112,8 +112,8 @@ class RedisEngine(Engine):
         for kind, served in (("request", subscriptions.requests), ("work", subscriptions.work)):
             for channel in served:
                 streams[self._name(kind, channel)] = channel
-        for stream in streams:
-            await self._create_group(stream, subscriptions.group)
+        for route, channel in subscriptions.queues:
+            await self._create_group(self._name(route, channel), subscriptions.group)
         pubsub = self._client.pubsub()
         channels = {self._name("broadcast", c): c for c in subscriptions.broadcast}
         reply = self._name("reply", self._node)
