@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""Events across two processes: relays-bridge over Redis and over NATS next to circuits.
+
+Two processes on loopback, a server and a client, each pinned to its own CPU
+(``taskset``); the brokers (``redis-server``, ``nats-server``) share the server's CPU.
+Two measurements per system, in the same run:
+
+- events/s: the client fires N events the server handles (no reply each); the clock
+  stops when the server says it has handled all N.
+- round trips: the client calls M times in a row and waits for each result; the table
+  gives calls/s and the 99th percentile of one call, in milliseconds.
+
+relays-bridge: a ``Bridge`` with a broadcast channel for the events and a request
+channel for the calls. circuits 3.2.5: ``circuits.node`` (its own TCP protocol, no
+broker), ``remote(event, peer)`` for the events and ``yield self.call(remote(...))``
+for the calls. Each figure is the best of ``--rounds`` runs; the ratio is relays' figure
+over circuits' (for p99, circuits' over relays': above 1 means relays is faster).
+
+Usage (see benchmarks/README.md)::
+
+    apt-get install redis-server nats-server
+    .venv/bin/pip install circuits==3.2.5 'relays-bridge[redis,nats,msgpack]'
+    .venv/bin/python benchmarks/bridge.py [--events 5000] [--calls 100] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SYSTEMS = ("relays-redis", "relays-nats", "circuits")
+#: relays must reach this ratio to circuits for events/s and calls/s.
+TARGET = 2.0
+SERVER_CPU, CLIENT_CPU = "0", "1"
+#: Calls made before the clock starts, so both ends have connected and warmed up.
+WARM_UP = 5
+
+
+# -- relays-bridge --------------------------------------------------------------------
+
+
+def _relays_classes() -> tuple[Any, ...]:
+    from relays import Event
+
+    class Beat(Event):
+        """beat(number, total)"""
+
+    class Ask(Event):
+        """ask(number) -> number"""
+
+    class Finished(Event):
+        """finished(total)"""
+
+    return Beat, Ask, Finished
+
+
+def serve_relays(url: str) -> None:
+    import asyncio
+
+    from relays import Component
+    from relays_bridge import Bridge
+
+    beat, ask, finished = _relays_classes()
+
+    class Server(Component):
+        channel = "bench"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = 0
+
+        def beat(self, number: int, total: int) -> None:
+            self.count += 1
+            if self.count == total:
+                self.count = 0
+                self.fire(finished(total), "done")
+
+    class Answers(Component):
+        channel = "ask"
+
+        def ask(self, number: int) -> int:
+            return number
+
+    async def main() -> None:
+        bridge = Bridge(
+            url, channels=["bench", "done"], requests=["ask"], events=[beat, ask, finished],
+            max_buffered=1_000_000,
+        )  # fmt: skip
+        async with Server() + Answers() + bridge:
+            await bridge.wait_connected(10)
+            print("ready", flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def client_relays(url: str, events: int, calls: int) -> dict[str, Any]:
+    import asyncio
+
+    from relays import Component
+    from relays_bridge import Bridge
+
+    beat, ask, finished = _relays_classes()
+
+    class Client(Component):
+        channel = "done"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.finished: asyncio.Future[int] | None = None
+
+        def finished(self, total: int) -> None:
+            if self.finished is not None and not self.finished.done():
+                self.finished.set_result(total)
+
+    async def main() -> dict[str, Any]:
+        client = Client()
+        bridge = Bridge(
+            url, channels=["bench", "done"], requests=["ask"], events=[beat, ask, finished],
+            max_buffered=1_000_000,
+        )  # fmt: skip
+        async with client + bridge:
+            await bridge.wait_connected(10)
+            for number in range(WARM_UP):  # warm up both ends
+                await client.call(ask(number), "ask")
+            loop = asyncio.get_running_loop()
+            client.finished = loop.create_future()
+            started = time.perf_counter()
+            for number in range(events):
+                client.fire(beat(number, events), "bench")
+            await asyncio.wait_for(client.finished, 120)
+            events_seconds = time.perf_counter() - started
+            latencies = []
+            started = time.perf_counter()
+            for number in range(calls):
+                before = time.perf_counter()
+                assert await client.call(ask(number), "ask") == number
+                latencies.append(time.perf_counter() - before)
+            calls_seconds = time.perf_counter() - started
+        return _figures(events, events_seconds, calls, calls_seconds, latencies)
+
+    return asyncio.run(main())
+
+
+# -- circuits.node --------------------------------------------------------------------
+
+
+def serve_circuits(port: int) -> None:
+    from circuits import Component, Event
+    from circuits.node import Node
+
+    class ready_to_go(Event):
+        """Fired once the node listens."""
+
+    class Server(Component):
+        channel = "bench"
+
+        def init(self) -> None:
+            self.count = 0
+            Node(port=port, server_ip="127.0.0.1").register(self)
+
+        def ready(self, *args: Any) -> None:
+            print("ready", flush=True)
+
+        def beat(self, number: int, total: int) -> None:
+            self.count += 1
+
+        def count_beats(self) -> int:
+            count, self.count = self.count, 0
+            return count
+
+        def ask(self, number: int) -> int:
+            return number
+
+    Server().run()
+
+
+def client_circuits(port: int, events: int, calls: int) -> dict[str, Any]:
+    from circuits import Component, Event, handler
+    from circuits.node import Node, remote
+
+    class beat(Event):
+        pass
+
+    class ask(Event):
+        pass
+
+    class count_beats(Event):
+        pass
+
+    class Client(Component):
+        def init(self) -> None:
+            self.node = Node().register(self)
+            self.node.add("peer", "127.0.0.1", port, reconnect_delay=1)
+
+        @handler("connected_to", channel="node")
+        def connected_to(self, *args: Any) -> Any:
+            for number in range(WARM_UP):
+                yield self.call(remote(ask(number), "peer", channel="bench"))
+            started = time.perf_counter()
+            for number in range(events):
+                self.fire(remote(beat(number, events), "peer", channel="bench"))
+            arrived = 0
+            while arrived < events:  # circuits handles them in its own time: ask until all did
+                value = yield self.call(remote(count_beats(), "peer", channel="bench"))
+                arrived += value.value
+            events_seconds = time.perf_counter() - started
+            latencies = []
+            started = time.perf_counter()
+            for number in range(calls):
+                before = time.perf_counter()
+                value = yield self.call(remote(ask(number), "peer", channel="bench"))
+                assert value.value == number
+                latencies.append(time.perf_counter() - before)
+            calls_seconds = time.perf_counter() - started
+            figures = _figures(events, events_seconds, calls, calls_seconds, latencies)
+            print(json.dumps(figures), flush=True)
+            os._exit(0)  # circuits' node would reconnect forever after a stop()
+
+    Client().run()
+    return {}
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def _figures(
+    events: int, events_seconds: float, calls: int, calls_seconds: float, latencies: list[float]
+) -> dict[str, Any]:
+    latencies.sort()
+    return {
+        "events_per_second": events / events_seconds,
+        "calls_per_second": calls / calls_seconds,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _pinned(cpu: str, command: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", cpu, *command]
+    return command
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+@contextmanager
+def _broker(kind: str) -> Iterator[str | None]:
+    """A broker of *kind* on a free port, stopped afterwards; None when not installed."""
+    program = shutil.which("redis-server" if kind == "redis" else "nats-server")
+    if program is None:
+        yield None
+        return
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        if kind == "redis":
+            command = [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--dir", directory]  # fmt: skip
+            url = f"redis://127.0.0.1:{port}/0"
+        else:
+            command = [program, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", directory]
+            url = f"nats://127.0.0.1:{port}"
+        process = subprocess.Popen(
+            _pinned(SERVER_CPU, command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            _wait_port(port, process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def measure(system: str, address: str, events: int, calls: int) -> dict[str, Any]:
+    """One round: a server process, then a client process that prints its figures."""
+    me = os.path.abspath(__file__)
+    server = subprocess.Popen(
+        _pinned(SERVER_CPU, [sys.executable, me, "--serve", system, address]),
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if line.strip() != b"ready":
+            raise RuntimeError(f"the {system} server did not start")
+        output = subprocess.run(
+            _pinned(
+                CLIENT_CPU,
+                [sys.executable, me, "--client", system, address, str(events), str(calls)],
+            ),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        figures: dict[str, Any] = json.loads(output.stdout.decode().strip().splitlines()[-1])
+        return figures
+    finally:
+        server.kill()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default=",".join(SYSTEMS))
+    parser.add_argument("--serve", nargs=2, metavar=("SYSTEM", "ADDRESS"), help=argparse.SUPPRESS)
+    parser.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.serve:
+        system, address = options.serve
+        if system == "circuits":
+            serve_circuits(int(address))
+        else:
+            serve_relays(address)
+        return
+    if options.client:
+        system, address, events, calls = options.client
+        if system == "circuits":
+            figures = client_circuits(int(address), int(events), int(calls))
+        else:
+            figures = client_relays(address, int(events), int(calls))
+        print(json.dumps(figures), flush=True)
+        return
+
+    wanted = options.only.split(",")
+    best: dict[str, dict[str, float]] = {}
+    with _broker("redis") as redis_url, _broker("nats") as nats_url:
+        addresses = {"relays-redis": redis_url, "relays-nats": nats_url}
+        for _ in range(options.rounds):
+            for system in SYSTEMS:  # take turns, so load on the machine meets all alike
+                if system not in wanted:
+                    continue
+                if system == "circuits":
+                    address: str | None = str(_free_port())
+                else:
+                    address = addresses[system]
+                if address is None:
+                    print(f"{system}: skipped (the broker is not installed)")
+                    continue
+                figures = measure(system, address, options.events, options.calls)
+                mine = best.setdefault(system, {"p99_ms": float("inf")})
+                for key in ("events_per_second", "calls_per_second"):
+                    mine[key] = max(mine.get(key, 0.0), figures[key])
+                mine["p99_ms"] = min(mine["p99_ms"], figures["p99_ms"])
+    _report(best, options)
+
+
+def _report(best: dict[str, dict[str, float]], options: argparse.Namespace) -> None:
+    peer = best.get("circuits")
+    print(
+        f"\n{options.events} events and {options.calls} calls between two processes, "
+        f"best of {options.rounds} rounds"
+    )
+    header = f"{'system':<14}{'events/s':>11}{'x':>7}{'calls/s':>10}{'x':>7}{'p99 ms':>9}{'x':>7}"
+    print(header)
+    print("-" * len(header))
+    for system, figures in best.items():
+        ratios = ["", "", ""]
+        if peer is not None and system != "circuits":
+            ratios = [
+                f"{figures['events_per_second'] / peer['events_per_second']:.1f}",
+                f"{figures['calls_per_second'] / peer['calls_per_second']:.1f}",
+                f"{peer['p99_ms'] / figures['p99_ms']:.1f}",
+            ]
+        print(
+            f"{system:<14}{figures['events_per_second']:>11.0f}{ratios[0]:>7}"
+            f"{figures['calls_per_second']:>10.0f}{ratios[1]:>7}"
+            f"{figures['p99_ms']:>9.2f}{ratios[2]:>7}"
+        )
+    if peer is not None:
+        for system, figures in best.items():
+            if system == "circuits":
+                continue
+            ratios = (
+                figures["events_per_second"] / peer["events_per_second"],
+                figures["calls_per_second"] / peer["calls_per_second"],
+            )
+            verdict = "PASS" if min(ratios) >= TARGET else "MISS"
+            print(f"{system}: target {TARGET}x circuits in events/s and calls/s: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
