@@ -7,6 +7,7 @@ python prices.py ask redis://127.0.0.1:6379/0 tea      # in another: prints 2.5
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 from relays import Component, Event
@@ -55,7 +56,5 @@ async def ask(url: str, item: str) -> None:
 
 if __name__ == "__main__":
     command, url, *rest = sys.argv[1:]
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(url) if command == "serve" else ask(url, *rest))
-    except KeyboardInterrupt:
-        pass
