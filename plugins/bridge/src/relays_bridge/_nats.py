@@ -97,15 +97,23 @@ class NatsEngine(Engine):
         async def on_error(error: Exception) -> None:
             pass  # reported through on_gone, or by the failing call
 
-        self._client = await nats.connect(
-            self._url,
-            allow_reconnect=False,
-            connect_timeout=5,
-            max_reconnect_attempts=0,
-            disconnected_cb=on_gone,
-            closed_cb=on_gone,
-            error_cb=on_error,
-        )
+        client = Client()
+        try:
+            await client.connect(
+                self._url,
+                allow_reconnect=False,
+                connect_timeout=5,
+                max_reconnect_attempts=0,
+                disconnected_cb=on_gone,
+                closed_cb=on_gone,
+                error_cb=on_error,
+            )
+        except BaseException:
+            # nats-py leaves the socket of a refused connection (bad credentials) open
+            with contextlib.suppress(Exception):
+                await client.close()
+            raise
+        self._client = client
 
     async def close(self) -> None:
         client, self._client = self._client, None
