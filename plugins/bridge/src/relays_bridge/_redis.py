@@ -165,8 +165,9 @@ class RedisEngine(Engine):
             for stream_name, entries in found or ():
                 stream = stream_name.decode()
                 for entry, fields in entries:
-                    if stream.startswith(f"{self._prefix}:request:"):
-                        await self.settle(stream, entry)  # requests: at most once
+                    # A request is acknowledged after its reply is queued, off the round
+                    # trip's path; it is at most once all the same, since only work streams
+                    # are ever claimed again.
                     await receiver.on_delivery(
                         _StreamDelivery(
                             self, streams[stream], stream, entry, fields.get(_FRAME, b""), 1
