@@ -248,11 +248,46 @@ def run_daemon_example(block: Block, shared: Path) -> None:
     assert not pidfile.exists()
 
 
+def check_bridge(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bridge's example asks for a price through a real nats-server of its own."""
+    import shutil
+
+    program = shutil.which("nats-server")
+    if program is None:
+        pytest.skip("nats-server is not installed: apt-get install nats-server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [program, "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        source = block.text.replace("nats://127.0.0.1:4222", f"nats://127.0.0.1:{port}")
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            namespace: dict[str, Any] = {"__name__": "readme_example"}
+            exec(compile(source, block.where, "exec"), namespace)
+            app = namespace["app"]
+            app.start()
+            try:
+                # a request: the reply of whichever process serves "prices" (this one)
+                value = app.fire(namespace["PriceAsked"]("cake"), "prices")
+                assert value.get(TIMEOUT) == 4.0
+            finally:
+                app.stop()
+    finally:
+        server.terminate()
+        server.wait(TIMEOUT)
+
+
 #: How each README example is used, by README and rank among its Python blocks.
 CHECKS: dict[tuple[str, int], Callable[[Block, pytest.MonkeyPatch], None]] = {
     ("README.md", 0): check_bark,
     ("README.md", 1): check_hello_world,
     ("plugins/app/README.md", 0): check_app,
+    ("plugins/bridge/README.md", 0): check_bridge,
     ("plugins/http/README.md", 0): check_http_readme,
     ("plugins/io/README.md", 0): check_io,
     ("plugins/jsonrpc/README.md", 0): check_jsonrpc,

@@ -4,9 +4,9 @@ Names, for namespace ``relays`` and channel ``orders``:
 
 - ``relays:broadcast:orders``: a pub/sub channel; every subscriber gets each frame.
 - ``relays:request:orders`` and ``relays:work:orders``: streams read by the consumer
-  group (the bridge's ``group``), so each entry goes to one member. A request is
-  acknowledged when read (at most once: its caller times out if the member dies); a
-  work item only after its handlers succeeded.
+  group (the bridge's ``group``), so each entry goes to one member, and acknowledged
+  once handled. Only work streams are claimed again (below), so a request is at most
+  once (its caller times out if the member dies); a work item is at least once.
 - ``relays:dead:orders``: the dead-letter stream (fields ``frame``, ``reason``,
   ``attempts``), for a human or a tool to inspect and replay.
 - ``relays:reply:<node>``: the pub/sub channel of one process's replies.
