@@ -156,11 +156,8 @@ def client_relays(url: str, events: int, calls: int) -> dict[str, Any]:
 
 
 def serve_circuits(port: int) -> None:
-    from circuits import Component, Event
+    from circuits import Component, handler
     from circuits.node import Node
-
-    class ready_to_go(Event):
-        """Fired once the node listens."""
 
     class Server(Component):
         channel = "bench"
@@ -169,7 +166,8 @@ def serve_circuits(port: int) -> None:
             self.count = 0
             Node(port=port, server_ip="127.0.0.1").register(self)
 
-        def ready(self, *args: Any) -> None:
+        @handler("ready", channel="node")  # the node's server socket listens
+        def _listening(self, *args: Any) -> None:
             print("ready", flush=True)
 
         def beat(self, number: int, total: int) -> None:
@@ -375,6 +373,7 @@ def main() -> None:
                     print(f"{system}: skipped (the broker is not installed)")
                     continue
                 figures = measure(system, address, options.events, options.calls)
+                print(f"{system}: {json.dumps(figures)}", file=sys.stderr, flush=True)
                 mine = best.setdefault(system, {"p99_ms": float("inf")})
                 for key in ("events_per_second", "calls_per_second"):
                     mine[key] = max(mine.get(key, 0.0), figures[key])
