@@ -151,6 +151,9 @@ class NatsEngine(Engine):
                 await client.publish(self._subject(item.route, item.channel), item.frame)
         if acks:
             await asyncio.gather(*acks)
+        # Out to the server before the batch counts as sent (the client's own flusher
+        # may wait for more): a lost connection shows here, and the frames are kept.
+        await client.flush()
         if client.is_closed:
             raise ConnectionError("the NATS connection was lost")
 
