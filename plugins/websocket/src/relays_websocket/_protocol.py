@@ -39,7 +39,7 @@ import attrs
 from ._deflate import Deflate
 from ._errors import LocalProtocolError, MessageTooLarge, ProtocolError
 from ._limits import WebSocketLimits
-from ._masking import apply_mask
+from ._masking import fastest_apply_mask as apply_mask
 
 __all__ = [
     "CloseReceived",
