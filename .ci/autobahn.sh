@@ -14,11 +14,12 @@ PY2="${PY2:-$(pyenv root)/versions/2.7.18/bin/python2.7}"
 PY3="$ROOT/.venv/bin/python"
 HERE="$ROOT/tests/plugins/websocket/autobahn"
 WORK="$(mktemp -d)"
-PIDS=()
+PIDS=()  # servers: stopped when the script ends
+WAITS=()  # test runs: waited for; stopped too if the script ends early
 
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${WAITS[@]}" "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${WAITS[@]}" "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,7 +59,6 @@ GROUPS_OF_CASES=('["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "10.*
     '["9.*"]' '["12.1.*", "12.2.*", "12.3.*"]' '["12.4.*", "12.5.*"]'
     '["13.1.*", "13.2.*", "13.3.*", "13.4.*"]' '["13.5.*", "13.6.*", "13.7.*"]')
 REPORTS=()
-WAITS=()
 
 start_server_mode() {
     # wstest tests one server sequentially: the long groups (9, 12, 13) get their own

@@ -399,7 +399,7 @@ def core_rows(size: int, count: int) -> list[tuple[str, str, float]]:
             try:
                 relays_parse()
             finally:
-                core_module.apply_mask = c_apply_mask  # type: ignore[assignment]
+                core_module.apply_mask = c_apply_mask
 
         rows.append((f"parse {size} B", "relays, pure Python", best_of(relays_parse_pure) / count))
     try:

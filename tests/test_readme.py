@@ -192,6 +192,16 @@ def check_static(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
         assert get(watch, "/static/hello.txt") == b"static hello\n"
 
 
+def check_websocket(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from websockets.sync.client import connect
+
+    with running(block) as (_, watch):
+        address = url(watch, "/ws").replace("http://", "ws://")
+        with connect(address, open_timeout=TIMEOUT) as client:
+            client.send("hello")
+            assert client.recv(TIMEOUT) == "hello"
+
+
 def check_io(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     with running(block) as (_, watch):
         assert watch.ready.wait(TIMEOUT)
@@ -295,6 +305,7 @@ CHECKS: dict[tuple[str, int], Callable[[Block, pytest.MonkeyPatch], None]] = {
     ("plugins/sessions/README.md", 0): check_sessions,
     ("plugins/sockets/README.md", 0): check_sockets,
     ("plugins/static/README.md", 0): check_static,
+    ("plugins/websocket/README.md", 0): check_websocket,
     ("plugins/xmlrpc/README.md", 0): check_xmlrpc,
 }
 

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.integration
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "chat"
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"chat_{name}", EXAMPLE / f"{name}.py")
+def load(file_name: str) -> ModuleType:
+    name = file_name.removesuffix(".py")
+    spec = importlib.util.spec_from_file_location(f"chat_{name}", EXAMPLE / file_name)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -36,7 +37,7 @@ def load(name: str) -> ModuleType:
 
 @contextlib.asynccontextmanager
 async def chat_server() -> AsyncIterator[str]:
-    server = load("app").make_app(port=0)
+    server = load("app.py").make_app(port=0)
     async with server:
         host, port = await server.wait_ready()
         yield f"{host}:{port}"
@@ -59,7 +60,7 @@ async def test_two_users_talk_and_a_nameless_one_is_refused() -> None:
 
 
 async def test_a_controller_page_opens_the_websocket_after_its_own_check() -> None:
-    server = load("controller").make_app(port=0)
+    server = load("controller.py").make_app(port=0)
     async with server:
         host, port = await server.wait_ready()
         async with connect(f"ws://{host}:{port}/live?token=s3cret") as ws:
@@ -71,7 +72,7 @@ async def test_a_controller_page_opens_the_websocket_after_its_own_check() -> No
 
 
 async def test_the_client_backs_off_while_the_server_is_away_and_resets_after() -> None:
-    client = load("client")
+    client = load("client.py")
     waits: list[float] = []
 
     async def no_sleep(seconds: float) -> None:
@@ -226,6 +227,7 @@ async def chromium(tmp_path: Path) -> AsyncIterator[DevTools]:
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
 async def test_two_chromium_tabs_chat(tmp_path: Path) -> None:
+    """Two tabs of the page examples/chat/static/index.html join and see each other's lines."""
     async with chat_server() as address, chromium(tmp_path) as browser:
         tabs = {name: await browser.open_tab(f"http://{address}/") for name in ("ann", "bob")}
         for name, tab in tabs.items():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["apply_mask", "apply_mask_python", "c_apply_mask"]
+__all__ = ["apply_mask", "apply_mask_python", "c_apply_mask", "fastest_apply_mask"]
 
 #: From this payload size on, the translate path beats the integer one.
 TRANSLATE_FROM = 1024
@@ -58,7 +58,16 @@ def _find_c_apply_mask() -> (
 c_apply_mask = _find_c_apply_mask()
 
 
-#: ``apply_mask(data, mask)``: *data* XOR-ed with the 4-byte *mask*, the fastest way here.
-apply_mask: Callable[[bytes | bytearray | memoryview, bytes | bytearray], bytes] = (
+#: The fastest of the paths here, called by the protocol core directly.
+fastest_apply_mask: Callable[[bytes | bytearray | memoryview, bytes | bytearray], bytes] = (
     c_apply_mask if c_apply_mask is not None else apply_mask_python
 )
+
+
+def apply_mask(data: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
+    """*data* XOR-ed with the 4-byte *mask* repeated: masking and unmasking alike.
+
+    The C path when the ``websockets`` library is installed
+    (``relays-websocket[speedups]``), otherwise pure Python.
+    """
+    return fastest_apply_mask(data, mask)

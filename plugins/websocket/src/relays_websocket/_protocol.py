@@ -39,7 +39,7 @@ import attrs
 from ._deflate import Deflate
 from ._errors import LocalProtocolError, MessageTooLarge, ProtocolError
 from ._limits import WebSocketLimits
-from ._masking import apply_mask
+from ._masking import fastest_apply_mask as apply_mask
 
 __all__ = [
     "CloseReceived",
@@ -141,10 +141,13 @@ class WebSocketProtocol:
         self.limits = limits or WebSocketLimits()
         self._deflate = deflate
         self._state = State.OPEN
-        self._buffer = bytearray()
-        # Bytes the buffer must hold before the frame it begins with is complete (0: not
-        # known yet). While a large frame arrives in many reads, a read that does not
-        # complete it is only appended: its header was checked once already.
+        # Bytes received that do not make a whole frame yet, kept as the reads that brought
+        # them and joined once the frame is complete (one copy, however many reads).
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        # Bytes the pending reads must add up to before their first frame is complete (0:
+        # not known yet). A read that does not complete a large frame is only appended: its
+        # header was checked once already.
         self._needed = 0
         self._outgoing = bytearray()
         # The message being reassembled from fragments (opcode is None between messages).
@@ -173,30 +176,28 @@ class WebSocketProtocol:
         """
         if self._state is State.CLOSED or (self.close_received is not None):
             return []
-        if self._buffer:
-            self._buffer += data
-            if len(self._buffer) < self._needed:
+        pending = self._pending
+        if pending:
+            pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size < self._needed:
                 return []
-            view: bytes | bytearray = self._buffer
-        else:
-            view = data
+            data = b"".join(pending)
+            self._pending = []
         events: list[Event] = []
-        position = 0
         try:
-            position = self._parse(view, events)
+            position = self._parse(data, events)
         except ProtocolError as error:
             self._fail(error.code, str(error))
             error.events = list(events)
             raise
-        finally:
-            if view is data:
-                if position < len(data):
-                    self._buffer = bytearray(data[position:])
-            else:
-                del self._buffer[:position]
+        if position < len(data):
+            rest = data[position:] if position else data
+            self._pending = [rest]
+            self._pending_size = len(rest)
         return events
 
-    def _parse(self, view: bytes | bytearray, events: list[Event]) -> int:
+    def _parse(self, view: bytes, events: list[Event]) -> int:
         masked_expected = 0 if self.is_client else 0x80
         max_frame = self.limits.max_frame
         self._needed = 0
@@ -331,7 +332,7 @@ class WebSocketProtocol:
             self._outgoing += self._frame(CLOSE, close_payload(code, reason[:100]))
             self.close_sent = code
         self._state = State.CLOSED
-        self._buffer = bytearray()
+        self._pending = []
         self._needed = 0
 
     def data_to_send(self) -> bytes:

@@ -15,12 +15,17 @@ from relays_websocket import WebSocketError, connect
 
 AGENT = "relays"
 LARGEST = 20 * 1024 * 1024
+#: The fuzzing server builds some cases' messages (4 MiB in 64-byte fragments) before it
+#: answers the handshake: on a busy machine that takes longer than connect()'s 10 s default.
+HANDSHAKE_TIMEOUT = 120.0
 
 
 async def run_case(base: str, number: int) -> None:
     url = f"{base}/runCase?case={number}&agent={AGENT}"
     try:
-        async with connect(url, max_message=LARGEST, max_frame=LARGEST) as ws:
+        async with connect(
+            url, max_message=LARGEST, max_frame=LARGEST, timeout=HANDSHAKE_TIMEOUT
+        ) as ws:
             async for message in ws:
                 await ws.send(message)
     except (WebSocketError, OSError) as error:

@@ -14,7 +14,7 @@ import struct
 
 from hypothesis import strategies as st
 
-from .._masking import apply_mask
+from .._masking import fastest_apply_mask as apply_mask
 
 __all__ = ["encode_frame", "frames", "messages", "streams"]
 
