@@ -31,11 +31,16 @@ first flush.
 Handlers. Which handlers run for ``(name, channels)``, and the cached *plan* of what
 to call, come from :mod:`relays._table`. ``_drain`` is the one loop that calls them.
 
-Async handlers. An ``async def`` handler becomes a task. So that ``event.stop()``
-works in it and handlers keep their order, dispatch of that event pauses until the
-task has run up to its first ``await`` (its first step is already scheduled, so one
-``call_soon`` later it has), then goes on with the handlers after it before any other
-event. An event is *done* when its handlers, tasks and chained values have all
+Async handlers. An ``async def`` handler becomes a real asyncio task (so
+``current_task()``, timeouts, task groups and cancellation work in it). On Python
+3.12+ the task starts eagerly (``eager_start=True``): its first step, up to its first
+real suspension, runs inside the dispatch, right in the handler's turn. So an
+``event.stop()`` before the first ``await`` stops the handlers after it at once, and a
+handler that finishes without suspending schedules nothing at all. On 3.11 a task's
+first step can only run on a later loop turn, so that ``event.stop()`` works there too
+and handlers keep their order, dispatch of that event pauses until the task has run
+its first step (one ``call_soon`` later it has), then goes on with the handlers after
+it before any other event. An event is *done* when its handlers, tasks and chained values have all
 finished: ``_pending`` counts the tasks and chained values not done yet (and a paused
 dispatch); the last to end finishes the event.
 
@@ -62,6 +67,7 @@ import asyncio
 import contextvars
 import itertools
 import logging
+import sys
 import threading
 import traceback
 from collections import deque
@@ -80,7 +86,7 @@ if TYPE_CHECKING:
     from ._components import BaseComponent
     from ._handlers import Handler
 
-__all__ = ["NOT_DELIVERED", "Hub", "current_event"]
+__all__ = ["EAGER_TASKS", "NOT_DELIVERED", "Hub", "current_event"]
 
 logger = logging.getLogger("relays")
 
@@ -91,6 +97,10 @@ current_event: contextvars.ContextVar[Event | None] = contextvars.ContextVar(
 
 #: What :meth:`Hub.deliver` returns when the event must be fired instead.
 NOT_DELIVERED: Any = type("NotDelivered", (), {"__repr__": lambda self: "NOT_DELIVERED"})()
+
+#: Whether handler tasks start eagerly (``Task(..., eager_start=True)``, Python 3.12+):
+#: their first step runs inside the dispatch, so no dispatch ever pauses for one.
+EAGER_TASKS = sys.version_info >= (3, 12)
 
 _NO_PARENT: Any = object()
 #: The heap key of an event whose paused dispatch goes on: before any other.
@@ -423,7 +433,8 @@ class Hub(HandlerTable):
         self._flush()
 
     def _spawn(self, event: Event, h: Handler, coroutine: Coroutine[Any, Any, Any]) -> bool:
-        """Run an async handler as a task; True when its first step has not run yet."""
+        """Run an async handler as a task; True when its first step has not run yet
+        (no eager tasks: the dispatch must pause for it)."""
         event._pending += 1
         drive = self._drive(event, h, coroutine)
         context = None
@@ -432,6 +443,19 @@ class Hub(HandlerTable):
             # the task would inherit another handler's event): say whose they are.
             context = contextvars.copy_context()
             context.run(current_event.set, event)
+        if EAGER_TASKS:
+            # Its first step runs now, inside the dispatch: an ``event.stop()`` there is
+            # seen by the loop at once, and a handler that never suspends is done.
+            # (mypy checks against 3.11, which has no ``eager_start``.)
+            task = asyncio.Task(
+                drive,
+                loop=self.loop,
+                context=context,
+                eager_start=True,  # type: ignore[call-arg, unused-ignore]
+            )
+            if not task.done():
+                self._tasks.add(task)
+            return False
         task = self.loop.create_task(drive, context=context)  # type: ignore[union-attr]
         self._tasks.add(task)
         return True
