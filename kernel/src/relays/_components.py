@@ -34,6 +34,8 @@ def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, Handler
             continue  # BaseComponent and Component hold the API, not handlers
         for attribute, member in vars(klass).items():
             spec = getattr(member, SPEC_ATTRIBUTE, None) if callable(member) else None
+            if attribute in _API and _would_hide_the_api(cls, member, spec):
+                _refuse_api_name(cls, attribute, spec)
             if spec is not None:
                 if spec.enabled:
                     specs[attribute] = spec
@@ -50,6 +52,27 @@ def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, Handler
             ):
                 specs[attribute] = HandlerSpec(())
     return tuple(specs.items())
+
+
+def _would_hide_the_api(cls: type[BaseComponent], member: Any, spec: HandlerSpec | None) -> bool:
+    """Whether a method named like the component API means to be a handler: then it
+    would replace the API method (``fire``, ``stop``...) and not be a handler either.
+    ``@handler(False)`` says it deliberately overrides the API method (and calls
+    ``super()``), as a plain override in a :class:`BaseComponent` does."""
+    if spec is not None:
+        return spec.enabled
+    return cls._implicit_handlers and _is_plain_function(member)
+
+
+def _refuse_api_name(cls: type, attribute: str, spec: HandlerSpec | None) -> None:
+    names = spec.names if spec is not None and spec.names else (attribute,)
+    raise TypeError(
+        f"{cls.__qualname__}.{attribute} cannot be a handler: {attribute!r} is a method "
+        f"of the component API, which it would replace. Name the method otherwise and "
+        f"say which event it handles, e.g. '@handler({names[0]!r}) def on_{attribute}"
+        f"(self, ...)'; or, to override the API method itself (calling super()), mark "
+        f"it @handler(False)."
+    )
 
 
 def _is_plain_function(member: Any) -> bool:
@@ -349,3 +372,8 @@ def _both_channels(component: BaseComponent, parent: BaseComponent) -> tuple[Any
 
 
 _RESERVED = frozenset(dir(Component))
+#: The public names of the component API, methods and attributes, which no handler
+#: method may take.
+_API = frozenset(
+    name for name in (*_RESERVED, "name", "parent", "components") if not name.startswith("_")
+)
