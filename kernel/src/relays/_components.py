@@ -350,7 +350,10 @@ class Component(BaseComponent):
     """A component whose public methods are all handlers, named after the method.
 
     ``@handler(False)`` keeps a public method out; ``@handler(...)`` still sets names,
-    channel and priority explicitly.
+    channel and priority explicitly. A public method named like the component API
+    (``fire``, ``stop``, ``run``, ``register``...) would replace that API method, so the
+    class is refused with a :class:`TypeError` that says how to rename it, unless it is
+    marked ``@handler(False)`` (a deliberate override that calls ``super()``).
     """
 
     _implicit_handlers = True
