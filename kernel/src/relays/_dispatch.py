@@ -317,6 +317,7 @@ class Hub(HandlerTable):
             hub = hub._merged_into  # its tree joined another since
         if hub is not None:
             hub.open_trackers -= 1
+        tracker._tracked_by = None
 
     # -- dispatching -----------------------------------------------------------------
 
@@ -579,7 +580,8 @@ class Hub(HandlerTable):
             self._enqueue(heappop(other._ranked)[2])
         while other.queue:
             self._enqueue(other.queue.popleft())
-        self._schedule_flush()
+        if self.queue or self._ranked:
+            self._schedule_flush()
         self.open_trackers += other.open_trackers
         other.open_trackers = 0
         other._merged_into = self
