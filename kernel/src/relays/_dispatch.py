@@ -354,7 +354,7 @@ class Hub(HandlerTable):
             kwargs = event.kwargs
             value: Value = event.value  # type: ignore[assignment]
             try:
-                for callback, event_arg, is_async, h in plan:
+                for callback, event_arg, h in plan:
                     try:
                         if event_arg and (event_arg == 2 or event.passes_event):
                             result = callback(event, *args, **kwargs)
@@ -365,13 +365,15 @@ class Hub(HandlerTable):
                     except Exception as error:
                         self._handler_failed(event, h, error)
                     else:
-                        if is_async:
-                            if self._spawn(event, h, result) and h is not plan[-1][3]:
-                                self._pause(event, plan, h)
-                                return True
-                        elif result is not None:
+                        # (An async handler's result is its coroutine, never None: the
+                        # common plain handler returning None pays for one test only.)
+                        if result is not None:
                             if type(result) is Value:
                                 self._chain(event, result)
+                            elif h.is_async:
+                                if self._spawn(event, h, result) and h is not plan[-1][2]:
+                                    self._pause(event, plan, h)
+                                    return True
                             elif value._results is None:
                                 value._results = [result]
                             else:
@@ -419,7 +421,7 @@ class Hub(HandlerTable):
     def _pause(self, event: Event, plan: Plan, h: Handler) -> None:
         """Hold the queue until *h*'s task has run its first step, then go on with the
         handlers after *h* (without eager tasks: see the module's docstring)."""
-        rest = tuple(entry[3] for entry in plan)
+        rest = tuple(entry[2] for entry in plan)
         rest = rest[rest.index(h) + 1 :]
         event._pending += 1  # so that the task ending in its first step cannot finish it
         self._paused = True

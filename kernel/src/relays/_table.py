@@ -4,9 +4,9 @@ The handlers for ``(name, channels)`` are resolved once and cached; any change t
 table clears the cache. A handler matches when its name is the event's (or ``"*"``)
 and its channel is one of the event's channels, or either side is ``"*"``, or the
 event was fired at the handler's component itself. When the handlers found are all
-A *plan* is cached beside them: the callables, how each takes its arguments and
-whether it is ``async def``, which the dispatcher runs without looking at the handlers
-again. An event nobody handles gets an empty plan, except an error report, which has
+A *plan* is cached beside them: the callables and how each takes its arguments, which
+the dispatcher runs without looking at the handlers again (but for ``is_async`` when a
+handler returned something). An event nobody handles gets an empty plan, except an error report, which has
 to be logged.
 
 For :meth:`~relays.BaseComponent.deliver`, the table also says, per event class and
@@ -31,14 +31,13 @@ __all__ = ["NOBODY", "HandlerTable", "Plan", "plan_of"]
 #: What :meth:`HandlerTable.sole` says when no handler would run at all.
 NOBODY: Any = object()
 
-#: What the dispatcher calls for each handler:
-#: (callback, how it takes the event, whether it is ``async def``, handler).
-Plan = tuple[tuple[Any, int, bool, "Handler"], ...]
+#: What the dispatcher calls for each handler: (callback, how it takes the event, handler).
+Plan = tuple[tuple[Any, int, "Handler"], ...]
 
 
 def plan_of(handlers: tuple[Handler, ...]) -> Plan:
     """What the dispatcher calls for *handlers*, in order."""
-    return tuple((h.callback, h.event_arg, h.is_async, h) for h in handlers)
+    return tuple((h.callback, h.event_arg, h) for h in handlers)
 
 
 class HandlerTable:
