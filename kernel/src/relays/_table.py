@@ -6,8 +6,8 @@ and its channel is one of the event's channels, or either side is ``"*"``, or th
 event was fired at the handler's component itself. When the handlers found are all
 A *plan* is cached beside them: the callables and how each takes its arguments, which
 the dispatcher runs without looking at the handlers again (but for ``is_async`` when a
-handler returned something). An event nobody handles gets an empty plan, except an error report, which has
-to be logged.
+handler returned something). An event nobody handles gets an empty plan, except an
+error report, which has to be logged.
 
 For :meth:`~relays.BaseComponent.deliver`, the table also says, per event class and
 channels, whether an event could be replaced by a plain call: it can when exactly one
