@@ -200,3 +200,39 @@ def test_handlers_lists_the_trees_handlers() -> None:
     assert ping.callback == plain.ping
     assert root.handlers("ping", "elsewhere") == [ping]  # Plain listens on "*"
     assert root.handlers("nothing", "*") == []
+
+
+@pytest.mark.parametrize("name", ["run", "stop", "fire", "call", "wait", "register", "name"])
+def test_a_component_method_named_like_the_api_is_refused_when_the_class_is_made(
+    name: str,
+) -> None:
+    def method(self: Any) -> None: ...
+
+    with pytest.raises(TypeError, match=rf"\.{name} cannot be a handler.*@handler\("):
+        type("Clash", (Component,), {name: method})
+
+
+def test_a_handler_decorated_with_an_api_name_is_refused_in_any_component() -> None:
+    with pytest.raises(TypeError, match=r"Clash\.stop cannot be a handler.*'stopped'"):
+
+        class Clash(BaseComponent):
+            @handler("stopped")
+            def stop(self, timeout: float | None = 10.0) -> None: ...
+
+
+def test_overriding_the_api_on_purpose_is_allowed() -> None:
+    class Careful(Component):
+        @handler(False)
+        def register(self, parent: BaseComponent) -> Careful:
+            self.joined = True
+            return super().register(parent)
+
+    class Plain(BaseComponent):
+        def fire(self, event: Event, *channels: Any) -> Any:
+            return super().fire(event, *channels)
+
+    root = Component()
+    child = Careful().register(root)
+    assert child.joined
+    assert "register" not in names_of(child)
+    assert Plain()._handler_specs == ()

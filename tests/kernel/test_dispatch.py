@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from relays import BaseComponent, Component, Event, ExceptionEvent, handler
+from relays import BaseComponent, Component, Event, ExceptionEvent, Value, handler
+from relays._dispatch import EAGER_TASKS
 from relays.testing import Manager, drain
 
 
@@ -802,3 +803,122 @@ async def test_listing_handlers_prepares_their_dispatch(manager: Manager) -> Non
     assert manager.handlers("ping", "*") == found  # served from the cache
     assert ("ping", ("*",)) in manager._hub._plans
     assert await manager.fire(Ping(), "*") == "Recorder"
+
+
+class Job(Event):
+    pass
+
+
+async def test_an_async_handler_runs_in_a_real_task(manager: Manager) -> None:
+    """Eager or not, a handler's task is an asyncio task: timeouts, task groups and
+    ``current_task()`` work in it, from its first step on."""
+    seen: list[Any] = []
+
+    class Worker(Component):
+        async def job(self) -> str:
+            seen.append(asyncio.current_task())
+            async with asyncio.timeout(5):
+                await asyncio.sleep(0)
+            async with asyncio.TaskGroup() as group:
+                inner = group.create_task(asyncio.sleep(0, result="inner"))
+            seen.append(asyncio.current_task())
+            return inner.result()
+
+    manager += Worker()
+    assert await manager.call(Job()) == "inner"
+    assert isinstance(seen[0], asyncio.Task)
+    assert seen[0] is seen[1]
+    assert seen[0] is not asyncio.current_task()
+
+
+async def test_a_handler_task_can_be_cancelled(manager: Manager) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    class Hangs(Component):
+        async def job(self) -> None:
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+    manager += Hangs()
+    value = manager.fire(Job())
+    await started.wait()
+    (task,) = manager._hub._tasks
+    task.cancel()
+    await cancelled.wait()
+    with pytest.raises(asyncio.CancelledError):
+        await value
+    assert not manager._hub._tasks
+
+
+@pytest.mark.skipif(not EAGER_TASKS, reason="tasks start eagerly on Python 3.12+ only")
+async def test_an_async_handler_that_never_suspends_finishes_inside_the_dispatch(
+    manager: Manager,
+) -> None:
+    class Quick(Component):
+        async def job(self) -> str:
+            return "done"
+
+    manager += Quick()
+    await drain(manager)
+    value = manager.call(Job())  # an idle tree dispatches a call at once
+    assert isinstance(value, Value)
+    assert value.done  # nothing was scheduled: no loop turn needed
+    assert value.result == "done"
+    assert not manager._hub.busy
+
+
+@pytest.mark.skipif(not EAGER_TASKS, reason="tasks start eagerly on Python 3.12+ only")
+async def test_stop_before_the_first_await_needs_no_pause_with_eager_tasks(
+    manager: Manager,
+) -> None:
+    log: list[str] = []
+
+    class First(Component):
+        @handler("job", priority=1)
+        async def first(self, event: Event) -> None:
+            event.stop()
+            log.append("first")
+            await asyncio.sleep(0)
+
+        @handler("job")
+        def second(self) -> None:
+            log.append("second")
+
+    manager += First()
+    await drain(manager)
+    value = manager.call(Job())
+    assert log == ["first"]  # stopped inside the dispatch
+    assert not manager._hub._paused
+    await value
+    assert log == ["first"]
+
+
+@pytest.mark.skipif(EAGER_TASKS, reason="without eager tasks (3.11) the dispatch pauses")
+async def test_without_eager_tasks_the_dispatch_pauses_for_the_first_step(
+    manager: Manager,
+) -> None:
+    log: list[str] = []
+
+    class First(Component):
+        @handler("job", priority=1)
+        async def first(self, event: Event) -> None:
+            event.stop()
+            log.append("first")
+            await asyncio.sleep(0)
+
+        @handler("job")
+        def second(self) -> None:
+            log.append("second")
+
+    manager += First()
+    await drain(manager)
+    value = manager.call(Job())
+    assert log == []  # its first step runs on the next loop turn
+    assert manager._hub._paused
+    await value
+    assert log == ["first"]

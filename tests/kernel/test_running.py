@@ -205,3 +205,36 @@ def test_uvloop_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         assert not isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+def test_uvloop_is_used_when_installed_and_nobody_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the dev group; absent here")
+    from relays import new_event_loop
+
+    monkeypatch.delenv("RELAYS_UVLOOP", raising=False)
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    loop = new_event_loop(use_uvloop=False)  # an explicit choice wins
+    try:
+        assert not isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+
+
+def test_asyncio_loop_when_uvloop_is_missing_and_nobody_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from relays import new_event_loop
+
+    monkeypatch.setenv("RELAYS_UVLOOP", "")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop fails
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, asyncio.BaseEventLoop)
+    finally:
+        loop.close()
+    with pytest.raises(RuntimeError, match="pip install"):
+        new_event_loop(use_uvloop=True)

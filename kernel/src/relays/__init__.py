@@ -8,9 +8,10 @@ protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
 # circuits names relays does not have (Manager, File, ...) raise an error naming the
 # replacement, rather than Python's bare "cannot import name" (PEP 562).
 from ._circuits import explain_missing_name as __getattr__  # noqa: F401 - used by Python
-from ._components import NOT_DELIVERED, BaseComponent, Component
+from ._components import BaseComponent, Component
 from ._config import Config, Provided
 from ._debugger import Debugger
+from ._dispatch import NOT_DELIVERED
 from ._events import (
     Event,
     ExceptionEvent,

@@ -17,21 +17,12 @@ from threading import get_ident as _get_ident
 from typing import Any, ClassVar, Self
 
 from . import _running
-from ._dispatch import Hub
+from ._dispatch import NOT_DELIVERED, Hub
 from ._events import Event, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
-from ._outcomes import tracking
-from ._table import NOBODY
 from ._values import Value
 
 __all__ = ["NOT_DELIVERED", "BaseComponent", "Component"]
-
-#: What :meth:`BaseComponent.deliver` returns when the event must be fired instead.
-NOT_DELIVERED: Any = type("NotDelivered", (), {"__repr__": lambda self: "NOT_DELIVERED"})()
-#: The dispatcher's current event while a delivered handler runs: a plain event with
-#: no trackers, which is what the event it stands for would have been.
-_DELIVERING = Event()
-_UNKNOWN: Any = object()
 
 _handler_seq = iter(range(1 << 62))
 
@@ -43,6 +34,8 @@ def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, Handler
             continue  # BaseComponent and Component hold the API, not handlers
         for attribute, member in vars(klass).items():
             spec = getattr(member, SPEC_ATTRIBUTE, None) if callable(member) else None
+            if attribute in _API and _would_hide_the_api(cls, member, spec):
+                _refuse_api_name(cls, attribute, spec)
             if spec is not None:
                 if spec.enabled:
                     specs[attribute] = spec
@@ -59,6 +52,27 @@ def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, Handler
             ):
                 specs[attribute] = HandlerSpec(())
     return tuple(specs.items())
+
+
+def _would_hide_the_api(cls: type[BaseComponent], member: Any, spec: HandlerSpec | None) -> bool:
+    """Whether a method named like the component API means to be a handler: then it
+    would replace the API method (``fire``, ``stop``...) and not be a handler either.
+    ``@handler(False)`` says it deliberately overrides the API method (and calls
+    ``super()``), as a plain override in a :class:`BaseComponent` does."""
+    if spec is not None:
+        return spec.enabled
+    return cls._implicit_handlers and _is_plain_function(member)
+
+
+def _refuse_api_name(cls: type, attribute: str, spec: HandlerSpec | None) -> None:
+    names = spec.names if spec is not None and spec.names else (attribute,)
+    raise TypeError(
+        f"{cls.__qualname__}.{attribute} cannot be a handler: {attribute!r} is a method "
+        f"of the component API, which it would replace. Name the method otherwise and "
+        f"say which event it handles, e.g. '@handler({names[0]!r}) def on_{attribute}"
+        f"(self, ...)'; or, to override the API method itself (calling super()), mark "
+        f"it @handler(False)."
+    )
 
 
 def _is_plain_function(member: Any) -> bool:
@@ -210,13 +224,15 @@ class BaseComponent:
                 or event.stopped
                 or event.complete
                 or event._trackers
-                or tracking.active
+                or hub.open_trackers
                 or hub.thread_id != _get_ident()
             ):
                 return hub.fire(event, channels)
         except AttributeError:
             raise TypeError(f"fire() takes an Event, not {type(event).__name__}") from None
-        # Hub.fire's common case, inlined: a plain event fired on the loop's thread.
+        # Hub.fire's common case (a plain event fired on the loop's thread), inlined: on
+        # 3.11 the call to Hub.fire costs ~10% of a fire. The tests run both copies
+        # (tests/kernel/test_dispatch.py, ``fire`` fixture).
         value = event.value = Value(event)
         event.channels = channels
         hub.queue.append(event)
@@ -232,53 +248,15 @@ class BaseComponent:
         tell the difference: the tree is idle (on the loop's thread, nothing queued,
         nothing dispatching: the event would have run next anyway), exactly one handler
         would run, a plain function that does not take the event (or none would run),
-        nobody waits for *kind*'s name, no ``complete`` is being tracked, and *kind*
-        asks for no ``success``, ``failure``, ``complete`` or ``priority``. Then it
+        nobody waits for *kind*'s name, no ``complete`` is being tracked in the tree, and
+        *kind* asks for no ``success``, ``failure``, ``complete`` or ``priority``. Then it
         returns the handler's return value (None when no handler ran); if the handler
         raises, the error is reported as an ``exception`` event, exactly as for a fired
         event, and None is returned. The events the handler fired are dispatched before
         it returns, as they would have been right after the event it stands for. Otherwise
         nothing runs and it returns :data:`NOT_DELIVERED`: fire the event as usual.
         """
-        hub = self._hub
-        if (
-            hub._current is not None
-            or hub._paused
-            or hub.queue
-            or hub._ranked
-            or tracking.active
-            or hub.thread_id != _get_ident()
-            or (hub._waiters and kind.name in hub._waiters)
-        ):
-            return NOT_DELIVERED
-        found = hub._sole.get((kind, channels), _UNKNOWN)
-        if type(found) is not Handler:  # (one test on the path of a known handler)
-            if found is _UNKNOWN:
-                found = hub.sole(kind, channels)
-            if found is None:
-                return NOT_DELIVERED
-            if found is NOBODY:
-                return None
-        # While it runs, it is dispatching: an event fired or called meanwhile waits
-        # its turn, as it would behind the event this call stands for. What it fires
-        # is dispatched right after it, here, so no flush is scheduled for that.
-        scheduled = hub._flush_scheduled
-        hub._flush_scheduled = True
-        hub._current = _DELIVERING
-        try:
-            result = found.callback(*args)
-        except Exception as error:
-            event = kind(*args)
-            event.channels = channels
-            event.value = Value(event)
-            hub._handler_failed(event, found, error)
-            result = None
-        finally:
-            hub._current = None
-            hub._flush_scheduled = scheduled
-        if (hub.queue or hub._ranked) and (hub._paused or not hub._drain(hub.batch)):
-            hub._schedule_flush()  # the rest after the loop's I/O, as a flush would
-        return result
+        return self._hub.deliver(kind, channels, args)
 
     def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
         """Fire *event*; ``await`` the call for its result (or its handler's error).
@@ -372,7 +350,10 @@ class Component(BaseComponent):
     """A component whose public methods are all handlers, named after the method.
 
     ``@handler(False)`` keeps a public method out; ``@handler(...)`` still sets names,
-    channel and priority explicitly.
+    channel and priority explicitly. A public method named like the component API
+    (``fire``, ``stop``, ``run``, ``register``...) would replace that API method, so the
+    class is refused with a :class:`TypeError` that says how to rename it, unless it is
+    marked ``@handler(False)`` (a deliberate override that calls ``super()``).
     """
 
     _implicit_handlers = True
@@ -394,3 +375,8 @@ def _both_channels(component: BaseComponent, parent: BaseComponent) -> tuple[Any
 
 
 _RESERVED = frozenset(dir(Component))
+#: The public names of the component API, methods and attributes, which no handler
+#: method may take.
+_API = frozenset(
+    name for name in (*_RESERVED, "name", "parent", "components") if not name.startswith("_")
+)

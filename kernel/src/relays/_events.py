@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from ._dispatch import Hub
     from ._handlers import Handler
     from ._values import Value
 
@@ -71,6 +72,8 @@ class Event:
     _handlers: tuple[Handler, ...] | None = None
     _trackers: tuple[Event, ...] = ()
     _outstanding: int = 0
+    #: For a ``complete`` tracker: the hub of the tree that counts it as open.
+    _tracked_by: Hub | None = None
     _pending: int = 0
 
     _created: ClassVar[dict[str, type[Event]]] = {}

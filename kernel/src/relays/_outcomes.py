@@ -2,14 +2,15 @@
 
 Kept apart from the dispatch loop so that ``_dispatch.py`` holds only the hot path;
 everything here runs once per finished event at most, and most of it only when an
-event asked for ``success``, ``failure`` or ``complete``.
+event asked for ``success`` or ``failure``, or somebody waits. None of it holds state
+of its own but :data:`_derived_classes`, a cache of event classes (see the design page's
+list of module-level state).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
 from ._events import Event, _class_name
@@ -19,50 +20,9 @@ __all__ = [
     "derived",
     "log_unhandled",
     "notify_waiters",
-    "track",
-    "tracker_done",
-    "tracking",
 ]
 
 logger = logging.getLogger("relays")
-
-
-class _Tracking:
-    """How many ``complete`` trackers are open, in every tree of the process.
-
-    While none is, no event can have a tracker above it, so ``fire`` skips finding
-    the firing event (the parent) altogether: the common case pays one attribute
-    test. Changed only when a tracker opens or closes (rare), under a lock, because
-    trees may run in several threads.
-    """
-
-    __slots__ = ("active", "lock")
-
-    def __init__(self) -> None:
-        self.active = 0
-        self.lock = threading.Lock()
-
-
-tracking = _Tracking()
-
-
-def track(event: Event, parent: Event | None) -> None:
-    """Count *event* in every ``complete`` tracker above it (and in its own)."""
-    trackers = parent._trackers if parent is not None else ()
-    for tracker in trackers:
-        tracker._outstanding += 1
-    if event.complete:
-        event._outstanding = 1
-        trackers = (*trackers, event)
-        with tracking.lock:
-            tracking.active += 1
-    event._trackers = trackers
-
-
-def tracker_done() -> None:
-    """A tracker's cascade has finished (its ``_complete`` event is being fired)."""
-    with tracking.lock:
-        tracking.active -= 1
 
 
 _derived_classes: dict[str, type[Event]] = {}

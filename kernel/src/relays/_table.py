@@ -4,10 +4,10 @@ The handlers for ``(name, channels)`` are resolved once and cached; any change t
 table clears the cache. A handler matches when its name is the event's (or ``"*"``)
 and its channel is one of the event's channels, or either side is ``"*"``, or the
 event was fired at the handler's component itself. When the handlers found are all
-plain functions (no ``async def``), a *plan* is cached beside them: the callables and
-how each takes its arguments, which the dispatcher runs without looking at the
-handlers again. An event nobody handles gets an empty plan, except an error report,
-which has to be logged.
+A *plan* is cached beside them: the callables and how each takes its arguments, which
+the dispatcher runs without looking at the handlers again (but for ``is_async`` when a
+handler returned something). An event nobody handles gets an empty plan, except an
+error report, which has to be logged.
 
 For :meth:`~relays.BaseComponent.deliver`, the table also says, per event class and
 channels, whether an event could be replaced by a plain call: it can when exactly one
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._events import Event
     from ._handlers import Handler
 
-__all__ = ["NOBODY", "HandlerTable"]
+__all__ = ["NOBODY", "HandlerTable", "Plan", "plan_of"]
 
 #: What :meth:`HandlerTable.sole` says when no handler would run at all.
 NOBODY: Any = object()
@@ -35,13 +35,18 @@ NOBODY: Any = object()
 Plan = tuple[tuple[Any, int, "Handler"], ...]
 
 
+def plan_of(handlers: tuple[Handler, ...]) -> Plan:
+    """What the dispatcher calls for *handlers*, in order."""
+    return tuple((h.callback, h.event_arg, h) for h in handlers)
+
+
 class HandlerTable:
     """Every handler of a tree, and the cache of who handles what."""
 
     def __init__(self) -> None:
         self.handlers: list[Handler] = []
         self._cache: dict[tuple[str, tuple[Any, ...]], tuple[Handler, ...]] = {}
-        #: For cached entries whose handlers are all plain functions: what to call.
+        #: For cached entries: what to call (see :data:`Plan`).
         self._plans: dict[tuple[str, tuple[Any, ...]], Plan] = {}
         #: :meth:`sole`, cached: the handler, NOBODY or None per (event class, channels).
         self._sole: dict[tuple[type[Event], tuple[Any, ...]], Any] = {}
@@ -83,8 +88,8 @@ class HandlerTable:
             handlers = self._cache[key] = self.resolve(name, channels)
             # An event nobody handles gets an empty plan too (finishing it is all
             # there is to do), except an error report: that one is logged.
-            if not any(h.is_async for h in handlers) and (handlers or name != "exception"):
-                self._plans[key] = tuple((h.callback, h.event_arg, h) for h in handlers)
+            if handlers or name != "exception":
+                self._plans[key] = plan_of(handlers)
         return handlers
 
     def sole(self, kind: type[Event], channels: tuple[Any, ...]) -> Any:

@@ -11,7 +11,6 @@ fire-and-forget costs nothing.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import Callable, Generator
 from functools import partial
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._events import Event
 
-__all__ = ["ALONE", "Value", "refcount"]
+__all__ = ["Value"]
 
 
 class Value:
@@ -147,39 +146,3 @@ class Value:
     def __repr__(self) -> str:
         state = "error" if self.errors else "done" if self.done else "pending"
         return f"<Value {state} {self.result!r} for {self.event.name!r}>"
-
-
-# -- freeing events early ------------------------------------------------------------
-#
-# An event and its value refer to each other (``event.value``, ``value.event``), so
-# without help every fired event would wait for the cycle collector, which then
-# spends more time per event than dispatching it did. When the dispatcher finishes an
-# event that nobody else refers to, and whose value nobody else refers to either,
-# nothing can ever look at the link again, so it drops it and both are freed at once.
-# "Nobody else" is read from reference counts, and what the count is for an object
-# held by exactly one local variable and one attribute differs between interpreters,
-# so it is measured here, the way the dispatcher will ask, rather than assumed.
-
-refcount: Callable[[object], int] = getattr(sys, "getrefcount", lambda _obj: -1)
-
-
-def _count_when_alone() -> int:
-    """``refcount(x)`` for an object only a local ``x`` and one attribute refer to;
-    0 (never matches) where counts cannot be trusted for this: no reference counts
-    (PyPy), or a free-threaded interpreter (counts are split between threads)."""
-    gil_enabled = getattr(sys, "_is_gil_enabled", None)
-    if sys.implementation.name != "cpython" or (gil_enabled is not None and not gil_enabled()):
-        return 0
-
-    class Holder:
-        ref: object = None
-
-    holder = Holder()
-    probe = Holder()
-    holder.ref = probe
-    return refcount(probe)
-
-
-#: ``refcount`` of an event (or value) that only the dispatcher's local variable and
-#: its value (or event) refer to.
-ALONE = _count_when_alone()

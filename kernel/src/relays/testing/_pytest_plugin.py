@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,7 +45,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     names = pyfuncitem._fixtureinfo.argnames
     arguments = {name: pyfuncitem.funcargs[name] for name in names}
     timeout = float(pyfuncitem.config.getini("relays_timeout"))
-    loop = new_event_loop()
+    # Tests run on asyncio's loop unless RELAYS_UVLOOP asks for uvloop: not on whichever
+    # happens to be installed (new_event_loop's own default).
+    loop = new_event_loop(use_uvloop=os.environ.get("RELAYS_UVLOOP", "") not in ("", "0"))
     try:
         loop.run_until_complete(_run_test(function, arguments, timeout))
     finally:
