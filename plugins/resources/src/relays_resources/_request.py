@@ -17,7 +17,9 @@ more chunk each time the queue is empty.
 
 The stream ends in one of two ways. After ``finish()`` it sends what is left and
 the futures of :meth:`~ResourceRequest.notifyFinish` get ``None``. If the client
-goes first, relays-http cancels or closes the iterator: the futures get
+goes first (the site hears the connection's ``disconnect`` transport event and
+calls :meth:`~ResourceRequest.connection_lost`, or relays-http cancels or closes
+the iterator when a write fails): the futures get
 :class:`ClientDisconnected`, the producer is stopped, and later writes are dropped
 (a timer that still fires after the client left is not an error).
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
 
@@ -103,12 +105,13 @@ class ResourceRequest:
         self.finished = False
         self._chunks: collections.deque[bytes] = collections.deque()
         self._waiting = 0
-        self._wakeup: asyncio.Event | None = None
+        self._wakeup = asyncio.Event()
         self._producer: Producer | None = None
         self._streaming_producer = False
         self._paused = False
         self._gone = False
         self._finish_waiters: list[asyncio.Future[None]] = []
+        self._on_end: Callable[[], None] | None = None
 
     # -- reading the request --------------------------------------------------
 
@@ -193,8 +196,7 @@ class ResourceRequest:
             return
         self._chunks.append(data)
         self._waiting += len(data)
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._wakeup.set()
         if self._streaming_producer and not self._paused and self._waiting > self.high_water:
             self._paused = True
             assert self._producer is not None
@@ -207,8 +209,7 @@ class ResourceRequest:
         if self.finished:
             raise RuntimeError("finish() called twice on one request")
         self.finished = True
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._wakeup.set()
 
     def notifyFinish(self) -> asyncio.Future[None]:
         """A future that gets ``None`` once the response is sent, or fails with
@@ -231,8 +232,7 @@ class ResourceRequest:
         self._producer = producer
         self._streaming_producer = streaming
         self._paused = False
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._wakeup.set()
 
     def unregisterProducer(self) -> None:
         self._producer = None
@@ -250,13 +250,28 @@ class ResourceRequest:
         self.finished = True
         self._resolve(None)
 
+    def started(self) -> bool:
+        """Whether the response head may go: something was written, or it is over."""
+        return bool(self._chunks) or self.finished or self._gone
+
+    async def wait_started(self) -> None:
+        """Wait for the first write or ``finish()``: the head (status, headers) waits
+        for it, so a resource may still set them after returning ``NOT_DONE_YET``."""
+        while not self.started():
+            producer = self._producer
+            if producer is not None and not self._streaming_producer:
+                producer.resumeProducing()
+                if self.started():
+                    return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
     async def stream(self) -> AsyncIterator[bytes]:
         """The body as relays-http streams it; see the theory of operation."""
-        self._wakeup = asyncio.Event()
         completed = False
         try:
             while True:
-                while not self._chunks and not self.finished:
+                while not self._chunks and not self.finished and not self._gone:
                     producer = self._producer
                     if producer is not None and not self._streaming_producer:
                         producer.resumeProducing()
@@ -264,6 +279,8 @@ class ResourceRequest:
                             break
                     self._wakeup.clear()
                     await self._wakeup.wait()
+                if self._gone:
+                    return
                 if not self._chunks:
                     completed = True
                     return
@@ -279,8 +296,22 @@ class ResourceRequest:
                 self._resolve(None)
             else:
                 self._client_gone()
+            on_end, self._on_end = self._on_end, None
+            if on_end is not None:
+                on_end()
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once the streamed body has ended, either way (for the site)."""
+        self._on_end = callback
+
+    def connection_lost(self) -> None:
+        """The client's connection closed: end the stream as if the client left."""
+        self._client_gone()
+        self._wakeup.set()
 
     def _client_gone(self) -> None:
+        if self._gone:
+            return
         self._gone = True
         self._chunks.clear()
         producer, self._producer = self._producer, None

@@ -59,9 +59,33 @@ class Site(BaseComponent):
         self.resource = root
         self.high_water = high_water
         self.low_water = low_water
+        # The request streaming on each connection (HTTP/1.1 answers one at a time).
+        self._streaming: dict[Any, ResourceRequest] = {}
 
     def __repr__(self) -> str:
         return f"<Site {self.resource!r}>"
+
+    def _track(self, wrapped: ResourceRequest) -> None:
+        """Remember *wrapped* under its connection until its body has ended."""
+        sock = wrapped.http.sock
+        if sock is not None:
+            self._streaming[sock] = wrapped
+
+            def untrack() -> None:
+                self._streaming.pop(sock, None)
+
+            wrapped.on_end(untrack)
+
+    @handler("disconnect", "eof")
+    def _on_disconnect(self, sock: Any, *args: Any) -> None:
+        """relays-http's public way to hear that a client left: the transport events.
+
+        ``eof`` counts as leaving, as in Twisted: a client that half-closes its side
+        while a response streams is taken to be gone.
+        """
+        wrapped = self._streaming.pop(sock, None)
+        if wrapped is not None:
+            wrapped.connection_lost()
 
     @handler("request", priority=PRIORITY)
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
@@ -76,19 +100,40 @@ class Site(BaseComponent):
         resource = find_resource(self.resource, wrapped)
         result = resource.render(wrapped)
         if result is NOT_DONE_YET:
-            whole = wrapped.written()
-            if whole is None:
-                body: Any = wrapped.stream()
-            else:
-                body = whole
-                wrapped.sent()
-        elif isinstance(result, bytes):
+            if not wrapped.finished:
+                self._track(wrapped)
+            if not wrapped.started():
+                return self.fire(_HeadWait(wrapped), self)
+            return self._respond_later(wrapped)
+        if isinstance(result, bytes):
             body = result
             wrapped.sent()
         else:
             return result  # a Response or an HTTPError, from File or the app
+        return self._with_body(response, body)
+
+    @handler("resource_head_wait")
+    async def _head_wait(self, wrapped: ResourceRequest) -> Any:
+        await wrapped.wait_started()
+        return self._respond_later(wrapped)
+
+    def _respond_later(self, wrapped: ResourceRequest) -> Response:
+        whole = wrapped.written()
+        if whole is None:
+            return self._with_body(wrapped.response, wrapped.stream())
+        wrapped.sent()
+        return self._with_body(wrapped.response, whole)
+
+    def _with_body(self, response: Response, body: Any) -> Response:
         headers = response.headers
         if "Content-Type" not in headers:
             headers["Content-Type"] = _DEFAULT_TYPE
         response.body = body
         return response
+
+
+class _HeadWait(Event):
+    """``resource_head_wait(request)``, fired at the site: a ``NOT_DONE_YET`` render
+    that has written nothing yet, whose head waits for its first write."""
+
+    name = "resource_head_wait"
