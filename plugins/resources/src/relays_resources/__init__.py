@@ -15,6 +15,7 @@ from ._request import (
     ResourceRequest,
 )
 from ._resource import (
+    KNOWN_METHODS,
     NOT_DONE_YET,
     ErrorPage,
     File,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_HIGH_WATER",
     "DEFAULT_LOW_WATER",
     "DEFAULT_WSGI_THREADS",
+    "KNOWN_METHODS",
     "NOT_DONE_YET",
     "PRIORITY",
     "ClientDisconnected",

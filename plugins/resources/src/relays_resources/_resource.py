@@ -6,7 +6,8 @@ one (``postpath``), and each resource names the child for the next segment
 the segments run out or a resource says it is a leaf (``isLeaf``); the segments
 walked are ``prepath``. The resource reached renders: ``render`` calls
 ``render_<METHOD>`` and answers a method it has no such method for with 405 and
-the ``Allow`` it can do; HEAD is GET without the body.
+the ``Allow`` it can do (501 for a method outside :data:`KNOWN_METHODS`, as
+Twisted does); HEAD is GET without the body.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final
 
-from relays_http import MethodNotAllowed
+from relays_http import HTTPError, MethodNotAllowed
 from relays_static import serve_file
 
 from ._request import ResourceRequest, as_bytes
 
 __all__ = [
+    "KNOWN_METHODS",
     "NOT_DONE_YET",
     "ErrorPage",
     "File",
@@ -32,6 +34,11 @@ __all__ = [
     "Rendered",
     "Resource",
 ]
+
+
+#: Methods answered 405 (with ``Allow``) when a resource has no ``render_`` method for
+#: them; any other method without one is a 501, as in Twisted.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
 class _NotDoneYet:
@@ -99,6 +106,8 @@ class Resource:
             if method == "HEAD":
                 renderer = getattr(self, "render_GET", None)
             if renderer is None:
+                if method not in KNOWN_METHODS:
+                    raise HTTPError(501, f"{method} is not a method this server knows")
                 raise MethodNotAllowed(self.allowed_methods())
         return renderer(request)
 

@@ -21,7 +21,8 @@ __all__ = ["PRIORITY", "Site"]
 #: The priority of the site's ``request`` handler: relays-http's Dispatcher's (10).
 PRIORITY = 10
 
-_DEFAULT_TYPE = "text/html; charset=utf-8"
+#: Twisted's default; set a charset yourself (``request.setHeader``) for text.
+_DEFAULT_TYPE = "text/html"
 
 
 def find_resource(root: Resource, request: ResourceRequest) -> Resource:
