@@ -23,6 +23,9 @@ from relays_servlets import Servlets
 pytestmark = pytest.mark.integration
 
 EXAMPLES = pathlib.Path(__file__).parents[3] / "examples" / "servlets"
+SITE = EXAMPLES / "site"
+#: The servlets of examples/servlets/site/ these tests ask for, each by its URL.
+PAGES = ("index.py", "Hello.py", "Guestbook.py", "Counter.py", "Slow.py", "Stream.py")
 CURL = shutil.which("curl")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -49,6 +52,10 @@ def curl(*arguments: str) -> str:
         [CURL, "-sS", "--max-time", "10", *arguments], capture_output=True, text=True, check=True
     )
     return done.stdout
+
+
+def test_every_page_of_the_site_is_asked_for() -> None:
+    assert sorted(path.name for path in SITE.glob("*.py")) == sorted(PAGES)
 
 
 @needs_curl

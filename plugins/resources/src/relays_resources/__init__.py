@@ -23,7 +23,6 @@ from ._resource import (
     NameVirtualHost,
     NoResource,
     Redirect,
-    Rendered,
     Resource,
 )
 from ._site import PRIORITY, Site, find_resource
@@ -44,7 +43,6 @@ __all__ = [
     "NoResource",
     "Producer",
     "Redirect",
-    "Rendered",
     "Resource",
     "ResourceRequest",
     "Site",
