@@ -202,6 +202,19 @@ def check_websocket(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
             assert client.recv(TIMEOUT) == "hello"
 
 
+def check_resources(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    with running(block) as (_, watch):
+        assert get(watch, "/world") == b"Hello, world"
+
+
+def check_servlets(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    (Path.cwd() / "site").mkdir()
+    hello = ROOT / "examples" / "servlets" / "site" / "Hello.py"
+    shutil.copy(hello, Path.cwd() / "site" / "Hello.py")
+    with running(block) as (_, watch):
+        assert b"Hello, world" in get(watch, "/Hello")
+
+
 def check_io(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     with running(block) as (_, watch):
         assert watch.ready.wait(TIMEOUT)
@@ -302,6 +315,8 @@ CHECKS: dict[tuple[str, int], Callable[[Block, pytest.MonkeyPatch], None]] = {
     ("plugins/io/README.md", 0): check_io,
     ("plugins/jsonrpc/README.md", 0): check_jsonrpc,
     ("plugins/logging/README.md", 0): check_logging,
+    ("plugins/resources/README.md", 0): check_resources,
+    ("plugins/servlets/README.md", 0): check_servlets,
     ("plugins/sessions/README.md", 0): check_sessions,
     ("plugins/sockets/README.md", 0): check_sockets,
     ("plugins/static/README.md", 0): check_static,

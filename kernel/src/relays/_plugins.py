@@ -54,6 +54,8 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("dispatcher", "jsonrpc"): "relays-jsonrpc",
     ("dispatcher", "sessions"): "relays-sessions",
     ("dispatcher", "websocket"): "relays-websocket",
+    ("dispatcher", "resources"): "relays-resources",
+    ("dispatcher", "servlets"): "relays-servlets",
 }
 
 

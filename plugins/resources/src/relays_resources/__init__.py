@@ -1,0 +1,51 @@
+"""relays-resources: Twisted Web's resource model on relays-http.
+
+Build a tree of :class:`Resource` objects (``root.putChild(b"name", child)``, or
+``getChild``), write ``render_GET``/``render_POST`` returning bytes, or return
+:data:`NOT_DONE_YET` and ``request.write()``/``request.finish()`` later, and serve
+it with ``Server(...) + Site(root)`` or ``relays serve --resource module:root``.
+See ``docs/tutorial/coming-from-twisted.rst``.
+"""
+
+from ._request import (
+    DEFAULT_HIGH_WATER,
+    DEFAULT_LOW_WATER,
+    ClientDisconnected,
+    Producer,
+    ResourceRequest,
+)
+from ._resource import (
+    KNOWN_METHODS,
+    NOT_DONE_YET,
+    ErrorPage,
+    File,
+    ForbiddenResource,
+    NameVirtualHost,
+    NoResource,
+    Redirect,
+    Resource,
+)
+from ._site import PRIORITY, Site, find_resource
+from ._wsgi import DEFAULT_WSGI_THREADS, WSGIResource
+
+__all__ = [
+    "DEFAULT_HIGH_WATER",
+    "DEFAULT_LOW_WATER",
+    "DEFAULT_WSGI_THREADS",
+    "KNOWN_METHODS",
+    "NOT_DONE_YET",
+    "PRIORITY",
+    "ClientDisconnected",
+    "ErrorPage",
+    "File",
+    "ForbiddenResource",
+    "NameVirtualHost",
+    "NoResource",
+    "Producer",
+    "Redirect",
+    "Resource",
+    "ResourceRequest",
+    "Site",
+    "WSGIResource",
+    "find_resource",
+]

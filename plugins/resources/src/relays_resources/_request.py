@@ -1,0 +1,345 @@
+"""``ResourceRequest``: what a resource's ``render`` gets, in Twisted Web's shape.
+
+Theory of operation
+-------------------
+A :class:`ResourceRequest` wraps relays-http's :class:`~relays_http.Request` and
+:class:`~relays_http.Response` and owns one piece of state: the body the resource
+writes. Rendering either returns the whole body, or returns ``NOT_DONE_YET`` and
+calls :meth:`~ResourceRequest.write` and :meth:`~ResourceRequest.finish` later, from
+a timer, another event or a task, always on the event loop's thread.
+
+The written chunks wait in a queue that :meth:`~ResourceRequest.stream` (the async
+iterator relays-http sends as a streamed body) empties. relays-http waits for the
+socket to drain between two chunks, so a slow client slows the iterator down; a
+registered *push* producer is paused when more than ``high_water`` bytes wait and
+resumed when fewer than ``low_water`` do, and a *pull* producer is asked for one
+more chunk each time the queue is empty.
+
+The stream ends in one of two ways. After ``finish()`` it sends what is left and
+the futures of :meth:`~ResourceRequest.notifyFinish` get ``None``. If the client
+goes first (the site hears the connection's ``disconnect`` transport event and
+calls :meth:`~ResourceRequest.connection_lost`, or relays-http cancels or closes
+the iterator when a write fails): the futures get
+:class:`ClientDisconnected`, the producer is stopped, and later writes are dropped
+(a timer that still fires after the client left is not an error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote_to_bytes
+
+from relays_http import Request, Response
+from relays_sessions import Session, session_of
+
+__all__ = [
+    "DEFAULT_HIGH_WATER",
+    "DEFAULT_LOW_WATER",
+    "ClientDisconnected",
+    "Producer",
+    "ResourceRequest",
+    "as_bytes",
+]
+
+#: Bytes written and not yet sent above which a push producer is paused.
+DEFAULT_HIGH_WATER = 256 * 1024
+#: Bytes waiting below which a paused push producer is resumed.
+DEFAULT_LOW_WATER = 64 * 1024
+
+
+class ClientDisconnected(ConnectionError):
+    """The client went away before the response was finished.
+
+    The futures of :meth:`ResourceRequest.notifyFinish` fail with it: stop the work
+    that was producing the response (cancel its timer, close its cursor).
+    """
+
+
+class Producer(Protocol):
+    """What :meth:`ResourceRequest.registerProducer` accepts (Twisted's IProducer)."""
+
+    def resumeProducing(self) -> None: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def stopProducing(self) -> None: ...
+
+
+def as_bytes(value: str | bytes) -> bytes:
+    """Names and values may be given as ``str`` (UTF-8) or ``bytes``, as in Twisted."""
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+class ResourceRequest:
+    """One request as resources see it: bytes everywhere, as Twisted Web has it.
+
+    ``method``, ``uri``, ``path`` are bytes; ``args`` maps each query (and, for a
+    urlencoded POST, form) name to its list of values; ``prepath`` holds the path
+    segments walked so far and ``postpath`` those left. :attr:`http` and
+    :attr:`response` are relays-http's objects, for everything else.
+    """
+
+    # camelCase is Twisted's API, kept so that resources port as they are.
+
+    def __init__(
+        self,
+        request: Request,
+        response: Response,
+        *,
+        high_water: int = DEFAULT_HIGH_WATER,
+        low_water: int = DEFAULT_LOW_WATER,
+    ) -> None:
+        self.http = request
+        self.response = response
+        self.method: bytes = request.method.encode("ascii")
+        self.uri: bytes = request.target.encode("latin-1")
+        self.path: bytes = request.raw_path.encode("latin-1")
+        self.prepath: list[bytes] = []
+        self.postpath: list[bytes] = [unquote_to_bytes(part) for part in self.path[1:].split(b"/")]
+        self.args: dict[bytes, list[bytes]] = _parse_args(request)
+        self.high_water = high_water
+        self.low_water = low_water
+        self.finished = False
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._waiting = 0
+        self._wakeup = asyncio.Event()
+        self._producer: Producer | None = None
+        self._streaming_producer = False
+        self._paused = False
+        self._gone = False
+        self._finish_waiters: list[asyncio.Future[None]] = []
+        self._on_end: Callable[[], None] | None = None
+
+    # -- reading the request --------------------------------------------------
+
+    @property
+    def content(self) -> Any:
+        """The request body, a file positioned at its start (``request.content.read()``)."""
+        return self.http.body
+
+    def getHeader(self, name: str | bytes) -> bytes | None:
+        """The value of header *name*, or None."""
+        return self.http.header(as_bytes(name).lower())
+
+    def getAllHeaders(self) -> dict[bytes, bytes]:
+        return {
+            name.lower().encode("latin-1"): value.encode("latin-1")
+            for name, value in self.http.headers.items()
+        }
+
+    def getCookie(self, name: str | bytes) -> bytes | None:
+        value = self.http.cookies.get(as_bytes(name).decode("latin-1"))
+        return None if value is None else value.encode("latin-1")
+
+    def getClientAddress(self) -> Any:
+        return self.http.remote
+
+    def isSecure(self) -> bool:
+        return self.http.scheme == "https"
+
+    def getRequestHostname(self) -> bytes:
+        return (
+            self.http.host.rpartition(":")[0].encode("idna")
+            if ":" in self.http.host
+            else (self.http.host.encode("idna"))
+        )
+
+    def prePathURL(self) -> bytes:
+        """The URL of the resource being rendered (scheme, host and ``prepath``)."""
+        base = f"{self.http.scheme}://{self.http.host}".encode("latin-1")
+        return base + b"/" + b"/".join(self.prepath)
+
+    def getSession(self) -> Session:
+        """The session of this request, from relays-sessions.
+
+        Register ``Sessions(preload=True)`` on the server (or pass ``sessions=`` to
+        :class:`~relays_resources.Site`): resources render synchronously, so the
+        session must be loaded before they run.
+        """
+        return session_of(self.http)
+
+    # -- the response head ----------------------------------------------------
+
+    def setResponseCode(self, code: int, message: str | bytes | None = None) -> None:
+        self.response.status = code
+        if message is not None:
+            self.response.reason = (
+                message.decode("latin-1") if isinstance(message, bytes) else (message)
+            )
+
+    @property
+    def code(self) -> int:
+        return self.response.status
+
+    def setHeader(self, name: str | bytes, value: str | bytes) -> None:
+        self.response.headers[as_bytes(name).decode("latin-1")] = as_bytes(value).decode("latin-1")
+
+    def addCookie(self, name: str, value: str, **options: Any) -> None:
+        """Set a cookie; *options* are :meth:`relays_http.Response.set_cookie`'s."""
+        self.response.set_cookie(name, value, **options)
+
+    def redirect(self, url: str | bytes) -> None:
+        """Answer ``302 Found`` with ``Location: url`` (then return ``b""``)."""
+        self.setResponseCode(302)
+        self.setHeader(b"Location", url)
+
+    # -- the body ---------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue *data* to be sent; after ``NOT_DONE_YET``, sent as it comes."""
+        if self.finished:
+            raise RuntimeError("write() after finish(): the response is complete already")
+        if self._gone or not data:
+            return
+        self._chunks.append(data)
+        self._waiting += len(data)
+        self._wakeup.set()
+        if self._streaming_producer and not self._paused and self._waiting > self.high_water:
+            self._paused = True
+            assert self._producer is not None
+            self._producer.pauseProducing()
+
+    def finish(self) -> None:
+        """The response is complete: send what is left and end it."""
+        if self._gone:
+            return
+        if self.finished:
+            raise RuntimeError("finish() called twice on one request")
+        self.finished = True
+        self._wakeup.set()
+
+    def notifyFinish(self) -> asyncio.Future[None]:
+        """A future that gets ``None`` once the response is sent, or fails with
+        :class:`ClientDisconnected` when the client goes before that."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._gone:
+            future.set_exception(ClientDisconnected("the client went away"))
+        else:
+            self._finish_waiters.append(future)
+        return future
+
+    def registerProducer(self, producer: Producer, streaming: bool) -> None:
+        """Let *producer* write the body, paced by the client (Twisted's producers).
+
+        A *streaming* (push) producer writes on its own and is paused and resumed;
+        a pull producer writes one chunk each time ``resumeProducing`` is called.
+        """
+        if self._producer is not None:
+            raise RuntimeError("a producer is registered already: unregisterProducer() first")
+        self._producer = producer
+        self._streaming_producer = streaming
+        self._paused = False
+        self._wakeup.set()
+
+    def unregisterProducer(self) -> None:
+        self._producer = None
+        self._streaming_producer = False
+        self._paused = False
+
+    def written(self) -> bytes | None:
+        """The whole body, when it was written and finished before it had to stream."""
+        if not self.finished:
+            return None
+        return b"".join(self._chunks)
+
+    def sent(self) -> None:
+        """The response left whole (no stream): resolve :meth:`notifyFinish`."""
+        self.finished = True
+        self._resolve(None)
+
+    def started(self) -> bool:
+        """Whether the response head may go: something was written, or it is over."""
+        return bool(self._chunks) or self.finished or self._gone
+
+    async def wait_started(self) -> None:
+        """Wait for the first write or ``finish()``: the head (status, headers) waits
+        for it, so a resource may still set them after returning ``NOT_DONE_YET``."""
+        while not self.started():
+            producer = self._producer
+            if producer is not None and not self._streaming_producer:
+                producer.resumeProducing()
+                if self.started():
+                    return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body as relays-http streams it; see the theory of operation."""
+        completed = False
+        try:
+            while True:
+                while not self._chunks and not self.finished and not self._gone:
+                    producer = self._producer
+                    if producer is not None and not self._streaming_producer:
+                        producer.resumeProducing()
+                        if self._chunks or self.finished:
+                            break
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                if self._gone:
+                    return
+                if not self._chunks:
+                    completed = True
+                    return
+                chunk = self._chunks.popleft()
+                self._waiting -= len(chunk)
+                yield chunk
+                if self._paused and self._waiting < self.low_water:
+                    self._paused = False
+                    assert self._producer is not None
+                    self._producer.resumeProducing()
+        finally:
+            if completed:
+                self._resolve(None)
+            else:
+                self._client_gone()
+            on_end, self._on_end = self._on_end, None
+            if on_end is not None:
+                on_end()
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once the streamed body has ended, either way (for the site)."""
+        self._on_end = callback
+
+    def connection_lost(self) -> None:
+        """The client's connection closed: end the stream as if the client left."""
+        self._client_gone()
+        self._wakeup.set()
+
+    def _client_gone(self) -> None:
+        if self._gone:
+            return
+        self._gone = True
+        self._chunks.clear()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.stopProducing()
+        self._resolve(ClientDisconnected("the client went away before the response was finished"))
+
+    def _resolve(self, failure: BaseException | None) -> None:
+        waiters, self._finish_waiters = self._finish_waiters, []
+        for future in waiters:
+            if future.done():
+                continue
+            if failure is None:
+                future.set_result(None)
+            else:
+                future.set_exception(failure)
+
+    def __repr__(self) -> str:
+        return f"<ResourceRequest {self.method.decode()} {self.uri.decode('latin-1')}>"
+
+
+def _parse_args(request: Request) -> dict[bytes, list[bytes]]:
+    args: dict[bytes, list[bytes]] = {}
+    query = request.query_string
+    if query:
+        for name, values in parse_qs(query.encode("latin-1"), keep_blank_values=True).items():
+            args.setdefault(name, []).extend(values)
+    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+        for name, values in parse_qs(request.content, keep_blank_values=True).items():
+            args.setdefault(name, []).extend(values)
+    return args

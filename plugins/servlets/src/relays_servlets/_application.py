@@ -1,0 +1,288 @@
+"""``Servlets``: contexts of servlet files answering relays-http's requests.
+
+Theory of operation
+-------------------
+Each context maps a URL prefix to a directory; the longest prefix of the path
+wins, and ``"/"`` is the default context. The rest of the path is walked through
+the directory: a directory segment goes down, ``Name`` is the servlet of
+``Name.py`` (its class ``Name``), and what follows it is the extra path info (a
+404 unless ``extra_path_info`` is on). ``/dir/`` is its ``index.py`` (or
+``Main.py``); ``/dir`` without the slash is redirected to it (Webware's
+``handleDeficientDirectoryURL``); no servlet is a 404 (``handleBadURL``).
+
+A URL's servlet file is cached (URL -> file, extra path). Each file has one
+:class:`_Factory`, which owns its loaded class and its pool of idle instances; it
+checks the file's ``mtime`` on each request, and a file changed on disk is loaded
+again and its pool emptied. Dispatch runs on the loop; the servlet's life cycle
+(``awake``, ``respond``, ``sleep``) runs on a thread of the application's pool.
+
+The pool has ``threads`` threads and admits at most ``threads + queue_limit``
+requests at once; one more is answered 503 with ``Retry-After`` at once, so an
+overload is refused rather than queued without bound. The pool will move to the
+kernel's thread pool once relays has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from relays import BaseComponent, Event, handler
+from relays_http import MultiDict, Redirect, Request, Response, ServiceUnavailable
+
+from ._servlet import Servlet, ServletRequest, ServletResponse, Transaction
+
+__all__ = [
+    "DEFAULT_QUEUE_LIMIT",
+    "DEFAULT_RETRY_AFTER",
+    "DEFAULT_THREADS",
+    "PRIORITY",
+    "ServletLoadError",
+    "Servlets",
+]
+
+#: Threads running servlets.
+DEFAULT_THREADS = 16
+#: Requests waiting for a thread before more are refused with a 503.
+DEFAULT_QUEUE_LIMIT = 64
+#: The ``Retry-After`` (seconds) of that 503.
+DEFAULT_RETRY_AFTER = 1
+#: The priority of the ``request`` handler: relays-http's Dispatcher's (10).
+PRIORITY = 10
+#: The files tried, in order, for a directory URL ending in ``/``.
+INDEX_NAMES = ("index", "Main")
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class ServletLoadError(ImportError):
+    """A servlet file has no class named after it (``Welcome.py`` needs ``class
+    Welcome(Page)``), or that is not a :class:`~relays_servlets.Servlet`."""
+
+
+class _Factory:
+    """One servlet file: its loaded class, its mtime and its idle instances."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._mtime = -1
+        self._class: type[Servlet] | None = None
+        self._idle: list[Servlet] = []
+
+    def checkout(self) -> Servlet:
+        """An instance: an idle one, or a new one (after reloading a changed file)."""
+        mtime = os.stat(self.path).st_mtime_ns
+        with self._lock:
+            if mtime != self._mtime or self._class is None:
+                self._class = _load(self.path)
+                self._mtime = mtime
+                self._idle.clear()
+            if self._idle:
+                return self._idle.pop()
+            servlet_class = self._class
+        return servlet_class()
+
+    def checkin(self, servlet: Servlet) -> None:
+        with self._lock:
+            if type(servlet) is self._class:
+                self._idle.append(servlet)
+
+
+def _load(path: str) -> type[Servlet]:
+    name = os.path.splitext(os.path.basename(path))[0]
+    module_name = f"relays_servlets.site.{abs(hash(path)):x}.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ServletLoadError(f"cannot load servlet file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up
+    spec.loader.exec_module(module)
+    found = getattr(module, name, None)
+    if not (isinstance(found, type) and issubclass(found, Servlet)):
+        raise ServletLoadError(f"{path} must define a Servlet subclass named {name!r}")
+    return found
+
+
+class Servlets(BaseComponent):
+    """Serve directories of servlets: ``Servlets({"/": "./site", "/admin": "./admin"})``.
+
+    *extra_path_info*: ``/Welcome/more`` is ``Welcome`` with ``/more`` as extra path
+    info (else a 404). *threads*, *queue_limit*, *retry_after*: the pool and its bound
+    (see the theory of operation).
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        contexts: Mapping[str, str | os.PathLike[str]],
+        *,
+        channel: Any = "web",
+        extra_path_info: bool = False,
+        threads: int = DEFAULT_THREADS,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        super().__init__(channel=channel)
+        self.contexts: dict[str, str] = {}
+        for prefix, directory in contexts.items():
+            if not prefix.startswith("/"):
+                raise ValueError(f"a context is a URL prefix starting with '/', not {prefix!r}")
+            real = os.path.realpath(directory)
+            if not os.path.isdir(real):
+                raise ValueError(f"the directory of context {prefix!r} does not exist: {real}")
+            self.contexts[prefix.rstrip("/")] = real
+        self.extra_path_info = extra_path_info
+        self.threads = threads
+        self.queue_limit = queue_limit
+        self.retry_after = retry_after
+        self._admitted = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._factories: dict[str, _Factory] = {}
+        self._found: dict[str, tuple[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Servlets {self.contexts}>"
+
+    # -- finding the servlet ----------------------------------------------------
+
+    def find(self, path: str) -> tuple[str, str] | str | None:
+        """``(file, extra path info)`` for *path*, a redirect target (``str``), or None."""
+        cached = self._found.get(path)
+        if cached is not None and os.path.isfile(cached[0]):
+            return cached
+        candidate = path.rstrip("/")
+        while True:
+            directory = self.contexts.get(candidate)
+            if directory is not None:
+                break
+            if not candidate:
+                return None
+            candidate = candidate.rpartition("/")[0]
+        rest = path[len(candidate) :]
+        if not rest:
+            return path + "/"
+        found = self._walk(directory, rest[1:].split("/"), path)
+        if isinstance(found, tuple):
+            self._found[path] = found
+        return found
+
+    def _walk(
+        self, directory: str, segments: list[str], path: str
+    ) -> tuple[str, str] | str | None:
+        current = directory
+        for index, segment in enumerate(segments):
+            last = index == len(segments) - 1
+            if segment == "" and last:
+                for name in INDEX_NAMES:
+                    file = os.path.join(current, name + ".py")
+                    if os.path.isfile(file):
+                        return file, ""
+                return None
+            if not segment or segment[0] in "._" or "\\" in segment or "\x00" in segment:
+                return None
+            below = os.path.join(current, segment)
+            if os.path.isdir(below):
+                if last:
+                    return path + "/"
+                current = below
+                continue
+            file = below + ".py"
+            if not os.path.isfile(file):
+                return None
+            extra = "/" + "/".join(segments[index + 1 :]) if not last else ""
+            if extra and not self.extra_path_info:
+                return None
+            return file, extra
+        return None
+
+    # -- serving ------------------------------------------------------------------
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="relays-servlet")
+        return self._executor
+
+    @handler("request", priority=PRIORITY)
+    async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        found = self.find(request.path)
+        if found is None:
+            return None  # handleBadURL: the server's 404, unless another handler answers
+        event.stop()
+        if isinstance(found, str):
+            return Redirect(found, 301)  # handleDeficientDirectoryURL
+        if self._admitted >= self.threads + self.queue_limit:
+            return ServiceUnavailable("every servlet thread is busy", retry_after=self.retry_after)
+        self._admitted += 1
+        return await self._serve(request, response, *found)
+
+    async def _serve(
+        self, request: Request, response: Response, file: str, extra_path_info: str
+    ) -> Any:
+        try:
+            fields = MultiDict(request.query.allitems())
+            if request.method == "POST" and request.content_type in _FORM_TYPES:
+                for name, value in (await request.form()).fields.allitems():
+                    fields.add(name, value)
+            loop = asyncio.get_running_loop()
+            answer = ServletResponse(loop)
+            wrapped = ServletRequest(request, fields, extra_path_info)
+            factory = self._factories.get(file)
+            if factory is None:
+                factory = self._factories[file] = _Factory(file)
+            done = loop.run_in_executor(self.executor, self._life_cycle, factory, wrapped, answer)
+            # close() settles head_ready whatever happens, so this cannot hang.
+            streaming = await answer.head_ready
+            if not streaming:
+                await done  # raises what the servlet raised
+        except BaseException:
+            self._admitted -= 1
+            raise
+        response.status = answer.status
+        for name, value in answer.headers.items():
+            response.headers[name] = value
+        for name, value, options in answer.cookies:
+            response.set_cookie(name, value, **options)
+        if not streaming:
+            self._admitted -= 1
+            response.body = answer.body()
+            return response
+        response.body = self._stream(answer, done)
+        return response
+
+    async def _stream(self, answer: ServletResponse, done: asyncio.Future[None]) -> Any:
+        try:
+            while True:
+                chunk = await answer.chunks.get()
+                if chunk is None:
+                    break
+                yield chunk
+        finally:
+            self._admitted -= 1
+        await done
+
+    def _life_cycle(
+        self, factory: _Factory, request: ServletRequest, response: ServletResponse
+    ) -> None:
+        """On a pool thread: Webware's awake, respond, sleep, then back to the pool."""
+        servlet = factory.checkout()
+        transaction = Transaction(self, request, response, servlet)
+        try:
+            servlet.awake(transaction)
+            try:
+                servlet.respond(transaction)
+            finally:
+                servlet.sleep(transaction)
+        except BaseException:
+            response.close()
+            raise
+        factory.checkin(servlet)
+        response.close()

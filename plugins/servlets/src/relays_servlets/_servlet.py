@@ -1,0 +1,285 @@
+"""``Servlet``, ``Page`` and the ``Transaction`` they are given, in Webware's shape.
+
+A servlet instance serves one request at a time and is reused: the application
+takes it from its pool, calls ``awake(transaction)``, ``respond(transaction)``
+and ``sleep(transaction)`` on a pool thread, then puts it back. ``respond``
+calls ``respondToGet``, ``respondToPost``... after the request's method.
+:class:`Page` writes an HTML document in parts (``writeHead``, ``writeBody``,
+``writeContent``) and turns a form field ``_action_`` into a call of the method
+it names, when ``actions()`` lists it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import TYPE_CHECKING, Any
+
+from relays_http import MethodNotAllowed, MultiDict, Request
+from relays_sessions import Session, session_of
+
+if TYPE_CHECKING:
+    from ._application import Servlets
+
+__all__ = [
+    "HeadersLocked",
+    "Page",
+    "Servlet",
+    "ServletRequest",
+    "ServletResponse",
+    "Transaction",
+]
+
+# Webware's names (respondToGet, writeHTML...) are kept so that servlets port as they are.
+
+
+class HeadersLocked(RuntimeError):
+    """A header or the status was set after ``response.flush()`` sent them."""
+
+
+class ServletRequest:
+    """The request as a servlet sees it: relays-http's request plus its form fields."""
+
+    def __init__(self, request: Request, fields: MultiDict, extra_path_info: str) -> None:
+        #: relays-http's :class:`~relays_http.Request`, for everything else.
+        self.http = request
+        self._fields = fields
+        self._extra_path_info = extra_path_info
+
+    def method(self) -> str:
+        return self.http.method
+
+    def path(self) -> str:
+        return self.http.path
+
+    def extraURLPath(self) -> str:
+        """What follows the servlet's own path (``/Welcome/a/b`` -> ``/a/b``), when the
+        application allows extra path info."""
+        return self._extra_path_info
+
+    def field(self, name: str, default: str | None = None) -> str | None:
+        """The first value of query or form field *name*."""
+        return self._fields.get(name, default)
+
+    def hasField(self, name: str) -> bool:
+        return name in self._fields
+
+    def fields(self) -> dict[str, str | list[str]]:
+        return self._fields.to_dict()
+
+    def cookie(self, name: str, default: str | None = None) -> str | None:
+        return self.http.cookies.get(name, default)
+
+
+class ServletResponse:
+    """A buffered response: ``write`` collects, ``flush`` starts streaming.
+
+    Until the first :meth:`flush` the status and headers may change; after it they
+    are on the wire and setting them raises :class:`HeadersLocked`. Written from a
+    pool thread; the chunks reach the event loop through a queue.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.status = 200
+        self.headers: dict[str, str] = {"Content-Type": "text/html; charset=utf-8"}
+        self.cookies: list[tuple[str, str, dict[str, Any]]] = []
+        self._loop = loop
+        self._buffer: list[str | bytes] = []
+        self._committed = False
+        #: Set (on the loop) when the head may go: at the first flush or at the end.
+        self.head_ready: asyncio.Future[bool] = loop.create_future()
+        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def _check_open(self) -> None:
+        if self._committed:
+            raise HeadersLocked("the headers were sent by flush(): set them before it")
+
+    def setStatus(self, code: int) -> None:
+        self._check_open()
+        self.status = code
+
+    def setHeader(self, name: str, value: str) -> None:
+        self._check_open()
+        self.headers[name] = value
+
+    def setCookie(self, name: str, value: str, **options: Any) -> None:
+        """A cookie; *options* are :meth:`relays_http.Response.set_cookie`'s."""
+        self._check_open()
+        self.cookies.append((name, value, options))
+
+    def sendRedirect(self, url: str, status: int = 302) -> None:
+        self.setStatus(status)
+        self.setHeader("Location", url)
+
+    def isCommitted(self) -> bool:
+        return self._committed
+
+    def write(self, text: str | bytes) -> None:
+        self._buffer.append(text)
+
+    def flush(self) -> None:
+        """Send the head (once) and what was written so far."""
+        data = self._take()
+        if not self._committed:
+            self._committed = True
+            self._loop.call_soon_threadsafe(_set, self.head_ready, True)
+        if data:
+            self._loop.call_soon_threadsafe(self.chunks.put_nowait, data)
+
+    def close(self) -> None:
+        """The servlet is done (called by the application after ``sleep``)."""
+        if self._committed:
+            data = self._take()
+            if data:
+                self._loop.call_soon_threadsafe(self.chunks.put_nowait, data)
+            self._loop.call_soon_threadsafe(self.chunks.put_nowait, None)
+        else:
+            self._loop.call_soon_threadsafe(_set, self.head_ready, False)
+
+    def body(self) -> bytes:
+        """What was written and not flushed."""
+        return self._take()
+
+    def _take(self) -> bytes:
+        buffered, self._buffer = self._buffer, []
+        return b"".join(
+            part.encode("utf-8") if isinstance(part, str) else part for part in buffered
+        )
+
+
+def _set(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+class Transaction:
+    """One request's passage through a servlet: request, response, session, servlet,
+    application."""
+
+    def __init__(
+        self,
+        application: Servlets,
+        request: ServletRequest,
+        response: ServletResponse,
+        servlet: Servlet,
+    ) -> None:
+        self._application = application
+        self._request = request
+        self._response = response
+        self._servlet = servlet
+
+    def application(self) -> Servlets:
+        return self._application
+
+    def request(self) -> ServletRequest:
+        return self._request
+
+    def response(self) -> ServletResponse:
+        return self._response
+
+    def servlet(self) -> Servlet:
+        return self._servlet
+
+    def session(self) -> Session:
+        """The request's session, from relays-sessions (register
+        ``Sessions(preload=True)``: servlets run on threads and cannot await it)."""
+        return session_of(self._request.http)
+
+    def hasSession(self) -> bool:
+        return self._request.http.session is not None
+
+
+class Servlet:
+    """A servlet: subclass it and write ``respondToGet`` and friends.
+
+    One instance serves one request at a time; instances are reused, so keep
+    per-request state in the transaction, or reset it in ``sleep``.
+    """
+
+    def awake(self, transaction: Transaction) -> None:
+        """Called before ``respond``: take what the request needs."""
+        self.transaction = transaction
+
+    def respond(self, transaction: Transaction) -> None:
+        """Call ``respondTo<Method>``; a 405 when there is none (HEAD uses GET's)."""
+        method = transaction.request().method()
+        name = "respondTo" + method.capitalize()
+        responder = getattr(self, name, None)
+        if responder is None and method == "HEAD":
+            responder = getattr(self, "respondToGet", None)
+        if responder is None:
+            allowed = sorted(
+                attribute[len("respondTo") :].upper()
+                for attribute in dir(self)
+                if attribute.startswith("respondTo")
+            )
+            raise MethodNotAllowed(allowed)
+        responder(transaction)
+
+    def sleep(self, transaction: Transaction) -> None:
+        """Called after ``respond``, even when it failed: let go of the request."""
+        self.transaction = None  # type: ignore[assignment]
+
+
+class Page(Servlet):
+    """An HTML page: ``writeContent`` is usually all a subclass writes."""
+
+    transaction: Transaction
+
+    def respondToGet(self, transaction: Transaction) -> None:
+        self._handle(transaction)
+
+    def respondToPost(self, transaction: Transaction) -> None:
+        self._handle(transaction)
+
+    def _handle(self, transaction: Transaction) -> None:
+        action = transaction.request().field("_action_")
+        if action is not None and action in self.actions():
+            getattr(self, action)()
+        self.writeHTML()
+
+    def actions(self) -> list[str]:
+        """The method names a form may call through its ``_action_`` field."""
+        return []
+
+    def request(self) -> ServletRequest:
+        return self.transaction.request()
+
+    def response(self) -> ServletResponse:
+        return self.transaction.response()
+
+    def session(self) -> Session:
+        return self.transaction.session()
+
+    def write(self, *parts: object) -> None:
+        """Write each part (``str`` as is, anything else through ``str()``)."""
+        response = self.transaction.response()
+        for part in parts:
+            response.write(part if isinstance(part, str | bytes) else str(part))
+
+    def writeln(self, *parts: object) -> None:
+        self.write(*parts, "\n")
+
+    def title(self) -> str:
+        return type(self).__name__
+
+    def htTitle(self) -> str:
+        return html.escape(self.title())
+
+    def writeHTML(self) -> None:
+        self.writeln("<!DOCTYPE html>")
+        self.writeln("<html>")
+        self.writeHead()
+        self.writeBody()
+        self.writeln("</html>")
+
+    def writeHead(self) -> None:
+        self.writeln('<head><meta charset="utf-8"><title>', self.htTitle(), "</title></head>")
+
+    def writeBody(self) -> None:
+        self.writeln("<body>")
+        self.writeContent()
+        self.writeln("</body>")
+
+    def writeContent(self) -> None:
+        self.writeln("<h1>", self.htTitle(), "</h1>")

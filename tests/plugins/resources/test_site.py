@@ -1,0 +1,160 @@
+"""The resource tree on an in-memory server: traversal, methods, streaming, producers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from relays_http.testing import Client, memory_server
+from relays_resources import (
+    NOT_DONE_YET,
+    ClientDisconnected,
+    NameVirtualHost,
+    Redirect,
+    Resource,
+    ResourceRequest,
+    Site,
+)
+
+
+class Hello(Resource):
+    isLeaf = True
+
+    def render_GET(self, request: ResourceRequest) -> bytes:
+        return b"hello " + b"/".join(request.prepath) + b" | " + b"/".join(request.postpath)
+
+
+class Form(Resource):
+    def render_POST(self, request: ResourceRequest) -> bytes:
+        return b"name=" + request.args[b"name"][0]
+
+
+class Later(Resource):
+    def __init__(self, gone: asyncio.Future[BaseException | None]) -> None:
+        super().__init__()
+        self.gone = gone
+
+    def render_GET(self, request: ResourceRequest) -> object:
+        request.write(b"first ")
+        finished = request.notifyFinish()
+        finished.add_done_callback(lambda f: self.gone.set_result(f.exception()))
+        asyncio.get_running_loop().call_soon(self.second, request)
+        return NOT_DONE_YET
+
+    def second(self, request: ResourceRequest) -> None:
+        request.write(b"second")
+        request.finish()
+
+
+def tree(gone: asyncio.Future[BaseException | None]) -> Resource:
+    root = Resource()
+    root.putChild(b"hello", Hello())
+    root.putChild(b"form", Form())
+    root.putChild(b"later", Later(gone))
+    root.putChild(b"away", Redirect(b"/hello"))
+    return root
+
+
+async def test_traversal_methods_and_streaming() -> None:
+    gone: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+    server, transport = memory_server(Site(tree(gone)))
+    async with server:
+        client = Client(transport)
+        answer = await client.get("/hello/a/b")
+        assert answer.status == 200
+        assert answer.body == b"hello hello | a/b"
+        assert answer.headers["Content-Type"] == "text/html"
+        answer = await client.get("/nothing")
+        assert answer.status == 404
+        assert b"No Such Resource" in answer.body
+        answer = await client.request("GET", "/form")
+        assert answer.status == 405
+        assert answer.headers["Allow"] == "POST"
+        answer = await client.post(
+            "/form",
+            b"name=fred",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert answer.body == b"name=fred"
+        answer = await client.get("/later")
+        assert answer.body == b"first second"
+        assert await gone is None
+        answer = await client.get("/away")
+        assert answer.status == 302
+        assert answer.headers["Location"] == "/hello"
+        answer = await client.request("HEAD", "/hello")
+        assert answer.status == 200
+        assert answer.body == b""
+
+
+class Forever(Resource):
+    """Writes one chunk and never finishes: only the client leaving ends it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: asyncio.Future[asyncio.Future[None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def render_GET(self, request: ResourceRequest) -> object:
+        request.write(b"tick")
+        self.started.set_result(request.notifyFinish())
+        return NOT_DONE_YET
+
+
+async def test_notify_finish_fails_when_the_client_goes() -> None:
+    root = Resource()
+    forever = Forever()
+    root.putChild(b"forever", forever)
+    server, transport = memory_server(Site(root))
+    async with server:
+        client = Client(transport)
+        client.send_request("GET", "/forever")
+        finished = await forever.started
+        await client.receive()
+        client.close()
+        with pytest.raises(ClientDisconnected):
+            await finished
+
+
+class Pulled:
+    """A pull producer: one chunk per resumeProducing, three in all."""
+
+    def __init__(self, request: ResourceRequest) -> None:
+        self.request = request
+        self.left = 3
+
+    def resumeProducing(self) -> None:
+        if self.left:
+            self.left -= 1
+            self.request.write(b"chunk%d;" % self.left)
+        else:
+            self.request.unregisterProducer()
+            self.request.finish()
+
+    def pauseProducing(self) -> None:
+        raise AssertionError("a pull producer is never paused")
+
+    def stopProducing(self) -> None:
+        raise AssertionError("the client stayed")
+
+
+class PullResource(Resource):
+    def render_GET(self, request: ResourceRequest) -> object:
+        request.registerProducer(Pulled(request), False)
+        return NOT_DONE_YET
+
+
+async def test_pull_producer_and_virtual_hosts() -> None:
+    other = Resource()
+    other.putChild(b"pull", PullResource())
+    hosts = NameVirtualHost(default=Resource())
+    hosts.addHost(b"example.org", other)
+    server, transport = memory_server(Site(hosts))
+    async with server:
+        client = Client(transport)
+        answer = await client.get("/pull", headers={"Host": "example.org:8080"})
+        assert answer.body == b"chunk2;chunk1;chunk0;"
+        answer = await client.get("/pull", headers={"Host": "elsewhere"})
+        assert answer.status == 404
