@@ -143,7 +143,8 @@ def test_duration_measures_the_handler(serve: Callable[..., Server], capture) ->
     get(server, "/slow")
     elapsed_us = (time.perf_counter() - started) * 1_000_000
     duration = int(parse(log.wait_for(1)[0])["duration"])
-    assert 50_000 <= duration <= elapsed_us
+    # uvloop's timers fire on its millisecond clock, a little before 50 ms by perf_counter.
+    assert 49_000 <= duration <= elapsed_us
 
 
 def test_proxy_trusted(serve: Callable[..., Server], capture) -> None:
