@@ -63,6 +63,22 @@ def test_tls(tls_files: tuple[str, ssl.SSLContext]) -> None:
         server.stop()
 
 
+def test_plain_http_on_a_tls_port_gets_a_plain_400(tls_files: tuple[str, ssl.SSLContext]) -> None:
+    certfile, _ = tls_files
+    server = started(Server("tls://127.0.0.1:0", certfile=certfile) + Hello())
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 400 ")
+        assert b"https://" in data
+        assert b"connection: close" in data.lower()
+    finally:
+        server.stop()
+
+
 def test_unix_socket() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/http.sock"

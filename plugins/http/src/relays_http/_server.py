@@ -120,6 +120,16 @@ class HTTP(BaseComponent):
         self._deadlines.start()
         self._connections[sock] = HTTPConnection(context, sock)
 
+    @handler("not_tls")
+    def _on_not_tls(self, sock: Connection, data: bytes) -> None:
+        """Plain text reached a TLS port (relays-sockets' ``not_tls``): most likely an
+        ``http://`` URL for an HTTPS server. Say so in a plain 400, as cheroot does, instead of
+        a failed handshake the client cannot explain; the transport lingers the connection."""
+        reason = "this port speaks HTTPS: use an https:// URL (plain HTTP was sent to TLS)"
+        sock.write(protocol.render_error_response(400, reason))
+        if self._context.watch_bad_requests:
+            self.fire(BadRequestEvent(sock, 400, reason, None))
+
     @handler("read")
     def _on_read(self, sock: Connection, data: bytes) -> None:
         connection = self._connections.get(sock)
