@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from relays import BaseComponent, Component, load_app
 from relays._cli import main
-from relays._plugins import reset_plugin_manager
+from relays._plugins import plugin_manager, reset_plugin_manager
+from relays.hookspecs import hookimpl
 
 
 @pytest.fixture(autouse=True)
@@ -147,3 +149,45 @@ def test_a_configure_hook_refusing_options_is_a_clear_error(
     register_plugin(Picky(), name="picky")
     assert main(["plugins"]) == 2
     assert "relays plugins: error: --level must be one of debug, info" in capsys.readouterr().err
+
+
+class _Shaped:
+    """An app of a foreign kind: only a plugin that knows the shape can serve it."""
+
+
+class _ShapeAdapter:
+    """A plugin that wraps :class:`_Shaped` objects in a component."""
+
+    @hookimpl
+    def relays_adapt_app(self, app: object) -> BaseComponent | None:
+        if isinstance(app, _Shaped):
+            return Component(channel="adapted")
+        return None
+
+
+@pytest.fixture
+def shape_adapter() -> Iterator[None]:
+    plugin = _ShapeAdapter()
+    plugin_manager().register(plugin)
+    try:
+        yield
+    finally:
+        plugin_manager().unregister(plugin)
+
+
+def test_a_plugin_adapts_an_app_that_is_not_a_component(
+    shape_adapter: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "foreign.py").write_text(
+        f"from {__name__} import _Shaped\napp = _Shaped()\ndef make():\n    return _Shaped()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # The object itself, and what a factory returns, are both offered to the plugins.
+    assert load_app("foreign:app").channel == "adapted"
+    assert load_app("foreign:make").channel == "adapted"
+
+
+def test_an_app_no_plugin_adapts_names_the_plugins_that_could(app_module: str) -> None:
+    with pytest.raises(ValueError, match="relays-asgi"):
+        load_app(f"{app_module}:not_a_component")

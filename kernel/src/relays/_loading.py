@@ -33,11 +33,31 @@ def load_app(target: str) -> BaseComponent:
             obj = getattr(obj, part)
         except AttributeError:
             raise ValueError(f"{module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(obj, BaseComponent) and callable(obj):
+    if isinstance(obj, BaseComponent):
+        return obj
+    adapted = _adapt(obj)
+    if adapted is not None:
+        return adapted
+    if callable(obj):
         obj = obj()
-    if not isinstance(obj, BaseComponent):
-        raise ValueError(f"{target!r} is not a component (nor a factory that returns one)")
-    return obj
+        if isinstance(obj, BaseComponent):
+            return obj
+        adapted = _adapt(obj)
+        if adapted is not None:
+            return adapted
+    raise ValueError(
+        f"{target!r} is not a component, nor an app an installed plugin serves (a WSGI"
+        " callable with relays-http, an ASGI app with relays-asgi), nor a factory that"
+        " returns one"
+    )
+
+
+def _adapt(obj: object) -> BaseComponent | None:
+    """Ask the plugins whether *obj* is an app of a kind they can wrap as a component."""
+    from ._plugins import plugin_manager
+
+    adapted: BaseComponent | None = plugin_manager().hook.relays_adapt_app(app=obj)
+    return adapted
 
 
 def _import(name: str) -> Any:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "hookimpl",
     "hookspec",
+    "relays_adapt_app",
     "relays_add_commands",
     "relays_add_hookspecs",
     "relays_add_options",
@@ -88,6 +89,19 @@ def relays_dispatcher(name: str) -> Callable[..., BaseComponent] | None:
     Dispatchers route requests of a protocol to handlers (``"static"``, ``"xmlrpc"``,
     ``"jsonrpc"``, ...). The factory takes keyword arguments defined by the
     dispatcher and returns a component. Return ``None`` for other names.
+    """
+
+
+@hookspec(firstresult=True)
+def relays_adapt_app(app: object) -> BaseComponent | None:
+    """Wrap *app*, something that is not a component, as one; ``None`` if it is not yours.
+
+    Called by :func:`relays.load_app` (so by ``relays serve module:app`` and
+    ``relays run``) when the named object is not a component: first with the object
+    itself, then, if nobody took it and it is a factory, with what the factory
+    returned. This is how ``relays serve`` hosts a WSGI callable (relays-http) or an
+    ASGI app (relays-asgi) without the kernel knowing either. Recognise your kind by
+    shape (its signature), never by calling it.
     """
 
 
