@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Self
 
 from . import _running
 from ._dispatch import NOT_DELIVERED, Hub
+from ._dispatch import deliver as _hub_deliver
 from ._events import Event, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
 from ._values import Value
@@ -240,23 +241,9 @@ class BaseComponent:
             hub._schedule_flush()
         return value
 
-    def deliver(self, kind: type[Event], channels: tuple[Any, ...], *args: Any) -> Any:
-        """Run what firing ``kind(*args)`` on *channels* would run, now, without the event.
-
-        For a transport's hot path (a connection's ``read``, say), where making and
-        queueing an event costs more than its handler. It works only when nobody could
-        tell the difference: the tree is idle (on the loop's thread, nothing queued,
-        nothing dispatching: the event would have run next anyway), exactly one handler
-        would run, a plain function that does not take the event (or none would run),
-        nobody waits for *kind*'s name, no ``complete`` is being tracked in the tree, and
-        *kind* asks for no ``success``, ``failure``, ``complete`` or ``priority``. Then it
-        returns the handler's return value (None when no handler ran); if the handler
-        raises, the error is reported as an ``exception`` event, exactly as for a fired
-        event, and None is returned. The events the handler fired are dispatched before
-        it returns, as they would have been right after the event it stands for. Otherwise
-        nothing runs and it returns :data:`NOT_DELIVERED`: fire the event as usual.
-        """
-        return self._hub.deliver(kind, channels, args)
+    #: Run what firing an event would run, now, without the event (see
+    #: :func:`relays._dispatch.deliver`: the Hub's code, bound here with no call between).
+    deliver = _hub_deliver
 
     def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
         """Fire *event*; ``await`` the call for its result (or its handler's error).

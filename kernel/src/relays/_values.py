@@ -124,8 +124,10 @@ class Value:
         return future
 
     def __await__(self) -> Generator[Any, None, Any]:
-        if self.done:
-            return self.outcome()
+        if self.done:  # (``outcome()``, inlined: a ``call()`` round trip ends here)
+            if self.errors:
+                raise self.result
+            return self.result
         return (yield from self.future().__await__())
 
     def get(self, timeout: float | None = None) -> Any:
