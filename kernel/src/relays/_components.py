@@ -280,9 +280,14 @@ class BaseComponent:
 
     # -- running (see _running.py) ---------------------------------------------------
 
-    def run(self, *, use_uvloop: bool | None = None) -> None:
-        """Run the tree until stopped; SIGINT and SIGTERM stop it gracefully."""
-        _running.run(self, use_uvloop=use_uvloop)
+    def run(self, *, use_uvloop: bool | None = None, freeze_gc: bool | None = None) -> None:
+        """Run the tree until stopped; SIGINT and SIGTERM stop it gracefully.
+
+        Once the ``started`` handlers have finished, the objects made so far are frozen
+        out of the cycle collector's sight (``gc.freeze()``): full collections stop
+        walking them. ``freeze_gc=False`` (or ``RELAYS_GC_FREEZE=0``) turns that off.
+        """
+        _running.run(self, use_uvloop=use_uvloop, freeze_gc=freeze_gc)
 
     async def run_async(self) -> None:
         """Run the tree inside the current asyncio program until :meth:`stop`.

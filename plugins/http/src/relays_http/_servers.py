@@ -170,13 +170,13 @@ class BaseServer(BaseComponent):
             self._ready = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
 
-    def run(self, *, use_uvloop: bool | None = None) -> None:
+    def run(self, *, use_uvloop: bool | None = None, freeze_gc: bool | None = None) -> None:
         """Run the tree until stopped (see :meth:`relays.BaseComponent.run`).
 
         Raises :class:`BindError`, once the tree has stopped, when the server could not
         listen.
         """
-        super().run(use_uvloop=use_uvloop)
+        super().run(use_uvloop=use_uvloop, freeze_gc=freeze_gc)
         if self.bind_error is not None:
             raise self.bind_error
 
