@@ -40,9 +40,11 @@ from ._tools import inspect
 from ._tree import findchannel, findcmp, findroot, findtype, flatten
 from ._values import Value
 from ._version import __version__
+from ._watchdog import BLOCKED_LOOP_THRESHOLD
 from ._workers import Task, Worker, task
 
 __all__ = [
+    "BLOCKED_LOOP_THRESHOLD",
     "NOT_DELIVERED",
     "BaseComponent",
     "Component",

@@ -22,6 +22,7 @@ from ._dispatch import deliver as _hub_deliver
 from ._events import Event, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
 from ._values import Value
+from ._watchdog import BLOCKED_LOOP_THRESHOLD
 
 __all__ = ["NOT_DELIVERED", "BaseComponent", "Component"]
 
@@ -89,6 +90,9 @@ class BaseComponent:
     """
 
     channel: Any = "*"
+    #: Seconds a handler may hold the event loop before a warning names it (the root's
+    #: setting counts; None turns it off; ``RELAYS_BLOCKED_LOOP_MS`` overrides it).
+    blocked_loop_threshold: float | None = BLOCKED_LOOP_THRESHOLD
     #: ``(attribute, spec)`` for every handler method of the class.
     _handler_specs: ClassVar[tuple[tuple[str, HandlerSpec], ...]] = ()
     _implicit_handlers: ClassVar[bool] = False

@@ -4,7 +4,8 @@ Every way of running ends in :func:`run_async`: attach the tree's hub to the run
 loop, fire ``started``, wait for a stop request, fire ``stopped`` and let its handlers
 finish, cancel handler tasks still running, detach. Stop requests arrive through one
 future, set from the loop's thread (``call_soon_threadsafe`` from anywhere else), so
-stopping is safe from signal handlers, other threads and handlers alike.
+stopping is safe from signal handlers, other threads and handlers alike. While it runs,
+the loop is watched for handlers that block it (:mod:`relays._watchdog`).
 
 The heap after start-up. A server builds most of its long-lived objects while it starts
 (modules, routes, components, the listening sockets' state). Python's cycle collector
@@ -32,6 +33,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from ._events import Signal, Started, Stopped
+from ._watchdog import blocked_loop_threshold, watchdog
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
@@ -151,6 +153,9 @@ async def run_async(
     hub = component._hub
     hub.attach(loop)
     installed = _install_signal_handlers(component, loop) if signals else []
+    threshold = blocked_loop_threshold(component.blocked_loop_threshold)
+    if threshold is not None:
+        watchdog.watch(loop, threshold)
     try:
         started = component.fire(Started(component), "*")
         if freeze_gc:
@@ -167,6 +172,8 @@ async def run_async(
         await hub.cancel_tasks()
         for signo in installed:
             loop.remove_signal_handler(signo)
+        if threshold is not None:
+            watchdog.unwatch(loop)
         hub.detach()
         component._runner = None
 
