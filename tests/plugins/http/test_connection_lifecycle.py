@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,6 +153,43 @@ def test_a_response_in_flight_when_the_app_stops_is_delivered_whole() -> None:
     assert body == b"slow " * 2000
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", app.port), timeout=1).close()
+
+
+def test_a_request_on_its_way_when_the_app_stops_is_answered(server: Server) -> None:
+    # Part of a head is in when the stop begins: the client has sent a request, and
+    # closing now would drop it without an answer.
+    received = threading.Event()
+
+    class Watch(Component):
+        channel = "web"
+
+        @relays.handler("read", priority=1)
+        def _read(self, sock: Any, data: bytes) -> None:
+            received.set()
+
+    server += Watch()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+        assert received.wait(5)
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        # The transport closes its listener once the protocol has looked at every
+        # connection: from then on this one has been kept or closed.
+        for _ in range(500):  # bounded: 5 s
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            received.wait(0.01)
+        else:
+            raise AssertionError("the listener never closed")
+        client.sendall(b"\r\n")
+        answer = read_all(client)
+        stopping.join(10)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close" in head.lower()
+    assert body == b"hello"
 
 
 SLOW_APP = """

@@ -2,10 +2,11 @@
 
 ``serve`` loads ``module:factory``, puts it under a :class:`~relays_http.Server`
 and runs it until SIGINT or SIGTERM, which stop it gracefully (connections finish
-their responses). With ``--workers N`` the parent process reserves the port, then
-supervises N forked workers that each listen on it with ``SO_REUSEPORT``, so the
-kernel spreads connections across them: it restarts those that die, reloads them
-on SIGHUP and stops them on SIGTERM (see :mod:`relays_http._supervisor`).
+their responses). With ``--workers N`` the parent process opens N sockets listening
+on the port with ``SO_REUSEPORT`` (so the kernel spreads connections across them),
+then supervises N forked workers that each accept from one of them: it restarts
+those that die, reloads them on SIGHUP and stops them on SIGTERM (see
+:mod:`relays_http._supervisor`).
 """
 
 from __future__ import annotations
@@ -164,8 +165,6 @@ def build_server(
     transport_options: dict[str, Any] = {}
     if options.certfile or options.keyfile:
         transport_options.update(certfile=options.certfile, keyfile=options.keyfile)
-    if options.workers > 1:
-        transport_options["reuse_port"] = True
     server = Server(
         options.bind if bind is None else bind,
         limits=_limits(options),
@@ -223,6 +222,32 @@ def _probe_port(family: socket.AddressFamily, host: str, port: int, bind: Any) -
         return int(probe.getsockname()[1])
 
 
+def _listening_sockets(
+    family: socket.AddressFamily, host: str, port: int, count: int, bind: Any
+) -> list[socket.socket]:
+    """*count* sockets listening on one port with ``SO_REUSEPORT``, one per worker slot.
+
+    The supervisor opens them and keeps them open (see :mod:`relays_http._supervisor`,
+    "Why slots"): a worker that stops closes only its own descriptor, so the
+    connections queued on its socket wait for the next worker of its slot instead of
+    being reset by the system.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            listening = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(listening)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            listening.bind((host, port))
+            listening.listen(socket.SOMAXCONN)
+    except OSError as error:
+        for listening in sockets:
+            listening.close()
+        raise BindError(bind, error) from None
+    return sockets
+
+
 def _run_workers(config: Config, app: BaseComponent) -> int:
     """Serve with ``--workers N`` supervised processes (see :mod:`relays_http._supervisor`)."""
     options = config.options
@@ -230,24 +255,21 @@ def _run_workers(config: Config, app: BaseComponent) -> int:
     if scheme not in ("tcp", "tcp4", "tcp6", "tls") or not hasattr(socket, "SO_REUSEPORT"):
         raise ValueError("--workers needs a TCP or TLS address and SO_REUSEPORT (Linux, BSD)")
     host, port = address
-    # Reserve the port (the real one when 0 was asked) without listening: only listening
-    # sockets receive connections, so the workers' sockets get them all.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     port = _probe_port(family, host, port, options.bind)
-    reserved = socket.socket(family, socket.SOCK_STREAM)
-    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        reserved.bind((host, port))
-    except OSError as error:
-        reserved.close()
-        raise BindError(options.bind, error) from None
-    bind = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+    listening = _listening_sockets(family, host, port, options.workers, options.bind)
 
-    def work(ready_fd: int, alive_fd: int) -> int:
-        # In a fresh worker process: the app under a server, linked to the supervisor.
+    def close_others(slot: int) -> None:
+        for number, other in enumerate(listening):
+            if number != slot:
+                other.close()
+
+    def work(slot: int, ready_fd: int, alive_fd: int) -> int:
+        # In a fresh worker process: the app under a server on its slot's socket,
+        # linked to the supervisor.
+        close_others(slot)
         try:
-            server = build_server(app, options, bind, quiet=True)
+            server = build_server(app, options, listening[slot], quiet=True)
             config.plugin_manager.hook.relays_app_created(app=server, config=config)
             server += WorkerLink(server, ready_fd, alive_fd)
             server.run(use_uvloop=options.uvloop)
@@ -270,9 +292,9 @@ def _run_workers(config: Config, app: BaseComponent) -> int:
         work,
         stop_timeout=options.shutdown_timeout + WORKER_STOP_MARGIN,
         on_ready=announce,
-        close_in_worker=reserved.close,
     )
     try:
         return supervisor.run()
     finally:
-        reserved.close()
+        for each in listening:
+            each.close()

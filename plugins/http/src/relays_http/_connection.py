@@ -265,8 +265,15 @@ class HTTPConnection:
 
     def stop(self) -> None:
         """The server stops: close now when idle, else after the response (which says
-        ``Connection: close``); the transport is told to wait (``sock.busy``)."""
-        if self.busy:
+        ``Connection: close``); the transport is told to wait (``sock.busy``).
+
+        A request on its way counts as busy: part of its head is here, or bytes the
+        transport read wait in ``read`` events not handled yet. Closing then would
+        drop a request the client already sent (it sees the connection end with no
+        answer), where a keep-alive connection with nothing sent may be closed: its
+        client retries.
+        """
+        if self.busy or self.started or getattr(self.sock, "pending_reads", 0):
             self.sock.busy = True  # part of the transport contract
         else:
             self.sock.close()

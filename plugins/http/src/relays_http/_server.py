@@ -119,6 +119,10 @@ class HTTP(BaseComponent):
             return
         self._deadlines.start()
         self._connections[sock] = HTTPConnection(context, sock)
+        if self._shutdown.stopping:
+            # Accepted while the server drains, its request on the way: answered (with
+            # ``Connection: close``) before the transport may close it.
+            sock.busy = True
 
     @handler("not_tls")
     def _on_not_tls(self, sock: Connection, data: bytes) -> None:

@@ -67,6 +67,19 @@ class BindError(OSError):
         return self.message
 
 
+#: URL schemes people write where a transport address belongs, and the transport meant.
+_URL_SCHEMES = {"http": "tcp", "https": "tls", "ws": "tcp", "wss": "tls"}
+
+
+def _transport_advice(bind: str, scheme: str) -> str:
+    """What to write instead of an ``http://`` URL as a server's address."""
+    suggested = _URL_SCHEMES[scheme] + bind[len(scheme) :].rstrip("/")
+    tls = " (with certfile= and keyfile=)" if _URL_SCHEMES[scheme] == "tls" else ""
+    return (
+        f"a server listens on a transport address, not a {scheme}:// URL: use {suggested!r}" + tls
+    )
+
+
 def _shown(address: Any) -> str:
     if isinstance(address, tuple) and len(address) == 2:
         host = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
@@ -81,7 +94,9 @@ class BaseServer(BaseComponent):
 
     *bind* is a transport address: ``"tcp://127.0.0.1:8000"``, ``"unix:///run/app.sock"``,
     ``"tls://0.0.0.0:8443"`` (with *certfile*/*keyfile*), a ``(host, port)`` tuple, or an
-    already bound :class:`socket.socket`. The transport is found through the plugins'
+    already bound :class:`socket.socket`; an ``http://`` or ``https://`` URL is refused
+    with a :class:`ValueError` naming the ``tcp://`` or ``tls://`` address meant. The
+    transport is found through the plugins'
     ``relays_transport`` hook, and *transport_options* go to it unchanged (``certfile``,
     ``keyfile``, ``ssl_context``, ``reuse_port``, ...). Pass *transport* to use a
     transport component you made yourself (a :class:`relays.testing.MemoryTransport` in
@@ -111,6 +126,8 @@ class BaseServer(BaseComponent):
             )
         if transport is None:
             scheme = "tcp" if isinstance(bind, socket.socket) else parse_address(bind)[0]
+            if scheme in _URL_SCHEMES:
+                raise ValueError(_transport_advice(bind, scheme))
             factory = find_transport(scheme).server
             if factory is None:
                 raise ValueError(f"transport {scheme!r} cannot listen; use a stream transport")

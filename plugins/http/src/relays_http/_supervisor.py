@@ -11,23 +11,33 @@ worker writes its pid once it listens. Each turn of the loop handles the signals
 that arrived, reaps the workers that exited, reads who is ready, and starts
 workers where some are missing.
 
-Workers and generations. Each worker belongs to a generation. The workers of the
-current generation are kept at N: one that exits while nobody asked it to is
-logged with its cause (exit status or signal) and replaced. A worker that dies
-within ``boot_grace`` seconds of its start (a crash at start-up, say) makes the
-supervisor wait before the next start, doubling the wait each time up to
-``max_restart_delay``, so a broken app does not spin the machine; a worker that
-lived longer resets the wait. A worker that cannot start at all (the app fails
-to build, the port cannot be bound) exits with :data:`WORKER_BOOT_FAILED`, and
-the supervisor stops everything: retrying cannot help.
+Workers, slots and generations. Each worker fills one of N *slots* and belongs to
+a generation. The workers of the current generation are kept at one per slot: one
+that exits while nobody asked it to is logged with its cause (exit status or
+signal) and replaced. A worker that dies within ``boot_grace`` seconds of its start
+(a crash at start-up, say) makes the supervisor wait before the next start,
+doubling the wait each time up to ``max_restart_delay``, so a broken app does not
+spin the machine; a worker that lived longer resets the wait. A worker that
+cannot start at all (the app fails to build, the port cannot be bound) exits with
+:data:`WORKER_BOOT_FAILED`, and the supervisor stops everything: retrying cannot
+help.
 
-Signals. ``SIGHUP`` reloads gracefully: a new generation of N workers starts and,
-once all of them listen, the old workers get ``SIGTERM`` and drain (they finish
-the responses they started, then exit); if the new ones do not listen within
+Signals. ``SIGHUP`` reloads gracefully: a new generation of N workers starts (one
+per slot) and, once all of them listen, the old workers get ``SIGTERM`` and drain
+(they finish the responses they started, then exit); if the new ones do not listen within
 ``ready_timeout`` the reload is abandoned and the old ones keep serving.
 ``SIGTERM`` or a first ``SIGINT`` stops gracefully: every worker gets ``SIGTERM``
 and the supervisor exits once all are gone, killing any still there after
 ``stop_timeout``. A second ``SIGINT`` kills every worker at once.
+
+Why slots. The work a worker does is given its slot number, so that whatever the
+slot stands for outlives the workers that fill it. ``relays serve`` gives each slot
+a listening socket the supervisor opened and keeps open: with ``SO_REUSEPORT`` the
+system queues each connection on one socket of the group, and a socket closed with
+connections still in its queue resets them. A worker that stops (a reload, a
+crash) only closes its own descriptor; the connections queued on its slot's socket
+wait there for the next worker of the slot (on a reload, already listening) instead
+of being reset.
 
 The other way round. A worker must not outlive its supervisor (a new start would
 then run beside orphans). On Linux a worker asks the kernel for ``SIGTERM`` when
@@ -49,7 +59,7 @@ import signal
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from relays import BaseComponent, handler
@@ -147,18 +157,20 @@ class WorkerLink(BaseComponent):
 
 
 class _Worker:
-    __slots__ = ("generation", "pid", "ready", "retiring", "started")
+    __slots__ = ("generation", "pid", "ready", "retiring", "slot", "started")
 
-    def __init__(self, pid: int, generation: int) -> None:
+    def __init__(self, pid: int, slot: int, generation: int) -> None:
         self.pid = pid
+        self.slot = slot
         self.generation = generation
         self.started = time.monotonic()
         self.ready = False
         self.retiring = False  # asked to stop: its exit is expected
 
 
-#: What a worker process runs: given the ready and alive pipe ends, returns an exit status.
-WorkerMain = Callable[[int, int], int]
+#: What a worker process runs: given its slot (0 to N - 1) and the ready and alive pipe
+#: ends, returns an exit status.
+WorkerMain = Callable[[int, int, int], int]
 
 
 class Supervisor:
@@ -213,7 +225,7 @@ class Supervisor:
         watched = (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
         previous = {signo: signal.signal(signo, self._on_signal) for signo in watched}
         try:
-            self._spawn(self.count)
+            self._spawn(range(self.count))
             self._reload_deadline = time.monotonic() + self.ready_timeout
             while self._workers or not self._stopping:
                 self._sleep()
@@ -252,7 +264,7 @@ class Supervisor:
                 pass
 
     def _pending_restart(self) -> float | None:
-        return self._restart_at if self._missing() and not self._stopping else None
+        return self._restart_at if self._missing_slots() and not self._stopping else None
 
     # -- signals ---------------------------------------------------------------------
 
@@ -281,7 +293,7 @@ class Supervisor:
         self._generations += 1
         self._generation = self._generations
         logger.info("SIGHUP: starting %d new workers, then stopping the old ones", self.count)
-        self._spawn(self.count)
+        self._spawn(range(self.count))
         self._reload_deadline = time.monotonic() + self.ready_timeout
 
     def _stop(self, reason: str) -> None:
@@ -303,15 +315,15 @@ class Supervisor:
 
     # -- workers ---------------------------------------------------------------------
 
-    def _spawn(self, how_many: int) -> None:
-        for _ in range(how_many):
+    def _spawn(self, slots: Iterable[int]) -> None:
+        for slot in slots:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the worker; measured by the tests' requests
-                self._become_worker()
-            self._workers[pid] = _Worker(pid, self._generation)
+                self._become_worker(slot)
+            self._workers[pid] = _Worker(pid, slot, self._generation)
             logger.info("worker %d started", pid)
 
-    def _become_worker(self) -> None:
+    def _become_worker(self, slot: int) -> None:
         code = WORKER_BOOT_FAILED
         try:
             supervisor = os.getppid()
@@ -322,7 +334,7 @@ class Supervisor:
             for fd in (*self._wakeup, self._ready[0], self._alive[1]):
                 os.close(fd)
             self._close_in_worker()
-            code = self._work(self._ready[1], self._alive[0])
+            code = self._work(slot, self._ready[1], self._alive[0])
         except BaseException:  # never return into the supervisor's loop
             logger.exception("worker %d failed", os.getpid())
         finally:
@@ -385,20 +397,19 @@ class Supervisor:
             extra=_BOUNDED,
         )
 
-    def _missing(self) -> int:
-        current = sum(
-            1
+    def _missing_slots(self) -> list[int]:
+        """The slots no worker of the current generation fills."""
+        filled = {
+            worker.slot
             for worker in self._workers.values()
             if worker.generation == self._generation and not worker.retiring
-        )
-        return self.count - current
+        }
+        return [slot for slot in range(self.count) if slot not in filled]
 
     def _replace_missing(self) -> None:
         if self._stopping or time.monotonic() < self._restart_at:
             return
-        missing = self._missing()
-        if missing > 0:
-            self._spawn(missing)
+        self._spawn(self._missing_slots())
 
     # -- readiness -------------------------------------------------------------------
 

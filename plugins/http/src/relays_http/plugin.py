@@ -6,6 +6,7 @@ modules are imported only when a hook is actually asked for them.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,13 @@ from relays.hookspecs import hookimpl
 if TYPE_CHECKING:
     from relays import BaseComponent
 
-__all__ = ["relays_add_commands", "relays_dispatcher", "relays_protocol", "relays_provides"]
+__all__ = [
+    "relays_adapt_app",
+    "relays_add_commands",
+    "relays_dispatcher",
+    "relays_protocol",
+    "relays_provides",
+]
 
 
 @hookimpl
@@ -42,6 +49,48 @@ def relays_dispatcher(name: str) -> Callable[..., BaseComponent] | None:
 
         return Gateway
     return None
+
+
+@hookimpl
+def relays_adapt_app(app: object) -> BaseComponent | None:
+    """A WSGI application becomes a :class:`~relays_http.Gateway` serving it at ``/``.
+
+    Recognised by its signature alone (it is never called here): a callable taking
+    exactly two required positional parameters, ``(environ, start_response)``. A Flask
+    or Django application object, a plain function and a bound method all have it;
+    ASGI apps take three (or one), components and their classes are not looked at.
+    """
+    if not _is_wsgi_application(app):
+        return None
+    from ._wsgi_gateway import Gateway
+
+    return Gateway({"/": app})  # type: ignore[dict-item]
+
+
+def _is_wsgi_application(app: object) -> bool:
+    """Whether *app* has a WSGI application's shape (see :func:`relays_adapt_app`)."""
+    from relays import BaseComponent
+
+    if isinstance(app, BaseComponent) or not callable(app):
+        return False
+    if isinstance(app, type) and issubclass(app, BaseComponent):
+        return False
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+        getattr(app, "__call__", None)  # noqa: B004 - the method itself is looked at
+    ):
+        return False
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):  # some built-ins have none: not ours to guess
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    return len(required) == 2 and all(parameter.kind in positional for parameter in required)
 
 
 @hookimpl

@@ -25,7 +25,9 @@ a connection found unmarked for ``idle_timeout`` seconds is closed. That costs t
 hot path one attribute store instead of rescheduling a timer per read.
 
 Stopping (the tree stops, ``close()`` is fired, or the server is unregistered) is
-graceful: stop accepting at once; close idle connections; let *busy* ones (a
+graceful: stop accepting at once (connections the system accepted just before, whose
+transport the loop makes a turn or two later, are let in and count as busy); close idle
+connections; let *busy* ones (a
 protocol still answering sets ``sock.busy``; ``read`` events not yet handled count
 too) finish for up to ``shutdown_timeout``, closing each as it becomes idle (a few
 times a second: stopping is rare, the hot path pays nothing for it); then close
@@ -67,6 +69,9 @@ logger = logging.getLogger("relays.sockets")
 REFUSAL_LOG_INTERVAL = 1.0
 #: Seconds between two looks for busy connections that became idle while stopping.
 SHUTDOWN_POLL_INTERVAL = 0.02
+#: Loop turns a stopping server waits, after closing its listener, for the connections
+#: accepted before the close to be handed over (see StreamServer._end).
+ACCEPTED_BEFORE_CLOSE_TURNS = 2
 
 
 class NotTLS(Event):
@@ -231,6 +236,12 @@ class StreamServer(_Endpoint):
             self._sweeper = None
         if self._server is not None:
             self._server.close()
+            # Connections the system handed over before the close but whose transport
+            # is not made yet: uvloop calls ``connection_made`` one loop turn after the
+            # accept, asyncio's server two (a task, then the call). Let them arrive and
+            # be served as part of the stop (see _admit), not reset once it is over.
+            for _ in range(ACCEPTED_BEFORE_CLOSE_TURNS):
+                await asyncio.sleep(0)
         for connection, handshake in list(self._handshaking.items()):
             handshake.cancel()
             connection.abort()
@@ -305,7 +316,13 @@ class StreamServer(_Endpoint):
         """Whether a new connection may stay: listening, and below ``max_connections``
         with the handshakes under way."""
         if self._state != "listening":
-            return False
+            if self._state != "closing":
+                return False
+            # Accepted by the system before the listener closed, handed to us after:
+            # asyncio's and uvloop's servers make a connection's transport a loop turn
+            # after the accept. Its peer has sent its request already; refusing now
+            # would reset it. It is served as a busy connection of the graceful stop.
+            connection.busy = True
         limit = self.limits.max_connections
         if limit is not None and len(self.connections) + len(self._handshaking) >= limit:
             self._refuse(connection)

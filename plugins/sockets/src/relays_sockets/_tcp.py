@@ -120,24 +120,25 @@ class TCPServer(StreamServer):
         limits = self.limits
         # Connections are accepted plain, TLS too: a TLS server's handshake is its own
         # step, counted against max_connections and timed (see StreamServer).
-        if self._socket is not None:
-            _defer_accept(self._socket, self.defer_accept)
-            _nodelay(self._socket)
-            return await loop.create_server(factory, sock=self._socket, backlog=limits.backlog)
-        assert self.bind is not None
-        host, port = self.bind
-        # On a selector loop: bound by asyncio, accepted by us (see _own_transport),
-        # unless turned off.
+        # On a selector loop: bound by asyncio (or given), accepted by us (see
+        # _own_transport), unless turned off.
         ours = chosen(loop, self.fast_transport)
-        server = await loop.create_server(
-            factory,
-            host,
-            port,
-            backlog=limits.backlog,
-            reuse_address=self.reuse_address,
-            reuse_port=self.reuse_port or None,
-            start_serving=False,
-        )
+        if self._socket is not None:
+            server = await loop.create_server(
+                factory, sock=self._socket, backlog=limits.backlog, start_serving=False
+            )
+        else:
+            assert self.bind is not None
+            host, port = self.bind
+            server = await loop.create_server(
+                factory,
+                host,
+                port,
+                backlog=limits.backlog,
+                reuse_address=self.reuse_address,
+                reuse_port=self.reuse_port or None,
+                start_serving=False,
+            )
         deferred = all([_defer_accept(bound, self.defer_accept) for bound in server.sockets])
         for bound in server.sockets:
             _nodelay(bound)
