@@ -11,7 +11,24 @@ read, :class:`Deadlines` runs one ``loop.call_later`` sweep per server that
 checks all deadlines a few times per shortest timeout: the hot path pays a float
 store, not a timer-heap insert and cancel. Each connection decides what its
 expiry means (a 408, or a quiet close when idle). While a handler runs there is
-no deadline.
+no deadline. ``header_timeout`` is a total: bytes trickling in do not extend it.
+
+Data rates (Kestrel's minimum data rates). A deadline per read cannot stop a
+client that sends a body one byte every few seconds, nor one that reads its
+answer that slowly: each keeps a slot for as long as it likes. So the sweep also
+checks averages, once ``data_rate_grace_period`` has passed:
+
+* the request body: the body bytes received since the request's first byte, over
+  the time since then, must reach ``min_request_body_rate`` (the connection asks,
+  :meth:`Deadlines.body_too_slow`, and answers 408);
+* the response: while a connection has output waiting to be sent (the client is
+  not keeping up), the bytes the transport sent since the sweep first saw output
+  waiting, over the time since then, must reach ``min_response_rate``; below it
+  the connection is reset (its answer is half sent: no status can be given).
+  This is watched on any connection whose transport tells its progress
+  (:class:`SupportsWriteProgress`: relays-sockets' does), whatever its phase, so
+  that a connection closing after a big answer is watched too; a transfer by
+  ``sendfile`` shows no waiting output and is not watched.
 
 Stopping. The component's ``stopped`` handler runs before the transport's (it
 is in the :attr:`relays.Priority` band before) and awaits :meth:`Shutdown.stop`:
@@ -27,11 +44,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+
+from relays.transports import supports
 
 from ._limits import Limits
 
 if TYPE_CHECKING:
+    from relays.transports import Connection
+
     from ._connection import HTTPConnection
 
 __all__ = [
@@ -41,6 +62,7 @@ __all__ = [
     "IDLE",
     "Deadlines",
     "Shutdown",
+    "SupportsWriteProgress",
     "loop_clock",
 ]
 
@@ -71,6 +93,25 @@ def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     return loop.time
 
 
+@runtime_checkable
+class SupportsWriteProgress(Protocol):
+    """A connection that tells how much of its output is sent and how much still waits.
+
+    The minimum response rate is checked on such connections only.
+    """
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes written but not sent yet."""
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes written and sent since the connection opened."""
+
+    def reset(self) -> None:
+        """Close at once, dropping the output that waits, the system's included."""
+
+
 class Deadlines:
     """The clock of one server's connections, and the sweep that expires them.
 
@@ -78,18 +119,45 @@ class Deadlines:
     any are open (:meth:`start` when one opens).
     """
 
-    __slots__ = ("_interval", "_open_connections", "_timer", "now")
+    __slots__ = (
+        "_body_rate",
+        "_grace",
+        "_interval",
+        "_open_connections",
+        "_response_rate",
+        "_sending",
+        "_timer",
+        "now",
+    )
 
     def __init__(
         self, limits: Limits, open_connections: Callable[[], Collection[HTTPConnection]]
     ) -> None:
         #: The loop's clock (see :func:`loop_clock`), taken when a sweep starts.
         self.now: Callable[[], float] = time.monotonic
-        timeouts = (limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout)
-        # A few sweeps per shortest timeout, within bounds.
+        timeouts = [limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout]
+        # A few sweeps per shortest timeout (or grace period, when rates are checked),
+        # within bounds.
+        if limits.min_request_body_rate or limits.min_response_rate:
+            timeouts.append(limits.data_rate_grace_period)
         self._interval = min(max(min(timeouts) / 4, SWEEP_INTERVAL_MIN), SWEEP_INTERVAL_MAX)
         self._open_connections = open_connections
         self._timer: asyncio.TimerHandle | None = None
+        self._body_rate = limits.min_request_body_rate
+        self._response_rate = limits.min_response_rate
+        self._grace = limits.data_rate_grace_period
+        # Connections seen with output waiting at the last sweep: since when (loop
+        # time), and how many bytes they had sent then. Remade by every sweep, so a
+        # connection that caught up (or is gone) leaves it.
+        self._sending: dict[Connection, tuple[float, int]] = {}
+
+    def body_too_slow(self, received: int, since: float, now: float) -> bool:
+        """Whether a request body of which *received* bytes came since *since* (when the
+        request's first byte came) is below ``min_request_body_rate``, past the grace
+        period."""
+        elapsed = now - since
+        rate = self._body_rate
+        return bool(rate) and elapsed > self._grace and received < rate * elapsed
 
     def start(self) -> None:
         """A connection opened: sweep from now on, if not already."""
@@ -102,18 +170,50 @@ class Deadlines:
         """Expire the connections past their deadline; run again while any are open."""
         now = self.now()
         connections = self._open_connections()
-        for connection in list(connections):
-            connection.expire(now)
+        if self._response_rate:
+            sending: dict[Connection, tuple[float, int]] = {}
+            for connection in list(connections):
+                connection.expire(now)
+                self._watch_output(connection.sock, now, sending)
+            self._sending = sending
+        else:
+            for connection in list(connections):
+                connection.expire(now)
         if connections:
             self._timer = asyncio.get_running_loop().call_later(self._interval, self.sweep)
         else:
             self._timer = None
+
+    def _watch_output(
+        self, sock: Connection, now: float, sending: dict[Connection, tuple[float, int]]
+    ) -> None:
+        """Abort *sock* if its client reads its output below ``min_response_rate``;
+        note it in *sending* while output waits (see the theory of operation)."""
+        if not supports(sock, SupportsWriteProgress):
+            return
+        progress = cast("SupportsWriteProgress", sock)  # what supports() said
+        if not progress.write_buffer_size:
+            return  # the client keeps up: nothing to measure
+        sent = progress.bytes_sent
+        since, sent_then = self._sending.get(sock) or (now, sent)
+        elapsed = now - since
+        if elapsed > self._grace and sent - sent_then < self._response_rate * elapsed:
+            logger.debug(
+                "%r read %d bytes in %.1f s, under min_response_rate: dropped",
+                sock,
+                sent - sent_then,
+                elapsed,
+            )
+            progress.reset()
+            return
+        sending[sock] = (since, sent_then)
 
     def stop(self) -> None:
         """No more sweeps (the server stops)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._sending = {}
 
 
 class Shutdown:
