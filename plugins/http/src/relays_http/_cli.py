@@ -52,6 +52,7 @@ _LIMIT_HELP = {
     "min_request_body_rate": "slowest request body in bytes/s after the grace period, 0: off",
     "min_response_rate": "slowest reader in bytes/s after the grace period, 0: off",
     "data_rate_grace_period": "seconds before the data rates are checked",
+    "shed_after": "seconds a request head is spared when connections are shed at the cap",
 }
 
 

@@ -55,3 +55,7 @@ class Limits(ProtocolLimits):
     min_response_rate: float = attrs.field(default=240.0, validator=_rate)
     #: Seconds a client gets before the data rates are checked, to get up to speed.
     data_rate_grace_period: float = attrs.field(default=5.0, validator=_positive)
+    #: Seconds a request head in the making is safe from being shed when a connection
+    #: arrives at ``max_connections`` (its bytes may be on the way); idle keep-alive
+    #: connections are shed first, then heads older than this, longest waiting first.
+    shed_after: float = attrs.field(default=1.0, validator=_positive)
