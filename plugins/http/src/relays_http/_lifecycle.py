@@ -36,15 +36,32 @@ idle connections are closed at once; busy ones are marked (``sock.busy``, which
 relays-sockets honours by waiting for them) and closed after their response,
 which says ``Connection: close``. We wait up to ``shutdown_timeout`` for them,
 then cancel what still streams.
+
+Stopping a process (:class:`ProcessStop`, armed by ``Server.run()`` and so by
+``relays serve``). A signal reaches the tree only when the loop is free: with
+sync handlers that block, every queued request would run first while the
+listener kept taking more. So Python-level handlers for SIGTERM and SIGINT sit
+beside the loop's own (they run between two bytecodes, even inside a blocking
+handler; the loop still sees the signal and stops the tree as usual). The first
+signal marks the server stopping, asks the loop to close the listening socket as
+soon as it gets control (no new connections: the first step of the stop), and
+starts a watchdog: if the process is still stopping ``shutdown_timeout`` plus
+:data:`STOP_MARGIN` seconds later, it is ended there and then, with a line that
+says so. A second signal ends it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from relays.transports import supports
 
@@ -61,6 +78,7 @@ __all__ = [
     "HEAD",
     "IDLE",
     "Deadlines",
+    "ProcessStop",
     "Shutdown",
     "SupportsWriteProgress",
     "loop_clock",
@@ -76,6 +94,12 @@ IDLE = 3  # keep-alive connection between requests
 
 #: Seconds between two looks for responses still in flight while stopping.
 SHUTDOWN_POLL_INTERVAL = 0.02
+#: The exit status of a process ended by :class:`ProcessStop` (the shell's status for
+#: a process killed by SIGTERM).
+EXIT_FORCED = 128 + signal.SIGTERM
+#: Seconds a stopping process gets beyond ``shutdown_timeout`` (to close what is left)
+#: before :class:`ProcessStop` ends it.
+STOP_MARGIN = 2.0
 #: Bounds of the time between two sweeps, whatever the timeouts.
 SWEEP_INTERVAL_MIN = 0.02
 SWEEP_INTERVAL_MAX = 1.0
@@ -264,3 +288,78 @@ class Shutdown:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class ProcessStop:
+    """The bounded stop of a process that serves: see the theory of operation.
+
+    :meth:`arm` on the loop once the tree runs (the loop's signal handlers are in
+    place then), :meth:`disarm` when the run is over. *stop_listening* closes the
+    listening socket (the transport's, when it can).
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, shutdown: Shutdown, stop_listening: Callable[[], None] | None) -> None:
+        self._shutdown = shutdown
+        self._stop_listening = stop_listening
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The handlers found when armed (the loop's): armed while not empty.
+        self._previous: dict[int, Any] = {}
+        self._watchdog: threading.Timer | None = None
+        #: Whether a first signal came.
+        self.signalled = False
+
+    def arm(self) -> None:
+        """Watch SIGTERM and SIGINT (in the main thread only: signals go there)."""
+        if threading.current_thread() is not threading.main_thread() or self._previous:
+            return
+        self._loop = asyncio.get_running_loop()
+        for signo in self.SIGNALS:
+            self._previous[signo] = signal.signal(signo, self._on_signal)
+
+    def disarm(self) -> None:
+        """The run is over: no watchdog, and the signals as they were (unless changed)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        for signo in self._previous:
+            if signal.getsignal(signo) == self._on_signal:
+                # The loop's own handler went with the loop: back to the default.
+                default = signal.default_int_handler if signo == signal.SIGINT else signal.SIG_DFL
+                signal.signal(signo, default)
+        self._previous = {}
+
+    def _on_signal(self, signo: int, frame: Any) -> None:
+        # Between two bytecodes of whatever runs: only flags, a thread-safe call and a
+        # timer here. The loop sees the signal too, and stops the tree when it can.
+        name = signal.Signals(signo).name
+        if self.signalled:
+            self._force(f"second {name}: stopping now")
+            return
+        self.signalled = True
+        self._shutdown.stopping = True
+        seconds = self._shutdown.timeout + STOP_MARGIN
+        # Not through logging, whose locks the interrupted code may hold.
+        with contextlib.suppress(OSError):
+            os.write(
+                sys.stderr.fileno(),
+                f"relays: {name}: stopping within {seconds:g} s (again to stop now)\n".encode(),
+            )
+        loop = self._loop
+        if self._stop_listening is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop_listening)
+        watchdog = self._watchdog = threading.Timer(
+            seconds, self._force, (f"still stopping {seconds:g} s after {name}: stopping now",)
+        )
+        watchdog.daemon = True
+        watchdog.start()
+
+    @staticmethod
+    def _force(why: str) -> None:
+        """End the process at once: what still runs (a blocked handler) cannot be waited
+        for. Said on stderr directly: logging's locks may be held by the code a signal
+        interrupted (log lines are flushed as they are written)."""
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), f"relays: {why}\n".encode())
+        os._exit(EXIT_FORCED)

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from relays import BaseComponent, Priority, handler
@@ -52,7 +53,7 @@ from relays.transports import Connection
 from . import _protocol as protocol
 from ._connection import HTTPConnection, ServerContext
 from ._dateline import DateLine
-from ._lifecycle import HEAD, IDLE, Deadlines, Shutdown
+from ._lifecycle import HEAD, IDLE, Deadlines, ProcessStop, Shutdown
 from ._limits import Limits
 from ._response import Response
 from ._upgrade import UpgradedConnection, UpgradeHandler
@@ -123,6 +124,8 @@ class HTTP(BaseComponent):
         self._upgraded: dict[Connection, UpgradedConnection] = {}
         self._deadlines = Deadlines(limits, self._connections.values)
         self._shutdown = Shutdown(shutdown_timeout)
+        # Set while a process is run for this server (see stopping_the_process).
+        self._process_stop: ProcessStop | None = None
         self._context = ServerContext(
             limits=limits,
             debug=debug,
@@ -233,6 +236,23 @@ class HTTP(BaseComponent):
     def _on_started(self, component: BaseComponent) -> None:
         if component is self.root:
             self._shutdown.stopping = False  # a tree run again serves keep-alive again
+            if self._process_stop is not None:
+                self._process_stop.arm()  # after the loop's signal handlers
+
+    @contextmanager
+    def stopping_the_process(self, stop_listening: Callable[[], None] | None) -> Iterator[None]:
+        """While the process runs this server's tree: a signal closes the listener first
+        (*stop_listening*), and the stop is bounded (see :class:`ProcessStop`).
+
+        ``Server.run()`` uses it; a server started in a thread or inside asyncio code
+        leaves signals to its host.
+        """
+        self._process_stop = ProcessStop(self._shutdown, stop_listening)
+        try:
+            yield
+        finally:
+            self._process_stop.disarm()
+            self._process_stop = None
 
     @handler("stopped", channel="*", priority=Priority.STOP_PROTOCOLS)
     async def _on_stopped(self, component: BaseComponent) -> None:
