@@ -50,6 +50,10 @@ _LIMIT_HELP = {
     "max_form_fields": "most fields in a form [413]",
     "max_form_field_size": "largest form field value in bytes [413]",
     "max_part_head_size": "largest header section of a multipart part [400]",
+    "min_request_body_rate": "slowest request body in bytes/s after the grace period, 0: off",
+    "min_response_rate": "slowest reader in bytes/s after the grace period, 0: off",
+    "data_rate_grace_period": "seconds before the data rates are checked",
+    "shed_after": "seconds a request head is spared when connections are shed at the cap",
 }
 
 

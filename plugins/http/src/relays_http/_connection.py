@@ -250,18 +250,25 @@ class HTTPConnection:
             self.release()
 
     def expire(self, now: float) -> None:
-        """A sweep looks at the deadline: past it, a 408 (or a quiet close when idle)."""
+        """A sweep looks at the deadline: past it, a 408 (or a quiet close when idle).
+        A body arriving below the minimum rate is a 408 too (see _lifecycle)."""
         phase = self.phase
-        if phase == HANDLING or now < self.deadline:
+        if phase == HANDLING:
             return
-        self.phase = HANDLING  # expire once
-        if phase == IDLE:
+        if now < self.deadline:
+            if phase != BODY or not self.context.deadlines.body_too_slow(
+                self.size, self.started, now
+            ):
+                return
+            reason = "request body arrived too slowly (under min_request_body_rate)"
+        elif phase == IDLE:
+            self.phase = HANDLING  # expire once
             self.sock.close()
+            return
         else:
-            what = "request head" if phase == HEAD else "request body"
-            self.refuse(
-                protocol.RemoteProtocolError(f"timed out receiving the {what}", status_code=408)
-            )
+            reason = f"timed out receiving the request {'head' if phase == HEAD else 'body'}"
+        self.phase = HANDLING  # expire once
+        self.refuse(protocol.RemoteProtocolError(reason, status_code=408))
 
     def stop(self) -> None:
         """The server stops: close now when idle, else after the response (which says
@@ -294,6 +301,8 @@ class HTTPConnection:
             if kind is _ProtocolRequest:
                 self.head = event  # type: ignore[assignment]
                 self.phase = BODY  # its deadline starts if we wait for the body
+                if not self.started:  # read with the request before it (pipelined)
+                    self.started = self.context.deadlines.now()
                 if event.expects_continue:  # type: ignore[union-attr]
                     self.sock.write(core.send_continue())
             elif kind is _EndOfMessage:

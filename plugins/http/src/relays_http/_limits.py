@@ -8,12 +8,23 @@ with :func:`attrs.evolve`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from ._protocol import Limits as ProtocolLimits
 from ._protocol._limits import KiB, MiB, _positive
 
 __all__ = ["KiB", "Limits", "MiB"]
+
+
+def _rate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A data rate in bytes per second; 0 turns its check off."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(
+            f"Limits.{attribute.name} must be 0 (off) or a positive number of bytes per second,"
+            f" not {value!r}"
+        )
 
 
 @attrs.frozen
@@ -33,3 +44,18 @@ class Limits(ProtocolLimits):
     max_form_field_size: int = attrs.field(default=1 * MiB, validator=_positive)
     #: Largest header section of one multipart part [400].
     max_part_head_size: int = attrs.field(default=16 * KiB, validator=_positive)
+    #: Slowest request body, in bytes per second on average from the request's first
+    #: byte, once ``data_rate_grace_period`` has passed [408]; 0 turns it off. Kestrel's
+    #: ``MinRequestBodyDataRate``: a client trickling a body cannot hold a connection
+    #: for ``body_timeout`` per byte.
+    min_request_body_rate: float = attrs.field(default=240.0, validator=_rate)
+    #: Slowest reader of a response, in bytes per second on average while output waits
+    #: to be sent, once ``data_rate_grace_period`` has passed (the connection is then
+    #: dropped); 0 turns it off. Kestrel's ``MinResponseDataRate``.
+    min_response_rate: float = attrs.field(default=240.0, validator=_rate)
+    #: Seconds a client gets before the data rates are checked, to get up to speed.
+    data_rate_grace_period: float = attrs.field(default=5.0, validator=_positive)
+    #: Seconds a request head in the making is safe from being shed when a connection
+    #: arrives at ``max_connections`` (its bytes may be on the way); idle keep-alive
+    #: connections are shed first, then heads older than this, longest waiting first.
+    shed_after: float = attrs.field(default=1.0, validator=_positive)

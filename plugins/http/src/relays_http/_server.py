@@ -7,12 +7,28 @@ Theory of operation
 :class:`~relays_http._connection.HTTPConnection`, which owns that connection's
 state and does the protocol's work (receiving, answering, keep-alive; see
 :mod:`relays_http._connection`). The component passes every transport event to
-the right one, refuses connections beyond ``max_connections`` with a 503, and
-keeps the :class:`~relays_http._connection.ServerContext` they share up to
+the right one, keeps the number of connections within ``max_connections`` (see
+below), and keeps the :class:`~relays_http._connection.ServerContext` they share up to
 date: which hooks are watched (checked when the tree changes), and through it
 the collaborators it owns, :class:`~relays_http._lifecycle.Deadlines` (the
 sweep of timeouts), :class:`~relays_http._dateline.DateLine` and
 :class:`~relays_http._lifecycle.Shutdown` (a graceful stop).
+
+Fair slots at the cap. When a connection arrives with ``max_connections`` open,
+refusing it would let whoever holds the slots keep them: 2,000 idle keep-alive
+connections, or heads that never end, and every new client gets a 503. So the
+connections that made the least progress make room first (:func:`least_progress`):
+idle keep-alive connections, the longest idle first (closed quietly: a client
+retries a request on a keep-alive connection that closed), then connections whose
+request head is not complete, the one waiting longest first (a 408, as when
+their deadline passes: silent connections, whose first bytes never came, are among
+them). A head younger than
+``shed_after`` seconds is spared, as its bytes may be on the way; a body being
+received and a request being answered are never shed. Only when nothing can be
+shed is the new connection refused with a 503. Shed connections stop counting at
+once, though they stay in the set until the transport says they are gone. The
+search scans every connection, so it sheds a batch (a hundredth of the cap) at a
+time: under a flood the scan runs once per batch, not per connection.
 
 Switching protocols. A connection whose handler answered
 :class:`~relays_http.SwitchProtocols` writes its ``101`` and asks to be handed
@@ -25,6 +41,10 @@ HTTP ones first, so HTTP connections pay nothing for this.
 
 from __future__ import annotations
 
+import heapq
+import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from relays import BaseComponent, Priority, handler
@@ -33,13 +53,43 @@ from relays.transports import Connection
 from . import _protocol as protocol
 from ._connection import HTTPConnection, ServerContext
 from ._dateline import DateLine
-from ._lifecycle import Deadlines, Shutdown
+from ._lifecycle import HEAD, IDLE, Deadlines, ProcessStop, Shutdown
 from ._limits import Limits
 from ._response import Response
 from ._upgrade import UpgradedConnection, UpgradeHandler
 from .events import BadRequestEvent, ResponseEvent
 
-__all__ = ["HTTP"]
+__all__ = ["HTTP", "least_progress"]
+
+
+def least_progress(
+    connections: Iterable[HTTPConnection],
+    now: float,
+    *,
+    header_timeout: float,
+    shed_after: float,
+    count: int,
+) -> list[HTTPConnection]:
+    """The (at most) *count* connections that made the least progress, least first.
+
+    Idle keep-alive connections come first, the longest idle first; then connections
+    whose request head is incomplete and older than *shed_after* seconds, the one
+    waiting longest first. A body being received or a request being answered never
+    comes; see the theory of operation.
+    """
+    ranked: list[tuple[int, float, int, HTTPConnection]] = []
+    for order, connection in enumerate(connections):
+        phase = connection.phase
+        if phase == IDLE:
+            # Its deadline is when it became idle plus the keep-alive timeout of all.
+            ranked.append((0, connection.deadline, order, connection))
+        elif phase == HEAD:
+            # When its head began: its first byte or, for a first request that sent
+            # nothing yet, the connection (whose deadline is header_timeout after it).
+            began = connection.started or connection.deadline - header_timeout
+            if now - began >= shed_after:
+                ranked.append((1, began, order, connection))
+    return [entry[3] for entry in heapq.nsmallest(count, ranked)]
 
 
 class HTTP(BaseComponent):
@@ -67,10 +117,15 @@ class HTTP(BaseComponent):
         super().__init__(channel=channel)
         limits = limits if limits is not None else Limits()
         self._connections: dict[Connection, HTTPConnection] = {}
+        # Connections shed at the cap that the transport has not reported gone yet: they
+        # no longer count (see the theory of operation).
+        self._shed: set[Connection] = set()
         # Connections handed to another protocol (see _hand_over): no longer HTTP's.
         self._upgraded: dict[Connection, UpgradedConnection] = {}
         self._deadlines = Deadlines(limits, self._connections.values)
         self._shutdown = Shutdown(shutdown_timeout)
+        # Set while a process is run for this server (see stopping_the_process).
+        self._process_stop: ProcessStop | None = None
         self._context = ServerContext(
             limits=limits,
             debug=debug,
@@ -110,7 +165,11 @@ class HTTP(BaseComponent):
     @handler("connect")
     def _on_connect(self, sock: Connection, *address: Any) -> None:
         context = self._context
-        if len(self._connections) + len(self._upgraded) >= context.limits.max_connections:
+        limit = context.limits.max_connections
+        if (
+            len(self._connections) + len(self._upgraded) - len(self._shed) >= limit
+            and not self._make_room()
+        ):
             reason = "too many connections; retry later"
             sock.write(protocol.render_error_response(503, reason))
             sock.linger()  # its request may be on the way: let the 503 arrive
@@ -158,6 +217,8 @@ class HTTP(BaseComponent):
 
     @handler("disconnect")
     def _on_disconnect(self, sock: Connection) -> None:
+        if self._shed:
+            self._shed.discard(sock)
         connection = self._connections.pop(sock, None)
         if connection is not None:
             connection.lost()
@@ -179,6 +240,23 @@ class HTTP(BaseComponent):
     def _on_started(self, component: BaseComponent) -> None:
         if component is self.root:
             self._shutdown.stopping = False  # a tree run again serves keep-alive again
+            if self._process_stop is not None:
+                self._process_stop.arm()  # after the loop's signal handlers
+
+    @contextmanager
+    def stopping_the_process(self, stop_listening: Callable[[], None] | None) -> Iterator[None]:
+        """While the process runs this server's tree: a signal closes the listener first
+        (*stop_listening*), and the stop is bounded (see :class:`ProcessStop`).
+
+        ``Server.run()`` uses it; a server started in a thread or inside asyncio code
+        leaves signals to its host.
+        """
+        self._process_stop = ProcessStop(self._shutdown, stop_listening)
+        try:
+            yield
+        finally:
+            self._process_stop.disarm()
+            self._process_stop = None
 
     @handler("stopped", channel="*", priority=Priority.STOP_PROTOCOLS)
     async def _on_stopped(self, component: BaseComponent) -> None:
@@ -187,6 +265,28 @@ class HTTP(BaseComponent):
         self._deadlines.stop()
         self._close_upgraded()
         await self._shutdown.stop(self._connections.values())
+
+    # -- fair slots at the cap --------------------------------------------------------
+
+    def _make_room(self) -> bool:
+        """At the cap: shed a batch of the connections that made the least progress;
+        False when none can be (see the theory of operation)."""
+        limits = self._context.limits
+        shed = self._shed
+        candidates = (c for c in self._connections.values() if c.sock not in shed)
+        batch = least_progress(
+            candidates,
+            self._deadlines.now(),
+            header_timeout=limits.header_timeout,
+            shed_after=limits.shed_after,
+            count=max(1, limits.max_connections // 100),
+        )
+        for connection in batch:
+            shed.add(connection.sock)
+            # As if its deadline had passed: an idle one closes quietly, a head gets its
+            # 408, once (the connection's own rules).
+            connection.expire(math.inf)
+        return bool(batch)
 
     # -- switching protocols ---------------------------------------------------------
 

@@ -193,7 +193,8 @@ class BaseServer(BaseComponent):
         Raises :class:`BindError`, once the tree has stopped, when the server could not
         listen.
         """
-        super().run(use_uvloop=use_uvloop, freeze_gc=freeze_gc)
+        with self.http.stopping_the_process(getattr(self.transport, "stop_listening", None)):
+            super().run(use_uvloop=use_uvloop, freeze_gc=freeze_gc)
         if self.bind_error is not None:
             raise self.bind_error
 

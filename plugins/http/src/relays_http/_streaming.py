@@ -8,6 +8,11 @@ runs :func:`stream_body` in a task, which writes each chunk through the protocol
 core (chunked framing, or none for ``HEAD``) and waits for ``sock.drain()``
 between two chunks when the transport has it, so a slow client holds back the
 iterator (backpressure); without ``drain`` it yields to the loop instead. A
+client that reads fast never makes ``drain`` wait, and a body that never waits
+itself (a sync iterator, or an async one that only yields) would then hold the
+loop until its end, stalling every other client: so the stream also yields to
+the loop after each :data:`YIELD_EVERY_BYTES` or :data:`YIELD_EVERY_SECONDS`,
+whichever comes first. A
 :class:`~relays_http.FileRegion` is framed by the core and its bytes moved by
 :func:`~relays_http._files.write_region` (``sendfile`` where it can).
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +49,11 @@ logger = logging.getLogger("relays.http")
 
 _Data = protocol.Data
 _END = protocol.EndOfMessage()
+
+#: A stream yields to the loop at least after this many bytes of body...
+YIELD_EVERY_BYTES = 64 * 1024
+#: ...or this many seconds, whichever comes first (other clients wait meanwhile).
+YIELD_EVERY_SECONDS = 0.001
 
 
 class ClientGone(Exception):
@@ -82,7 +93,13 @@ async def stream_body(
     if drain is not None:
         drain = ClientGone.guard(drain)
 
+    clock = time.monotonic
+    # Bytes sent since the stream last yielded to the loop, and when it did.
+    unyielded = 0
+    yielded_at = clock()
+
     async def send(chunk: Any) -> None:
+        nonlocal unyielded, yielded_at
         if isinstance(chunk, FileRegion):
             await _send_region(core, sock, chunk, drain)
             size = chunk.count
@@ -94,6 +111,12 @@ async def stream_body(
                 await drain()
         if count is not None:
             count(size)
+        # drain() returns at once while the client keeps up: yield anyway, now and then.
+        unyielded += size
+        if unyielded >= YIELD_EVERY_BYTES or clock() - yielded_at >= YIELD_EVERY_SECONDS:
+            await asyncio.sleep(0)
+            unyielded = 0
+            yielded_at = clock()
 
     try:
         if hasattr(body, "__aiter__"):
@@ -103,7 +126,7 @@ async def stream_body(
             for chunk in body:
                 await send(chunk)
                 if drain is None:
-                    await asyncio.sleep(0)  # a sync iterator must not hog the loop
+                    await asyncio.sleep(0)  # without backpressure: after every chunk
         sock.write(core.send(_END))
     except ClientGone:
         # An aborted download: nothing to report, and nobody awaits this task,

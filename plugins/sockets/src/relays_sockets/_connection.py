@@ -31,7 +31,10 @@ connection's life produces; see :class:`Endpoint`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
+import struct
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
@@ -137,6 +140,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self._paused = 0
         self._pending_reads = 0
         self._eof = False
+        self._written = 0  # bytes given to the transport: see bytes_sent
 
     # -- the handle ------------------------------------------------------------------
 
@@ -147,6 +151,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
             self._endpoint._report(self, ConnectionError(f"write on a closed connection {self!r}"))
             return
         transport.write(data)
+        self._written += len(data)
         self.active = True
 
     def close(self) -> None:
@@ -191,6 +196,16 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def reset(self) -> None:
+        """Like :meth:`abort`, and drop what the system still holds for the peer too: the
+        peer gets a connection reset. After a plain close or abort the system goes on
+        sending what it had buffered (several MB on loopback) to a peer that reads slowly,
+        for as long as that peer likes; a peer dropped for reading too slowly is reset."""
+        transport = self._transport
+        if transport is not None and not self._lost:
+            _reset_on_close(transport)
+        self.abort()
+
     def _defer_close(self, how: str) -> bool:
         # Closing the transport under a running loop.sendfile() makes asyncio (3.11)
         # fail an internal future twice (InvalidStateError): cancel the transfer and
@@ -218,6 +233,14 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         if transport is None or self._lost:
             return 0
         return transport.get_write_buffer_size()
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes written (``write`` and the echo of ``read`` handlers) that the transport
+        has sent, since the connection opened: what a peer has been given to read. With
+        :attr:`write_buffer_size` it tells how fast a peer reads (relays-http's minimum
+        response rate). A :meth:`sendfile` transfer is not counted."""
+        return self._written - self.write_buffer_size
 
     def pause_reading(self) -> None:
         """Stop delivering ``read`` events until :meth:`resume_reading`."""
@@ -481,6 +504,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                 and not transport.is_closing()
             ):
                 transport.write(result)
+                self._written += len(result)
             else:
                 self._echo(result)
         if self._eof and not pending and not self._eof_owned:
@@ -498,6 +522,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
                 self.write(result)  # reports the error
             else:
                 transport.write(result)
+                self._written += len(result)
 
     def _echo_chained(self, value: Value) -> None:
         if not value.errors and value.result is not None:
@@ -704,6 +729,21 @@ class _Discarding(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._deadline.cancel()
         self._connection.connection_lost(exc)
+
+
+#: ``SO_LINGER`` on with a timeout of 0: closing the socket resets the connection and
+#: drops what the system had not sent yet.
+_LINGER_NONE = struct.pack("ii", 1, 0)
+
+
+def _reset_on_close(transport: asyncio.BaseTransport) -> None:
+    """Make closing *transport*'s socket reset the connection (see :meth:`abort`)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    # Closed already, or not a socket that lingers (a pipe): nothing is held then.
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_NONE)
 
 
 def _address(name: Any) -> Any:

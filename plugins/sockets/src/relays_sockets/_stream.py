@@ -171,6 +171,17 @@ class StreamServer(_Endpoint):
     def listening(self) -> bool:
         return self._state == "listening"
 
+    def stop_listening(self) -> None:
+        """Accept no more connections; those open go on until the server stops.
+
+        The first step of a stop that cannot wait for the loop (relays-http calls it
+        on SIGTERM): clients that come later get a refused connection, which a load
+        balancer or a client retries elsewhere, rather than a slot on a server that
+        is going away.
+        """
+        if self._server is not None:
+            self._server.close()
+
     async def wait_ready(self, timeout: float | None = 10.0) -> Any:
         """Wait until the server listens and return its address.
 
