@@ -5,6 +5,14 @@ and fires ``request(request, response)`` on the server's channel (``"web"``), a
 handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
 """
 
+from ._compression import (
+    COMPRESSION_PRIORITY,
+    Compression,
+    ContentEncoder,
+    available_encodings,
+    compress_response,
+    new_encoder,
+)
 from ._controllers import BaseController, Controller, JSONController, expose
 from ._cookies import Cookie
 from ._dispatcher import Dispatcher
@@ -26,6 +34,7 @@ from ._files import FileRegion
 from ._forms import FormData, FormError, UploadedFile
 from ._headers import Headers, MultiDict
 from ._limits import KiB, Limits, MiB
+from ._negotiation import Preference, best_media_type, choose_encoding, parse_preferences
 from ._proxy import TrustedProxies
 from ._request import Request
 from ._response import Response
@@ -44,6 +53,7 @@ from .events import (
 )
 
 __all__ = [
+    "COMPRESSION_PRIORITY",
     "HTTP",
     "Application",
     "BadRequest",
@@ -53,6 +63,8 @@ __all__ = [
     "BeforeRequestEvent",
     "BeforeResponseEvent",
     "BindError",
+    "Compression",
+    "ContentEncoder",
     "Controller",
     "Cookie",
     "Dispatcher",
@@ -72,6 +84,7 @@ __all__ = [
     "MultiDict",
     "NotFound",
     "PayloadTooLarge",
+    "Preference",
     "Redirect",
     "Request",
     "RequestEvent",
@@ -87,5 +100,11 @@ __all__ = [
     "UpgradeHandler",
     "UploadedFile",
     "VirtualHosts",
+    "available_encodings",
+    "best_media_type",
+    "choose_encoding",
+    "compress_response",
     "expose",
+    "new_encoder",
+    "parse_preferences",
 ]
