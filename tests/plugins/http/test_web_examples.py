@@ -77,3 +77,25 @@ def test_compression(curl: str) -> None:
         head, body = curl_get(curl, url + "logo", "-H", "Accept-Encoding: gzip")
         assert "content-encoding" not in head
         assert body.startswith(b"\x89PNG")
+
+
+def test_conditional(curl: str, tmp_path: Path) -> None:
+    tags = tmp_path / "etags"
+    with example("conditional.py") as url:
+        head, _ = curl_get(curl, url, "--etag-save", str(tags))
+        assert "etag: " in head
+        head, body = curl_get(curl, url, "--etag-compare", str(tags))
+        assert (head[:12], body) == ("http/1.1 304", b"")
+        head, body = curl_get(curl, url + "article")
+        assert ('etag: "1"' in head, body) == (True, b"First version.")
+        assert "cache-control: no-cache" in head
+        head, _ = curl_get(curl, url + "article", "-H", 'If-None-Match: "1"')
+        assert head.startswith("http/1.1 304")
+        head, _ = curl_get(curl, url + "article", "-H", 'If-Match: "0"', "-d", "text=lost")
+        assert head.startswith("http/1.1 412")
+        head, body = curl_get(curl, url + "article", "-H", 'If-Match: "1"', "-d", "text=New.")
+        assert (head.startswith("http/1.1 200"), body) == (True, b"saved")
+        assert curl_get(curl, url + "article")[1] == b"New."
+        head, _ = curl_get(curl, url + "logo")
+        assert "cache-control: max-age=86400" in head
+        assert "expires: " in head

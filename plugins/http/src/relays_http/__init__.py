@@ -13,6 +13,18 @@ from ._compression import (
     compress_response,
     new_encoder,
 )
+from ._conditional import (
+    CONDITIONAL_PRIORITY,
+    ConditionalGet,
+    cache_control,
+    check_preconditions,
+    conditional_response,
+    evaluate_preconditions,
+    expires,
+    http_date,
+    make_etag,
+    parse_etags,
+)
 from ._controllers import BaseController, Controller, JSONController, expose
 from ._cookies import Cookie
 from ._dispatcher import Dispatcher
@@ -54,6 +66,7 @@ from .events import (
 
 __all__ = [
     "COMPRESSION_PRIORITY",
+    "CONDITIONAL_PRIORITY",
     "HTTP",
     "Application",
     "BadRequest",
@@ -64,6 +77,7 @@ __all__ = [
     "BeforeResponseEvent",
     "BindError",
     "Compression",
+    "ConditionalGet",
     "ContentEncoder",
     "Controller",
     "Cookie",
@@ -102,9 +116,17 @@ __all__ = [
     "VirtualHosts",
     "available_encodings",
     "best_media_type",
+    "cache_control",
+    "check_preconditions",
     "choose_encoding",
     "compress_response",
+    "conditional_response",
+    "evaluate_preconditions",
+    "expires",
     "expose",
+    "http_date",
+    "make_etag",
     "new_encoder",
+    "parse_etags",
     "parse_preferences",
 ]

@@ -441,6 +441,10 @@ class Compression(BaseComponent):
             return None
         if isinstance(result, Response):
             target = result
+        elif response.body is not None:
+            # An earlier before_response handler (ConditionalGet's 412) answered with
+            # the server's own response, filled in: that is the answer now.
+            target = result = response
         else:
             # Compress into the server's own response object, and answer with it: the
             # handlers after this one (a session's cookie) still find it as *response*.
