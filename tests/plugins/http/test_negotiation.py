@@ -114,3 +114,16 @@ def test_offers_must_be_media_types(offer: str) -> None:
 def test_a_chosen_media_type_is_offered(field: str, offered: list[str]) -> None:
     chosen = best_media_type(field, offered)
     assert chosen is None or chosen in offered
+
+
+def test_request_accepts() -> None:
+    from relays_http import Request
+
+    def accepts(field: str | None, *offers: str) -> str | None:
+        headers = [] if field is None else [(b"accept", field.encode())]
+        return Request("GET", "/", headers=headers).accepts(*offers)
+
+    assert accepts(None, "text/html", "application/json") == "text/html"
+    assert accepts("application/json", "text/html", "application/json") == "application/json"
+    assert accepts("text/html;q=0.1, */*;q=0.5", "text/html", "text/csv") == "text/csv"
+    assert accepts("image/*", "text/html") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import socket
 import subprocess
@@ -99,3 +100,29 @@ def test_conditional(curl: str, tmp_path: Path) -> None:
         head, _ = curl_get(curl, url + "logo")
         assert "cache-control: max-age=86400" in head
         assert "expires: " in head
+
+
+def test_api(curl: str) -> None:
+    with example("api.py") as url:
+        head, _ = curl_get(
+            curl,
+            url + "items/1",
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://app.example.com",
+            "-H",
+            "Access-Control-Request-Method: PUT",
+        )
+        assert head.startswith("http/1.1 204")
+        assert "access-control-allow-methods: get, put" in head
+        head, body = curl_get(curl, url + "items/1", "-H", "Accept: application/json")
+        assert json.loads(body) == {"key": "1", "text": "first item"}
+        head, body = curl_get(curl, url + "items/1", "-H", "Accept: text/html")
+        assert body == b"<p>first item</p>"
+        head, _ = curl_get(curl, url + "items/1", "-H", "Accept: image/png")
+        assert head.startswith("http/1.1 406")
+        head, body = curl_get(curl, url + "clock", "-N", "-H", "Last-Event-ID: 10")
+        assert "content-type: text/event-stream" in head
+        assert body.decode().count("event: tick") == 3
+        assert "id: 13\n" in body.decode()

@@ -27,6 +27,7 @@ from ._conditional import (
 )
 from ._controllers import BaseController, Controller, JSONController, expose
 from ._cookies import Cookie
+from ._cors import CORS, CORS_PRIORITY
 from ._dispatcher import Dispatcher
 from ._errors import (
     BadRequest,
@@ -52,6 +53,7 @@ from ._request import Request
 from ._response import Response
 from ._server import HTTP
 from ._servers import BaseServer, BindError, Server
+from ._sse import ServerSentEvent, event_stream, last_event_id
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
@@ -67,6 +69,8 @@ from .events import (
 __all__ = [
     "COMPRESSION_PRIORITY",
     "CONDITIONAL_PRIORITY",
+    "CORS",
+    "CORS_PRIORITY",
     "HTTP",
     "Application",
     "BadRequest",
@@ -106,6 +110,7 @@ __all__ = [
     "Response",
     "ResponseEvent",
     "Server",
+    "ServerSentEvent",
     "ServiceUnavailable",
     "SwitchProtocols",
     "TrustedProxies",
@@ -122,9 +127,11 @@ __all__ = [
     "compress_response",
     "conditional_response",
     "evaluate_preconditions",
+    "event_stream",
     "expires",
     "expose",
     "http_date",
+    "last_event_id",
     "make_etag",
     "new_encoder",
     "parse_etags",
