@@ -5,8 +5,29 @@ and fires ``request(request, response)`` on the server's channel (``"web"``), a
 handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
 """
 
+from ._compression import (
+    COMPRESSION_PRIORITY,
+    Compression,
+    ContentEncoder,
+    available_encodings,
+    compress_response,
+    new_encoder,
+)
+from ._conditional import (
+    CONDITIONAL_PRIORITY,
+    ConditionalGet,
+    cache_control,
+    check_preconditions,
+    conditional_response,
+    evaluate_preconditions,
+    expires,
+    http_date,
+    make_etag,
+    parse_etags,
+)
 from ._controllers import BaseController, Controller, JSONController, expose
 from ._cookies import Cookie
+from ._cors import CORS, CORS_PRIORITY
 from ._dispatcher import Dispatcher
 from ._errors import (
     BadRequest,
@@ -26,11 +47,13 @@ from ._files import FileRegion
 from ._forms import FormData, FormError, UploadedFile
 from ._headers import Headers, MultiDict
 from ._limits import KiB, Limits, MiB
+from ._negotiation import Preference, best_media_type, choose_encoding, parse_preferences
 from ._proxy import TrustedProxies
 from ._request import Request
 from ._response import Response
 from ._server import HTTP
 from ._servers import BaseServer, BindError, Server
+from ._sse import ServerSentEvent, event_stream, last_event_id
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
@@ -44,6 +67,10 @@ from .events import (
 )
 
 __all__ = [
+    "COMPRESSION_PRIORITY",
+    "CONDITIONAL_PRIORITY",
+    "CORS",
+    "CORS_PRIORITY",
     "HTTP",
     "Application",
     "BadRequest",
@@ -53,6 +80,9 @@ __all__ = [
     "BeforeRequestEvent",
     "BeforeResponseEvent",
     "BindError",
+    "Compression",
+    "ConditionalGet",
+    "ContentEncoder",
     "Controller",
     "Cookie",
     "Dispatcher",
@@ -72,6 +102,7 @@ __all__ = [
     "MultiDict",
     "NotFound",
     "PayloadTooLarge",
+    "Preference",
     "Redirect",
     "Request",
     "RequestEvent",
@@ -79,6 +110,7 @@ __all__ = [
     "Response",
     "ResponseEvent",
     "Server",
+    "ServerSentEvent",
     "ServiceUnavailable",
     "SwitchProtocols",
     "TrustedProxies",
@@ -87,5 +119,21 @@ __all__ = [
     "UpgradeHandler",
     "UploadedFile",
     "VirtualHosts",
+    "available_encodings",
+    "best_media_type",
+    "cache_control",
+    "check_preconditions",
+    "choose_encoding",
+    "compress_response",
+    "conditional_response",
+    "evaluate_preconditions",
+    "event_stream",
+    "expires",
     "expose",
+    "http_date",
+    "last_event_id",
+    "make_etag",
+    "new_encoder",
+    "parse_etags",
+    "parse_preferences",
 ]

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 from ._cookies import parse_cookie_header
 from ._errors import BadRequest
 from ._headers import Headers, MultiDict
+from ._negotiation import best_media_type
 
 if TYPE_CHECKING:
     import relays.transports
@@ -387,6 +388,13 @@ class Request:
         if not value:
             return ""
         return value.decode("latin-1").partition(";")[0].strip().lower()
+
+    def accepts(self, *media_types: str) -> str | None:
+        """The one of *media_types* (yours, in your order of preference) that the
+        client's ``Accept`` weighs highest, with q-values; None when it accepts none
+        (answer 406, or your default). Without ``Accept``, the first."""
+        value = self.header(b"accept")
+        return best_media_type(None if value is None else value.decode("latin-1"), media_types)
 
     @property
     def keep_alive(self) -> bool:
