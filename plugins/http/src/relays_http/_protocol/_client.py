@@ -270,6 +270,17 @@ class ClientConnection:
         )
 
     @property
+    def ready_for_request(self) -> bool:
+        """Whether a request may start now: both sides ``IDLE``, nothing received
+        unasked-for, no EOF. An idle pooled connection is checked with this."""
+        return (
+            self.our_state is IDLE
+            and self.their_state is IDLE
+            and not self._buffer
+            and not self._eof
+        )
+
+    @property
     def response_started(self) -> bool:
         """Whether any byte of the current response was received."""
         return self._received_any
