@@ -1,10 +1,12 @@
 """An HTTP/1.1 client on the same protocol core as relays' server.
 
-``async with Session() as session: response = await session.get(url)``. See the
+``async with Session() as session: response = await session.get(url)``, or the
+:class:`Client` component, which answers ``request`` events with ``response`` events. See the
 how-to "Fetch URLs with the HTTP client" and the reference page for the details.
 """
 
 from .._protocol._client import ResponseLimits
+from ._component import Client, ClientRequest, ClientResponse, RequestFailed
 from ._errors import (
     ClientError,
     ConnectError,
@@ -28,7 +30,10 @@ from ._response import Headers, Response, ResponseNotRead
 from ._session import Session, Timeouts
 
 __all__ = [
+    "Client",
     "ClientError",
+    "ClientRequest",
+    "ClientResponse",
     "ConnectError",
     "ConnectTimeout",
     "DecodingError",
@@ -39,6 +44,7 @@ __all__ = [
     "PoolTimeout",
     "ReadTimeout",
     "RemoteProtocolError",
+    "RequestFailed",
     "Response",
     "ResponseLimits",
     "ResponseNotRead",
