@@ -66,6 +66,13 @@ class ConnectionPool:
         self._total = 0
         self._waiters: deque[tuple[Origin, asyncio.Future[None]]] = deque()
         self._closed = False
+        self._opened = 0
+
+    @property
+    def connections_opened(self) -> int:
+        """Connections opened since the pool was made: with keep-alive working, far
+        fewer than the requests sent."""
+        return self._opened
 
     @property
     def open_connections(self) -> int:
@@ -88,10 +95,12 @@ class ConnectionPool:
                 self._open[origin] = self._open.get(origin, 0) + 1
                 self._total += 1
                 try:
-                    return await self._connect(origin)
+                    connection = await self._connect(origin)
                 except BaseException:
                     self._forget(origin)
                     raise
+                self._opened += 1
+                return connection
             await self._wait_in_line(origin, pool_timeout)
 
     def release(self, connection: HTTPConnection) -> None:
