@@ -1,0 +1,518 @@
+"""The async API: a :class:`Session` sends requests through its pool and follows redirects.
+
+Theory of operation
+===================
+
+``request()`` is a loop over hops. Each hop acquires a connection for the URL's
+origin, writes the request (a body known in full goes out with the head in one
+write; a streamed one chunk by chunk, waiting for the socket to drain), and waits
+for the final response head, skipping 1xx interim ones. A redirect's body is read
+(up to a small bound, so the connection can be reused) and the next hop is built as
+RFC 9110 15.4 says: 303 turns any method but HEAD into a bodiless GET, 301 and 302
+turn POST into GET (what every browser does), 307 and 308 repeat the method and body;
+``Authorization``, ``Cookie`` and ``Proxy-Authorization`` are dropped when the origin
+changes, so credentials never follow a redirect to another host.
+
+Retrying. A keep-alive connection can be closed by the server at the very moment a
+request goes out on it (RFC 9112 9.3.1). When the server closed a *reused*
+connection before sending any byte of the answer, and the request is idempotent
+(RFC 9110 9.2.2) with a body that can be sent again, the hop is repeated once on a
+new connection. Anything else is raised: a POST may have been acted on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json as _json
+import os
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import IO, Any, TypeAlias
+from urllib.parse import urlencode, urljoin
+
+import attrs
+
+from .._protocol import EndOfMessage
+from .._protocol._client import ResponseHead, ResponseLimits
+from ._connection import HTTPConnection, open_connection
+from ._decoding import ACCEPT_ENCODING, make_decoder
+from ._errors import ClientError, ServerDisconnected, TooManyRedirects, TotalTimeout
+from ._pool import ConnectionPool, PoolLimits
+from ._response import Response
+from ._url import Origin, QueryParams, RequestURL, parse_url
+
+__all__ = ["Session", "Timeouts"]
+
+HeadersArgument: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]]
+#: A request body to stream: async iterables of bytes, or a binary file opened for reading.
+StreamedBody: TypeAlias = AsyncIterable[bytes] | IO[bytes]
+Content: TypeAlias = bytes | str | StreamedBody
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CREDENTIAL_FIELDS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_BODY_FIELDS = frozenset({"content-type", "content-encoding", "content-language"})
+#: A redirect body longer than this closes the connection instead of being read.
+_REDIRECT_BODY_TO_READ = 64 * 1024
+_FILE_CHUNK = 64 * 1024
+_USER_AGENT = "relays-http"
+_MISSING: Any = object()
+
+
+def _non_negative_or_none(
+    instance: object, attribute: attrs.Attribute[Any], value: object
+) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"Timeouts.{attribute.name} must be positive seconds or None")
+
+
+@attrs.frozen
+class Timeouts:
+    """Seconds allowed for each part of a request; None waits for ever.
+
+    ``read`` and ``write`` bound each wait for the socket, not the whole body: a
+    large download that keeps moving never times out, a stalled one does.
+    ``total`` bounds the whole of :meth:`Session.request`, redirects and body
+    included (for :meth:`Session.stream`, until the head arrives).
+    """
+
+    #: Opening a connection: TCP, then the TLS handshake.
+    connect: float | None = attrs.field(default=10.0, validator=_non_negative_or_none)
+    #: Waiting for the next bytes of the response.
+    read: float | None = attrs.field(default=30.0, validator=_non_negative_or_none)
+    #: Waiting for the server to take more of the request.
+    write: float | None = attrs.field(default=30.0, validator=_non_negative_or_none)
+    #: Waiting for a free connection when the pool is at its limits.
+    pool: float | None = attrs.field(default=10.0, validator=_non_negative_or_none)
+    #: The whole request, redirects included.
+    total: float | None = attrs.field(default=None, validator=_non_negative_or_none)
+
+
+@attrs.define
+class _Body:
+    """A request body ready to send."""
+
+    #: The whole body, or None when it is streamed.
+    whole: bytes | None = b""
+    stream: StreamedBody | None = None
+    #: The length to announce; None: chunked.
+    length: int | None = 0
+    content_type: str | None = None
+
+    @property
+    def replayable(self) -> bool:
+        return self.stream is None
+
+
+def _encode_body(json: Any, data: Any, content: Content | None) -> _Body:
+    given = [
+        name
+        for name, value in (("json", json), ("data", data), ("content", content))
+        if value is not _MISSING and value is not None
+    ]
+    if len(given) > 1:
+        raise ClientError(f"give at most one of json=, data= and content=, not {given}")
+    if json is not _MISSING:
+        whole = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+        return _Body(whole, None, len(whole), "application/json")
+    if data is not None:
+        if isinstance(data, Mapping) or (
+            isinstance(data, Sequence) and not isinstance(data, (bytes, str))
+        ):
+            items = data.items() if isinstance(data, Mapping) else data
+            whole = urlencode(list(items), doseq=True).encode("ascii")
+            return _Body(whole, None, len(whole), "application/x-www-form-urlencoded")
+        content = data
+    if content is None:
+        return _Body()
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        whole = bytes(content)
+        return _Body(whole, None, len(whole))
+    if isinstance(content, AsyncIterable):
+        return _Body(None, content, None)
+    if hasattr(content, "read"):
+        length: int | None = None
+        try:
+            length = os.fstat(content.fileno()).st_size - content.tell()
+        except (AttributeError, OSError, ValueError):
+            length = None  # not a regular file: sent chunked
+        return _Body(None, content, length)
+    raise ClientError(
+        f"cannot send a body of type {type(content).__name__}: give bytes, str, an async "
+        "iterable of bytes or a binary file"
+    )
+
+
+async def _chunks_of(stream: StreamedBody) -> AsyncIterator[bytes]:
+    """The pieces of a streamed body; a file is read in a worker thread."""
+    if isinstance(stream, AsyncIterable):
+        async for chunk in stream:
+            yield bytes(chunk)
+        return
+    read = functools.partial(stream.read, _FILE_CHUNK)
+    while True:
+        chunk = await asyncio.to_thread(read)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _ssl_context(
+    verify: bool | str | ssl.SSLContext, cert: str | tuple[str, str] | None
+) -> ssl.SSLContext:
+    if isinstance(verify, ssl.SSLContext):
+        context = verify
+    elif verify is True:
+        context = ssl.create_default_context()
+    elif verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=verify)
+    if cert is not None:
+        certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+        context.load_cert_chain(certfile, keyfile)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _merge_headers(
+    base: dict[str, tuple[str, str]], extra: HeadersArgument | None
+) -> dict[str, tuple[str, str]]:
+    """``base`` (lower-cased name -> (name as given, value)) with ``extra`` over it."""
+    merged = dict(base)
+    if extra:
+        items = extra.items() if isinstance(extra, Mapping) else extra
+        for name, value in items:
+            merged[name.lower()] = (name, value)
+    return merged
+
+
+class Session:
+    """An HTTP/1.1 client session: a keep-alive pool, default headers and settings.
+
+    Use it as ``async with Session() as session:``; leaving the block closes every
+    connection. ``verify`` is True (the system's trust store), False (no verification:
+    for tests only), a CA file's path, or your own ``ssl.SSLContext``; ``cert`` is a
+    client certificate: a file holding certificate and key, or ``(certfile, keyfile)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        headers: HeadersArgument | None = None,
+        timeouts: Timeouts | None = None,
+        pool_limits: PoolLimits | None = None,
+        response_limits: ResponseLimits | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        cert: str | tuple[str, str] | None = None,
+        follow_redirects: bool = True,
+        max_redirects: int = 10,
+    ) -> None:
+        self.base_url = base_url
+        self._headers = _merge_headers(
+            {
+                "user-agent": ("User-Agent", _USER_AGENT),
+                "accept": ("Accept", "*/*"),
+                "accept-encoding": ("Accept-Encoding", ACCEPT_ENCODING),
+            },
+            headers,
+        )
+        self.timeouts = timeouts or Timeouts()
+        self.response_limits = response_limits or ResponseLimits()
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self._verify = verify
+        self._cert = cert
+        self._ssl: ssl.SSLContext | None = None
+        self._pool = ConnectionPool(pool_limits or PoolLimits(), self._connect)
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool (to look at; the session owns it)."""
+        return self._pool
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close every connection; the session cannot be used afterwards."""
+        self._pool.close()
+
+    async def _connect(self, origin: Origin) -> HTTPConnection:
+        context = None
+        if origin.is_tls:
+            if self._ssl is None:
+                self._ssl = _ssl_context(self._verify, self._cert)
+            context = self._ssl
+        return await open_connection(
+            origin, limits=self.response_limits, ssl_context=context, timeout=self.timeouts.connect
+        )
+
+    # -- the shortcuts ------------------------------------------------------------------
+
+    async def get(self, url: str, **options: Any) -> Response:
+        """``GET url``; see :meth:`request` for the options."""
+        return await self.request("GET", url, **options)
+
+    async def head(self, url: str, **options: Any) -> Response:
+        """``HEAD url``."""
+        return await self.request("HEAD", url, **options)
+
+    async def options(self, url: str, **options: Any) -> Response:
+        """``OPTIONS url``."""
+        return await self.request("OPTIONS", url, **options)
+
+    async def post(self, url: str, **options: Any) -> Response:
+        """``POST url``; give the body as ``json=``, ``data=`` or ``content=``."""
+        return await self.request("POST", url, **options)
+
+    async def put(self, url: str, **options: Any) -> Response:
+        """``PUT url``."""
+        return await self.request("PUT", url, **options)
+
+    async def patch(self, url: str, **options: Any) -> Response:
+        """``PATCH url``."""
+        return await self.request("PATCH", url, **options)
+
+    async def delete(self, url: str, **options: Any) -> Response:
+        """``DELETE url``."""
+        return await self.request("DELETE", url, **options)
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeadersArgument | None = None,
+        json: Any = _MISSING,
+        data: Any = None,
+        content: Content | None = None,
+        timeouts: Timeouts | None = None,
+        follow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a request and read the whole response body.
+
+        ``params`` are added to the URL's query; the body is one of ``json=`` (sent as
+        JSON), ``data=`` (a mapping or pairs: a form, ``application/x-www-form-urlencoded``;
+        bytes or str: sent as they are) or ``content=`` (bytes, str, an async iterable of
+        bytes or a binary file, streamed). Raises a :class:`ClientError` subclass when
+        no response could be had; a 4xx or 5xx is a response (see
+        :meth:`Response.raise_for_status`).
+        """
+        timeouts = timeouts or self.timeouts
+        if timeouts.total is None:
+            response = await self._request(
+                method, url, params, headers, json, data, content, timeouts, follow_redirects
+            )
+            await response.read()
+            return response
+        try:
+            async with asyncio.timeout(timeouts.total) as scope:
+                response = await self._request(
+                    method, url, params, headers, json, data, content, timeouts, follow_redirects
+                )
+                await response.read()
+                return response
+        except TimeoutError:
+            if scope.expired():
+                raise TotalTimeout(
+                    f"{method} {url} took longer than {timeouts.total} s (Timeouts.total)"
+                ) from None
+            raise
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeadersArgument | None = None,
+        json: Any = _MISSING,
+        data: Any = None,
+        content: Content | None = None,
+        timeouts: Timeouts | None = None,
+        follow_redirects: bool | None = None,
+    ) -> AsyncIterator[Response]:
+        """Send a request; the response comes before its body, which you stream.
+
+        Use as ``async with session.stream("GET", url) as response:`` and iterate
+        ``response.iter_bytes()`` inside; the connection goes back to the pool when the
+        block ends (closed, if the body was not read to its end).
+        """
+        timeouts = timeouts or self.timeouts
+        try:
+            async with asyncio.timeout(timeouts.total) as scope:
+                response = await self._request(
+                    method, url, params, headers, json, data, content, timeouts, follow_redirects
+                )
+        except TimeoutError:
+            if scope.expired():
+                raise TotalTimeout(
+                    f"{method} {url} took longer than {timeouts.total} s (Timeouts.total)"
+                ) from None
+            raise
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        params: QueryParams | None,
+        headers: HeadersArgument | None,
+        json: Any,
+        data: Any,
+        content: Content | None,
+        timeouts: Timeouts,
+        follow_redirects: bool | None,
+    ) -> Response:
+        method = method.upper()
+        if self.base_url is not None:
+            url = urljoin(self.base_url, url)
+        target = parse_url(url, params)
+        body = _encode_body(json, data, content)
+        fields = _merge_headers(self._headers, headers)
+        if body.content_type is not None and "content-type" not in fields:
+            fields["content-type"] = ("Content-Type", body.content_type)
+        if target.credentials is not None and "authorization" not in fields:
+            token = base64.b64encode(":".join(target.credentials).encode()).decode("ascii")
+            fields["authorization"] = ("Authorization", f"Basic {token}")
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        history: list[Response] = []
+        while True:
+            response = await self._send(method, target, fields, body, timeouts)
+            if not follow or response.status_code not in _REDIRECTS:
+                break
+            location = response.headers.get("location")
+            if location is None:
+                break
+            if len(history) >= self.max_redirects:
+                await response.aclose()
+                raise TooManyRedirects(
+                    f"more than {self.max_redirects} redirects, the last from {target.url} "
+                    f"to {location}; raise max_redirects or give follow_redirects=False"
+                )
+            status = response.status_code
+            if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                method = "GET"  # RFC 9110 15.4.2-4: the body is not sent again
+                body = _Body()
+                for name in _BODY_FIELDS:
+                    fields.pop(name, None)
+            elif not body.replayable:
+                break  # a streamed body is gone: hand the redirect to the caller
+            await self._finish_redirect(response)
+            history.append(response)
+            next_target = parse_url(urljoin(target.url, location))
+            if next_target.origin != target.origin:
+                fields = {
+                    name: value for name, value in fields.items() if name not in _CREDENTIAL_FIELDS
+                }
+            target = next_target
+        response.history = history
+        return response
+
+    async def _finish_redirect(self, response: Response) -> None:
+        """Read a redirect's (small) body so its connection can be reused."""
+        length = response.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) <= _REDIRECT_BODY_TO_READ:
+            await response.read()
+        else:
+            await response.aclose()
+
+    async def _send(
+        self,
+        method: str,
+        target: RequestURL,
+        fields: dict[str, tuple[str, str]],
+        body: _Body,
+        timeouts: Timeouts,
+    ) -> Response:
+        origin = target.origin
+        headers = [("Host", origin.host_header), *fields.values()]
+        encoded_method = method.encode("ascii")
+        while True:
+            connection = await self._pool.acquire(origin, timeouts.pool)
+            reused = connection.exchanges > 0
+            try:
+                head = await self._exchange(
+                    connection, encoded_method, target, headers, body, timeouts
+                )
+            except ServerDisconnected:
+                self._pool.discard(connection)
+                if reused and method in _IDEMPOTENT and body.replayable:
+                    continue  # the server closed an idle connection as we sent: once more
+                raise
+            except BaseException:
+                self._pool.discard(connection)
+                raise
+            decoder = None
+            encoding = head.get(b"content-encoding")
+            if encoding is not None:
+                decoder = make_decoder(
+                    encoding.decode("latin-1"), self.response_limits.max_body_size, origin.host
+                )
+            return Response(
+                head,
+                method=method,
+                url=target.url,
+                connection=connection,
+                pool=self._pool,
+                decoder=decoder,
+                read_timeout=timeouts.read,
+            )
+
+    async def _exchange(
+        self,
+        connection: HTTPConnection,
+        method: bytes,
+        target: RequestURL,
+        headers: list[tuple[str, str]],
+        body: _Body,
+        timeouts: Timeouts,
+    ) -> ResponseHead:
+        core = connection.core
+        head = core.start_request(method, target.target, headers, content_length=body.length)
+        if body.whole is not None:
+            if body.whole:
+                head += core.send_data(body.whole)
+            connection.write(head + core.end_request())
+            await connection.drain(timeouts.write)
+        else:
+            connection.write(head)
+            assert body.stream is not None
+            async for chunk in _chunks_of(body.stream):
+                connection.write(core.send_data(chunk))
+                await connection.drain(timeouts.write)
+            connection.write(core.end_request())
+            await connection.drain(timeouts.write)
+        while True:
+            event = await connection.next_event(timeouts.read)
+            if type(event) is ResponseHead and event.status_code >= 200:
+                return event
+            if type(event) is EndOfMessage:  # pragma: no cover - the core never does this
+                raise AssertionError("a body ended before its head")
