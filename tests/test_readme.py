@@ -202,6 +202,11 @@ def check_websocket(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
             assert client.recv(TIMEOUT) == "hello"
 
 
+def check_asgi(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    with running(block) as (_, watch):
+        assert get(watch, "/api/hello/ann") == b"hello ann"
+
+
 def check_resources(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     with running(block) as (_, watch):
         assert get(watch, "/world") == b"Hello, world"
@@ -310,6 +315,7 @@ CHECKS: dict[tuple[str, int], Callable[[Block, pytest.MonkeyPatch], None]] = {
     ("README.md", 0): check_bark,
     ("README.md", 1): check_hello_world,
     ("plugins/app/README.md", 0): check_app,
+    ("plugins/asgi/README.md", 0): check_asgi,
     ("plugins/bridge/README.md", 0): check_bridge,
     ("plugins/http/README.md", 0): check_http_readme,
     ("plugins/io/README.md", 0): check_io,

@@ -56,6 +56,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("dispatcher", "websocket"): "relays-websocket",
     ("dispatcher", "resources"): "relays-resources",
     ("dispatcher", "servlets"): "relays-servlets",
+    ("dispatcher", "asgi"): "relays-asgi",
 }
 
 

@@ -1,0 +1,195 @@
+"""The :class:`Asgi` dispatcher: an ASGI application answering a relays-http server.
+
+Theory of operation
+-------------------
+``Asgi`` listens for ``request`` at ``Priority.DISPATCH`` on the server's channel.
+A request under its mount path is taken (the event stops there) and served by the
+``asgi_serve`` handler: the app runs in a task of its own with the request's
+:class:`~relays_asgi._http.HttpCycle`, and the handler waits for the response head
+(see :mod:`relays_asgi._http`), then answers relays-http with a whole body or a
+stream. The app's task outlives the handler when it streams, or keeps working after
+its response (Starlette's background tasks); the component keeps every such task,
+and cancels those left when the tree stops.
+
+Lifespan. When the tree starts, the app's ``lifespan.startup`` runs (see
+:mod:`relays_asgi._lifespan`); requests that arrive meanwhile wait for it. When it
+fails, the failure and the app's message are logged and the tree is stopped: the
+server does not serve an app that said it cannot. When the tree stops, the
+shutdown runs before the tasks of requests still running are cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from relays import BaseComponent, Event, Priority, handler
+from relays_http import InternalServerError, Request, Response, ServiceUnavailable
+
+from ._errors import LifespanFailed
+from ._http import AppFailed, HttpCycle, answer_fields
+from ._lifespan import Lifespan, LifespanMode
+from ._limits import AsgiLimits
+from ._scope import http_scope
+from ._shape import as_asgi3
+
+__all__ = ["Asgi"]
+
+logger = logging.getLogger("relays.asgi")
+
+
+class Asgi(BaseComponent):
+    """Serve the ASGI application *app* at *path*: ``Server(...) + Asgi(fastapi_app)``.
+
+    Requests whose path is *path* or below it go to the app, with *path* as the
+    scope's ``root_path`` (``"/"``: everything, and an empty ``root_path``); others
+    go on to the rest of the tree. *app* is an ASGI 3 application, or an ASGI 2
+    double callable (a class; pass ``version=2`` for one that is not a class).
+    *lifespan* is ``"auto"`` (run the app's startup and shutdown if it speaks the
+    protocol), ``"on"`` (it must) or ``"off"``. *limits* bounds how long the app may
+    take and how much it may buffer (:class:`~relays_asgi.AsgiLimits`).
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        app: Any,
+        path: str = "/",
+        *,
+        channel: Any = "web",
+        version: int | None = None,
+        lifespan: LifespanMode = "auto",
+        limits: AsgiLimits | None = None,
+    ) -> None:
+        super().__init__(channel=channel)
+        if not path.startswith("/"):
+            raise ValueError(f"a mount path starts with '/', not {path!r}")
+        if lifespan not in ("auto", "on", "off"):
+            raise ValueError(f"lifespan is 'auto', 'on' or 'off', not {lifespan!r}")
+        #: The application, as an ASGI 3 callable.
+        self.app = as_asgi3(app, version)
+        #: The mount path without its trailing slash (``""`` for ``/``): the root_path.
+        self.path = path.rstrip("/")
+        self.limits = limits if limits is not None else AsgiLimits()
+        self._lifespan = Lifespan(self.app, lifespan)
+        self._lifespan_mode: LifespanMode = lifespan
+        self._ready: asyncio.Future[bool] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Asgi {self.app!r} at {self.path or '/'}>"
+
+    def serves(self, path: str) -> bool:
+        """Whether a request for *path* is this app's (the mount path or below it)."""
+        mount = self.path
+        return not mount or path == mount or path.startswith(mount + "/")
+
+    # -- lifespan ----------------------------------------------------------------------
+
+    def _readiness(self) -> asyncio.Future[bool]:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+        return self._ready
+
+    @handler("started", channel="*")
+    async def _on_started(self, component: BaseComponent) -> None:
+        if component is not self.root:
+            return
+        ready = self._readiness()
+        try:
+            await self._lifespan.startup(self.limits.startup_timeout)
+        except LifespanFailed as error:
+            logger.error("the ASGI app %r failed to start: %s; stopping", self.app, error.message)
+            if not ready.done():
+                ready.set_result(False)
+            self.root.stop()
+            return
+        if not ready.done():
+            ready.set_result(True)
+
+    @handler("stopped", channel="*", priority=Priority.STOP_PROTOCOLS)
+    async def _on_stopped(self, component: BaseComponent) -> None:
+        if component is not self.root:
+            return
+        ready = self._readiness()
+        if not ready.done():
+            ready.set_result(False)
+        await self._lifespan.shutdown(self.limits.shutdown_timeout)
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- requests ----------------------------------------------------------------------
+
+    @handler("request", priority=Priority.DISPATCH)
+    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        if not self.serves(request.path):
+            return None
+        event.stop()
+        return self.fire(_Serve(request, response), self)
+
+    @handler("asgi_serve")
+    async def _serve(self, request: Request, response: Response) -> Any:
+        ready = self._readiness()
+        if not ready.done():
+            await ready
+        if not ready.result():
+            return ServiceUnavailable()
+        cycle = HttpCycle(request, self.limits.buffered_chunks)
+        scope = http_scope(request, self.path, state=self._lifespan.state)
+        task = asyncio.get_running_loop().create_task(self._run(scope, cycle))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            async with asyncio.timeout(self.limits.response_start_timeout):
+                head = await asyncio.shield(cycle.head)
+        except TimeoutError:
+            logger.error(
+                "the ASGI app did not start its response to %s %s within %s s"
+                " (AsgiLimits.response_start_timeout); cancelled",
+                request.method,
+                request.target,
+                self.limits.response_start_timeout,
+            )
+            cycle.give_up()
+            task.cancel()
+            return InternalServerError()
+        except AppFailed:
+            return InternalServerError()
+        except asyncio.CancelledError:
+            cycle.give_up()
+            task.cancel()
+            raise
+        response.status = head.status
+        fields, length = answer_fields(head)
+        headers = response.headers
+        for name, value in fields:
+            headers.add(name, value)
+        if head.whole:
+            if length is not None and request.method == "HEAD":
+                # The length GET would send, as the app said (RFC 9110 9.3.2).
+                headers["Content-Length"] = length
+            response.body = head.body
+            return response
+        if length is not None:
+            headers["Content-Length"] = length  # honoured and enforced by the server
+        response.body = cycle.stream(head.body)
+        return response
+
+    async def _run(self, scope: dict[str, Any], cycle: HttpCycle) -> None:
+        try:
+            await self.app(scope, cycle.receive, cycle.send)
+        except asyncio.CancelledError:
+            cycle.give_up()
+            raise
+        except BaseException as error:
+            cycle.app_failed(error)
+        else:
+            cycle.app_returned()
+
+
+class _Serve(Event):
+    """``asgi_serve(request, response)``, fired at the :class:`Asgi` that took a request."""
+
+    name = "asgi_serve"

@@ -1,0 +1,312 @@
+"""One HTTP request's ASGI conversation: ``receive``, ``send``, and what relays-http sends.
+
+Theory of operation
+-------------------
+The app runs in a task of its own, and talks to one :class:`HttpCycle`. The
+``request`` handler (see :mod:`relays_asgi._dispatcher`) waits on the cycle's *head*
+future, which settles with the first of:
+
+* the first ``http.response.body``: with ``more_body`` false the whole response is
+  known (sent with a Content-Length, in one write); otherwise it is a stream, and
+  the handler answers with :meth:`HttpCycle.stream`, an async iterator relays-http
+  writes chunk by chunk;
+* the app failing, or returning without a complete response: a 500, logged here.
+
+The head goes out with the first body message, never with ``http.response.start``
+alone, so a failure between the two is still a clean 500.
+
+Backpressure. relays-http awaits the transport's ``drain`` after writing each chunk
+before it asks the iterator for the next one, and ``send`` waits while
+``buffered_chunks`` chunks are waiting: a slow client slows the app.
+
+Endings. :meth:`~HttpCycle.receive` hands out the buffered request body once, then
+waits until the response is complete or the client went away, and says
+``http.disconnect``. When the client goes while streaming (relays-http closes the
+iterator), pending and later ``send`` calls raise :class:`ClientDisconnected`.
+An app that fails after the head went out has its exception raised out of the
+iterator: relays-http logs it once and cuts the response short (the client sees an
+incomplete message, never a truncated body that looks whole).
+
+The rules of the messages themselves (order, types) are :class:`ResponseMessages`'s,
+which knows nothing of asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from relays_http import Request
+
+from ._errors import AsgiProtocolError, ClientDisconnected
+
+__all__ = ["AppFailed", "Head", "HttpCycle", "ResponseMessages", "answer_fields"]
+
+logger = logging.getLogger("relays.asgi")
+
+#: Response fields an ASGI app may not set: the server owns the connection's framing.
+HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+
+_START, _BODY, _DONE = "start", "body", "done"
+
+
+class Head:
+    """What the handler answers with: status, fields, and the body (whole or first chunk)."""
+
+    __slots__ = ("body", "headers", "status", "whole")
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, whole: bool
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.whole = whole
+
+
+class ResponseMessages:
+    """The order and form of ``http.response.*`` messages: sans-IO, one per request.
+
+    :meth:`take` checks one message and returns what it means for the response:
+    ``("start", status, headers)`` or ``("body", bytes, more_body)``; a broken rule
+    raises :class:`AsgiProtocolError`, telling the app what to send instead.
+    """
+
+    def __init__(self) -> None:
+        self.state = _START
+
+    @property
+    def complete(self) -> bool:
+        return self.state == _DONE
+
+    @property
+    def started(self) -> bool:
+        return self.state != _START
+
+    def take(self, message: Any) -> tuple[Any, ...]:
+        kind = message.get("type") if isinstance(message, dict) else None
+        if self.state == _DONE:
+            raise AsgiProtocolError(
+                f"the app sent {kind!r} after its response was complete (a body message"
+                " with more_body false ends it)"
+            )
+        if kind == "http.response.start":
+            if self.state != _START:
+                raise AsgiProtocolError(
+                    "the app sent 'http.response.start' twice; send it once, then"
+                    " 'http.response.body' messages"
+                )
+            status = message.get("status")
+            if type(status) is not int or not 100 <= status <= 599:
+                raise AsgiProtocolError(
+                    f"'http.response.start' needs an int 'status' from 100 to 599, not {status!r}"
+                )
+            headers = _headers(message.get("headers", ()))
+            self.state = _BODY
+            return ("start", status, headers)
+        if kind == "http.response.body":
+            if self.state != _BODY:
+                raise AsgiProtocolError(
+                    "the app sent 'http.response.body' before 'http.response.start'"
+                )
+            body = message.get("body", b"")
+            if not isinstance(body, bytes | bytearray | memoryview):
+                raise AsgiProtocolError(
+                    f"'http.response.body' needs bytes in 'body', not {type(body).__name__}"
+                )
+            more = bool(message.get("more_body", False))
+            if not more:
+                self.state = _DONE
+            return ("body", bytes(body), more)
+        raise AsgiProtocolError(
+            f"an HTTP app sends 'http.response.start' and 'http.response.body' messages,"
+            f" not {message!r}"
+        )
+
+
+def _headers(fields: Any) -> list[tuple[bytes, bytes]]:
+    try:
+        pairs = [(bytes(name), bytes(value)) for name, value in fields]
+    except (TypeError, ValueError):
+        raise AsgiProtocolError(
+            "'http.response.start' needs 'headers' as an iterable of [name, value] pairs of"
+            f" bytes, not {fields!r}"
+        ) from None
+    return pairs
+
+
+class HttpCycle:
+    """One request's ``receive`` and ``send``; the app's task and the handler share it."""
+
+    def __init__(self, request: Request, buffered_chunks: int) -> None:
+        self.request = request
+        self.messages = ResponseMessages()
+        loop = asyncio.get_running_loop()
+        #: Settles with the :class:`Head`, or with the app's failure before one.
+        self.head: asyncio.Future[Head] = loop.create_future()
+        self._buffered_chunks = buffered_chunks
+        self._body_given = False
+        self._status = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._chunks: deque[bytes] = deque()
+        self._streaming = False
+        self._ended = False  # the app sent its last body message
+        self._failure: BaseException | None = None
+        self._gone = False  # the client went away (or the stream was given up)
+        self._more = asyncio.Event()  # something for the iterator
+        self._room = asyncio.Event()  # room for send, or gone
+        self._over = asyncio.Event()  # response complete or client gone: disconnect
+
+    @property
+    def client_gone(self) -> bool:
+        """Whether the response can no longer be sent (the client went away)."""
+        return self._gone
+
+    # -- the app's side ----------------------------------------------------------------
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._body_given:
+            self._body_given = True
+            body = await self.request.read()
+            return {"type": "http.request", "body": body, "more_body": False}
+        await self._over.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self._gone:
+            raise ClientDisconnected("the client went away; the response cannot be sent")
+        taken = self.messages.take(message)
+        if taken[0] == "start":
+            _, self._status, self._headers = taken
+            return
+        _, body, more = taken
+        if not self._streaming:
+            if more and not body:
+                return  # nothing to send yet: the head waits for bytes or the end
+            if not self.head.done():
+                self._streaming = more
+                self.head.set_result(Head(self._status, self._headers, body, whole=not more))
+            if not more:
+                self._over.set()
+            return
+        if body:
+            self._chunks.append(body)
+        if not more:
+            self._ended = True
+        self._more.set()
+        while len(self._chunks) >= self._buffered_chunks and not self.client_gone:
+            self._room.clear()
+            await self._room.wait()
+        if self.client_gone:
+            raise ClientDisconnected("the client went away before the response was sent")
+
+    # -- the app's task ends -----------------------------------------------------------
+
+    def app_returned(self) -> None:
+        if self.messages.complete:
+            return
+        problem = AsgiProtocolError(
+            "the app returned without sending a response"
+            if not self.messages.started
+            else "the app returned before its response was complete (the last"
+            " 'http.response.body' has more_body false)"
+        )
+        self.app_failed(problem)
+
+    def app_failed(self, error: BaseException) -> None:
+        """The app raised *error* (or broke the protocol): tell whoever can still hear it.
+
+        Returns having logged it, unless the stream will raise it (relays-http logs
+        that once).
+        """
+        if not self.head.done():
+            self._log(error, "before its response started")
+            self.head.set_exception(AppFailed(error))
+            self._over.set()
+        elif self._streaming and not self._ended and not self._gone:
+            self._failure = error
+            self._more.set()
+        elif not isinstance(error, ClientDisconnected):
+            self._log(error, "after its response was sent")
+
+    def _log(self, error: BaseException, when: str) -> None:
+        request = self.request
+        logger.error(
+            "the ASGI app failed %s, for %s %s",
+            when,
+            request.method,
+            request.target,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+
+    # -- relays-http's side ------------------------------------------------------------
+
+    async def stream(self, first: bytes) -> AsyncIterator[bytes]:
+        """The body after the first chunk, as the app sends it; ends with the response."""
+        try:
+            if first:
+                yield first
+            while True:
+                if self._chunks:
+                    chunk = self._chunks.popleft()
+                    self._room.set()
+                    yield chunk
+                elif self._failure is not None:
+                    raise self._failure
+                elif self._ended:
+                    return
+                else:
+                    self._more.clear()
+                    await self._more.wait()
+        finally:
+            if not (self._ended and not self._chunks):
+                self._gone = True  # relays-http gave up: the client went away
+            self._room.set()
+            self._over.set()
+
+    def give_up(self) -> None:
+        """The response will not be sent (the handler gave up): the app hears disconnect."""
+        self._gone = True
+        self._room.set()
+        self._over.set()
+
+
+class AppFailed(Exception):
+    """The app failed before its response started (already logged): answer 500."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def answer_fields(head: Head) -> tuple[list[tuple[str, str]], str | None]:
+    """The app's fields the response may carry, and its Content-Length if it gave one.
+
+    The framing is the server's: hop-by-hop fields are dropped, and Content-Length is
+    handed back apart, for the handler to keep only where the server will honour it.
+    """
+    fields: list[tuple[str, str]] = []
+    length = None
+    for raw_name, raw_value in head.headers:
+        name = raw_name.decode("latin-1")
+        lower = name.lower()
+        if lower == "content-length":
+            length = raw_value.decode("latin-1")
+        elif lower not in HOP_BY_HOP:
+            fields.append((name, raw_value.decode("latin-1")))
+    return fields, length
