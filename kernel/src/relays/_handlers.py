@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ._generators import check_shape, starter
+
 if TYPE_CHECKING:
     from ._components import BaseComponent
 
@@ -69,15 +71,18 @@ class Handler:
     """One bound handler in a tree's dispatch table.
 
     ``name`` is the event it handles, ``channel`` its own channel (``None``: its
-    component's), ``priority``, ``callback`` the bound method, ``owner`` the component.
-    Read-only for users: :meth:`BaseComponent.handlers` lists them.
+    component's), ``priority``, ``callback`` the bound method, ``owner`` the component,
+    ``is_generator`` whether it is a generator handler (circuits' ``yield`` style, see
+    :ref:`generator-handlers`). Read-only for users: :meth:`BaseComponent.handlers` lists them.
     """
 
     __slots__ = (
         "callback",
         "channel",
         "event_arg",
+        "invoke",
         "is_async",
+        "is_generator",
         "name",
         "owner",
         "priority",
@@ -103,6 +108,15 @@ class Handler:
         # 2: always (wildcard handlers must know what they got).
         self.event_arg = (2 if name == "*" else 1) if takes_event(callback) else 0
         self.is_async = inspect.iscoroutinefunction(callback)
+        #: What the dispatcher calls: the callback itself, but for a generator handler
+        #: (circuits' ``yield`` style), which runs as an async handler does
+        #: (:mod:`relays._generators`) and so always needs its event.
+        self.invoke = callback
+        self.is_generator = check_shape(callback, self.qualname)
+        if self.is_generator:
+            self.invoke = starter(callback, self.event_arg)
+            self.event_arg = 2
+            self.is_async = True
 
     @property
     def qualname(self) -> str:

@@ -37,7 +37,7 @@ Plan = tuple[tuple[Any, int, "Handler"], ...]
 
 def plan_of(handlers: tuple[Handler, ...]) -> Plan:
     """What the dispatcher calls for *handlers*, in order."""
-    return tuple((h.callback, h.event_arg, h) for h in handlers)
+    return tuple((h.invoke, h.event_arg, h) for h in handlers)
 
 
 class HandlerTable:

@@ -145,6 +145,14 @@ class Value:
                 raise TimeoutError(f"{self.event!r} did not finish within {timeout} s")
         return self.outcome()
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing attribute: a one-line answer for circuits' name.
+        if name == "value":
+            raise AttributeError(
+                "relays' Value has no 'value' (circuits' name): read .result, or await it"
+            )
+        raise AttributeError(f"'Value' object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         state = "error" if self.errors else "done" if self.done else "pending"
         return f"<Value {state} {self.result!r} for {self.event.name!r}>"
