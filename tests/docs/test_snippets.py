@@ -118,10 +118,13 @@ def test_gunicorn_serves_the_wsgi_module_as_the_howto_says() -> None:
     gunicorn = shutil.which("gunicorn", path=os.pathsep.join([str(Path(sys.executable).parent)]))
     if gunicorn is None:
         pytest.skip("gunicorn is not installed (it is in the dev dependencies: run dev.py)")
-    (block,) = [
-        b for b in blocks_of(ROOT / "docs" / "howto" / "wsgi.rst") if b.language == "console"
+    (command,) = [
+        command
+        for b in blocks_of(ROOT / "docs" / "howto" / "wsgi.rst")
+        if b.language == "console"
+        for command in b.commands()
+        if command.startswith("gunicorn ")
     ]
-    (command,) = block.commands()
     program, *arguments = command.split()
     assert program == "gunicorn"
     # The page's command, on a free port instead of gunicorn's default 8000.

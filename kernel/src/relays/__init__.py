@@ -21,7 +21,6 @@ from ._events import (
     Stopped,
     Unregistered,
 )
-from ._generators import HandlerShapeError
 from ._graph import GraphvizNotFound, graph
 from ._handlers import Handler, handler
 from ._loader import Load, Loaded, Loader, LoadError
@@ -55,7 +54,6 @@ __all__ = [
     "ExceptionEvent",
     "GraphvizNotFound",
     "Handler",
-    "HandlerShapeError",
     "Load",
     "LoadError",
     "Loaded",

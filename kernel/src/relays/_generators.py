@@ -24,8 +24,9 @@ are not generators pay nothing for this.
 - anything else: one result of the handler's event, collected as a returned value is.
 
 What the generator finally returns (``return x``) is a result too. An async generator
-(``async def`` with ``yield``) has no meaning as a handler and is refused when the
-handler is bound, with a message that says what to write instead.
+(``async def`` with ``yield``) is not driven: it is an ordinary handler whose value is
+the async iterator it returns, which is how relays-http pages stream their bodies
+(a controller page or a ``request`` handler written with ``async def`` and ``yield``).
 """
 
 from __future__ import annotations
@@ -42,22 +43,11 @@ from ._values import Value
 if TYPE_CHECKING:
     from ._events import Event
 
-__all__ = ["HandlerShapeError", "check_shape", "drive", "starter"]
+__all__ = ["drive", "is_generator_handler", "starter"]
 
 
-class HandlerShapeError(TypeError):
-    """A method cannot be a handler as written (an async generator, say)."""
-
-
-def check_shape(callback: Callable[..., Any], qualname: str) -> bool:
-    """True when *callback* is a generator handler; raise when it cannot be a handler."""
-    if inspect.isasyncgenfunction(callback):
-        raise HandlerShapeError(
-            f"{qualname} is an async generator ('async def' with 'yield'), which cannot be "
-            f"a handler: write 'async def' and 'await' (returning the result), or a plain "
-            f"generator ('def' with 'yield self.call(...)'), circuits' style; or mark it "
-            f"@handler(False) if it is not a handler"
-        )
+def is_generator_handler(callback: Callable[..., Any]) -> bool:
+    """True when *callback* is written in circuits' ``yield`` style (a plain generator)."""
     return inspect.isgeneratorfunction(callback)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ._generators import check_shape, starter
+from ._generators import is_generator_handler, starter
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
@@ -112,7 +112,7 @@ class Handler:
         #: (circuits' ``yield`` style), which runs as an async handler does
         #: (:mod:`relays._generators`) and so always needs its event.
         self.invoke = callback
-        self.is_generator = check_shape(callback, self.qualname)
+        self.is_generator = is_generator_handler(callback)
         if self.is_generator:
             self.invoke = starter(callback, self.event_arg)
             self.event_arg = 2
