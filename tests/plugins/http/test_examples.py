@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -60,7 +61,7 @@ def example(name: str) -> Iterator[str]:
             process.communicate(timeout=10)
 
 
-def fetch(url: str, data: bytes | None = None) -> tuple[int, str, str]:
+def fetch(url: str | urllib.request.Request, data: bytes | None = None) -> tuple[int, str, str]:
     """Status, content type and text of *url* (errors included)."""
     try:
         with urllib.request.urlopen(url, data=data, timeout=5) as response:
@@ -123,3 +124,25 @@ def test_echo_upgrade() -> None:
             assert sock.recv(4096) == b""
         status, _, text = fetch(url + "echo")
         assert (status, "Upgrade: echo" in text) == (426, True)
+
+
+def test_uploads() -> None:
+    with example("uploads.py") as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        request = urllib.request.Request(url + "uploads/save", data=b"x" * 1000, method="POST")
+        assert fetch(request)[2] == "saved 1000 bytes\n"
+        put = urllib.request.Request(url + "raw/a.txt", data=b"abc", method="PUT")
+        name, digest = fetch(put)[2].split()
+        assert (name, digest) == ("a.txt", hashlib.sha256(b"abc").hexdigest())
+        # Refused unread: the client waits for 100 Continue and gets the 413 instead.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /uploads/save HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(4096)
+                assert chunk, data
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 413 ")

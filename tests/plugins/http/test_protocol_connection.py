@@ -88,6 +88,22 @@ def test_a_response_before_a_bodiless_request_has_ended(
     assert (connection.our_state, connection.their_state) == states
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_response_before_the_request_body_ended_closes(streamed: bool) -> None:
+    # A handler that streams the body may answer before reading it all (a refusal):
+    # the rest is never parsed, so the response says close, whole or streamed.
+    connection = Connection()
+    connection.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+    assert isinstance(connection.next_event(), Request)
+    assert connection.next_event() == Data(b"abc")
+    if streamed:
+        data = connection.send(Response(413, [(b"transfer-encoding", b"chunked")]))
+    else:
+        data = connection.send_whole(Response(413), b"no")
+    assert b"connection: close\r\n" in data.lower()
+    assert connection.must_close
+
+
 def test_no_next_cycle_after_close() -> None:
     connection = Connection()
     connection.receive_data(b"GET / HTTP/1.0\r\n\r\n" + GET % 2)

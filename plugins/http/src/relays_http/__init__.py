@@ -5,6 +5,7 @@ and fires ``request(request, response)`` on the server's channel (``"web"``), a
 handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
 """
 
+from ._body import BodyConsumed, ClientDisconnected
 from ._compression import (
     COMPRESSION_PRIORITY,
     Compression,
@@ -80,6 +81,8 @@ __all__ = [
     "BeforeRequestEvent",
     "BeforeResponseEvent",
     "BindError",
+    "BodyConsumed",
+    "ClientDisconnected",
     "Compression",
     "ConditionalGet",
     "ContentEncoder",

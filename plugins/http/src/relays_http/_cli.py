@@ -47,6 +47,7 @@ _LIMIT_HELP = {
     "body_timeout": "seconds allowed between two reads of a body [408]",
     "max_connections": "open connections per worker before new ones get a 503",
     "spool_threshold": "body and upload bytes kept in memory before spooling to disk",
+    "stream_read_ahead": "body bytes read ahead of a handler streaming them",
     "max_form_fields": "most fields in a form [413]",
     "max_form_field_size": "largest form field value in bytes [413]",
     "max_part_head_size": "largest header section of a multipart part [400]",

@@ -20,6 +20,17 @@ is a body we are going to read). Body data is collected, in memory up to
 ``request(request, response)`` event is fired, and the connection is *busy*
 until it is answered.
 
+Streaming. When the component has stream rules (``HTTP.stream_bodies``) and one
+takes the request at its head, the ``request`` event fires at once with a
+:class:`~relays_http._body.BodyStream` that ``Data`` events fill instead of
+:meth:`~HTTPConnection.collect` (see :mod:`relays_http._body`): no ``100
+Continue`` until the handler reads (:meth:`~HTTPConnection.body_wanted`), reading
+paused while the handler holds ``stream_read_ahead`` bytes
+(:meth:`~HTTPConnection.hold`, :meth:`~HTTPConnection.body_drained`; no body
+deadline meanwhile), the stream failed when the body is refused or the client
+goes. An answer before the body ended is sent with ``Connection: close`` (the core
+decides) and the connection lingers.
+
 Pipelining. While busy, the core parses nothing further: bytes of the next
 request stay in its buffer and it says ``PAUSED``, at which point we stop reading
 from the socket (the back-pressure). When the response is written the core starts
@@ -76,8 +87,15 @@ from relays import Value
 from relays.transports import Connection, supports_drain
 
 from . import _protocol as protocol
+from ._body import BodyStream, ClientDisconnected
 from ._dateline import DateLine
-from ._errors import HTTPError, InternalServerError, NotFound, prefers_json, render_error_body
+from ._errors import (
+    HTTPError,
+    InternalServerError,
+    NotFound,
+    prefers_json,
+    render_error_body,
+)
 from ._lifecycle import BODY, HANDLING, HEAD, IDLE, Deadlines, Shutdown
 from ._limits import Limits
 from ._request import Request
@@ -99,6 +117,7 @@ logger = logging.getLogger("relays.http")
 _NEED_DATA = protocol.NEED_DATA
 _PAUSED = protocol.PAUSED
 _DONE = protocol.State.DONE
+_SEND_BODY = protocol.State.SEND_BODY
 _ProtocolRequest = protocol.Request
 _ProtocolResponse = protocol.Response
 _Data = protocol.Data
@@ -112,6 +131,11 @@ _OCTETS = b"application/octet-stream"
 _INTERNAL_ERROR = b"500 Internal Server Error\n"
 #: What the core raises for a response head the app made wrong.
 _BAD_HEAD = (protocol.LocalProtocolError, UnicodeEncodeError, TypeError)
+
+
+def _http_error(error: protocol.RemoteProtocolError) -> HTTPError:
+    """The protocol's refusal, as the exception a streaming handler's reader gets."""
+    return HTTPError(error.status_code, error.reason)
 
 
 class ServerContext:
@@ -129,6 +153,7 @@ class ServerContext:
         "hand_over",
         "limits",
         "shutdown",
+        "stream_rules",
         "watch_bad_requests",
         "watch_before_request",
         "watch_before_response",
@@ -156,6 +181,9 @@ class ServerContext:
         self.date_line = date_line
         self.deadlines = deadlines
         self.shutdown = shutdown
+        #: Which requests are fired at head time with their body streamed (see
+        #: :meth:`relays_http.HTTP.stream_bodies`): empty, none is, for one test a head.
+        self.stream_rules: list[Callable[[Request], bool]] = []
         # Whether anything listens for these events (fired only then).
         self.watch_responses = False
         self.watch_bad_requests = False
@@ -176,6 +204,7 @@ class HTTPConnection:
         "deadline",
         "eof",
         "head",
+        "holding",
         "paused",
         "phase",
         "request",
@@ -183,6 +212,7 @@ class HTTPConnection:
         "size",
         "sock",
         "started",
+        "stream",
         "task",
     )
 
@@ -208,6 +238,11 @@ class HTTPConnection:
         self.size = 0
         self.body: IO[bytes] | None = None
         self.request: Request | None = None
+        # The body of a streamed request while it arrives (see _body).
+        self.stream: BodyStream | None = None
+        # Whether reading is paused because the handler has not taken the stream's
+        # read-ahead (backpressure), as opposed to ``paused`` (pipelining).
+        self.holding = False
         self.task: asyncio.Task[None] | None = None
         # When the first byte of the next request head was read (loop time; 0: not yet).
         self.started = 0.0
@@ -244,6 +279,9 @@ class HTTPConnection:
     def lost(self) -> None:
         """The transport closed the connection: stop what still works for it."""
         self.closed = True
+        if self.stream is not None:
+            self.stream.fail(ClientDisconnected("the client closed the connection"))
+            self.stream = None
         if self.task is not None:
             self.task.cancel()
         if self.request is not None or self.body is not None:
@@ -303,10 +341,18 @@ class HTTPConnection:
                 self.phase = BODY  # its deadline starts if we wait for the body
                 if not self.started:  # read with the request before it (pipelined)
                     self.started = self.context.deadlines.now()
+                if self.context.stream_rules and self.start_stream():
+                    continue  # its 100 Continue waits for the handler to read
                 if event.expects_continue:  # type: ignore[union-attr]
                     self.sock.write(core.send_continue())
             elif kind is _EndOfMessage:
-                self.dispatch()
+                if self.stream is not None:
+                    self.stream.end()
+                    self.stream = None
+                    self.head = None
+                    self.phase = HANDLING
+                else:
+                    self.dispatch()
                 if not core.has_unparsed_input:  # next_event would say NEED_DATA: rest
                     return
             elif event is _NEED_DATA:
@@ -314,7 +360,12 @@ class HTTPConnection:
                     self.deadline = self.context.deadlines.now() + self.context.limits.body_timeout
                 return
             elif kind is _Data:
-                self.collect(event.data)  # type: ignore[union-attr]
+                stream = self.stream
+                if stream is None:
+                    self.collect(event.data)  # type: ignore[union-attr]
+                elif not stream.feed(event.data):  # type: ignore[union-attr]
+                    self.hold()
+                    return
             elif event is _PAUSED:
                 if not self.paused:
                     self.paused = True
@@ -348,6 +399,11 @@ class HTTPConnection:
         if data:
             self.sock.write(data)
         self.sock.linger()  # the rest of the refused request may still be coming
+        stream = self.stream
+        if stream is not None:  # its handler runs: it gets the error, its answer is dropped
+            self.stream = None
+            self.closed = True
+            stream.fail(_http_error(error))
         if self.context.watch_bad_requests:
             # The head is known when the body broke a rule (too large, too slow);
             # for a refused head, the core says what it understood of it.
@@ -391,6 +447,67 @@ class HTTPConnection:
             context.limits,
             received_at,
         )
+        self.fire_request(request)
+
+    def start_stream(self) -> bool:
+        """A head arrived while stream rules exist: when one wants this request, fire
+        it now with a :class:`~relays_http._body.BodyStream` to fill, and say True."""
+        head = self.head
+        assert head is not None
+        context = self.context
+        received_at = self.started or context.deadlines.now()
+        request = Request._received(
+            _METHODS.get(head.method) or head.method.decode("ascii"),
+            head.target.decode("latin-1"),
+            "1.1" if head.http_version == b"1.1" else "1.0",
+            head.headers,
+            b"",
+            self.sock,
+            context.limits,
+            received_at,
+        )
+        try:
+            wanted = any(rule(request) for rule in context.stream_rules)
+        except Exception:
+            logger.exception("a stream rule failed for %r; its body is buffered", request)
+            wanted = False
+        if not wanted:
+            return False
+        self.started = 0.0
+        self.busy = True
+        stream = self.stream = BodyStream(self, context.limits.stream_read_ahead)
+        request._stream_from(stream)
+        self.request = request
+        self.fire_request(request)
+        return True
+
+    def hold(self) -> None:
+        """The handler has not taken the stream's read-ahead: stop reading meanwhile
+        (no body deadline: it is the handler, not the client, that is slow)."""
+        self.holding = True
+        self.phase = HANDLING
+        self.sock.pause_reading()
+
+    def body_wanted(self) -> None:
+        """The handler reads a streamed body: a client that waits for 100 gets it now."""
+        if not self.closed:
+            data = self.core.send_continue()
+            if data:
+                self.sock.write(data)
+
+    def body_drained(self) -> None:
+        """The handler took the stream's read-ahead: read (and parse) again."""
+        if not self.holding or self.closed:
+            return
+        self.holding = False
+        self.phase = BODY
+        self.deadline = self.context.deadlines.now() + self.context.limits.body_timeout
+        self.sock.resume_reading()
+        self.process()
+
+    def fire_request(self, request: Request) -> None:
+        """Fire ``request`` for *request* (or ``before_request`` first)."""
+        context = self.context
         if context.watch_before_request:
             prepared = context.fire(BeforeRequestEvent(request, _blank_response()))
             prepared.add_done_callback(self.prepared)
@@ -684,6 +801,10 @@ class HTTPConnection:
             sent = 0
         response.bytes_sent = sent
         context = self.context
+        stream = self.stream
+        if stream is not None:  # answered before its body was read in full: it never will be
+            self.stream = None
+            stream.fail(ClientDisconnected("the request was answered before its body was read"))
         if request is not None:
             request.close()
             if context.watch_responses:
@@ -708,6 +829,12 @@ class HTTPConnection:
                     self.process()
             elif self.eof:  # half-closed: the core says ConnectionClosed, we close
                 self.process()
+        elif core.their_state is _SEND_BODY and not self.closed:
+            # Answered before the whole body came: the client may still be sending.
+            if self.holding:
+                self.holding = False
+                self.sock.resume_reading()
+            self.sock.linger()
         else:
             self.sock.close()
 

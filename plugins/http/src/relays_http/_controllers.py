@@ -58,6 +58,7 @@ _current: contextvars.ContextVar[tuple[Request, Response]] = contextvars.Context
 class _Exposed:
     names: tuple[str, ...]
     methods: frozenset[str] | None
+    stream: bool = False
 
 
 @attrs.frozen
@@ -69,20 +70,27 @@ class Page:
     signature: Signature = attrs.field(eq=False)
     is_async: bool
     allow: str
+    #: Whether its request body is streamed to it (``@expose(stream=True)``).
+    stream: bool = False
 
 
 @overload
 def expose(function: F, /) -> F: ...
 @overload
-def expose(*names: str, methods: Iterable[str] | None = None) -> Callable[[F], F]: ...
-def expose(*names: Any, methods: Iterable[str] | None = None) -> Any:
+def expose(
+    *names: str, methods: Iterable[str] | None = None, stream: bool = False
+) -> Callable[[F], F]: ...
+def expose(*names: Any, methods: Iterable[str] | None = None, stream: bool = False) -> Any:
     """Make a method a page: ``@expose``, ``@expose("robots.txt")``, ``@expose(methods=["POST"])``.
 
     *names* are the path segments it answers (default: its own name); *methods*
     the HTTP methods it accepts (default: any). Others get ``405`` with ``Allow``;
     ``HEAD`` is served by a page that accepts ``GET``; ``OPTIONS`` is answered for it.
+    *stream* has the page called as soon as the request head arrives, to read the
+    body itself with ``self.request.stream()`` (an ``async def`` page; form fields
+    are not read for it).
     """
-    if len(names) == 1 and callable(names[0]) and methods is None:
+    if len(names) == 1 and callable(names[0]) and methods is None and not stream:
         setattr(names[0], _EXPOSE_ATTRIBUTE, _Exposed((), None))
         return names[0]
     if not all(isinstance(name, str) and name and "/" not in name for name in names):
@@ -93,7 +101,7 @@ def expose(*names: Any, methods: Iterable[str] | None = None) -> Any:
         unknown = verbs - HTTP_METHODS
         if unknown or not verbs:
             raise ValueError(f"expose(methods=...) takes HTTP methods, not {sorted(unknown)}")
-    exposed = _Exposed(tuple(names), verbs)
+    exposed = _Exposed(tuple(names), verbs, stream)
 
     def decorate(function: F) -> F:
         setattr(function, _EXPOSE_ATTRIBUTE, exposed)
@@ -145,6 +153,7 @@ def _collect_pages(cls: type[BaseController]) -> tuple[dict[str, Page], dict[str
             Signature(function),
             inspect.iscoroutinefunction(function),
             _allow(methods),
+            exposed.stream,
         )
         if is_verb:
             verbs[attribute] = page
@@ -316,7 +325,7 @@ class BaseController(BaseComponent):
     ) -> Any:
         _current.set((request, response))  # in this handler's own task context
         try:
-            fields = await read_fields(request, form=True)
+            fields = await read_fields(request, form=not page.stream)
             bound = page.signature.bind(segments, fields)
             if bound is None:
                 return NotFound()

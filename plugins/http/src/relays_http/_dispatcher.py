@@ -38,6 +38,7 @@ dispatcher stops the event: the page's answer is the answer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,6 +48,7 @@ from ._controllers import FORM_TYPES, BaseController, Page, _Call, query_fields
 from ._errors import HTTPError
 from ._request import Request
 from ._response import Response
+from ._server import HTTP
 
 __all__ = ["Dispatcher"]
 
@@ -82,6 +84,8 @@ class Dispatcher(BaseComponent):
         self._prefixes: frozenset[str] = frozenset()
         # Our ``request`` handler, in the tree only while something is mounted.
         self._routes = Routes(self)
+        # Removes our stream rule from the HTTP components it was given to.
+        self._unstream: list[Callable[[], None]] = []
 
     @property
     def mounts(self) -> dict[str, BaseController]:
@@ -95,7 +99,10 @@ class Dispatcher(BaseComponent):
     def remount(self) -> None:
         """Find the controllers of the tree again (done on every (un)registration)."""
         mounts: dict[str, BaseController] = {}
+        servers: list[HTTP] = []
         for component in self.root.walk():
+            if isinstance(component, HTTP) and component.channel == self.channel:
+                servers.append(component)
             if (
                 self.builtin
                 and isinstance(component, Dispatcher)
@@ -105,6 +112,7 @@ class Dispatcher(BaseComponent):
             ):
                 self._mounts, self._prefixes = {}, frozenset()
                 self._listen(False)
+                self._stream_pages([])
                 return
             if isinstance(component, BaseController):
                 path = "/" + "/".join(split_path(component.mount_path))
@@ -123,6 +131,27 @@ class Dispatcher(BaseComponent):
         self._mounts = mounts
         self._prefixes = frozenset(prefixes)
         self._listen(bool(mounts))
+        self._stream_pages(servers)
+
+    def _stream_pages(self, servers: list[HTTP]) -> None:
+        """Have *servers* stream the bodies of pages exposed with ``stream=True``."""
+        for remove in self._unstream:
+            remove()
+        self._unstream = []
+        if any(
+            page.stream
+            for controller in self._mounts.values()
+            for page in (*controller.pages.values(), *controller._verbs.values())
+        ):
+            self._unstream = [server.stream_bodies(self.streams) for server in servers]
+
+    def streams(self, request: Request) -> bool:
+        """Whether *request* goes to a page exposed with ``stream=True``."""
+        found = self.resolve(request.raw_path)
+        if found is None:
+            return False
+        answer = found[0].find(request.method, found[1])
+        return type(answer) is tuple and answer[0].stream
 
     def _listen(self, listen: bool) -> None:
         """Put our ``request`` handler in the tree, or take it out (see Listening)."""

@@ -38,6 +38,9 @@ class Limits(ProtocolLimits):
     #: Request bodies larger than this are spooled to a temporary file instead of
     #: being kept in memory; uploaded files likewise.
     spool_threshold: int = attrs.field(default=1 * MiB, validator=_positive)
+    #: Most body bytes of a streamed request read ahead of the handler taking them;
+    #: reading from the client pauses beyond (see ``Request.stream``).
+    stream_read_ahead: int = attrs.field(default=64 * KiB, validator=_positive)
     #: Most fields (and files) in one form [413].
     max_form_fields: int = attrs.field(default=1000, validator=_positive)
     #: Largest value of one non-file form field [413].

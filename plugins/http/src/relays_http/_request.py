@@ -2,9 +2,12 @@
 
 A :class:`Request` is made for every request, so making one is cheap: it keeps
 the protocol's raw head and decodes the path, the query, the headers and the
-cookies the first time a handler asks for them. The body has been received in
-full before the ``request`` event fires (the size limit bounds it); small bodies
-stay in memory, larger ones are spooled to a temporary file.
+cookies the first time a handler asks for them. By default the body has been
+received in full before the ``request`` event fires (the size limit bounds it);
+small bodies stay in memory, larger ones are spooled to a temporary file. A
+request the server streams (see :mod:`relays_http._body`) is fired at head time
+and its body read with :meth:`Request.stream` (or :meth:`Request.read`, which
+collects it).
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import tempfile
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
+from ._body import BodyConsumed, BodyStream
 from ._cookies import parse_cookie_header
 from ._errors import BadRequest
 from ._headers import Headers, MultiDict
 from ._negotiation import best_media_type
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     import relays.transports
 
     from ._forms import FormData
@@ -29,6 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["Request"]
 
 _EMPTY = b""
+#: Bytes read from a spooled body per step of :meth:`Request.stream` (off the loop).
+_READ_BLOCK = 64 * 1024
+#: ``Limits.spool_threshold``'s default, for a request made by hand without limits.
+_SPOOL = 1024 * 1024
 _new = object.__new__
 
 
@@ -54,6 +65,7 @@ class Request:
         "_remote",
         "_route",
         "_scheme",
+        "_stream",
         "_target",
         "http_version",
         "method",
@@ -121,6 +133,7 @@ class Request:
         self._query: MultiDict | None = None
         self._cookies: dict[str, str] | None = None
         self._form: FormData | None = None
+        self._stream: BodyStream | None = None
 
     @classmethod
     def _received(
@@ -156,7 +169,14 @@ class Request:
         request._query = None
         request._cookies = None
         request._form = None
+        request._stream = None
         return request
+
+    def _stream_from(self, stream: BodyStream) -> None:
+        """The server streams this request's body: it comes from *stream*."""
+        self._stream = stream
+        self._content = None
+        self._body = None
 
     # -- the connection --------------------------------------------------------------
 
@@ -407,10 +427,66 @@ class Request:
     # -- the body --------------------------------------------------------------------
 
     @property
+    def streamed(self) -> bool:
+        """Whether the body arrives after the ``request`` event (the server streams it:
+        see :meth:`stream`); False once :meth:`read` has collected it."""
+        return self._stream is not None
+
+    @property
+    def expected_length(self) -> int | None:
+        """The body size the client announced (``Content-Length``), or None (chunked,
+        or no field): what a streaming handler checks before it reads anything."""
+        value = self.header(b"content-length")
+        if value is None or not value.isdigit():
+            return None
+        return int(value)
+
+    def stream(self) -> AsyncIterator[bytes]:
+        """The body as an async iterator of bytes: ``async for chunk in request.stream()``.
+
+        For a streamed request (:attr:`streamed`) the chunks come as the client
+        sends them, and nothing is asked of the client before the first one is
+        awaited (a ``100 Continue`` goes out then): a handler that answers without
+        reading (a 413 for an :attr:`expected_length` it will not take) never
+        receives the body. Reading slowly holds the client back. It can be taken
+        once (:class:`~relays_http.BodyConsumed` otherwise); a client that goes away
+        raises :class:`~relays_http.ClientDisconnected`, a body that breaks a limit
+        the :class:`~relays_http.HTTPError` it was answered with. For a buffered
+        request it yields the received body (nothing for an empty one).
+        """
+        stream = self._stream
+        if stream is not None:
+            return stream.take()
+        return self._buffered_chunks()
+
+    async def _buffered_chunks(self) -> AsyncIterator[bytes]:
+        content = self._content
+        if content is not None:
+            if content:
+                yield content
+            return
+        body = self.body
+        body.seek(0)
+        while True:
+            block = await asyncio.to_thread(body.read, _READ_BLOCK)
+            if not block:
+                return
+            yield block
+
+    def _unread(self) -> BodyConsumed:
+        return BodyConsumed(
+            f"the body of {self!r} is streamed: take it with 'async for chunk in "
+            "request.stream()', or 'await request.read()' before using request.content, "
+            "request.body or request.content_length"
+        )
+
+    @property
     def body(self) -> IO[bytes]:
         """The body as a binary file positioned at its start (may be on disk)."""
         body = self._body
         if body is None:
+            if self._stream is not None:
+                raise self._unread()
             body = self._body = io.BytesIO(self._content or _EMPTY)
         return body
 
@@ -438,7 +514,14 @@ class Request:
         return size
 
     async def read(self) -> bytes:
-        """The whole body as bytes; a spooled body is read off the event loop."""
+        """The whole body as bytes; a spooled body is read off the event loop.
+
+        A streamed request's body is received here, in full (spooled to a temporary
+        file past ``Limits.spool_threshold``, as the server does for buffered ones);
+        afterwards the request is like a buffered one.
+        """
+        if self._stream is not None:
+            await self._collect_stream()
         if (
             self._content is None
             and self._body is not None
@@ -446,6 +529,37 @@ class Request:
         ):
             return await asyncio.to_thread(lambda: self.content)
         return self.content
+
+    async def _collect_stream(self) -> None:
+        """Receive a streamed body in full, as the server would have before the event."""
+        stream = self._stream
+        assert stream is not None
+        threshold = self._limits.spool_threshold if self._limits is not None else _SPOOL
+        chunks: list[bytes] = []
+        size = 0
+        spool: IO[bytes] | None = None
+        try:
+            async for chunk in stream.take():
+                size += len(chunk)
+                if spool is not None:
+                    await asyncio.to_thread(spool.write, chunk)
+                elif size > threshold:
+                    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
+                    chunks.append(chunk)
+                    await asyncio.to_thread(spool.writelines, chunks)
+                    chunks = []
+                else:
+                    chunks.append(chunk)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        self._stream = None
+        if spool is not None:
+            spool.seek(0)
+            self._body = spool
+        else:
+            self._content = b"".join(chunks)
 
     async def text(self, encoding: str | None = None) -> str:
         """The body decoded with *encoding*, else the ``charset`` parameter, else UTF-8.
@@ -473,11 +587,17 @@ class Request:
         Raises :class:`BadRequest` (also a :class:`ValueError`) naming the field
         that was wrong, :class:`~relays_http.PayloadTooLarge` when a form limit is
         exceeded. An empty :class:`FormData` when the body is not a form.
+
+        A streamed request's body is received first (spooled to a temporary file
+        past ``Limits.spool_threshold``); its file parts then go to temporary
+        files of their own past the same threshold.
         """
         form = self._form
         if form is None:
             from ._forms import parse_form
 
+            if self._stream is not None:
+                await self._collect_stream()
             form = self._form = await parse_form(self, self._limits)
         return form
 

@@ -55,6 +55,7 @@ from ._connection import HTTPConnection, ServerContext
 from ._dateline import DateLine
 from ._lifecycle import HEAD, IDLE, Deadlines, ProcessStop, Shutdown
 from ._limits import Limits
+from ._request import Request
 from ._response import Response
 from ._upgrade import UpgradedConnection, UpgradeHandler
 from .events import BadRequestEvent, ResponseEvent
@@ -90,6 +91,20 @@ def least_progress(
             if now - began >= shed_after:
                 ranked.append((1, began, order, connection))
     return [entry[3] for entry in heapq.nsmallest(count, ranked)]
+
+
+def _prefix_rule(prefix: str) -> Callable[[Request], bool]:
+    """A stream rule taking *prefix* (a path, ``"/upload"``) and the paths under it."""
+    if not prefix.startswith("/"):
+        raise ValueError(f"a stream rule's path prefix starts with '/', not {prefix!r}")
+    base = prefix.rstrip("/")
+    under = base + "/"
+
+    def rule(request: Request) -> bool:
+        path = request.path
+        return path == base or path.startswith(under)
+
+    return rule
 
 
 class HTTP(BaseComponent):
@@ -159,6 +174,27 @@ class HTTP(BaseComponent):
     def connections(self) -> int:
         """The number of open connections (switched to another protocol or not)."""
         return len(self._connections) + len(self._upgraded)
+
+    def stream_bodies(self, rule: str | Callable[[Request], bool]) -> Callable[[], None]:
+        """Fire ``request`` at head time, with its body to stream, for requests *rule* takes.
+
+        *rule* is a path prefix (``"/upload"`` takes ``/upload`` and ``/upload/...``)
+        or a predicate given the :class:`~relays_http.Request` (head only; no body).
+        Such requests are read with ``async for chunk in request.stream()`` (see
+        :mod:`relays_http._body`); the others stay buffered, and a server without
+        rules pays one test per request. Returns the function that removes the rule.
+        """
+        if isinstance(rule, str):
+            rule = _prefix_rule(rule)
+        rules = self._context.stream_rules
+        rules.append(rule)
+        taken = rule
+
+        def remove() -> None:
+            if taken in rules:
+                rules.remove(taken)
+
+        return remove
 
     # -- transport events ------------------------------------------------------------
 

@@ -414,9 +414,11 @@ class Connection:
 
     def _send_response(self, response: Response) -> bytes:
         keep_alive = self._keep_alive
-        if self.client_is_waiting_for_100_continue:
-            # The client may or may not send the body it announced (RFC 9110
-            # 10.1.1); only closing leaves no doubt about the next request.
+        if self.their_state is SEND_BODY and self._reader is not None:
+            # Answered before the whole request body came (a handler that streams it
+            # refused it, or a client waiting for 100-continue that may or may not
+            # send it, RFC 9110 10.1.1): only closing leaves no doubt about where the
+            # next request starts.
             keep_alive = False
         head, writer, keep_alive = build_response_head(
             response, head_request=self._head_request, http_11=self._http_11, keep_alive=keep_alive
@@ -478,8 +480,7 @@ class Connection:
         if self.our_state is not SEND_RESPONSE:
             raise LocalProtocolError(f"cannot send Response in state {self.our_state.name}")
         keep_alive = self._keep_alive
-        # client_is_waiting_for_100_continue, inlined (our side is SEND_RESPONSE)
-        if self._waiting_for_continue and self.their_state is SEND_BODY:
+        if self.their_state is SEND_BODY and self._reader is not None:
             keep_alive = False  # see _send_response
         head, writer, keep_alive = render_response_head(
             status_code,
