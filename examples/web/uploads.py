@@ -8,6 +8,8 @@
   that sends faster than the disk takes it is held back.
 - ``PUT /raw/...`` is streamed for a plain ``request`` handler, by a rule given
   to the server: ``server.http.stream_bodies("/raw")``.
+- ``/pay?amount=5`` is ``@shielded``: a client that goes away does not cancel it
+  (async pages are cancelled otherwise), and it can see that it went.
 
 Run it and upload::
 
@@ -16,12 +18,24 @@ Run it and upload::
     $ curl -T notes.txt http://127.0.0.1:8000/raw/notes.txt
 """
 
+import asyncio
 import hashlib
+import logging
 import sys
 import tempfile
 
 from relays import Component
-from relays_http import Controller, PayloadTooLarge, Request, Response, Server, expose
+from relays_http import (
+    Controller,
+    PayloadTooLarge,
+    Request,
+    Response,
+    Server,
+    expose,
+    shielded,
+)
+
+logger = logging.getLogger("uploads")
 
 #: Largest upload the page takes; the server's own ``max_body_size`` bounds it too.
 MAX_UPLOAD = 8 * 1024 * 1024
@@ -61,8 +75,24 @@ class Raw(Component):
         return f"{request.path[5:]} {digest.hexdigest()}\n"
 
 
+class Payments(Controller):
+    channel = "/pay"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    @shielded  # recorded even when the client leaves halfway
+    async def index(self, amount: int = 0) -> str:
+        await asyncio.sleep(0.01)  # stands for the write to a ledger
+        self.total += amount
+        if self.request.disconnected.is_set():
+            logger.warning("recorded %d for a client that left", amount)
+        return f"recorded {amount}, total {self.total}\n"
+
+
 def make_server(bind: str) -> Server:
-    server = Server(bind) + Uploads() + Raw()
+    server = Server(bind) + Uploads() + Raw() + Payments()
     server.http.stream_bodies("/raw")
     return server
 

@@ -419,9 +419,13 @@ class Hub(HandlerTable):
             )
             if not task.done():
                 self._tasks.add(task)
+                if event.cancellable:
+                    event._keep_task(task, h)
             return False
         task = self.loop.create_task(drive, context=context)  # type: ignore[union-attr]
         self._tasks.add(task)
+        if event.cancellable:
+            event._keep_task(task, h)
         return True
 
     async def _drive(self, event: Event, h: Handler, coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -469,6 +473,8 @@ class Hub(HandlerTable):
         if chained.done:
             event.value._adopt(chained)  # type: ignore[union-attr]
             return
+        if event.cancellable:
+            event._keep_chained(chained.event)
         event._pending += 1
         chained.add_done_callback(partial(self._chained_done, event))
 

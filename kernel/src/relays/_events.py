@@ -9,9 +9,12 @@ normal way to declare an event and ``Event.create`` covers the dynamic case.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ._dispatch import Hub
     from ._handlers import Handler
     from ._values import Value
@@ -63,6 +66,11 @@ class Event:
     #: Off for ``<name>_success``/``_failure``/``_complete``, whose first argument
     #: already is the event they report on.
     passes_event: ClassVar[bool] = True
+    #: Whether the kernel keeps the tasks of this event's async handlers (and the
+    #: events they chain to), so that :meth:`cancel_handlers` can cancel them. Off by
+    #: default: it costs a list per event. relays-http's ``request`` turns it on, to
+    #: cancel the handlers of a request whose client went away.
+    cancellable: ClassVar[bool] = False
 
     # Per-instance state the kernel fills in; declared here so reads are cheap.
     value: Value | None = None
@@ -75,6 +83,9 @@ class Event:
     #: For a ``complete`` tracker: the hub of the tree that counts it as open.
     _tracked_by: Hub | None = None
     _pending: int = 0
+    #: For a cancellable event: its handlers' tasks, and the events it chained to.
+    _running: list[tuple[asyncio.Task[Any], Handler]] | None = None
+    _chained: list[Event] | None = None
 
     _created: ClassVar[dict[str, type[Event]]] = {}
 
@@ -114,6 +125,40 @@ class Event:
     def stop(self) -> None:
         """End propagation: handlers after the current one do not run."""
         self.stopped = True
+
+    def cancel_handlers(self, spare: Callable[[Event, Handler], bool] | None = None) -> int:
+        """Cancel the tasks of this event's async handlers that still run, and those of
+        the events they answered with (a handler that returned another event's value);
+        return how many were cancelled.
+
+        Only for event classes with :attr:`cancellable` set, this one and those it
+        chained to (otherwise nothing was kept, and nothing is cancelled). *spare* is
+        asked ``(event, handler)`` for each task, and a handler it says True for is left
+        running.
+        """
+        cancelled = 0
+        for task, handler in self._running or ():
+            if not task.done() and (spare is None or not spare(self, handler)):
+                task.cancel()
+                cancelled += 1
+        for chained in self._chained or ():
+            cancelled += chained.cancel_handlers(spare)
+        return cancelled
+
+    def _keep_task(self, task: asyncio.Task[Any], handler: Handler) -> None:
+        """The kernel started *handler*'s task for this cancellable event."""
+        running = self._running
+        if running is None:
+            self._running = [(task, handler)]
+        else:
+            running.append((task, handler))
+
+    def _keep_chained(self, event: Event) -> None:
+        """A handler of this cancellable event answered with *event*'s value."""
+        if self._chained is None:
+            self._chained = [event]
+        else:
+            self._chained.append(event)
 
     @property
     def done(self) -> bool:

@@ -134,6 +134,7 @@ def test_uploads() -> None:
         put = urllib.request.Request(url + "raw/a.txt", data=b"abc", method="PUT")
         name, digest = fetch(put)[2].split()
         assert (name, digest) == ("a.txt", hashlib.sha256(b"abc").hexdigest())
+        assert fetch(url + "pay?amount=5")[2] == "recorded 5, total 5\n"
         # Refused unread: the client waits for 100 Continue and gets the 413 instead.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(

@@ -33,6 +33,7 @@ from relays_http import (
     Response,
     Server,
     expose,
+    shielded,
 )
 from relays_http.testing import Client, memory_server, parse_responses, serve_in_thread
 
@@ -175,8 +176,27 @@ async def test_a_handler_that_does_not_read_stops_the_reading() -> None:
         assert connection.reading
 
 
-async def test_a_client_that_goes_away_raises_client_disconnected_in_the_reader() -> None:
+class ShieldedUploads(Uploads):
+    @shielded
+    async def request(self, request: Request, response: Response) -> Any:
+        return await super().request(request, response)
+
+
+async def test_a_client_that_goes_away_cancels_the_reader() -> None:
     app = Uploads()
+    app.go.set()
+    server, transport = streaming_server(app)
+    async with server:
+        client = Client(transport)
+        client.send(head(100) + b"partial")
+        await app.first_chunk.wait()
+        client.close()
+        await app.failed.wait()
+        assert isinstance(app.error, asyncio.CancelledError)
+
+
+async def test_a_shielded_reader_gets_client_disconnected_instead() -> None:
+    app = ShieldedUploads()
     app.go.set()
     server, transport = streaming_server(app)
     async with server:

@@ -6,6 +6,7 @@ handler answers, and the answer is written back. See ``docs/howto/http-server.rs
 """
 
 from ._body import BodyConsumed, ClientDisconnected
+from ._cancellation import shielded
 from ._compression import (
     COMPRESSION_PRIORITY,
     Compression,
@@ -139,4 +140,5 @@ __all__ = [
     "new_encoder",
     "parse_etags",
     "parse_preferences",
+    "shielded",
 ]

@@ -83,7 +83,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import IO, Any
 
-from relays import Value
+from relays import Event, Handler, Value
 from relays.transports import Connection, supports_drain
 
 from . import _protocol as protocol
@@ -136,6 +136,11 @@ _BAD_HEAD = (protocol.LocalProtocolError, UnicodeEncodeError, TypeError)
 def _http_error(error: protocol.RemoteProtocolError) -> HTTPError:
     """The protocol's refusal, as the exception a streaming handler's reader gets."""
     return HTTPError(error.status_code, error.reason)
+
+
+def _spared(event: Event, handler: Handler) -> bool:
+    """Whether *handler* of *event* keeps running when its client goes (``@shielded``)."""
+    return isinstance(event, RequestEvent) and event.shields(handler)
 
 
 class ServerContext:
@@ -195,6 +200,7 @@ class HTTPConnection:
     """One connection speaking HTTP; see the theory of operation."""
 
     __slots__ = (
+        "answering",
         "body",
         "busy",
         "chunks",
@@ -207,6 +213,7 @@ class HTTPConnection:
         "holding",
         "paused",
         "phase",
+        "pipelined",
         "request",
         "sent",
         "size",
@@ -229,6 +236,8 @@ class HTTPConnection:
         self.busy = False
         # Whether reading is paused because the core said PAUSED (pipelining).
         self.paused = False
+        # Whether the request being parsed was buffered behind an earlier one.
+        self.pipelined = False
         #: Whether the transport said the connection is gone.
         self.closed = False
         # Whether the client half-closed.
@@ -238,6 +247,8 @@ class HTTPConnection:
         self.size = 0
         self.body: IO[bytes] | None = None
         self.request: Request | None = None
+        # The request event being answered: cancelled when the client goes.
+        self.answering: RequestEvent | None = None
         # The body of a streamed request while it arrives (see _body).
         self.stream: BodyStream | None = None
         # Whether reading is paused because the handler has not taken the stream's
@@ -260,6 +271,7 @@ class HTTPConnection:
             self.started = now
         elif self.started == 0.0:  # the first bytes of a head (or of a pipelined one)
             self.started = self.context.deadlines.now()
+        self.pipelined = False
         try:
             self.core.receive_data(data)
         except protocol.LocalProtocolError:
@@ -273,8 +285,41 @@ class HTTPConnection:
         then."""
         self.eof = True
         self.core.receive_data(b"")
+        if self.stream is not None:  # the body ends short: the core refuses it
+            self.process()
+        if self.answering is not None and not self.closed and self.left():
+            return
         if not self.busy and not self.paused:
             self.process()
+
+    def left(self) -> bool:
+        """EOF while async handlers answer: did the client leave, rather than half-close?
+
+        TCP cannot tell a client that closed (a browser tab, curl interrupted) from
+        one that only stopped sending. An HTTP/1.1 client that sent one request and
+        nothing after it (not pipelined) has no reason to half-close: it is taken as gone: the
+        request's ``disconnected`` is set and its async handlers are cancelled (see
+        :mod:`relays_http._cancellation`), and when any was, the connection closes
+        with no answer. HTTP/1.0 clients, and clients with requests still buffered
+        (pipelined before a half-close), keep the half-close: they are answered.
+        """
+        request = self.request
+        if (
+            request is None
+            or request.http_version != "1.1"
+            or self.pipelined
+            or self.core.trailing_data[0]
+        ):
+            return False
+        request._client_gone()
+        answering = self.answering
+        assert answering is not None
+        if not answering.cancel_handlers(_spared):
+            return False  # shielded, or done: the answer goes out, then the close
+        self.answering = None
+        self.closed = True
+        self.sock.close()
+        return True
 
     def lost(self) -> None:
         """The transport closed the connection: stop what still works for it."""
@@ -282,6 +327,12 @@ class HTTPConnection:
         if self.stream is not None:
             self.stream.fail(ClientDisconnected("the client closed the connection"))
             self.stream = None
+        if self.request is not None:
+            self.request._client_gone()
+        answering = self.answering
+        if answering is not None:  # gone before the answer: stop working on it
+            self.answering = None
+            answering.cancel_handlers(_spared)
         if self.task is not None:
             self.task.cancel()
         if self.request is not None or self.body is not None:
@@ -403,6 +454,7 @@ class HTTPConnection:
         if stream is not None:  # its handler runs: it gets the error, its answer is dropped
             self.stream = None
             self.closed = True
+            self.answering = None  # not cancelled: it learns why from the error
             stream.fail(_http_error(error))
         if self.context.watch_bad_requests:
             # The head is known when the body broke a rule (too large, too slow);
@@ -512,7 +564,8 @@ class HTTPConnection:
             prepared = context.fire(BeforeRequestEvent(request, _blank_response()))
             prepared.add_done_callback(self.prepared)
         else:
-            context.fire(RequestEvent(request, _blank_response())).add_done_callback(self.answered)
+            event = self.answering = RequestEvent(request, _blank_response())
+            context.fire(event).add_done_callback(self.answered)
 
     def prepared(self, value: Value) -> None:
         """``before_request`` is done: fire ``request``, unless it answered."""
@@ -522,13 +575,15 @@ class HTTPConnection:
         elif value.errors or value.results:
             self.answered(value)
         else:
-            self.context.fire(RequestEvent(request, response)).add_done_callback(self.answered)
+            event = self.answering = RequestEvent(request, response)
+            self.context.fire(event).add_done_callback(self.answered)
 
     # -- answering ---------------------------------------------------------------------
 
     def answered(self, value: Value) -> None:
         """The ``request`` (or an answering ``before_request``) *value* is done: respond."""
         request, response = value.event.args
+        self.answering = None
         if self.closed:
             request.close()
             return
@@ -825,6 +880,7 @@ class HTTPConnection:
                     self._continue_when_drained()
                 else:  # _continue, inlined
                     self.paused = False
+                    self.pipelined = True
                     self.sock.resume_reading()
                     self.process()
             elif self.eof:  # half-closed: the core says ConnectionClosed, we close
@@ -841,6 +897,7 @@ class HTTPConnection:
     def _continue(self) -> None:
         """Read again, and parse the pipelined request that is buffered."""
         self.paused = False
+        self.pipelined = True
         self.sock.resume_reading()
         self.process()
 

@@ -27,9 +27,10 @@ from typing import Any, ClassVar, TypeVar, overload
 
 import attrs
 
-from relays import BaseComponent, handler
+from relays import BaseComponent, Handler, handler
 
 from ._arguments import Signature
+from ._cancellation import is_shielded
 from ._errors import Forbidden, HTTPError, MethodNotAllowed, NotFound, Redirect, render_error_body
 from ._request import Request
 from ._response import Response
@@ -72,6 +73,8 @@ class Page:
     allow: str
     #: Whether its request body is streamed to it (``@expose(stream=True)``).
     stream: bool = False
+    #: Whether it keeps running when its client goes away (``@shielded``).
+    shielded: bool = False
 
 
 @overload
@@ -154,6 +157,7 @@ def _collect_pages(cls: type[BaseController]) -> tuple[dict[str, Page], dict[str
             inspect.iscoroutinefunction(function),
             _allow(methods),
             exposed.stream,
+            is_shielded(function),
         )
         if is_verb:
             verbs[attribute] = page
@@ -184,6 +188,11 @@ class _Call(RequestEvent):
     """
 
     name = "controller_call"
+
+    def shields(self, handler: Handler) -> bool:
+        """A page marked ``@shielded`` keeps running when its client goes away."""
+        page: Page = self.args[0]
+        return page.shielded
 
 
 class BaseController(BaseComponent):

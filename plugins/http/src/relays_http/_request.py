@@ -55,6 +55,7 @@ class Request:
         "_content",
         "_context",
         "_cookies",
+        "_disconnected",
         "_form",
         "_headers",
         "_limits",
@@ -134,6 +135,7 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._form: FormData | None = None
         self._stream: BodyStream | None = None
+        self._disconnected: asyncio.Event | bool = False
 
     @classmethod
     def _received(
@@ -170,6 +172,7 @@ class Request:
         request._cookies = None
         request._form = None
         request._stream = None
+        request._disconnected = False
         return request
 
     def _stream_from(self, stream: BodyStream) -> None:
@@ -232,6 +235,31 @@ class Request:
     @context.setter
     def context(self, value: dict[str, Any]) -> None:
         self._context = value
+
+    @property
+    def disconnected(self) -> asyncio.Event:
+        """Set when the client goes away before its request is answered.
+
+        ``await request.disconnected.wait()`` to learn it, ``is_set()`` to ask: async
+        handlers are cancelled then anyway, unless :func:`~relays_http.shielded`. Never
+        set for a request made by hand.
+        """
+        disconnected = self._disconnected
+        if type(disconnected) is bool:  # made on first use: most handlers never ask
+            event = asyncio.Event()
+            if disconnected:
+                event.set()
+            self._disconnected = event
+            return event
+        return disconnected
+
+    def _client_gone(self) -> None:
+        """The connection closed before this request was answered."""
+        disconnected = self._disconnected
+        if type(disconnected) is bool:
+            self._disconnected = True
+        else:
+            disconnected.set()
 
     # -- the target ------------------------------------------------------------------
 

@@ -8,7 +8,14 @@ their *names*, which handlers listen to, are circuits.web's: ``request`` and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from relays import Event
+
+from ._cancellation import is_shielded
+
+if TYPE_CHECKING:
+    from relays import Handler
 
 __all__ = [
     "BadRequestEvent",
@@ -69,9 +76,20 @@ class RequestEvent(Event):
     mine": when no handler returns anything the client gets a 404. When several
     return something, the first one (highest priority, then registration order)
     wins; a dispatcher that answers should call ``event.stop()``.
+
+    For a request whose body the server streams (see
+    :meth:`~relays_http.HTTP.stream_bodies`) it fires as soon as the head is in.
+    It is *cancellable*: async handlers still running when the client goes away are
+    cancelled, unless :func:`~relays_http.shielded` (see
+    :mod:`relays_http._cancellation`).
     """
 
     name = "request"
+    cancellable = True
+
+    def shields(self, handler: Handler) -> bool:
+        """Whether *handler*'s task is spared when the client goes away."""
+        return is_shielded(handler.callback)
 
 
 class ResponseEvent(Event):
