@@ -112,7 +112,7 @@ async def test_the_date_field_follows_the_clock_each_second_both_ways(
     # The Date and Server lines are rendered once a second; a clock set back renders
     # them again too.
     now = [0.0]
-    monkeypatch.setattr(_dateline, "_wall_clock", lambda: now[0])
+    monkeypatch.setattr(_dateline, "wall_clock", lambda: now[0])
     server, transport = echo
     dates = []
     async with server:

@@ -86,6 +86,7 @@ from typing import IO, Any
 from relays import Event, Handler, Value
 from relays.transports import Connection, supports_drain
 
+from . import _dateline
 from . import _protocol as protocol
 from ._body import BodyStream, ClientDisconnected
 from ._dateline import DateLine
@@ -203,6 +204,7 @@ class HTTPConnection:
         "answering",
         "body",
         "busy",
+        "can_drain",
         "chunks",
         "closed",
         "context",
@@ -238,6 +240,8 @@ class HTTPConnection:
         self.paused = False
         # Whether the request being parsed was buffered behind an earlier one.
         self.pipelined = False
+        # Whether the transport has ``drain`` (SupportsDrain); None: not asked yet.
+        self.can_drain: bool | None = None
         #: Whether the transport said the connection is gone.
         self.closed = False
         # Whether the client half-closed.
@@ -499,7 +503,13 @@ class HTTPConnection:
             context.limits,
             received_at,
         )
-        self.fire_request(request)
+        # fire_request, inlined: a call per request is 0.3% of the pipelined row.
+        if context.watch_before_request:
+            prepared = context.fire(BeforeRequestEvent(request, _blank_response()))
+            prepared.add_done_callback(self.prepared)
+        else:
+            event = self.answering = RequestEvent(request, _blank_response())
+            context.fire(event).add_done_callback(self.answered)
 
     def start_stream(self) -> bool:
         """A head arrived while stream rules exist: when one wants this request, fire
@@ -558,7 +568,8 @@ class HTTPConnection:
         self.process()
 
     def fire_request(self, request: Request) -> None:
-        """Fire ``request`` for *request* (or ``before_request`` first)."""
+        """Fire ``request`` for *request* (or ``before_request`` first); :meth:`dispatch`
+        has this inlined."""
         context = self.context
         if context.watch_before_request:
             prepared = context.fire(BeforeRequestEvent(request, _blank_response()))
@@ -697,13 +708,18 @@ class HTTPConnection:
         status = response.status
         if status == 204 or status == 304:
             body = b""
+        # DateLine.lines(), inlined for the same second: a call is 0.25% of a response.
+        date_line = self.context.date_line
+        lines = date_line.current
+        if _dateline.wall_clock() // 1.0 != date_line.second:
+            lines = date_line.lines()
         try:
             data = self.core.send_whole_parts(
                 status,
                 self._fields(response, content_type),
                 body,
                 response.reason.encode("latin-1") if response.reason else b"",
-                self.context.date_line.lines(),
+                lines,
             )
         except _BAD_HEAD as error:
             logger.error("cannot send %r: %s", response, error)
@@ -834,8 +850,8 @@ class HTTPConnection:
         as_json = accept is not None and prefers_json(accept.decode("latin-1"))
         body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
         page = Response(status=http_error.code, headers=http_error.headers)
-        page.headers["Content-Type"] = content_type
-        page.headers["X-Content-Type-Options"] = "nosniff"
+        page.headers["content-type"] = content_type
+        page.headers["x-content-type-options"] = "nosniff"
         if response._cookies and http_error.code < 500:
             page._cookies = response._cookies  # a login's cookie survives its Redirect
         self._send_whole(page, body, None)
@@ -876,7 +892,10 @@ class HTTPConnection:
             self.phase = IDLE
             self.deadline = context.deadlines.now() + context.limits.keep_alive_timeout
             if self.paused:  # the next request is buffered already (pipelining)
-                if supports_drain(self.sock):
+                can_drain = self.can_drain
+                if can_drain is None:  # asked once per connection: two calls a request
+                    can_drain = self.can_drain = supports_drain(self.sock)
+                if can_drain:
                     self._continue_when_drained()
                 else:  # _continue, inlined
                     self.paused = False

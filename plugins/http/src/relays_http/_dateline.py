@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 
-__all__ = ["DateLine"]
+__all__ = ["DateLine", "wall_clock"]
 
-_wall_clock = time.time
+#: The clock the lines follow (``time.time``); the connection compares its second.
+wall_clock = time.time
 
 
 class DateLine:
@@ -19,18 +20,22 @@ class DateLine:
     renews the lines, backwards too (the clock was set back).
     """
 
-    __slots__ = ("_lines", "_second", "_server_line")
+    __slots__ = ("_server_line", "current", "second")
 
     def __init__(self, server_name: str) -> None:
         self._server_line = b"server: %s\r\n" % server_name.encode("latin-1")
-        self._second = -1.0
-        self._lines = b""
+        #: The second (``wall_clock() // 1.0``) :attr:`current` is for; read-only by
+        #: intent: a caller on the hot path compares it and uses :attr:`current`
+        #: without a call when it is still this second.
+        self.second = -1.0
+        #: The lines last rendered, for :attr:`second`.
+        self.current = b""
 
     def lines(self) -> bytes:
         """This second's ``Server`` and ``Date`` lines."""
-        second = _wall_clock() // 1.0
-        if second != self._second:
+        second = wall_clock() // 1.0
+        if second != self.second:
             date = formatdate(int(second), usegmt=True).encode("ascii")
-            self._lines = self._server_line + b"date: %s\r\n" % date
-            self._second = second
-        return self._lines
+            self.current = self._server_line + b"date: %s\r\n" % date
+            self.second = second
+        return self.current

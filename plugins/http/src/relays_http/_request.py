@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Request"]
 
 _EMPTY = b""
+#: ``remote`` and ``local`` not asked of the connection yet (None is a UNIX peer's).
+_UNKNOWN: Any = object()
 #: Bytes read from a spooled body per step of :meth:`Request.stream` (off the loop).
 _READ_BLOCK = 64 * 1024
 #: ``Limits.spool_threshold``'s default, for a request made by hand without limits.
@@ -75,13 +77,13 @@ class Request:
         "sock",
     )
 
-    # Asked of the connection on first use in a received request, whose ``_received``
-    # leaves them unset (see the properties): most handlers never look at them, and a
-    # transport may work them out only when asked.
+    # Asked of the connection on first use in a received request (None until then):
+    # most handlers never look at them, and a transport may work them out only when
+    # asked.
     _remote: Any
     _local: Any
-    _scheme: str
-    _context: dict[str, Any]
+    _scheme: str | None
+    _context: dict[str, Any] | None
 
     def __init__(
         self,
@@ -162,7 +164,11 @@ class Request:
         else:
             request._content = None
             request._body = body  # type: ignore[assignment]
-        request.sock = sock  # remote, local, scheme and context: on first use
+        request.sock = sock
+        request._remote = _UNKNOWN  # these four: asked on first use
+        request._local = _UNKNOWN
+        request._scheme = None
+        request._context = None
         request.session = None
         request.received_at = received_at
         request._limits = limits
@@ -186,11 +192,10 @@ class Request:
     @property
     def remote(self) -> Any:
         """The peer's address: ``(host, port)`` for IP, a path or None for UNIX."""
-        try:
-            return self._remote
-        except AttributeError:  # received: ask the connection, once
+        remote = self._remote
+        if remote is _UNKNOWN:  # received: ask the connection, once
             remote = self._remote = self.sock.peer  # type: ignore[union-attr]
-            return remote
+        return remote
 
     @remote.setter
     def remote(self, value: Any) -> None:
@@ -199,11 +204,10 @@ class Request:
     @property
     def local(self) -> Any:
         """Our own address for this connection."""
-        try:
-            return self._local
-        except AttributeError:
+        local = self._local
+        if local is _UNKNOWN:
             local = self._local = self.sock.local  # type: ignore[union-attr]
-            return local
+        return local
 
     @local.setter
     def local(self, value: Any) -> None:
@@ -212,11 +216,10 @@ class Request:
     @property
     def scheme(self) -> str:
         """``"http"`` or ``"https"``."""
-        try:
-            return self._scheme
-        except AttributeError:
+        scheme = self._scheme
+        if scheme is None:
             scheme = self._scheme = "https" if self.sock.secure else "http"  # type: ignore[union-attr]
-            return scheme
+        return scheme
 
     @scheme.setter
     def scheme(self, value: str) -> None:
@@ -225,12 +228,10 @@ class Request:
     @property
     def context(self) -> dict[str, Any]:
         """Free for handlers and dispatchers to share data about this request."""
-        try:
-            return self._context
-        except AttributeError:
-            context: dict[str, Any] = {}
-            self._context = context
-            return context
+        context = self._context
+        if context is None:
+            context = self._context = {}
+        return context
 
     @context.setter
     def context(self, value: dict[str, Any]) -> None:
