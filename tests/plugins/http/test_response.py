@@ -19,7 +19,7 @@ def test_defaults() -> None:
 
 def test_constructor() -> None:
     response = Response("hi", 201, headers={"X-A": "1"}, content_type="text/plain")
-    assert response.headers.allitems() == [("X-A", "1"), ("Content-Type", "text/plain")]
+    assert response.headers.allitems() == [("X-A", "1"), ("content-type", "text/plain")]
 
 
 def test_cookies_are_rendered() -> None:

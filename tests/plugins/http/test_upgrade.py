@@ -46,7 +46,7 @@ def test_switch_writes_the_101_and_leaves_http_for_good() -> None:
     core = received(UPGRADE_REQUEST + b"first bytes")
     head = core.switch_protocols(b"echo/1", [("X-Echo", "yes")])
     assert head == (
-        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo/1\r\n"
+        b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: echo/1\r\n"
         b"X-Echo: yes\r\n\r\n"
     )
     assert core.our_state is core.their_state is protocol.State.SWITCHED_PROTOCOL

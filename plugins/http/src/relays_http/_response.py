@@ -58,7 +58,7 @@ class Response:
         if headers is not None:
             self._headers = Headers(headers)
         if content_type is not None:
-            self.headers["Content-Type"] = content_type
+            self.headers["content-type"] = content_type
 
     @classmethod
     def _blank(cls) -> Response:
@@ -97,7 +97,7 @@ class Response:
 
     @content_type.setter
     def content_type(self, value: str) -> None:
-        self.headers["Content-Type"] = value
+        self.headers["content-type"] = value
 
     def set_cookie(
         self,

@@ -253,7 +253,7 @@ class Application(BaseComponent):
         headers = _fields(response, content_type)
         if isinstance(body, bytes):
             if response.status not in (204, 304):
-                headers.append(("Content-Length", str(len(body))))
+                headers.append(("content-length", str(len(body))))
             body = [body]
         start_response(_status(response), headers)
         return _Finished(body, lambda: self._finished(request, response))
@@ -281,12 +281,12 @@ class Application(BaseComponent):
         as_json = prefers_json(environ.get("HTTP_ACCEPT"))
         body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
         page = Response(body, http_error.code, headers=http_error.headers)
-        page.headers["Content-Type"] = content_type
-        page.headers["X-Content-Type-Options"] = "nosniff"
+        page.headers["content-type"] = content_type
+        page.headers["x-content-type-options"] = "nosniff"
         if response._cookies and http_error.code < 500:
             page._cookies = response._cookies  # a login's cookie survives its Redirect
         headers = _fields(page, None)
-        headers.append(("Content-Length", str(len(body))))
+        headers.append(("content-length", str(len(body))))
         start_response(_status(page), headers)
         if request is None:
             return [body]
@@ -356,10 +356,10 @@ def _fields(response: Response, content_type: str | None) -> list[tuple[str, str
     headers = response._headers
     fields = list(headers.allitems()) if headers is not None else []
     if content_type is not None and (headers is None or "content-type" not in headers):
-        fields.append(("Content-Type", content_type))
+        fields.append(("content-type", content_type))
     if response._cookies:
         for cookie in response._cookies.values():
-            fields.append(("Set-Cookie", cookie.render()))
+            fields.append(("set-cookie", cookie.render()))
     return fields
 
 

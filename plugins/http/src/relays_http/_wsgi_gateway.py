@@ -371,7 +371,7 @@ class Gateway(BaseComponent):
             if message[0] == "end":
                 if length is not None and request.method == "HEAD":
                     # The length GET would send, as the app said (RFC 9110 9.3.2).
-                    fields["Content-Length"] = length
+                    fields["content-length"] = length
                 response.body = b""
                 return response
             first: bytes = message[1]
@@ -386,7 +386,7 @@ class Gateway(BaseComponent):
             job.cancel()
             raise
         if length is not None:
-            fields["Content-Length"] = length  # honoured and enforced by the server
+            fields["content-length"] = length  # honoured and enforced by the server
         response.body = job.body(first)
         return response
 

@@ -426,7 +426,7 @@ def build_switching_head(protocol: bytes, headers: HeadersInput) -> bytes:
     ``Connection: Upgrade`` and ``Upgrade: <protocol>`` are written here; the app's
     fields may not repeat them, nor carry framing (a 101 has no body).
     """
-    parts = [_STATUS_LINES[101], b"Connection: Upgrade\r\nUpgrade: ", protocol, b"\r\n"]
+    parts = [_STATUS_LINES[101], b"connection: Upgrade\r\nupgrade: ", protocol, b"\r\n"]
     for raw_name, raw_value in headers:
         name, value = to_bytes(raw_name), to_bytes(raw_value)
         if check_sent_name(name) in _SWITCHING_FIELDS:
