@@ -26,11 +26,13 @@ from ._conditional import (
     parse_etags,
 )
 from ._controllers import BaseController, Controller, JSONController, expose
-from ._cookies import Cookie
+from ._cookies import ClientCookie, Cookie
 from ._cors import CORS, CORS_PRIORITY
 from ._dispatcher import Dispatcher
 from ._errors import (
+    ERROR_PAGES_PRIORITY,
     BadRequest,
+    ErrorPages,
     Forbidden,
     HTTPError,
     InternalServerError,
@@ -71,6 +73,7 @@ __all__ = [
     "CONDITIONAL_PRIORITY",
     "CORS",
     "CORS_PRIORITY",
+    "ERROR_PAGES_PRIORITY",
     "HTTP",
     "Application",
     "BadRequest",
@@ -80,12 +83,14 @@ __all__ = [
     "BeforeRequestEvent",
     "BeforeResponseEvent",
     "BindError",
+    "ClientCookie",
     "Compression",
     "ConditionalGet",
     "ContentEncoder",
     "Controller",
     "Cookie",
     "Dispatcher",
+    "ErrorPages",
     "FileRegion",
     "Forbidden",
     "FormData",
