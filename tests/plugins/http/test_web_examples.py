@@ -141,3 +141,19 @@ def test_error_pages(curl: str) -> None:
         assert b"detail" not in body
         head, body = curl_get(curl, url + "add?a=x")  # ErrorPages' 404 page wins
         assert body == b"<h1>No page at /add</h1><p><a href='/'>Home</a></p>"
+
+
+def test_auth(curl: str) -> None:
+    pytest.importorskip("passlib.apache", reason="pip install 'relays-http[htpasswd]'")
+    with example("auth.py") as url:
+        assert curl_get(curl, url)[1] == b"Open to everyone."
+        head, _ = curl_get(curl, url + "admin")
+        assert head.startswith("http/1.1 401")
+        assert 'www-authenticate: basic realm="admin"' in head
+        body = curl_get(curl, url + "admin", "-u", "admin:change-me")[1]
+        assert body == b"Hello admin, welcome to the admin pages."
+        head, _ = curl_get(curl, url + "reports", "-u", "ann:s3cret")
+        assert head.startswith("http/1.1 401")  # Basic is not what /reports asks for
+        # curl shows the 401 that challenged it, then the answer to its second request
+        body = curl_get(curl, url + "reports", "--digest", "-u", "ann:s3cret")[1]
+        assert body.split(b"\r\n\r\n")[-1] == b"Reports for ann."

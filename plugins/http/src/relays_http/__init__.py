@@ -5,6 +5,14 @@ and fires ``request(request, response)`` on the server's channel (``"web"``), a
 handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
 """
 
+from ._auth import (
+    AUTH_PRIORITY,
+    BasicAuth,
+    DigestAuth,
+    Htpasswd,
+    authenticated_user,
+    parse_authorization,
+)
 from ._compression import (
     COMPRESSION_PRIORITY,
     Compression,
@@ -69,6 +77,7 @@ from .events import (
 )
 
 __all__ = [
+    "AUTH_PRIORITY",
     "COMPRESSION_PRIORITY",
     "CONDITIONAL_PRIORITY",
     "CORS",
@@ -80,6 +89,7 @@ __all__ = [
     "BadRequestEvent",
     "BaseController",
     "BaseServer",
+    "BasicAuth",
     "BeforeRequestEvent",
     "BeforeResponseEvent",
     "BindError",
@@ -89,6 +99,7 @@ __all__ = [
     "ContentEncoder",
     "Controller",
     "Cookie",
+    "DigestAuth",
     "Dispatcher",
     "ErrorPages",
     "FileRegion",
@@ -98,6 +109,7 @@ __all__ = [
     "Gateway",
     "HTTPError",
     "Headers",
+    "Htpasswd",
     "InternalServerError",
     "JSONController",
     "KiB",
@@ -124,6 +136,7 @@ __all__ = [
     "UpgradeHandler",
     "UploadedFile",
     "VirtualHosts",
+    "authenticated_user",
     "available_encodings",
     "best_media_type",
     "cache_control",
@@ -139,6 +152,7 @@ __all__ = [
     "last_event_id",
     "make_etag",
     "new_encoder",
+    "parse_authorization",
     "parse_etags",
     "parse_preferences",
 ]
