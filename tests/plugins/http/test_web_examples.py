@@ -157,3 +157,14 @@ def test_auth(curl: str) -> None:
         # curl shows the 401 that challenged it, then the answer to its second request
         body = curl_get(curl, url + "reports", "--digest", "-u", "ann:s3cret")[1]
         assert body.split(b"\r\n\r\n")[-1] == b"Reports for ann."
+
+
+def test_login(curl: str, tmp_path: Path) -> None:
+    jar = str(tmp_path / "jar")
+    with example("login.py") as url:
+        assert curl_get(curl, url + "public")[1] == b"Anyone may read this."
+        head, _ = curl_get(curl, url, "-b", jar, "-c", jar)
+        assert head.startswith("http/1.1 303")
+        form = ("-d", "username=ann", "-d", "password=s3cret", "-d", "next=/")
+        body = curl_get(curl, url + "login", "-L", "-b", jar, "-c", jar, *form)[1]
+        assert body.split(b"\r\n\r\n")[-1] == b"Welcome back, ann."

@@ -7,6 +7,7 @@ handler answers, and the answer is written back. See ``docs/howto/http-server.rs
 
 from ._auth import (
     AUTH_PRIORITY,
+    USER_KEY,
     BasicAuth,
     DigestAuth,
     Htpasswd,
@@ -84,6 +85,7 @@ __all__ = [
     "CORS_PRIORITY",
     "ERROR_PAGES_PRIORITY",
     "HTTP",
+    "USER_KEY",
     "Application",
     "BadRequest",
     "BadRequestEvent",
