@@ -15,6 +15,7 @@ from ._auth import (
     parse_authorization,
 )
 from ._compression import (
+    COMPRESSIBLE_TYPES,
     COMPRESSION_PRIORITY,
     Compression,
     ContentEncoder,
@@ -79,6 +80,7 @@ from .events import (
 
 __all__ = [
     "AUTH_PRIORITY",
+    "COMPRESSIBLE_TYPES",
     "COMPRESSION_PRIORITY",
     "CONDITIONAL_PRIORITY",
     "CORS",
