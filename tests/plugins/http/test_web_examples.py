@@ -28,13 +28,14 @@ def curl() -> str:
 
 
 @contextmanager
-def example(name: str) -> Iterator[str]:
-    """Run ``examples/web/<name>`` on a port of its own; yield its URL; stop it."""
+def example(name: str, *options: str, crashes: bool = False) -> Iterator[str]:
+    """Run ``examples/web/<name>`` on a port of its own; yield its URL; stop it. Unless
+    a page *crashes* on purpose, no traceback may be logged."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / name), f"tcp://127.0.0.1:{port}"],
+        [sys.executable, str(EXAMPLES / name), f"tcp://127.0.0.1:{port}", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -52,7 +53,7 @@ def example(name: str) -> Iterator[str]:
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)
-        assert b"Traceback" not in stderr, stderr
+        assert (b"Traceback" in stderr) == crashes, stderr
 
 
 def curl_get(curl: str, url: str, *options: str) -> tuple[str, bytes]:
@@ -126,3 +127,44 @@ def test_api(curl: str) -> None:
         assert "content-type: text/event-stream" in head
         assert body.decode().count("event: tick") == 3
         assert "id: 13\n" in body.decode()
+
+
+def test_error_pages(curl: str) -> None:
+    with example("error_pages.py", "--debug", crashes=True) as url:
+        assert curl_get(curl, url, "-b", "visits=3")[1] == b"Hello! Visits so far: 3"
+        head, body = curl_get(curl, url + "nowhere")
+        assert head.startswith("http/1.1 404")
+        assert body == b"<h1>No page at /nowhere</h1><p><a href='/'>Home</a></p>"
+        head, body = curl_get(curl, url + "broken")
+        assert head.startswith("http/1.1 500")
+        assert body.startswith(b"<h1>500 Internal Server Error</h1>")
+        assert b"detail" not in body
+        head, body = curl_get(curl, url + "add?a=x")  # ErrorPages' 404 page wins
+        assert body == b"<h1>No page at /add</h1><p><a href='/'>Home</a></p>"
+
+
+def test_auth(curl: str) -> None:
+    pytest.importorskip("passlib.apache", reason="pip install 'relays-http[htpasswd]'")
+    with example("auth.py") as url:
+        assert curl_get(curl, url)[1] == b"Open to everyone."
+        head, _ = curl_get(curl, url + "admin")
+        assert head.startswith("http/1.1 401")
+        assert 'www-authenticate: basic realm="admin"' in head
+        body = curl_get(curl, url + "admin", "-u", "admin:change-me")[1]
+        assert body == b"Hello admin, welcome to the admin pages."
+        head, _ = curl_get(curl, url + "reports", "-u", "ann:s3cret")
+        assert head.startswith("http/1.1 401")  # Basic is not what /reports asks for
+        # curl shows the 401 that challenged it, then the answer to its second request
+        body = curl_get(curl, url + "reports", "--digest", "-u", "ann:s3cret")[1]
+        assert body.split(b"\r\n\r\n")[-1] == b"Reports for ann."
+
+
+def test_login(curl: str, tmp_path: Path) -> None:
+    jar = str(tmp_path / "jar")
+    with example("login.py") as url:
+        assert curl_get(curl, url + "public")[1] == b"Anyone may read this."
+        head, _ = curl_get(curl, url, "-b", jar, "-c", jar)
+        assert head.startswith("http/1.1 303")
+        form = ("-d", "username=ann", "-d", "password=s3cret", "-d", "next=/")
+        body = curl_get(curl, url + "login", "-L", "-b", jar, "-c", jar, *form)[1]
+        assert body.split(b"\r\n\r\n")[-1] == b"Welcome back, ann."

@@ -5,9 +5,19 @@ and fires ``request(request, response)`` on the server's channel (``"web"``), a
 handler answers, and the answer is written back. See ``docs/howto/http-server.rst``.
 """
 
+from ._auth import (
+    AUTH_PRIORITY,
+    USER_KEY,
+    BasicAuth,
+    DigestAuth,
+    Htpasswd,
+    authenticated_user,
+    parse_authorization,
+)
 from ._body import BodyConsumed, ClientDisconnected
 from ._cancellation import shielded
 from ._compression import (
+    COMPRESSIBLE_TYPES,
     COMPRESSION_PRIORITY,
     Compression,
     ContentEncoder,
@@ -28,11 +38,13 @@ from ._conditional import (
     parse_etags,
 )
 from ._controllers import BaseController, Controller, JSONController, expose
-from ._cookies import Cookie
+from ._cookies import ClientCookie, Cookie
 from ._cors import CORS, CORS_PRIORITY
 from ._dispatcher import Dispatcher
 from ._errors import (
+    ERROR_PAGES_PRIORITY,
     BadRequest,
+    ErrorPages,
     Forbidden,
     HTTPError,
     InternalServerError,
@@ -69,27 +81,35 @@ from .events import (
 )
 
 __all__ = [
+    "AUTH_PRIORITY",
+    "COMPRESSIBLE_TYPES",
     "COMPRESSION_PRIORITY",
     "CONDITIONAL_PRIORITY",
     "CORS",
     "CORS_PRIORITY",
+    "ERROR_PAGES_PRIORITY",
     "HTTP",
+    "USER_KEY",
     "Application",
     "BadRequest",
     "BadRequestEvent",
     "BaseController",
     "BaseServer",
+    "BasicAuth",
     "BeforeRequestEvent",
     "BeforeResponseEvent",
     "BindError",
     "BodyConsumed",
+    "ClientCookie",
     "ClientDisconnected",
     "Compression",
     "ConditionalGet",
     "ContentEncoder",
     "Controller",
     "Cookie",
+    "DigestAuth",
     "Dispatcher",
+    "ErrorPages",
     "FileRegion",
     "Forbidden",
     "FormData",
@@ -97,6 +117,7 @@ __all__ = [
     "Gateway",
     "HTTPError",
     "Headers",
+    "Htpasswd",
     "InternalServerError",
     "JSONController",
     "KiB",
@@ -123,6 +144,7 @@ __all__ = [
     "UpgradeHandler",
     "UploadedFile",
     "VirtualHosts",
+    "authenticated_user",
     "available_encodings",
     "best_media_type",
     "cache_control",
@@ -138,6 +160,7 @@ __all__ = [
     "last_event_id",
     "make_etag",
     "new_encoder",
+    "parse_authorization",
     "parse_etags",
     "parse_preferences",
     "shielded",

@@ -144,6 +144,47 @@ class Signature:
                 return None
         return args, kwargs
 
+    def explain(self, segments: list[str], fields: dict[str, list[Any]] | None) -> str:
+        """Why :meth:`bind` refuses *segments* and *fields*: a sentence naming the
+        parameter, for the log and for debug-mode 404 pages (the slow path only)."""
+        count = len(segments)
+        positional = self.positional
+        if count > self.max_positional and self.var_positional is None:
+            extra = "/".join(segments[self.max_positional :])
+            return f"{count} path segment(s) for {self.max_positional} parameter(s): {extra!r}"
+        for index, segment in enumerate(segments):
+            if index < self.max_positional:
+                name, convert, _ = positional[index]
+            else:
+                name, convert = "*args", self.var_positional  # type: ignore[assignment]
+            if not _converts(convert, [segment]):
+                return f"path segment {segment!r} does not fit parameter {name or index!r}"
+        for name, values in (fields or {}).items():
+            field_convert = self.keywords.get(name)
+            if field_convert is None or _filled(positional, count, name):
+                if not self.var_keyword:
+                    if field_convert is not None:
+                        return f"field {name!r} is given twice (as a path segment too)"
+                    return f"field {name!r} is not a parameter of the page"
+            elif not _converts(field_convert, values):
+                return f"field {name!r} does not fit: {values[0]!r}"
+        given = set(fields or ())
+        for slot_name, _, required in positional[count:]:
+            if required and (slot_name is None or slot_name not in given):
+                return f"required parameter {slot_name!r} is missing"
+        for keyword in self.required_keywords:
+            if keyword not in given:
+                return f"required parameter {keyword!r} is missing"
+        return "the arguments fit"
+
+
+def _converts(convert: Callable[[list[Any]], Any], values: list[Any]) -> bool:
+    try:
+        convert(values)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
 
 def _filled(positional: list[tuple[str | None, Any, bool]], count: int, name: str) -> bool:
     """Whether a segment already fills parameter *name* (a field may not fill it twice)."""

@@ -435,16 +435,17 @@ class Compression(BaseComponent):
 
     @handler("before_response", priority=COMPRESSION_PRIORITY)
     def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
-        if isinstance(result, BaseException) or result is None:
-            return None
         if self.exclude and request.path.startswith(self.exclude):
             return None
         if isinstance(result, Response):
             target = result
         elif response.body is not None:
-            # An earlier before_response handler (ConditionalGet's 412) answered with
-            # the server's own response, filled in: that is the answer now.
+            # An earlier before_response handler (ConditionalGet's 412, an error page of
+            # ErrorPages) answered with the server's own response, filled in: that is
+            # the answer now.
             target = result = response
+        elif isinstance(result, BaseException) or result is None:
+            return None
         else:
             # Compress into the server's own response object, and answer with it: the
             # handlers after this one (a session's cookie) still find it as *response*.

@@ -31,6 +31,7 @@ from relays import BaseComponent, Handler, handler
 
 from ._arguments import Signature
 from ._cancellation import is_shielded
+from ._cookies import ClientCookie, client_cookies
 from ._errors import Forbidden, HTTPError, MethodNotAllowed, NotFound, Redirect, render_error_body
 from ._request import Request
 from ._response import Response
@@ -252,9 +253,10 @@ class BaseController(BaseComponent):
             raise RuntimeError("self.response is only set while a page runs") from None
 
     @property
-    def cookie(self) -> dict[str, str]:
-        """The client's cookies, name to value."""
-        return self.request.cookies
+    def cookie(self) -> dict[str, ClientCookie]:
+        """The client's cookies, name to value: each value a ``str`` that also has
+        circuits' ``.value`` (``self.cookie["x"].value``)."""
+        return client_cookies(self.request.cookies)
 
     @property
     def uri(self) -> str:
@@ -337,6 +339,9 @@ class BaseController(BaseComponent):
             fields = await read_fields(request, form=not page.stream)
             bound = page.signature.bind(segments, fields)
             if bound is None:
+                from ._dispatcher import explain_mismatch  # the dispatcher imports us
+
+                explain_mismatch(self, page, request, segments, fields)
                 return NotFound()
             args, kwargs = bound
             result = self._bound[page.attribute](*args, **kwargs)

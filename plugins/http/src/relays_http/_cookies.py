@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Cookie", "parse_cookie_header"]
+__all__ = ["ClientCookie", "Cookie", "parse_cookie_header"]
 
 _TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 # cookie-octet: US-ASCII except controls, whitespace, DQUOTE, comma, semicolon, backslash;
@@ -49,6 +49,35 @@ def parse_cookie_header(value: str) -> dict[str, str]:
             cookie_value = cookie_value[1:-1]
         cookies.setdefault(name, cookie_value)
     return cookies
+
+
+class ClientCookie(str):
+    """A cookie the client sent: its value, a ``str``, that also answers circuits'
+    (:mod:`http.cookies`) shape, ``cookie["x"].value``, so ported pages keep working."""
+
+    __slots__ = ("key",)
+
+    key: str
+
+    def __new__(cls, key: str, value: str) -> ClientCookie:
+        cookie = super().__new__(cls, value)
+        cookie.key = key
+        return cookie
+
+    @property
+    def value(self) -> str:
+        """The value, as a plain ``str`` (``http.cookies.Morsel.value``)."""
+        return str(self)
+
+    @property
+    def coded_value(self) -> str:
+        """The value as sent (``http.cookies.Morsel.coded_value``)."""
+        return str(self)
+
+
+def client_cookies(cookies: dict[str, str]) -> dict[str, ClientCookie]:
+    """*cookies* (``request.cookies``) with :class:`ClientCookie` values."""
+    return {name: ClientCookie(name, value) for name, value in cookies.items()}
 
 
 def _check_name(instance: Cookie, attribute: attrs.Attribute[str], value: str) -> None:

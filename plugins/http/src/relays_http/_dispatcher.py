@@ -33,6 +33,13 @@ Claiming. When no controller fits (no mount, no page, arguments that do not fit)
 the dispatcher returns None and lets the request go on to handlers of lower
 priority: a request nobody answers is a 404. When a page is chosen, the
 dispatcher stops the event: the page's answer is the answer.
+
+Explaining. When a page is found but the request's segments or fields do not fit
+its parameters, the reason (``field 'x' is not a parameter of the page``) is
+logged at INFO on ``relays.http`` and kept in the request's context. When the
+server runs with ``debug=True`` the dispatcher adds an :class:`Explainer`, whose
+``before_response`` handler puts that reason into the 404 page; a server without
+debug pays nothing for it.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from urllib.parse import unquote
 from relays import BaseComponent, Event, Priority, handler
 
 from ._controllers import FORM_TYPES, BaseController, Page, _Call, query_fields
-from ._errors import HTTPError
+from ._errors import ERROR_PAGES_PRIORITY, HTTPError, NotFound
 from ._request import Request
 from ._response import Response
 from ._server import HTTP
@@ -86,6 +93,8 @@ class Dispatcher(BaseComponent):
         self._routes = Routes(self)
         # Removes our stream rule from the HTTP components it was given to.
         self._unstream: list[Callable[[], None]] = []
+        # Our debug-mode 404 explainer, in the tree only while the server debugs.
+        self._explainer = Explainer(channel=channel)
 
     @property
     def mounts(self) -> dict[str, BaseController]:
@@ -131,6 +140,15 @@ class Dispatcher(BaseComponent):
         self._mounts = mounts
         self._prefixes = frozenset(prefixes)
         self._listen(bool(mounts))
+        debug = any(
+            isinstance(component, HTTP) and component.channel == self.channel and component.debug
+            for component in self.root.walk()
+        )
+        explainer = self._explainer
+        if debug and explainer.parent is None and mounts:
+            explainer.register(self)
+        elif not (debug and mounts) and explainer.parent is self:
+            explainer.unregister()
         self._stream_pages(servers)
 
     def _stream_pages(self, servers: list[HTTP]) -> None:
@@ -213,8 +231,50 @@ class Routes(BaseComponent):
         if page.is_async or request.content_type in FORM_TYPES:
             event.stop()
             return controller.fire(_Call(page, request, response, segments), controller)
-        bound = page.signature.bind(segments, query_fields(request))
+        fields = query_fields(request)
+        bound = page.signature.bind(segments, fields)
         if bound is None:
+            explain_mismatch(controller, page, request, segments, fields)
             return None
         event.stop()
         return controller.run_page(page, request, response, bound[0], bound[1])
+
+
+#: The ``request.context`` key of the reason no page fitted (see Explaining).
+MISMATCH_KEY = "relays_http.mismatch"
+
+
+def explain_mismatch(
+    controller: BaseController,
+    page: Page,
+    request: Request,
+    segments: list[str],
+    fields: dict[str, list[Any]] | None,
+) -> str:
+    """Log why *page* does not take *request*'s arguments, and keep the reason for the
+    debug-mode 404 page (see Explaining)."""
+    reason = page.signature.explain(segments, fields)
+    name = f"{type(controller).__name__}.{page.attribute}"
+    logger.info("%s %s: not taken by %s: %s", request.method, request.target, name, reason)
+    request.context[MISMATCH_KEY] = f"{name} does not take this request: {reason}"
+    return reason
+
+
+class Explainer(BaseComponent):
+    """In debug mode, a 404 for a page whose arguments did not fit says why.
+
+    It runs after :class:`~relays_http.ErrorPages`, and leaves alone a 404 page that
+    one made (in the server's response, or as a response of its own, which is sent
+    first anyway).
+    """
+
+    @handler("before_response", priority=ERROR_PAGES_PRIORITY - 10)
+    def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
+        if result is not None and not isinstance(result, NotFound):
+            return None
+        if response.body is not None:
+            return None  # an error page of the application's
+        reason = request.context.get(MISMATCH_KEY)
+        if reason is None:
+            return None
+        return NotFound(reason)

@@ -15,11 +15,22 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from relays import BaseComponent, Priority, handler
+
+from ._response import Response
+
+if TYPE_CHECKING:
+    from ._request import Request
 
 __all__ = [
+    "ERROR_PAGES_PRIORITY",
     "BadRequest",
+    "ErrorPages",
     "Forbidden",
     "HTTPError",
     "InternalServerError",
@@ -78,6 +89,16 @@ class HTTPError(Exception):
         self.description = description if description is not None else _description(self.code)
         self.headers: dict[str, str] = dict(headers or {})
         super().__init__(self.code, self.description)
+
+    @property
+    def status(self) -> int:
+        """The status code, by the name :attr:`Response.status <relays_http.Response.status>`
+        uses; :attr:`code` is the same number, kept for circuits code."""
+        return self.code
+
+    @status.setter
+    def status(self, value: int) -> None:
+        self.code = value
 
     @property
     def name(self) -> str:
@@ -257,3 +278,77 @@ def render_error_body(
         parts.append(f"<pre>{html.escape(traceback)}</pre>\n")
     parts.append("</body></html>\n")
     return "".join(parts).encode("utf-8"), "text/html; charset=utf-8"
+
+
+logger = logging.getLogger("relays.http")
+
+#: The ``before_response`` priority of :class:`ErrorPages`: after the application's
+#: handlers, before :data:`~relays_http.CONDITIONAL_PRIORITY` and compression (so an
+#: error page of yours is compressed like any page).
+ERROR_PAGES_PRIORITY = Priority.CLEANUP + 80
+
+#: What makes an error page: called with the request and the error, it returns the
+#: body (``str``, ``bytes``, JSON) or a :class:`~relays_http.Response` of its own.
+PageMaker = Callable[["Request", HTTPError], Any]
+
+
+class ErrorPages(BaseComponent):
+    """Your own pages for errors: ``ErrorPages({404: not_found}, default=oops)``.
+
+    *pages* maps a status code to a :data:`PageMaker`; *default* (if given) makes the
+    page of every other error. A request nobody answered is a
+    :class:`NotFound`; an exception a handler raised is an
+    :class:`InternalServerError` (the exception was logged already, and never reaches
+    the maker, so its page cannot leak it). The page keeps the error's status and
+    fields (``WWW-Authenticate``, ``Allow``...). A maker that fails is logged, and
+    the server's own page is sent instead.
+    """
+
+    channel = "web"
+
+    def __init__(
+        self,
+        pages: Mapping[int, PageMaker] | None = None,
+        *,
+        default: PageMaker | None = None,
+        channel: Any = "web",
+    ) -> None:
+        super().__init__(channel=channel)
+        self.pages = dict(pages or {})
+        self.default = default
+        for code in self.pages:
+            if type(code) is not int or not 300 <= code <= 599:
+                raise ValueError(f"error pages are for codes 300 to 599, not {code!r}")
+
+    @handler("before_response", priority=ERROR_PAGES_PRIORITY)
+    def _on_before_response(self, request: Request, response: Response, result: Any) -> Any:
+        if result is None:
+            error: HTTPError = NotFound()
+        elif isinstance(result, HTTPError):
+            error = result
+        elif isinstance(result, BaseException):
+            error = InternalServerError()
+        else:
+            return None
+        maker = self.pages.get(error.code)
+        if maker is None:
+            if error.code < 400:  # a Redirect is an answer, not an error to dress up
+                return None
+            maker = self.default
+        if maker is None:
+            return None
+        try:
+            page = maker(request, error)
+        except Exception:
+            logger.exception("the error page for %s %s failed", error.code, request.target)
+            return None
+        if isinstance(page, Response):
+            return page
+        # Into the server's own response (see Compression): later handlers see it there.
+        response.status = error.code
+        response.body = page
+        for name, value in error.headers.items():
+            response.headers[name] = value
+        if error.code >= 500 and response.cookies:
+            response.cookies.clear()  # as the server's own 5xx pages: no cookie
+        return response

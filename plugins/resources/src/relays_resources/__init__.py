@@ -7,6 +7,7 @@ it with ``Server(...) + Site(root)`` or ``relays serve --resource module:root``.
 See ``docs/tutorial/coming-from-twisted.rst``.
 """
 
+from ._encoding import EncoderFactory, EncodingResourceWrapper, GzipEncoderFactory
 from ._request import (
     DEFAULT_HIGH_WATER,
     DEFAULT_LOW_WATER,
@@ -36,9 +37,12 @@ __all__ = [
     "NOT_DONE_YET",
     "PRIORITY",
     "ClientDisconnected",
+    "EncoderFactory",
+    "EncodingResourceWrapper",
     "ErrorPage",
     "File",
     "ForbiddenResource",
+    "GzipEncoderFactory",
     "NameVirtualHost",
     "NoResource",
     "Producer",

@@ -13,6 +13,7 @@ from typing import Any
 from relays import BaseComponent, Event, handler
 from relays_http import Request, Response
 
+from ._encoding import encode_answer
 from ._request import DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, ResourceRequest
 from ._resource import NOT_DONE_YET, Resource
 
@@ -111,7 +112,7 @@ class Site(BaseComponent):
             wrapped.sent()
         else:
             return result  # a Response or an HTTPError, from File or the app
-        return self._with_body(response, body)
+        return self._with_body(request, response, body)
 
     @handler("resource_head_wait")
     async def _head_wait(self, wrapped: ResourceRequest) -> Any:
@@ -121,15 +122,16 @@ class Site(BaseComponent):
     def _respond_later(self, wrapped: ResourceRequest) -> Response:
         whole = wrapped.written()
         if whole is None:
-            return self._with_body(wrapped.response, wrapped.stream())
+            return self._with_body(wrapped.http, wrapped.response, wrapped.stream())
         wrapped.sent()
-        return self._with_body(wrapped.response, whole)
+        return self._with_body(wrapped.http, wrapped.response, whole)
 
-    def _with_body(self, response: Response, body: Any) -> Response:
+    def _with_body(self, request: Request, response: Response, body: Any) -> Response:
         headers = response.headers
         if "Content-Type" not in headers:
             headers["Content-Type"] = _DEFAULT_TYPE
         response.body = body
+        encode_answer(request, response)  # an EncodingResourceWrapper's answer
         return response
 
 

@@ -5,6 +5,7 @@ a :class:`Session` (:func:`session_of`), loaded when first used and saved when t
 response is sent, in memory, SQLite or Redis. See ``docs/howto/sessions.rst``.
 """
 
+from ._login import SessionLogin, login_form
 from ._memory import MemoryStore
 from ._redis import RedisStore
 from ._session import Session
@@ -38,6 +39,7 @@ __all__ = [
     "RedisStore",
     "SQLiteStore",
     "Session",
+    "SessionLogin",
     "SessionNotLoaded",
     "SessionStore",
     "SessionStoreError",
@@ -45,6 +47,7 @@ __all__ = [
     "Sessions",
     "Signer",
     "StoreNotFound",
+    "login_form",
     "open_store",
     "session_of",
 ]
