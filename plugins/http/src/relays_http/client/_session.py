@@ -40,7 +40,13 @@ from .._protocol import EndOfMessage
 from .._protocol._client import ResponseHead, ResponseLimits
 from ._connection import HTTPConnection, open_connection
 from ._decoding import ACCEPT_ENCODING, make_decoder
-from ._errors import ClientError, ServerDisconnected, TooManyRedirects, TotalTimeout
+from ._errors import (
+    ClientError,
+    ReadTimeout,
+    ServerDisconnected,
+    TooManyRedirects,
+    TotalTimeout,
+)
 from ._pool import ConnectionPool, PoolLimits
 from ._response import Response
 from ._url import Origin, QueryParams, RequestURL, parse_url
@@ -92,6 +98,9 @@ class Timeouts:
     pool: float | None = attrs.field(default=10.0, validator=_non_negative_or_none)
     #: The whole request, redirects included.
     total: float | None = attrs.field(default=None, validator=_non_negative_or_none)
+    #: Waiting for ``100 Continue`` before sending a large body anyway (RFC 9110 10.1.1:
+    #: a server may not know ``Expect``); see ``Session(expect_continue_size=)``.
+    expect_continue: float = attrs.field(default=1.0, validator=_non_negative_or_none)
 
 
 @attrs.define
@@ -218,6 +227,7 @@ class Session:
         cert: str | tuple[str, str] | None = None,
         follow_redirects: bool = True,
         max_redirects: int = 10,
+        expect_continue_size: int | None = 1024 * 1024,
     ) -> None:
         self.base_url = base_url
         self._headers = _merge_headers(
@@ -232,6 +242,9 @@ class Session:
         self.response_limits = response_limits or ResponseLimits()
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
+        #: Bodies of at least this many bytes, and streamed bodies of unknown length, are
+        #: sent with ``Expect: 100-continue``; None never sends it.
+        self.expect_continue_size = expect_continue_size
         self._verify = verify
         self._cert = cert
         self._ssl: ssl.SSLContext | None = None
@@ -496,14 +509,30 @@ class Session:
         timeouts: Timeouts,
     ) -> ResponseHead:
         core = connection.core
-        head = core.start_request(method, target.target, headers, content_length=body.length)
+        if self._expects_continue(body):
+            head = core.start_request(
+                method,
+                target.target,
+                [*headers, ("Expect", "100-continue")],
+                content_length=body.length,
+            )
+            connection.write(head)
+            await connection.drain(timeouts.write)
+            refusal = await self._wait_for_continue(connection, timeouts)
+            if refusal is not None:
+                core.abandon_request()  # the body was never sent: no reuse
+                return refusal
+            head = b""
+        else:
+            head = core.start_request(method, target.target, headers, content_length=body.length)
         if body.whole is not None:
             if body.whole:
                 head += core.send_data(body.whole)
             connection.write(head + core.end_request())
             await connection.drain(timeouts.write)
         else:
-            connection.write(head)
+            if head:
+                connection.write(head)
             assert body.stream is not None
             async for chunk in _chunks_of(body.stream):
                 connection.write(core.send_data(chunk))
@@ -516,3 +545,30 @@ class Session:
                 return event
             if type(event) is EndOfMessage:  # pragma: no cover - the core never does this
                 raise AssertionError("a body ended before its head")
+
+    def _expects_continue(self, body: _Body) -> bool:
+        threshold = self.expect_continue_size
+        if threshold is None or (body.whole is not None and not body.whole):
+            return False
+        return body.length is None or body.length >= threshold
+
+    async def _wait_for_continue(
+        self, connection: HTTPConnection, timeouts: Timeouts
+    ) -> ResponseHead | None:
+        """Wait for ``100 Continue``; return a final response that came instead, or None
+        to send the body (on ``100``, or when the server said nothing in time)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeouts.expect_continue
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                event = await connection.next_event(remaining)
+            except ReadTimeout:
+                return None  # a server that ignores Expect: send the body anyway
+            if type(event) is ResponseHead:
+                if event.status_code == 100:
+                    return None
+                if event.status_code >= 200:
+                    return event
