@@ -33,6 +33,7 @@ from .._protocol._client import ServerDisconnected as CoreServerDisconnected
 from ._errors import (
     ConnectError,
     ConnectTimeout,
+    ProxyError,
     ReadTimeout,
     RemoteProtocolError,
     ResponseTooLarge,
@@ -40,7 +41,7 @@ from ._errors import (
     TLSError,
     WriteTimeout,
 )
-from ._url import Origin
+from ._url import Origin, Route
 
 __all__ = ["HIGH_WATER", "HTTPConnection", "open_connection"]
 
@@ -69,8 +70,11 @@ class HTTPConnection(asyncio.Protocol):
     """A connection to one origin; used by one request at a time (the pool sees to it)."""
 
     def __init__(self, origin: Origin, limits: ResponseLimits) -> None:
-        #: Where this connection goes.
+        #: Where this connection goes (the proxy, for one through a proxy).
         self.origin = origin
+        #: The pool's key for it: the origin, or the proxy route (set by the pool's owner).
+        self.route: Route = origin
+        self._limits = limits
         self._core = ClientConnection(limits)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -215,6 +219,59 @@ class HTTPConnection(asyncio.Protocol):
             finally:
                 self._waiter = None
                 handle.cancel()
+
+    async def open_tunnel(
+        self,
+        target: Origin,
+        headers: list[tuple[str, str]],
+        ssl_context: ssl.SSLContext,
+        timeout: float | None,
+    ) -> None:
+        """Ask the proxy at the other end for a CONNECT tunnel to ``target``, then speak
+        TLS with ``target`` through it; this connection is then ``target``'s."""
+        authority = f"{target.host_header.rsplit(':', 1)[0]}:{target.port}"
+        core = self._core
+        self.write(
+            core.start_request(
+                b"CONNECT", authority.encode("ascii"), [("Host", authority), *headers]
+            )
+            + core.end_request()
+        )
+        head = await self.next_event(timeout)
+        while type(head) is ResponseHead and head.status_code < 200:
+            head = await self.next_event(timeout)
+        assert type(head) is ResponseHead
+        if not 200 <= head.status_code < 300:
+            raise ProxyError(
+                f"the proxy {self.origin} refused CONNECT {authority}: {head.status_code} "
+                f"{head.reason.decode('latin-1')}"
+            )
+        await self.next_event(timeout)  # the (empty) end of the 2xx
+        if core.trailing_data[0]:
+            raise ProxyError(f"the proxy {self.origin} sent bytes before the tunnel's TLS")
+        loop = asyncio.get_running_loop()
+        assert self._transport is not None
+        try:
+            async with asyncio.timeout(timeout):
+                transport = await loop.start_tls(
+                    self._transport, self, ssl_context, server_hostname=target.host
+                )
+        except TimeoutError:
+            raise ConnectTimeout(
+                f"the TLS handshake with {target.host} through the proxy {self.origin} took "
+                f"longer than {timeout} s (Timeouts.connect)"
+            ) from None
+        except ssl.SSLCertVerificationError as error:
+            raise TLSError(
+                f"the TLS certificate of {target.host} was refused: {error.verify_message}"
+            ) from None
+        except (ssl.SSLError, OSError) as error:
+            raise TLSError(f"TLS handshake with {target.host} failed: {error}") from None
+        if transport is None:  # pragma: no cover - the loop closed it
+            raise ProxyError(f"the tunnel to {target} through {self.origin} was closed")
+        self._transport = transport
+        self._core = ClientConnection(self._limits)
+        self.origin = target
 
     def _raise_tls_failure(self) -> None:
         failure = self._tls_failure

@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import IO, Any, TypeAlias
 from urllib.parse import urlencode, urljoin
+from urllib.request import getproxies_environment
 
 import attrs
 
@@ -42,6 +43,7 @@ from ._connection import HTTPConnection, open_connection
 from ._decoding import ACCEPT_ENCODING, make_decoder
 from ._errors import (
     ClientError,
+    InvalidURL,
     ReadTimeout,
     ServerDisconnected,
     TooManyRedirects,
@@ -49,7 +51,7 @@ from ._errors import (
 )
 from ._pool import ConnectionPool, PoolLimits
 from ._response import Response
-from ._url import Origin, QueryParams, RequestURL, parse_url
+from ._url import Origin, ProxyRoute, QueryParams, RequestURL, Route, parse_url
 
 __all__ = ["Session", "Timeouts"]
 
@@ -194,6 +196,33 @@ def _ssl_context(
     return context
 
 
+def _bypasses_proxy(origin: Origin, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` lists ``origin``: ``*``, its host, a domain it is in
+    (``example.com`` and ``.example.com`` both cover ``www.example.com``), with or without
+    its port."""
+    host = origin.host.lower()
+    for entry in no_proxy.replace(" ", "").lower().split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if port and port != str(origin.port):
+            continue
+        name = name.strip("[]").lstrip(".")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _proxy_headers(route: ProxyRoute) -> list[tuple[str, str]]:
+    """``Proxy-Authorization`` for the proxy's credentials, if its URL had any."""
+    if route.credentials is None:
+        return []
+    token = base64.b64encode(":".join(route.credentials).encode()).decode("ascii")
+    return [("Proxy-Authorization", f"Basic {token}")]
+
+
 def _merge_headers(
     base: dict[str, tuple[str, str]], extra: HeadersArgument | None
 ) -> dict[str, tuple[str, str]]:
@@ -213,6 +242,8 @@ class Session:
     connection. ``verify`` is True (the system's trust store), False (no verification:
     for tests only), a CA file's path, or your own ``ssl.SSLContext``; ``cert`` is a
     client certificate: a file holding certificate and key, or ``(certfile, keyfile)``.
+    ``proxy`` is an ``http://`` proxy for every request; without it, ``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` are read unless ``trust_env`` is False.
     """
 
     def __init__(
@@ -228,6 +259,8 @@ class Session:
         follow_redirects: bool = True,
         max_redirects: int = 10,
         expect_continue_size: int | None = 1024 * 1024,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self.base_url = base_url
         self._headers = _merge_headers(
@@ -249,6 +282,9 @@ class Session:
         self._cert = cert
         self._ssl: ssl.SSLContext | None = None
         self._pool = ConnectionPool(pool_limits or PoolLimits(), self._connect)
+        self._proxy = proxy
+        # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case), read once.
+        self._environment_proxies = getproxies_environment() if trust_env else {}
 
     @property
     def pool(self) -> ConnectionPool:
@@ -270,15 +306,48 @@ class Session:
         """Close every connection; the session cannot be used afterwards."""
         self._pool.close()
 
-    async def _connect(self, origin: Origin) -> HTTPConnection:
-        context = None
-        if origin.is_tls:
-            if self._ssl is None:
-                self._ssl = _ssl_context(self._verify, self._cert)
-            context = self._ssl
-        return await open_connection(
-            origin, limits=self.response_limits, ssl_context=context, timeout=self.timeouts.connect
-        )
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = _ssl_context(self._verify, self._cert)
+        return self._ssl
+
+    async def _connect(self, route: Route) -> HTTPConnection:
+        timeout = self.timeouts.connect
+        if isinstance(route, ProxyRoute):
+            connection = await open_connection(
+                route.proxy, limits=self.response_limits, ssl_context=None, timeout=timeout
+            )
+            if route.target is not None:
+                try:
+                    await connection.open_tunnel(
+                        route.target, _proxy_headers(route), self._ssl_context(), timeout
+                    )
+                except BaseException:
+                    connection.close()
+                    raise
+        else:
+            context = self._ssl_context() if route.is_tls else None
+            connection = await open_connection(
+                route, limits=self.response_limits, ssl_context=context, timeout=timeout
+            )
+        connection.route = route
+        return connection
+
+    def _route_for(self, origin: Origin) -> Route:
+        """The way to ``origin``: straight, or through the proxy configured for it."""
+        proxy_url = self._proxy
+        if proxy_url is None:
+            environment = self._environment_proxies
+            proxy_url = environment.get(origin.scheme) or environment.get("all")
+            if proxy_url is None or _bypasses_proxy(origin, environment.get("no", "")):
+                return origin
+        if "://" not in proxy_url:
+            proxy_url = "http://" + proxy_url  # "proxy:3128", as curl reads it
+        if not proxy_url.lower().startswith("http://"):
+            raise InvalidURL(f"cannot use the proxy {proxy_url!r}: only http:// proxies are")
+        proxy = parse_url(proxy_url)
+        target = origin if origin.is_tls else None
+        return ProxyRoute(proxy.origin, target, proxy.credentials)
 
     # -- the shortcuts ------------------------------------------------------------------
 
@@ -468,12 +537,18 @@ class Session:
         origin = target.origin
         headers = [("Host", origin.host_header), *fields.values()]
         encoded_method = method.encode("ascii")
+        route = self._route_for(origin)
+        request_target = target.target
+        if isinstance(route, ProxyRoute) and route.target is None:
+            # Forwarded by the proxy: the whole URL as target (absolute-form, RFC 9112 3.2.2).
+            request_target = b"http://%s%s" % (origin.host_header.encode("ascii"), target.target)
+            headers += _proxy_headers(route)
         while True:
-            connection = await self._pool.acquire(origin, timeouts.pool)
+            connection = await self._pool.acquire(route, timeouts.pool)
             reused = connection.exchanges > 0
             try:
                 head = await self._exchange(
-                    connection, encoded_method, target, headers, body, timeouts
+                    connection, encoded_method, request_target, headers, body, timeouts
                 )
             except ServerDisconnected:
                 self._pool.discard(connection)
@@ -503,7 +578,7 @@ class Session:
         self,
         connection: HTTPConnection,
         method: bytes,
-        target: RequestURL,
+        target: bytes,
         headers: list[tuple[str, str]],
         body: _Body,
         timeouts: Timeouts,
@@ -512,7 +587,7 @@ class Session:
         if self._expects_continue(body):
             head = core.start_request(
                 method,
-                target.target,
+                target,
                 [*headers, ("Expect", "100-continue")],
                 content_length=body.length,
             )
@@ -524,7 +599,7 @@ class Session:
                 return refusal
             head = b""
         else:
-            head = core.start_request(method, target.target, headers, content_length=body.length)
+            head = core.start_request(method, target, headers, content_length=body.length)
         if body.whole is not None:
             if body.whole:
                 head += core.send_data(body.whole)
