@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from asyncio import FIRST_COMPLETED
 from typing import Any, cast
 
 from .._protocol import NEED_DATA, Data, EndOfMessage
@@ -43,7 +44,7 @@ from ._errors import (
 )
 from ._url import Origin, Route
 
-__all__ = ["HIGH_WATER", "HTTPConnection", "open_connection"]
+__all__ = ["HIGH_WATER", "HTTPConnection", "happy_eyeballs", "open_connection"]
 
 #: Bytes buffered in the core beyond which reading from the socket pauses.
 HIGH_WATER = 256 * 1024
@@ -289,27 +290,106 @@ class HTTPConnection(asyncio.Protocol):
             self._transport.close()
 
 
+def _interleave(infos: list[Any]) -> list[Any]:
+    """Addresses alternating between families, the resolver's first family first
+    (RFC 8305 4), so one broken family costs a single attempt's delay."""
+    families: dict[int, list[Any]] = {}
+    for info in infos:
+        families.setdefault(info[0], []).append(info)
+    queues = list(families.values())
+    ordered = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+async def _resolve(host: str, port: int) -> list[Any]:
+    """``getaddrinfo`` for a stream socket, ordered for the attempts."""
+    loop = asyncio.get_running_loop()
+    return _interleave(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+
+async def _attempt(info: Any) -> socket.socket:
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def happy_eyeballs(host: str, port: int, delay: float | None) -> socket.socket:
+    """Connect to the first of ``host``'s addresses that answers (RFC 8305).
+
+    Attempts start ``delay`` seconds apart (at once when the previous one failed), the
+    first to connect wins and the others are cancelled: a dual-stack host whose IPv6
+    route is broken costs ``delay``, not a connect timeout. With ``delay`` None the
+    addresses are tried one after the other. Written here rather than taken from
+    ``create_connection(happy_eyeballs_delay=)``, which uvloop does not have.
+    """
+    infos = await _resolve(host, port)
+    if not infos:
+        raise OSError(f"{host} has no address")
+    pending: set[asyncio.Task[socket.socket]] = set()
+    errors: list[BaseException] = []
+    winner: socket.socket | None = None
+    try:
+        for index, info in enumerate(infos):
+            pending.add(asyncio.ensure_future(_attempt(info)))
+            last = index == len(infos) - 1
+            while pending:
+                done, _ = await asyncio.wait(
+                    pending, timeout=None if last else delay, return_when=FIRST_COMPLETED
+                )
+                if not done:
+                    break  # this attempt is slow: start the next one beside it
+                for task in done:
+                    pending.discard(task)
+                    error = task.exception()
+                    if error is None:
+                        winner = task.result()
+                        return winner
+                    errors.append(error)
+                if not last:
+                    break  # a failure: the next address at once
+        raise errors[-1] if errors else OSError(f"cannot connect to {host}")
+    finally:
+        for task in pending:
+            task.cancel()
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, socket.socket) and result is not winner:
+                result.close()
+
+
 async def open_connection(
     origin: Origin,
     *,
     limits: ResponseLimits,
     ssl_context: ssl.SSLContext | None,
     timeout: float | None,
-    **create_options: Any,
+    happy_eyeballs_delay: float | None = 0.25,
 ) -> HTTPConnection:
     """Connect to ``origin`` (TLS for https), with errors that name the host."""
     loop = asyncio.get_running_loop()
     tls = ssl_context if origin.is_tls else None
     try:
         async with asyncio.timeout(timeout):
-            _, protocol = await loop.create_connection(
-                lambda: HTTPConnection(origin, limits),
-                origin.host,
-                origin.port,
-                ssl=tls,
-                server_hostname=origin.host if tls is not None else None,
-                **create_options,
-            )
+            sock = await happy_eyeballs(origin.host, origin.port, happy_eyeballs_delay)
+            try:
+                _, protocol = await loop.create_connection(
+                    lambda: HTTPConnection(origin, limits),
+                    sock=sock,
+                    ssl=tls,
+                    server_hostname=origin.host if tls is not None else None,
+                )
+            except BaseException:
+                sock.close()
+                raise
     except TimeoutError:
         raise ConnectTimeout(
             f"connecting to {origin} took longer than {timeout} s (Timeouts.connect)"

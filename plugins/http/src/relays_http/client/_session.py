@@ -261,6 +261,7 @@ class Session:
         expect_continue_size: int | None = 1024 * 1024,
         proxy: str | None = None,
         trust_env: bool = True,
+        happy_eyeballs_delay: float | None = 0.25,
     ) -> None:
         self.base_url = base_url
         self._headers = _merge_headers(
@@ -283,6 +284,9 @@ class Session:
         self._ssl: ssl.SSLContext | None = None
         self._pool = ConnectionPool(pool_limits or PoolLimits(), self._connect)
         self._proxy = proxy
+        #: Seconds between connection attempts to a host's addresses (RFC 8305, "happy
+        #: eyeballs"); None tries them one after the other.
+        self.happy_eyeballs_delay = happy_eyeballs_delay
         # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case), read once.
         self._environment_proxies = getproxies_environment() if trust_env else {}
 
@@ -315,7 +319,11 @@ class Session:
         timeout = self.timeouts.connect
         if isinstance(route, ProxyRoute):
             connection = await open_connection(
-                route.proxy, limits=self.response_limits, ssl_context=None, timeout=timeout
+                route.proxy,
+                limits=self.response_limits,
+                ssl_context=None,
+                timeout=timeout,
+                happy_eyeballs_delay=self.happy_eyeballs_delay,
             )
             if route.target is not None:
                 try:
@@ -328,7 +336,11 @@ class Session:
         else:
             context = self._ssl_context() if route.is_tls else None
             connection = await open_connection(
-                route, limits=self.response_limits, ssl_context=context, timeout=timeout
+                route,
+                limits=self.response_limits,
+                ssl_context=context,
+                timeout=timeout,
+                happy_eyeballs_delay=self.happy_eyeballs_delay,
             )
         connection.route = route
         return connection
