@@ -30,6 +30,7 @@ import os
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import IO, Any, TypeAlias
 from urllib.parse import urlencode, urljoin
@@ -40,6 +41,7 @@ import attrs
 from .._protocol import EndOfMessage
 from .._protocol._client import ResponseHead, ResponseLimits
 from ._connection import HTTPConnection, open_connection
+from ._cookies import cookie_header, store_cookies
 from ._decoding import ACCEPT_ENCODING, make_decoder
 from ._errors import (
     ClientError,
@@ -262,6 +264,7 @@ class Session:
         proxy: str | None = None,
         trust_env: bool = True,
         happy_eyeballs_delay: float | None = 0.25,
+        cookies: CookieJar | None = None,
     ) -> None:
         self.base_url = base_url
         self._headers = _merge_headers(
@@ -284,6 +287,9 @@ class Session:
         self._ssl: ssl.SSLContext | None = None
         self._pool = ConnectionPool(pool_limits or PoolLimits(), self._connect)
         self._proxy = proxy
+        #: The cookie jar: cookies servers set are sent back where they belong
+        #: (``http.cookiejar`` rules). Give your own jar to share or keep it.
+        self.cookies = CookieJar() if cookies is None else cookies
         #: Seconds between connection attempts to a host's addresses (RFC 8305, "happy
         #: eyeballs"); None tries them one after the other.
         self.happy_eyeballs_delay = happy_eyeballs_delay
@@ -549,6 +555,9 @@ class Session:
         origin = target.origin
         headers = [("Host", origin.host_header), *fields.values()]
         encoded_method = method.encode("ascii")
+        cookie = cookie_header(self.cookies, target.url)
+        if cookie is not None and "cookie" not in fields:
+            headers.append(("Cookie", cookie))
         route = self._route_for(origin)
         request_target = target.target
         if isinstance(route, ProxyRoute) and route.target is None:
@@ -570,6 +579,7 @@ class Session:
             except BaseException:
                 self._pool.discard(connection)
                 raise
+            store_cookies(self.cookies, target.url, head)
             decoder = None
             encoding = head.get(b"content-encoding")
             if encoding is not None:
