@@ -594,3 +594,19 @@ async def test_a_server_that_ignores_expect_gets_the_body_anyway(serve: Serve) -
     ):
         seen = (await session.post(server.url(), content=b"z" * 10)).json()
     assert seen["body"] == "z" * 10
+
+
+async def test_a_failed_connect_frees_its_place_for_a_waiting_request(serve: Serve) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+        async with serve(echo) as server:
+            limits = PoolLimits(max_connections=1)
+            async with Session(pool_limits=limits, timeouts=Timeouts(pool=30)) as session:
+                failing = asyncio.ensure_future(session.get(refused))
+                waiting = asyncio.ensure_future(session.get(server.url()))
+                with pytest.raises(ConnectError):
+                    await failing
+                assert (await waiting).status_code == 200
+                assert session.pool.open_connections == 1
+            assert session.pool.open_connections == 0

@@ -99,6 +99,7 @@ class ConnectionPool:
                     connection = await self._connect(origin)
                 except BaseException:
                     self._forget(origin)
+                    self._wake()  # the place it held is free for someone waiting
                     raise
                 self._opened += 1
                 return connection
@@ -128,9 +129,8 @@ class ConnectionPool:
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
-                self._total -= 1
+                self._forget(connection.route)
         self._idle.clear()
-        self._open.clear()
         while self._waiters:
             _, waiter = self._waiters.popleft()
             if not waiter.done():
