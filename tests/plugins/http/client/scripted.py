@@ -56,8 +56,18 @@ def reply(
 class ScriptedServer:
     """Answers each request with what ``respond`` returns."""
 
-    def __init__(self, respond: Responder, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        respond: Responder,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        on_expect: bytes | None = b"HTTP/1.1 100 Continue\r\n\r\n",
+    ) -> None:
         self.respond = respond
+        #: Written when a request says ``Expect: 100-continue``, before its body is read;
+        #: None: ignore Expect (read the body at once); a final response: answer with it
+        #: and close without reading the body.
+        self.on_expect = on_expect
         self.requests: list[ReceivedRequest] = []
         self.connections = 0
         self.port = 0
@@ -96,7 +106,7 @@ class ScriptedServer:
         try:
             index = 0
             while True:
-                request = await self._read_request(reader, number, index)
+                request = await self._read_request(reader, writer, number, index)
                 if request is None:
                     return
                 self.requests.append(request)
@@ -120,9 +130,8 @@ class ScriptedServer:
             self._handlers.discard(task)
             writer.close()
 
-    @staticmethod
     async def _read_request(
-        reader: asyncio.StreamReader, number: int, index: int
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int, index: int
     ) -> ReceivedRequest | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -135,6 +144,12 @@ class ScriptedServer:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         body = b""
+        if headers.get("expect", "").lower() == "100-continue" and self.on_expect is not None:
+            writer.write(self.on_expect)
+            await writer.drain()
+            if not self.on_expect.startswith(b"HTTP/1.1 100 "):
+                self.requests.append(ReceivedRequest(method, target, headers, b"", number, index))
+                return None  # refused before the body: close without reading it
         if "content-length" in headers:
             body = await reader.readexactly(int(headers["content-length"]))
         elif headers.get("transfer-encoding") == "chunked":

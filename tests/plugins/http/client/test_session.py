@@ -554,3 +554,59 @@ async def test_brotli_and_zstd_when_installed(serve: Serve, encoding: str) -> No
         response = await session.get(server.url())
         assert response.content == TEXT
     assert encoding in server.requests[0].headers["accept-encoding"]
+
+
+# -- Expect: 100-continue ---------------------------------------------------------------
+
+
+async def test_a_large_body_waits_for_100_continue(serve: Serve) -> None:
+    async with serve(echo) as server, Session(expect_continue_size=1000) as session:
+        seen = (await session.post(server.url(), content=b"x" * 1000)).json()
+        small = (await session.post(server.url(), content=b"y" * 999)).json()
+    assert seen["headers"]["expect"] == "100-continue"
+    assert seen["body"] == "x" * 1000
+    assert "expect" not in small["headers"]
+    assert server.connections == 1
+
+
+async def test_a_refusal_before_the_body_saves_sending_it(serve: Serve) -> None:
+    started = False
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal started
+        started = True
+        yield b"never sent"
+
+    refusal = reply(b"too big", "413 Content Too Large", {"Connection": "close"})
+    async with serve(echo, on_expect=refusal) as server, Session() as session:
+        response = await session.put(server.url(), content=body())
+        assert response.status_code == 413
+        assert response.content == b"too big"
+        assert not started
+        assert session.pool.open_connections == 0  # not reused: the body is owed
+
+
+async def test_a_server_that_ignores_expect_gets_the_body_anyway(serve: Serve) -> None:
+    timeouts = Timeouts(expect_continue=0.01)
+    async with (
+        serve(echo, on_expect=None) as server,
+        Session(timeouts=timeouts, expect_continue_size=10) as session,
+    ):
+        seen = (await session.post(server.url(), content=b"z" * 10)).json()
+    assert seen["body"] == "z" * 10
+
+
+async def test_a_failed_connect_frees_its_place_for_a_waiting_request(serve: Serve) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+        async with serve(echo) as server:
+            limits = PoolLimits(max_connections=1)
+            async with Session(pool_limits=limits, timeouts=Timeouts(pool=30)) as session:
+                failing = asyncio.ensure_future(session.get(refused))
+                waiting = asyncio.ensure_future(session.get(server.url()))
+                with pytest.raises(ConnectError):
+                    await failing
+                assert (await waiting).status_code == 200
+                assert session.pool.open_connections == 1
+            assert session.pool.open_connections == 0

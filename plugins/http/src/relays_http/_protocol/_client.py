@@ -23,9 +23,10 @@ connection reusable; a side that knows the connection must close goes to
 ``MUST_CLOSE`` instead, and :attr:`ClientConnection.reusable` is False.
 
 Response framing (RFC 9112 6.3, in order): a response to HEAD, a 1xx, 204 or 304
-has no body; ``Transfer-Encoding: chunked`` is a chunked body; ``Content-Length``
-is that many bytes; otherwise the body runs until the server closes, and the
-connection is not reused. As on the server side, anything two parsers could read
+has no body, nor has a 2xx to CONNECT (the connection is a tunnel after it);
+``Transfer-Encoding: chunked`` is a chunked body; ``Content-Length`` is that many
+bytes; otherwise the body runs until the server closes, and the connection is not
+reused. As on the server side, anything two parsers could read
 differently is refused rather than repaired: Content-Length with Transfer-Encoding,
 a Content-Length list or repeat, a transfer coding other than chunked, bare CR or
 LF, obs-fold. A response is never guessed from a half-read head.
@@ -221,6 +222,7 @@ class ClientConnection:
     __slots__ = (
         "_body_limits",
         "_buffer",
+        "_connect_request",
         "_eof",
         "_error",
         "_head_request",
@@ -251,6 +253,7 @@ class ClientConnection:
         self._writer: BodyWriter | None = None
         self._keep_alive = True
         self._head_request = False
+        self._connect_request = False
         self._informational = 0
         self._received_any = False
 
@@ -385,6 +388,7 @@ class ClientConnection:
         self._writer = writer
         self._keep_alive = keep_alive
         self._head_request = method == b"HEAD"
+        self._connect_request = method == b"CONNECT"
         self.our_state = SEND_BODY
         return head
 
@@ -566,7 +570,11 @@ class ClientConnection:
             except RemoteProtocolError as error:
                 raise RemoteProtocolError(error.reason.replace("request", "response")) from None
         reader: BodyReader | None = None
-        if self._head_request or status_code in (204, 304):
+        if self._connect_request and status_code < 300:
+            # RFC 9112 6.3 rule 2: a 2xx to CONNECT makes the connection a tunnel right
+            # after the head; what follows is the tunnel's (see trailing_data).
+            keep_alive = False
+        elif self._head_request or status_code in (204, 304):
             pass  # no body, whatever the framing fields say (RFC 9112 6.3 rule 1)
         elif transfer_encoding is not None:
             reader = ChunkedReader(self._body_limits)

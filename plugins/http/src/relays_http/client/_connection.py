@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from asyncio import FIRST_COMPLETED
 from typing import Any, cast
 
 from .._protocol import NEED_DATA, Data, EndOfMessage
@@ -33,6 +34,7 @@ from .._protocol._client import ServerDisconnected as CoreServerDisconnected
 from ._errors import (
     ConnectError,
     ConnectTimeout,
+    ProxyError,
     ReadTimeout,
     RemoteProtocolError,
     ResponseTooLarge,
@@ -40,9 +42,9 @@ from ._errors import (
     TLSError,
     WriteTimeout,
 )
-from ._url import Origin
+from ._url import Origin, Route
 
-__all__ = ["HIGH_WATER", "HTTPConnection", "open_connection"]
+__all__ = ["HIGH_WATER", "HTTPConnection", "happy_eyeballs", "open_connection"]
 
 #: Bytes buffered in the core beyond which reading from the socket pauses.
 HIGH_WATER = 256 * 1024
@@ -69,8 +71,11 @@ class HTTPConnection(asyncio.Protocol):
     """A connection to one origin; used by one request at a time (the pool sees to it)."""
 
     def __init__(self, origin: Origin, limits: ResponseLimits) -> None:
-        #: Where this connection goes.
+        #: Where this connection goes (the proxy, for one through a proxy).
         self.origin = origin
+        #: The pool's key for it: the origin, or the proxy route (set by the pool's owner).
+        self.route: Route = origin
+        self._limits = limits
         self._core = ClientConnection(limits)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -216,6 +221,59 @@ class HTTPConnection(asyncio.Protocol):
                 self._waiter = None
                 handle.cancel()
 
+    async def open_tunnel(
+        self,
+        target: Origin,
+        headers: list[tuple[str, str]],
+        ssl_context: ssl.SSLContext,
+        timeout: float | None,
+    ) -> None:
+        """Ask the proxy at the other end for a CONNECT tunnel to ``target``, then speak
+        TLS with ``target`` through it; this connection is then ``target``'s."""
+        authority = f"{target.host_header.rsplit(':', 1)[0]}:{target.port}"
+        core = self._core
+        self.write(
+            core.start_request(
+                b"CONNECT", authority.encode("ascii"), [("Host", authority), *headers]
+            )
+            + core.end_request()
+        )
+        head = await self.next_event(timeout)
+        while type(head) is ResponseHead and head.status_code < 200:
+            head = await self.next_event(timeout)
+        assert type(head) is ResponseHead
+        if not 200 <= head.status_code < 300:
+            raise ProxyError(
+                f"the proxy {self.origin} refused CONNECT {authority}: {head.status_code} "
+                f"{head.reason.decode('latin-1')}"
+            )
+        await self.next_event(timeout)  # the (empty) end of the 2xx
+        if core.trailing_data[0]:
+            raise ProxyError(f"the proxy {self.origin} sent bytes before the tunnel's TLS")
+        loop = asyncio.get_running_loop()
+        assert self._transport is not None
+        try:
+            async with asyncio.timeout(timeout):
+                transport = await loop.start_tls(
+                    self._transport, self, ssl_context, server_hostname=target.host
+                )
+        except TimeoutError:
+            raise ConnectTimeout(
+                f"the TLS handshake with {target.host} through the proxy {self.origin} took "
+                f"longer than {timeout} s (Timeouts.connect)"
+            ) from None
+        except ssl.SSLCertVerificationError as error:
+            raise TLSError(
+                f"the TLS certificate of {target.host} was refused: {error.verify_message}"
+            ) from None
+        except (ssl.SSLError, OSError) as error:
+            raise TLSError(f"TLS handshake with {target.host} failed: {error}") from None
+        if transport is None:  # pragma: no cover - the loop closed it
+            raise ProxyError(f"the tunnel to {target} through {self.origin} was closed")
+        self._transport = transport
+        self._core = ClientConnection(self._limits)
+        self.origin = target
+
     def _raise_tls_failure(self) -> None:
         failure = self._tls_failure
         if failure is not None:
@@ -232,27 +290,106 @@ class HTTPConnection(asyncio.Protocol):
             self._transport.close()
 
 
+def _interleave(infos: list[Any]) -> list[Any]:
+    """Addresses alternating between families, the resolver's first family first
+    (RFC 8305 4), so one broken family costs a single attempt's delay."""
+    families: dict[int, list[Any]] = {}
+    for info in infos:
+        families.setdefault(info[0], []).append(info)
+    queues = list(families.values())
+    ordered = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+async def _resolve(host: str, port: int) -> list[Any]:
+    """``getaddrinfo`` for a stream socket, ordered for the attempts."""
+    loop = asyncio.get_running_loop()
+    return _interleave(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+
+async def _attempt(info: Any) -> socket.socket:
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def happy_eyeballs(host: str, port: int, delay: float | None) -> socket.socket:
+    """Connect to the first of ``host``'s addresses that answers (RFC 8305).
+
+    Attempts start ``delay`` seconds apart (at once when the previous one failed), the
+    first to connect wins and the others are cancelled: a dual-stack host whose IPv6
+    route is broken costs ``delay``, not a connect timeout. With ``delay`` None the
+    addresses are tried one after the other. Written here rather than taken from
+    ``create_connection(happy_eyeballs_delay=)``, which uvloop does not have.
+    """
+    infos = await _resolve(host, port)
+    if not infos:
+        raise OSError(f"{host} has no address")
+    pending: set[asyncio.Task[socket.socket]] = set()
+    errors: list[BaseException] = []
+    winner: socket.socket | None = None
+    try:
+        for index, info in enumerate(infos):
+            pending.add(asyncio.ensure_future(_attempt(info)))
+            last = index == len(infos) - 1
+            while pending:
+                done, _ = await asyncio.wait(
+                    pending, timeout=None if last else delay, return_when=FIRST_COMPLETED
+                )
+                if not done:
+                    break  # this attempt is slow: start the next one beside it
+                for task in done:
+                    pending.discard(task)
+                    error = task.exception()
+                    if error is None:
+                        winner = task.result()
+                        return winner
+                    errors.append(error)
+                if not last:
+                    break  # a failure: the next address at once
+        raise errors[-1] if errors else OSError(f"cannot connect to {host}")
+    finally:
+        for task in pending:
+            task.cancel()
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, socket.socket) and result is not winner:
+                result.close()
+
+
 async def open_connection(
     origin: Origin,
     *,
     limits: ResponseLimits,
     ssl_context: ssl.SSLContext | None,
     timeout: float | None,
-    **create_options: Any,
+    happy_eyeballs_delay: float | None = 0.25,
 ) -> HTTPConnection:
     """Connect to ``origin`` (TLS for https), with errors that name the host."""
     loop = asyncio.get_running_loop()
     tls = ssl_context if origin.is_tls else None
     try:
         async with asyncio.timeout(timeout):
-            _, protocol = await loop.create_connection(
-                lambda: HTTPConnection(origin, limits),
-                origin.host,
-                origin.port,
-                ssl=tls,
-                server_hostname=origin.host if tls is not None else None,
-                **create_options,
-            )
+            sock = await happy_eyeballs(origin.host, origin.port, happy_eyeballs_delay)
+            try:
+                _, protocol = await loop.create_connection(
+                    lambda: HTTPConnection(origin, limits),
+                    sock=sock,
+                    ssl=tls,
+                    server_hostname=origin.host if tls is not None else None,
+                )
+            except BaseException:
+                sock.close()
+                raise
     except TimeoutError:
         raise ConnectTimeout(
             f"connecting to {origin} took longer than {timeout} s (Timeouts.connect)"

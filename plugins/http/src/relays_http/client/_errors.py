@@ -21,6 +21,7 @@ __all__ = [
     "HTTPStatusError",
     "InvalidURL",
     "PoolTimeout",
+    "ProxyError",
     "ReadTimeout",
     "RemoteProtocolError",
     "ResponseTooLarge",
@@ -43,6 +44,10 @@ class InvalidURL(ClientError, ValueError):
 
 class ConnectError(ClientError):
     """No connection could be made to the host (refused, unreachable, unknown name)."""
+
+
+class ProxyError(ConnectError):
+    """The proxy refused to carry the request (CONNECT not allowed, bad credentials...)."""
 
 
 class TLSError(ConnectError):

@@ -28,7 +28,7 @@ import attrs
 
 from ._connection import HTTPConnection
 from ._errors import ClientError, PoolTimeout
-from ._url import Origin
+from ._url import Route
 
 __all__ = ["ConnectionPool", "PoolLimits"]
 
@@ -57,14 +57,14 @@ class ConnectionPool:
     """Connections per origin, within :class:`PoolLimits`."""
 
     def __init__(
-        self, limits: PoolLimits, connect: Callable[[Origin], Awaitable[HTTPConnection]]
+        self, limits: PoolLimits, connect: Callable[[Route], Awaitable[HTTPConnection]]
     ) -> None:
         self.limits = limits
         self._connect = connect
-        self._idle: dict[Origin, list[HTTPConnection]] = {}
-        self._open: dict[Origin, int] = {}
+        self._idle: dict[Route, list[HTTPConnection]] = {}
+        self._open: dict[Route, int] = {}
         self._total = 0
-        self._waiters: deque[tuple[Origin, asyncio.Future[None]]] = deque()
+        self._waiters: deque[tuple[Route, asyncio.Future[None]]] = deque()
         self._closed = False
         self._opened = 0
 
@@ -79,12 +79,13 @@ class ConnectionPool:
         """Connections open now, idle or busy."""
         return self._total
 
-    def idle_connections(self, origin: Origin) -> int:
+    def idle_connections(self, origin: Route) -> int:
         """Idle connections kept for ``origin``."""
         return len(self._idle.get(origin, ()))
 
-    async def acquire(self, origin: Origin, pool_timeout: float | None) -> HTTPConnection:
-        """A connection to ``origin``: an idle one, a new one, or the next released one."""
+    async def acquire(self, origin: Route, pool_timeout: float | None) -> HTTPConnection:
+        """A connection for ``origin`` (a route: an origin, or a proxy's way to one): an
+        idle one, a new one, or the next released one."""
         if self._closed:
             raise ClientError("the session is closed: make a new one")
         while True:
@@ -98,6 +99,7 @@ class ConnectionPool:
                     connection = await self._connect(origin)
                 except BaseException:
                     self._forget(origin)
+                    self._wake()  # the place it held is free for someone waiting
                     raise
                 self._opened += 1
                 return connection
@@ -109,16 +111,16 @@ class ConnectionPool:
             connection.core.start_next_cycle()
             connection.exchanges += 1
             connection.idle_since = asyncio.get_running_loop().time()
-            self._idle.setdefault(connection.origin, []).append(connection)
+            self._idle.setdefault(connection.route, []).append(connection)
         else:
             connection.close()
-            self._forget(connection.origin)
+            self._forget(connection.route)
         self._wake()
 
     def discard(self, connection: HTTPConnection) -> None:
         """Close ``connection`` and free its place (the exchange on it failed)."""
         connection.close()
-        self._forget(connection.origin)
+        self._forget(connection.route)
         self._wake()
 
     def close(self) -> None:
@@ -127,9 +129,8 @@ class ConnectionPool:
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
-                self._total -= 1
+                self._forget(connection.route)
         self._idle.clear()
-        self._open.clear()
         while self._waiters:
             _, waiter = self._waiters.popleft()
             if not waiter.done():
@@ -137,13 +138,13 @@ class ConnectionPool:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _forget(self, origin: Origin) -> None:
+    def _forget(self, origin: Route) -> None:
         count = self._open.get(origin, 0)
         if count:
             self._open[origin] = count - 1
             self._total -= 1
 
-    def _take_idle(self, origin: Origin) -> HTTPConnection | None:
+    def _take_idle(self, origin: Route) -> HTTPConnection | None:
         connections = self._idle.get(origin)
         if not connections:
             return None
@@ -156,7 +157,7 @@ class ConnectionPool:
             self._forget(origin)
         return None
 
-    def _has_room(self, origin: Origin) -> bool:
+    def _has_room(self, origin: Route) -> bool:
         limits = self.limits
         per_host = limits.max_per_host
         if per_host is not None and self._open.get(origin, 0) >= per_host:
@@ -173,12 +174,12 @@ class ConnectionPool:
                 oldest = connections[0]
         if oldest is None:
             return False
-        self._idle[oldest.origin].remove(oldest)
+        self._idle[oldest.route].remove(oldest)
         oldest.close()
-        self._forget(oldest.origin)
+        self._forget(oldest.route)
         return True
 
-    async def _wait_in_line(self, origin: Origin, timeout: float | None) -> None:
+    async def _wait_in_line(self, origin: Route, timeout: float | None) -> None:
         waiter = asyncio.get_running_loop().create_future()
         entry = (origin, waiter)
         self._waiters.append(entry)
@@ -205,7 +206,7 @@ class ConnectionPool:
                 waiter.set_result(None)
                 return
 
-    def _can_open(self, origin: Origin) -> bool:
+    def _can_open(self, origin: Route) -> bool:
         limits = self.limits
         per_host = limits.max_per_host
         if per_host is not None and self._open.get(origin, 0) >= per_host:

@@ -30,20 +30,30 @@ import os
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import IO, Any, TypeAlias
 from urllib.parse import urlencode, urljoin
+from urllib.request import getproxies_environment
 
 import attrs
 
 from .._protocol import EndOfMessage
 from .._protocol._client import ResponseHead, ResponseLimits
 from ._connection import HTTPConnection, open_connection
+from ._cookies import cookie_header, store_cookies
 from ._decoding import ACCEPT_ENCODING, make_decoder
-from ._errors import ClientError, ServerDisconnected, TooManyRedirects, TotalTimeout
+from ._errors import (
+    ClientError,
+    InvalidURL,
+    ReadTimeout,
+    ServerDisconnected,
+    TooManyRedirects,
+    TotalTimeout,
+)
 from ._pool import ConnectionPool, PoolLimits
 from ._response import Response
-from ._url import Origin, QueryParams, RequestURL, parse_url
+from ._url import Origin, ProxyRoute, QueryParams, RequestURL, Route, parse_url
 
 __all__ = ["Session", "Timeouts"]
 
@@ -92,6 +102,9 @@ class Timeouts:
     pool: float | None = attrs.field(default=10.0, validator=_non_negative_or_none)
     #: The whole request, redirects included.
     total: float | None = attrs.field(default=None, validator=_non_negative_or_none)
+    #: Waiting for ``100 Continue`` before sending a large body anyway (RFC 9110 10.1.1:
+    #: a server may not know ``Expect``); see ``Session(expect_continue_size=)``.
+    expect_continue: float = attrs.field(default=1.0, validator=_non_negative_or_none)
 
 
 @attrs.define
@@ -185,6 +198,33 @@ def _ssl_context(
     return context
 
 
+def _bypasses_proxy(origin: Origin, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` lists ``origin``: ``*``, its host, a domain it is in
+    (``example.com`` and ``.example.com`` both cover ``www.example.com``), with or without
+    its port."""
+    host = origin.host.lower()
+    for entry in no_proxy.replace(" ", "").lower().split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if port and port != str(origin.port):
+            continue
+        name = name.strip("[]").lstrip(".")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _proxy_headers(route: ProxyRoute) -> list[tuple[str, str]]:
+    """``Proxy-Authorization`` for the proxy's credentials, if its URL had any."""
+    if route.credentials is None:
+        return []
+    token = base64.b64encode(":".join(route.credentials).encode()).decode("ascii")
+    return [("Proxy-Authorization", f"Basic {token}")]
+
+
 def _merge_headers(
     base: dict[str, tuple[str, str]], extra: HeadersArgument | None
 ) -> dict[str, tuple[str, str]]:
@@ -204,6 +244,8 @@ class Session:
     connection. ``verify`` is True (the system's trust store), False (no verification:
     for tests only), a CA file's path, or your own ``ssl.SSLContext``; ``cert`` is a
     client certificate: a file holding certificate and key, or ``(certfile, keyfile)``.
+    ``proxy`` is an ``http://`` proxy for every request; without it, ``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` are read unless ``trust_env`` is False.
     """
 
     def __init__(
@@ -218,6 +260,11 @@ class Session:
         cert: str | tuple[str, str] | None = None,
         follow_redirects: bool = True,
         max_redirects: int = 10,
+        expect_continue_size: int | None = 1024 * 1024,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        happy_eyeballs_delay: float | None = 0.25,
+        cookies: CookieJar | None = None,
     ) -> None:
         self.base_url = base_url
         self._headers = _merge_headers(
@@ -232,10 +279,22 @@ class Session:
         self.response_limits = response_limits or ResponseLimits()
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
+        #: Bodies of at least this many bytes, and streamed bodies of unknown length, are
+        #: sent with ``Expect: 100-continue``; None never sends it.
+        self.expect_continue_size = expect_continue_size
         self._verify = verify
         self._cert = cert
         self._ssl: ssl.SSLContext | None = None
         self._pool = ConnectionPool(pool_limits or PoolLimits(), self._connect)
+        self._proxy = proxy
+        #: The cookie jar: cookies servers set are sent back where they belong
+        #: (``http.cookiejar`` rules). Give your own jar to share or keep it.
+        self.cookies = CookieJar() if cookies is None else cookies
+        #: Seconds between connection attempts to a host's addresses (RFC 8305, "happy
+        #: eyeballs"); None tries them one after the other.
+        self.happy_eyeballs_delay = happy_eyeballs_delay
+        # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case), read once.
+        self._environment_proxies = getproxies_environment() if trust_env else {}
 
     @property
     def pool(self) -> ConnectionPool:
@@ -257,15 +316,56 @@ class Session:
         """Close every connection; the session cannot be used afterwards."""
         self._pool.close()
 
-    async def _connect(self, origin: Origin) -> HTTPConnection:
-        context = None
-        if origin.is_tls:
-            if self._ssl is None:
-                self._ssl = _ssl_context(self._verify, self._cert)
-            context = self._ssl
-        return await open_connection(
-            origin, limits=self.response_limits, ssl_context=context, timeout=self.timeouts.connect
-        )
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = _ssl_context(self._verify, self._cert)
+        return self._ssl
+
+    async def _connect(self, route: Route) -> HTTPConnection:
+        timeout = self.timeouts.connect
+        if isinstance(route, ProxyRoute):
+            connection = await open_connection(
+                route.proxy,
+                limits=self.response_limits,
+                ssl_context=None,
+                timeout=timeout,
+                happy_eyeballs_delay=self.happy_eyeballs_delay,
+            )
+            if route.target is not None:
+                try:
+                    await connection.open_tunnel(
+                        route.target, _proxy_headers(route), self._ssl_context(), timeout
+                    )
+                except BaseException:
+                    connection.close()
+                    raise
+        else:
+            context = self._ssl_context() if route.is_tls else None
+            connection = await open_connection(
+                route,
+                limits=self.response_limits,
+                ssl_context=context,
+                timeout=timeout,
+                happy_eyeballs_delay=self.happy_eyeballs_delay,
+            )
+        connection.route = route
+        return connection
+
+    def _route_for(self, origin: Origin) -> Route:
+        """The way to ``origin``: straight, or through the proxy configured for it."""
+        proxy_url = self._proxy
+        if proxy_url is None:
+            environment = self._environment_proxies
+            proxy_url = environment.get(origin.scheme) or environment.get("all")
+            if proxy_url is None or _bypasses_proxy(origin, environment.get("no", "")):
+                return origin
+        if "://" not in proxy_url:
+            proxy_url = "http://" + proxy_url  # "proxy:3128", as curl reads it
+        if not proxy_url.lower().startswith("http://"):
+            raise InvalidURL(f"cannot use the proxy {proxy_url!r}: only http:// proxies are")
+        proxy = parse_url(proxy_url)
+        target = origin if origin.is_tls else None
+        return ProxyRoute(proxy.origin, target, proxy.credentials)
 
     # -- the shortcuts ------------------------------------------------------------------
 
@@ -455,12 +555,21 @@ class Session:
         origin = target.origin
         headers = [("Host", origin.host_header), *fields.values()]
         encoded_method = method.encode("ascii")
+        cookie = cookie_header(self.cookies, target.url)
+        if cookie is not None and "cookie" not in fields:
+            headers.append(("Cookie", cookie))
+        route = self._route_for(origin)
+        request_target = target.target
+        if isinstance(route, ProxyRoute) and route.target is None:
+            # Forwarded by the proxy: the whole URL as target (absolute-form, RFC 9112 3.2.2).
+            request_target = b"http://%s%s" % (origin.host_header.encode("ascii"), target.target)
+            headers += _proxy_headers(route)
         while True:
-            connection = await self._pool.acquire(origin, timeouts.pool)
+            connection = await self._pool.acquire(route, timeouts.pool)
             reused = connection.exchanges > 0
             try:
                 head = await self._exchange(
-                    connection, encoded_method, target, headers, body, timeouts
+                    connection, encoded_method, request_target, headers, body, timeouts
                 )
             except ServerDisconnected:
                 self._pool.discard(connection)
@@ -470,6 +579,7 @@ class Session:
             except BaseException:
                 self._pool.discard(connection)
                 raise
+            store_cookies(self.cookies, target.url, head)
             decoder = None
             encoding = head.get(b"content-encoding")
             if encoding is not None:
@@ -490,20 +600,36 @@ class Session:
         self,
         connection: HTTPConnection,
         method: bytes,
-        target: RequestURL,
+        target: bytes,
         headers: list[tuple[str, str]],
         body: _Body,
         timeouts: Timeouts,
     ) -> ResponseHead:
         core = connection.core
-        head = core.start_request(method, target.target, headers, content_length=body.length)
+        if self._expects_continue(body):
+            head = core.start_request(
+                method,
+                target,
+                [*headers, ("Expect", "100-continue")],
+                content_length=body.length,
+            )
+            connection.write(head)
+            await connection.drain(timeouts.write)
+            refusal = await self._wait_for_continue(connection, timeouts)
+            if refusal is not None:
+                core.abandon_request()  # the body was never sent: no reuse
+                return refusal
+            head = b""
+        else:
+            head = core.start_request(method, target, headers, content_length=body.length)
         if body.whole is not None:
             if body.whole:
                 head += core.send_data(body.whole)
             connection.write(head + core.end_request())
             await connection.drain(timeouts.write)
         else:
-            connection.write(head)
+            if head:
+                connection.write(head)
             assert body.stream is not None
             async for chunk in _chunks_of(body.stream):
                 connection.write(core.send_data(chunk))
@@ -516,3 +642,30 @@ class Session:
                 return event
             if type(event) is EndOfMessage:  # pragma: no cover - the core never does this
                 raise AssertionError("a body ended before its head")
+
+    def _expects_continue(self, body: _Body) -> bool:
+        threshold = self.expect_continue_size
+        if threshold is None or (body.whole is not None and not body.whole):
+            return False
+        return body.length is None or body.length >= threshold
+
+    async def _wait_for_continue(
+        self, connection: HTTPConnection, timeouts: Timeouts
+    ) -> ResponseHead | None:
+        """Wait for ``100 Continue``; return a final response that came instead, or None
+        to send the body (on ``100``, or when the server said nothing in time)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeouts.expect_continue
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                event = await connection.next_event(remaining)
+            except ReadTimeout:
+                return None  # a server that ignores Expect: send the body anyway
+            if type(event) is ResponseHead:
+                if event.status_code == 100:
+                    return None
+                if event.status_code >= 200:
+                    return event

@@ -9,7 +9,7 @@ import attrs
 
 from ._errors import InvalidURL
 
-__all__ = ["Origin", "QueryParams", "RequestURL", "parse_url"]
+__all__ = ["Origin", "ProxyRoute", "QueryParams", "RequestURL", "Route", "parse_url"]
 
 QueryParams = (
     Mapping[str, str | int | float | Sequence[str | int | float]]
@@ -43,6 +43,28 @@ class Origin:
         if _DEFAULT_PORTS[self.scheme] == self.port:
             return host
         return f"{host}:{self.port}"
+
+
+@attrs.frozen
+class ProxyRoute:
+    """The way to an origin through an HTTP proxy.
+
+    For an ``https`` origin, a CONNECT tunnel through the proxy to ``target``, then TLS
+    with the target inside it; for ``http`` ones, ``target`` is None: requests go to the
+    proxy with the whole URL as target, and one connection serves every such origin.
+    """
+
+    proxy: Origin
+    target: Origin | None
+    #: ``(user, password)`` for ``Proxy-Authorization``, from the proxy's URL.
+    credentials: tuple[str, str] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.target or 'http'} via the proxy {self.proxy}"
+
+
+#: Where a pooled connection goes: straight to an origin, or through a proxy.
+Route = Origin | ProxyRoute
 
 
 @attrs.frozen
