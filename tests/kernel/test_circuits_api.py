@@ -397,3 +397,22 @@ async def test_a_worker_task_is_followed_by_task_success_or_task_failure() -> No
             await app.call(task(broken), "worker")
         await recorder.until("task_failure")
     assert app.heard == [("success", 42), ("failure", "broken task")]
+
+
+# -- components given as class attributes ---------------------------------------------
+
+
+def test_a_component_given_as_a_class_attribute_is_registered_under_the_instance() -> None:
+    class Helper(Component):
+        channel = "helper"
+
+    class App(Component):
+        helper = Helper()
+
+    class MoreApp(App):
+        other = Helper()
+
+    app = MoreApp()
+    assert app.components == [App.helper, MoreApp.other]
+    assert App.helper.parent is app
+    assert Helper in app

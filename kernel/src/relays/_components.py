@@ -141,6 +141,11 @@ class BaseComponent:
     ``channel`` (a class attribute, or the ``channel=`` argument) is the channel its
     handlers listen on and the one its ``fire`` uses by default; ``"*"`` listens to
     every channel.
+
+    A component given as a class attribute (``debugger = Debugger()`` in the class
+    body) is registered under each new instance, as in circuits. It is one object, so
+    a second instance takes it over from the first: make children in ``__init__``
+    when a class has several instances.
     """
 
     channel: Any = "*"
@@ -150,12 +155,23 @@ class BaseComponent:
     #: ``(attribute, spec)`` for every handler method of the class.
     _handler_specs: ClassVar[tuple[tuple[str, HandlerSpec], ...]] = ()
     _implicit_handlers: ClassVar[bool] = False
+    #: Class attributes that hold a component: each is registered under every new
+    #: instance, as circuits does (``debugger = Debugger()`` in the class body).
+    _child_attributes: ClassVar[tuple[str, ...]] = ()
     #: True between ``prepare_unregister`` and leaving (see :meth:`unregister`).
     unregister_pending: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._handler_specs = _collect_handler_specs(cls)
+        cls._child_attributes = tuple(
+            dict.fromkeys(
+                attribute
+                for klass in reversed(cls.__mro__)
+                for attribute, member in vars(klass).items()
+                if isinstance(member, BaseComponent)
+            )
+        )
 
     def __init__(self, *, channel: Any = None) -> None:
         if channel is not None:
@@ -166,6 +182,10 @@ class BaseComponent:
         self._runner: _running.Runner | None = None
         self._hub = Hub(self)
         self._hub.add_handlers(self._bind_handlers())
+        for attribute in type(self)._child_attributes:
+            child = getattr(self, attribute)
+            if isinstance(child, BaseComponent):
+                child.register(self)
 
     def _bind_handlers(self) -> list[Handler]:
         bound = []
