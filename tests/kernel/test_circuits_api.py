@@ -416,3 +416,13 @@ def test_a_component_given_as_a_class_attribute_is_registered_under_the_instance
     assert app.components == [App.helper, MoreApp.other]
     assert App.helper.parent is app
     assert Helper in app
+
+
+async def test_a_component_may_still_handle_events_named_events_or_handles() -> None:
+    class App(Component):
+        def events(self) -> str:
+            return "handled"
+
+    app = App()
+    async with app:
+        assert await app.call(Event.create("events")) == "handled"
