@@ -191,3 +191,19 @@ def test_a_plugin_adapts_an_app_that_is_not_a_component(
 def test_an_app_no_plugin_adapts_names_the_plugins_that_could(app_module: str) -> None:
     with pytest.raises(ValueError, match="relays-asgi"):
         load_app(f"{app_module}:not_a_component")
+
+
+def test_graph_svg_to_a_file(app_module: str, tmp_path: Path) -> None:
+    target = tmp_path / "tree.svg"
+    assert main(["graph", f"{app_module}:App", "--format", "svg", "--output", str(target)]) == 0
+    picture = target.read_text(encoding="utf-8")
+    assert picture.lstrip().startswith(("<?xml", "<svg"))
+    assert "Child" in picture
+
+
+def test_graph_png_without_graphviz_says_what_to_install(
+    app_module: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert main(["graph", f"{app_module}:App", "--format", "png"]) == 1
+    assert "relays graph:" in capsys.readouterr().err

@@ -14,7 +14,9 @@ from ._debugger import Debugger
 from ._dispatch import NOT_DELIVERED
 from ._events import (
     Event,
+    EventCancelled,
     ExceptionEvent,
+    PrepareUnregister,
     Registered,
     Signal,
     Started,
@@ -51,6 +53,7 @@ __all__ = [
     "Config",
     "Debugger",
     "Event",
+    "EventCancelled",
     "ExceptionEvent",
     "GraphvizNotFound",
     "Handler",
@@ -59,6 +62,7 @@ __all__ = [
     "Loaded",
     "Loader",
     "PluginNotFound",
+    "PrepareUnregister",
     "Priority",
     "Provided",
     "Registered",

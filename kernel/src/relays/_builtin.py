@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ._config import Config
 from ._debugger import Debugger
+from ._graph import GraphvizNotFound
+from ._graph import graph as render_graph
 from ._loading import load_app
 from ._plugins import describe_plugins
-from ._tools import graph
 from .hookspecs import hookimpl
 
 
@@ -27,7 +29,10 @@ def relays_add_commands(commands: Any) -> None:
 
     draw = commands.add_parser("graph", help="print the component tree of an app")
     draw.add_argument("target", metavar="module:factory")
-    draw.add_argument("--format", choices=("text", "dot"), default="text")
+    draw.add_argument("--format", choices=("text", "dot", "svg", "png"), default="text")
+    draw.add_argument(
+        "--output", "-o", metavar="PATH", help="write to PATH instead of standard output"
+    )
     draw.set_defaults(handler=_graph_command)
 
 
@@ -57,5 +62,17 @@ def _run_command(config: Config) -> int:
 
 
 def _graph_command(config: Config) -> int:
-    print(graph(load_app(config.options.target), format=config.options.format))
+    options = config.options
+    app = load_app(options.target)
+    try:
+        if options.output is not None:
+            render_graph(app, options.format, path=options.output)
+        elif options.format == "png":
+            sys.stdout.buffer.write(render_graph(app, "png"))
+            sys.stdout.buffer.flush()
+        else:
+            print(render_graph(app, options.format))
+    except GraphvizNotFound as error:
+        print(f"relays graph: {error}", file=sys.stderr)
+        return 1
     return 0

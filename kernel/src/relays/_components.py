@@ -10,16 +10,18 @@ also every public method (named after the event it handles). No metaclass is inv
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import threading
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from threading import get_ident as _get_ident
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, overload
 
 from . import _running
 from ._dispatch import NOT_DELIVERED, Hub
 from ._dispatch import deliver as _hub_deliver
-from ._events import Event, Registered, Unregistered
+from ._events import Event, PrepareUnregister, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
 from ._values import Value
 from ._watchdog import BLOCKED_LOOP_THRESHOLD
@@ -51,6 +53,7 @@ def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, Handler
                 cls._implicit_handlers
                 and not attribute.startswith("_")
                 and attribute not in _RESERVED
+                and _is_implicit_handler(member)
             ):
                 specs[attribute] = HandlerSpec(())
     return tuple(specs.items())
@@ -63,7 +66,14 @@ def _would_hide_the_api(cls: type[BaseComponent], member: Any, spec: HandlerSpec
     ``super()``), as a plain override in a :class:`BaseComponent` does."""
     if spec is not None:
         return spec.enabled
-    return cls._implicit_handlers and _is_plain_function(member)
+    return cls._implicit_handlers and _is_implicit_handler(member)
+
+
+def _is_implicit_handler(member: Any) -> bool:
+    """Whether a public method of a :class:`Component` is a handler without saying so:
+    any plain method but an async generator, which cannot be one (a helper that
+    streams, say; with ``@handler`` it is refused, see :mod:`relays._generators`)."""
+    return _is_plain_function(member) and not inspect.isasyncgenfunction(member)
 
 
 def _refuse_api_name(cls: type, attribute: str, spec: HandlerSpec | None) -> None:
@@ -81,12 +91,70 @@ def _is_plain_function(member: Any) -> bool:
     return callable(member) and not isinstance(member, (type, staticmethod, classmethod))
 
 
+def _tree_handlers(
+    component: BaseComponent, name: str | None = None, *channels: Any
+) -> list[Handler]:
+    """The handlers of this component's whole tree, for plugins that list them.
+
+    With *name* and *channels*: exactly those an event *name* fired on *channels*
+    would run, in order (``"*"`` handlers included). With *name* only: every
+    handler registered for that name. With neither: all of them.
+    """
+    hub = component._hub
+    if name is not None and channels:
+        return list(hub.lookup(name, channels))
+    return [h for h in hub.handlers if name is None or h.name == name]
+
+
+def _class_handlers(cls: type[BaseComponent]) -> list[Callable[..., Any]]:
+    """The handler methods of *cls* (functions, unbound), in definition order."""
+    return [getattr(cls, attribute) for attribute, _spec in cls._handler_specs]
+
+
+def _class_events(cls: type[BaseComponent]) -> list[str]:
+    names = {name for attribute, spec in cls._handler_specs for name in spec.names or (attribute,)}
+    return sorted(name for name in names if not name.startswith("_"))
+
+
+def _class_handles(cls: type[BaseComponent], *names: str) -> bool:
+    events = set(_class_events(cls))
+    return all(name in events for name in names)
+
+
+class _HandlersLookup:
+    """``handlers()``: on a component, the :class:`~relays.Handler` records of its tree
+    (``component.handlers(name, *channels)``); on a class, its handler methods
+    (``Component.handlers()``, circuits' classmethod).
+
+    One name for both, as circuits has it; which one is meant is plain from whether
+    a class or a component is asked.
+    """
+
+    @overload
+    def __get__(
+        self, instance: None, owner: type[BaseComponent]
+    ) -> Callable[[], list[Callable[..., Any]]]: ...
+    @overload
+    def __get__(
+        self, instance: BaseComponent, owner: type[BaseComponent]
+    ) -> Callable[..., list[Handler]]: ...
+    def __get__(self, instance: BaseComponent | None, owner: type[BaseComponent]) -> Any:
+        if instance is None:
+            return partial(_class_handlers, owner)
+        return partial(_tree_handlers, instance)
+
+
 class BaseComponent:
     """A node of the component tree whose handlers are only ``@handler`` methods.
 
     ``channel`` (a class attribute, or the ``channel=`` argument) is the channel its
     handlers listen on and the one its ``fire`` uses by default; ``"*"`` listens to
     every channel.
+
+    A component given as a class attribute (``debugger = Debugger()`` in the class
+    body) is registered under each new instance, as in circuits. It is one object, so
+    a second instance takes it over from the first: make children in ``__init__``
+    when a class has several instances.
     """
 
     channel: Any = "*"
@@ -96,10 +164,23 @@ class BaseComponent:
     #: ``(attribute, spec)`` for every handler method of the class.
     _handler_specs: ClassVar[tuple[tuple[str, HandlerSpec], ...]] = ()
     _implicit_handlers: ClassVar[bool] = False
+    #: Class attributes that hold a component: each is registered under every new
+    #: instance, as circuits does (``debugger = Debugger()`` in the class body).
+    _child_attributes: ClassVar[tuple[str, ...]] = ()
+    #: True between ``prepare_unregister`` and leaving (see :meth:`unregister`).
+    unregister_pending: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._handler_specs = _collect_handler_specs(cls)
+        cls._child_attributes = tuple(
+            dict.fromkeys(
+                attribute
+                for klass in reversed(cls.__mro__)
+                for attribute, member in vars(klass).items()
+                if isinstance(member, BaseComponent)
+            )
+        )
 
     def __init__(self, *, channel: Any = None) -> None:
         if channel is not None:
@@ -110,6 +191,10 @@ class BaseComponent:
         self._runner: _running.Runner | None = None
         self._hub = Hub(self)
         self._hub.add_handlers(self._bind_handlers())
+        for attribute in type(self)._child_attributes:
+            child = getattr(self, attribute)
+            if isinstance(child, BaseComponent):
+                child.register(self)
 
     def _bind_handlers(self) -> list[Handler]:
         bound = []
@@ -166,8 +251,43 @@ class BaseComponent:
         """Detach this component (and its subtree) from its parent; returns ``self``.
 
         The ``unregistered`` event is dispatched in the tree it left, and the leaving
-        components' own handlers still see it.
+        components' own handlers still see it. When the tree is running, this is its
+        loop's thread, and a handler listens for ``prepare_unregister``, leaving takes
+        two steps, as in circuits: :class:`~relays.PrepareUnregister` is fired first,
+        and the component leaves once it and everything its handlers fired have
+        finished (:attr:`unregister_pending` is true meanwhile). Otherwise it leaves at
+        once.
         """
+        parent = self.parent
+        if parent is None or self.unregister_pending:
+            return self
+        hub = self._hub
+        channels = _both_channels(self, parent)
+        if hub.thread_id == _get_ident() and any(
+            h.name == "prepare_unregister" for h in hub.lookup("prepare_unregister", channels)
+        ):
+            self._prepare_unregister(channels)
+            return self
+        return self._leave()
+
+    def _prepare_unregister(self, channels: tuple[Any, ...]) -> None:
+        """Fire ``prepare_unregister``, and leave once its cascade is complete."""
+        self.unregister_pending = True
+        hub = self._hub
+        # Its ``_complete`` event goes to this component alone, so the waiter below
+        # can only be woken by this component's cascade.
+        preparing = PrepareUnregister(self)
+        preparing.complete_channels = (self,)
+        finished = hub.add_waiter("prepare_unregister_complete", (self,))
+        finished.add_done_callback(self._prepared)
+        hub.fire(preparing, channels)
+
+    def _prepared(self, finished: asyncio.Future[Any]) -> None:
+        self.unregister_pending = False
+        if not finished.cancelled():
+            self._leave()
+
+    def _leave(self) -> Self:
         parent = self.parent
         if parent is None:
             return self
@@ -201,17 +321,33 @@ class BaseComponent:
 
     __isub__ = __sub__
 
-    def handlers(self, name: str | None = None, *channels: Any) -> list[Handler]:
-        """The handlers of this component's whole tree, for plugins that list them.
+    handlers = _HandlersLookup()
 
-        With *name* and *channels*: exactly those an event *name* fired on *channels*
-        would run, in order (``"*"`` handlers included). With *name* only: every
-        handler registered for that name. With neither: all of them.
-        """
-        hub = self._hub
-        if name is not None and channels:
-            return list(hub.lookup(name, channels))
-        return [h for h in hub.handlers if name is None or h.name == name]
+    #: ``Component.events()``: the names of the events the class has handlers for,
+    #: sorted, leaving out names that start with ``_`` (circuits' classmethod).
+    #: Typed ``Any`` because components may keep an attribute of their own called
+    #: ``events`` (the Debugger's switch), which hides it on the instance.
+    events: Any = classmethod(_class_events)
+    #: ``Component.handles(*names)``: whether the class has handlers for every event
+    #: in *names* (circuits' classmethod).
+    handles: Any = classmethod(_class_handles)
+
+    # -- the tree, as a container ----------------------------------------------------
+
+    def __len__(self) -> int:
+        """The number of events queued in this component's tree, as in circuits."""
+        return self._hub.queued
+
+    def __bool__(self) -> bool:
+        # A component is never false, though ``len`` is 0 while nothing is queued.
+        return True
+
+    def __contains__(self, item: object) -> bool:
+        """``x in component``: *x* is a child of this component, or a class one of its
+        children is an instance of."""
+        if isinstance(item, type):
+            return any(isinstance(child, item) for child in self.components)
+        return any(child is item for child in self.components)
 
     # -- events ----------------------------------------------------------------------
 
@@ -304,9 +440,15 @@ class BaseComponent:
         """Run the tree in a background thread; returns once it is running."""
         return _running.start(self)
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Ask the tree to stop. From another thread, waits for it up to *timeout* s."""
-        _running.stop(self, timeout)
+    def stop(self, code: int | str | None = None, *, timeout: float | None = 10.0) -> None:
+        """Ask the tree to stop. From another thread, waits for it up to *timeout* s.
+
+        With a *code*, :meth:`run` ends the process with that exit status once the tree
+        has stopped (it raises ``SystemExit(code)``, as ``sys.exit`` does), which is
+        also what a handler raising ``SystemExit(code)`` does. Without one, ``run``
+        returns.
+        """
+        _running.stop(self, timeout, code)
 
     async def __aenter__(self) -> Self:
         """Start the tree on the running loop; ``async with`` stops it on the way out.
@@ -370,7 +512,10 @@ def _both_channels(component: BaseComponent, parent: BaseComponent) -> tuple[Any
     return (component.channel, parent.channel)
 
 
-_RESERVED = frozenset(dir(Component))
+#: circuits' class-level listings; a component may still handle events of these names
+#: (``def events(self)``), which then hides the listing on that class only.
+_CLASS_LISTINGS = frozenset({"events", "handles"})
+_RESERVED = frozenset(dir(Component)) - _CLASS_LISTINGS
 #: The public names of the component API, methods and attributes, which no handler
 #: method may take.
 _API = frozenset(

@@ -76,9 +76,9 @@ from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
-from ._events import Event, ExceptionEvent
+from ._events import Event, EventCancelled, ExceptionEvent
 from ._lifetimes import ALONE, refcount
-from ._outcomes import derived, log_unhandled, notify_waiters
+from ._outcomes import derived, log_unhandled, notify_waiters, value_changed
 from ._table import NOBODY, HandlerTable, Plan, plan_of
 from ._values import Value
 
@@ -325,6 +325,8 @@ class Hub(HandlerTable):
                             result = callback(*args)
                     except Exception as error:
                         self._handler_failed(event, h, error)
+                    except SystemExit as request:
+                        h.owner.stop(request.code)  # as circuits: stop, with that exit code
                     else:
                         # (An async handler's result is its coroutine, never None: the
                         # common plain handler returning None pays for one test only.)
@@ -351,6 +353,7 @@ class Hub(HandlerTable):
                 or self._waiters
                 or event.success
                 or event._trackers
+                or event.notify
             ):
                 self._finished(event)
             else:
@@ -373,6 +376,8 @@ class Hub(HandlerTable):
         handlers = event._handlers
         if handlers is not None:
             event._handlers = None  # used once
+            if event.cancelled and not handlers:  # cancelled while queued
+                event.value._fail(EventCancelled(event))  # type: ignore[union-attr]
         else:
             handlers = self.lookup(event.name, event.channels)
             if not handlers and type(event) is ExceptionEvent:
@@ -436,6 +441,8 @@ class Hub(HandlerTable):
             result = await coroutine
         except Exception as error:
             self._handler_failed(event, h, error)
+        except SystemExit as request:
+            h.owner.stop(request.code)
         except BaseException as error:  # cancelled (the tree stops), or the process exits
             value._fail(error)
             raise
@@ -505,20 +512,22 @@ class Hub(HandlerTable):
         value._finish()
         if self._waiters:
             notify_waiters(self._waiters, event)
+        if event.notify:
+            self.fire(value_changed(event), event.channels, parent=event)
         if value.errors:
             if event.failure:
                 follow = derived(f"{event.name}_failure", event, value.result)
-                self.fire(follow, event.channels, parent=event)
+                self.fire(follow, event.failure_channels or event.channels, parent=event)
         elif event.success:
             follow = derived(f"{event.name}_success", event, value.result)
-            self.fire(follow, event.channels, parent=event)
+            self.fire(follow, event.success_channels or event.channels, parent=event)
         for tracker in event._trackers:  # (none, most of the time)
             tracker._outstanding -= 1
             if tracker._outstanding == 0:
                 self._tracker_closed(tracker)
                 result = tracker.value.result  # type: ignore[union-attr]
                 done = derived(f"{tracker.name}_complete", tracker, result)
-                self.fire(done, tracker.channels, parent=None)
+                self.fire(done, tracker.complete_channels or tracker.channels, parent=None)
 
     # -- waiting ---------------------------------------------------------------------
 
@@ -622,6 +631,9 @@ def deliver(
         event.channels = channels
         event.value = Value(event)
         hub._handler_failed(event, found, error)
+        result = None
+    except SystemExit as request:
+        found.owner.stop(request.code)  # as circuits: stop, with that exit code
         result = None
     finally:
         hub._current = None

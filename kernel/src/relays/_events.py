@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Event",
+    "EventCancelled",
     "ExceptionEvent",
+    "PrepareUnregister",
     "Registered",
     "Signal",
     "Started",
@@ -51,8 +53,11 @@ class Event:
 
     Set ``success``, ``failure`` or ``complete`` (on the class or the instance) to have
     the kernel fire ``<name>_success(event, value)``, ``<name>_failure(event, error)``
-    or ``<name>_complete(event, value)`` when this event is done. ``priority`` orders
-    the queue: a higher priority is dispatched first, equal priorities in firing order.
+    or ``<name>_complete(event, value)`` when this event is done; they go to the
+    event's own channels unless ``success_channels``, ``failure_channels`` or
+    ``complete_channels`` name others (a component counts as a channel: its handlers
+    alone get it). ``priority`` orders the queue: a higher priority is dispatched
+    first, equal priorities in firing order.
     """
 
     name: ClassVar[str] = "event"
@@ -62,6 +67,17 @@ class Event:
     failure: bool = False
     complete: bool = False
     priority: int = 0
+    #: Where ``<name>_success`` goes; empty: the event's own channels.
+    success_channels: tuple[Any, ...] = ()
+    #: Where ``<name>_failure`` goes; empty: the event's own channels.
+    failure_channels: tuple[Any, ...] = ()
+    #: Where ``<name>_complete`` goes; empty: the event's own channels.
+    complete_channels: tuple[Any, ...] = ()
+    #: Fire ``<name>_value_changed(value)`` on the event's channels when its value is
+    #: done (a string: fire the event of that name instead), as circuits does.
+    notify: bool | str = False
+    #: True once :meth:`cancel` was called.
+    cancelled: bool = False
     #: Whether a handler whose first parameter is ``event`` gets this event object.
     #: Off for ``<name>_success``/``_failure``/``_complete``, whose first argument
     #: already is the event they report on.
@@ -160,6 +176,26 @@ class Event:
         else:
             self._chained.append(event)
 
+    def cancel(self) -> None:
+        """Withdraw a fired event: if it is still queued, none of its handlers run.
+
+        Its value then fails with :class:`EventCancelled` (``await`` raises it, a
+        ``failure`` event follows if asked for), so whoever waits learns it will not
+        happen. Once its handlers have started, it is :meth:`stop`: those after the
+        current one do not run.
+        """
+        self.cancelled = True
+        self.stopped = True
+        self._handlers = ()  # dispatching it finds no handlers to run (see _dispatch)
+
+    def child(self, suffix: str, *args: Any, **kwargs: Any) -> Event:
+        """A new event named ``<name>_<suffix>`` with *args* and *kwargs*.
+
+        For a component that answers one event with another derived from it
+        (``request`` -> ``request_done``), as the kernel's ``<name>_success`` is.
+        """
+        return Event.create(f"{self.name}_{suffix}", *args, **kwargs)
+
     @property
     def done(self) -> bool:
         """True once every handler has finished (async ones included)."""
@@ -201,6 +237,37 @@ class Unregistered(Event):
 
     Its own handlers still run for this event, so a component can release resources.
     """
+
+
+class PrepareUnregister(Event):
+    """``prepare_unregister(event, component)``: *component* is about to leave its tree.
+
+    Fired by :meth:`~relays.BaseComponent.unregister` when some handler in the tree
+    listens for it, with ``complete`` tracking: the component leaves (and
+    ``unregistered`` follows) once every handler of it, and every event those fired, has
+    finished. A handler can so flush or say goodbye first. ``event.in_subtree(self)``
+    says whether the handler's own component is among those leaving.
+    """
+
+    complete = True
+
+    def in_subtree(self, component: Any) -> bool:
+        """Whether *component* is the one leaving or below it."""
+        leaving = self.args[0]
+        node = component
+        while node is not None:
+            if node is leaving:
+                return True
+            node = node.parent
+        return False
+
+
+class EventCancelled(Exception):
+    """The event was cancelled (:meth:`Event.cancel`) before its handlers ran."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__(f"{event!r} was cancelled before its handlers ran")
+        self.event = event
 
 
 class Signal(Event):

@@ -20,6 +20,7 @@ __all__ = [
     "derived",
     "log_unhandled",
     "notify_waiters",
+    "value_changed",
 ]
 
 logger = logging.getLogger("relays")
@@ -36,6 +37,14 @@ def derived(name: str, event: Event, outcome: Any) -> Event:
         event_class.passes_event = False
         _derived_classes[name] = event_class
     return event_class(event, outcome)
+
+
+def value_changed(event: Event) -> Event:
+    """``<name>_value_changed(value)`` for an event with ``notify`` (or the event named
+    by ``notify`` when it is a string), as circuits fires it."""
+    notify = event.notify
+    name = notify if isinstance(notify, str) else f"{event.name}_value_changed"
+    return Event.create(name, event.value)
 
 
 def channels_meet(wanted: tuple[Any, ...], fired: tuple[Any, ...]) -> bool:

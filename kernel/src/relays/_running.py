@@ -65,6 +65,9 @@ class Runner:
         self.ready = threading.Event()
         self.ready_future: asyncio.Future[None] | None = None
         self.error: BaseException | None = None
+        #: The exit code ``stop(code)`` or a handler's ``SystemExit(code)`` asked for;
+        #: :func:`run` ends the process with it once the tree has stopped.
+        self.exit_code: int | str | None = None
 
 
 def _require_root(component: BaseComponent) -> None:
@@ -134,12 +137,19 @@ def run(
     # this in a thread of a host program: never there).
     main = threading.current_thread() is threading.main_thread()
     freeze = main and freeze_gc_wanted(freeze_gc)
+    exit_codes: list[int | str | None] = []
     with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop)) as runner:
-        runner.run(run_async(component, signals=True, freeze_gc=freeze))
+        runner.run(run_async(component, signals=True, freeze_gc=freeze, exit_codes=exit_codes))
+    if exit_codes and exit_codes[0] is not None:
+        raise SystemExit(exit_codes[0])
 
 
 async def run_async(
-    component: BaseComponent, *, signals: bool = False, freeze_gc: bool = False
+    component: BaseComponent,
+    *,
+    signals: bool = False,
+    freeze_gc: bool = False,
+    exit_codes: list[int | str | None] | None = None,
 ) -> None:
     _require_root(component)
     loop = asyncio.get_running_loop()
@@ -176,6 +186,8 @@ async def run_async(
             watchdog.unwatch(loop)
         hub.detach()
         component._runner = None
+        if exit_codes is not None:
+            exit_codes.append(runner.exit_code)
 
 
 def _install_signal_handlers(
@@ -198,9 +210,10 @@ def _on_signal(component: BaseComponent, signo: int) -> None:
     value.add_done_callback(lambda _value: _request_stop(component))
 
 
-def _request_stop(component: BaseComponent) -> None:
+def _request_stop(component: BaseComponent, code: int | str | None = None) -> None:
     runner = component._runner
     if runner is not None and runner.stop_future is not None and not runner.stop_future.done():
+        runner.exit_code = code
         runner.stop_future.set_result(None)
 
 
@@ -228,16 +241,16 @@ def start(component: BaseComponent) -> threading.Thread:
     return thread
 
 
-def stop(component: BaseComponent, timeout: float | None) -> None:
+def stop(component: BaseComponent, timeout: float | None, code: int | str | None = None) -> None:
     root = component.root
     runner = root._runner
     if runner is None or runner.loop is None:
         return
     if root._hub.thread_id == threading.get_ident():
-        _request_stop(root)
+        _request_stop(root, code)
         return
     try:
-        runner.loop.call_soon_threadsafe(_request_stop, root)
+        runner.loop.call_soon_threadsafe(_request_stop, root, code)
     except RuntimeError:
         return  # the loop closed meanwhile
     thread = runner.thread

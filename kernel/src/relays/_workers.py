@@ -22,7 +22,14 @@ __all__ = ["Task", "Worker", "task"]
 
 
 class Task(Event):
-    """``task(function, *args, **kwargs)``: run *function* in a worker's pool."""
+    """``task(function, *args, **kwargs)``: run *function* in a worker's pool.
+
+    As in circuits, ``task_success(event, result)`` or ``task_failure(event, error)``
+    follows on the worker's channel when it is done.
+    """
+
+    success = True
+    failure = True
 
 
 def task(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:

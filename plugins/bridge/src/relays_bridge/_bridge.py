@@ -251,7 +251,9 @@ class Bridge(BaseComponent):
             if not isinstance(count, int) or count < 1:
                 raise ValueError(f"{label} is an int from 1 up, not {count!r}")
         self.url = url
-        self.events = events if isinstance(events, EventRegistry) else EventRegistry(events)
+        self.events: EventRegistry = (
+            events if isinstance(events, EventRegistry) else EventRegistry(events)
+        )
         self.routes = routes
         self.group = group
         self.serve = serve

@@ -1,4 +1,5 @@
-"""The call/wait programs in examples/circuits/ (generator handlers), run as users run them."""
+"""The kernel's programs in examples/circuits/ (generator handlers with call/wait, a
+worker batch with exit codes), run as users run them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import importlib.util
 import io
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "circuits"
 
@@ -48,3 +51,23 @@ def test_the_wait_example_waits_for_each_loaf_before_the_next() -> None:
         "(the baker tidies up while the spelt bakes)",
         "spelt is baked",
     ]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "status"),
+    [([4, 0, 8], 1), ([4, 8], 0)],
+)
+def test_the_jobs_example_reports_each_job_and_exits_with_whether_one_failed(
+    numbers: list[float], status: int
+) -> None:
+    example = load_example("jobs.py")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), pytest.raises(SystemExit) as exit_:
+        example.Batch(numbers).run()
+    assert exit_.value.code == status
+    expected = {
+        4: "1/4 = 0.25",
+        0: "1/0 failed: division by zero",
+        8: "1/8 = 0.125",
+    }
+    assert output.getvalue().splitlines() == [expected[number] for number in numbers]
