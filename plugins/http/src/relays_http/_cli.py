@@ -88,8 +88,8 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bind",
         default=DEFAULT_BIND,
-        help=f"address to listen on: tcp://host:port, tls://..., unix:///path "
-        f"(default {DEFAULT_BIND})",
+        help=f"address to listen on: tcp://host:port, tls://..., unix:///path, unix:@name "
+        f"(Linux abstract socket) (default {DEFAULT_BIND})",
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (default 1)"
@@ -154,8 +154,16 @@ class _Announce(BaseComponent):
     @handler("ready")
     def _ready(self, transport: Any, address: Any) -> None:
         if transport is self.server.transport and not self.quiet:
-            where = self.server.url or address
+            where = self.server.url or _shown_path(address)
             print(f"relays: serving on {where} (Ctrl+C to stop)", flush=True)
+
+
+def _shown_path(address: Any) -> str:
+    """A UNIX socket's address as ``--bind`` takes it: ``unix:///run/app.sock``,
+    ``unix:@name`` for the abstract namespace."""
+    if isinstance(address, str):
+        return f"unix:{address}" if address.startswith("@") else f"unix://{address}"
+    return str(address)
 
 
 def build_server(
