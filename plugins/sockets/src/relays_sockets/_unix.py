@@ -98,12 +98,30 @@ class UNIXServer(StreamServer):
         super().__init__(
             channel=channel, limits=make_limits(limits, limit_options), ssl_context=ssl_context
         )
-        self.path = _unix_path(path, type(self).__name__)
+        # An already bound socket (inherited: fd://, socket activation) is used as it is:
+        # its file, if any, is not ours to remove or chmod.
+        self._socket: socket.socket | None = None
+        if isinstance(path, socket.socket):
+            self._socket = path
+            name = path.getsockname()
+            if isinstance(name, bytes):  # abstract: b"\0name"
+                name = "@" + name[1:].decode(errors="replace")
+            self.path: str = name or "@"
+        else:
+            self.path = _unix_path(path, type(self).__name__)
         self.mode = mode
 
     async def _open(self, factory: Any) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
         # Plain: a TLS server's handshake is the server's own step (see StreamServer).
+        if self._socket is not None:
+            keep_file: dict[str, Any] = {}
+            if sys.version_info >= (3, 13):
+                # asyncio (and uvloop, which follows it) would remove the file on close.
+                keep_file["cleanup_socket"] = False
+            return await loop.create_unix_server(
+                factory, sock=self._socket, backlog=self.limits.backlog, **keep_file
+            )
         if is_abstract(self.path):
             listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -126,7 +144,7 @@ class UNIXServer(StreamServer):
     async def _end(self) -> None:
         listening = self._server is not None and self._state != "closed"
         await super()._end()
-        if listening and not is_abstract(self.path):
+        if listening and self._socket is None and not is_abstract(self.path):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
 
