@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from relays._cli import main
+from relays._cli import _commands, build_parser, main
+from relays._config import apply_settings, read_config_file
 from relays_http.testing import RELAYS_COMMAND, run_relays
 
 pytestmark = pytest.mark.integration
@@ -133,3 +134,18 @@ def test_serve_options_from_relays_toml_the_environment_and_the_command_line(
     assert "with 2 workers" in first_line(tmp_path)
     assert "workers" not in first_line(tmp_path, RELAYS_WORKERS="1")
     assert "with 2 workers" in first_line(tmp_path, "--workers", "2", RELAYS_WORKERS="1")
+
+
+def test_the_documented_config_file_sets_serve_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/reference/cli.rst shows this file.
+    example = Path(__file__).parents[3] / "examples" / "web" / "relays.toml"
+    (tmp_path / "relays.toml").write_text(example.read_text())
+    monkeypatch.chdir(tmp_path)
+    parser = build_parser()
+    where, tables = read_config_file(tmp_path)
+    apply_settings(_commands(parser), where, tables, {})
+    options = parser.parse_args(["serve"])
+    assert (options.target, options.bind) == ("myapp:App", "tcp://0.0.0.0:8000")
+    assert (options.workers, options.shutdown_timeout) == (4, 10.0)
