@@ -70,6 +70,14 @@ ELSEWHERE = {
     ("docs/howto/jsonrpc.rst", '$ printf \'{"jsonrpc":"2.0","method":"add"'): (
         "tests/plugins/jsonrpc/test_examples.py::test_the_documented_nc_command_over_lines"
     ),
+    # relays serve with a WSGI app: the how-to's Flask example, served and asked by curl.
+    ("docs/howto/wsgi.rst", "$ relays serve flask_site:app --bind tcp://127.0.0.1:8000"): (
+        "tests/plugins/http/test_serve_wsgi.py::test_serve_a_flask_app"
+    ),
+    # An inherited socket's descriptor, and the startup line naming its address.
+    ("docs/howto/deploy.rst", "$ relays serve myapp:App --bind fd://3"): (
+        "tests/plugins/http/test_serve_addresses.py::test_serve_on_an_inherited_tcp_socket"
+    ),
     ("docs/howto/deploy.rst", "$ kill -HUP 4242"): (
         "tests/plugins/http/test_supervisor.py::test_sighup_reloads_without_dropping_requests"
     ),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from ._config import Config
+from ._config import Config, SettingsError, apply_settings, read_config_file
 from ._plugins import plugin_manager
 from ._version import __version__
 
@@ -29,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    try:
+        where, tables = read_config_file(Path.cwd())
+        apply_settings(_commands(parser), where, tables, os.environ)
+    except SettingsError as error:
+        print(f"relays: error: {error}", file=sys.stderr)
+        return 2
     options = parser.parse_args(argv)
     handler = getattr(options, "handler", None)
     if handler is None:
@@ -41,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # bad input from the command line: say what, not a trace
         print(f"relays {options.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser, by name."""
+    for action in parser._actions:  # argparse has no public way to its subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 if __name__ == "__main__":  # pragma: no cover

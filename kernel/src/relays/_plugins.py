@@ -42,7 +42,10 @@ ENTRY_POINT_GROUP = "relays"
 #: say in their own ``relays_provides`` is kept here; tests/test_workspace.py fails when the
 #: two disagree in either direction.
 KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
-    **{("transport", s): "relays-sockets" for s in ("tcp", "tcp4", "tcp6", "udp", "unix", "tls")},
+    **{
+        ("transport", s): "relays-sockets"
+        for s in ("tcp", "tcp4", "tcp6", "udp", "unix", "tls", "fd")
+    },
     ("protocol", "http"): "relays-http",
     ("protocol", "jsonrpc"): "relays-jsonrpc",
     ("protocol", "line"): "relays-io",

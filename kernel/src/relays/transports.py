@@ -195,7 +195,9 @@ def parse_address(address: Any) -> tuple[str, Any]:
 
     ``"tcp://host:port"``, ``"tls://[::1]:443"``, ``"udp://0.0.0.0:53"`` give a
     ``(host, port)`` tuple; ``"unix:///run/app.sock"`` or a path starting with ``/``
-    or ``.`` gives the path; ``("host", port)`` and ``"host:port"`` mean TCP, and a
+    or ``.`` gives the path, ``"unix:@name"`` (or ``"unix://@name"``) gives ``"@name"``,
+    a socket of Linux's abstract namespace; ``"fd://3"`` gives the number of an
+    inherited listening socket's descriptor; ``("host", port)`` and ``"host:port"`` mean TCP, and a
     bare port number binds every interface. Raises :class:`ValueError` naming what
     was wrong.
     """
@@ -211,12 +213,18 @@ def parse_address(address: Any) -> tuple[str, Any]:
     if not separator:
         if address.startswith(("/", ".")):
             return "unix", address
+        if address[:6].lower() == "unix:@":  # Linux's abstract namespace: no file
+            return "unix", address[5:]
         scheme, rest = "tcp", address
     scheme = scheme.lower()
     if scheme == "unix":
         if not rest:
             raise ValueError(f"unix address needs a path: {address!r}")
         return scheme, rest
+    if scheme == "fd":
+        if not rest.isdigit():
+            raise ValueError(f"fd address needs a descriptor number (fd://3): {address!r}")
+        return scheme, int(rest)
     return scheme, _host_port(rest, address)
 
 

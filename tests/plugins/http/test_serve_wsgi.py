@@ -24,8 +24,9 @@ def application(environ, start_response):
     return [body.encode()]
 """
 
-#: The how-to's example (docs/howto/wsgi.rst).
+#: The how-to's example (docs/howto/wsgi.rst): examples/web/flask_site.py.
 EXAMPLES = Path(__file__).parents[3] / "examples" / "web"
+assert (EXAMPLES / "flask_site.py").is_file()
 
 CURL = shutil.which("curl")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")

@@ -32,7 +32,7 @@ def test_provides_every_scheme() -> None:
     provided = plugin.relays_provides()
     assert all(isinstance(row, Provided) for row in provided)
     assert {(row.kind, row.name) for row in provided} == {
-        ("transport", scheme) for scheme in ("tcp", "tcp4", "tcp6", "tls", "udp", "unix")
+        ("transport", scheme) for scheme in ("tcp", "tcp4", "tcp6", "tls", "udp", "unix", "fd")
     }
     assert all(row.description for row in provided)
 

@@ -21,6 +21,7 @@ import attrs
 
 from relays import BaseComponent, Component, Config, handler, load_app
 from relays.transports import parse_address
+from relays_sockets import inherited_socket, systemd_listen_fds
 
 from ._limits import Limits
 from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, BindError, Server
@@ -87,9 +88,10 @@ def add_commands(commands: Any) -> None:
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bind",
-        default=DEFAULT_BIND,
-        help=f"address to listen on: tcp://host:port, tls://..., unix:///path "
-        f"(default {DEFAULT_BIND})",
+        default=None,
+        help="address to listen on: tcp://host:port, tls://..., unix:///path, unix:@name "
+        "(Linux abstract socket), fd://N (an inherited listening socket) (default: the "
+        f"socket systemd passed, if any, else {DEFAULT_BIND})",
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (default 1)"
@@ -154,8 +156,30 @@ class _Announce(BaseComponent):
     @handler("ready")
     def _ready(self, transport: Any, address: Any) -> None:
         if transport is self.server.transport and not self.quiet:
-            where = self.server.url or address
+            where = self.server.url or _shown_path(address)
             print(f"relays: serving on {where} (Ctrl+C to stop)", flush=True)
+
+
+def _socket_url(listening: socket.socket, secure: bool) -> str:
+    """Where a listening socket serves, as the startup line says it."""
+    name = listening.getsockname()
+    if listening.family == socket.AF_UNIX:
+        if isinstance(name, bytes):  # abstract
+            name = "@" + name[1:].decode(errors="replace")
+        return _shown_path(name)
+    host, port = name[0], name[1]
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{'https' if secure else 'http'}://{host}:{port}/"
+
+
+def _shown_path(address: Any) -> str:
+    """A UNIX socket's address as ``--bind`` takes it: ``unix:///run/app.sock``,
+    ``unix:@name`` for the abstract namespace."""
+    if isinstance(address, str):
+        return f"unix:{address}" if address.startswith("@") else f"unix://{address}"
+    return str(address)
 
 
 def build_server(
@@ -171,7 +195,7 @@ def build_server(
     if options.certfile or options.keyfile:
         transport_options.update(certfile=options.certfile, keyfile=options.keyfile)
     server = Server(
-        options.bind if bind is None else bind,
+        (options.bind or default_bind()) if bind is None else bind,
         limits=_limits(options),
         debug=options.debug,
         shutdown_timeout=getattr(options, "shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT),
@@ -193,9 +217,18 @@ def _demo_command(config: Config) -> int:
     return serve(config, make_demo())
 
 
+def default_bind() -> str:
+    """Where ``relays serve`` listens without ``--bind``: the first socket systemd passed
+    (socket activation: ``LISTEN_FDS`` for this process), else :data:`DEFAULT_BIND`."""
+    passed = systemd_listen_fds()
+    return f"fd://{passed[0]}" if passed else DEFAULT_BIND
+
+
 def serve(config: Config, app: BaseComponent) -> int:
     """Run *app* as the command line says: in this process, or in ``--workers`` forks."""
     options = config.options
+    if options.bind is None:
+        options.bind = default_bind()
     _limits(options)  # refuse bad limits before forking
     if options.workers < 1:
         raise ValueError(f"--workers must be at least 1, not {options.workers}")
@@ -257,16 +290,27 @@ def _run_workers(config: Config, app: BaseComponent) -> int:
     """Serve with ``--workers N`` supervised processes (see :mod:`relays_http._supervisor`)."""
     options = config.options
     scheme, address = parse_address(options.bind)
-    if scheme not in ("tcp", "tcp4", "tcp6", "tls") or not hasattr(socket, "SO_REUSEPORT"):
-        raise ValueError("--workers needs a TCP or TLS address and SO_REUSEPORT (Linux, BSD)")
-    host, port = address
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    port = _probe_port(family, host, port, options.bind)
-    listening = _listening_sockets(family, host, port, options.workers, options.bind)
+    secure = scheme == "tls" or bool(options.certfile)
+    if scheme == "fd":
+        # One inherited socket (systemd, a parent): every worker accepts from it.
+        inherited = inherited_socket(options.bind)
+        listening = [inherited] * options.workers
+        where = _socket_url(inherited, secure)
+    else:
+        if scheme not in ("tcp", "tcp4", "tcp6", "tls") or not hasattr(socket, "SO_REUSEPORT"):
+            raise ValueError(
+                "--workers needs a TCP or TLS address and SO_REUSEPORT (Linux, BSD), or an "
+                "inherited socket (fd://N)"
+            )
+        host, port = address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        port = _probe_port(family, host, port, options.bind)
+        listening = _listening_sockets(family, host, port, options.workers, options.bind)
+        where = _socket_url(listening[0], secure)
 
     def close_others(slot: int) -> None:
-        for number, other in enumerate(listening):
-            if number != slot:
+        for other in listening:
+            if other is not listening[slot]:
                 other.close()
 
     def work(slot: int, ready_fd: int, alive_fd: int) -> int:
@@ -284,10 +328,8 @@ def _run_workers(config: Config, app: BaseComponent) -> int:
         return 0
 
     def announce() -> None:
-        shown = "https" if scheme == "tls" or options.certfile else "http"
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         print(
-            f"relays: serving on {shown}://{shown_host}:{port}/ with {options.workers} workers "
+            f"relays: serving on {where} with {options.workers} workers "
             f"(pid {os.getpid()}; Ctrl+C to stop, SIGHUP to reload)",
             flush=True,
         )

@@ -1,7 +1,7 @@
 """relays-sockets: TCP, UDP and UNIX servers and clients, with TLS, on asyncio.
 
 Install it and ``relays.find_transport("tcp")`` (``tcp6``, ``tls``, ``udp``,
-``unix``) answers with these components; or use them directly::
+``unix``, ``fd`` for an inherited socket) answers with these components; or use them directly::
 
     from relays_sockets import TCPServer
 
@@ -12,6 +12,7 @@ stream connection is a :class:`SocketConnection`.
 """
 
 from ._connection import SocketConnection
+from ._inherited import inherited_server, inherited_socket, systemd_listen_fds
 from ._limits import SocketLimits
 from ._stream import NotTLS
 from ._tcp import TCPClient, TCPServer
@@ -31,5 +32,8 @@ __all__ = [
     "UNIXClient",
     "UNIXServer",
     "client_context",
+    "inherited_server",
+    "inherited_socket",
     "server_context",
+    "systemd_listen_fds",
 ]

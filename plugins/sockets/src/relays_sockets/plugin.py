@@ -25,6 +25,7 @@ SCHEMES = {
     "tls": "TCP with TLS required",
     "udp": "UDP endpoints",
     "unix": "UNIX domain stream sockets",
+    "fd": "a listening stream socket inherited as a descriptor (fd://3, socket activation)",
 }
 
 
@@ -38,6 +39,10 @@ def relays_transport(scheme: str) -> Transport | None:
         from ._udp import UDPClient, UDPServer
 
         return Transport(scheme, server=UDPServer, client=UDPClient)
+    if scheme == "fd":
+        from ._inherited import inherited_server
+
+        return Transport(scheme, server=inherited_server)
     if scheme == "unix":
         from ._unix import UNIXClient, UNIXServer
 
