@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeVar, overload
 
 import attrs
 
-from relays import BaseComponent, handler
+from relays import BaseComponent, handler, in_thread
 
 from ._arguments import Signature
 from ._errors import Forbidden, HTTPError, MethodNotAllowed, NotFound, Redirect, render_error_body
@@ -58,6 +58,7 @@ _current: contextvars.ContextVar[tuple[Request, Response]] = contextvars.Context
 class _Exposed:
     names: tuple[str, ...]
     methods: frozenset[str] | None
+    thread: bool | None = None  # None: the class's ``thread``
 
 
 @attrs.frozen
@@ -67,22 +68,27 @@ class Page:
     attribute: str
     methods: frozenset[str] | None
     signature: Signature = attrs.field(eq=False)
-    is_async: bool
+    is_async: bool  # run through ``controller_call`` (async, or in a thread)
     allow: str
+    thread: bool = False
 
 
 @overload
 def expose(function: F, /) -> F: ...
 @overload
-def expose(*names: str, methods: Iterable[str] | None = None) -> Callable[[F], F]: ...
-def expose(*names: Any, methods: Iterable[str] | None = None) -> Any:
+def expose(
+    *names: str, methods: Iterable[str] | None = None, thread: bool | None = None
+) -> Callable[[F], F]: ...
+def expose(*names: Any, methods: Iterable[str] | None = None, thread: bool | None = None) -> Any:
     """Make a method a page: ``@expose``, ``@expose("robots.txt")``, ``@expose(methods=["POST"])``.
 
     *names* are the path segments it answers (default: its own name); *methods*
     the HTTP methods it accepts (default: any). Others get ``405`` with ``Allow``;
     ``HEAD`` is served by a page that accepts ``GET``; ``OPTIONS`` is answered for it.
+    ``thread=True`` runs a plain (blocking) page in the kernel's thread pool, ``False`` on
+    the loop; default: the class's :attr:`BaseController.thread`.
     """
-    if len(names) == 1 and callable(names[0]) and methods is None:
+    if len(names) == 1 and callable(names[0]) and methods is None and thread is None:
         setattr(names[0], _EXPOSE_ATTRIBUTE, _Exposed((), None))
         return names[0]
     if not all(isinstance(name, str) and name and "/" not in name for name in names):
@@ -93,7 +99,7 @@ def expose(*names: Any, methods: Iterable[str] | None = None) -> Any:
         unknown = verbs - HTTP_METHODS
         if unknown or not verbs:
             raise ValueError(f"expose(methods=...) takes HTTP methods, not {sorted(unknown)}")
-    exposed = _Exposed(tuple(names), verbs)
+    exposed = _Exposed(tuple(names), verbs, thread)
 
     def decorate(function: F) -> F:
         setattr(function, _EXPOSE_ATTRIBUTE, exposed)
@@ -139,12 +145,10 @@ def _collect_pages(cls: type[BaseController]) -> tuple[dict[str, Page], dict[str
         function = getattr(cls, attribute)
         is_verb = attribute in HTTP_METHODS and not exposed.names
         methods = frozenset((attribute,)) if is_verb else exposed.methods
+        is_async = inspect.iscoroutinefunction(function)
+        thread = not is_async and (exposed.thread if exposed.thread is not None else cls.thread)
         page = Page(
-            attribute,
-            methods,
-            Signature(function),
-            inspect.iscoroutinefunction(function),
-            _allow(methods),
+            attribute, methods, Signature(function), is_async or thread, _allow(methods), thread
         )
         if is_verb:
             verbs[attribute] = page
@@ -185,6 +189,9 @@ class BaseController(BaseComponent):
     """
 
     channel: Any = "/"
+    #: Run this class's plain pages in the kernel's thread pool (``relays serve
+    #: --threads N`` makes it the default); ``@expose(thread=...)`` decides per page.
+    thread: ClassVar[bool] = False
     _expose_public: ClassVar[bool] = False
     #: Pages by path segment, and by HTTP verb; filled in per class.
     _pages: ClassVar[dict[str, Page]] = {}
@@ -321,9 +328,12 @@ class BaseController(BaseComponent):
             if bound is None:
                 return NotFound()
             args, kwargs = bound
-            result = self._bound[page.attribute](*args, **kwargs)
-            if page.is_async:
-                result = await result
+            if page.thread:
+                result = await in_thread(self._bound[page.attribute], self)(*args, **kwargs)
+            else:
+                result = self._bound[page.attribute](*args, **kwargs)
+                if page.is_async:
+                    result = await result
         except HTTPError as error:
             # Returned, not raised: the same answer, without an exception report.
             return self._render_error(error) if self._renders else error
