@@ -72,7 +72,7 @@ def test_a_pyproject_without_tool_relays_is_no_config(
         ('[graph]\nfromat = "dot"\n', "relays.toml: [graph] has no option 'fromat'"),
         ('[grpah]\nformat = "dot"\n', "relays.toml: [grpah] names no command"),
         ('format = "dot"\n', "'format' must be under the table of the command"),
-        ('[graph]\nformat = "svg"\n', "[graph] format: 'svg' is not one of text, dot"),
+        ('[graph]\nformat = "gif"\n', "[graph] format: 'gif' is not one of text, dot, svg, png"),
         ("[run]\ndebug = 1\n", "[run] debug: give true or false, not 1"),
         ("[graph]\nformat = [1]\n", "[graph] format: give a single value"),
         ("[graph\n", "relays.toml: "),
@@ -88,7 +88,7 @@ def test_a_config_file_error_names_what_is_wrong(
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("RELAYS_FORMAT", "svg", "RELAYS_FORMAT: 'svg' is not one of text, dot"),
+        ("RELAYS_FORMAT", "gif", "RELAYS_FORMAT: 'gif' is not one of text, dot, svg, png"),
         ("RELAYS_DEBUG", "maybe", "RELAYS_DEBUG: give 1 or 0 (true or false), not 'maybe'"),
     ],
 )

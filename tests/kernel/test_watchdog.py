@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,21 @@ async def test_a_tree_that_stops_is_no_longer_watched() -> None:
         loop = asyncio.get_running_loop()
         assert loop in watchdog._watched
     assert loop not in watchdog._watched
+
+
+class Stepper(Component):
+    blocked_loop_threshold = 0.02
+
+    def __init__(self, warnings: Warnings) -> None:
+        super().__init__()
+        self.warnings = warnings
+
+    def steps(self) -> Any:
+        yield  # circuits' style: a generator handler, stepped by the kernel
+        assert self.warnings.arrived.wait(PATIENCE)
+
+
+async def test_a_generator_handler_is_named_too(warnings: Warnings) -> None:
+    async with Stepper(warnings) as app:
+        await app.call(Event.create("steps"))
+    assert "Stepper.steps " in warnings.messages[0]

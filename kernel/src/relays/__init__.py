@@ -37,6 +37,7 @@ from ._plugins import (
 )
 from ._priorities import Priority
 from ._running import new_event_loop
+from ._threads import HANDLER_THREADS, in_thread
 from ._timers import Timer
 from ._tools import inspect
 from ._tree import findchannel, findcmp, findroot, findtype, flatten
@@ -47,6 +48,7 @@ from ._workers import Task, Worker, task
 
 __all__ = [
     "BLOCKED_LOOP_THRESHOLD",
+    "HANDLER_THREADS",
     "NOT_DELIVERED",
     "BaseComponent",
     "Component",
@@ -85,6 +87,7 @@ __all__ = [
     "flatten",
     "graph",
     "handler",
+    "in_thread",
     "inspect",
     "load_app",
     "new_event_loop",

@@ -23,6 +23,7 @@ from ._dispatch import NOT_DELIVERED, Hub
 from ._dispatch import deliver as _hub_deliver
 from ._events import Event, PrepareUnregister, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
+from ._threads import HANDLER_THREADS
 from ._values import Value
 from ._watchdog import BLOCKED_LOOP_THRESHOLD
 
@@ -161,6 +162,9 @@ class BaseComponent:
     #: Seconds a handler may hold the event loop before a warning names it (the root's
     #: setting counts; None turns it off; ``RELAYS_BLOCKED_LOOP_MS`` overrides it).
     blocked_loop_threshold: float | None = BLOCKED_LOOP_THRESHOLD
+    #: Threads in the tree's pool for ``@handler(thread=True)`` handlers (the root's
+    #: setting counts).
+    handler_threads: int = HANDLER_THREADS
     #: ``(attribute, spec)`` for every handler method of the class.
     _handler_specs: ClassVar[tuple[tuple[str, HandlerSpec], ...]] = ()
     _implicit_handlers: ClassVar[bool] = False
@@ -202,7 +206,15 @@ class BaseComponent:
             callback = getattr(self, attribute)
             for name in spec.names or (attribute,):
                 bound.append(
-                    Handler(name, spec.channel, spec.priority, callback, self, next(_handler_seq))
+                    Handler(
+                        name,
+                        spec.channel,
+                        spec.priority,
+                        callback,
+                        self,
+                        next(_handler_seq),
+                        thread=spec.thread,
+                    )
                 )
         return bound
 

@@ -72,6 +72,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,7 @@ class Hub(HandlerTable):
         self._paused = False
         self._current: Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._thread_pool: ThreadPoolExecutor | None = None
         self._waiters: dict[str, list[tuple[tuple[Any, ...], asyncio.Future[Any]]]] = {}
 
     @property
@@ -529,6 +531,17 @@ class Hub(HandlerTable):
                 done = derived(f"{tracker.name}_complete", tracker, result)
                 self.fire(done, tracker.complete_channels or tracker.channels, parent=None)
 
+    def thread_pool(self) -> ThreadPoolExecutor:
+        """The pool of ``thread=True`` handlers (:mod:`relays._threads`), made on first
+        use with the root's ``handler_threads``; shut down when the tree stops."""
+        pool = self._thread_pool
+        if pool is None:
+            size = self.root.handler_threads
+            if size < 1:
+                raise ValueError(f"handler_threads must be at least 1, not {size}")
+            pool = self._thread_pool = ThreadPoolExecutor(size, "relays-handler")
+        return pool
+
     # -- waiting ---------------------------------------------------------------------
 
     def add_waiter(self, name: str, channels: tuple[Any, ...]) -> asyncio.Future[Any]:
@@ -548,6 +561,10 @@ class Hub(HandlerTable):
         loop.call_soon(self._flush)
 
     def detach(self) -> None:
+        if self._thread_pool is not None:
+            # Calls already running finish in their threads; nothing waits for them.
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
+            self._thread_pool = None
         self.loop = None
         self.thread_id = None
         self._flush_scheduled = False

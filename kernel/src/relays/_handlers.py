@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ._generators import is_generator_handler, starter
+from ._threads import in_thread
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
@@ -34,13 +35,18 @@ class HandlerSpec:
     channel: Any = None
     priority: int = 0
     enabled: bool = True
+    thread: bool = False
 
 
-def handler(*names: str | bool, channel: Any = None, priority: int = 0) -> Callable[[F], F]:
+def handler(
+    *names: str | bool, channel: Any = None, priority: int = 0, thread: bool = False
+) -> Callable[[F], F]:
     """Mark a method as the handler of events *names* (default: the method's name).
 
     ``channel`` overrides the component's channel for this handler and ``priority``
-    orders handlers of one event (higher first). ``@handler(False)`` keeps a public
+    orders handlers of one event (higher first). ``thread=True`` runs a plain (blocking)
+    method in the tree's thread pool, with an async handler's event semantics (see
+    :ref:`blocking-code`). ``@handler(False)`` keeps a public
     method of a :class:`~relays.Component` from becoming a handler. ``"*"`` as a name
     listens to every event, which is how the Debugger sees everything.
     """
@@ -49,7 +55,7 @@ def handler(*names: str | bool, channel: Any = None, priority: int = 0) -> Calla
     else:
         if not all(isinstance(name, str) for name in names):
             raise TypeError("handler names must be strings (or a single False to opt out)")
-        spec = HandlerSpec(tuple(str(name) for name in names), channel, priority)
+        spec = HandlerSpec(tuple(str(name) for name in names), channel, priority, thread=thread)
 
     def decorate(function: F) -> F:
         setattr(function, SPEC_ATTRIBUTE, spec)
@@ -97,7 +103,10 @@ class Handler:
         callback: Callable[..., Any],
         owner: BaseComponent,
         seq: int,
+        thread: bool = False,
     ) -> None:
+        if thread:  # to the dispatcher, an async handler (see relays._threads)
+            callback = in_thread(callback, owner)
         self.name = name
         self.channel = channel
         self.priority = priority

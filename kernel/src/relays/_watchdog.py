@@ -196,13 +196,14 @@ class Watchdog:
 
 def _dispatch_codes() -> frozenset[CodeType]:
     """The code of the functions that call handlers."""
-    from . import _dispatch
+    from . import _dispatch, _generators
 
     return frozenset(
         {
             _dispatch.Hub._drain.__code__,
             _dispatch.Hub._drive.__code__,
             _dispatch.deliver.__code__,
+            _generators.drive.__code__,  # a generator handler's steps
         }
     )
 

@@ -23,6 +23,7 @@ from relays import BaseComponent, Component, Config, handler, load_app
 from relays.transports import parse_address
 from relays_sockets import inherited_socket, systemd_listen_fds
 
+from ._controllers import BaseController
 from ._limits import Limits
 from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, BindError, Server
 from ._supervisor import WORKER_BOOT_FAILED, Supervisor, WorkerLink
@@ -103,6 +104,14 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument(
         "--uvloop", action="store_true", default=None, help="run on uvloop (installed separately)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run plain (blocking) controller pages in a pool of N threads (default: on the"
+        " event loop; a class or page can still choose)",
     )
     parser.add_argument(
         "--shutdown-timeout",
@@ -201,17 +210,32 @@ def build_server(
         shutdown_timeout=getattr(options, "shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT),
         **transport_options,
     )
+    threads = getattr(options, "threads", 0)
+    if threads:
+        server.handler_threads = threads
     server += app
     server += _Announce(server, quiet)
     return server
 
 
+def _use_threads(options: argparse.Namespace) -> None:
+    """``--threads N``: pages run in threads unless their class or page says otherwise
+    (set before the app's classes are made: they take the default then)."""
+    threads = getattr(options, "threads", 0)
+    if threads < 0:
+        raise ValueError(f"--threads must be 0 (off) or more, not {threads}")
+    if threads:
+        BaseController.thread = True
+
+
 def _serve_command(config: Config) -> int:
+    _use_threads(config.options)
     target = config.options.target
     return serve(config, load_app(target) if target else Component())
 
 
 def _demo_command(config: Config) -> int:
+    _use_threads(config.options)
     from ._demo import make_demo
 
     return serve(config, make_demo())

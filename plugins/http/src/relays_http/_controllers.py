@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeVar, overload
 
 import attrs
 
-from relays import BaseComponent, Handler, handler
+from relays import BaseComponent, Handler, handler, in_thread
 
 from ._arguments import Signature
 from ._cancellation import is_shielded
@@ -61,6 +61,7 @@ class _Exposed:
     names: tuple[str, ...]
     methods: frozenset[str] | None
     stream: bool = False
+    thread: bool | None = None  # None: the class's ``thread``
 
 
 @attrs.frozen
@@ -70,21 +71,30 @@ class Page:
     attribute: str
     methods: frozenset[str] | None
     signature: Signature = attrs.field(eq=False)
-    is_async: bool
+    is_async: bool  # run through ``controller_call`` (async, or in a thread)
     allow: str
     #: Whether its request body is streamed to it (``@expose(stream=True)``).
     stream: bool = False
     #: Whether it keeps running when its client goes away (``@shielded``).
     shielded: bool = False
+    thread: bool = False
 
 
 @overload
 def expose(function: F, /) -> F: ...
 @overload
 def expose(
-    *names: str, methods: Iterable[str] | None = None, stream: bool = False
+    *names: str,
+    methods: Iterable[str] | None = None,
+    stream: bool = False,
+    thread: bool | None = None,
 ) -> Callable[[F], F]: ...
-def expose(*names: Any, methods: Iterable[str] | None = None, stream: bool = False) -> Any:
+def expose(
+    *names: Any,
+    methods: Iterable[str] | None = None,
+    stream: bool = False,
+    thread: bool | None = None,
+) -> Any:
     """Make a method a page: ``@expose``, ``@expose("robots.txt")``, ``@expose(methods=["POST"])``.
 
     *names* are the path segments it answers (default: its own name); *methods*
@@ -92,9 +102,17 @@ def expose(*names: Any, methods: Iterable[str] | None = None, stream: bool = Fal
     ``HEAD`` is served by a page that accepts ``GET``; ``OPTIONS`` is answered for it.
     *stream* has the page called as soon as the request head arrives, to read the
     body itself with ``self.request.stream()`` (an ``async def`` page; form fields
-    are not read for it).
+    are not read for it). ``thread=True`` runs a plain (blocking) page in the kernel's
+    thread pool, ``False`` on the loop; default: the class's
+    :attr:`BaseController.thread`.
     """
-    if len(names) == 1 and callable(names[0]) and methods is None and not stream:
+    if (
+        len(names) == 1
+        and callable(names[0])
+        and methods is None
+        and not stream
+        and thread is None
+    ):
         setattr(names[0], _EXPOSE_ATTRIBUTE, _Exposed((), None))
         return names[0]
     if not all(isinstance(name, str) and name and "/" not in name for name in names):
@@ -105,7 +123,7 @@ def expose(*names: Any, methods: Iterable[str] | None = None, stream: bool = Fal
         unknown = verbs - HTTP_METHODS
         if unknown or not verbs:
             raise ValueError(f"expose(methods=...) takes HTTP methods, not {sorted(unknown)}")
-    exposed = _Exposed(tuple(names), verbs, stream)
+    exposed = _Exposed(tuple(names), verbs, stream, thread)
 
     def decorate(function: F) -> F:
         setattr(function, _EXPOSE_ATTRIBUTE, exposed)
@@ -151,14 +169,17 @@ def _collect_pages(cls: type[BaseController]) -> tuple[dict[str, Page], dict[str
         function = getattr(cls, attribute)
         is_verb = attribute in HTTP_METHODS and not exposed.names
         methods = frozenset((attribute,)) if is_verb else exposed.methods
+        is_async = inspect.iscoroutinefunction(function)
+        thread = not is_async and (exposed.thread if exposed.thread is not None else cls.thread)
         page = Page(
             attribute,
             methods,
             Signature(function),
-            inspect.iscoroutinefunction(function),
+            is_async or thread,
             _allow(methods),
             exposed.stream,
             is_shielded(function),
+            thread,
         )
         if is_verb:
             verbs[attribute] = page
@@ -204,6 +225,9 @@ class BaseController(BaseComponent):
     """
 
     channel: Any = "/"
+    #: Run this class's plain pages in the kernel's thread pool (``relays serve
+    #: --threads N`` makes it the default); ``@expose(thread=...)`` decides per page.
+    thread: ClassVar[bool] = False
     _expose_public: ClassVar[bool] = False
     #: Pages by path segment, and by HTTP verb; filled in per class.
     _pages: ClassVar[dict[str, Page]] = {}
@@ -344,9 +368,12 @@ class BaseController(BaseComponent):
                 explain_mismatch(self, page, request, segments, fields)
                 return NotFound()
             args, kwargs = bound
-            result = self._bound[page.attribute](*args, **kwargs)
-            if page.is_async:
-                result = await result
+            if page.thread:
+                result = await in_thread(self._bound[page.attribute], self)(*args, **kwargs)
+            else:
+                result = self._bound[page.attribute](*args, **kwargs)
+                if page.is_async:
+                    result = await result
         except HTTPError as error:
             # Returned, not raised: the same answer, without an exception report.
             return self._render_error(error) if self._renders else error
