@@ -38,12 +38,19 @@ class Hello(Component):
         return "hello"
 
 
-def fake(phase: int, deadline: float = 0.0, started: float = 0.0) -> HTTPConnection:
-    return cast(HTTPConnection, SimpleNamespace(phase=phase, deadline=deadline, started=started))
+def fake(phase: int, deadline: float = 0.0, started: float = 0.0, size: int = 0) -> HTTPConnection:
+    return cast(
+        HTTPConnection,
+        SimpleNamespace(phase=phase, deadline=deadline, started=started, size=size),
+    )
 
 
-def shed(connections: list[HTTPConnection], now: float, count: int = 10) -> list[int]:
-    chosen = least_progress(connections, now, header_timeout=10, shed_after=1, count=count)
+def shed(
+    connections: list[HTTPConnection], now: float, count: int = 10, body_rate: float = 0
+) -> list[int]:
+    chosen = least_progress(
+        connections, now, header_timeout=10, shed_after=1, body_rate=body_rate, count=count
+    )
     return [connections.index(connection) for connection in chosen]
 
 
@@ -66,6 +73,18 @@ def test_heads_go_the_longest_waiting_first_and_young_ones_are_spared() -> None:
         fake(HEAD, deadline=19.5),  # nothing sent, connected half a second ago: spared
     ]
     assert shed(connections, now=10) == [1, 0]
+
+
+def test_bodies_below_the_minimum_rate_go_last_the_slowest_first() -> None:
+    connections = [
+        fake(BODY, started=0, size=500),  # 50 B/s
+        fake(BODY, started=0, size=100),  # 10 B/s: slowest
+        fake(BODY, started=0, size=5000),  # 500 B/s: fast enough
+        fake(BODY, started=9.5, size=0),  # begun half a second ago: spared
+        fake(HEAD, deadline=12),  # a silent connection comes before any body
+    ]
+    assert shed(connections, now=10, body_rate=240) == [4, 1, 0]
+    assert shed(connections, now=10, body_rate=0) == [4]  # rate off: bodies never go
 
 
 def test_a_batch_is_at_most_count_and_bodies_or_answers_never_go() -> None:
@@ -101,9 +120,28 @@ async def test_a_young_head_is_spared_and_the_new_client_gets_503() -> None:
         assert (await slow.response()).text == "hello"
 
 
-async def test_bodies_and_answers_in_progress_are_never_shed() -> None:
+async def test_a_body_too_slow_makes_room_at_the_cap() -> None:
+    # Any body is too slow for a billion bytes per second; shed_after is a nanosecond.
+    limits = Limits(max_connections=1, shed_after=1e-9, min_request_body_rate=1e9)
+    server, transport = memory_server(Hello(), limits=limits)
+    async with server:
+        uploading = Client(transport)
+        await uploading.connection.send(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"
+        )  # handled: the body began
+        # The loop's clock must move past shed_after since (uvloop's moves once per
+        # iteration, by milliseconds): a timer fires only once it has.
+        await asyncio.sleep(0.01)
+        late = Client(transport)
+        refusal = parse_responses(await uploading.wait_closed())
+        assert [response.status for response in refusal] == [408]
+        assert (await late.get("/")).text == "hello"
+
+
+async def test_bodies_at_the_rate_and_answers_in_progress_are_never_shed() -> None:
     app = Hello()
-    server, transport = memory_server(app, limits=Limits(max_connections=2, shed_after=1e-9))
+    limits = Limits(max_connections=2, shed_after=1e-9, min_request_body_rate=0)
+    server, transport = memory_server(app, limits=limits)
     async with server:
         uploading, answered = Client(transport), Client(transport)
         uploading.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")

@@ -57,6 +57,7 @@ from ._errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from ._filenames import safe_filename
 from ._files import FileRegion
 from ._forms import FormData, FormError, UploadedFile
 from ._headers import Headers, MultiDict
@@ -163,5 +164,6 @@ __all__ = [
     "parse_authorization",
     "parse_etags",
     "parse_preferences",
+    "safe_filename",
     "shielded",
 ]

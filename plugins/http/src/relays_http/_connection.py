@@ -130,6 +130,9 @@ _HTML = b"text/html; charset=utf-8"
 _JSON = b"application/json"
 _OCTETS = b"application/octet-stream"
 _INTERNAL_ERROR = b"500 Internal Server Error\n"
+#: The first byte of a TLS handshake record; no HTTP method starts with it.
+_TLS_HANDSHAKE = b"\x16"
+_TLS_ON_PLAIN = "this port speaks plain HTTP: use an http:// URL (TLS was sent to it)"
 #: What the core raises for a response head the app made wrong.
 _BAD_HEAD = (protocol.LocalProtocolError, UnicodeEncodeError, TypeError)
 
@@ -275,6 +278,11 @@ class HTTPConnection:
             self.started = now
         elif self.started == 0.0:  # the first bytes of a head (or of a pipelined one)
             self.started = self.context.deadlines.now()
+            if self.phase == HEAD and data[:1] == _TLS_HANDSHAKE:
+                # A TLS ClientHello (an https:// URL for a plain port): say so now, not
+                # with a 408 once the head times out, as no line end is coming.
+                self.refuse(protocol.RemoteProtocolError(_TLS_ON_PLAIN, status_code=400))
+                return
         self.pipelined = False
         try:
             self.core.receive_data(data)

@@ -22,9 +22,12 @@ idle keep-alive connections, the longest idle first (closed quietly: a client
 retries a request on a keep-alive connection that closed), then connections whose
 request head is not complete, the one waiting longest first (a 408, as when
 their deadline passes: silent connections, whose first bytes never came, are among
-them). A head younger than
-``shed_after`` seconds is spared, as its bytes may be on the way; a body being
-received and a request being answered are never shed. Only when nothing can be
+them), then request bodies
+arriving below ``min_request_body_rate`` so far, the slowest first (a 408: the
+rate check would cut them once their grace period is over; at the cap they go
+sooner). A head or body younger than ``shed_after`` seconds is spared, as its
+bytes may be on the way; a body arriving at the minimum rate and a request being
+answered are never shed. Only when nothing can be
 shed is the new connection refused with a 503. Shed connections stop counting at
 once, though they stay in the set until the transport says they are gone. The
 search scans every connection, so it sheds a batch (a hundredth of the cap) at a
@@ -53,7 +56,7 @@ from relays.transports import Connection
 from . import _protocol as protocol
 from ._connection import HTTPConnection, ServerContext
 from ._dateline import DateLine
-from ._lifecycle import HEAD, IDLE, Deadlines, ProcessStop, Shutdown
+from ._lifecycle import BODY, HEAD, IDLE, Deadlines, ProcessStop, Shutdown
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
@@ -69,14 +72,16 @@ def least_progress(
     *,
     header_timeout: float,
     shed_after: float,
+    body_rate: float,
     count: int,
 ) -> list[HTTPConnection]:
     """The (at most) *count* connections that made the least progress, least first.
 
     Idle keep-alive connections come first, the longest idle first; then connections
     whose request head is incomplete and older than *shed_after* seconds, the one
-    waiting longest first. A body being received or a request being answered never
-    comes; see the theory of operation.
+    waiting longest first; then request bodies arriving below *body_rate* (bytes per
+    second since the request began; 0: none), the slowest first. A request being
+    answered never comes; see the theory of operation.
     """
     ranked: list[tuple[int, float, int, HTTPConnection]] = []
     for order, connection in enumerate(connections):
@@ -90,6 +95,10 @@ def least_progress(
             began = connection.started or connection.deadline - header_timeout
             if now - began >= shed_after:
                 ranked.append((1, began, order, connection))
+        elif phase == BODY and body_rate:
+            elapsed = now - connection.started
+            if elapsed >= shed_after and connection.size < body_rate * elapsed:
+                ranked.append((2, connection.size / elapsed, order, connection))
     return [entry[3] for entry in heapq.nsmallest(count, ranked)]
 
 
@@ -315,6 +324,7 @@ class HTTP(BaseComponent):
             self._deadlines.now(),
             header_timeout=limits.header_timeout,
             shed_after=limits.shed_after,
+            body_rate=limits.min_request_body_rate,
             count=max(1, limits.max_connections // 100),
         )
         for connection in batch:
