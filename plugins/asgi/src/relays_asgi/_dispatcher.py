@@ -25,14 +25,30 @@ import logging
 from typing import Any
 
 from relays import BaseComponent, Event, Priority, handler
-from relays_http import InternalServerError, Request, Response, ServiceUnavailable
+from relays_http import (
+    HTTPError,
+    InternalServerError,
+    Request,
+    Response,
+    ServiceUnavailable,
+    SwitchProtocols,
+)
+from relays_websocket import InvalidHandshake, WebSocketLimits
 
 from ._errors import LifespanFailed
 from ._http import AppFailed, HttpCycle, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
-from ._scope import http_scope
+from ._scope import http_scope, websocket_scope
 from ._shape import as_asgi3
+from ._websocket import (
+    Refused,
+    WebSocketCycle,
+    check_handshake,
+    is_websocket_request,
+    offered_subprotocols,
+    refusal,
+)
 
 __all__ = ["Asgi"]
 
@@ -62,6 +78,7 @@ class Asgi(BaseComponent):
         version: int | None = None,
         lifespan: LifespanMode = "auto",
         limits: AsgiLimits | None = None,
+        websocket_limits: WebSocketLimits | None = None,
     ) -> None:
         super().__init__(channel=channel)
         if not path.startswith("/"):
@@ -73,6 +90,8 @@ class Asgi(BaseComponent):
         #: The mount path without its trailing slash (``""`` for ``/``): the root_path.
         self.path = path.rstrip("/")
         self.limits = limits if limits is not None else AsgiLimits()
+        #: Frame and message limits of the app's WebSockets (relays-websocket's).
+        self.websocket_limits = websocket_limits or WebSocketLimits()
         self._lifespan = Lifespan(self.app, lifespan)
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
@@ -136,11 +155,11 @@ class Asgi(BaseComponent):
             await ready
         if not ready.result():
             return ServiceUnavailable()
+        if is_websocket_request(request):
+            return await self._serve_websocket(request)
         cycle = HttpCycle(request, self.limits.buffered_chunks)
         scope = http_scope(request, self.path, state=self._lifespan.state)
-        task = asyncio.get_running_loop().create_task(self._run(scope, cycle))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = self._start(scope, cycle)
         try:
             async with asyncio.timeout(self.limits.response_start_timeout):
                 head = await asyncio.shield(cycle.head)
@@ -177,7 +196,54 @@ class Asgi(BaseComponent):
         response.body = cycle.stream(head.body)
         return response
 
-    async def _run(self, scope: dict[str, Any], cycle: HttpCycle) -> None:
+    async def _serve_websocket(self, request: Request) -> Any:
+        try:
+            check_handshake(request)
+        except InvalidHandshake as error:
+            return refusal(error)
+        cycle = WebSocketCycle(request, self.websocket_limits)
+        scope = websocket_scope(
+            request,
+            self.path,
+            subprotocols=offered_subprotocols(request),
+            state=self._lifespan.state,
+        )
+        task = self._start(scope, cycle)
+        try:
+            async with asyncio.timeout(self.limits.response_start_timeout):
+                decision = await asyncio.shield(cycle.decision)
+        except TimeoutError:
+            logger.error(
+                "the ASGI app did not accept or close the WebSocket %s within %s s"
+                " (AsgiLimits.response_start_timeout); cancelled",
+                request.target,
+                self.limits.response_start_timeout,
+            )
+            cycle.give_up()
+            task.cancel()
+            return InternalServerError()
+        except Refused:
+            return InternalServerError()
+        except asyncio.CancelledError:
+            cycle.give_up()
+            task.cancel()
+            raise
+        if decision[0] == "close":
+            return HTTPError(403, "the application refused this WebSocket")
+        _, subprotocol, fields = decision
+        answer = check_handshake(request, subprotocol)
+        return SwitchProtocols("websocket", cycle, [*answer.headers, *fields])
+
+    def _start(
+        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle
+    ) -> asyncio.Task[None]:
+        """Run the app for one request in a task of its own, kept until it ends."""
+        task = asyncio.get_running_loop().create_task(self._run(scope, cycle))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle) -> None:
         try:
             await self.app(scope, cycle.receive, cycle.send)
         except asyncio.CancelledError:
