@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 ``Asgi`` listens for ``request`` at ``Priority.DISPATCH`` on the server's channel.
-A request under its mount path is taken (the event stops there) and served by the
-``asgi_serve`` handler: the app runs in a task of its own with the request's
+A request under its mount path is taken (the event stops there) and served in the
+handler: the app runs in a task of its own with the request's
 :class:`~relays_asgi._http.HttpCycle`, and the handler waits for the response head
 (see :mod:`relays_asgi._http`), then answers relays-http with a whole body or a
 stream. The app's task outlives the handler when it streams, or keeps working after
@@ -25,6 +25,7 @@ import logging
 from typing import Any
 
 from relays import BaseComponent, Event, Priority, handler
+from relays.transports import supports_sendfile
 from relays_http import (
     HTTPError,
     InternalServerError,
@@ -36,7 +37,7 @@ from relays_http import (
 from relays_websocket import InvalidHandshake, WebSocketLimits
 
 from ._errors import LifespanFailed
-from ._http import AppFailed, HttpCycle, answer_fields
+from ._http import AppFailed, HttpCycle, TimedOut, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
 from ._scope import http_scope, websocket_scope
@@ -142,14 +143,13 @@ class Asgi(BaseComponent):
     # -- requests ----------------------------------------------------------------------
 
     @handler("request", priority=Priority.DISPATCH)
-    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+    async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        # The kernel runs an async handler's first step in its turn (eagerly on 3.12+,
+        # with the dispatch paused on 3.11), so this stop() keeps the handlers after
+        # it (the default dispatcher's 404) from answering too.
         if not self.serves(request.path):
             return None
         event.stop()
-        return self.fire(_Serve(request, response), self)
-
-    @handler("asgi_serve")
-    async def _serve(self, request: Request, response: Response) -> Any:
         ready = self._readiness()
         if not ready.done():
             await ready
@@ -157,13 +157,22 @@ class Asgi(BaseComponent):
             return ServiceUnavailable()
         if is_websocket_request(request):
             return await self._serve_websocket(request)
-        cycle = HttpCycle(request, self.limits.buffered_chunks)
-        scope = http_scope(request, self.path, state=self._lifespan.state)
+        zerocopy = request.sock is not None and supports_sendfile(request.sock)
+        cycle = HttpCycle(request, self.limits.buffered_chunks, zerocopy=zerocopy)
+        scope = http_scope(
+            request,
+            self.path,
+            state=self._lifespan.state,
+            extensions={"http.response.zerocopysend": {}} if zerocopy else None,
+        )
         task = self._start(scope, cycle)
+        timeout = self.limits.response_start_timeout
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, cycle.time_out)
         try:
-            async with asyncio.timeout(self.limits.response_start_timeout):
-                head = await asyncio.shield(cycle.head)
-        except TimeoutError:
+            head = await cycle.head
+        except TimedOut:
             logger.error(
                 "the ASGI app did not start its response to %s %s within %s s"
                 " (AsgiLimits.response_start_timeout); cancelled",
@@ -180,6 +189,9 @@ class Asgi(BaseComponent):
             cycle.give_up()
             task.cancel()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         response.status = head.status
         fields, length = answer_fields(head)
         headers = response.headers
@@ -253,9 +265,3 @@ class Asgi(BaseComponent):
             cycle.app_failed(error)
         else:
             cycle.app_returned()
-
-
-class _Serve(Event):
-    """``asgi_serve(request, response)``, fired at the :class:`Asgi` that took a request."""
-
-    name = "asgi_serve"
