@@ -2,9 +2,11 @@
 
 ``Server("tcp://127.0.0.1:8000") + Asgi(app)`` serves an ASGI 3 (or ASGI 2) app with
 the ``http`` scope and the ``lifespan`` protocol; ``relays serve main:app`` does the
-same from the command line. See ``docs/howto/asgi.rst``.
+same from the command line. ``application(tree)`` turns a relays tree into an ASGI
+app for uvicorn, hypercorn or granian. See ``docs/howto/asgi.rst``.
 """
 
+from ._application import RelaysApplication, application
 from ._dispatcher import Asgi
 from ._errors import AsgiProtocolError, ClientDisconnected, LifespanFailed, NotAnAsgiApp
 from ._limits import AsgiLimits
@@ -18,5 +20,7 @@ __all__ = [
     "ClientDisconnected",
     "LifespanFailed",
     "NotAnAsgiApp",
+    "RelaysApplication",
+    "application",
     "asgi_version",
 ]

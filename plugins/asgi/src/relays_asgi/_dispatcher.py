@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 ``Asgi`` listens for ``request`` at ``Priority.DISPATCH`` on the server's channel.
-A request under its mount path is taken (the event stops there) and served by the
-``asgi_serve`` handler: the app runs in a task of its own with the request's
+A request under its mount path is taken (the event stops there) and served in the
+handler: the app runs in a task of its own with the request's
 :class:`~relays_asgi._http.HttpCycle`, and the handler waits for the response head
 (see :mod:`relays_asgi._http`), then answers relays-http with a whole body or a
 stream. The app's task outlives the handler when it streams, or keeps working after
@@ -25,14 +25,31 @@ import logging
 from typing import Any
 
 from relays import BaseComponent, Event, Priority, handler
-from relays_http import InternalServerError, Request, Response, ServiceUnavailable
+from relays.transports import supports_sendfile
+from relays_http import (
+    HTTPError,
+    InternalServerError,
+    Request,
+    Response,
+    ServiceUnavailable,
+    SwitchProtocols,
+)
+from relays_websocket import InvalidHandshake, WebSocketLimits
 
 from ._errors import LifespanFailed
-from ._http import AppFailed, HttpCycle, answer_fields
+from ._http import AppFailed, HttpCycle, TimedOut, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
-from ._scope import http_scope
+from ._scope import http_scope, websocket_scope
 from ._shape import as_asgi3
+from ._websocket import (
+    Refused,
+    WebSocketCycle,
+    check_handshake,
+    is_websocket_request,
+    offered_subprotocols,
+    refusal,
+)
 
 __all__ = ["Asgi"]
 
@@ -62,6 +79,7 @@ class Asgi(BaseComponent):
         version: int | None = None,
         lifespan: LifespanMode = "auto",
         limits: AsgiLimits | None = None,
+        websocket_limits: WebSocketLimits | None = None,
     ) -> None:
         super().__init__(channel=channel)
         if not path.startswith("/"):
@@ -73,6 +91,8 @@ class Asgi(BaseComponent):
         #: The mount path without its trailing slash (``""`` for ``/``): the root_path.
         self.path = path.rstrip("/")
         self.limits = limits if limits is not None else AsgiLimits()
+        #: Frame and message limits of the app's WebSockets (relays-websocket's).
+        self.websocket_limits = websocket_limits or WebSocketLimits()
         self._lifespan = Lifespan(self.app, lifespan)
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
@@ -123,28 +143,36 @@ class Asgi(BaseComponent):
     # -- requests ----------------------------------------------------------------------
 
     @handler("request", priority=Priority.DISPATCH)
-    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+    async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        # The kernel runs an async handler's first step in its turn (eagerly on 3.12+,
+        # with the dispatch paused on 3.11), so this stop() keeps the handlers after
+        # it (the default dispatcher's 404) from answering too.
         if not self.serves(request.path):
             return None
         event.stop()
-        return self.fire(_Serve(request, response), self)
-
-    @handler("asgi_serve")
-    async def _serve(self, request: Request, response: Response) -> Any:
         ready = self._readiness()
         if not ready.done():
             await ready
         if not ready.result():
             return ServiceUnavailable()
-        cycle = HttpCycle(request, self.limits.buffered_chunks)
-        scope = http_scope(request, self.path, state=self._lifespan.state)
-        task = asyncio.get_running_loop().create_task(self._run(scope, cycle))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if is_websocket_request(request):
+            return await self._serve_websocket(request)
+        zerocopy = request.sock is not None and supports_sendfile(request.sock)
+        cycle = HttpCycle(request, self.limits.buffered_chunks, zerocopy=zerocopy)
+        scope = http_scope(
+            request,
+            self.path,
+            state=self._lifespan.state,
+            extensions={"http.response.zerocopysend": {}} if zerocopy else None,
+        )
+        task = self._start(scope, cycle)
+        timeout = self.limits.response_start_timeout
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, cycle.time_out)
         try:
-            async with asyncio.timeout(self.limits.response_start_timeout):
-                head = await asyncio.shield(cycle.head)
-        except TimeoutError:
+            head = await cycle.head
+        except TimedOut:
             logger.error(
                 "the ASGI app did not start its response to %s %s within %s s"
                 " (AsgiLimits.response_start_timeout); cancelled",
@@ -161,6 +189,9 @@ class Asgi(BaseComponent):
             cycle.give_up()
             task.cancel()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         response.status = head.status
         fields, length = answer_fields(head)
         headers = response.headers
@@ -177,7 +208,54 @@ class Asgi(BaseComponent):
         response.body = cycle.stream(head.body)
         return response
 
-    async def _run(self, scope: dict[str, Any], cycle: HttpCycle) -> None:
+    async def _serve_websocket(self, request: Request) -> Any:
+        try:
+            check_handshake(request)
+        except InvalidHandshake as error:
+            return refusal(error)
+        cycle = WebSocketCycle(request, self.websocket_limits)
+        scope = websocket_scope(
+            request,
+            self.path,
+            subprotocols=offered_subprotocols(request),
+            state=self._lifespan.state,
+        )
+        task = self._start(scope, cycle)
+        try:
+            async with asyncio.timeout(self.limits.response_start_timeout):
+                decision = await asyncio.shield(cycle.decision)
+        except TimeoutError:
+            logger.error(
+                "the ASGI app did not accept or close the WebSocket %s within %s s"
+                " (AsgiLimits.response_start_timeout); cancelled",
+                request.target,
+                self.limits.response_start_timeout,
+            )
+            cycle.give_up()
+            task.cancel()
+            return InternalServerError()
+        except Refused:
+            return InternalServerError()
+        except asyncio.CancelledError:
+            cycle.give_up()
+            task.cancel()
+            raise
+        if decision[0] == "close":
+            return HTTPError(403, "the application refused this WebSocket")
+        _, subprotocol, fields = decision
+        answer = check_handshake(request, subprotocol)
+        return SwitchProtocols("websocket", cycle, [*answer.headers, *fields])
+
+    def _start(
+        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle
+    ) -> asyncio.Task[None]:
+        """Run the app for one request in a task of its own, kept until it ends."""
+        task = asyncio.get_running_loop().create_task(self._run(scope, cycle))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle) -> None:
         try:
             await self.app(scope, cycle.receive, cycle.send)
         except asyncio.CancelledError:
@@ -187,9 +265,3 @@ class Asgi(BaseComponent):
             cycle.app_failed(error)
         else:
             cycle.app_returned()
-
-
-class _Serve(Event):
-    """``asgi_serve(request, response)``, fired at the :class:`Asgi` that took a request."""
-
-    name = "asgi_serve"

@@ -35,15 +35,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from relays_http import Request
+from relays_http import FileRegion, Request
 
 from ._errors import AsgiProtocolError, ClientDisconnected
 
-__all__ = ["AppFailed", "Head", "HttpCycle", "ResponseMessages", "answer_fields"]
+__all__ = [
+    "AppFailed",
+    "Head",
+    "HttpCycle",
+    "ResponseMessages",
+    "TimedOut",
+    "answer_fields",
+]
 
 logger = logging.getLogger("relays.asgi")
 
@@ -87,8 +95,10 @@ class ResponseMessages:
     raises :class:`AsgiProtocolError`, telling the app what to send instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, zerocopy: bool = False) -> None:
         self.state = _START
+        #: Whether ``http.response.zerocopysend`` was offered (scope's extensions).
+        self.zerocopy = zerocopy
 
     @property
     def complete(self) -> bool:
@@ -133,10 +143,40 @@ class ResponseMessages:
             if not more:
                 self.state = _DONE
             return ("body", bytes(body), more)
+        if kind == "http.response.zerocopysend" and self.zerocopy:
+            if self.state != _BODY:
+                raise AsgiProtocolError(
+                    "the app sent 'http.response.zerocopysend' before 'http.response.start'"
+                )
+            region = _region(message)
+            more = bool(message.get("more_body", False))
+            if not more:
+                self.state = _DONE
+            return ("file", region, more)
         raise AsgiProtocolError(
             f"an HTTP app sends 'http.response.start' and 'http.response.body' messages,"
             f" not {message!r}"
         )
+
+
+def _region(message: dict[str, Any]) -> FileRegion:
+    """The file region a ``zerocopysend`` message names: from ``offset`` (else the
+    file's position), ``count`` bytes (else to its end)."""
+    file = message.get("file")
+    try:
+        descriptor = file if isinstance(file, int) else file.fileno()  # type: ignore[union-attr]
+        offset = message.get("offset")
+        if offset is None:
+            offset = os.lseek(descriptor, 0, os.SEEK_CUR)
+        count = message.get("count")
+        if count is None:
+            count = max(0, os.fstat(descriptor).st_size - offset)
+        return FileRegion(file, int(offset), int(count))  # type: ignore[arg-type]
+    except (AttributeError, OSError, TypeError, ValueError) as error:
+        raise AsgiProtocolError(
+            "'http.response.zerocopysend' needs 'file', an open binary file (or its"
+            f" descriptor), and int 'offset' and 'count' when given: {error}"
+        ) from None
 
 
 def _headers(fields: Any) -> list[tuple[bytes, bytes]]:
@@ -153,9 +193,9 @@ def _headers(fields: Any) -> list[tuple[bytes, bytes]]:
 class HttpCycle:
     """One request's ``receive`` and ``send``; the app's task and the handler share it."""
 
-    def __init__(self, request: Request, buffered_chunks: int) -> None:
+    def __init__(self, request: Request, buffered_chunks: int, *, zerocopy: bool = False) -> None:
         self.request = request
-        self.messages = ResponseMessages()
+        self.messages = ResponseMessages(zerocopy=zerocopy)
         loop = asyncio.get_running_loop()
         #: Settles with the :class:`Head`, or with the app's failure before one.
         self.head: asyncio.Future[Head] = loop.create_future()
@@ -163,7 +203,9 @@ class HttpCycle:
         self._body_given = False
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[bytes | FileRegion] = deque()
+        # A file region is the app's file until it was written: send() waits for this.
+        self._region_written: asyncio.Future[None] | None = None
         self._streaming = False
         self._ended = False  # the app sent its last body message
         self._failure: BaseException | None = None
@@ -194,6 +236,9 @@ class HttpCycle:
         if taken[0] == "start":
             _, self._status, self._headers = taken
             return
+        if taken[0] == "file":
+            await self._send_region(taken[1], taken[2])
+            return
         _, body, more = taken
         if not self._streaming:
             if more and not body:
@@ -214,6 +259,25 @@ class HttpCycle:
             await self._room.wait()
         if self.client_gone:
             raise ClientDisconnected("the client went away before the response was sent")
+
+    async def _send_region(self, region: FileRegion, more: bool) -> None:
+        """Queue *region*; return once relays-http wrote it (sendfile where it can)."""
+        if not self.head.done():
+            self._streaming = True
+            self.head.set_result(Head(self._status, self._headers, b"", whole=False))
+        written = self._region_written = asyncio.get_running_loop().create_future()
+        self._chunks.append(region)
+        if not more:
+            self._ended = True
+        self._more.set()
+        await written
+        if self.client_gone:
+            raise ClientDisconnected("the client went away before the file was sent")
+
+    def _region_done(self) -> None:
+        written = self._region_written
+        if written is not None and not written.done():
+            written.set_result(None)
 
     # -- the app's task ends -----------------------------------------------------------
 
@@ -256,7 +320,7 @@ class HttpCycle:
 
     # -- relays-http's side ------------------------------------------------------------
 
-    async def stream(self, first: bytes) -> AsyncIterator[bytes]:
+    async def stream(self, first: bytes) -> AsyncIterator[bytes | FileRegion]:
         """The body after the first chunk, as the app sends it; ends with the response."""
         try:
             if first:
@@ -266,6 +330,8 @@ class HttpCycle:
                     chunk = self._chunks.popleft()
                     self._room.set()
                     yield chunk
+                    if type(chunk) is FileRegion:  # asked for more: the region is written
+                        self._region_done()
                 elif self._failure is not None:
                     raise self._failure
                 elif self._ended:
@@ -279,11 +345,21 @@ class HttpCycle:
             self._room.set()
             self._over.set()
 
+    def time_out(self) -> None:
+        """``response_start_timeout`` passed: the handler answers 500 (it logs why)."""
+        if not self.head.done():
+            self.head.set_exception(TimedOut())
+
     def give_up(self) -> None:
         """The response will not be sent (the handler gave up): the app hears disconnect."""
         self._gone = True
         self._room.set()
         self._over.set()
+        self._region_done()
+
+
+class TimedOut(Exception):
+    """The app did not start its response within ``response_start_timeout``."""
 
 
 class AppFailed(Exception):

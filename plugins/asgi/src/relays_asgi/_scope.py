@@ -13,7 +13,13 @@ from typing import Any
 
 from relays_http import Request
 
-__all__ = ["ASGI_VERSION", "HTTP_SPEC_VERSION", "http_scope", "lifespan_scope"]
+__all__ = [
+    "ASGI_VERSION",
+    "HTTP_SPEC_VERSION",
+    "http_scope",
+    "lifespan_scope",
+    "websocket_scope",
+]
 
 #: What the ``asgi`` key of every scope says.
 ASGI_VERSION = "3.0"
@@ -61,6 +67,22 @@ def http_scope(
         # A shallow copy per request (the spec's wording): what the app stored at
         # startup is shared, what a request adds stays in that request.
         scope["state"] = dict(state)
+    return scope
+
+
+def websocket_scope(
+    request: Request,
+    root_path: str,
+    *,
+    subprotocols: list[str],
+    state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``websocket`` scope of the opening handshake *request*."""
+    scope = http_scope(request, root_path, state=state)
+    del scope["method"]
+    scope["type"] = "websocket"
+    scope["scheme"] = "wss" if request.scheme == "https" else "ws"
+    scope["subprotocols"] = subprotocols
     return scope
 
 

@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""ASGI apps served by relays next to the ASGI servers, driven by ``wrk``.
+
+Two apps: a Starlette hello-world (``PlainTextResponse``) and a FastAPI endpoint
+answering JSON (``{"message": "Hello, World!"}``), each served by:
+
+- ``relays``: relays-http with :class:`relays_asgi.Asgi`, on relays' default loop
+  (uvloop when it is installed, as ``relays serve`` does);
+- ``uvicorn``: uvicorn with httptools on uvloop, its fastest set-up;
+- ``hypercorn``: hypercorn on asyncio;
+- ``granian``: granian's Rust HTTP stack, one worker.
+
+Every server runs in its own process tree pinned to one CPU, ``wrk`` pinned to
+another, as benchmarks/http.py does; each is measured with keep-alive and with
+``Connection: close``. The table gives requests/s, p99 latency, CPU per request
+(the server's process tree, from ``/proc``) and relays' ratio to each peer, all
+from the same run. Target: relays >= 1.0x uvicorn in both modes.
+
+Usage (see benchmarks/README.md)::
+
+    apt-get install wrk
+    .venv/bin/python benchmarks/asgi.py [--seconds 5] [--repeat 3] [--only relays,uvicorn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+APPS = ("starlette", "fastapi")
+SERVERS = ("relays", "uvicorn", "hypercorn", "granian")
+#: What each server needs importable to run.
+NEEDS = {
+    "relays": ("relays_asgi", "uvloop"),
+    "uvicorn": ("uvicorn", "httptools", "uvloop"),
+    "hypercorn": ("hypercorn",),
+    "granian": ("granian",),
+}
+#: relays must reach these ratios to the peer (keep-alive and close alike).
+TARGETS = {"uvicorn": 1.0}
+
+
+# -- the apps ---------------------------------------------------------------------------
+
+
+def make_starlette() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("Hello, World!")
+
+    return Starlette(routes=[Route("/", hello)])
+
+
+def make_fastapi() -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/")
+    async def hello() -> dict[str, str]:
+        return {"message": "Hello, World!"}
+
+    return app
+
+
+# -- the servers: ``asgi.py --serve KIND --app APP --port N`` serves until killed --------------
+
+
+def serve(kind: str, app_name: str, port: int) -> None:
+    app = make_starlette() if app_name == "starlette" else make_fastapi()
+    if kind == "relays":
+        from relays_asgi import Asgi
+        from relays_http import Server
+        from relays_sockets import TCPServer
+
+        # Made here rather than found through the plugins, as in benchmarks/http.py.
+        transport = TCPServer(("127.0.0.1", port), channel="web")
+        (Server(transport=transport) + Asgi(app)).run()
+    elif kind == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            http="httptools",
+            loop="uvloop",
+            access_log=False,
+            log_level="warning",
+        )
+    elif kind == "hypercorn":
+        import asyncio
+
+        from hypercorn.asyncio import serve as hypercorn_serve
+        from hypercorn.config import Config
+
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.accesslog = None
+        config.loglevel = "WARNING"
+        asyncio.run(hypercorn_serve(app, config))
+    elif kind == "granian":
+        # granian imports the app by name, in its worker. Not from benchmarks/ itself,
+        # where http.py would shadow the standard library's http package: from a
+        # module of its own that appends benchmarks/ to the path instead.
+        folder = tempfile.mkdtemp(prefix="relays-asgi-bench-")
+        with open(os.path.join(folder, "bench_apps.py"), "w") as module:
+            module.write(
+                "import sys\n"
+                f"sys.path.append({os.path.dirname(os.path.abspath(__file__))!r})\n"
+                "from asgi import make_fastapi, make_starlette\n"
+                "starlette_app = make_starlette()\n"
+                "fastapi_app = make_fastapi()\n"
+            )
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--workers",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-ws",
+                "--log-level",
+                "warning",
+                "--working-dir",
+                folder,
+                f"bench_apps:{app_name}_app",
+            ],
+        )
+    else:
+        raise SystemExit(f"unknown server {kind!r}")
+
+
+# -- the driver -------------------------------------------------------------------------
+
+
+def installed(kind: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    if cpu is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(cpu), *command]
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+#: requests/s, p99 latency in ms, errors, server CPU microseconds per request.
+Result = tuple[float, float, int, float]
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree(pid: int) -> list[int]:
+    """*pid* and its descendants (granian's worker is a child process)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of *pid*'s process tree, or NaN off Linux."""
+    total = 0.0
+    try:
+        pids = _tree(pid)
+    except OSError:
+        return float("nan")
+    for each in pids:
+        try:
+            with open(f"/proc/{each}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
+
+
+def run_wrk(
+    port: int, seconds: float, connections: int, close: bool, cpu: int | None, pid: int
+) -> Result:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    command += ["--timeout", "5s"]
+    if close:
+        command += ["-H", "Connection: close"]
+    command.append(f"http://127.0.0.1:{port}/")
+    cpu_before = cpu_seconds(pid)
+    output = subprocess.run(
+        pinned(command, cpu), capture_output=True, text=True, check=True
+    ).stdout
+    cpu_used = cpu_seconds(pid) - cpu_before
+    requests = re.search(r"(\d+) requests in", output)
+    count = int(requests.group(1)) if requests else 0
+    cpu_per_request = cpu_used / count * 1e6 if count else float("nan")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    rate = float(found.group(1)) if found else 0.0
+    p99 = float("nan")
+    match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    if match:
+        p99 = float(match.group(1)) * _UNITS[match.group(2)]
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
+        error_match = re.search(pattern, output)
+        if error_match:
+            errors += int(error_match.group(1))
+    return rate, p99, errors, cpu_per_request
+
+
+class Running:
+    """One server process (tree), pinned to the server CPU, on its own port."""
+
+    def __init__(self, kind: str, app: str, cpu: int | None) -> None:
+        self.kind = kind
+        self.app = app
+        self.port = free_port()
+        command = [sys.executable, "-P", __file__, "--serve", kind, "--app", app]
+        command += ["--port", str(self.port)]
+        self.process = subprocess.Popen(
+            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.app}/{self.kind}"
+
+    def wait(self, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        error = ""
+        if self.process.poll() is not None and self.process.stderr is not None:
+            error = self.process.stderr.read().decode().strip()[-300:]
+        print(f"  {self.label}: did not start {error}", file=sys.stderr)
+        return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+def measure(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[str, Result]]:
+    """Best of ``--repeat`` rounds, every server of a round measured in turn, one app
+    at a time (so only two server processes... at most four run at once)."""
+    results: dict[str, dict[str, Result]] = {}
+    for app in APPS:
+        servers = [Running(kind, app, args.server_cpu) for kind in kinds]
+        try:
+            ready = [server for server in servers if server.wait()]
+            for server in ready:  # warm up
+                for mode in args.modes:
+                    run_wrk(
+                        server.port,
+                        1,
+                        args.connections,
+                        mode == "close",
+                        args.client_cpu,
+                        server.process.pid,
+                    )
+            for round_number in range(args.repeat):
+                for server in ready:
+                    for mode in args.modes:
+                        result = run_wrk(
+                            server.port,
+                            args.seconds,
+                            args.connections,
+                            mode == "close",
+                            args.client_cpu,
+                            server.process.pid,
+                        )
+                        rate, p99, _, cpu = result
+                        print(
+                            f"  round {round_number + 1}: {server.label:<20} {mode:<10} "
+                            f"{rate:>9.0f} req/s  p99 {p99:>8.2f} ms  {cpu:>6.1f} us CPU/req",
+                            file=sys.stderr,
+                        )
+                        best = results.setdefault(server.label, {}).get(mode)
+                        if best is not None:
+                            least_cpu = min(best[3], cpu)
+                            result = best if best[0] >= rate else result
+                            result = (*result[:3], least_cpu)
+                        results[server.label][mode] = result
+        finally:
+            for server in servers:
+                server.stop()
+    return results
+
+
+def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
+    print()
+    print(
+        f"{'app/server':<20} {'mode':<10} {'req/s':>9} {'p99 ms':>8} {'errors':>7} "
+        f"{'us CPU/req':>10} {'relays/x':>9} {'CPU x/relays':>12}  target"
+    )
+    for label, by_mode in results.items():
+        app, _, kind = label.partition("/")
+        base = results.get(f"{app}/relays", {})
+        for mode in modes:
+            if mode not in by_mode:
+                continue
+            rate, p99, errors, cpu = by_mode[mode]
+            ratio = cpu_ratio = float("nan")
+            if mode in base:
+                ratio = base[mode][0] / rate if rate else ratio
+                cpu_ratio = cpu / base[mode][3] if base[mode][3] else cpu_ratio
+            target = TARGETS.get(kind)
+            verdict = ""
+            if target is not None:
+                verdict = f">= {target:g}x {'PASS' if ratio >= target else 'MISS'}"
+            shown = "-" if kind == "relays" else f"{ratio:.2f}x"
+            shown_cpu = "-" if kind == "relays" else f"{cpu_ratio:.2f}x"
+            print(
+                f"{label:<20} {mode:<10} {rate:>9.0f} {p99:>8.2f} {errors:>7} "
+                f"{cpu:>10.1f} {shown:>9} {shown_cpu:>12}  {verdict}"
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--app", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
+    parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
+    parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
+    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.app, args.port)
+        return 0
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    if (os.cpu_count() or 1) < 2:
+        args.server_cpu = args.client_cpu = None
+    if args.quick:
+        args.seconds, args.repeat = 1.0, 1
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
+    unknown = [kind for kind in kinds if kind not in SERVERS]
+    if unknown:
+        parser.error(f"unknown servers {unknown}; choose from {', '.join(SERVERS)}")
+    if "relays" not in kinds:
+        kinds.insert(0, "relays")
+    missing = [kind for kind in kinds if not installed(kind)]
+    for kind in missing:
+        print(f"  {kind}: not installed, skipped", file=sys.stderr)
+    print(
+        f"wrk -t1 -c{args.connections}, {args.seconds:g} s per run, best of {args.repeat}; "
+        f"server on CPU {args.server_cpu}, wrk on CPU {args.client_cpu}",
+        file=sys.stderr,
+    )
+    results = measure([kind for kind in kinds if kind not in missing], args)
+    report(results, args.modes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""``application(tree)``: a relays tree as an ASGI app, driven in-process message by message."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relays import Component, handler
+from relays_asgi import application
+from relays_http import Controller, Dispatcher, HTTPError, Limits, Request, Response
+from relays_logging import AccessLog
+from relays_static import Static
+
+Message = dict[str, Any]
+
+
+def http_scope(method: str, path: str, query: bytes = b"", headers: Any = ()) -> Message:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"test"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def call(
+    app: Any, method: str, path: str, *, body: list[bytes] | None = None, **options: Any
+) -> tuple[int, dict[bytes, bytes], bytes, list[Message]]:
+    """Call *app* once; its status, fields, body, and every message it sent."""
+    incoming = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(body or [b""]) - 1}
+        for index, chunk in enumerate(body or [b""])
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.Event().wait()  # no disconnect before the response: wait forever
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(http_scope(method, path, **options), receive, send)
+    start = sent[0]
+    assert start["type"] == "http.response.start"
+    assert all(message["type"] == "http.response.body" for message in sent[1:])
+    assert not sent[-1].get("more_body", False)
+    fields = dict(start["headers"])
+    return start["status"], fields, b"".join(m.get("body", b"") for m in sent[1:]), sent
+
+
+class Root(Controller):
+    def index(self) -> str:
+        return "hello"
+
+    def data(self) -> dict[str, int]:
+        return {"answer": 42}
+
+    async def echo(self) -> bytes:
+        return await self.request.read()
+
+    def stream(self) -> Any:
+        return (f"{number}," for number in range(3))
+
+    async def astream(self) -> AsyncIterator[str]:
+        for number in range(3):
+            yield f"{number};"
+
+    def private(self) -> str:
+        raise HTTPError(403, "not you")
+
+    def broken(self) -> str:
+        raise RuntimeError("secret failure")
+
+    def flavour(self) -> Response:
+        response = Response("cookie set")
+        response.set_cookie("flavour", "oat")
+        return response
+
+    def origin(self, **query: str) -> dict[str, Any]:
+        request: Request = self.request
+        return {
+            "url": request.url,
+            "remote": list(request.remote),
+            "scheme": request.scheme,
+            "query": request.query_string,
+        }
+
+
+def tree() -> Component:
+    return Component() + Dispatcher() + Root()
+
+
+class Lifespan:
+    """Drives an app's lifespan one step at a time, as an ASGI server does."""
+
+    def __init__(self, app: Any) -> None:
+        self.incoming: asyncio.Queue[Message] = asyncio.Queue()
+        self.answers: asyncio.Queue[Message] = asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        self.task = asyncio.create_task(app(scope, self.incoming.get, self.answers.put))
+
+    async def step(self, kind: str) -> str:
+        await self.incoming.put({"type": kind})
+        answer: str = (await self.answers.get())["type"]
+        return answer
+
+
+async def test_answers_of_every_kind() -> None:
+    app = application(tree())
+    driver = Lifespan(app)
+    assert await driver.step("lifespan.startup") == "lifespan.startup.complete"
+    assert app.tree.running
+
+    status, fields, body, _ = await call(app, "GET", "/")
+    assert (status, body) == (200, b"hello")
+    assert fields[b"content-type"] == b"text/html; charset=utf-8"
+    assert fields[b"content-length"] == b"5"
+    status, fields, body, _ = await call(app, "GET", "/data")
+    assert (status, json.loads(body), fields[b"content-type"]) == (
+        200,
+        {"answer": 42},
+        b"application/json",
+    )
+    status, _, body, _ = await call(app, "POST", "/echo", body=[b"one ", b"two"])
+    assert (status, body) == (200, b"one two")
+    for path, expected in (("/stream", b"0,1,2,"), ("/astream", b"0;1;2;")):
+        status, fields, body, sent = await call(app, "GET", path)
+        assert (status, body) == (200, expected)
+        assert b"content-length" not in fields
+        assert len(sent) > 2  # streamed: a body message per chunk
+    status, fields, body, _ = await call(app, "GET", "/flavour")
+    assert fields[b"set-cookie"].startswith(b"flavour=oat")
+    assert (await call(app, "HEAD", "/"))[2] == b""
+    answer = json.loads((await call(app, "GET", "/origin", query=b"a=1"))[2])
+    assert answer == {
+        "url": "http://test/origin?a=1",
+        "remote": ["127.0.0.1", 5000],
+        "scheme": "http",
+        "query": "a=1",
+    }
+
+    assert await driver.step("lifespan.shutdown") == "lifespan.shutdown.complete"
+    await driver.task
+    assert not app.tree.running
+
+
+async def test_errors_are_pages_and_failures_are_500s_without_details(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = application(tree())
+    status, _, body, _ = await call(app, "GET", "/missing")
+    assert status == 404
+    status, _, body, _ = await call(app, "GET", "/private")
+    assert (status, b"not you" in body) == (403, True)
+    with caplog.at_level(logging.ERROR):
+        status, _, body, _ = await call(app, "GET", "/broken")
+    assert (status, b"secret failure" in body) == (500, False)
+    assert "secret failure" in caplog.text
+    accept = [(b"accept", b"application/json")]
+    status, fields, body, _ = await call(app, "GET", "/missing", headers=accept)
+    assert (fields[b"content-type"], json.loads(body)["status"]) == (b"application/json", 404)
+    await app.tree.__aexit__(None, None, None)  # started by the first request
+
+
+async def test_a_body_over_the_limit_is_a_413() -> None:
+    app = application(tree(), limits=Limits(max_body_size=4))
+    status, _, _, _ = await call(app, "POST", "/echo", body=[b"abc", b"def"])
+    assert status == 413
+    assert not app.tree.running  # refused before the tree was needed
+
+
+async def test_a_handler_that_takes_too_long_is_a_503() -> None:
+    class Slow(Component):
+        channel = "web"
+
+        @handler("request")
+        async def _on_request(self, request: Request, response: Response) -> str:
+            await asyncio.Event().wait()
+            return "never"
+
+    app = application(Component() + Slow(), timeout=0.05)
+    status, _, _, _ = await call(app, "GET", "/")
+    assert status == 503
+    await app.tree.__aexit__(None, None, None)
+
+
+async def test_static_files_and_the_access_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "hello.txt").write_text("static hello\n")
+    app = application(Component() + Static("/static", docroot=tmp_path) + AccessLog() + Root())
+    app.tree += Dispatcher()
+    with caplog.at_level(logging.INFO, logger="relays.access"):
+        status, fields, body, _ = await call(app, "GET", "/static/hello.txt")
+        assert (status, body) == (200, b"static hello\n")
+        assert fields[b"content-type"].startswith(b"text/plain")
+        await call(app, "GET", "/")
+    logged = [record.getMessage() for record in caplog.records if record.name == "relays.access"]
+    assert any('"GET /static/hello.txt HTTP/1.1" 200' in line for line in logged)
+    assert any('"GET / HTTP/1.1" 200' in line for line in logged)
+    await app.tree.__aexit__(None, None, None)
+
+
+def test_websocket_scopes_are_refused() -> None:
+    sent: list[Message] = []
+
+    async def run() -> None:
+        async def receive() -> Message:
+            return {"type": "websocket.connect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await application(tree())({"type": "websocket", "path": "/"}, receive, send)
+
+    asyncio.run(run())
+    assert sent == [{"type": "websocket.close", "code": 1003}]
+
+
+def test_only_a_root_can_be_an_application() -> None:
+    root = tree()
+    child = Root().register(root)
+    with pytest.raises(ValueError, match="root of a tree"):
+        application(child)
