@@ -8,6 +8,7 @@ has passed. On real sockets, each test with its own server and small limits.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import select
 import socket
@@ -20,7 +21,7 @@ import pytest
 from relays import Component, handler
 from relays.transports import Connection
 from relays_http import Limits, Request, Response, Server
-from relays_http.testing import parse_responses, serve_in_thread
+from relays_http.testing import Client, memory_server, parse_responses, serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -171,3 +172,39 @@ def _bounded() -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(None)
+
+
+class Streaming(Component):
+    channel = "web"
+
+    async def request(self, request: Request, response: Response) -> str:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return f"streamed {size}"
+
+
+async def test_a_streamed_body_is_not_measured_against_the_rate() -> None:
+    # Its handler sets the pace too: only body_timeout bounds the client's pauses. Any
+    # measured body would be too slow for a billion bytes a second.
+    limits = Limits(min_request_body_rate=1e9, data_rate_grace_period=0.05)
+    server, transport = memory_server(Streaming(), limits=limits)
+    server.http.stream_bodies("/")
+    async with server:
+        client = Client(transport)
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        # The sweep's timer (every 20 ms here) comes due before this one: sweeps run.
+        await asyncio.sleep(0.2)
+        client.send(b"defghij")
+        assert (await client.response()).text == "streamed 10"
+
+
+async def test_a_buffered_body_is_measured_against_the_rate() -> None:
+    # The same client on a buffered request: cut by the sweeps once the grace is over.
+    limits = Limits(min_request_body_rate=1e9, data_rate_grace_period=0.05)
+    server, transport = memory_server(Streaming(), limits=limits)
+    async with server:
+        client = Client(transport)
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        [response] = parse_responses(await client.wait_closed())
+        assert response.status == 408

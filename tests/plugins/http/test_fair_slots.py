@@ -77,14 +77,15 @@ def test_heads_go_the_longest_waiting_first_and_young_ones_are_spared() -> None:
 
 def test_bodies_below_the_minimum_rate_go_last_the_slowest_first() -> None:
     connections = [
-        fake(BODY, started=0, size=500),  # 50 B/s
-        fake(BODY, started=0, size=100),  # 10 B/s: slowest
-        fake(BODY, started=0, size=5000),  # 500 B/s: fast enough
+        fake(BODY, started=1, size=500),  # 56 B/s
+        fake(BODY, started=1, size=100),  # 11 B/s: slowest
+        fake(BODY, started=1, size=5000),  # 556 B/s: fast enough
+        fake(BODY, started=0, size=0),  # a body streamed to its handler: not measured
         fake(BODY, started=9.5, size=0),  # begun half a second ago: spared
         fake(HEAD, deadline=12),  # a silent connection comes before any body
     ]
-    assert shed(connections, now=10, body_rate=240) == [4, 1, 0]
-    assert shed(connections, now=10, body_rate=0) == [4]  # rate off: bodies never go
+    assert shed(connections, now=10, body_rate=240) == [5, 1, 0]
+    assert shed(connections, now=10, body_rate=0) == [5]  # rate off: bodies never go
 
 
 def test_a_batch_is_at_most_count_and_bodies_or_answers_never_go() -> None:

@@ -20,7 +20,9 @@ checks averages, once ``data_rate_grace_period`` has passed:
 
 * the request body: the body bytes received since the request's first byte, over
   the time since then, must reach ``min_request_body_rate`` (the connection asks,
-  :meth:`Deadlines.body_too_slow`, and answers 408);
+  :meth:`Deadlines.body_too_slow`, and answers 408); a body streamed to its handler
+  is not measured, as the handler sets its pace too (``body_timeout`` still
+  bounds the client's pauses);
 * the response: while a connection has output waiting to be sent (the client is
   not keeping up), the bytes the transport sent since the sweep first saw output
   waiting, over the time since then, must reach ``min_response_rate``; below it
@@ -179,6 +181,8 @@ class Deadlines:
         """Whether a request body of which *received* bytes came since *since* (when the
         request's first byte came) is below ``min_request_body_rate``, past the grace
         period."""
+        if not since:  # a streamed body (its pace is its handler's too): not measured
+            return False
         elapsed = now - since
         rate = self._body_rate
         return bool(rate) and elapsed > self._grace and received < rate * elapsed

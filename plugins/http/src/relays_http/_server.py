@@ -95,7 +95,7 @@ def least_progress(
             began = connection.started or connection.deadline - header_timeout
             if now - began >= shed_after:
                 ranked.append((1, began, order, connection))
-        elif phase == BODY and body_rate:
+        elif phase == BODY and body_rate and connection.started:  # (0: a streamed body)
             elapsed = now - connection.started
             if elapsed >= shed_after and connection.size < body_rate * elapsed:
                 ranked.append((2, connection.size / elapsed, order, connection))
