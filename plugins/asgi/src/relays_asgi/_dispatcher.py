@@ -13,8 +13,9 @@ and cancels those left when the tree stops.
 
 Lifespan. When the tree starts, the app's ``lifespan.startup`` runs (see
 :mod:`relays_asgi._lifespan`); requests that arrive meanwhile wait for it. When it
-fails, the failure and the app's message are logged and the tree is stopped: the
-server does not serve an app that said it cannot. When the tree stops, the
+fails, the failure and the app's message are logged and the tree is stopped with
+exit status :data:`EXIT_STARTUP_FAILED` (3): the server does not serve an app that
+said it cannot. When the tree stops, the
 shutdown runs before the tasks of requests still running are cancelled.
 """
 
@@ -53,9 +54,13 @@ from ._websocket import (
     refusal,
 )
 
-__all__ = ["Asgi"]
+__all__ = ["EXIT_STARTUP_FAILED", "Asgi"]
 
 logger = logging.getLogger("relays.asgi")
+
+#: The exit status of ``run()`` (so of ``relays serve``) when the app's startup failed,
+#: as uvicorn's.
+EXIT_STARTUP_FAILED = 3
 
 
 class Asgi(BaseComponent):
@@ -135,7 +140,7 @@ class Asgi(BaseComponent):
             logger.error("the ASGI app %r failed to start: %s; stopping", self.app, error.message)
             if not ready.done():
                 ready.set_result(False)
-            self.root.stop()
+            self.root.stop(EXIT_STARTUP_FAILED)
             return
         if not ready.done():
             ready.set_result(True)
