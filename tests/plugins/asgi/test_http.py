@@ -22,7 +22,9 @@ async def echo_scope(scope: Scope, receive: Any, send: Any) -> None:
     """Answers with the scope (bytes as text) and the body it received, as JSON."""
     if scope["type"] != "http":
         return
-    message = await receive()
+    messages = [await receive()]
+    while messages[-1].get("more_body"):
+        messages.append(await receive())
     shown = {
         key: value
         for key, value in scope.items()
@@ -31,8 +33,8 @@ async def echo_scope(scope: Scope, receive: Any, send: Any) -> None:
     shown["headers"] = [[name.decode(), value.decode()] for name, value in scope["headers"]]
     shown["raw_path"] = scope["raw_path"].decode()
     shown["query_string"] = scope["query_string"].decode()
-    shown["body"] = message["body"].decode()
-    shown["more_body"] = message["more_body"]
+    shown["body"] = b"".join(message["body"] for message in messages).decode()
+    shown["more_body"] = [message["more_body"] for message in messages]
     shown["header_types"] = sorted(
         {type(part).__name__ for pair in scope["headers"] for part in pair}
     )
@@ -70,7 +72,10 @@ async def test_the_http_scope_is_complete() -> None:
     assert ["host", "test"] in scope["headers"]
     assert all(name == name.lower() for name, _ in scope["headers"])
     assert scope["header_types"] == ["bytes"]
-    assert (scope["body"], scope["more_body"]) == ("payload", False)
+    assert scope["body"] == "payload"
+    # Streamed by relays-http as it arrives: chunks with more_body, then the end.
+    assert scope["more_body"][-1] is False
+    assert all(scope["more_body"][:-1])
     assert scope["extensions"] == {}
 
 
@@ -390,3 +395,39 @@ def test_what_is_not_an_asgi_app_is_refused_with_a_message_that_says_why() -> No
         Asgi(wsgi)
     with pytest.raises(ValueError, match="starts with '/'"):
         Asgi(echo_scope, "api")
+
+
+async def test_a_body_streams_to_the_app_as_it_reads_it() -> None:
+    server, transport = memory_server(Asgi(echo_scope))
+    async with server:
+        client = Client(transport)
+        status, _, body = await client.request("POST", "/", body=iter([b"one,", b"two,", b"3"]))
+        assert status == 200
+        assert json.loads(body)["body"] == "one,two,3"
+
+
+async def test_a_client_that_goes_away_is_the_apps_http_disconnect() -> None:
+    heard: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.Event()
+
+    async def patient(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()  # the (empty) body
+        waiting.set()
+        heard.set_result(await receive())  # nothing answered yet: waits for the client
+
+    server, transport = memory_server(Asgi(patient))
+    async with server:
+        client = Client(transport)
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        await waiting.wait()
+        client.close()
+        assert await heard == {"type": "http.disconnect"}
+
+
+async def test_buffered_bodies_come_whole_when_streaming_is_off() -> None:
+    server, transport = memory_server(Asgi(echo_scope, stream_request_bodies=False))
+    async with server:
+        _, _, body = await Client(transport).post("/", body=b"whole")
+    assert json.loads(body)["more_body"] == [False]

@@ -134,3 +134,4 @@ def test_relays_serve_stops_when_the_apps_startup_fails(tmp_path: Path) -> None:
         check=False,
     )
     assert "the database is not there" in process.stderr
+    assert process.returncode == 3  # as uvicorn's startup failure

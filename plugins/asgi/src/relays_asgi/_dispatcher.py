@@ -13,8 +13,9 @@ and cancels those left when the tree stops.
 
 Lifespan. When the tree starts, the app's ``lifespan.startup`` runs (see
 :mod:`relays_asgi._lifespan`); requests that arrive meanwhile wait for it. When it
-fails, the failure and the app's message are logged and the tree is stopped: the
-server does not serve an app that said it cannot. When the tree stops, the
+fails, the failure and the app's message are logged and the tree is stopped with
+exit status :data:`EXIT_STARTUP_FAILED` (3): the server does not serve an app that
+said it cannot. When the tree stops, the
 shutdown runs before the tasks of requests still running are cancelled.
 """
 
@@ -24,15 +25,17 @@ import asyncio
 import logging
 from typing import Any
 
-from relays import BaseComponent, Event, Priority, handler
+from relays import BaseComponent, Event, Priority, findtype, handler
 from relays.transports import supports_sendfile
 from relays_http import (
+    HTTP,
     HTTPError,
     InternalServerError,
     Request,
     Response,
     ServiceUnavailable,
     SwitchProtocols,
+    shielded,
 )
 from relays_websocket import InvalidHandshake, WebSocketLimits
 
@@ -51,9 +54,13 @@ from ._websocket import (
     refusal,
 )
 
-__all__ = ["Asgi"]
+__all__ = ["EXIT_STARTUP_FAILED", "Asgi"]
 
 logger = logging.getLogger("relays.asgi")
+
+#: The exit status of ``run()`` (so of ``relays serve``) when the app's startup failed,
+#: as uvicorn's.
+EXIT_STARTUP_FAILED = 3
 
 
 class Asgi(BaseComponent):
@@ -66,6 +73,8 @@ class Asgi(BaseComponent):
     *lifespan* is ``"auto"`` (run the app's startup and shutdown if it speaks the
     protocol), ``"on"`` (it must) or ``"off"``. *limits* bounds how long the app may
     take and how much it may buffer (:class:`~relays_asgi.AsgiLimits`).
+    *stream_request_bodies* (the default) hands request bodies to the app as the
+    client sends them; False reads each body whole first.
     """
 
     channel = "web"
@@ -80,6 +89,7 @@ class Asgi(BaseComponent):
         lifespan: LifespanMode = "auto",
         limits: AsgiLimits | None = None,
         websocket_limits: WebSocketLimits | None = None,
+        stream_request_bodies: bool = True,
     ) -> None:
         super().__init__(channel=channel)
         if not path.startswith("/"):
@@ -93,6 +103,8 @@ class Asgi(BaseComponent):
         self.limits = limits if limits is not None else AsgiLimits()
         #: Frame and message limits of the app's WebSockets (relays-websocket's).
         self.websocket_limits = websocket_limits or WebSocketLimits()
+        #: Whether request bodies reach the app as the client sends them (else whole).
+        self.stream_request_bodies = stream_request_bodies
         self._lifespan = Lifespan(self.app, lifespan)
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
@@ -117,6 +129,10 @@ class Asgi(BaseComponent):
     async def _on_started(self, component: BaseComponent) -> None:
         if component is not self.root:
             return
+        if self.stream_request_bodies:
+            for server in findtype(self.root, HTTP, all=True):
+                # Bodies under our path reach the app chunk by chunk, as it reads them.
+                server.stream_bodies(self.path or "/")
         ready = self._readiness()
         try:
             await self._lifespan.startup(self.limits.startup_timeout)
@@ -124,7 +140,7 @@ class Asgi(BaseComponent):
             logger.error("the ASGI app %r failed to start: %s; stopping", self.app, error.message)
             if not ready.done():
                 ready.set_result(False)
-            self.root.stop()
+            self.root.stop(EXIT_STARTUP_FAILED)
             return
         if not ready.done():
             ready.set_result(True)
@@ -143,6 +159,7 @@ class Asgi(BaseComponent):
     # -- requests ----------------------------------------------------------------------
 
     @handler("request", priority=Priority.DISPATCH)
+    @shielded  # a client that goes away is the app's http.disconnect, not a cancellation
     async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         # The kernel runs an async handler's first step in its turn (eagerly on 3.12+,
         # with the dispatch paused on 3.11), so this stop() keeps the handlers after
@@ -206,6 +223,7 @@ class Asgi(BaseComponent):
         if length is not None:
             headers["Content-Length"] = length  # honoured and enforced by the server
         response.body = cycle.stream(head.body)
+        cycle.watch_disconnect()
         return response
 
     async def _serve_websocket(self, request: Request) -> Any:

@@ -19,8 +19,14 @@ Backpressure. relays-http awaits the transport's ``drain`` after writing each ch
 before it asks the iterator for the next one, and ``send`` waits while
 ``buffered_chunks`` chunks are waiting: a slow client slows the app.
 
-Endings. :meth:`~HttpCycle.receive` hands out the buffered request body once, then
-waits until the response is complete or the client went away, and says
+Request bodies. The :class:`~relays_asgi.Asgi` asks relays-http to stream the bodies
+of its requests (``HTTP.stream_bodies``): each chunk the client sends is one
+``http.request`` with ``more_body``, read only when the app asks for it, so a slow app
+holds the client back and an app that answers without reading never receives the body.
+A request body relays-http buffered anyway comes in one message.
+
+Endings. After the body, :meth:`~HttpCycle.receive` waits until the response is
+complete or the client went away (``request.disconnected``), and says
 ``http.disconnect``. When the client goes while streaming (relays-http closes the
 iterator), pending and later ``send`` calls raise :class:`ClientDisconnected`.
 An app that fails after the head went out has its exception raised out of the
@@ -40,7 +46,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from relays_http import FileRegion, Request
+from relays_http import ClientDisconnected as HTTPClientDisconnected
+from relays_http import FileRegion, HTTPError, Request
 
 from ._errors import AsgiProtocolError, ClientDisconnected
 
@@ -201,6 +208,8 @@ class HttpCycle:
         self.head: asyncio.Future[Head] = loop.create_future()
         self._buffered_chunks = buffered_chunks
         self._body_given = False
+        self._body_chunks: AsyncIterator[bytes] | None = None
+        self._watcher: asyncio.Future[None] | None = None
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._chunks: deque[bytes | FileRegion] = deque()
@@ -222,12 +231,56 @@ class HttpCycle:
     # -- the app's side ----------------------------------------------------------------
 
     async def receive(self) -> dict[str, Any]:
+        request = self.request
         if not self._body_given:
+            if request.streamed:
+                return await self._next_body_chunk()
             self._body_given = True
-            body = await self.request.read()
+            body = await request.read()
             return {"type": "http.request", "body": body, "more_body": False}
-        await self._over.wait()
+        if not self._over.is_set():
+            await self._wait_over_or_disconnected()
         return {"type": "http.disconnect"}
+
+    async def _next_body_chunk(self) -> dict[str, Any]:
+        """The next ``http.request`` of a body relays-http streams (the Asgi asked it to)."""
+        if self._body_chunks is None:
+            self._body_chunks = self.request.stream()
+        try:
+            chunk = await anext(self._body_chunks)
+        except StopAsyncIteration:
+            self._body_given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        except (HTTPClientDisconnected, HTTPError):
+            # Gone, or refused by a limit (the server answered it): either way nothing
+            # more comes and no answer of the app's will be sent.
+            self._body_given = True
+            self.give_up()
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def _wait_over_or_disconnected(self) -> None:
+        disconnected = self.request.disconnected
+        if disconnected.is_set():
+            self.give_up()
+            return
+        over = asyncio.ensure_future(self._over.wait())
+        gone = asyncio.ensure_future(disconnected.wait())
+        try:
+            await asyncio.wait((over, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            over.cancel()
+            gone.cancel()
+        if disconnected.is_set():
+            self.give_up()
+
+    def watch_disconnect(self) -> None:
+        """While the response streams, a client that goes away stops the app's ``send``."""
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        await self.request.disconnected.wait()
+        self.give_up()
 
     async def send(self, message: dict[str, Any]) -> None:
         if self._gone:
