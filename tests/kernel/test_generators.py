@@ -218,19 +218,6 @@ async def test_an_async_generator_handler_is_not_driven_its_value_is_the_iterato
     assert [item async for item in value] == [1, 2]
 
 
-async def test_an_undecorated_async_generator_method_is_a_helper_not_a_handler() -> None:
-    class App(Component):
-        async def lines(self) -> AsyncGenerator[str, None]:
-            yield "a line"
-
-        def go(self) -> str:
-            return "went"
-
-    app = App()
-    assert {h.name for h in app.handlers()} == {"go"}
-    assert [line async for line in app.lines()] == ["a line"]
-
-
 async def test_reading_circuits_value_attribute_names_the_relays_one() -> None:
     class App(Greeter):
         pass

@@ -10,7 +10,6 @@ also every public method (named after the event it handles). No metaclass is inv
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -54,7 +53,6 @@ def _collect_handler_specs(cls: type[BaseComponent]) -> tuple[tuple[str, Handler
                 cls._implicit_handlers
                 and not attribute.startswith("_")
                 and attribute not in _RESERVED
-                and _is_implicit_handler(member)
             ):
                 specs[attribute] = HandlerSpec(())
     return tuple(specs.items())
@@ -67,14 +65,7 @@ def _would_hide_the_api(cls: type[BaseComponent], member: Any, spec: HandlerSpec
     ``super()``), as a plain override in a :class:`BaseComponent` does."""
     if spec is not None:
         return spec.enabled
-    return cls._implicit_handlers and _is_implicit_handler(member)
-
-
-def _is_implicit_handler(member: Any) -> bool:
-    """Whether a public method of a :class:`Component` is a handler without saying so:
-    any plain method but an async generator, which cannot be one (a helper that
-    streams, say; with ``@handler`` it is refused, see :mod:`relays._generators`)."""
-    return _is_plain_function(member) and not inspect.isasyncgenfunction(member)
+    return cls._implicit_handlers and _is_plain_function(member)
 
 
 def _refuse_api_name(cls: type, attribute: str, spec: HandlerSpec | None) -> None:

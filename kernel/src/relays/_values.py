@@ -14,7 +14,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from ._events import Event
@@ -145,13 +145,16 @@ class Value:
                 raise TimeoutError(f"{self.event!r} did not finish within {timeout} s")
         return self.outcome()
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for a missing attribute: a one-line answer for circuits' name.
-        if name == "value":
-            raise AttributeError(
-                "relays' Value has no 'value' (circuits' name): read .result, or await it"
-            )
-        raise AttributeError(f"'Value' object has no attribute {name!r}")
+    @property
+    def value(self) -> NoReturn:
+        """Not here: circuits' ``Value.value`` is :attr:`result` (or ``await`` the value).
+
+        A property rather than ``__getattr__``: a class with ``__getattr__`` loses
+        CPython's fast attribute reads, and the dispatcher reads values on every event.
+        """
+        raise AttributeError(
+            "relays' Value has no 'value' (circuits' name): read .result, or await it"
+        )
 
     def __repr__(self) -> str:
         state = "error" if self.errors else "done" if self.done else "pending"
