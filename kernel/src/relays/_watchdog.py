@@ -8,7 +8,7 @@ names the handler, once per handler, when one holds the loop longer than a thres
 (:data:`BLOCKED_LOOP_THRESHOLD`, 100 ms by default).
 
 Nothing on the dispatch path pays for it. Each watched loop runs a *heartbeat*: a timer
-callback, every quarter of the threshold, that writes the time it ran. One daemon thread
+callback, every half of the threshold, that writes the time it ran. One daemon thread
 (:class:`Watchdog`, one per process, for every loop watched) wakes at the same pace and
 reads those times. A loop whose heartbeat is late by more than a beat is stuck in one
 callback; the thread then looks at that loop thread's Python stack
@@ -19,7 +19,7 @@ seen, it is reported. Many short handlers in one long batch are not a blocked lo
 frame changes between looks, so none is reported. What blocks outside any handler (a
 protocol callback, say) is named by its innermost frame outside the standard library.
 
-The cost is one timer callback per loop and one thread wake-up every 25 ms (default), for
+The cost is one timer callback per loop and one thread wake-up every 50 ms (default), for
 the whole process.
 """
 
@@ -43,7 +43,7 @@ BLOCKED_LOOP_THRESHOLD = 0.1
 #: Where the standard library lives: not where a blocking call is blamed.
 _STDLIB = sysconfig.get_paths()["stdlib"]
 #: Heartbeats (and watchdog looks) per threshold.
-BEATS_PER_THRESHOLD = 4
+BEATS_PER_THRESHOLD = 2
 
 
 def blocked_loop_threshold(configured: float | None) -> float | None:
