@@ -54,6 +54,7 @@ async def test_get_sends_host_and_defaults_and_reads_json(serve: Serve) -> None:
     async with serve(echo) as server, Session() as session:
         response = await session.get(server.url("/path"), params={"q": "a b", "n": [1, 2]})
         assert response.status_code == 200
+        assert response.status == 200  # the server side's and aiohttp's name
         assert response.ok
         seen = response.json()
     assert seen["method"] == "GET"

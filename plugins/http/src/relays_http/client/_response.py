@@ -110,6 +110,15 @@ class Response:
         self._content: bytes | None = None
         self._consumed = False
 
+    @property
+    def status(self) -> int:
+        """The status code under the name relays' server side and aiohttp give it.
+
+        The same number as :attr:`status_code` (httpx's name), so code written for
+        either client, or for a relays page's ``response.status``, reads it as it is.
+        """
+        return self.status_code
+
     def __repr__(self) -> str:
         return f"<Response {self.status_code} {self.reason} from {self.url}>"
 
