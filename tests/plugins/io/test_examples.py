@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,59 @@ async def test_the_memo_server_closes_on_a_line_over_its_limit() -> None:
         await writer.wait_closed()
         [error] = await recorder.until("error")
         assert "max_line_length=1024" in str(error.args[1])
+
+
+async def run_memo_client(port: int, *commands: str) -> tuple[int, list[str]]:
+    """Run examples/circuits/memo_client.py as a user does; its exit status and output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "memo_client.py"),
+        str(port),
+        *commands,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert not stderr, stderr.decode()
+    assert process.returncode is not None
+    return process.returncode, stdout.decode().splitlines()
+
+
+async def test_the_memo_client_asks_one_command_at_a_time_until_the_server_hangs_up() -> None:
+    memo = load_example("memo_server.py")
+    app = memo.MemoServer(("127.0.0.1", 0))
+    recorder = Recorder().register(app)
+    async with app:
+        [ready] = await recorder.until("ready")
+        port = ready.args[1][1]
+        status, output = await run_memo_client(
+            port, "SET tea green", "GET tea", "GET coffee", "QUIT"
+        )
+    assert status == 0
+    assert output == [
+        f"connected to 127.0.0.1:{port}",
+        "> SET tea green",
+        "< OK",
+        "> GET tea",
+        "< green",
+        "> GET coffee",
+        "< ERR no such key",
+        "> QUIT",
+        "< BYE",
+        "server closed the connection",
+    ]
+
+
+async def test_the_memo_client_exits_1_naming_a_server_it_cannot_reach() -> None:
+    # A bound socket that does not listen: connecting to its port is refused, and
+    # holding it keeps the port from being given to anyone else meanwhile.
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        status, output = await run_memo_client(port, "GET tea")
+    assert status == 1
+    [line] = output
+    assert line.startswith(f"cannot reach 127.0.0.1:{port}: ")
 
 
 @pytest.mark.parametrize("source", ["pipe", "file"])
