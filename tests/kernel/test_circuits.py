@@ -30,3 +30,8 @@ def test_every_replacement_is_a_name_relays_really_lacks() -> None:
 
     module = importlib.import_module("relays")
     assert [name for name in REPLACEMENTS if name in vars(module)] == []
+
+
+def test_the_circuits_bridge_points_to_relays_bridge() -> None:
+    with pytest.raises(ImportError, match=r"from relays_bridge import Bridge"):
+        exec("from relays import Bridge", {})

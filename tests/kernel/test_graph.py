@@ -61,6 +61,12 @@ def test_an_unknown_format_is_refused() -> None:
         graph(make_tree(), "gif")  # type: ignore[call-overload]
 
 
+def test_a_file_name_given_as_the_format_says_how_to_write_the_file() -> None:
+    # circuits' graph(x, name) took a file name where relays takes the format.
+    with pytest.raises(ValueError, match=r"graph\(root, 'png', path='app\.png'\)"):
+        graph(make_tree(), "app.png")  # type: ignore[call-overload]
+
+
 @needs_graphviz
 def test_graphviz_draws_svg_and_png(tmp_path: Path) -> None:
     svg = graph(make_tree(), "svg")

@@ -73,7 +73,7 @@ def graph(
         else:
             drawing = _svg(root)
     else:
-        raise ValueError(f"format must be 'text', 'dot', 'svg' or 'png', not {format!r}")
+        raise ValueError(_bad_format(format))
     if path is not None:
         if isinstance(drawing, bytes):
             with open(path, "wb") as file:
@@ -82,6 +82,16 @@ def graph(
             with open(path, "w", encoding="utf-8") as file:
                 file.write(drawing)
     return drawing
+
+
+def _bad_format(format: object) -> str:
+    """The message for an unknown *format*; circuits' ``graph(x, name)`` took a file name
+    there, so a name ending in a format says how to write the file instead."""
+    message = f"format must be 'text', 'dot', 'svg' or 'png', not {format!r}"
+    suffix = os.path.splitext(format)[1].lstrip(".") if isinstance(format, str) else ""
+    if suffix in ("dot", "svg", "png"):
+        message += f": to write a file, graph(root, {suffix!r}, path={format!r})"
+    return message
 
 
 def _run_graphviz(dot: str, source: str, format: str) -> str | bytes:
