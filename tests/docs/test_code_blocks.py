@@ -98,7 +98,6 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 TO_CONVERT = {
     "docs/howto/controllers.rst": 6,
     "docs/howto/http-server.rst": 7,
-    "docs/howto/jsonrpc.rst": 1,
     "docs/howto/logging.rst": 4,
     "docs/howto/sessions.rst": 6,
     "docs/howto/static-files.rst": 5,
