@@ -101,7 +101,6 @@ TO_CONVERT = {
     "docs/howto/logging.rst": 4,
     "docs/howto/sessions.rst": 6,
     "docs/howto/static-files.rst": 5,
-    "docs/howto/xmlrpc.rst": 1,
     "docs/reference/cli.rst": 5,
     "docs/reference/http-protocol.rst": 1,
     "docs/reference/http-testing.rst": 1,
