@@ -103,7 +103,6 @@ TO_CONVERT = {
     "docs/howto/static-files.rst": 5,
     "docs/reference/cli.rst": 5,
     "docs/reference/http-protocol.rst": 1,
-    "docs/reference/http-testing.rst": 1,
     "docs/reference/http.rst": 1,
     "docs/reference/logging.rst": 1,
 }
