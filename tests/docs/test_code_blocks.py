@@ -104,7 +104,6 @@ TO_CONVERT = {
     "docs/howto/static-files.rst": 5,
     "docs/reference/cli.rst": 5,
     "docs/reference/http-protocol.rst": 1,
-    "docs/reference/http.rst": 1,
 }
 
 
