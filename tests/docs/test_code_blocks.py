@@ -103,7 +103,6 @@ TO_CONVERT = {
     "docs/howto/sessions.rst": 6,
     "docs/howto/static-files.rst": 5,
     "docs/reference/cli.rst": 5,
-    "docs/reference/http-protocol.rst": 1,
 }
 
 
