@@ -4,6 +4,7 @@ Each block found by docs_code_blocks.py must be covered in one of these ways, or
 fails naming it (``path:line``):
 
 - a ``literalinclude`` of a file a test runs: a program of docs/snippets/ (test_snippets.py),
+  or the ``.out`` file beside one, which that test compares with what the program prints,
   a file of a snippet package that a test installs (test_snippets.PACKAGES), an example that a
   test under tests/ names, a test file (pytest runs it), or the source or pyproject.toml of one
   of our distributions (every test imports them);
@@ -98,16 +99,10 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 TO_CONVERT = {
     "docs/howto/controllers.rst": 6,
     "docs/howto/http-server.rst": 7,
-    "docs/howto/jsonrpc.rst": 1,
     "docs/howto/logging.rst": 4,
     "docs/howto/sessions.rst": 6,
     "docs/howto/static-files.rst": 5,
-    "docs/howto/xmlrpc.rst": 1,
     "docs/reference/cli.rst": 5,
-    "docs/reference/http-protocol.rst": 1,
-    "docs/reference/http-testing.rst": 1,
-    "docs/reference/http.rst": 1,
-    "docs/reference/logging.rst": 1,
 }
 
 
@@ -158,6 +153,8 @@ def included_file_runs(target: str) -> str | None:
     path = ROOT / target
     if path in test_snippets.SCRIPTS:
         return "run by tests/docs/test_snippets.py"
+    if path.suffix == ".out" and path.with_suffix(".py") in test_snippets.SCRIPTS:
+        return "what a program of docs/snippets/ prints, compared by tests/docs/test_snippets.py"
     for package, test in test_snippets.PACKAGES.items():
         if target.startswith(package + "/"):
             return f"built, installed and run by {test}"
