@@ -25,6 +25,7 @@ from relays_sockets import inherited_socket, systemd_listen_fds
 
 from ._controllers import BaseController
 from ._limits import Limits
+from ._reload import check_reload, is_reload_child, run_reloader
 from ._servers import DEFAULT_BIND, DEFAULT_SHUTDOWN_TIMEOUT, BaseServer, BindError, Server
 from ._supervisor import WORKER_BOOT_FAILED, Supervisor, WorkerLink
 
@@ -96,6 +97,12 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (default 1)"
+    )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when a .py file under the current directory or the app's folder changes"
+        " (development only; needs relays-http[reload])",
     )
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks in 500 pages (never in production)"
@@ -228,13 +235,31 @@ def _use_threads(options: argparse.Namespace) -> None:
         BaseController.thread = True
 
 
+def _reloading(config: Config) -> bool:
+    """Whether this process should watch files and run the server in a child instead."""
+    if not getattr(config.options, "reload", False) or is_reload_child():
+        return False
+    check_reload(config.options.workers)
+    return True
+
+
+def _reload(config: Config) -> int:
+    """Watch and restart: the child gets this process's own command line (``sys.argv``)."""
+    options = config.options
+    return run_reloader(sys.argv[1:], options.bind or default_bind(), options.target)
+
+
 def _serve_command(config: Config) -> int:
+    if _reloading(config):
+        return _reload(config)
     _use_threads(config.options)
     target = config.options.target
     return serve(config, load_app(target) if target else Component())
 
 
 def _demo_command(config: Config) -> int:
+    if _reloading(config):
+        return _reload(config)
     _use_threads(config.options)
     from ._demo import make_demo
 
