@@ -76,6 +76,9 @@ ELSEWHERE = {
         "tests/plugins/http/test_serve_wsgi.py::test_serve_a_flask_app"
     ),
     # An inherited socket's descriptor, and the startup line naming its address.
+    ("docs/howto/deploy.rst", "$ relays serve app:App --reload"): (
+        "tests/plugins/http/test_reload.py::test_a_changed_file_is_served_after_a_restart"
+    ),
     ("docs/howto/deploy.rst", "$ relays serve myapp:App --bind fd://3"): (
         "tests/plugins/http/test_serve_addresses.py::test_serve_on_an_inherited_tcp_socket"
     ),
