@@ -2,7 +2,7 @@
 
 Each server runs on a free loopback port of its own, without persistence, and is
 stopped by the fixture that started it. The fault tests get a server of their own
-(``fresh_broker``) that they kill and restart on the same port. Where a program is
+(``fresh_broker``) that they stop or kill and restart on the same port. Where a program is
 missing its tests are skipped, saying how to install it; ``.ci/run`` installs both.
 """
 
