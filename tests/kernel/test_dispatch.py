@@ -922,3 +922,38 @@ async def test_without_eager_tasks_the_dispatch_pauses_for_the_first_step(
     assert manager._hub._paused
     await value
     assert log == ["first"]
+
+
+async def test_a_dispatch_resumed_after_the_tree_detached_keeps_its_event_for_the_next_attach(
+    manager: Manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stop can detach the Hub while a paused dispatch's resume is still queued on the
+    # loop (seen at shutdown on uvloop): the resume must not dispatch without a loop.
+    monkeypatch.setattr("relays._dispatch.EAGER_TASKS", False)
+    log: list[str] = []
+
+    class Pausing(Component):
+        @handler("job", priority=1)
+        async def first(self) -> None:
+            log.append("first")
+
+        @handler("job")
+        async def second(self) -> None:
+            log.append("second")
+
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    manager += Pausing()
+    await drain(manager)
+    value = manager.call(Job())
+    assert manager._hub._paused  # the resume is queued on the loop
+    manager._hub.detach()
+    after_resume = loop.create_future()
+    loop.call_soon(after_resume.set_result, None)  # callbacks run in order: after the resume
+    await after_resume
+    assert errors == []
+    assert log == ["first"]
+    manager._hub.attach(loop)
+    await value
+    assert log == ["first", "second"]

@@ -286,6 +286,8 @@ class Hub(HandlerTable):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self.loop is None:
+            return  # detached since this was scheduled: the queue waits for the next attach
         if not self._paused and not self._drain(self.batch):
             self._schedule_flush()  # the batch is used up: go on after the loop's I/O
 
