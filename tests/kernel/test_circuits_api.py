@@ -426,3 +426,30 @@ async def test_a_component_may_still_handle_events_named_events_or_handles() -> 
     app = App()
     async with app:
         assert await app.call(Event.create("events")) == "handled"
+
+
+@pytest.mark.parametrize("listening", [True, False])
+async def test_a_failed_task_is_logged_only_when_nobody_handles_task_failure(
+    listening: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    class App(Component):
+        def __init__(self) -> None:
+            super().__init__()
+            Worker().register(self)
+
+    class Listener(Component):
+        channel = "worker"
+
+        def task_failure(self, event: Event, error: Any) -> None:
+            pass
+
+    app = App()
+    if listening:
+        Listener().register(app)
+    async with app:
+        value = app.fire(task(broken), "worker")  # it fails in the pool, later
+        await app.wait("exception")  # dispatched (and logged, or not) by now
+        with pytest.raises(ValueError, match="broken task"):
+            await value
+    unhandled = [r for r in caplog.records if r.getMessage().startswith("unhandled ValueError")]
+    assert len(unhandled) == (0 if listening else 1)

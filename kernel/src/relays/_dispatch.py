@@ -384,9 +384,19 @@ class Hub(HandlerTable):
                 event.value._fail(EventCancelled(event))  # type: ignore[union-attr]
         else:
             handlers = self.lookup(event.name, event.channels)
-            if not handlers and type(event) is ExceptionEvent:
+            if not handlers and type(event) is ExceptionEvent and not self._failure_heard(event):
                 log_unhandled(event)
         return plan_of(handlers)
+
+    def _failure_heard(self, report: Event) -> bool:
+        """True when the failed event asked for ``<name>_failure`` and somebody handles it:
+        the error is reported there (a Worker's ``task_failure``, say), so it is not also
+        logged as unhandled."""
+        failed = report.kwargs.get("fevent")
+        if failed is None or not failed.failure:
+            return False
+        channels = failed.failure_channels or failed.channels
+        return bool(self.lookup(f"{failed.name}_failure", channels))
 
     def _pause(self, event: Event, plan: Plan, h: Handler) -> None:
         """Hold the queue until *h*'s task has run its first step, then go on with the
