@@ -8,6 +8,7 @@ import gzip
 import shutil
 import subprocess
 import tempfile
+import threading
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from relays_http import (
     Request,
     Response,
     Server,
+    _compression,
     available_encodings,
     compress_response,
     new_encoder,
@@ -31,6 +33,7 @@ from relays_http import (
 from relays_http.testing import Client, memory_server, serve_in_thread
 
 TEXT = "relays compresses what is worth it. " * 40  # 1440 bytes, well over the minimum
+BIG = "".join(f"<p>paragraph {index} of a long page</p>\n" for index in range(4000))  # ~140 KB
 
 
 class Pages(Component):
@@ -75,6 +78,8 @@ class Pages(Component):
         if path == "/cookie":
             response.set_cookie("seen", "yes")
             return TEXT
+        if path == "/big":
+            return BIG
         if path == "/missing":
             raise NotFound()
         return None
@@ -198,6 +203,41 @@ async def test_content_types_and_minimum_size_are_settings() -> None:
         assert "content-encoding" not in html.headers
         plain = await client.get("/plain-bytes", headers={"Accept-Encoding": "gzip"})
         assert plain.headers["content-encoding"] == "gzip"
+
+
+async def test_a_big_body_is_compressed_off_the_loop_in_one_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads: list[str] = []
+    compress_whole = _compression._compress_whole
+
+    def recording(encoder: Any, data: bytes) -> bytes:
+        threads.append(threading.current_thread().name)
+        return compress_whole(encoder, data)
+
+    monkeypatch.setattr(_compression, "_compress_whole", recording)
+    server, transport, _ = serve(thread_threshold=64 * 1024)
+    async with server:
+        client = Client(transport)
+        big = await client.get("/big", headers={"Accept-Encoding": "gzip"})
+        small = await client.get("/text", headers={"Accept-Encoding": "gzip"})
+    assert big.headers["content-encoding"] == "gzip"
+    assert big.headers["transfer-encoding"] == "chunked"
+    assert gunzip(big.body) == BIG
+    assert gunzip(small.body) == TEXT
+    loop_thread = threading.current_thread().name
+    assert threads[0] != loop_thread  # the big page, in the executor
+    assert threads[1] == loop_thread  # the small one, at once
+
+
+async def test_the_thread_threshold_can_be_turned_off() -> None:
+    server, transport, _ = serve(thread_threshold=None)
+    async with server:
+        big = await Client(transport).get("/big", headers={"Accept-Encoding": "gzip"})
+    assert int(big.headers["content-length"]) == len(big.body)
+    assert gunzip(big.body) == BIG
+    with pytest.raises(ValueError, match="thread_threshold"):
+        Compression(thread_threshold=-1)
 
 
 async def test_json_bodies_keep_their_type() -> None:

@@ -19,6 +19,7 @@ from ._cancellation import shielded
 from ._compression import (
     COMPRESSIBLE_TYPES,
     COMPRESSION_PRIORITY,
+    DEFAULT_THREAD_THRESHOLD,
     Compression,
     ContentEncoder,
     available_encodings,
@@ -88,6 +89,7 @@ __all__ = [
     "CONDITIONAL_PRIORITY",
     "CORS",
     "CORS_PRIORITY",
+    "DEFAULT_THREAD_THRESHOLD",
     "ERROR_PAGES_PRIORITY",
     "HTTP",
     "USER_KEY",
