@@ -6,9 +6,10 @@ with the same 2 KiB JSON document, made by the page code on every request, and
 compresses them with gzip at level 6 for a client that sends ``Accept-Encoding:
 gzip`` (``wrk -H``). Every server runs in its own process pinned to one CPU, wrk
 pinned to another; the rounds alternate between servers, and the best of them
-counts. The table gives requests/s and the compressed size each server sent
-(checked to decode to the same page), and relays' ratio to each peer, all from the
-same run.
+counts. The table gives requests/s, the server's CPU time per request (user + system,
+all its threads: steadier than requests/s on a shared machine), the compressed size each
+server sent (checked to decode to the same page), and relays' ratios to each peer, all
+from the same run.
 
 Peers: aiohttp (``Response.enable_compression()``) and CherryPy's ``gzip`` tool on
 cheroot, when installed.
@@ -192,8 +193,18 @@ class Running:
             self.process.stderr.close()
 
 
-def run_wrk(port: int, path: str, seconds: float, cpu: int | None) -> tuple[float, int]:
-    """``(requests/s, errors)`` of one wrk run with 50 keep-alive connections."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) used so far by process *pid* (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, path: str, seconds: float, cpu: int | None) -> tuple[float, int, int]:
+    """``(requests/s, errors, requests)`` of one wrk run with 50 keep-alive connections."""
     command = [
         "wrk",
         "-t1",
@@ -209,22 +220,27 @@ def run_wrk(port: int, path: str, seconds: float, cpu: int | None) -> tuple[floa
         pinned(command, cpu), capture_output=True, text=True, check=True
     ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if rate is None:
+    total = re.search(r"(\d+) requests in", output)
+    if rate is None or total is None:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
     errors = 0
     for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
         found = re.search(pattern, output)
         if found:
             errors += int(found.group(1))
-    return float(rate.group(1)), errors
+    return float(rate.group(1)), errors, int(total.group(1))
 
 
 def measure(
     kinds: list[str], args: argparse.Namespace
-) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]], dict[str, dict[str, float]]]:
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     best = {kind: dict.fromkeys(PATHS, 0.0) for kind in kinds}
+    # CPU microseconds per request, lowest of the rounds: on a shared machine this
+    # moves less than requests/s (a server whose extra threads get extra CPU shares
+    # looks faster by the wall clock than by the work it does).
+    cost = {kind: dict.fromkeys(PATHS, float("inf")) for kind in kinds}
     sizes: dict[str, dict[str, int]] = {}
     running: dict[str, Running] = {}
     try:
@@ -235,7 +251,14 @@ def measure(
         for round_number in range(1, args.repeat + 1):
             for kind in kinds:
                 for path in PATHS:
-                    rate, errors = run_wrk(running[kind].port, path, args.seconds, client_cpu)
+                    pid = running[kind].process.pid
+                    used = cpu_seconds(pid)
+                    rate, errors, total = run_wrk(
+                        running[kind].port, path, args.seconds, client_cpu
+                    )
+                    if total:
+                        per = (cpu_seconds(pid) - used) / total * 1e6
+                        cost[kind][path] = min(cost[kind][path], per)
                     if errors:
                         print(f"  {kind} /{path}: {errors} errors", file=sys.stderr)
                     best[kind][path] = max(best[kind][path], rate)
@@ -243,32 +266,47 @@ def measure(
     finally:
         for server in running.values():
             server.stop()
-    return best, sizes
+    return best, sizes, cost
 
 
-def report(best: dict[str, dict[str, float]], sizes: dict[str, dict[str, int]]) -> None:
+def report(
+    best: dict[str, dict[str, float]],
+    sizes: dict[str, dict[str, int]],
+    cost: dict[str, dict[str, float]],
+) -> None:
     print()
     print(
-        f"| {'server':<8} | {'32 KiB page req/s':>17} | {'gzip bytes':>10} "
-        f"| {'2 KiB JSON req/s':>16} | {'gzip bytes':>10} |"
+        f"| {'server':<8} | {'32 KiB page req/s':>17} | {'µs CPU/req':>10} | {'gzip bytes':>10} "
+        f"| {'2 KiB JSON req/s':>16} | {'µs CPU/req':>10} | {'gzip bytes':>10} |"
     )
-    print(f"|{'-' * 10}|{'-' * 19}|{'-' * 12}|{'-' * 18}|{'-' * 12}|")
+    print(f"|{'-' * 10}|{'-' * 19}|{'-' * 12}|{'-' * 12}|{'-' * 18}|{'-' * 12}|{'-' * 12}|")
     for kind, rates in best.items():
         print(
-            f"| {kind:<8} | {rates['page']:>17,.0f} | {sizes[kind]['page']:>10,} "
-            f"| {rates['json']:>16,.0f} | {sizes[kind]['json']:>10,} |"
+            f"| {kind:<8} | {rates['page']:>17,.0f} | {cost[kind]['page']:>10,.0f} "
+            f"| {sizes[kind]['page']:>10,} | {rates['json']:>16,.0f} "
+            f"| {cost[kind]['json']:>10,.0f} | {sizes[kind]['json']:>10,} |"
         )
     relays = best.get("relays")
     if relays is None:
         return
     print()
-    print(f"| {'relays vs':<10} | {'page':>6} | {'JSON':>6} |")
-    print(f"|{'-' * 12}|{'-' * 8}|{'-' * 8}|")
+    print(
+        f"| {'relays vs':<10} | {'page req/s':>10} | {'page CPU':>8} "
+        f"| {'JSON req/s':>10} | {'JSON CPU':>8} |"
+    )
+    print(f"|{'-' * 12}|{'-' * 12}|{'-' * 10}|{'-' * 12}|{'-' * 10}|")
     for peer, rates in best.items():
         if peer == "relays":
             continue
-        ratios = [relays[path] / rates[path] if rates[path] else 0.0 for path in PATHS]
-        print(f"| {peer:<10} | {ratios[0]:>5.2f}x | {ratios[1]:>5.2f}x |")
+        cells = []
+        for path in PATHS:
+            cells.append(relays[path] / rates[path] if rates[path] else 0.0)
+            # CPU as a speed ratio too: above 1.0x, relays does the work in less CPU.
+            cells.append(cost[peer][path] / cost["relays"][path] if cost["relays"][path] else 0.0)
+        print(
+            f"| {peer:<10} | {cells[0]:>9.2f}x | {cells[1]:>7.2f}x "
+            f"| {cells[2]:>9.2f}x | {cells[3]:>7.2f}x |"
+        )
 
 
 def main() -> int:

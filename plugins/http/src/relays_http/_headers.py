@@ -70,7 +70,10 @@ class MultiDict(MutableMapping[str, str]):
         if not isinstance(name, str):
             return False
         folded = self._fold(name)
-        return any(key == folded for key, _, _ in self._pairs)
+        for key, _, _ in self._pairs:  # a plain loop: any() over a generator costs ~2x
+            if key == folded:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         """Each distinct name once, as first given, in order."""
