@@ -81,7 +81,7 @@ def add_commands(commands: Any) -> None:
     demo_parser = commands.add_parser(
         "demo",
         help="serve the relays-http demo site",
-        description="Serve a small demo site: a page, a form and a JSON endpoint.",
+        description="Serve the demo site: one page for each part of relays, with its code.",
     )
     _add_server_options(demo_parser)
     demo_parser.set_defaults(handler=_demo_command, target="relays_http._demo:make_demo")
