@@ -18,6 +18,7 @@ from relays.testing import MemoryTransport
 from relays_http import Dispatcher, _demo
 from relays_http._demo import (
     ASSET_MEDIA_TYPES,
+    INSPECTOR_PATH,
     RPC_PATH,
     TICK_COUNT,
     Calculator,
@@ -55,6 +56,14 @@ def without_optional_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
         raise PluginNotFound("dispatcher", name)
 
     monkeypatch.setattr(_demo, "find_dispatcher", find_dispatcher)
+    monkeypatch.setattr(_demo, "plugin_manager", NoPlugins)
+
+
+class NoPlugins:
+    """A plugin manager that has no plugin loaded."""
+
+    def has_plugin(self, name: str) -> bool:
+        return False
 
 
 def session_cookie(set_cookie: str) -> str:
@@ -178,3 +187,18 @@ async def test_without_optional_plugins_each_page_names_what_to_install(
             assert asset.headers["content-type"] == media_type
         assert (await client.get("/assets/../_demo.py")).status == 404
         assert (await client.get("/assets/layout.html")).status == 404
+
+
+async def test_with_the_inspector_loaded_its_page_links_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class InspectorOnly:
+        def has_plugin(self, name: str) -> bool:
+            return name == "inspector"
+
+    monkeypatch.setattr(_demo, "plugin_manager", InspectorOnly)
+    server, transport = demo_server()
+    async with server:
+        page = await Client(transport).get("/inspector")
+    assert f'<a id="inspector-link" href="{INSPECTOR_PATH}">' in page.text
+    assert "<code>relays demo --inspect</code>" in page.text

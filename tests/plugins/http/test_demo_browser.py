@@ -197,6 +197,23 @@ async def chromium(tmp_path: Path) -> AsyncIterator[DevTools]:
             process.stderr.close()
 
 
+class NoPlugins:
+    """A plugin manager that has no plugin loaded."""
+
+    def has_plugin(self, name: str) -> bool:
+        return False
+
+
+def without_optional_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the demo's plugin lookups find none of its optional parts."""
+
+    def find_dispatcher(name: str) -> Any:
+        raise PluginNotFound("dispatcher", name)
+
+    monkeypatch.setattr(_demo, "find_dispatcher", find_dispatcher)
+    monkeypatch.setattr(_demo, "plugin_manager", NoPlugins)
+
+
 @contextlib.asynccontextmanager
 async def demo_site() -> AsyncIterator[str]:
     """The demo under a real server on loopback; yields its base URL (no trailing slash)."""
@@ -319,10 +336,7 @@ async def test_two_tabs_chat(tmp_path: Path) -> None:
 async def test_without_optional_plugins_the_pages_say_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def find_dispatcher(name: str) -> Any:
-        raise PluginNotFound("dispatcher", name)
-
-    monkeypatch.setattr(_demo, "find_dispatcher", find_dispatcher)
+    without_optional_plugins(monkeypatch)
     monkeypatch.setattr(_demo, "TICK_INTERVAL", 0.01)
     pages = {
         "/session": ("A session", "sessions"),

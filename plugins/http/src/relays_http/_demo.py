@@ -7,9 +7,12 @@ static files, WebSockets and the inspector. :func:`make_demo` asks the kernel's
 plugin lookup (:func:`relays.find_dispatcher`) for each of those parts; a part
 that is installed is mounted next to the pages, and a part that is missing
 becomes a :class:`Part` whose ``hint`` says which package adds it, shown on its
-page. ``pip install relays-http`` alone therefore still gives a working site:
-the greeting form, the server-sent events and the JSON endpoint need nothing
-else, and every other page explains what to install.
+page. relays-inspector provides no dispatcher: it mounts itself when the command
+is ``relays demo --inspect``, so the demo only asks whether that plugin is loaded
+(:func:`relays.plugin_manager`) and links to its page, or says how to get it.
+``pip install relays-http`` alone therefore still gives a working site: the
+greeting form, the server-sent events and the JSON endpoint need nothing else,
+and every other page explains what to install.
 
 Each page shows the code behind it, read with :func:`inspect.getsource` from the
 very functions that answer it, so the listing can never drift from what runs.
@@ -35,7 +38,14 @@ from typing import Any
 
 import attrs
 
-from relays import BaseComponent, Component, Event, PluginNotFound, find_dispatcher
+from relays import (
+    BaseComponent,
+    Component,
+    Event,
+    PluginNotFound,
+    find_dispatcher,
+    plugin_manager,
+)
 
 from ._controllers import Controller, JSONController, expose
 from ._errors import NotFound
@@ -58,6 +68,7 @@ __all__ = [
     "Root",
     "find_parts",
     "make_demo",
+    "plugin_loaded",
 ]
 
 #: Where the stylesheet, the script and the sample file are served.
@@ -94,30 +105,35 @@ def _template(name: str) -> Template:
 class Part:
     """One optional part of the demo, as the plugin lookup found it.
 
-    *factory* is the plugin's dispatcher factory, or None when no installed plugin
-    provides it; then *hint* is what to run to add it (``pip install ...``).
+    *factory* is the plugin's dispatcher factory (None for a part that mounts itself,
+    or is missing); when it is not *installed*, *hint* is what to run to add it.
     """
 
     name: str
     package: str
-    factory: Callable[..., BaseComponent] | None
+    installed: bool
+    factory: Callable[..., BaseComponent] | None = None
     #: What to run to add the part (empty when it is installed).
     hint: str = ""
     #: Why the lookup failed, in the kernel's words (it may know more: a blocked plugin).
     reason: str = ""
 
-    @property
-    def installed(self) -> bool:
-        return self.factory is not None
-
 
 def _look_up(name: str, package: str) -> Part:
     try:
-        return Part(name, package, find_dispatcher(name))
+        return Part(name, package, True, find_dispatcher(name))
     except PluginNotFound as error:
         # The kernel names the distribution of the parts it knows; *package* the others.
         package = error.package or package
-        return Part(name, package, None, f"pip install {package}", str(error))
+        return Part(name, package, False, None, f"pip install {package}", str(error))
+
+
+def plugin_loaded(name: str, package: str) -> Part:
+    """A part that is a plugin of its own, with no dispatcher to ask for: loaded or not."""
+    if plugin_manager().has_plugin(name):
+        return Part(name, package, True)
+    reason = f"no plugin {name!r} is loaded (installed and not blocked)"
+    return Part(name, package, False, None, f"pip install {package}", reason)
 
 
 @attrs.frozen
@@ -138,7 +154,7 @@ def find_parts() -> Parts:
         sessions=_look_up("sessions", "relays-sessions"),
         jsonrpc=_look_up("jsonrpc", "relays-jsonrpc"),
         websocket=_look_up("websocket", "relays-websocket"),
-        inspector=_look_up("inspector", "relays-inspector"),
+        inspector=plugin_loaded("inspector", "relays-inspector"),
     )
 
 
@@ -325,7 +341,7 @@ class Root(Controller):
             title="Inspector",
             lead="relays-inspector draws the running component tree and its events, live.",
             content=content,
-            code=[mount_inspector],
+            code=[plugin_loaded],
         )
 
 
@@ -429,11 +445,6 @@ def serve_assets(static: Callable[..., BaseComponent]) -> BaseComponent:
     return static(ASSETS_PATH, docroot=str(_SITE.joinpath("assets")))
 
 
-def mount_inspector(inspector: Callable[..., BaseComponent]) -> BaseComponent:
-    """relays-inspector's component: it serves its page at :data:`INSPECTOR_PATH`."""
-    return inspector()
-
-
 def make_demo(parts: Parts | None = None) -> BaseComponent:
     """The demo's components, ready to go under a :class:`~relays_http.Server`.
 
@@ -457,6 +468,4 @@ def make_demo(parts: Parts | None = None) -> BaseComponent:
         )
         app += endpoint
         app += ChatRoom(endpoint)
-    if parts.inspector.factory is not None:
-        app += mount_inspector(parts.inspector.factory)
     return app
