@@ -193,12 +193,15 @@ def _code_figure(functions: Sequence[Callable[..., Any]]) -> str:
 
 
 def _missing(part: Part, what: str) -> str:
+    # The kernel's reason is worth showing when it says more than the hint (a blocked plugin).
+    reason = (
+        "" if part.hint in part.reason else f'<p class="status">{html.escape(part.reason)}</p>'
+    )
     return (
         f'<div class="card missing" id="missing-{part.name}">\n'
         f"  <p>{html.escape(what)} needs <strong>{html.escape(part.package)}</strong>,"
         " which is not installed. Add it with:</p>\n"
-        f"  <p><code>{html.escape(part.hint)}</code></p>\n"
-        f'  <p class="status">{html.escape(part.reason)}</p>\n</div>'
+        f"  <p><code>{html.escape(part.hint)}</code></p>\n  {reason}\n</div>"
     )
 
 
