@@ -92,11 +92,6 @@ def _bridge(broker: Any, namespace: str, **kwargs: Any) -> Bridge:
     return Bridge(broker.url, namespace=namespace, **kwargs)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known flaky on NATS under uvloop: timed out once in a fresh-clone CI run (core "
-    "subject broadcast, at most once: a subscription not yet seen by the server?), not yet found",
-)
 async def test_a_broadcast_event_runs_in_both_processes(broker: Any, namespace: str) -> None:
     here, there = Shop(), Shop()
     bridge_here = _bridge(broker, namespace, channels=["orders"])

@@ -39,6 +39,9 @@ __all__ = ["NatsEngine"]
 
 #: How long one JetStream fetch waits for items, in seconds.
 _FETCH_WAIT = 1.0
+#: How long the server may take to confirm this connection's subscriptions, in seconds;
+#: past it the connection counts as lost and the bridge connects again.
+_SUBSCRIBE_TIMEOUT = 10.0
 
 
 class _RequestDelivery(Delivery):
@@ -176,7 +179,7 @@ class NatsEngine(Engine):
                 queue=subscriptions.group,
                 cb=_requester(receiver, channel),
             )
-        await client.flush()  # the server has every subscription now
+        await _subscribed(client)
         receiver.on_ready()
         tasks = []
         if subscriptions.work:
@@ -203,11 +206,9 @@ class NatsEngine(Engine):
             max_deliver=-1,
             ack_policy=nats.js.api.AckPolicy.EXPLICIT,
         )
+        stream, durable = f"{self._prefix}_work", f"{group}_{channel}"
         subscription = await js.pull_subscribe(
-            self._subject("work", channel),
-            durable=f"{group}_{channel}",
-            stream=f"{self._prefix}_work",
-            config=config,
+            self._subject("work", channel), durable=durable, stream=stream, config=config
         )
         while True:
             try:
@@ -225,6 +226,37 @@ class NatsEngine(Engine):
             frame,
             headers={"Relays-Reason": reason[:512], "Relays-Attempts": str(attempt)},
         )
+
+
+async def _subscribed(client: Client) -> None:
+    """Return once the server has processed every SUB this connection sent so far.
+
+    ``client.flush()`` is not that barrier in nats-py: it writes its PING straight to the
+    socket while the SUBs wait in the client's buffer for its flusher task, so the wire
+    carries PING before SUB and the PONG can come back before the server saw the
+    subscriptions. A broadcast published in that gap is lost (core NATS keeps nothing for
+    late subscribers); the broadcast test timed out that way on loaded machines. A message to a fresh inbox of our own, queued in the same buffer behind the
+    SUBs, comes back only after the server processed them, whatever the client's order.
+    """
+    arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def on_probe(message: Msg) -> None:
+        if not arrived.done():
+            arrived.set_result(None)
+
+    probe = client.new_inbox()
+    subscription = await client.subscribe(probe, cb=on_probe)
+    try:
+        await client.publish(probe, b"")
+        try:
+            await asyncio.wait_for(arrived, _SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            raise ConnectionError(
+                f"the NATS server did not confirm the subscriptions within {_SUBSCRIBE_TIMEOUT} s"
+            ) from None
+    finally:
+        with contextlib.suppress(Exception):  # a lost connection ends it anyway
+            await subscription.unsubscribe()
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:

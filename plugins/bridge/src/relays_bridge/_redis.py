@@ -122,7 +122,6 @@ class RedisEngine(Engine):
         except BaseException:
             await pubsub.aclose()
             raise
-        receiver.on_ready()
         tasks = [self._listen(pubsub, channels, reply, receiver)]
         if streams:
             tasks.append(self._read(streams, subscriptions.group, receiver))
@@ -142,10 +141,22 @@ class RedisEngine(Engine):
     async def _listen(
         self, pubsub: Any, channels: dict[str, str], reply: str, receiver: Receiver
     ) -> None:
+        # redis-py's subscribe() only sends SUBSCRIBE; Redis confirms each channel with a
+        # "subscribe" message. Until every confirmation is in, a PUBLISH from another
+        # client may still be processed before our SUBSCRIBE and never reach us, so the
+        # bridge is not ready (and fires nothing) before then.
+        unconfirmed = {reply, *channels}
         try:
             while True:
                 message = await pubsub.get_message(timeout=None)
-                if message is None or message["type"] != "message":
+                if message is None:
+                    continue
+                if message["type"] == "subscribe" and unconfirmed:
+                    unconfirmed.discard(message["channel"].decode())
+                    if not unconfirmed:
+                        receiver.on_ready()
+                    continue
+                if message["type"] != "message":
                     continue
                 name = message["channel"].decode()
                 if name == reply:
