@@ -133,6 +133,12 @@ def fresh_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bro
 
 
 @pytest.fixture
+def fresh_nats(tmp_path: Path) -> Iterator[Broker]:
+    """A nats-server of the test's own, whose files the test may change while it is down."""
+    yield from _running_broker("nats", tmp_path / "nats")
+
+
+@pytest.fixture
 def namespace(request: pytest.FixtureRequest) -> str:
     """A namespace per test, so tests sharing a server never see each other's events."""
     return "t" + uuid.uuid4().hex[:12]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ from nats.aio.msg import Msg
 from ._engine import Delivery, Engine, EngineSettings, Outgoing, Receiver, Subscriptions
 
 __all__ = ["NatsEngine"]
+
+logger = logging.getLogger("relays.bridge")
 
 #: How long one JetStream fetch waits for items, in seconds.
 _FETCH_WAIT = 1.0
@@ -207,6 +210,7 @@ class NatsEngine(Engine):
             ack_policy=nats.js.api.AckPolicy.EXPLICIT,
         )
         stream, durable = f"{self._prefix}_work", f"{group}_{channel}"
+        await self._drop_consumer_ahead_of_stream(stream, durable, self._subject("work", channel))
         subscription = await js.pull_subscribe(
             self._subject("work", channel), durable=durable, stream=stream, config=config
         )
@@ -217,6 +221,57 @@ class NatsEngine(Engine):
                 continue
             for message in messages:
                 await receiver.on_delivery(_WorkDelivery(self, channel, message))
+
+    async def _drop_consumer_ahead_of_stream(
+        self, stream: str, durable: str, subject: str
+    ) -> None:
+        """Delete the durable consumer *durable* if a crash left it ahead of *stream*.
+
+        A nats-server killed hard (SIGKILL, power loss) may lose the stream's last writes
+        (it syncs its files every ``sync_interval``, 2 min by default) but keep the
+        consumer's record of having delivered them. The stream then numbers new items
+        with sequences the consumer believes it delivered already, and holds each back
+        as a redelivery due only after ``claim_after`` (or skips it, if it believes it
+        acknowledged). Two signs show it: the consumer delivered past the stream's end
+        (seen when nothing was published since the restart), or the stream holds an item
+        of ours at a sequence the consumer acknowledged (a work-queue stream deletes what
+        is acknowledged, so that item was numbered again: seen when senders were faster).
+        The unacknowledged items are in the stream, not in the consumer (work-queue
+        retention), so a consumer made afresh loses nothing; :meth:`_pull` makes it.
+        """
+        assert self._client is not None
+        js = self._client.jetstream()
+        try:
+            consumer = await js.consumer_info(stream, durable)
+        except nats.js.errors.NotFoundError:
+            return  # not made yet: pull_subscribe makes it
+        last = (await js.stream_info(stream)).state.last_seq
+        delivered = consumer.delivered.stream_seq if consumer.delivered is not None else 0
+        acknowledged = consumer.ack_floor.stream_seq if consumer.ack_floor is not None else 0
+        if delivered > last:
+            found = (
+                f"has delivered up to sequence {delivered} but its stream {stream} ends at {last}"
+            )
+        else:
+            try:
+                first = (await js.get_msg(stream, seq=1, subject=subject, next=True)).seq or 0
+            except nats.js.errors.NotFoundError:
+                return  # nothing waits
+            if not 0 < first <= acknowledged:
+                return
+            found = (
+                f"has acknowledged up to sequence {acknowledged} but its stream {stream} "
+                f"holds a new item at sequence {first}"
+            )
+        logger.warning(
+            "bridge: the NATS consumer %s %s (the server lost its last writes in a crash); "
+            "recreating the consumer so new items are not held back (set sync_interval: "
+            "always in nats-server's jetstream config to avoid this)",
+            durable,
+            found,
+        )
+        with contextlib.suppress(nats.js.errors.NotFoundError):  # another member did it
+            await js.delete_consumer(stream, durable)
 
     async def dead_letter(self, channel: str, frame: bytes, reason: str, attempt: int) -> None:
         assert self._client is not None
@@ -235,8 +290,9 @@ async def _subscribed(client: Client) -> None:
     socket while the SUBs wait in the client's buffer for its flusher task, so the wire
     carries PING before SUB and the PONG can come back before the server saw the
     subscriptions. A broadcast published in that gap is lost (core NATS keeps nothing for
-    late subscribers); the broadcast test timed out that way on loaded machines. A message to a fresh inbox of our own, queued in the same buffer behind the
-    SUBs, comes back only after the server processed them, whatever the client's order.
+    late subscribers); the broadcast test timed out that way on loaded machines. A
+    message to a fresh inbox of our own, queued in the same buffer behind the SUBs, comes
+    back only after the server processed them, whatever the client's order.
     """
     arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
