@@ -54,3 +54,15 @@ async def test_the_shop_fulfils_an_order_through_nats(
         # ... and nothing was sent yet (no await gave the loop a turn): the next
         # order_placed to finish is the one NATS hands back to run Fulfilment.
         await tree.wait("order_placed", "orders", timeout=20)
+
+
+async def test_process_link_runs_the_kitchen_in_a_child() -> None:
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "process_link.py"), stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await asyncio.wait_for(run.communicate(), 60)
+    lines = output.decode().splitlines()
+    assert run.returncode == 0
+    assert lines[0] == "tea costs 2.5"
+    assert lines[1].startswith("cake taken by process ")
+    assert lines[1].endswith(": True")  # by another process than the parent

@@ -2,7 +2,8 @@
 
 Put a :class:`Bridge` in a tree and the events fired on its channels reach every
 other process joined to the same broker: broadcast, work queues and requests whose
-results come back to ``call``. See ``docs/howto/bridge.rst``.
+results come back to ``call``. :func:`spawn` (a :class:`ProcessLink`) runs a subtree
+in a child process joined the same way over a pipe, with no broker. See ``docs/howto/bridge.rst``.
 """
 
 from ._bridge import FORWARD_PRIORITY, Bridge
@@ -17,7 +18,14 @@ from ._errors import (
     EventNotSerialisable,
     RemoteError,
 )
-from ._events import BridgeConnected, BridgeDisconnected, BridgeOverflow, BridgeRejected
+from ._events import (
+    BridgeConnected,
+    BridgeDisconnected,
+    BridgeOverflow,
+    BridgeRejected,
+    ProcessExited,
+)
+from ._process import ProcessLink, spawn
 from ._registry import EventRegistry
 
 __all__ = [
@@ -38,6 +46,9 @@ __all__ = [
     "EventNotRegistered",
     "EventNotSerialisable",
     "EventRegistry",
+    "ProcessExited",
+    "ProcessLink",
     "RemoteError",
     "ReplyMessage",
+    "spawn",
 ]

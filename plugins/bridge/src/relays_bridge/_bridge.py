@@ -66,7 +66,13 @@ from ._errors import (
     BridgeTimeout,
     remote_error,
 )
-from ._events import BridgeConnected, BridgeDisconnected, BridgeOverflow, BridgeRejected
+from ._events import (
+    BridgeConnected,
+    BridgeDisconnected,
+    BridgeOverflow,
+    BridgeRejected,
+    ProcessExited,
+)
 from ._registry import EventRegistry
 
 __all__ = ["FORWARD_PRIORITY", "Bridge"]
@@ -78,6 +84,8 @@ logger = logging.getLogger("relays.bridge")
 FORWARD_PRIORITY = 500
 #: The kernel's own events never cross, whatever channel they are fired on.
 _LOCAL_ONLY = (Registered, Unregistered, Started, Stopped, Signal, ExceptionEvent)
+#: The bridge's own events stay in the process that fired them.
+_OWN_EVENTS = (BridgeConnected, BridgeDisconnected, BridgeOverflow, BridgeRejected, ProcessExited)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -267,7 +275,7 @@ class Bridge(BaseComponent):
         #: This process's name on the bridge: its inbox and its consumer name.
         self.node = uuid.uuid4().hex
         self._settings = EngineSettings(namespace, claim_after, max_attempts, batch)
-        open_engine(url, self._settings)  # a bad URL or a missing client fails here
+        self._check_engine()  # a bad URL or a missing client fails here
         self._outbox = _Outbox(max_buffered)
         self._ids = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[Any]] = {}
@@ -284,6 +292,10 @@ class Bridge(BaseComponent):
 
     def __repr__(self) -> str:
         return f"<Bridge {_redacted(self.url)} {sorted(self.routes)}>"
+
+    def _check_engine(self) -> None:
+        """Fail now, in the constructor, when the engine cannot be made."""
+        open_engine(self.url, self._settings)
 
     @property
     def connected(self) -> bool:
@@ -308,7 +320,7 @@ class Bridge(BaseComponent):
             and getattr(event, "bridge_origin", None) is None
             and type(event).passes_event
             and not isinstance(event, _LOCAL_ONLY)
-            and not isinstance(event, (BridgeConnected, BridgeDisconnected, BridgeOverflow))
+            and not isinstance(event, _OWN_EVENTS)
         )
 
     def send(self, event: Event, channel: str, route: Route) -> Any:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from relays import Event
 
-__all__ = ["BridgeConnected", "BridgeDisconnected", "BridgeOverflow", "BridgeRejected"]
+__all__ = [
+    "BridgeConnected",
+    "BridgeDisconnected",
+    "BridgeOverflow",
+    "BridgeRejected",
+    "ProcessExited",
+]
 
 
 class BridgeConnected(Event):
@@ -25,3 +31,10 @@ class BridgeOverflow(Event):
 class BridgeRejected(Event):
     """``bridge_rejected(channel, reason)``: a message from the network was not a valid
     event of ours and no handler saw it (a work item goes to the dead-letter stream)."""
+
+
+class ProcessExited(Event):
+    """``process_exited(name, pid, exit_code)``: the child process of a
+    :class:`~relays_bridge.ProcessLink` exited or died (*exit_code* is negative for a
+    signal: -9 for SIGKILL) while the tree ran; calls waiting for it failed. The link
+    does not start another: a handler decides (``spawn`` a new link, or stop)."""

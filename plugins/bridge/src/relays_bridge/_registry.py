@@ -164,6 +164,11 @@ class EventRegistry:
                 f"{event_class.__name__} refused its arguments: {error}"
             ) from None
 
+    def classes(self) -> list[tuple[type[Event], int]]:
+        """Every registered ``(class, version)``, in the order registered (what a
+        process link hands its child, so both ends agree)."""
+        return [(event_class, version) for (_, version), (event_class, _) in self._by_wire.items()]
+
     def __contains__(self, event_class: object) -> bool:
         return event_class in self._by_class
 
