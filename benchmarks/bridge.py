@@ -13,8 +13,12 @@ Two measurements per system, in the same run:
 relays-bridge: a ``Bridge`` with a broadcast channel for the events and a request
 channel for the calls. circuits 3.2.5: ``circuits.node`` (its own TCP protocol, no
 broker), ``remote(event, peer)`` for the events and ``yield self.call(remote(...))``
-for the calls. Each figure is the best of ``--rounds`` runs; the ratio is relays' figure
-over circuits' (for p99, circuits' over relays': above 1 means relays is faster).
+for the calls. The process rows link a parent to a child process over a pipe, no broker:
+relays-bridge's ``spawn(..., link=parent)`` against circuits' own ``Bridge``
+(``start(process=True, link=parent)``, ``ipc(event)``); the parent runs on the client's
+CPU and the child pins itself to the server's. Each figure is the best of ``--rounds``
+runs; the ratio is relays' figure over circuits' (for p99, circuits' over relays': above 1
+means relays is faster); the process rows compare with circuits-process.
 
 Usage (see benchmarks/README.md)::
 
@@ -38,7 +42,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-SYSTEMS = ("relays-redis", "relays-nats", "circuits")
+SYSTEMS = ("relays-redis", "relays-nats", "circuits", "relays-process", "circuits-process")
+#: The systems that need no server process: the client starts its own child.
+CHILD_SYSTEMS = ("relays-process", "circuits-process")
 #: relays must reach this ratio to circuits for events/s and calls/s.
 TARGET = 2.0
 SERVER_CPU, CLIENT_CPU = "0", "1"
@@ -150,6 +156,178 @@ def client_relays(url: str, events: int, calls: int) -> dict[str, Any]:
         return _figures(events, events_seconds, calls, calls_seconds, latencies)
 
     return asyncio.run(main())
+
+
+# -- relays-bridge's process link ---------------------------------------------------
+# The child imports these by name (this script loads there as __mp_main__), so they
+# live at the top level.
+
+from relays import Component as _Component  # noqa: E402
+from relays import Event as _Event  # noqa: E402
+from relays import handler as _handler  # noqa: E402
+
+
+class LinkBeat(_Event):
+    """link_beat(number, total)"""
+
+
+class LinkAsk(_Event):
+    """link_ask(number) -> number"""
+
+
+class LinkFinished(_Event):
+    """link_finished(total)"""
+
+
+class LinkWorker(_Component):
+    """The child's subtree: counts beats, answers asks, on the server's CPU."""
+
+    channel = "bench"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        _pin_to(SERVER_CPU)
+
+    def link_beat(self, number: int, total: int) -> None:
+        self.count += 1
+        if self.count == total:
+            self.count = 0
+            self.fire(LinkFinished(total), "done")
+
+    @_handler("link_ask", channel="ask")
+    def answer(self, number: int) -> int:
+        return number
+
+
+def _pin_to(cpu: str) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {int(cpu)})
+
+
+def client_relays_process(events: int, calls: int) -> dict[str, Any]:
+    import asyncio
+
+    from relays_bridge import spawn
+
+    class Parent(_Component):
+        channel = "done"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.finished: asyncio.Future[int] | None = None
+
+        def link_finished(self, total: int) -> None:
+            if self.finished is not None and not self.finished.done():
+                self.finished.set_result(total)
+
+    async def main() -> dict[str, Any]:
+        parent = Parent()
+        link = spawn(
+            LinkWorker, link=parent, channels=["bench", "done"], requests=["ask"],
+            events=[LinkBeat, LinkAsk, LinkFinished], max_buffered=1_000_000,
+        )  # fmt: skip
+        async with parent:
+            await link.wait_connected(30)
+            for number in range(WARM_UP):
+                await parent.call(LinkAsk(number), "ask")
+            parent.finished = asyncio.get_running_loop().create_future()
+            started = time.perf_counter()
+            for number in range(events):
+                parent.fire(LinkBeat(number, events), "bench")
+            await asyncio.wait_for(parent.finished, 120)
+            events_seconds = time.perf_counter() - started
+            latencies = []
+            started = time.perf_counter()
+            for number in range(calls):
+                before = time.perf_counter()
+                assert await parent.call(LinkAsk(number), "ask") == number
+                latencies.append(time.perf_counter() - before)
+            calls_seconds = time.perf_counter() - started
+        return _figures(events, events_seconds, calls, calls_seconds, latencies)
+
+    return asyncio.run(main())
+
+
+def client_circuits_process(events: int, calls: int) -> dict[str, Any]:
+    """circuits 3.2.5's own Bridge: ``start(process=True, link=parent)``, ``ipc(event)``."""
+    from circuits import Component, Event, handler
+    from circuits.core.bridge import ipc
+
+    class beat(Event):
+        pass
+
+    class ask(Event):
+        pass
+
+    class count_beats(Event):
+        pass
+
+    class go(Event):
+        pass
+
+    # circuits' Bridge pickles each event: its class must be found by name at the top
+    # level of this module (in both processes: the child is forked after this).
+    for event_class in (beat, ask, count_beats):
+        event_class.__qualname__ = f"circuits_{event_class.__name__}"
+        globals()[event_class.__qualname__] = event_class
+
+    class Worker(Component):
+        channel = "bench"
+
+        def init(self) -> None:
+            self.count = 0
+
+        @handler("started", channel="*")
+        def _pin(self, *args: Any) -> None:
+            _pin_to(SERVER_CPU)
+
+        def beat(self, number: int, total: int) -> None:
+            self.count += 1
+
+        def count_beats(self) -> int:
+            count, self.count = self.count, 0
+            return count
+
+        def ask(self, number: int) -> int:
+            return number
+
+    class Parent(Component):
+        def init(self) -> None:
+            self.child, _ = Worker().start(process=True, link=self)
+
+        def started(self, *args: Any) -> None:
+            self.fire(go())
+
+        def go(self) -> Any:
+            for number in range(WARM_UP):
+                yield self.call(ipc(ask(number), channel="bench"))
+            started = time.perf_counter()
+            for number in range(events):
+                self.fire(ipc(beat(number, events), channel="bench"))
+            arrived, events_seconds = 0, 0.0
+            while arrived < events:
+                value = yield self.call(ipc(count_beats(), channel="bench"))
+                if not value.value:
+                    break
+                arrived += value.value
+                events_seconds = time.perf_counter() - started
+            latencies = []
+            started = time.perf_counter()
+            for number in range(calls):
+                before = time.perf_counter()
+                value = yield self.call(ipc(ask(number), channel="bench"))
+                assert value.value == number
+                latencies.append(time.perf_counter() - before)
+            calls_seconds = time.perf_counter() - started
+            figures = _figures(arrived, events_seconds, calls, calls_seconds, latencies)
+            figures["lost"] = events - arrived
+            print(json.dumps(figures), flush=True)
+            self.child.terminate()  # a daemon process outlives os._exit otherwise
+            os._exit(0)
+
+    Parent().run()
+    return {}
 
 
 # -- circuits.node --------------------------------------------------------------------
@@ -305,6 +483,14 @@ def _broker(kind: str) -> Iterator[str | None]:
 def measure(system: str, address: str, events: int, calls: int) -> dict[str, Any]:
     """One round: a server process, then a client process that prints its figures."""
     me = os.path.abspath(__file__)
+    if system in CHILD_SYSTEMS:  # the client starts its child, which pins itself
+        output = subprocess.run(
+            _pinned(CLIENT_CPU, [sys.executable, me, "--client", system, "-", str(events),
+                                 str(calls)]),
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        found: dict[str, Any] = json.loads(output.stdout.decode().strip().splitlines()[-1])
+        return found
     server = subprocess.Popen(
         _pinned(SERVER_CPU, [sys.executable, me, "--serve", system, address]),
         stdout=subprocess.PIPE,
@@ -350,7 +536,11 @@ def main() -> None:
         return
     if options.client:
         system, address, events, calls = options.client
-        if system == "circuits":
+        if system == "relays-process":
+            figures = client_relays_process(int(events), int(calls))
+        elif system == "circuits-process":
+            figures = client_circuits_process(int(events), int(calls))
+        elif system == "circuits":
             figures = client_circuits(int(address), int(events), int(calls))
         else:
             figures = client_relays(address, int(events), int(calls))
@@ -365,8 +555,10 @@ def main() -> None:
             for system in SYSTEMS:  # take turns, so load on the machine meets all alike
                 if system not in wanted:
                     continue
-                if system == "circuits":
-                    address: str | None = str(_free_port())
+                if system in CHILD_SYSTEMS:
+                    address: str | None = "-"
+                elif system == "circuits":
+                    address = str(_free_port())
                 else:
                     address = addresses[system]
                 if address is None:
@@ -382,41 +574,46 @@ def main() -> None:
     _report(best, options)
 
 
+def _peer_of(system: str) -> str:
+    """The circuits row a relays row is compared with."""
+    return "circuits-process" if system in CHILD_SYSTEMS else "circuits"
+
+
 def _report(best: dict[str, dict[str, float]], options: argparse.Namespace) -> None:
-    peer = best.get("circuits")
     print(
         f"\n{options.events} events and {options.calls} calls between two processes, "
         f"best of {options.rounds} rounds"
     )
-    header = f"{'system':<14}{'events/s':>11}{'x':>7}{'calls/s':>10}{'x':>7}{'p99 ms':>9}{'x':>7}"
+    header = f"{'system':<17}{'events/s':>11}{'x':>7}{'calls/s':>10}{'x':>7}{'p99 ms':>9}{'x':>7}"
     print(header)
     print("-" * len(header))
     for system, figures in best.items():
         ratios = ["", "", ""]
-        if peer is not None and system != "circuits":
+        peer = best.get(_peer_of(system))
+        if peer is not None and system.startswith("relays"):
             ratios = [
                 f"{figures['events_per_second'] / peer['events_per_second']:.1f}",
                 f"{figures['calls_per_second'] / peer['calls_per_second']:.1f}",
                 f"{peer['p99_ms'] / figures['p99_ms']:.1f}",
             ]
         print(
-            f"{system:<14}{figures['events_per_second']:>11.0f}{ratios[0]:>7}"
+            f"{system:<17}{figures['events_per_second']:>11.0f}{ratios[0]:>7}"
             f"{figures['calls_per_second']:>10.0f}{ratios[1]:>7}"
             f"{figures['p99_ms']:>9.2f}{ratios[2]:>7}"
         )
     for system, figures in best.items():
         if figures.get("lost"):
             print(f"{system}: lost up to {figures['lost']:.0f} of {options.events} events a round")
-    if peer is not None:
-        for system, figures in best.items():
-            if system == "circuits":
-                continue
-            ratios = (
-                figures["events_per_second"] / peer["events_per_second"],
-                figures["calls_per_second"] / peer["calls_per_second"],
-            )
-            verdict = "PASS" if min(ratios) >= TARGET else "MISS"
-            print(f"{system}: target {TARGET}x circuits in events/s and calls/s: {verdict}")
+    for system, figures in best.items():
+        peer = best.get(_peer_of(system))
+        if peer is None or not system.startswith("relays"):
+            continue
+        ratios = (
+            figures["events_per_second"] / peer["events_per_second"],
+            figures["calls_per_second"] / peer["calls_per_second"],
+        )
+        verdict = "PASS" if min(ratios) >= TARGET else "MISS"
+        print(f"{system}: target {TARGET}x {_peer_of(system)} in events/s and calls/s: {verdict}")
 
 
 if __name__ == "__main__":
