@@ -101,7 +101,7 @@ def answer_request(
             raise ValueError
     except (binascii.Error, ValueError):
         raise InvalidHandshake("Sec-WebSocket-Key must be 16 bytes in base64") from None
-    headers = [("Sec-WebSocket-Accept", accept_key(key))]
+    headers = [("sec-websocket-accept", accept_key(key))]
     subprotocol = None
     offered = [
         token.strip() for value in header("sec-websocket-protocol") for token in value.split(",")
@@ -109,7 +109,7 @@ def answer_request(
     for candidate in subprotocols:
         if candidate in offered:
             subprotocol = candidate
-            headers.append(("Sec-WebSocket-Protocol", candidate))
+            headers.append(("sec-websocket-protocol", candidate))
             break
     deflate = None
     if compression:
@@ -117,7 +117,7 @@ def answer_request(
             if name == EXTENSION:
                 deflate = accept_deflate_offer(parameters, no_context_takeover=no_context_takeover)
                 if deflate is not None:
-                    headers.append(("Sec-WebSocket-Extensions", deflate.header()))
+                    headers.append(("sec-websocket-extensions", deflate.header()))
                     break
     return ServerAnswer(headers, subprotocol, deflate)
 

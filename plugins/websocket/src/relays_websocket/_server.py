@@ -177,9 +177,12 @@ class WebSockets(BaseComponent):
                 no_context_takeover=self.no_context_takeover,
             )
         except InvalidHandshake as error:
-            extra = {"Sec-WebSocket-Version": "13"} if error.status == 426 else None
-            if error.status == 426:
-                extra = {"Sec-WebSocket-Version": "13", "Upgrade": "websocket"}
+            # Header names in lower case, as relays-http writes its own (and h11 does).
+            extra = (
+                {"sec-websocket-version": "13", "upgrade": "websocket"}
+                if error.status == 426
+                else None
+            )
             return HTTPError(error.status, str(error), headers=extra)
         if self.authorize is not None and not self.authorize(request):
             return HTTPError(403, "this WebSocket handshake was not authorized")

@@ -29,7 +29,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from relays.transports import Connection, SupportsDrain
+from relays.transports import Connection, supports_drain
 
 from ._errors import ConnectionClosed, LocalProtocolError, ProtocolError
 from ._protocol import CloseReceived, Pong, State, WebSocketProtocol
@@ -44,7 +44,11 @@ _ABNORMAL = 1006
 
 def _buffered(connection: Connection) -> int:
     """Bytes queued in the transport, when it can tell (relays-sockets' connections can;
-    no capability protocol names this yet, and one that cannot tell counts as empty)."""
+    the kernel names no capability for this, and one that cannot tell counts as empty).
+
+    Whether a connection can *wait* for its buffer is the kernel's
+    :func:`~relays.transports.supports_drain`; this only spares ``send`` a wait on an
+    empty buffer."""
     return int(getattr(connection, "write_buffer_size", 0))
 
 
@@ -90,7 +94,7 @@ class WebSocket:
         self._gone = False
         self._closed_waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
-        self._drainable = connection if isinstance(connection, SupportsDrain) else None
+        self._drainable = connection if supports_drain(connection) else None
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
