@@ -14,8 +14,10 @@ from relays_websocket import (
     InvalidHandshake,
     MessageTooLarge,
     ProtocolError,
+    WebSocketClient,
     WebSocketLimits,
     WebSocketProtocol,
+    WebSockets,
 )
 from relays_websocket._deflate import (
     Deflate,
@@ -27,13 +29,15 @@ from relays_websocket.testing.strategies import encode_frame
 
 
 def pair(
-    parameters: DeflateParameters, **limits: int
+    parameters: DeflateParameters, level: int = 1, **limits: int
 ) -> tuple[WebSocketProtocol, WebSocketProtocol]:
     return (
-        WebSocketProtocol(is_client=True, deflate=Deflate(parameters, is_client=True)),
+        WebSocketProtocol(
+            is_client=True, deflate=Deflate(parameters, is_client=True, level=level)
+        ),
         WebSocketProtocol(
             is_client=False,
-            deflate=Deflate(parameters, is_client=False),
+            deflate=Deflate(parameters, is_client=False, level=level),
             limits=WebSocketLimits(**limits),
         ),
     )
@@ -49,11 +53,15 @@ PARAMETERS = st.builds(
 
 
 @settings(deadline=None)
-@given(PARAMETERS, st.lists(st.one_of(st.text(max_size=500), st.binary(max_size=500)), max_size=5))
+@given(
+    PARAMETERS,
+    st.lists(st.one_of(st.text(max_size=500), st.binary(max_size=500)), max_size=5),
+    st.integers(0, 9),
+)
 def test_messages_cross_compressed_both_ways(
-    parameters: DeflateParameters, messages: list[str | bytes]
+    parameters: DeflateParameters, messages: list[str | bytes], level: int
 ) -> None:
-    client, server = pair(parameters)
+    client, server = pair(parameters, level)
     for message in messages:
         assert server.receive_data(client.send(message)) == [message]
         assert client.receive_data(server.send(message)) == [message]
@@ -147,3 +155,20 @@ def test_a_client_rejects_a_broken_answer() -> None:
     [(_, parameters)] = parse_extensions(["permessage-deflate; server_max_window_bits=20"])
     with pytest.raises(InvalidHandshake):
         verify_deflate_answer(parameters)
+
+
+def test_the_compression_level_is_zlibs() -> None:
+    message = b"relays " * 2000
+    stored = Deflate(DeflateParameters(), is_client=False, level=0).compress(message)
+    fastest = Deflate(DeflateParameters(), is_client=False).compress(message)
+    assert len(stored) > len(message) > 10 * len(fastest)
+
+
+@pytest.mark.parametrize("level", [-1, 10, True, 1.5])
+def test_a_compression_level_outside_zlibs_is_refused(level: object) -> None:
+    with pytest.raises(ValueError, match="compression_level"):
+        Deflate(DeflateParameters(), is_client=False, level=level)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="compression_level"):
+        WebSockets("/ws", compression_level=level)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="compression_level"):
+        WebSocketClient("ws://127.0.0.1:1/", compression_level=level)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from relays import BaseComponent, handler
 from relays_sockets import TCPClient
 
-from ._deflate import Deflate
+from ._deflate import DEFAULT_COMPRESSION_LEVEL, Deflate, check_compression_level
 from ._endpoint import Session, WebSocketEndpoint, make_limits
 from ._errors import InvalidHandshake, WebSocketError
 from ._events import Unreachable
@@ -80,7 +80,8 @@ class WebSocketClient(WebSocketEndpoint):
     ``disconnect(sock)``, ``unreachable(url, error)``; it handles ``write``,
     ``close`` and ``broadcast`` like a server endpoint. *subprotocols* are offered
     best first, *headers* added to the request (``Authorization``, ``Origin``...),
-    *compression* offers permessage-deflate. TLS options (*cafile*, *verify*,
+    *compression* offers permessage-deflate (*compression_level*: zlib's, 1 by
+    default, the fastest). TLS options (*cafile*, *verify*,
     *ssl_context*) go to relays-sockets. *session* runs per connection instead of
     ``read`` events (see :class:`~relays_websocket.WebSockets`).
     """
@@ -93,6 +94,7 @@ class WebSocketClient(WebSocketEndpoint):
         subprotocols: Sequence[str] = (),
         headers: Sequence[tuple[str, str]] = (),
         compression: bool = True,
+        compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         session: Session | None = None,
         limits: WebSocketLimits | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -105,6 +107,8 @@ class WebSocketClient(WebSocketEndpoint):
             channel=channel, limits=make_limits(limits, limit_options), session=session
         )
         self.url = url
+        check_compression_level(compression_level)
+        self.compression_level = compression_level
         secure, host, port, path = split_url(url)
         default_port = 443 if secure else 80
         self._handshake = ClientHandshake(
@@ -175,7 +179,11 @@ class WebSocketClient(WebSocketEndpoint):
         protocol = WebSocketProtocol(
             is_client=True,
             limits=self.limits,
-            deflate=Deflate(deflate, is_client=True) if deflate is not None else None,
+            deflate=(
+                Deflate(deflate, is_client=True, level=self.compression_level)
+                if deflate is not None
+                else None
+            ),
         )
         sock = WebSocket(
             connection,

@@ -19,7 +19,7 @@ from relays import BaseComponent, Event, Priority, handler
 from relays.transports import Connection
 from relays_http import HTTPError, Request, Response, SwitchProtocols
 
-from ._deflate import Deflate
+from ._deflate import DEFAULT_COMPRESSION_LEVEL, Deflate, check_compression_level
 from ._endpoint import Session, WebSocketEndpoint, make_limits
 from ._errors import InvalidHandshake
 from ._handshake import ServerAnswer, answer_request
@@ -37,14 +37,19 @@ OriginPolicy = Iterable[str] | Callable[[str | None], bool]
 class _Upgrade:
     """Speaks WebSocket on one connection after the ``101`` (relays-http's UpgradeHandler)."""
 
-    __slots__ = ("_answer", "_endpoint", "_request", "sock")
+    __slots__ = ("_answer", "_compression_level", "_endpoint", "_request", "sock")
 
     def __init__(
-        self, endpoint: WebSocketEndpoint, answer: ServerAnswer, request: Request
+        self,
+        endpoint: WebSocketEndpoint,
+        answer: ServerAnswer,
+        request: Request,
+        compression_level: int,
     ) -> None:
         self._endpoint = endpoint
         self._answer = answer
         self._request = request
+        self._compression_level = compression_level
         self.sock: WebSocket | None = None
 
     def connection_made(self, connection: Connection, buffered: bytes) -> None:
@@ -53,7 +58,11 @@ class _Upgrade:
         protocol = WebSocketProtocol(
             is_client=False,
             limits=endpoint.limits,
-            deflate=Deflate(deflate, is_client=False) if deflate is not None else None,
+            deflate=(
+                Deflate(deflate, is_client=False, level=self._compression_level)
+                if deflate is not None
+                else None
+            ),
         )
         sock = self.sock = WebSocket(
             connection,
@@ -95,7 +104,8 @@ class WebSockets(BaseComponent):
     server speaks, best first; *origins* the allowed ``Origin`` values or a function
     deciding (default: any); *authorize(request)* may refuse a handshake by returning
     False (403) or raising an :class:`~relays_http.HTTPError`. *compression* accepts
-    permessage-deflate offers (*no_context_takeover* trades ratio for memory).
+    permessage-deflate offers (*no_context_takeover* trades ratio for memory;
+    *compression_level* is zlib's, 1 by default: the fastest, see the explanation page).
     *session*, an ``async def session(sock)``, runs per connection instead of
     ``read`` events. Limits come from *limits* and keyword overrides
     (``max_message=...``, see :class:`WebSocketLimits`).
@@ -114,6 +124,7 @@ class WebSockets(BaseComponent):
         authorize: Callable[[Request], bool] | None = None,
         compression: bool = True,
         no_context_takeover: bool = False,
+        compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         session: Session | None = None,
         limits: WebSocketLimits | None = None,
         **limit_options: Any,
@@ -126,6 +137,8 @@ class WebSockets(BaseComponent):
         self.authorize = authorize
         self.compression = compression
         self.no_context_takeover = no_context_takeover
+        check_compression_level(compression_level)
+        self.compression_level = compression_level
         if origins is None or callable(origins):
             self._origin_allowed = origins
         else:
@@ -187,5 +200,7 @@ class WebSockets(BaseComponent):
         if self.authorize is not None and not self.authorize(request):
             return HTTPError(403, "this WebSocket handshake was not authorized")
         return SwitchProtocols(
-            "websocket", _Upgrade(self.endpoint, answer, request), answer.headers
+            "websocket",
+            _Upgrade(self.endpoint, answer, request, self.compression_level),
+            answer.headers,
         )
