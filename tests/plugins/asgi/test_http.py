@@ -431,3 +431,42 @@ async def test_buffered_bodies_come_whole_when_streaming_is_off() -> None:
     async with server:
         _, _, body = await Client(transport).post("/", body=b"whole")
     assert json.loads(body)["more_body"] == [False]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    ],
+)
+async def test_a_request_without_a_body_is_one_empty_http_request(head: bytes) -> None:
+    # Not streamed (nothing to stream): one message, as a buffered body would be.
+    server, transport = memory_server(Asgi(echo_scope))
+    async with server:
+        [(status, _, body)] = await Client(transport).exchange(head)
+    assert status == 200
+    assert (json.loads(body)["body"], json.loads(body)["more_body"]) == ("", [False])
+
+
+async def test_apps_answering_at_once_and_later_are_each_answered_in_order() -> None:
+    # The app starts in the dispatch's turn; its answer is taken at once when it is
+    # already there, else waited for: both paths, pipelined on one connection.
+    gate = asyncio.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/later":
+            await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    server, transport = memory_server(Asgi(app))
+    async with server:
+        client = Client(transport)
+        client.send(b"GET /now HTTP/1.1\r\nHost: t\r\n\r\nGET /later HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = await client.response()
+        gate.set()
+        second = await client.response()
+    assert [first.body, second.body] == [b"/now", b"/later"]
