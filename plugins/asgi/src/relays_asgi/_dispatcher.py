@@ -253,7 +253,11 @@ class Asgi(BaseComponent):
             request,
             self.path,
             state=self._lifespan.state,
-            extensions={"http.response.zerocopysend": {}} if zerocopy else None,
+            extensions=(
+                {"http.response.trailers": {}, "http.response.zerocopysend": {}}
+                if zerocopy
+                else {"http.response.trailers": {}}
+            ),
         )
         return cycle, self._start(scope, cycle)
 

@@ -70,6 +70,7 @@ from ._response import Response
 from ._server import HTTP
 from ._servers import BaseServer, BindError, Server
 from ._sse import ServerSentEvent, event_stream, last_event_id
+from ._streaming import Trailers
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
@@ -141,6 +142,7 @@ __all__ = [
     "ServerSentEvent",
     "ServiceUnavailable",
     "SwitchProtocols",
+    "Trailers",
     "TrustedProxies",
     "Unauthorized",
     "UnsupportedMediaType",
