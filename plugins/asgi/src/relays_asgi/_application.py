@@ -60,6 +60,7 @@ from relays_http import (
     ResponseEvent,
     ServiceUnavailable,
     SwitchProtocols,
+    response_fields,
 )
 
 from ._shape import Receive, Scope, Send
@@ -447,17 +448,11 @@ async def _close(body: Any) -> None:
 
 
 def _fields(response: Response, content_type: str | None) -> list[tuple[bytes, bytes]]:
-    fields: list[tuple[bytes, bytes]] = []
-    has_type = False
-    for name, value in response.headers.allitems():
-        if name.lower() == "content-type":
-            has_type = True
-        fields.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    if content_type is not None and not has_type:
-        fields.append((b"content-type", content_type.encode("latin-1")))
-    for cookie in response.cookies.values():
-        fields.append((b"set-cookie", cookie.render().encode("latin-1")))
-    return fields
+    """The response's fields as ASGI wants them: lower-case names, bytes."""
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response_fields(response, content_type)
+    ]
 
 
 def _start(response: Response, fields: list[tuple[bytes, bytes]]) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from ._negotiation import Preference, best_media_type, choose_encoding, parse_pr
 from ._proxy import TrustedProxies
 from ._request import Request
 from ._response import Response
+from ._response_fields import response_fields
 from ._server import HTTP
 from ._servers import BaseServer, BindError, Server
 from ._sse import ServerSentEvent, event_stream, last_event_id
@@ -168,6 +169,7 @@ __all__ = [
     "parse_authorization",
     "parse_etags",
     "parse_preferences",
+    "response_fields",
     "safe_filename",
     "shielded",
 ]
