@@ -12,6 +12,7 @@ from relays import Component, handler
 from relays_asgi import application
 from relays_http import Controller, Dispatcher
 from relays_sessions import Sessions, session_of
+from relays_websocket import WebSocket, WebSockets
 from relays_xmlrpc import XMLRPC
 
 
@@ -39,8 +40,18 @@ class Calculator(Component):
         return a + b
 
 
+class Echo(Component):
+    """Answers each WebSocket message with itself (the native server's API, unchanged)."""
+
+    channel = "ws"
+
+    def read(self, sock: WebSocket, message: str | bytes) -> str | bytes:
+        return message
+
+
 # Without SESSION_SECRET a random secret is made: sessions end when the server stops.
 secret = os.environ.get("SESSION_SECRET")
 tree = Component() + Sessions(secret=secret) + XMLRPC("/RPC2") + Calculator()
+tree += WebSockets("/echo", subprotocols=["echo"]) + Echo()
 tree += Dispatcher() + Root()
 app = application(tree)

@@ -218,20 +218,103 @@ async def test_static_files_and_the_access_log(
     await app.tree.__aexit__(None, None, None)
 
 
-def test_websocket_scopes_are_refused() -> None:
-    sent: list[Message] = []
+def websocket_scope(path: str) -> Message:
+    scope = http_scope("GET", path)
+    del scope["method"]
+    scope["type"] = "websocket"
+    scope["scheme"] = "ws"
+    scope["subprotocols"] = ["chat"]
+    scope["headers"] += [
+        (b"upgrade", b"websocket"),
+        (b"connection", b"Upgrade"),
+        (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        (b"sec-websocket-version", b"13"),
+        (b"sec-websocket-protocol", b"chat"),
+        (b"sec-websocket-extensions", b"permessage-deflate"),  # the server's, not ours
+    ]
+    return scope
 
-    async def run() -> None:
-        async def receive() -> Message:
-            return {"type": "websocket.connect"}
 
-        async def send(message: Message) -> None:
-            sent.append(message)
+class Peer:
+    """An ASGI server's side of one WebSocket: messages in, and a wait for each sent."""
 
-        await application(tree())({"type": "websocket", "path": "/"}, receive, send)
+    def __init__(self) -> None:
+        self.incoming: asyncio.Queue[Message] = asyncio.Queue()
+        self.sent: asyncio.Queue[Message] = asyncio.Queue()
 
-    asyncio.run(run())
-    assert sent == [{"type": "websocket.close", "code": 1003}]
+    async def receive(self) -> Message:
+        return await self.incoming.get()
+
+    async def send(self, message: Message) -> None:
+        await self.sent.put(message)
+
+
+class Shouter(Component):
+    channel = "ws"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gone: asyncio.Future[int | None] | None = None
+
+    def read(self, sock: Any, message: str | bytes) -> str | bytes | None:
+        if message == "bye":
+            sock.close(4000, "bye now")
+            return None
+        return message.upper()
+
+    def disconnect(self, sock: Any) -> None:
+        if self.gone is not None and not self.gone.done():
+            self.gone.set_result(sock.close_code)
+
+
+def websocket_tree(shouter: Shouter) -> Component:
+    from relays_websocket import WebSockets
+
+    return tree() + WebSockets("/ws", subprotocols=["chat"]) + shouter
+
+
+async def test_a_websocket_the_tree_does_not_switch_is_closed_before_accepting() -> None:
+    app = application(tree())
+    peer = Peer()
+    await peer.incoming.put({"type": "websocket.connect"})
+    await app(websocket_scope("/"), peer.receive, peer.send)
+    assert await peer.sent.get() == {"type": "websocket.close", "code": 1008}
+    await app.tree.__aexit__(None, None, None)
+
+
+async def test_relays_websocket_messages_go_through_asgi_messages() -> None:
+    shouter = Shouter()
+    shouter.gone = asyncio.get_running_loop().create_future()
+    app = application(websocket_tree(shouter))
+    peer = Peer()
+    await peer.incoming.put({"type": "websocket.connect"})
+    call = asyncio.ensure_future(app(websocket_scope("/ws"), peer.receive, peer.send))
+    accept = await peer.sent.get()
+    assert (accept["type"], accept["subprotocol"]) == ("websocket.accept", "chat")
+    await peer.incoming.put({"type": "websocket.receive", "text": "hello"})
+    assert await peer.sent.get() == {"type": "websocket.send", "text": "HELLO"}
+    await peer.incoming.put({"type": "websocket.receive", "bytes": b"abc"})
+    assert await peer.sent.get() == {"type": "websocket.send", "bytes": b"ABC"}
+    await peer.incoming.put({"type": "websocket.disconnect", "code": 1001})
+    await call
+    assert await shouter.gone == 1001
+    await app.tree.__aexit__(None, None, None)
+
+
+async def test_a_relays_websocket_that_closes_is_a_websocket_close() -> None:
+    shouter = Shouter()
+    shouter.gone = asyncio.get_running_loop().create_future()
+    app = application(websocket_tree(shouter))
+    peer = Peer()
+    await peer.incoming.put({"type": "websocket.connect"})
+    call = asyncio.ensure_future(app(websocket_scope("/ws"), peer.receive, peer.send))
+    assert (await peer.sent.get())["type"] == "websocket.accept"
+    await peer.incoming.put({"type": "websocket.receive", "text": "bye"})
+    closed = await peer.sent.get()
+    assert closed == {"type": "websocket.close", "code": 4000, "reason": "bye now"}
+    await call  # the app's call ends with the close
+    assert await shouter.gone == 4000
+    await app.tree.__aexit__(None, None, None)
 
 
 def test_only_a_root_can_be_an_application() -> None:

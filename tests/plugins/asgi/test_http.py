@@ -76,7 +76,7 @@ async def test_the_http_scope_is_complete() -> None:
     # Streamed by relays-http as it arrives: chunks with more_body, then the end.
     assert scope["more_body"][-1] is False
     assert all(scope["more_body"][:-1])
-    assert scope["extensions"] == {}
+    assert scope["extensions"] == {"http.response.trailers": {}}
 
 
 class Site(Component):
@@ -431,3 +431,103 @@ async def test_buffered_bodies_come_whole_when_streaming_is_off() -> None:
     async with server:
         _, _, body = await Client(transport).post("/", body=b"whole")
     assert json.loads(body)["more_body"] == [False]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    ],
+)
+async def test_a_request_without_a_body_is_one_empty_http_request(head: bytes) -> None:
+    # Not streamed (nothing to stream): one message, as a buffered body would be.
+    server, transport = memory_server(Asgi(echo_scope))
+    async with server:
+        [(status, _, body)] = await Client(transport).exchange(head)
+    assert status == 200
+    assert (json.loads(body)["body"], json.loads(body)["more_body"]) == ("", [False])
+
+
+async def test_apps_answering_at_once_and_later_are_each_answered_in_order() -> None:
+    # The app starts in the dispatch's turn; its answer is taken at once when it is
+    # already there, else waited for: both paths, pipelined on one connection.
+    gate = asyncio.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/later":
+            await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    server, transport = memory_server(Asgi(app))
+    async with server:
+        client = Client(transport)
+        client.send(b"GET /now HTTP/1.1\r\nHost: t\r\n\r\nGET /later HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = await client.response()
+        gate.set()
+        second = await client.response()
+    assert [first.body, second.body] == [b"/now", b"/later"]
+
+
+async def trailing(scope: Scope, receive: Any, send: Any) -> None:
+    """Announces trailers, sends its body, then its trailers in two messages."""
+    if scope["type"] != "http":
+        return
+    assert "http.response.trailers" in scope["extensions"]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"trailer", b"x-checksum, x-count")],
+            "trailers": True,
+        }
+    )
+    if scope["path"] == "/streamed":
+        await send({"type": "http.response.body", "body": b"one,", "more_body": True})
+    await send({"type": "http.response.body", "body": b"two"})
+    await send(
+        {
+            "type": "http.response.trailers",
+            "headers": [(b"x-checksum", b"abc")],
+            "more_trailers": True,
+        }
+    )
+    await send({"type": "http.response.trailers", "headers": [(b"x-count", b"2")]})
+
+
+@pytest.mark.parametrize("path", ["/", "/streamed"])
+async def test_response_trailers_go_out_after_the_body(path: str) -> None:
+    server, transport = memory_server(Asgi(trailing))
+    async with server:
+        client = Client(transport)
+        response = await client.get(path, headers={"TE": "trailers"})
+        assert response.status == 200
+        assert response.headers["trailer"] == "x-checksum, x-count"
+        assert response.body == (b"one,two" if path == "/streamed" else b"two")
+        assert response.trailers.allitems() == [("x-checksum", "abc"), ("x-count", "2")]
+        # Without TE: trailers the client is not sent them; the response is whole.
+        plain = await client.get(path)
+        assert plain.body == response.body
+        assert plain.trailers.allitems() == []
+
+
+async def test_trailers_the_app_did_not_announce_are_its_mistake(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def unannounced(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        await send({"type": "http.response.trailers", "headers": [(b"x-a", b"1")]})
+
+    server, transport = memory_server(Asgi(unannounced))
+    async with server:
+        client = Client(transport)
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\nTE: trailers\r\n\r\n")
+        data = await client.wait_closed()
+    assert not data.endswith(b"0\r\n\r\n")  # cut short, never a body that looks whole
+    assert "'trailers': True" in caplog.text

@@ -131,3 +131,30 @@ def test_the_relays_site_under_an_asgi_server(server: str) -> None:
         assert missing.value.code == 404
         with xmlrpc.client.ServerProxy(url + "RPC2") as proxy:
             assert proxy.math.add(2, 3) == 5
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
+def test_relays_websockets_under_an_asgi_server(server: str) -> None:
+    from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+    from websockets.sync.client import connect
+
+    with running(server) as url:
+        address = url.replace("http://", "ws://")
+        with connect(address + "echo", subprotocols=["echo"], open_timeout=TIMEOUT) as sock:  # type: ignore[list-item]
+            assert sock.subprotocol == "echo"
+            sock.send("hello")
+            assert sock.recv(timeout=TIMEOUT) == "hello"
+            sock.send(b"\x00\x01")
+            assert sock.recv(timeout=TIMEOUT) == b"\x00\x01"
+            sock.send("x" * 100_000)
+            assert sock.recv(timeout=TIMEOUT) == "x" * 100_000
+        assert sock.close_code == 1000
+        # Not a WebSocket of the tree's: refused at the handshake.
+        with pytest.raises(InvalidStatus) as refused:
+            connect(address + "hello", open_timeout=TIMEOUT)
+        assert refused.value.response.status_code == 403
+        with connect(address + "echo", open_timeout=TIMEOUT) as sock:
+            sock.send("still serving")
+            assert sock.recv(timeout=TIMEOUT) == "still serving"
+        with pytest.raises(ConnectionClosedOK):
+            sock.recv(timeout=TIMEOUT)

@@ -53,6 +53,17 @@ def test_headers_are_case_insensitive_and_multi_valued() -> None:
     assert request.url == "http://h:1/"
 
 
+def test_raw_headers_are_the_received_pairs_with_changes_made_through_headers() -> None:
+    request = make(headers=[(b"host", b"h:1"), (b"x-tag", b"a"), (b"x-tag", b"b")])
+    raw = request.raw_headers
+    assert raw == [(b"host", b"h:1"), (b"x-tag", b"a"), (b"x-tag", b"b")]
+    raw.clear()  # a copy: the request keeps its fields
+    assert request.header(b"x-tag") == b"a"
+    request.headers["X-Tag"] = "c"
+    request.headers.add("X-New", "\xe9")
+    assert request.raw_headers == [(b"host", b"h:1"), (b"x-tag", b"c"), (b"x-new", b"\xe9")]
+
+
 def test_host_falls_back_to_the_local_address() -> None:
     assert make(local=("::1", 80)).host == "[::1]:80"
     assert make(local=("127.0.0.1", 8000), scheme="https").url == "https://127.0.0.1:8000/"

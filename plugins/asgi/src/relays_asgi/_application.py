@@ -26,9 +26,11 @@ connection runs it:
    handed to the server, while something listens for it, so access logs see every
    request.
 
-WebSocket scopes are refused (``websocket.close`` before accepting: the client sees
-a 403): relays-websocket speaks its frames on a connection of its own, which an ASGI
-server does not hand over.
+A ``websocket`` scope is a handshake ``request`` like any other: when the tree
+answers it by switching to WebSocket (relays-websocket's ``WebSockets``, or a
+controller's ``upgrade``), the app accepts and the relays WebSocket talks through
+ASGI messages (see :mod:`relays_asgi._tree_websocket`); any other answer closes it
+before accepting, which the client sees as a 403.
 """
 
 from __future__ import annotations
@@ -57,9 +59,12 @@ from relays_http import (
     Response,
     ResponseEvent,
     ServiceUnavailable,
+    SwitchProtocols,
+    response_fields,
 )
 
 from ._shape import Receive, Scope, Send
+from ._tree_websocket import handshake_headers, serve_switch
 
 __all__ = ["RelaysApplication", "application"]
 
@@ -121,7 +126,7 @@ class RelaysApplication:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1003})
+            await self._websocket(scope, receive, send)
         else:
             raise ValueError(f"a relays application serves http and lifespan scopes, not {kind!r}")
 
@@ -156,6 +161,43 @@ class RelaysApplication:
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    # -- websocket -------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connect = await receive()
+        if connect["type"] != "websocket.connect":
+            return
+        await self._ensure_running()
+        target = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        client, server = scope.get("client"), scope.get("server")
+        request = Request(
+            "GET",
+            target.decode("latin-1"),
+            http_version=scope.get("http_version", "1.1"),
+            headers=handshake_headers(scope),
+            remote=tuple(client) if client else None,
+            local=tuple(server) if server else None,
+            scheme="https" if scope.get("scheme") == "wss" else "http",
+            limits=self.limits,
+        )
+        try:
+            result, failed = await self._answer(request, Response())
+            if isinstance(result, Response):
+                result = result.body
+            if (
+                not failed
+                and isinstance(result, SwitchProtocols)
+                and str(result.protocol).lower() == "websocket"
+            ):
+                await serve_switch(result, request, receive, send)
+            else:
+                # Not a WebSocket of the tree's (a refusal, a page, nothing): a 403.
+                await send({"type": "websocket.close", "code": 1008})
+        finally:
+            request.close()
 
     # -- http ------------------------------------------------------------------------
 
@@ -406,17 +448,11 @@ async def _close(body: Any) -> None:
 
 
 def _fields(response: Response, content_type: str | None) -> list[tuple[bytes, bytes]]:
-    fields: list[tuple[bytes, bytes]] = []
-    has_type = False
-    for name, value in response.headers.allitems():
-        if name.lower() == "content-type":
-            has_type = True
-        fields.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    if content_type is not None and not has_type:
-        fields.append((b"content-type", content_type.encode("latin-1")))
-    for cookie in response.cookies.values():
-        fields.append((b"set-cookie", cookie.render().encode("latin-1")))
-    return fields
+    """The response's fields as ASGI wants them: lower-case names, bytes."""
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response_fields(response, content_type)
+    ]
 
 
 def _start(response: Response, fields: list[tuple[bytes, bytes]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from relays import BaseComponent, Event, Priority, findtype, handler
@@ -61,6 +62,9 @@ logger = logging.getLogger("relays.asgi")
 #: The exit status of ``run()`` (so of ``relays serve``) when the app's startup failed,
 #: as uvicorn's.
 EXIT_STARTUP_FAILED = 3
+
+#: Whether the app's tasks start eagerly (``Task(..., eager_start=True)``, Python 3.12+).
+EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 class Asgi(BaseComponent):
@@ -109,6 +113,8 @@ class Asgi(BaseComponent):
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Requests whose app :meth:`_start_request` started, for :meth:`_on_request`.
+        self._begun: dict[Request, tuple[HttpCycle, asyncio.Task[None]]] = {}
 
     def __repr__(self) -> str:
         return f"<Asgi {self.app!r} at {self.path or '/'}>"
@@ -117,6 +123,16 @@ class Asgi(BaseComponent):
         """Whether a request for *path* is this app's (the mount path or below it)."""
         mount = self.path
         return not mount or path == mount or path.startswith(mount + "/")
+
+    def _streams_body(self, request: Request) -> bool:
+        """The stream rule: requests of ours that have a body (a request without one
+        is dispatched as usual, which costs the server less than an empty stream)."""
+        if not self.serves(request.path):
+            return False
+        length = request.header(b"content-length")
+        if length is not None:
+            return length != b"0"
+        return request.header(b"transfer-encoding") is not None
 
     # -- lifespan ----------------------------------------------------------------------
 
@@ -132,7 +148,7 @@ class Asgi(BaseComponent):
         if self.stream_request_bodies:
             for server in findtype(self.root, HTTP, all=True):
                 # Bodies under our path reach the app chunk by chunk, as it reads them.
-                server.stream_bodies(self.path or "/")
+                server.stream_bodies(self._streams_body)
         ready = self._readiness()
         try:
             await self._lifespan.startup(self.limits.startup_timeout)
@@ -159,6 +175,26 @@ class Asgi(BaseComponent):
     # -- requests ----------------------------------------------------------------------
 
     @handler("request", priority=Priority.DISPATCH)
+    def _start_request(self, request: Request, response: Response) -> None:
+        """Start the app for *request* in this dispatch's turn; :meth:`_on_request`,
+        the next handler, waits for its answer.
+
+        Why two handlers: a plain handler runs now, where an async one's first step
+        runs on a later loop turn before Python 3.12. Started here, the app's task
+        (eager on 3.12+) runs before the answering handler's first step, which finds
+        a response that needed no more than that waiting for it: two loop turns per
+        request on 3.11 instead of four, one on 3.12+.
+        """
+        if not self.serves(request.path):
+            return
+        ready = self._ready
+        if ready is None or not ready.done() or not ready.result():
+            return  # lifespan: the answering handler waits for startup first
+        if is_websocket_request(request):
+            return
+        self._begun[request] = self._begin(request)
+
+    @handler("request", priority=Priority.DISPATCH)
     @shielded  # a client that goes away is the app's http.disconnect, not a cancellation
     async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         # The kernel runs an async handler's first step in its turn (eagerly on 3.12+,
@@ -167,28 +203,25 @@ class Asgi(BaseComponent):
         if not self.serves(request.path):
             return None
         event.stop()
-        ready = self._readiness()
-        if not ready.done():
-            await ready
-        if not ready.result():
-            return ServiceUnavailable()
-        if is_websocket_request(request):
-            return await self._serve_websocket(request)
-        zerocopy = request.sock is not None and supports_sendfile(request.sock)
-        cycle = HttpCycle(request, self.limits.buffered_chunks, zerocopy=zerocopy)
-        scope = http_scope(
-            request,
-            self.path,
-            state=self._lifespan.state,
-            extensions={"http.response.zerocopysend": {}} if zerocopy else None,
-        )
-        task = self._start(scope, cycle)
+        begun = self._begun.pop(request, None)
+        if begun is None:
+            ready = self._readiness()
+            if not ready.done():
+                await ready
+            if not ready.result():
+                return ServiceUnavailable()
+            if is_websocket_request(request):
+                return await self._serve_websocket(request)
+            begun = self._begin(request)
+        cycle, task = begun
+        if cycle.head.done():
+            return self._answer(cycle, request, response)  # (no timer needed)
         timeout = self.limits.response_start_timeout
         timer = None
         if timeout is not None:
             timer = asyncio.get_running_loop().call_later(timeout, cycle.time_out)
         try:
-            head = await cycle.head
+            await cycle.head
         except TimedOut:
             logger.error(
                 "the ASGI app did not start its response to %s %s within %s s"
@@ -209,6 +242,31 @@ class Asgi(BaseComponent):
         finally:
             if timer is not None:
                 timer.cancel()
+        return self._answer(cycle, request, response)
+
+    def _begin(self, request: Request) -> tuple[HttpCycle, asyncio.Task[None]]:
+        """Start the app's task for the HTTP *request*: its cycle and task."""
+        sock = request.sock
+        zerocopy = sock is not None and supports_sendfile(sock)
+        cycle = HttpCycle(request, self.limits.buffered_chunks, zerocopy=zerocopy)
+        scope = http_scope(
+            request,
+            self.path,
+            state=self._lifespan.state,
+            extensions=(
+                {"http.response.trailers": {}, "http.response.zerocopysend": {}}
+                if zerocopy
+                else {"http.response.trailers": {}}
+            ),
+        )
+        return cycle, self._start(scope, cycle)
+
+    def _answer(self, cycle: HttpCycle, request: Request, response: Response) -> Any:
+        """relays-http's answer for the app's response head (the head has come)."""
+        try:
+            head = cycle.head.result()
+        except AppFailed:
+            return InternalServerError()
         response.status = head.status
         fields, length = answer_fields(head)
         headers = response.headers
@@ -267,8 +325,23 @@ class Asgi(BaseComponent):
     def _start(
         self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle
     ) -> asyncio.Task[None]:
-        """Run the app for one request in a task of its own, kept until it ends."""
-        task = asyncio.get_running_loop().create_task(self._run(scope, cycle))
+        """Run the app for one request in a task of its own, kept until it ends.
+
+        On Python 3.12+ the task starts eagerly: the app runs now, up to its first
+        real suspension, and a response it sends at once is there when this returns.
+        """
+        loop = asyncio.get_running_loop()
+        if EAGER_TASKS:
+            # (mypy checks against 3.11, which has no ``eager_start``.)
+            task: asyncio.Task[None] = asyncio.Task(
+                self._run(scope, cycle),
+                loop=loop,
+                eager_start=True,  # type: ignore[call-arg, unused-ignore]
+            )
+            if task.done():
+                return task
+        else:
+            task = loop.create_task(self._run(scope, cycle))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

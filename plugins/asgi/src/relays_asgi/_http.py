@@ -15,6 +15,11 @@ future, which settles with the first of:
 The head goes out with the first body message, never with ``http.response.start``
 alone, so a failure between the two is still a clean 500.
 
+Trailers. When ``http.response.start`` announced ``trailers``, the response is a
+stream even if its body came in one message: the ``http.response.trailers``
+messages that follow end it, their fields yielded last as a relays-http
+:class:`~relays_http.Trailers` (which goes out only to clients that take them).
+
 Backpressure. relays-http awaits the transport's ``drain`` after writing each chunk
 before it asks the iterator for the next one, and ``send`` waits while
 ``buffered_chunks`` chunks are waiting: a slow client slows the app.
@@ -47,7 +52,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from relays_http import ClientDisconnected as HTTPClientDisconnected
-from relays_http import FileRegion, HTTPError, Request
+from relays_http import FileRegion, HTTPError, Request, Trailers
 
 from ._errors import AsgiProtocolError, ClientDisconnected
 
@@ -70,14 +75,13 @@ HOP_BY_HOP = frozenset(
         "proxy-authenticate",
         "proxy-authorization",
         "te",
-        "trailer",
         "trailers",
         "transfer-encoding",
         "upgrade",
     )
 )
 
-_START, _BODY, _DONE = "start", "body", "done"
+_START, _BODY, _TRAILERS, _DONE = "start", "body", "trailers", "done"
 
 
 class Head:
@@ -106,6 +110,9 @@ class ResponseMessages:
         self.state = _START
         #: Whether ``http.response.zerocopysend`` was offered (scope's extensions).
         self.zerocopy = zerocopy
+        #: Whether the app's ``http.response.start`` announced trailers: its last
+        #: body message is then followed by ``http.response.trailers`` ones.
+        self.trailers = False
 
     @property
     def complete(self) -> bool:
@@ -134,8 +141,20 @@ class ResponseMessages:
                     f"'http.response.start' needs an int 'status' from 100 to 599, not {status!r}"
                 )
             headers = _headers(message.get("headers", ()))
+            self.trailers = bool(message.get("trailers", False))
             self.state = _BODY
             return ("start", status, headers)
+        if kind == "http.response.trailers":
+            if self.state != _TRAILERS:
+                raise AsgiProtocolError(
+                    "the app sent 'http.response.trailers' before its last body message, or"
+                    " without 'trailers': True in 'http.response.start'"
+                )
+            fields = _headers(message.get("headers", ()), kind)
+            more = bool(message.get("more_trailers", False))
+            if not more:
+                self.state = _DONE
+            return ("trailers", fields, more)
         if kind == "http.response.body":
             if self.state != _BODY:
                 raise AsgiProtocolError(
@@ -148,7 +167,7 @@ class ResponseMessages:
                 )
             more = bool(message.get("more_body", False))
             if not more:
-                self.state = _DONE
+                self.state = _TRAILERS if self.trailers else _DONE
             return ("body", bytes(body), more)
         if kind == "http.response.zerocopysend" and self.zerocopy:
             if self.state != _BODY:
@@ -158,7 +177,7 @@ class ResponseMessages:
             region = _region(message)
             more = bool(message.get("more_body", False))
             if not more:
-                self.state = _DONE
+                self.state = _TRAILERS if self.trailers else _DONE
             return ("file", region, more)
         raise AsgiProtocolError(
             f"an HTTP app sends 'http.response.start' and 'http.response.body' messages,"
@@ -186,12 +205,12 @@ def _region(message: dict[str, Any]) -> FileRegion:
         ) from None
 
 
-def _headers(fields: Any) -> list[tuple[bytes, bytes]]:
+def _headers(fields: Any, kind: str = "http.response.start") -> list[tuple[bytes, bytes]]:
     try:
         pairs = [(bytes(name), bytes(value)) for name, value in fields]
     except (TypeError, ValueError):
         raise AsgiProtocolError(
-            "'http.response.start' needs 'headers' as an iterable of [name, value] pairs of"
+            f"{kind!r} needs 'headers' as an iterable of [name, value] pairs of"
             f" bytes, not {fields!r}"
         ) from None
     return pairs
@@ -212,7 +231,8 @@ class HttpCycle:
         self._watcher: asyncio.Future[None] | None = None
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
-        self._chunks: deque[bytes | FileRegion] = deque()
+        self._chunks: deque[bytes | FileRegion | Trailers] = deque()
+        self._trailer_fields: list[tuple[bytes, bytes]] = []
         # A file region is the app's file until it was written: send() waits for this.
         self._region_written: asyncio.Future[None] | None = None
         self._streaming = False
@@ -292,7 +312,19 @@ class HttpCycle:
         if taken[0] == "file":
             await self._send_region(taken[1], taken[2])
             return
+        if taken[0] == "trailers":
+            if not self.head.done():  # an empty body: the head goes out now
+                self._streaming = True
+                self.head.set_result(Head(self._status, self._headers, b"", whole=False))
+            self._trailer_fields += taken[1]
+            if not taken[2]:
+                self._chunks.append(Trailers(self._trailer_fields))
+                self._ended = True
+                self._more.set()
+            return
         _, body, more = taken
+        if self.messages.trailers:
+            more = True  # streamed (chunked, to carry them): the trailers end it
         if not self._streaming:
             if more and not body:
                 return  # nothing to send yet: the head waits for bytes or the end
@@ -320,7 +352,7 @@ class HttpCycle:
             self.head.set_result(Head(self._status, self._headers, b"", whole=False))
         written = self._region_written = asyncio.get_running_loop().create_future()
         self._chunks.append(region)
-        if not more:
+        if not more and not self.messages.trailers:
             self._ended = True
         self._more.set()
         await written
@@ -373,7 +405,7 @@ class HttpCycle:
 
     # -- relays-http's side ------------------------------------------------------------
 
-    async def stream(self, first: bytes) -> AsyncIterator[bytes | FileRegion]:
+    async def stream(self, first: bytes) -> AsyncIterator[bytes | FileRegion | Trailers]:
         """The body after the first chunk, as the app sends it; ends with the response."""
         try:
             if first:

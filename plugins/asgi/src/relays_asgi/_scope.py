@@ -44,10 +44,6 @@ def http_scope(
     extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``http`` scope of *request*, for an app mounted at *root_path* (``""``: ``/``)."""
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in request.headers.allitems()
-    ]
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": ASGI_VERSION, "spec_version": HTTP_SPEC_VERSION},
@@ -58,7 +54,7 @@ def http_scope(
         "raw_path": request.raw_path.encode("latin-1"),
         "query_string": request.query_string.encode("latin-1"),
         "root_path": root_path,
-        "headers": headers,
+        "headers": request.raw_headers,
         "client": _address(request.remote),
         "server": _address(request.local),
         "extensions": extensions if extensions is not None else {},

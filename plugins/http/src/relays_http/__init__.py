@@ -67,9 +67,11 @@ from ._negotiation import Preference, best_media_type, choose_encoding, parse_pr
 from ._proxy import TrustedProxies
 from ._request import Request
 from ._response import Response
+from ._response_fields import response_fields
 from ._server import HTTP
 from ._servers import BaseServer, BindError, Server
 from ._sse import ServerSentEvent, event_stream, last_event_id
+from ._streaming import Trailers
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
@@ -141,6 +143,7 @@ __all__ = [
     "ServerSentEvent",
     "ServiceUnavailable",
     "SwitchProtocols",
+    "Trailers",
     "TrustedProxies",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -166,6 +169,7 @@ __all__ = [
     "parse_authorization",
     "parse_etags",
     "parse_preferences",
+    "response_fields",
     "safe_filename",
     "shielded",
 ]

@@ -365,6 +365,22 @@ class Request:
             headers = self._headers = Headers._from_received(self._raw_headers)
         return headers
 
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The header fields as ``(lower-case name, value)`` bytes pairs, in order.
+
+        What gateways hand on (an ASGI scope's ``headers``) without making
+        :attr:`headers` first; a change made through :attr:`headers` is included.
+        A new list each time: changing it changes nothing.
+        """
+        headers = self._headers
+        if headers is None:
+            return list(self._raw_headers)
+        return [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.allitems()
+        ]
+
     def header(self, name: bytes) -> bytes | None:
         """The first raw value of field *name* (lower-case bytes): fast, no decoding."""
         for field_name, value in self._raw_headers:

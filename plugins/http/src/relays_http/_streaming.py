@@ -20,6 +20,13 @@ Bytes sent. While something listens for ``response``, each chunk's length (a
 region's count) is counted for the connection, and becomes
 ``Response.bytes_sent``; otherwise nothing is counted.
 
+Trailers. A body may yield a :class:`Trailers` last: its fields go out in the
+chunked body's trailer section, after the last chunk, when the client said it
+takes them (``TE: trailers``, RFC 9110 10.1.4) and the body is chunked; otherwise
+they are dropped (a Content-Length or HTTP/1.0 body, a HEAD response cannot carry
+them, and a client that did not ask may not keep them). Declare their names in
+the response's ``Trailer`` field, which goes out with the head.
+
 Endings. When the body is exhausted the end of the message goes out and the
 connection starts the next cycle. A client that went away (``drain``
 or ``sendfile`` raised ``ConnectionError``: :class:`ClientGone`) is an aborted
@@ -34,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _protocol as protocol
@@ -43,7 +50,7 @@ from ._files import FileRegion, write_region
 if TYPE_CHECKING:
     from relays.transports import Connection
 
-__all__ = ["ClientGone", "aclose_iterator", "close_iterator", "stream_body"]
+__all__ = ["ClientGone", "Trailers", "aclose_iterator", "close_iterator", "stream_body"]
 
 logger = logging.getLogger("relays.http")
 
@@ -54,6 +61,40 @@ _END = protocol.EndOfMessage()
 YIELD_EVERY_BYTES = 64 * 1024
 #: ...or this many seconds, whichever comes first (other clients wait meanwhile).
 YIELD_EVERY_SECONDS = 0.001
+
+
+class Trailers:
+    """Trailer fields for a streamed response: the last thing its body yields.
+
+    ``yield Trailers({"Server-Timing": "total;dur=12"})`` after the last chunk; the
+    fields follow it in the chunked body's trailer section. They are sent only when
+    the client asked for trailers (``TE: trailers``) and the body is chunked, else
+    dropped; name them in the response's ``Trailer`` field first. A field the
+    framing owns (``Content-Length``, ``Transfer-Encoding``, ``Host``,
+    ``Connection``, ``Trailer``) or a value with CR or LF is the app's mistake: the
+    response is cut short and the error logged.
+    """
+
+    __slots__ = ("fields",)
+
+    def __init__(
+        self, fields: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+    ) -> None:
+        items = fields.items() if isinstance(fields, Mapping) else fields
+        #: The ``(name, value)`` pairs, in order.
+        self.fields: list[tuple[str | bytes, str | bytes]] = list(items)
+
+    def __repr__(self) -> str:
+        return f"Trailers({self.fields!r})"
+
+
+def accepts_trailers(request: object) -> bool:
+    """Whether *request* (a :class:`~relays_http.Request`) says ``TE: trailers``."""
+    header = getattr(request, "header", None)
+    value = header(b"te") if header is not None else None
+    if not value:
+        return False
+    return any(part.split(b";")[0].strip().lower() == b"trailers" for part in value.split(b","))
 
 
 class ClientGone(Exception):
@@ -98,8 +139,15 @@ async def stream_body(
     unyielded = 0
     yielded_at = clock()
 
+    trailers: Trailers | None = None
+
     async def send(chunk: Any) -> None:
-        nonlocal unyielded, yielded_at
+        nonlocal unyielded, yielded_at, trailers
+        if trailers is not None:
+            raise TypeError("a streamed body yielded something after its Trailers")
+        if type(chunk) is Trailers:
+            trailers = chunk
+            return
         if isinstance(chunk, FileRegion):
             await _send_region(core, sock, chunk, drain)
             size = chunk.count
@@ -127,7 +175,15 @@ async def stream_body(
                 await send(chunk)
                 if drain is None:
                     await asyncio.sleep(0)  # without backpressure: after every chunk
-        sock.write(core.send(_END))
+        end = _END
+        if (
+            trailers is not None
+            and trailers.fields
+            and core.sends_trailers
+            and accepts_trailers(request)
+        ):
+            end = protocol.EndOfMessage(trailers.fields)
+        sock.write(core.send(end))
     except ClientGone:
         # An aborted download: nothing to report, and nobody awaits this task,
         # so raising would only make asyncio log "exception never retrieved".

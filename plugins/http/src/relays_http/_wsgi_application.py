@@ -42,6 +42,7 @@ from ._errors import (
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
+from ._response_fields import response_fields
 from .events import RequestEvent, ResponseEvent
 
 __all__ = ["Application"]
@@ -250,7 +251,7 @@ class Application(BaseComponent):
         else:
             error = TypeError(f"a request handler returned {type(result).__name__}")
             return self._error_page(request, response, error, start_response, environ)
-        headers = _fields(response, content_type)
+        headers = response_fields(response, content_type)
         if isinstance(body, bytes):
             if response.status not in (204, 304):
                 headers.append(("content-length", str(len(body))))
@@ -285,7 +286,7 @@ class Application(BaseComponent):
         page.headers["x-content-type-options"] = "nosniff"
         if response._cookies and http_error.code < 500:
             page._cookies = response._cookies  # a login's cookie survives its Redirect
-        headers = _fields(page, None)
+        headers = response_fields(page)
         headers.append(("content-length", str(len(body))))
         start_response(_status(page), headers)
         if request is None:
@@ -350,17 +351,6 @@ def _status(response: Response) -> str:
         except ValueError:
             reason = "Unknown"
     return f"{response.status} {reason}"
-
-
-def _fields(response: Response, content_type: str | None) -> list[tuple[str, str]]:
-    headers = response._headers
-    fields = list(headers.allitems()) if headers is not None else []
-    if content_type is not None and (headers is None or "content-type" not in headers):
-        fields.append(("content-type", content_type))
-    if response._cookies:
-        for cookie in response._cookies.values():
-            fields.append(("set-cookie", cookie.render()))
-    return fields
 
 
 def _chunk_bytes(chunk: Any) -> bytes:

@@ -111,6 +111,7 @@ from ._state import State
 from ._writers import (
     SENT_IN_FULL,
     BodyWriter,
+    ChunkedWriter,
     build_informational_head,
     build_response_head,
     build_switching_head,
@@ -203,6 +204,11 @@ class Connection:
         :meth:`next_event` would say :data:`NEED_DATA` after the current message
         (a cheaper question than asking it)."""
         return bool(self._buffer) or self._eof
+
+    @property
+    def sends_trailers(self) -> bool:
+        """Whether the body being sent can carry trailer fields (it is chunked)."""
+        return type(self._writer) is ChunkedWriter
 
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
