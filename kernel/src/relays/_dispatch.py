@@ -383,8 +383,12 @@ class Hub(HandlerTable):
             if event.cancelled and not handlers:  # cancelled while queued
                 event.value._fail(EventCancelled(event))  # type: ignore[union-attr]
         else:
-            handlers = self.lookup(event.name, event.channels)
-            if not handlers and type(event) is ExceptionEvent and not self._failure_heard(event):
+            key = (event.name, event.channels)
+            handlers = self.lookup(*key)
+            if handlers or type(event) is not ExceptionEvent:
+                # (Its handlers may have outlived its plan in the bounded caches.)
+                return self._plans.get(key) or self._plans.remember(key, plan_of(handlers))
+            if not self._failure_heard(event):
                 log_unhandled(event)
         return plan_of(handlers)
 
