@@ -415,8 +415,9 @@ class HTTPConnection:
                     self.phase = HANDLING
                 else:
                     self.dispatch()
-                if not core.has_unparsed_input:  # next_event would say NEED_DATA: rest
-                    return
+                # On to next_event: NEED_DATA when nothing else was received, PAUSED
+                # when a pipelined request waits (asking the core first would cost a
+                # call more for the pipelined case than it saves for the other).
             elif event is _NEED_DATA:
                 if self.phase == BODY:  # from the head, then between two reads
                     self.deadline = self.context.deadlines.now() + self.context.limits.body_timeout
