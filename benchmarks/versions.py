@@ -18,8 +18,11 @@ then, from this tree::
 
 Benchmarks (``--benchmarks``, comma-separated): ``events`` (events/s of every row of
 ``events.py``, relays only), ``instructions`` (its instructions per event under valgrind:
-the figure that machine load cannot move), ``echo`` (``echo.py``, relays only) and ``http``
-(``http.py``, relays and relays-uvloop, keep-alive and close; needs wrk). A row is flagged
+the figure that machine load cannot move), ``http_dispatch`` (instructions per request
+of ``http_dispatch.py --instructions``: relays-http's server over the in-memory
+transport, pipelined and with ``Connection: close``), ``echo`` (``echo.py``, relays
+only) and ``http`` (``http.py``, relays and relays-uvloop, keep-alive and close; needs
+wrk). A row is flagged
 ``WORSE`` when the head is more than ``--tolerance`` (3%) behind the base on that figure.
 The script never fails on figures.
 """
@@ -49,6 +52,7 @@ HIGHER_IS_BETTER = {
     "req/s": True,
     "p99 ms": False,
     "us CPU/req": False,
+    "instr/req": False,
 }
 
 
@@ -92,6 +96,16 @@ def parse_http(output: str) -> Figures:
     return figures
 
 
+def parse_http_dispatch(output: str) -> Figures:
+    """Rows of ``http_dispatch.py --instructions``: instructions per request."""
+    figures: Figures = {}
+    for line in output.splitlines():
+        match = re.match(r"^(\w[\w ]*?)\s+([\d,]+) instructions/request", line)
+        if match:
+            figures[(match.group(1), "instr/req")] = number(match.group(2))
+    return figures
+
+
 #: name -> (arguments of the benchmark script, parser of its output)
 BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures]]] = {
     "events": (["events.py", "--relays-only", "--repeat", "3"], lambda o: parse_events(o, "ev/s")),
@@ -104,13 +118,16 @@ BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures]]] = {
         ["http.py", "--only", "relays,relays-uvloop", "--repeat", "1", "--seconds", "4"],
         parse_http,
     ),
+    # (-P: benchmarks/http.py would shadow the standard http package.)
+    "http_dispatch": (["-P", "http_dispatch.py", "--instructions"], parse_http_dispatch),
 }
 
 
 def run(python: Path, arguments: list[str]) -> str:
-    script, *rest = arguments
+    flags = [argument for argument in arguments[:1] if argument == "-P"]
+    script, *rest = arguments[len(flags) :]
     finished = subprocess.run(
-        [str(python), str(HERE / script), *rest],
+        [str(python), *flags, str(HERE / script), *rest],
         capture_output=True,
         text=True,
         cwd=HEAD_TREE,

@@ -957,3 +957,24 @@ async def test_a_dispatch_resumed_after_the_tree_detached_keeps_its_event_for_th
     manager._hub.attach(loop)
     await value
     assert log == ["first", "second"]
+
+
+@pytest.mark.parametrize("follow", ["nothing", "success", "notify"])
+async def test_done_callbacks_see_the_finished_value_whichever_path_finishes_it(
+    manager: Manager, follow: str
+) -> None:
+    """An event whose value has done-callbacks (``call``, relays-http's requests) is
+    finished by ``_drain``'s inlined copy when nothing else follows it, and by
+    ``_finished`` when something does (a ``_success`` event, ``notify``): both set the
+    result and run the callbacks once, in order, with the value done."""
+    Recorder([], label="a").register(manager)
+    Recorder([], label="b").register(manager)
+    seen: list[tuple[str, bool, Any]] = []
+    event = Ping()
+    event.success = follow == "success"
+    event.notify = follow == "notify"
+    value = manager.fire(event)
+    value.add_done_callback(lambda v: seen.append(("first", v.done, v.result)))
+    value.add_done_callback(lambda v: seen.append(("second", v.done, v.result)))
+    await drain(manager)
+    assert seen == [("first", True, ["a", "b"]), ("second", True, ["a", "b"])]

@@ -7,6 +7,7 @@ protocols and dispatchers come from plugins: see :mod:`relays.hookspecs`.
 
 # circuits names relays does not have (Manager, File, ...) raise an error naming the
 # replacement, rather than Python's bare "cannot import name" (PEP 562).
+from ._caches import BoundedCache
 from ._circuits import explain_missing_name as __getattr__  # noqa: F401 - used by Python
 from ._components import BaseComponent, Component
 from ._config import Config, Provided
@@ -51,6 +52,7 @@ __all__ = [
     "HANDLER_THREADS",
     "NOT_DELIVERED",
     "BaseComponent",
+    "BoundedCache",
     "Component",
     "Config",
     "Debugger",

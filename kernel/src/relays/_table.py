@@ -1,4 +1,4 @@
-"""The handler table of a component tree: which handlers run for an event, cached.
+r"""The handler table of a component tree: which handlers run for an event, cached.
 
 The handlers for ``(name, channels)`` are resolved once and cached; any change to the
 table clears the cache. A handler matches when its name is the event's (or ``"*"``)
@@ -14,6 +14,11 @@ channels, whether an event could be replaced by a plain call: it can when exactl
 handler would run and that handler is a plain function that does not take the event
 (or when none would run), and the class asks for nothing that needs the event object
 (``success``, ``failure``, ``complete``, a ``priority``).
+
+The three caches are :class:`~relays.BoundedCache`\ s of :data:`LOOKUP_CACHE_SIZE`
+entries: their keys hold the event's channels, which an application may make per
+connection or per request, so without a bound a long-running tree would keep every
+channel it ever fired on.
 """
 
 from __future__ import annotations
@@ -21,18 +26,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._caches import BoundedCache
+
 if TYPE_CHECKING:
     from ._components import BaseComponent
     from ._events import Event
     from ._handlers import Handler
 
-__all__ = ["NOBODY", "HandlerTable", "Plan", "plan_of"]
+__all__ = ["LOOKUP_CACHE_SIZE", "NOBODY", "HandlerTable", "Plan", "plan_of"]
 
 #: What :meth:`HandlerTable.sole` says when no handler would run at all.
 NOBODY: Any = object()
 
 #: What the dispatcher calls for each handler: (callback, how it takes the event, handler).
 Plan = tuple[tuple[Any, int, "Handler"], ...]
+
+#: What the handlers of an event depend on: its name and its channels.
+_Route = tuple[str, tuple[Any, ...]]
+
+#: Entries in each of a table's caches: distinct (event name, channels) pairs a tree
+#: fires on. Far more than an application's handlers make; past it, the cache is
+#: emptied and refilled as events come (see :class:`~relays.BoundedCache`).
+LOOKUP_CACHE_SIZE = 4096
 
 
 def plan_of(handlers: tuple[Handler, ...]) -> Plan:
@@ -45,11 +60,17 @@ class HandlerTable:
 
     def __init__(self) -> None:
         self.handlers: list[Handler] = []
-        self._cache: dict[tuple[str, tuple[Any, ...]], tuple[Handler, ...]] = {}
+        self._cache: BoundedCache[_Route, tuple[Handler, ...]] = BoundedCache(
+            LOOKUP_CACHE_SIZE, "handlers by (name, channels)"
+        )
         #: For cached entries: what to call (see :data:`Plan`).
-        self._plans: dict[tuple[str, tuple[Any, ...]], Plan] = {}
+        self._plans: BoundedCache[_Route, Plan] = BoundedCache(
+            LOOKUP_CACHE_SIZE, "plans by (name, channels)"
+        )
         #: :meth:`sole`, cached: the handler, NOBODY or None per (event class, channels).
-        self._sole: dict[tuple[type[Event], tuple[Any, ...]], Any] = {}
+        self._sole: BoundedCache[tuple[type[Event], tuple[Any, ...]], Any] = BoundedCache(
+            LOOKUP_CACHE_SIZE, "sole handler by (event class, channels)"
+        )
 
     def add_handlers(self, handlers: Iterable[Handler]) -> None:
         self.handlers.extend(handlers)
@@ -85,11 +106,11 @@ class HandlerTable:
         key = (name, channels)
         handlers = self._cache.get(key)
         if handlers is None:
-            handlers = self._cache[key] = self.resolve(name, channels)
+            handlers = self._cache.remember(key, self.resolve(name, channels))
             # An event nobody handles gets an empty plan too (finishing it is all
             # there is to do), except an error report: that one is logged.
             if handlers or name != "exception":
-                self._plans[key] = plan_of(handlers)
+                self._plans.remember(key, plan_of(handlers))
         return handlers
 
     def sole(self, kind: type[Event], channels: tuple[Any, ...]) -> Any:
@@ -98,8 +119,9 @@ class HandlerTable:
         would run; else None. Cached until the handler table changes.
         """
         key = (kind, channels)
-        if key in self._sole:
-            return self._sole[key]
+        known = self._sole.get(key, self)
+        if known is not self:  # (None is an answer: the table itself means unknown)
+            return known
         handlers = self.lookup(kind.name, channels)
         if kind.success or kind.failure or kind.complete or kind.priority:
             found = None  # the event object itself is needed afterwards
@@ -109,5 +131,4 @@ class HandlerTable:
             found = handlers[0]
         else:
             found = None
-        self._sole[key] = found
-        return found
+        return self._sole.remember(key, found)

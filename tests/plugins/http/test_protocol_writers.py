@@ -401,8 +401,8 @@ def test_content_length_lines_are_remembered_within_a_bound() -> None:
         out = connection.send_whole(Response(200), b"x" * length)
         assert b"\r\ncontent-length: %d\r\n" % length in out
         assert out.endswith(b"\r\n\r\n" + b"x" * length)
-    assert len(_writers._LENGTH_LINES) <= _writers._LENGTH_CACHE_SIZE
-    assert _writers._LENGTH_LINES.get(5) == b"content-length: 5\r\n"
+    assert len(_writers._LENGTH_LINES) <= _writers.LENGTH_LINE_CACHE_SIZE
+    assert _writers._LENGTH_LINES.get(1999) == b"content-length: 1999\r\n"
 
 
 @given(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 
@@ -174,12 +175,12 @@ class CountingConnection:
         return ("10.0.0.2", 8443)
 
 
-def test_a_received_request_asks_its_connection_only_when_asked() -> None:
-    """``remote``, ``local`` and ``scheme`` are read from the connection on first use
-    (once), so a transport may work them out lazily; they can still be set."""
+def test_a_request_asks_its_connection_only_when_asked() -> None:
+    """``remote``, ``local`` and ``scheme`` not given are read from the connection on
+    first use (once), so a transport may work them out lazily; they can still be set."""
     sock = CountingConnection()
     limits = Limits()
-    request = Request._received("GET", "/", "1.1", [], b"", sock, limits)  # type: ignore[arg-type]
+    request = Request("GET", "/", headers=[], sock=sock, limits=limits)  # type: ignore[arg-type]
     assert sock.asked == []
     assert request.url == "https://10.0.0.2:8443/"  # no Host: our own address
     assert request.local == ("10.0.0.2", 8443)
@@ -193,3 +194,35 @@ def test_a_received_request_asks_its_connection_only_when_asked() -> None:
     assert request.context == {"seen": True}
     made = Request("GET", "/", remote="peer", local="here", scheme="https")
     assert (made.remote, made.local, made.scheme, made.context) == ("peer", "here", "https", {})
+    alone = Request("GET", "/")  # made by hand, no connection: nothing to ask
+    assert (alone.remote, alone.local, alone.scheme, alone.url) == (
+        None,
+        None,
+        "http",
+        "http://localhost/",
+    )
+
+
+@pytest.mark.parametrize("body", [b"", b"data", io.BytesIO(b"spooled")])
+def test_the_servers_constructor_sets_every_slot_as_init_does(body: Any) -> None:
+    """``Request._received`` (the server's, kept for speed) and ``__init__`` make the
+    same request from the same arguments, slot by slot: a slot added to one and not the
+    other fails here."""
+    sock, limits = CountingConnection(), Limits()
+    headers = [(b"host", b"example.com")]
+    made = Request(
+        "POST",
+        "/a?b=1",
+        http_version="1.0",
+        headers=headers,
+        body=body,
+        sock=sock,  # type: ignore[arg-type]
+        limits=limits,
+        received_at=12.5,
+    )
+    received = Request._received("POST", "/a?b=1", "1.0", headers, body, sock, limits, 12.5)  # type: ignore[arg-type]
+    for slot in Request.__slots__:
+        assert getattr(received, slot) is getattr(made, slot) or (
+            getattr(received, slot) == getattr(made, slot)
+        ), slot
+    assert sock.asked == []

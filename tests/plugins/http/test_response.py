@@ -70,8 +70,8 @@ def test_setting_fields_on_empty_and_filled_headers() -> None:
     assert headers["CONTENT-TYPE"] == "text/html"
 
 
-def test_a_servers_blank_response_makes_headers_of_its_own_on_first_use() -> None:
-    first, second = Response._blank(), Response._blank()
+def test_a_blank_response_makes_headers_of_its_own_on_first_use() -> None:
+    first, second = Response(), Response()
     assert type(first.headers) is Headers
     assert first.headers == Headers()
     first.headers["Content-Type"] = "text/plain"

@@ -29,12 +29,17 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from relays import BaseComponent, Priority, handler
+from relays import BaseComponent, BoundedCache, Priority, handler
 
 from ._request import Request
 from ._response import Response
 
-__all__ = ["TrustedProxies", "parse_forwarded"]
+__all__ = ["TRUSTED_ADDRESS_CACHE_SIZE", "TrustedProxies", "parse_forwarded"]
+
+#: Peer addresses whose answer (trusted or not) a :class:`TrustedProxies` remembers:
+#: the proxies and the clients that come straight to the server; past it the cache is
+#: emptied and refilled (see :class:`relays.BoundedCache`).
+TRUSTED_ADDRESS_CACHE_SIZE = 4096
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -137,7 +142,9 @@ class TrustedProxies(BaseComponent):
         unknown = set(self.headers) - {"forwarded", "x-forwarded"}
         if unknown:
             raise ValueError(f"headers= takes 'forwarded' and 'x-forwarded', not {unknown}")
-        self._known: dict[str, bool] = {}
+        self._known: BoundedCache[str, bool] = BoundedCache(
+            TRUSTED_ADDRESS_CACHE_SIZE, "peer addresses -> trusted"
+        )
 
     def trusts(self, address: _Address | str) -> bool:
         """Whether *address* is one of the trusted proxies."""
@@ -148,9 +155,8 @@ class TrustedProxies(BaseComponent):
                 parsed = ipaddress.ip_address(address)
             except ValueError:
                 return False
-            known = any(parsed in network for network in self.networks)
-            if len(self._known) < 4096:
-                self._known[text] = known
+            trusted = any(parsed in network for network in self.networks)
+            known = self._known.remember(text, trusted)
         return known
 
     @handler("request", priority=Priority.PREPARE)

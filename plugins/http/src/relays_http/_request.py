@@ -36,13 +36,24 @@ if TYPE_CHECKING:
 __all__ = ["Request"]
 
 _EMPTY = b""
-#: ``remote`` and ``local`` not asked of the connection yet (None is a UNIX peer's).
-_UNKNOWN: Any = object()
+
+
+class _FromConnection:
+    """``remote`` or ``local`` not given: asked of the connection on first use (None is a
+    UNIX peer's address, so it cannot mean "not known yet")."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<asked of sock>"
+
+
+_ASK: Any = _FromConnection()
 #: Bytes read from a spooled body per step of :meth:`Request.stream` (off the loop).
 _READ_BLOCK = 64 * 1024
 #: ``Limits.spool_threshold``'s default, for a request made by hand without limits.
 _SPOOL = 1024 * 1024
-_new = object.__new__
+_new = object.__new__  # (see Request._received)
 
 
 class Request:
@@ -77,14 +88,6 @@ class Request:
         "sock",
     )
 
-    # Asked of the connection on first use in a received request (None until then):
-    # most handlers never look at them, and a transport may work them out only when
-    # asked.
-    _remote: Any
-    _local: Any
-    _scheme: str | None
-    _context: dict[str, Any] | None
-
     def __init__(
         self,
         method: str,
@@ -92,36 +95,47 @@ class Request:
         *,
         http_version: str = "1.1",
         headers: Headers | list[tuple[bytes, bytes]] | None = None,
-        body: bytes | IO[bytes] = b"",
+        body: bytes | bytearray | IO[bytes] = b"",
         sock: relays.transports.Connection | None = None,
-        remote: Any = None,
-        local: Any = None,
-        scheme: str = "http",
+        remote: Any = _ASK,
+        local: Any = _ASK,
+        scheme: str | None = None,
         limits: Limits | None = None,
+        received_at: float | None = None,
     ) -> None:
+        # The server makes its requests with _received, which sets the same slots.
         #: The method, case preserved: ``"GET"``.
         self.method = method
         self._target = target
         #: ``"1.1"`` or ``"1.0"``.
         self.http_version = http_version
-        if isinstance(headers, Headers):
-            self._headers: Headers | None = headers
-            self._raw_headers: list[tuple[bytes, bytes]] = []
-        else:
+        if type(headers) is list:  # the protocol's lower-cased byte pairs, decoded on use
+            self._headers: Headers | None = None
+            self._raw_headers: list[tuple[bytes, bytes]] = headers
+        elif headers is None:
             self._headers = None
-            self._raw_headers = headers or []
-        if isinstance(body, bytes | bytearray):
-            self._content: bytes | None = bytes(body)
+            self._raw_headers = []
+        else:
+            self._headers = headers  # type: ignore[assignment]
+            self._raw_headers = []
+        if type(body) is bytes:
+            self._content: bytes | None = body
             self._body: IO[bytes] | None = None
+        elif isinstance(body, bytearray):
+            self._content = bytes(body)
+            self._body = None
         else:
             self._content = None
-            self._body = body
+            self._body = body  # type: ignore[assignment]
         #: The connection handle (:class:`relays.transports.Connection`), or None.
         self.sock = sock
+        # remote, local and scheme are asked of *sock* on first use when not given:
+        # most handlers never look at them, and a transport may work them out only
+        # when asked.
         self._remote = remote
         self._local = local
         self._scheme = scheme
-        self._context = {}
+        self._context: dict[str, Any] | None = None  # made on first use
         #: The request's session, set by a sessions component (``relays-sessions``)
         #: before the handlers run; ``None`` when no such component serves this path.
         self.session: Any = None
@@ -129,7 +143,7 @@ class Request:
         #: (``asyncio.get_running_loop().time()``, monotonic seconds): so
         #: ``loop.time() - request.received_at`` is how long the request has taken,
         #: receiving its body included. ``None`` for a request made by hand.
-        self.received_at: float | None = None
+        self.received_at = received_at
         self._limits = limits
         self._route: str | None = None
         self._path: str | None = None
@@ -137,6 +151,7 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._form: FormData | None = None
         self._stream: BodyStream | None = None
+        # False, True (gone before anyone asked) or the Event made on first use.
         self._disconnected: asyncio.Event | bool = False
 
     @classmethod
@@ -149,10 +164,18 @@ class Request:
         body: bytes | IO[bytes],
         sock: relays.transports.Connection,
         limits: Limits,
-        received_at: float | None = None,
+        received_at: float,
     ) -> Request:
-        """What the server calls for every request: ``__init__`` without its checks."""
-        request = _new(cls)  # cheaper than cls.__new__(cls), which looks it up
+        """``Request(method, target, http_version=..., headers=..., ...)`` as the server
+        makes one per request, without the class call's machinery.
+
+        Kept because it is measured: calling the class with keywords goes through
+        ``type.__call__`` and a keyword dict, about 2,900 machine instructions more per
+        request, 3.4% of the pipelined row of ``benchmarks/http_dispatch.py
+        --instructions``. It sets every slot to what ``__init__`` sets for the same
+        arguments; ``test_request.py`` compares the two slot by slot.
+        """
+        request = _new(cls)
         request.method = method
         request._target = target
         request.http_version = http_version
@@ -165,8 +188,8 @@ class Request:
             request._content = None
             request._body = body  # type: ignore[assignment]
         request.sock = sock
-        request._remote = _UNKNOWN  # these four: asked on first use
-        request._local = _UNKNOWN
+        request._remote = _ASK
+        request._local = _ASK
         request._scheme = None
         request._context = None
         request.session = None
@@ -193,8 +216,9 @@ class Request:
     def remote(self) -> Any:
         """The peer's address: ``(host, port)`` for IP, a path or None for UNIX."""
         remote = self._remote
-        if remote is _UNKNOWN:  # received: ask the connection, once
-            remote = self._remote = self.sock.peer  # type: ignore[union-attr]
+        if remote is _ASK:  # not given: ask the connection, once
+            sock = self.sock
+            remote = self._remote = None if sock is None else sock.peer
         return remote
 
     @remote.setter
@@ -205,8 +229,9 @@ class Request:
     def local(self) -> Any:
         """Our own address for this connection."""
         local = self._local
-        if local is _UNKNOWN:
-            local = self._local = self.sock.local  # type: ignore[union-attr]
+        if local is _ASK:
+            sock = self.sock
+            local = self._local = None if sock is None else sock.local
         return local
 
     @local.setter
@@ -218,7 +243,8 @@ class Request:
         """``"http"`` or ``"https"``."""
         scheme = self._scheme
         if scheme is None:
-            scheme = self._scheme = "https" if self.sock.secure else "http"  # type: ignore[union-attr]
+            sock = self.sock
+            scheme = self._scheme = "https" if sock is not None and sock.secure else "http"
         return scheme
 
     @scheme.setter

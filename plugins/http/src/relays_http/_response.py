@@ -18,8 +18,6 @@ from ._headers import Headers, Pairs
 
 __all__ = ["Response"]
 
-_new = object.__new__
-
 
 class Response:
     """Status, headers, cookies and body of one response.
@@ -60,26 +58,12 @@ class Response:
         if content_type is not None:
             self.headers["content-type"] = content_type
 
-    @classmethod
-    def _blank(cls) -> Response:
-        """``Response()``, as the server makes one per request: without the checks."""
-        response = _new(cls)  # cheaper than cls.__new__(cls), which looks it up
-        response.body = None
-        response.status = 200
-        response.reason = ""
-        response.bytes_sent = None
-        response._headers = None
-        response._cookies = None
-        return response
-
     @property
     def headers(self) -> Headers:
         """The header fields the handler sets (Date, Server and framing are added)."""
         headers = self._headers
         if headers is None:
-            # Headers(), without its __init__ (nothing to add): most handlers set one.
-            headers = self._headers = _new(Headers)
-            headers._pairs = []
+            headers = self._headers = Headers()
         return headers
 
     @property

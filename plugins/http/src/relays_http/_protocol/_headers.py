@@ -6,7 +6,8 @@ of a request, so the checks are arranged to run in C over whole buffers:
 * :func:`check_head_bytes` finds bare CR, bare LF and control characters in a
   whole head with one ``bytes.translate`` and one ``bytes.count``;
 * field names are validated once per distinct spelling and then remembered in a
-  bounded cache, so the common names cost one dict lookup each;
+  :class:`relays.BoundedCache` (a plain data structure: no I/O comes with it), so
+  the common names cost one dict lookup each;
 * values need no per-field check beyond stripping whitespace, because the whole
   head was already checked.
 """
@@ -15,10 +16,13 @@ from __future__ import annotations
 
 import re
 
+from relays import BoundedCache
+
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Headers
 
 __all__ = [
+    "FIELD_NAME_CACHE_SIZE",
     "FRAMING_TRAILERS",
     "NAME_CACHE",
     "SPECIAL_REQUEST_FIELDS",
@@ -43,11 +47,18 @@ TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _CONTROLS = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
 TO_CR = bytes(0x0D if byte in _CONTROLS else byte for byte in range(256))
 
-# Validated field names -> lower-cased names. Bounded so that a client sending
-# random names cannot grow it; past the bound names are simply re-validated.
-NAME_CACHE: dict[bytes, bytes] = {}
-_SENT_NAME_CACHE: dict[bytes, bytes] = {}
-_NAME_CACHE_SIZE = 1024
+#: Distinct field-name spellings remembered as valid, per direction: a client's
+#: requests and an application's responses use a few dozen; random names from a
+#: hostile client only empty the cache now and then (see :class:`relays.BoundedCache`).
+FIELD_NAME_CACHE_SIZE = 1024
+#: Received field names known valid -> lower-cased.
+NAME_CACHE: BoundedCache[bytes, bytes] = BoundedCache(
+    FIELD_NAME_CACHE_SIZE, "received field names"
+)
+#: Sent field names (bytes) known valid -> lower-cased.
+_SENT_NAME_CACHE: BoundedCache[bytes, bytes] = BoundedCache(
+    FIELD_NAME_CACHE_SIZE, "sent field names"
+)
 
 #: Request fields the connection must look at while parsing the head.
 SPECIAL_REQUEST_FIELDS = frozenset(
@@ -103,10 +114,7 @@ def new_name(line: bytes, name: bytes, separator: bytes) -> bytes:
     """Validate a field name not seen before, remember it, return it lower-cased."""
     if not separator or TOKEN.fullmatch(name) is None:
         _refuse_name(line, name, separator)
-    lower = name.lower()
-    if len(NAME_CACHE) < _NAME_CACHE_SIZE:
-        NAME_CACHE[name] = lower
-    return lower
+    return NAME_CACHE.remember(name, name.lower())
 
 
 def parse_fields(
@@ -197,10 +205,7 @@ def check_sent_name(name: bytes) -> bytes:
         return lower
     if TOKEN.fullmatch(name) is None:
         raise LocalProtocolError(f"invalid header name {name!r}")
-    lower = name.lower()
-    if len(_SENT_NAME_CACHE) < _NAME_CACHE_SIZE:
-        _SENT_NAME_CACHE[name] = lower
-    return lower
+    return _SENT_NAME_CACHE.remember(name, name.lower())
 
 
 def check_sent_bytes(head: bytes, line_ends: int) -> None:

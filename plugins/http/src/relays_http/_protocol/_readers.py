@@ -58,7 +58,6 @@ _CHUNK_EXTENSIONS = re.compile(
     rb"(?:[ \t]*;[ \t]*[-!#$%&\'*+.^_`|~0-9A-Za-z]+"
     rb'(?:[ \t]*=[ \t]*(?:[-!#$%&\'*+.^_`|~0-9A-Za-z]+|"(?:[^"\\]|\\.)*"))?)*'
 )
-_new = object.__new__
 #: The end of every body without trailers (and of no body): one shared event, since
 #: events are values; a request costs one object less.
 END_OF_MESSAGE = EndOfMessage()
@@ -259,17 +258,9 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
             raise RemoteProtocolError("request body too large", status_code=413)
         if length:
             reader = ContentLengthReader(length)
-    # Request(method, target, ...) without its attrs __init__, which costs as much
-    # again as filling in the seven fields (every field is set, so nothing is missed).
-    request = _new(Request)
-    request.method = method
-    request.target = target
-    request.http_version = http_version
-    request.headers = headers
-    request.keep_alive = keep_alive
-    request.expects_continue = expects_continue
-    request.upgrade = offered
-    return request, reader
+    return Request(
+        method, target, http_version, headers, keep_alive, expects_continue, offered
+    ), reader
 
 
 class ContentLengthReader:

@@ -18,9 +18,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Protocol
 
+from relays import BoundedCache
+
 from ._errors import LocalProtocolError
 from ._events import HeadersInput, InformationalResponse, Response
 from ._headers import (
+    FIELD_NAME_CACHE_SIZE,
     FRAMING_TRAILERS,
     TO_CR,
     check_sent_bytes,
@@ -49,21 +52,34 @@ _CONTINUE = _STATUS_LINES[100] + b"\r\n"
 _FINAL_STATUS_LINES = {code: line for code, line in _STATUS_LINES.items() if code >= 200}
 #: Response fields the framing rules decide on; the application's are checked.
 _FRAMING_FIELDS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
-# Checked ``str`` header names -> (Latin-1 bytes, lower-cased bytes); bounded.
-_STR_NAMES: dict[str, tuple[bytes, bytes]] = {}
-_NAME_CACHE_SIZE = 1024
-# Checked ``rendered_fields`` values -> their number of lines; a few per second.
-_RENDERED_FIELDS: dict[bytes, int] = {}
-_RENDERED_CACHE_SIZE = 16
-# Field values (``str`` or ``bytes``, as the application gave them) known to hold no CR,
-# LF or control character -> their bytes: a response whose values are all here needs no
-# check of its whole head for header injection. Bounded in entries and in value size.
-_CLEAN_VALUES: dict[str | bytes, bytes] = {}
-_CLEAN_CACHE_SIZE = 1024
-_CLEAN_VALUE_SIZE = 128
-# Body lengths -> their ``content-length`` lines; bounded (the usual sizes come first).
-_LENGTH_LINES: dict[int, bytes] = {}
-_LENGTH_CACHE_SIZE = 1024
+#: Checked ``str`` header names -> (Latin-1 bytes, lower-cased bytes).
+_STR_NAMES: BoundedCache[str, tuple[bytes, bytes]] = BoundedCache(
+    FIELD_NAME_CACHE_SIZE, "sent field names (str)"
+)
+#: Distinct ``rendered_fields`` values remembered: the server's Date line makes a new
+#: one each second, so a few are live at a time.
+RENDERED_FIELDS_CACHE_SIZE = 16
+#: Checked ``rendered_fields`` values -> their number of lines.
+_RENDERED_FIELDS: BoundedCache[bytes, int] = BoundedCache(
+    RENDERED_FIELDS_CACHE_SIZE, "rendered field lines"
+)
+#: Distinct short field values remembered as clean (see :data:`_CLEAN_VALUES`).
+CLEAN_VALUE_CACHE_SIZE = 1024
+#: Longest value remembered as clean, in bytes: the usual content types, cache and
+#: cookie attributes fit; a long one is checked with the head, as any unknown value.
+CLEAN_VALUE_MAX_LENGTH = 128
+#: Field values (``str`` or ``bytes``, as the application gave them) known to hold no CR,
+#: LF or control character -> their bytes: a response whose values are all here needs no
+#: check of its whole head for header injection.
+_CLEAN_VALUES: BoundedCache[str | bytes, bytes] = BoundedCache(
+    CLEAN_VALUE_CACHE_SIZE, "clean field values"
+)
+#: Distinct body lengths whose ``content-length`` line is remembered.
+LENGTH_LINE_CACHE_SIZE = 1024
+#: Body lengths -> their ``content-length`` lines.
+_LENGTH_LINES: BoundedCache[int, bytes] = BoundedCache(
+    LENGTH_LINE_CACHE_SIZE, "content-length lines"
+)
 
 
 class BodyWriter(Protocol):
@@ -349,31 +365,21 @@ def _remember_clean(raw_value: object, value: bytes) -> bool:
     a short clean one is remembered in :data:`_CLEAN_VALUES` (bounded)."""
     if value.translate(TO_CR).count(b"\r"):
         return False
-    if (
-        len(value) <= _CLEAN_VALUE_SIZE
-        and len(_CLEAN_VALUES) < _CLEAN_CACHE_SIZE
-        and type(raw_value) in (str, bytes)
-    ):
-        _CLEAN_VALUES[raw_value] = value  # type: ignore[index]
+    if len(value) <= CLEAN_VALUE_MAX_LENGTH and type(raw_value) in (str, bytes):
+        _CLEAN_VALUES.remember(raw_value, value)  # type: ignore[arg-type]
     return True
 
 
 def _length_line(length: int) -> bytes:
     """The ``Content-Length`` line for *length*, remembered for the next responses of
     that size (formatting it costs more than a dict lookup; bounded)."""
-    line = b"content-length: %d\r\n" % length
-    if len(_LENGTH_LINES) < _LENGTH_CACHE_SIZE:
-        _LENGTH_LINES[length] = line
-    return line
+    return _LENGTH_LINES.remember(length, b"content-length: %d\r\n" % length)
 
 
 def _new_str_name(name: str) -> tuple[bytes, bytes]:
     """Encode and check a ``str`` header name not seen before; remember it."""
     encoded = to_bytes(name)
-    known = (encoded, check_sent_name(encoded))
-    if len(_STR_NAMES) < _NAME_CACHE_SIZE:
-        _STR_NAMES[name] = known
-    return known
+    return _STR_NAMES.remember(name, (encoded, check_sent_name(encoded)))
 
 
 def _check_rendered_fields(rendered: bytes) -> int:
@@ -391,10 +397,7 @@ def _check_rendered_fields(rendered: bytes) -> int:
         if check_sent_name(name) in _FRAMING_FIELDS:
             raise LocalProtocolError(f"{name!r} cannot be a rendered field: it is framing")
     check_sent_bytes(rendered, len(lines))
-    if len(_RENDERED_FIELDS) >= _RENDERED_CACHE_SIZE:
-        _RENDERED_FIELDS.clear()  # the Date in them changes every second
-    _RENDERED_FIELDS[rendered] = len(lines)
-    return len(lines)
+    return _RENDERED_FIELDS.remember(rendered, len(lines))
 
 
 def build_informational_head(response: InformationalResponse) -> bytes:
