@@ -85,6 +85,20 @@ ELSEWHERE = {
     ("docs/howto/deploy.rst", "$ kill -HUP 4242"): (
         "tests/plugins/http/test_supervisor.py::test_sighup_reloads_without_dropping_requests"
     ),
+    # relays serve with an access log, and the error log's lines: one server answers a request
+    # of each kind; times, ports, durations and counts are masked.
+    ("docs/howto/logging.rst", "$ relays serve myapp:App --access-log -"): (
+        "tests/docs/test_logging_howto.py::test_the_access_line_on_stdout"
+    ),
+    ("docs/howto/logging.rst", "ERROR relays.error: request handler failed"): (
+        "tests/docs/test_logging_howto.py::test_the_lines_on_stderr"
+    ),
+    ("docs/howto/logging.rst", "ERROR relays.error: RuntimeError raised"): (
+        "tests/docs/test_logging_howto.py::test_the_lines_on_stderr"
+    ),
+    ("docs/howto/logging.rst", "WARNING relays.error: bad request"): (
+        "tests/docs/test_logging_howto.py::test_the_lines_on_stderr"
+    ),
 }
 
 #: Directory trees shown as ``text`` blocks: (page, first line) -> where their top folders
@@ -102,7 +116,6 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 TO_CONVERT = {
     "docs/howto/controllers.rst": 6,
     "docs/howto/http-server.rst": 7,
-    "docs/howto/logging.rst": 4,
     "docs/howto/sessions.rst": 6,
     "docs/howto/static-files.rst": 5,
     "docs/reference/cli.rst": 5,
