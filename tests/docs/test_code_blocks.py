@@ -99,6 +99,13 @@ ELSEWHERE = {
     ("docs/howto/logging.rst", "WARNING relays.error: bad request"): (
         "tests/docs/test_logging_howto.py::test_the_lines_on_stderr"
     ),
+    # relays serve of a directory, and of an app with --static: run from examples/static/.
+    ("docs/howto/static-files.rst", "$ relays serve ./public"): (
+        "tests/docs/test_static_howto.py::test_a_directory_and_nothing_else"
+    ),
+    ("docs/howto/static-files.rst", "$ relays serve myapp:make_app"): (
+        "tests/docs/test_static_howto.py::test_an_app_and_its_assets"
+    ),
 }
 
 #: Directory trees shown as ``text`` blocks: (page, first line) -> where their top folders
@@ -117,7 +124,6 @@ TO_CONVERT = {
     "docs/howto/controllers.rst": 6,
     "docs/howto/http-server.rst": 7,
     "docs/howto/sessions.rst": 6,
-    "docs/howto/static-files.rst": 5,
     "docs/reference/cli.rst": 5,
 }
 

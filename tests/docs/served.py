@@ -1,0 +1,70 @@
+"""Replay a ``relays serve`` transcript of the docs: the page's command, on a free port.
+
+A how-to shows ``$ relays serve ...`` followed by the line the server prints once it
+listens. :func:`serve_as_shown` runs that command (with ``--bind`` on port 0, from the
+example's folder), yields the line it printed and its URL, and stops it by its process id
+on the way out. :func:`masked` hides what varies between runs (the port) so that the line
+can be compared with the page's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from docs_code_blocks import Block
+
+from relays_http.testing import RELAYS_COMMAND
+
+#: Seconds for the start and for the stop.
+WITHIN = 15
+#: The address in a ``--bind`` option, or in a URL, with its port.
+PORT = re.compile(r"(127\.0\.0\.1):\d+")
+
+
+def masked(text: str) -> str:
+    """*text* with every loopback port written ``PORT``."""
+    return PORT.sub(r"\1:PORT", text)
+
+
+@contextmanager
+def serve_as_shown(block: Block, cwd: Path) -> Iterator[tuple[str, str]]:
+    """Run the ``relays`` command of the console *block* from *cwd*, on a free port.
+
+    Yields the first line it printed (the serving line) and the URL in it. A SIGTERM
+    stops it on the way out, which must end it with status 0.
+    """
+    (command,) = block.commands()
+    program, *arguments = shlex.split(command)
+    assert program == "relays", command
+    if "--bind" in arguments:
+        arguments = [PORT.sub(r"\1:0", argument) for argument in arguments]
+    else:
+        arguments += ["--bind", "tcp://127.0.0.1:0"]
+    process = subprocess.Popen(
+        [*RELAYS_COMMAND, *arguments],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # printed once it listens
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert found, (line, process.communicate(timeout=WITHIN))
+        yield line, found[0]
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=WITHIN)
+        assert process.returncode == 0, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=WITHIN)
