@@ -18,29 +18,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from docs_code_blocks import Block
-
 from relays_http.testing import RELAYS_COMMAND
 
 #: Seconds for the start and for the stop.
 WITHIN = 15
 #: The address in a ``--bind`` option, or in a URL, with its port.
 PORT = re.compile(r"(127\.0\.0\.1):\d+")
+#: The supervisor's process id in its serving line.
+PID = re.compile(r"\(pid \d+;")
 
 
 def masked(text: str) -> str:
-    """*text* with every loopback port written ``PORT``."""
-    return PORT.sub(r"\1:PORT", text)
+    """*text* with every loopback port written ``PORT``, and a process id ``PID``."""
+    return PID.sub("(pid PID;", PORT.sub(r"\1:PORT", text))
 
 
 @contextmanager
-def serve_as_shown(block: Block, cwd: Path) -> Iterator[tuple[str, str]]:
-    """Run the ``relays`` command of the console *block* from *cwd*, on a free port.
+def serve_as_shown(
+    command: str, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
+    """Run the ``relays`` *command* of a page from *cwd*, on a free port.
 
     Yields the first line it printed (the serving line) and the URL in it. A SIGTERM
-    stops it on the way out, which must end it with status 0.
+    stops it on the way out, which must end it with status 0. *env* is added to the
+    environment.
     """
-    (command,) = block.commands()
     program, *arguments = shlex.split(command)
     assert program == "relays", command
     if "--bind" in arguments:
@@ -53,7 +55,7 @@ def serve_as_shown(block: Block, cwd: Path) -> Iterator[tuple[str, str]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert process.stdout is not None

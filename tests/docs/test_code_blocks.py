@@ -106,6 +106,10 @@ ELSEWHERE = {
     ("docs/howto/static-files.rst", "$ relays serve myapp:make_app"): (
         "tests/docs/test_static_howto.py::test_an_app_and_its_assets"
     ),
+    # The secret made by the export line, and relays serve with workers on one SQLite file.
+    ("docs/howto/sessions.rst", "$ export RELAYS_SESSION_SECRET="): (
+        "tests/docs/test_sessions_howto.py::test_the_transcript_with_workers"
+    ),
 }
 
 #: Directory trees shown as ``text`` blocks: (page, first line) -> where their top folders
@@ -123,7 +127,6 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 TO_CONVERT = {
     "docs/howto/controllers.rst": 6,
     "docs/howto/http-server.rst": 7,
-    "docs/howto/sessions.rst": 6,
     "docs/reference/cli.rst": 5,
 }
 

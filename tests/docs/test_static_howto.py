@@ -46,7 +46,7 @@ def fetch(url: str) -> tuple[int, Message, bytes]:
 
 def test_a_directory_and_nothing_else() -> None:
     block = transcript("relays serve ./public")
-    with serve_as_shown(block, FOLDER) as (line, url):
+    with serve_as_shown(block.commands()[0], FOLDER) as (line, url):
         assert masked(line) == masked(block.output_of(block.commands()[0]))
         assert fetch(url)[0] == 200
         assert fetch(url)[2] == (FOLDER / "public" / "index.html").read_bytes()
@@ -56,7 +56,7 @@ def test_a_directory_and_nothing_else() -> None:
 
 def test_an_app_and_its_assets() -> None:
     block = transcript("relays serve myapp:make_app")
-    with serve_as_shown(block, FOLDER) as (line, url):
+    with serve_as_shown(block.commands()[0], FOLDER) as (line, url):
         assert masked(line) == masked(block.output_of(block.commands()[0]))
         assert fetch(url + "assets/app.js")[2] == (FOLDER / "build" / "app.js").read_bytes()
         assert fetch(url)[2] == (FOLDER / "public" / "index.html").read_bytes()
