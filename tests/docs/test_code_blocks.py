@@ -125,7 +125,6 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 #: written in the page, TO BE CONVERTED to included, tested files (at most this many each,
 #: so no new one is added). Lower a number when you convert a block; drop the page at 0.
 TO_CONVERT = {
-    "docs/howto/controllers.rst": 6,
     "docs/howto/http-server.rst": 7,
     "docs/reference/cli.rst": 5,
 }
