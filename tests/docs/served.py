@@ -1,7 +1,7 @@
 """Replay a ``relays serve`` transcript of the docs: the page's command, on a free port.
 
 A how-to shows ``$ relays serve ...`` followed by the line the server prints once it
-listens. :func:`serve_as_shown` runs that command (with ``--bind`` on port 0, from the
+listens. :func:`serve_as_shown` runs that command (with ``--bind`` on port 0 of 127.0.0.1, from the
 example's folder), yields the line it printed and its URL, and stops it by its process id
 on the way out. :func:`masked` hides what varies between runs (the port) so that the line
 can be compared with the page's.
@@ -22,15 +22,16 @@ from relays_http.testing import RELAYS_COMMAND
 
 #: Seconds for the start and for the stop.
 WITHIN = 15
-#: The address in a ``--bind`` option, or in a URL, with its port.
-PORT = re.compile(r"(127\.0\.0\.1):\d+")
+#: A local address in a ``--bind`` option, or in a URL, with its port.
+ADDRESS = re.compile(r"(?:127\.0\.0\.1|0\.0\.0\.0):\d+")
 #: The supervisor's process id in its serving line.
 PID = re.compile(r"\(pid \d+;")
 
 
 def masked(text: str) -> str:
-    """*text* with every loopback port written ``PORT``, and a process id ``PID``."""
-    return PID.sub("(pid PID;", PORT.sub(r"\1:PORT", text))
+    """*text* with every local address and port written ``ADDRESS:PORT``, and a process id
+    ``PID``: the page shows port 8000 where the test serves on a free one."""
+    return PID.sub("(pid PID;", ADDRESS.sub("ADDRESS:PORT", text))
 
 
 @contextmanager
@@ -46,7 +47,7 @@ def serve_as_shown(
     program, *arguments = shlex.split(command)
     assert program == "relays", command
     if "--bind" in arguments:
-        arguments = [PORT.sub(r"\1:0", argument) for argument in arguments]
+        arguments = [ADDRESS.sub("127.0.0.1:0", argument) for argument in arguments]
     else:
         arguments += ["--bind", "tcp://127.0.0.1:0"]
     process = subprocess.Popen(
@@ -60,7 +61,7 @@ def serve_as_shown(
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # printed once it listens
-        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        found = re.search(r"https?://127\.0\.0\.1:\d+/", line)
         assert found, (line, process.communicate(timeout=WITHIN))
         yield line, found[0]
         process.send_signal(signal.SIGTERM)

@@ -110,6 +110,13 @@ ELSEWHERE = {
     ("docs/howto/sessions.rst", "$ export RELAYS_SESSION_SECRET="): (
         "tests/docs/test_sessions_howto.py::test_the_transcript_with_workers"
     ),
+    # relays serve adding the server to a request handler, on TCP and on TLS (trustme).
+    ("docs/howto/http-server.rst", "$ relays serve hello_handler:Hello --bind tcp://"): (
+        "tests/docs/test_http_server_howto.py::test_relays_serve_adds_the_server"
+    ),
+    ("docs/howto/http-server.rst", "$ relays serve hello_handler:Hello --bind tls://"): (
+        "tests/docs/test_http_server_howto.py::test_relays_serve_over_tls"
+    ),
 }
 
 #: Directory trees shown as ``text`` blocks: (page, first line) -> where their top folders
@@ -125,7 +132,6 @@ LAYOUTS: dict[tuple[str, str], dict[str, str]] = {
 #: written in the page, TO BE CONVERTED to included, tested files (at most this many each,
 #: so no new one is added). Lower a number when you convert a block; drop the page at 0.
 TO_CONVERT = {
-    "docs/howto/http-server.rst": 7,
     "docs/reference/cli.rst": 5,
 }
 
