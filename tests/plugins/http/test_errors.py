@@ -28,11 +28,12 @@ def test_codes_and_descriptions() -> None:
 
 
 def test_errors_carry_their_fields() -> None:
-    assert MethodNotAllowed(["GET", "HEAD"]).headers == {"Allow": "GET, HEAD"}
-    assert Unauthorized(challenge='Basic realm="x"').headers == {
-        "WWW-Authenticate": 'Basic realm="x"'
-    }
-    assert ServiceUnavailable(retry_after=30).headers == {"Retry-After": "30"}
+    # Read through the headers object, whose names are case-insensitive.
+    assert MethodNotAllowed(["GET", "HEAD"]).headers["Allow"] == "GET, HEAD"
+    assert Unauthorized(challenge='Basic realm="x"').headers["WWW-Authenticate"] == (
+        'Basic realm="x"'
+    )
+    assert ServiceUnavailable(retry_after=30).headers["Retry-After"] == "30"
     redirect = Redirect("/there", 308)
     assert (redirect.code, redirect.headers["Location"]) == (308, "/there")
     with pytest.raises(ValueError, match="redirect code"):

@@ -10,8 +10,8 @@ from typing import IO, Any
 import pytest
 
 from relays import Component, handler
-from relays.testing import MemoryConnection, forget_capabilities
-from relays_http import Request, Response
+from relays.testing import MemoryConnection, MemoryTransport, forget_capabilities
+from relays_http import BaseServer, Request, Response
 from relays_static import Static, StaticLimits
 
 Make = Callable[..., Any]
@@ -400,3 +400,18 @@ async def test_with_sendfile_big_files_and_ranges_go_as_file_regions(
         assert (status, body, calls) == (200, b"", [])
         status, _, body = await client("/hello.txt")  # small: one write, no sendfile
         assert (status, body, calls) == (200, b"hello, world\n", [])
+
+
+async def test_the_fields_written_are_lower_case(docroot: pathlib.Path) -> None:
+    # Other tests read fields without regard to case; this one pins the bytes written.
+    transport = MemoryTransport(channel="web")
+    server = BaseServer(transport=transport) + Static("/", docroot=docroot)
+    async with server:
+        client = transport.connect()
+        client.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = await client.wait(lambda data: data.endswith(b"hello, world\n"))
+    head = data.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":", 1)[0] for line in head.split(b"\r\n")[1:]]
+    for name in (b"etag", b"last-modified", b"content-type", b"accept-ranges"):
+        assert name in names
+    assert [name for name in names if name != name.lower()] == []

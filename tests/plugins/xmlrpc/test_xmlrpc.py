@@ -7,6 +7,7 @@ import datetime
 import gzip
 import http.client
 import logging
+import socket
 import threading
 import time
 import xmlrpc.client
@@ -432,3 +433,17 @@ def test_any_bytes_posted_get_a_well_formed_fault(
     with pytest.raises(xmlrpc.client.Fault) as caught:
         xmlrpc.client.loads(body)
     assert isinstance(caught.value.faultCode, int)
+
+
+def test_the_fields_written_are_lower_case(server: Server) -> None:
+    # Other tests read fields without regard to case; this one pins the bytes written.
+    body = xmlrpc.client.dumps((50_000,), "text").encode()
+    head = "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+    head += f"Accept-Encoding: gzip\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head.encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert b"\r\ncontent-encoding: gzip\r\n" in data
+    assert b"\r\nvary: Accept-Encoding\r\n" in data

@@ -390,7 +390,7 @@ _API = frozenset(dir(BaseController))
 
 
 def _options(allow: str) -> Response:
-    return Response(status=204, headers={"Allow": allow})
+    return Response(status=204, headers={"allow": allow})
 
 
 #: Content types whose body holds fields for a page's keyword arguments.
@@ -446,7 +446,7 @@ class JSONController(Controller):
             if isinstance(result, HTTPError):
                 return self._render_error(result)
             return result
-        self.response.headers["Content-Type"] = "application/json"
+        self.response.headers["content-type"] = "application/json"
         return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
 
     def _render_error(self, error: HTTPError) -> Any:

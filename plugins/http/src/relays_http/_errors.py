@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from relays import BaseComponent, Priority, handler
 
+from ._headers import Headers
 from ._response import Response
 
 if TYPE_CHECKING:
@@ -87,7 +88,9 @@ class HTTPError(Exception):
         if type(self.code) is not int or not 300 <= self.code <= 599:
             raise ValueError(f"an HTTP error code is an int from 300 to 599, not {self.code!r}")
         self.description = description if description is not None else _description(self.code)
-        self.headers: dict[str, str] = dict(headers or {})
+        #: The extra response fields, read without regard to case
+        #: (``error.headers["Location"]`` is ``error.headers["location"]``).
+        self.headers = Headers(headers)
         super().__init__(self.code, self.description)
 
     @property
@@ -139,9 +142,9 @@ class Unauthorized(_Fixed):
         challenge: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        fields = dict(headers or {})
+        fields = Headers(headers)
         if challenge is not None:
-            fields["WWW-Authenticate"] = challenge
+            fields["www-authenticate"] = challenge
         super().__init__(description, headers=fields)
 
 
@@ -170,8 +173,8 @@ class MethodNotAllowed(_Fixed):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.allowed = tuple(allowed)
-        fields = dict(headers or {})
-        fields["Allow"] = ", ".join(self.allowed)
+        fields = Headers(headers)
+        fields["allow"] = ", ".join(self.allowed)
         super().__init__(description, headers=fields)
 
 
@@ -211,9 +214,9 @@ class ServiceUnavailable(_Fixed):
         retry_after: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        fields = dict(headers or {})
+        fields = Headers(headers)
         if retry_after is not None:
-            fields["Retry-After"] = str(int(retry_after))
+            fields["retry-after"] = str(int(retry_after))
         super().__init__(description, headers=fields)
 
 
@@ -229,7 +232,7 @@ class Redirect(HTTPError):
         if code not in (301, 302, 303, 307, 308):
             raise ValueError(f"a redirect code is 301, 302, 303, 307 or 308, not {code!r}")
         self.location = location
-        super().__init__(code, f"This resource is at {location}.", headers={"Location": location})
+        super().__init__(code, f"This resource is at {location}.", headers={"location": location})
 
 
 def prefers_json(accept: str | None) -> bool:

@@ -208,7 +208,7 @@ def parse_responses(data: bytes, methods: Iterable[str] = ()) -> list[ClientResp
 def _encode_fields(host: str | None, fields: FieldsArgument) -> list[tuple[str, str]]:
     pairs = list(fields.items() if isinstance(fields, Mapping) else fields or ())
     if host is not None and not any(name.lower() == "host" for name, _ in pairs):
-        pairs.insert(0, ("Host", host))
+        pairs.insert(0, ("host", host))
     return pairs
 
 
@@ -262,10 +262,10 @@ class Client:
         if isinstance(body, bytes | bytearray):
             payload = bytes(body)
             if payload and "content-length" not in names and "transfer-encoding" not in names:
-                pairs.append(("Content-Length", str(len(payload))))
+                pairs.append(("content-length", str(len(payload))))
         else:
             if "transfer-encoding" not in names:
-                pairs.append(("Transfer-Encoding", "chunked"))
+                pairs.append(("transfer-encoding", "chunked"))
             payload = (
                 b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in body if chunk)
                 + b"0\r\n\r\n"
@@ -338,7 +338,7 @@ class Client:
         :meth:`receive` them.
         """
         fields = list(headers.items() if isinstance(headers, Mapping) else headers or ())
-        fields += [("Connection", "Upgrade"), ("Upgrade", protocol)]
+        fields += [("connection", "Upgrade"), ("upgrade", protocol)]
         self.connection.send(self.encode_request("GET", target, headers=fields) + data)
         while True:
             found = parse_response(self._buffer, "GET", at_eof=self.closed)

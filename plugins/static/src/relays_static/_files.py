@@ -243,12 +243,12 @@ def answer_with_file(
         # A fresh response (Static's) takes plain appends; one a page already set
         # fields on (serve_file's) needs them replaced.
         put = headers.add if not headers else headers.__setitem__
-        put("ETag", etag)
-        put("Last-Modified", http_date(modified))
+        put("etag", etag)
+        put("last-modified", http_date(modified))
         if cache_control is not None:
-            put("Cache-Control", cache_control)
+            put("cache-control", cache_control)
         if has_variants:
-            put("Vary", "Accept-Encoding")
+            put("vary", "Accept-Encoding")
         outcome = evaluate_preconditions(request, etag, modified)
         if outcome is not None:
             if outcome == NOT_MODIFIED:
@@ -256,15 +256,15 @@ def answer_with_file(
                 response.body = None
                 return response
             return HTTPError(
-                outcome, "a precondition of this request does not hold", headers={"ETag": etag}
+                outcome, "a precondition of this request does not hold", headers={"etag": etag}
             )
         media_type = content_type or options.media_types.content_type(path)
-        put("Content-Type", media_type)
-        put("Accept-Ranges", "bytes")
+        put("content-type", media_type)
+        put("accept-ranges", "bytes")
         if coding:
-            put("Content-Encoding", coding)
+            put("content-encoding", coding)
         if options.nosniff:
-            put("X-Content-Type-Options", "nosniff")
+            put("x-content-type-options", "nosniff")
         is_get = request.method == "GET"
         ranges = None
         range_field = request.header(b"range")
@@ -277,7 +277,7 @@ def answer_with_file(
                 return HTTPError(
                     416,
                     "none of the requested ranges is within the file",
-                    headers={"Content-Range": f"bytes */{size}"},
+                    headers={"content-range": f"bytes */{size}"},
                 )
         limits = options.limits
         if ranges is None:
@@ -291,7 +291,7 @@ def answer_with_file(
             closing = b""
             length = last - first + 1
             response.status = 206
-            headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+            headers["content-range"] = f"bytes {first}-{last}/{size}"
         else:
             boundary, heads, closing, length = multipart_layout(ranges, size, media_type)
             parts = [
@@ -299,9 +299,9 @@ def answer_with_file(
                 for head, (first, last) in zip(heads, ranges, strict=True)
             ]
             response.status = 206
-            headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
+            headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
         if request.method == "HEAD":
-            headers["Content-Length"] = str(length)
+            headers["content-length"] = str(length)
             response.body = empty_body()
         elif length <= limits.small_file_size:
             chunks = []
@@ -311,7 +311,7 @@ def answer_with_file(
             chunks.append(closing)
             response.body = b"".join(chunks)
         else:
-            headers["Content-Length"] = str(length)
+            headers["content-length"] = str(length)
             response.body = stream_file(
                 sent_path,
                 file_stat,

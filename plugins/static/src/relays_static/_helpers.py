@@ -51,7 +51,7 @@ def serve_file(
         )
     filename = os.fspath(path)
     if disposition is not None:
-        response.headers["Content-Disposition"] = content_disposition(
+        response.headers["content-disposition"] = content_disposition(
             disposition, name if name is not None else os.path.basename(filename)
         )
     answer = answer_with_file(

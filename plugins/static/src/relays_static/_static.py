@@ -216,12 +216,12 @@ class Static(BaseComponent):
             hidden_files=self.hidden_files,
             limit=self.options.limits.max_listing_entries,
         )
-        response.headers["Content-Type"] = "text/html; charset=utf-8"
-        response.headers["Cache-Control"] = "no-cache"
+        response.headers["content-type"] = "text/html; charset=utf-8"
+        response.headers["cache-control"] = "no-cache"
         if self.options.nosniff:
-            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["x-content-type-options"] = "nosniff"
         if request.method == "HEAD":
-            response.headers["Content-Length"] = str(len(body))
+            response.headers["content-length"] = str(len(body))
             response.body = empty_body()
         else:
             response.body = body

@@ -191,10 +191,10 @@ class XMLRPC(BaseComponent):
     def _respond(self, request: Request, body: bytes) -> Response:
         answer = Response(body, content_type="text/xml; charset=utf-8")
         if len(body) >= self.limits.gzip_threshold:
-            answer.headers["Vary"] = "Accept-Encoding"
+            answer.headers["vary"] = "Accept-Encoding"
             if b"gzip" in (request.header(b"accept-encoding") or b"").lower():
                 answer.body = gzip_body(body)
-                answer.headers["Content-Encoding"] = "gzip"
+                answer.headers["content-encoding"] = "gzip"
         return answer
 
     # -- XML-RPC ---------------------------------------------------------------------
