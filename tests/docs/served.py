@@ -1,14 +1,16 @@
-"""Replay a ``relays serve`` transcript of the docs: the page's command, on a free port.
+"""Run what the how-to pages show: their ``relays serve`` transcripts and their examples.
 
 A how-to shows ``$ relays serve ...`` followed by the line the server prints once it
 listens. :func:`serve_as_shown` runs that command (with ``--bind`` on port 0 of 127.0.0.1, from the
 example's folder), yields the line it printed and its URL, and stops it by its process id
 on the way out. :func:`masked` hides what varies between runs (the port) so that the line
-can be compared with the page's.
+can be compared with the page's. :func:`load_example` imports an example program as a module,
+so that a test can serve its app in a thread.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -17,6 +19,9 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+
+from docs_code_blocks import ROOT
 
 from relays_http.testing import RELAYS_COMMAND
 
@@ -71,3 +76,15 @@ def serve_as_shown(
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=WITHIN)
+
+
+def load_example(path: Path) -> ModuleType:
+    """The program at *path* (``examples/web/routing.py``) imported as a module: its
+    ``__main__`` block does not run."""
+    name = "_".join(path.relative_to(ROOT).with_suffix("").parts)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -8,13 +8,12 @@ a socket, with the method and fields the page names.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 from collections.abc import Iterator
-from types import ModuleType
 
 import pytest
 from docs_code_blocks import ROOT
+from served import load_example
 
 from relays_http import Controller
 from relays_http.testing import serve_in_thread
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.integration
 EXAMPLE = ROOT / "examples" / "web" / "routing.py"
 #: Seconds for a request.
 WITHIN = 15
-
-
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("routing_example", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Site:
@@ -60,7 +50,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    with serve_in_thread(load().build("tcp://127.0.0.1:0")) as server:
+    with serve_in_thread(load_example(EXAMPLE).build("tcp://127.0.0.1:0")) as server:
         assert server.port is not None
         yield Site(server.port)
 

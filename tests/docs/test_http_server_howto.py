@@ -10,7 +10,6 @@ sockets; the page's two ``relays serve`` transcripts (plain and TLS) are run as 
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import shutil
 import socket
@@ -22,7 +21,7 @@ from types import ModuleType
 
 import pytest
 from docs_code_blocks import ROOT, Block, blocks_of
-from served import masked, serve_as_shown
+from served import load_example, masked, serve_as_shown
 
 from relays.testing import MemoryTransport
 from relays_http import BaseServer
@@ -34,17 +33,7 @@ FOLDER = ROOT / "examples" / "web"
 WITHIN = 15
 
 
-def load(name: str) -> ModuleType:
-    """The module of ``examples/web/<name>``."""
-    spec = importlib.util.spec_from_file_location(f"web_{name[:-3]}", FOLDER / name)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-Hello = load("hello_handler.py").Hello
+Hello = load_example(FOLDER / "hello_handler.py").Hello
 
 
 async def test_hello():
@@ -108,7 +97,7 @@ def test_relays_serve_over_tls(
 @pytest.fixture
 def addresses(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.syspath_prepend(str(FOLDER))  # it imports hello_handler, as when run
-    return load("addresses.py")
+    return load_example(FOLDER / "addresses.py")
 
 
 @pytest.mark.integration
@@ -140,7 +129,9 @@ def test_a_unix_socket_server_in_code(addresses: ModuleType, tmp_path: Path) -> 
 
 @pytest.fixture(scope="module")
 def tour() -> Iterator[int]:
-    with serve_in_thread(load("request_tour.py").build("tcp://127.0.0.1:0")) as server:
+    with serve_in_thread(
+        load_example(FOLDER / "request_tour.py").build("tcp://127.0.0.1:0")
+    ) as server:
         assert server.port is not None
         yield server.port
 

@@ -10,7 +10,6 @@ copy of the example's folder (so that the SQLite file is made there).
 from __future__ import annotations
 
 import http.cookiejar
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -18,11 +17,10 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from docs_code_blocks import ROOT, blocks_of
-from served import masked, serve_as_shown
+from served import load_example, masked, serve_as_shown
 
 from relays import Component
 from relays_http import Request, Response, Server
@@ -36,16 +34,6 @@ FOLDER = ROOT / "examples" / "sessions"
 SECRET = "a secret of at least sixteen bytes"
 #: Seconds for a request.
 WITHIN = 15
-
-
-def load(name: str) -> ModuleType:
-    """The module of ``examples/sessions/<name>``."""
-    spec = importlib.util.spec_from_file_location(f"sessions_{name[:-3]}", FOLDER / name)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Browser:
@@ -68,7 +56,9 @@ class Browser:
 @pytest.fixture
 def visits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     monkeypatch.setenv("SESSION_SECRET", SECRET)
-    with serve_in_thread(load("visits.py").build("tcp://127.0.0.1:0", "memory://")) as server:
+    with serve_in_thread(
+        load_example(FOLDER / "visits.py").build("tcp://127.0.0.1:0", "memory://")
+    ) as server:
         assert server.url is not None
         yield Browser(server.url)
 
@@ -83,7 +73,7 @@ def test_visits_login_and_logout(visits: Browser) -> None:
 
 
 def test_the_secret_rotated(tmp_path: Path) -> None:
-    visits = load("visits.py")
+    visits = load_example(FOLDER / "visits.py")
     store = f"sqlite:///{tmp_path / 'sessions.db'}"
     old = Server("tcp://127.0.0.1:0") + Sessions(store, secret="the old secret, 16+ bytes")
     with serve_in_thread(old + visits.App()) as server:
@@ -114,7 +104,7 @@ class Files(Component):
 
 
 def test_no_session_under_static() -> None:
-    sessions = load("visits.py").static_excluded("memory://", SECRET)
+    sessions = load_example(FOLDER / "visits.py").static_excluded("memory://", SECRET)
     with serve_in_thread(Server("tcp://127.0.0.1:0") + sessions + Files()) as server:
         assert server.url is not None
         browser = Browser(server.url)
@@ -123,7 +113,7 @@ def test_no_session_under_static() -> None:
 
 
 def test_the_controller_sync_and_async() -> None:
-    root = load("cart.py").Root()
+    root = load_example(FOLDER / "cart.py").Root()
     sessions = Sessions("memory://", secret=SECRET)
     with serve_in_thread(Server("tcp://127.0.0.1:0") + sessions + root) as server:
         assert server.url is not None

@@ -8,16 +8,14 @@ and asked over a socket.
 
 from __future__ import annotations
 
-import importlib.util
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from email.message import Message
-from types import ModuleType
 
 import pytest
 from docs_code_blocks import ROOT, Block, blocks_of
-from served import masked, serve_as_shown
+from served import load_example, masked, serve_as_shown
 
 from relays_http.testing import serve_in_thread
 
@@ -64,19 +62,10 @@ def test_an_app_and_its_assets() -> None:
         assert fetch(url + "reports/latest")[2] == (FOLDER / "reports/latest.txt").read_bytes()
 
 
-def load_myapp() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("static_myapp", FOLDER / "myapp.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def url() -> Iterator[str]:
     """The URL of ``build()``'s server, served in a thread."""
-    with serve_in_thread(load_myapp().build("tcp://127.0.0.1:0")) as server:
+    with serve_in_thread(load_example(FOLDER / "myapp.py").build("tcp://127.0.0.1:0")) as server:
         assert server.url is not None
         yield server.url
 
