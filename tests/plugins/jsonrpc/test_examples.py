@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from relays.testing import RunExample
 
 pytestmark = pytest.mark.integration
 
@@ -22,53 +20,13 @@ EXAMPLES = Path(__file__).parents[3] / "examples" / "rpc"
 WITHIN = 15
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    """Wait, bounded, until *port* accepts a connection (the example announces nothing)."""
-    for _ in range(WITHIN * 20):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            try:
-                process.wait(0.05)  # a pause that ends early if the example dies
-            except subprocess.TimeoutExpired:
-                continue
-            raise AssertionError(process.communicate(timeout=WITHIN)) from None
-    raise AssertionError(f"nothing listens on {port}")
-
-
 @pytest.fixture
-def calculator() -> Iterator[tuple[int, int]]:
-    http_port, lines_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(EXAMPLES / "calculator.py"),
-            f"tcp://127.0.0.1:{http_port}",
-            f"tcp://127.0.0.1:{lines_port}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+def calculator(run_example: RunExample) -> tuple[int, ...]:
+    """The calculator's HTTP port and line-protocol port; its clean stop is checked after."""
+    example = run_example(
+        EXAMPLES / "calculator.py", "tcp://127.0.0.1:{0}", "tcp://127.0.0.1:{1}", ports=2
     )
-    try:
-        wait_listening(http_port, process)
-        wait_listening(lines_port, process)
-        yield http_port, lines_port
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=WITHIN)
-        assert process.returncode == 0, stderr
-        assert b"Traceback" not in stderr, stderr
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=WITHIN)
+    return example.ports
 
 
 def post(port: int, document: object) -> object:
@@ -81,7 +39,7 @@ def post(port: int, document: object) -> object:
         return json.loads(reply.read())
 
 
-def test_the_calculator_over_http(calculator: tuple[int, int]) -> None:
+def test_the_calculator_over_http(calculator: tuple[int, ...]) -> None:
     http_port, _ = calculator
     assert post(http_port, {"jsonrpc": "2.0", "method": "add", "params": [1, 2], "id": 1}) == {
         "jsonrpc": "2.0",
@@ -98,7 +56,7 @@ def test_the_calculator_over_http(calculator: tuple[int, int]) -> None:
     assert reply == {"jsonrpc": "2.0", "result": 8, "id": 3}
 
 
-def test_the_python_client(calculator: tuple[int, int]) -> None:
+def test_the_python_client(calculator: tuple[int, ...]) -> None:
     http_port, _ = calculator
     completed = subprocess.run(
         [
@@ -115,7 +73,7 @@ def test_the_python_client(calculator: tuple[int, int]) -> None:
 
 
 @pytest.mark.skipif(shutil.which("nc") is None, reason="nc (apt: netcat-openbsd) is not installed")
-def test_the_documented_nc_command_over_lines(calculator: tuple[int, int]) -> None:
+def test_the_documented_nc_command_over_lines(calculator: tuple[int, ...]) -> None:
     _, lines_port = calculator
     completed = subprocess.run(
         ["nc", "-N", "127.0.0.1", str(lines_port)],

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from relays.testing import RunExample
 
 pytestmark = pytest.mark.integration
 
@@ -22,44 +19,18 @@ WITHIN = 15
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
-def test_the_logged_app(tmp_path: Path, debug: bool) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_the_logged_app(run_example: RunExample, tmp_path: Path, debug: bool) -> None:
     access = tmp_path / "access.log"
-    arguments = [f"tcp://127.0.0.1:{port}", str(access), *(["--debug"] if debug else [])]
-    server = subprocess.Popen(
-        [sys.executable, str(EXAMPLE), *arguments],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        for _ in range(WITHIN * 20):  # bounded: until it listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                try:
-                    server.wait(0.05)  # a pause that ends early if the example dies
-                except subprocess.TimeoutExpired:
-                    continue
-                raise AssertionError(server.communicate(timeout=WITHIN)) from None
-        url = f"http://127.0.0.1:{port}/"
-        with urllib.request.urlopen(url, timeout=WITHIN) as reply:
-            assert reply.read() == b"hello"
-        for _ in range(20):
-            with pytest.raises(urllib.error.HTTPError) as caught:
-                urllib.request.urlopen(url + "fail", timeout=WITHIN)
-            assert caught.value.code == 500
-            caught.value.close()
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=WITHIN)
-        assert server.returncode == 0, stderr
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate(timeout=WITHIN)
+    debugging = ["--debug"] if debug else []
+    server = run_example(EXAMPLE, "tcp://127.0.0.1:{0}", str(access), *debugging)
+    with urllib.request.urlopen(server.url, timeout=WITHIN) as reply:
+        assert reply.read() == b"hello"
+    for _ in range(20):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(server.url + "fail", timeout=WITHIN)
+        assert caught.value.code == 500
+        caught.value.close()
+    stderr = server.stop(tracebacks=True)  # the first failure is logged with its traceback
     lines = [json.loads(line) for line in access.read_text().splitlines()]
     assert [line["status"] for line in lines] == [200] + [500] * 20
     errors = stderr.decode()

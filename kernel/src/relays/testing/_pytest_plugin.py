@@ -19,6 +19,7 @@ import pytest
 
 from .._components import BaseComponent
 from .._running import new_event_loop
+from ._examples import RunExample, RunningExample, start_example
 from ._helpers import Manager
 
 _OTHER_ASYNC_MARKERS = ("asyncio", "anyio", "trio")
@@ -89,3 +90,25 @@ def manager(request: pytest.FixtureRequest) -> Iterator[Manager]:
         yield root
     finally:
         root.stop()
+
+
+@pytest.fixture
+def run_example() -> Iterator[RunExample]:
+    """Start example programs: ``run_example(program, *arguments, ports=1, ...)``.
+
+    It takes :func:`~relays.testing.start_example`'s arguments and returns once the program
+    listens. Every example still running when the test ends is stopped by its process id
+    (SIGTERM) and must end cleanly, or the test errors; a test that reads its stderr calls
+    :meth:`~relays.testing.RunningExample.stop` itself.
+    """
+    started: list[RunningExample] = []
+
+    def run(program: str | os.PathLike[str], *arguments: str, **options: Any) -> RunningExample:
+        example = start_example(program, *arguments, **options)
+        started.append(example)
+        return example
+
+    yield run
+    for example in started:
+        if example.process.returncode is None:
+            example.stop()
