@@ -1,8 +1,9 @@
 """A bounded stop of ``relays serve``, with real processes and real signals.
 
 The first SIGTERM closes the listener as soon as the loop is free, and the process ends
-within ``--shutdown-timeout`` plus a margin even when a sync handler blocks the loop; a
-second signal ends it at once.
+within ``--shutdown-timeout`` plus a margin even when a sync handler blocks the loop; the
+same signal again ends it at once, while a different one (a terminal's SIGINT, then a
+supervisor's SIGTERM) is the same stop.
 """
 
 from __future__ import annotations
@@ -139,6 +140,24 @@ def test_the_listener_closes_first_and_a_second_signal_stops_at_once(tmp_path: P
     assert refused
     assert returncode == EXIT_FORCED
     assert "second SIGTERM: stopping now" in errors
+
+
+def test_sigterm_after_sigint_is_one_stop_and_sigint_again_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    # Ctrl-C reaches a worker as SIGINT from the terminal, then SIGTERM from its supervisor.
+    with serving(tmp_path, shutdown_timeout=60) as (process, port), ask(port, "/wait"):
+        assert wait_for_line(process.stdout, "handling") == "handling /wait\n"
+        process.send_signal(signal.SIGINT)
+        wait_for_line(process.stderr, "relays: SIGINT: stopping within 62 s")
+        process.send_signal(signal.SIGTERM)
+        wait_for_line(process.stderr, "relays: SIGTERM after SIGINT: already stopping")
+        assert process.poll() is None  # still draining the request in flight
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(BOUND)
+        errors = process.stderr.read() if process.stderr else ""
+    assert returncode == EXIT_FORCED
+    assert "second SIGINT: stopping now" in errors
 
 
 def _refused_while_running(process: subprocess.Popen[str], port: int) -> bool:

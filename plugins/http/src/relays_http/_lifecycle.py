@@ -49,7 +49,10 @@ signal marks the server stopping, asks the loop to close the listening socket as
 soon as it gets control (no new connections: the first step of the stop), and
 starts a watchdog: if the process is still stopping ``shutdown_timeout`` plus
 :data:`STOP_MARGIN` seconds later, it is ended there and then, with a line that
-says so. A second signal ends it at once.
+says so. The same signal again ends it at once. A different one does not: Ctrl-C in
+a terminal sends SIGINT to every process of the foreground group, the workers of
+``relays serve --workers N`` included, and their supervisor then sends each of them
+SIGTERM; that pair is one request to stop, not two.
 """
 
 from __future__ import annotations
@@ -313,6 +316,8 @@ class ProcessStop:
         self._watchdog: threading.Timer | None = None
         #: Whether a first signal came.
         self.signalled = False
+        # Which one: only the same signal again means "stop now".
+        self._first: int | None = None
 
     def arm(self) -> None:
         """Watch SIGTERM and SIGINT (in the main thread only: signals go there)."""
@@ -339,9 +344,17 @@ class ProcessStop:
         # timer here. The loop sees the signal too, and stops the tree when it can.
         name = signal.Signals(signo).name
         if self.signalled:
-            self._force(f"second {name}: stopping now")
+            if signo == self._first:
+                self._force(f"second {name}: stopping now")
+            with contextlib.suppress(OSError):
+                first = signal.Signals(self._first or signo).name
+                line = (
+                    f"relays: {name} after {first}: already stopping ({first} again to stop now)"
+                )
+                os.write(sys.stderr.fileno(), f"{line}\n".encode())
             return
         self.signalled = True
+        self._first = signo
         self._shutdown.stopping = True
         seconds = self._shutdown.timeout + STOP_MARGIN
         # Not through logging, whose locks the interrupted code may hold.
