@@ -99,7 +99,7 @@ class ResourceRequest:
         self.path: bytes = request.raw_path.encode("latin-1")
         self.prepath: list[bytes] = []
         self.postpath: list[bytes] = [unquote_to_bytes(part) for part in self.path[1:].split(b"/")]
-        self.args: dict[bytes, list[bytes]] = _parse_args(request)
+        self._args: dict[bytes, list[bytes]] | None = None
         self.high_water = high_water
         self.low_water = low_water
         self.finished = False
@@ -114,6 +114,15 @@ class ResourceRequest:
         self._on_end: Callable[[], None] | None = None
 
     # -- reading the request --------------------------------------------------
+
+    @property
+    def args(self) -> dict[bytes, list[bytes]]:
+        """Each query (and, for a urlencoded POST, form) name's values, parsed on
+        first use."""
+        args = self._args
+        if args is None:
+            args = self._args = _parse_args(self.http)
+        return args
 
     @property
     def content(self) -> Any:
@@ -337,9 +346,21 @@ def _parse_args(request: Request) -> dict[bytes, list[bytes]]:
     args: dict[bytes, list[bytes]] = {}
     query = request.query_string
     if query:
-        for name, values in parse_qs(query.encode("latin-1"), keep_blank_values=True).items():
-            args.setdefault(name, []).extend(values)
-    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-        for name, values in parse_qs(request.content, keep_blank_values=True).items():
-            args.setdefault(name, []).extend(values)
+        _add_pairs(args, query)
+    if (
+        request.method == "POST"
+        and request.content_type == "application/x-www-form-urlencoded"
+        and not request.streamed  # a proxied upload: its body is the upstream's
+    ):
+        _add_pairs(args, request.content.decode("latin-1"))
     return args
+
+
+def _add_pairs(args: dict[bytes, list[bytes]], encoded: str) -> None:
+    """Add the ``name=value`` pairs of *encoded* as bytes, whatever bytes they hold
+    (latin-1 maps each byte to one character and back)."""
+    pairs = parse_qs(encoded, keep_blank_values=True, encoding="latin-1")
+    for name, values in pairs.items():
+        args.setdefault(name.encode("latin-1"), []).extend(
+            value.encode("latin-1") for value in values
+        )
