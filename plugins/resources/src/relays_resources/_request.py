@@ -98,14 +98,18 @@ class ResourceRequest:
         self.uri: bytes = request.target.encode("latin-1")
         self.path: bytes = request.raw_path.encode("latin-1")
         self.prepath: list[bytes] = []
-        self.postpath: list[bytes] = [unquote_to_bytes(part) for part in self.path[1:].split(b"/")]
+        segments = self.path[1:].split(b"/")
+        self.postpath: list[bytes] = (
+            [unquote_to_bytes(part) for part in segments] if b"%" in self.path else segments
+        )
         self._args: dict[bytes, list[bytes]] | None = None
         self.high_water = high_water
         self.low_water = low_water
         self.finished = False
         self._chunks: collections.deque[bytes] = collections.deque()
         self._waiting = 0
-        self._wakeup = asyncio.Event()
+        # Made when something first waits on it: most answers are rendered whole.
+        self._wakeup: asyncio.Event | None = None
         self._producer: Producer | None = None
         self._streaming_producer = False
         self._paused = False
@@ -184,7 +188,9 @@ class ResourceRequest:
         return self.response.status
 
     def setHeader(self, name: str | bytes, value: str | bytes) -> None:
-        self.response.headers[as_bytes(name).decode("latin-1")] = as_bytes(value).decode("latin-1")
+        self.response.headers[name.decode("latin-1") if type(name) is bytes else name] = (  # type: ignore[index]
+            value.decode("latin-1") if type(value) is bytes else value  # type: ignore[assignment]
+        )
 
     def addCookie(self, name: str, value: str, **options: Any) -> None:
         """Set a cookie; *options* are :meth:`relays_http.Response.set_cookie`'s."""
@@ -205,7 +211,7 @@ class ResourceRequest:
             return
         self._chunks.append(data)
         self._waiting += len(data)
-        self._wakeup.set()
+        self._wake()
         if self._streaming_producer and not self._paused and self._waiting > self.high_water:
             self._paused = True
             assert self._producer is not None
@@ -218,7 +224,7 @@ class ResourceRequest:
         if self.finished:
             raise RuntimeError("finish() called twice on one request")
         self.finished = True
-        self._wakeup.set()
+        self._wake()
 
     def notifyFinish(self) -> asyncio.Future[None]:
         """A future that gets ``None`` once the response is sent, or fails with
@@ -241,7 +247,7 @@ class ResourceRequest:
         self._producer = producer
         self._streaming_producer = streaming
         self._paused = False
-        self._wakeup.set()
+        self._wake()
 
     def unregisterProducer(self) -> None:
         self._producer = None
@@ -257,7 +263,8 @@ class ResourceRequest:
     def sent(self) -> None:
         """The response left whole (no stream): resolve :meth:`notifyFinish`."""
         self.finished = True
-        self._resolve(None)
+        if self._finish_waiters:
+            self._resolve(None)
 
     def started(self) -> bool:
         """Whether the response head may go: something was written, or it is over."""
@@ -272,8 +279,7 @@ class ResourceRequest:
                 producer.resumeProducing()
                 if self.started():
                     return
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            await self._wait_for_wakeup()
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body as relays-http streams it; see the theory of operation."""
@@ -286,8 +292,7 @@ class ResourceRequest:
                         producer.resumeProducing()
                         if self._chunks or self.finished:
                             break
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
+                    await self._wait_for_wakeup()
                 if self._gone:
                     return
                 if not self._chunks:
@@ -309,6 +314,20 @@ class ResourceRequest:
             if on_end is not None:
                 on_end()
 
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.set()
+
+    async def _wait_for_wakeup(self) -> None:
+        """Wait for the next write, finish, producer or disconnection (callers check
+        their condition before waiting, so a wake-up before the first wait is not lost)."""
+        wakeup = self._wakeup
+        if wakeup is None:
+            wakeup = self._wakeup = asyncio.Event()
+        wakeup.clear()
+        await wakeup.wait()
+
     def on_end(self, callback: Callable[[], None]) -> None:
         """Call *callback* once the streamed body has ended, either way (for the site)."""
         self._on_end = callback
@@ -316,7 +335,7 @@ class ResourceRequest:
     def connection_lost(self) -> None:
         """The client's connection closed: end the stream as if the client left."""
         self._client_gone()
-        self._wakeup.set()
+        self._wake()
 
     def _client_gone(self) -> None:
         if self._gone:

@@ -251,7 +251,9 @@ class Servlets(BaseComponent):
             if factory is None:
                 factory = self._factories[file] = _Factory(file)
             done = asyncio.ensure_future(self._run_life_cycle(factory, wrapped, answer))
-            # close() settles head_ready whatever happens, so this cannot hang.
+            # The first flush() settles head_ready (streaming); a servlet that never
+            # flushes settles it when it ends, on the loop, with no second wake-up.
+            done.add_done_callback(answer.ended)
             streaming = await answer.head_ready
             if not streaming:
                 await done  # raises what the servlet raised

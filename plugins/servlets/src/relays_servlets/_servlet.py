@@ -157,8 +157,11 @@ class ServletResponse:
             if data and not self._gone:
                 self._queue(data)
             self._loop.call_soon_threadsafe(self.chunks.put_nowait, None)
-        else:
-            self._loop.call_soon_threadsafe(_set, self.head_ready, False)
+
+    def ended(self, done: object) -> None:
+        """On the loop, once the servlet's life cycle ended: a response that was never
+        flushed is sent whole (see the application's theory of operation)."""
+        _set(self.head_ready, False)
 
     def body(self) -> bytes:
         """What was written and not flushed."""
