@@ -7,13 +7,21 @@ served by waitress. Each server runs in its own process pinned to one CPU and
 ``wrk`` on another, with keep-alive and with ``Connection: close``, best of
 ``--repeat`` rounds, as benchmarks/http.py does (its driver is reused). The table
 gives requests/s, p99 latency, server CPU per request, and relays' ratio to its peer.
-Target: at least 2x both peers in both modes.
+Target: at least 2x both peers in both modes. A plain relays-http controller answering
+the same hello is measured in the same run (``relays-http``): both models add their
+layer on top of it, and in the close mode they share its accept path.
+
+``--instructions`` counts machine instructions per keep-alive request instead, under
+valgrind, over relays' in-memory transport (no sockets, no wrk): the hello resource,
+the hello servlet and a plain relays-http controller page, so each model's own layer
+is the difference to the controller row, whatever the machine's load.
 
 Usage (see benchmarks/README.md)::
 
     apt-get install wrk
     .venv/bin/pip install -r benchmarks/requirements-seeds.txt
     .venv/bin/python benchmarks/seeds.py [--seconds 5] [--repeat 3]
+    .venv/bin/python -P benchmarks/seeds.py --instructions
 """
 
 from __future__ import annotations
@@ -26,13 +34,18 @@ import subprocess
 import sys
 import tempfile
 from types import ModuleType
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELLO = "Hello, World!"
 #: server -> the peer it is compared with.
 PAIRS = {"relays-resources": "twisted", "relays-servlets": "webware"}
-SERVERS = ("relays-resources", "twisted", "relays-servlets", "webware")
+#: relays-http's own controller: the floor both models stand on (the close mode's
+#: accept path is shared), shown for reference.
+FLOOR = "relays-http"
+SERVERS = ("relays-resources", "twisted", "relays-servlets", "webware", FLOOR)
 NEEDS = {
+    FLOOR: ("relays_http",),
     "relays-resources": ("relays_resources",),
     "twisted": ("twisted",),
     "relays-servlets": ("relays_servlets",),
@@ -74,6 +87,19 @@ def serve_relays_resources(port: int) -> None:
 
     transport = TCPServer(("127.0.0.1", port), channel="web")
     (Server(transport=transport) + Site(Hello())).run()
+
+
+def serve_relays_http(port: int) -> None:
+    from relays_http import Controller, Server
+    from relays_sockets import TCPServer
+
+    class Root(Controller):
+        def index(self) -> str:
+            self.response.headers["Content-Type"] = "text/plain"
+            return HELLO
+
+    transport = TCPServer(("127.0.0.1", port), channel="web")
+    (Server(transport=transport) + Root()).run()
 
 
 def serve_twisted(port: int) -> None:
@@ -129,6 +155,8 @@ def serve(kind: str, port: int) -> None:
             serve_relays_resources(port)
         elif kind == "twisted":
             serve_twisted(port)
+        elif kind == FLOOR:
+            serve_relays_http(port)
         elif kind == "relays-servlets":
             serve_relays_servlets(port, directory)
         elif kind == "webware":
@@ -137,6 +165,77 @@ def serve(kind: str, port: int) -> None:
             raise SystemExit(f"unknown server {kind!r}")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def in_memory_app(kind: str, directory: str) -> list[Any]:
+    """The hello of *kind*, as components to put on an in-memory server."""
+    if kind == "relays-resources":
+        from relays_resources import Resource, Site
+
+        class Hello(Resource):
+            isLeaf = True
+
+            def render_GET(self, request: Any) -> bytes:
+                request.setHeader(b"Content-Type", b"text/plain")
+                return HELLO.encode()
+
+        return [Site(Hello())]
+    if kind == "relays-servlets":
+        from relays_servlets import Servlets
+
+        with open(os.path.join(directory, "Main.py"), "w") as file:
+            file.write(SERVLET.format(base="relays_servlets", kind="Servlet"))
+        return [Servlets({"/": directory})]
+    from relays_http import Controller, Dispatcher
+
+    class Root(Controller):
+        def index(self) -> str:
+            self.response.headers["Content-Type"] = "text/plain"
+            return HELLO
+
+    return [Dispatcher(), Root()]
+
+
+async def serve_in_memory(kind: str, count: int) -> None:
+    """Answer *count* pipelined keep-alive requests (what ``--instructions`` counts)."""
+    from relays.testing import MemoryTransport
+    from relays_http import BaseServer
+
+    directory = tempfile.mkdtemp(prefix=f"seeds-{kind}-")
+    try:
+        transport = MemoryTransport(channel="web")
+        server = BaseServer(transport=transport)
+        for component in in_memory_app(kind, directory):
+            server += component
+        request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+        async with server:
+            client = transport.connect()
+            client.send(request)
+            size = len(await client.wait(lambda data: data.endswith(HELLO.encode()), timeout=120))
+            client.take()
+            for start in range(0, count, 100):
+                batch = min(100, count - start)
+                client.send(request * batch)
+                await client.wait(lambda data: len(data) >= size * batch, timeout=60)  # noqa: B023
+                client.take()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def count_instructions() -> None:
+    sys.path.insert(0, HERE)
+    import instructions
+
+    if not instructions.available():
+        sys.exit("valgrind is not installed: apt-get install valgrind")
+    rows = {}
+    for kind in (FLOOR, "relays-resources", "relays-servlets"):
+        script = [sys.executable, "-P", os.path.abspath(__file__), "--count", kind]
+        rows[kind] = instructions.per_item(script, 500, 2500)
+    print(f"{'server':<18} {'instructions/request':>20} {'layer over relays-http':>24}")
+    for kind, per_request in rows.items():
+        layer = "" if kind == FLOOR else f"{per_request - rows[FLOOR]:+,.0f}"
+        print(f"{kind:<18} {per_request:>20,.0f} {layer:>24}")
 
 
 class Running:
@@ -175,6 +274,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--count", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per request (valgrind)"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
@@ -183,6 +286,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
+        return 0
+    if args.count:
+        import asyncio
+
+        asyncio.run(serve_in_memory(args.count[0], int(args.count[1])))
+        return 0
+    if args.instructions:
+        count_instructions()
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -236,6 +347,12 @@ def main() -> int:
                 continue
             rate, p99, errors, cpu = results[kind][mode]
             ratio = ""
+            if kind == FLOOR:
+                ratio = ", ".join(
+                    f"{rate / results[peer][mode][0]:.2f}x {peer}"
+                    for peer in PAIRS.values()
+                    if mode in results.get(peer, {})
+                )
             peer = PAIRS.get(kind)
             if peer is not None and mode in results.get(peer, {}):
                 value = rate / results[peer][mode][0]

@@ -3,7 +3,8 @@
 ``build(Resource, NOT_DONE_YET, later)`` takes the framework's base class, its
 ``NOT_DONE_YET`` and a ``later(delay, function, *args)`` timer, so the very same
 code answers on both; ``python3 side_by_side_tree.py twisted`` serves it on Twisted
-and prints its port.
+and prints its port; ``... proxy PORT`` serves Twisted's ReverseProxyResource in front
+of it.
 """
 
 from __future__ import annotations
@@ -76,5 +77,19 @@ def serve_on_twisted() -> None:
     reactor.run()  # type: ignore[attr-defined]
 
 
+def proxy_on_twisted(upstream_port: int) -> None:
+    """Twisted's own ReverseProxyResource at /proxy, in front of *upstream_port*."""
+    from twisted.internet import reactor
+    from twisted.web import proxy, resource, server
+
+    root = resource.Resource()
+    root.putChild(b"proxy", proxy.ReverseProxyResource("127.0.0.1", upstream_port, b""))
+    port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")  # type: ignore[attr-defined]
+    print(port.getHost().port, flush=True)
+    reactor.run()  # type: ignore[attr-defined]
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["twisted"]:
     serve_on_twisted()
+elif __name__ == "__main__" and sys.argv[1:2] == ["proxy"]:
+    proxy_on_twisted(int(sys.argv[2]))

@@ -13,11 +13,12 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
 from relays_http.testing import serve_in_thread
+from relays_resources import Resource
 
 pytestmark = [
     pytest.mark.integration,
@@ -151,3 +152,17 @@ def test_access_logging(caplog: pytest.LogCaptureFixture) -> None:
 def test_wsgi() -> None:
     with serving("wsgi.py") as (_, url):
         assert curl(url + "app/hello/there") == "WSGI at /app for /hello/there"
+
+
+def test_reverse_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream = Resource()  # any tree will do as the upstream: url_dispatch's, at /v1
+    upstream.putChild(b"v1", load("url_dispatch.py").root)
+    tree = SimpleNamespace(root=upstream)
+    with serve_in_thread(load("serve.py").build(tree, "tcp://127.0.0.1:0")) as behind:  # type: ignore[arg-type]
+        monkeypatch.setenv("UPSTREAM_PORT", behind.url.rstrip("/").rpartition(":")[2])
+        with serving("reverse_proxy.py") as (_, url):
+            assert curl(url + "api/about") == "calendars, by year"
+            assert "January" in curl(url + "api/calendar/2024")
+            assert status(url + "api/nothing") == "404"
+    with serving("reverse_proxy.py") as (_, url):  # the upstream has gone
+        assert status(url + "api/about") == "502"

@@ -8,6 +8,7 @@ See ``docs/tutorial/coming-from-twisted.rst``.
 """
 
 from ._encoding import EncoderFactory, EncodingResourceWrapper, GzipEncoderFactory
+from ._proxy import DEFAULT_PROXY_TIMEOUT, HOP_BY_HOP_FIELDS, ReverseProxyResource
 from ._request import (
     DEFAULT_HIGH_WATER,
     DEFAULT_LOW_WATER,
@@ -32,7 +33,9 @@ from ._wsgi import DEFAULT_WSGI_THREADS, WSGIResource
 __all__ = [
     "DEFAULT_HIGH_WATER",
     "DEFAULT_LOW_WATER",
+    "DEFAULT_PROXY_TIMEOUT",
     "DEFAULT_WSGI_THREADS",
+    "HOP_BY_HOP_FIELDS",
     "KNOWN_METHODS",
     "NOT_DONE_YET",
     "PRIORITY",
@@ -49,6 +52,7 @@ __all__ = [
     "Redirect",
     "Resource",
     "ResourceRequest",
+    "ReverseProxyResource",
     "Site",
     "WSGIResource",
     "find_resource",

@@ -98,14 +98,18 @@ class ResourceRequest:
         self.uri: bytes = request.target.encode("latin-1")
         self.path: bytes = request.raw_path.encode("latin-1")
         self.prepath: list[bytes] = []
-        self.postpath: list[bytes] = [unquote_to_bytes(part) for part in self.path[1:].split(b"/")]
-        self.args: dict[bytes, list[bytes]] = _parse_args(request)
+        segments = self.path[1:].split(b"/")
+        self.postpath: list[bytes] = (
+            [unquote_to_bytes(part) for part in segments] if b"%" in self.path else segments
+        )
+        self._args: dict[bytes, list[bytes]] | None = None
         self.high_water = high_water
         self.low_water = low_water
         self.finished = False
         self._chunks: collections.deque[bytes] = collections.deque()
         self._waiting = 0
-        self._wakeup = asyncio.Event()
+        # Made when something first waits on it: most answers are rendered whole.
+        self._wakeup: asyncio.Event | None = None
         self._producer: Producer | None = None
         self._streaming_producer = False
         self._paused = False
@@ -114,6 +118,15 @@ class ResourceRequest:
         self._on_end: Callable[[], None] | None = None
 
     # -- reading the request --------------------------------------------------
+
+    @property
+    def args(self) -> dict[bytes, list[bytes]]:
+        """Each query (and, for a urlencoded POST, form) name's values, parsed on
+        first use."""
+        args = self._args
+        if args is None:
+            args = self._args = _parse_args(self.http)
+        return args
 
     @property
     def content(self) -> Any:
@@ -175,7 +188,9 @@ class ResourceRequest:
         return self.response.status
 
     def setHeader(self, name: str | bytes, value: str | bytes) -> None:
-        self.response.headers[as_bytes(name).decode("latin-1")] = as_bytes(value).decode("latin-1")
+        self.response.headers[name.decode("latin-1") if type(name) is bytes else name] = (  # type: ignore[index]
+            value.decode("latin-1") if type(value) is bytes else value  # type: ignore[assignment]
+        )
 
     def addCookie(self, name: str, value: str, **options: Any) -> None:
         """Set a cookie; *options* are :meth:`relays_http.Response.set_cookie`'s."""
@@ -196,7 +211,7 @@ class ResourceRequest:
             return
         self._chunks.append(data)
         self._waiting += len(data)
-        self._wakeup.set()
+        self._wake()
         if self._streaming_producer and not self._paused and self._waiting > self.high_water:
             self._paused = True
             assert self._producer is not None
@@ -209,7 +224,7 @@ class ResourceRequest:
         if self.finished:
             raise RuntimeError("finish() called twice on one request")
         self.finished = True
-        self._wakeup.set()
+        self._wake()
 
     def notifyFinish(self) -> asyncio.Future[None]:
         """A future that gets ``None`` once the response is sent, or fails with
@@ -232,7 +247,7 @@ class ResourceRequest:
         self._producer = producer
         self._streaming_producer = streaming
         self._paused = False
-        self._wakeup.set()
+        self._wake()
 
     def unregisterProducer(self) -> None:
         self._producer = None
@@ -248,7 +263,8 @@ class ResourceRequest:
     def sent(self) -> None:
         """The response left whole (no stream): resolve :meth:`notifyFinish`."""
         self.finished = True
-        self._resolve(None)
+        if self._finish_waiters:
+            self._resolve(None)
 
     def started(self) -> bool:
         """Whether the response head may go: something was written, or it is over."""
@@ -263,8 +279,7 @@ class ResourceRequest:
                 producer.resumeProducing()
                 if self.started():
                     return
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            await self._wait_for_wakeup()
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body as relays-http streams it; see the theory of operation."""
@@ -277,8 +292,7 @@ class ResourceRequest:
                         producer.resumeProducing()
                         if self._chunks or self.finished:
                             break
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
+                    await self._wait_for_wakeup()
                 if self._gone:
                     return
                 if not self._chunks:
@@ -300,6 +314,20 @@ class ResourceRequest:
             if on_end is not None:
                 on_end()
 
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.set()
+
+    async def _wait_for_wakeup(self) -> None:
+        """Wait for the next write, finish, producer or disconnection (callers check
+        their condition before waiting, so a wake-up before the first wait is not lost)."""
+        wakeup = self._wakeup
+        if wakeup is None:
+            wakeup = self._wakeup = asyncio.Event()
+        wakeup.clear()
+        await wakeup.wait()
+
     def on_end(self, callback: Callable[[], None]) -> None:
         """Call *callback* once the streamed body has ended, either way (for the site)."""
         self._on_end = callback
@@ -307,7 +335,7 @@ class ResourceRequest:
     def connection_lost(self) -> None:
         """The client's connection closed: end the stream as if the client left."""
         self._client_gone()
-        self._wakeup.set()
+        self._wake()
 
     def _client_gone(self) -> None:
         if self._gone:
@@ -337,9 +365,21 @@ def _parse_args(request: Request) -> dict[bytes, list[bytes]]:
     args: dict[bytes, list[bytes]] = {}
     query = request.query_string
     if query:
-        for name, values in parse_qs(query.encode("latin-1"), keep_blank_values=True).items():
-            args.setdefault(name, []).extend(values)
-    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-        for name, values in parse_qs(request.content, keep_blank_values=True).items():
-            args.setdefault(name, []).extend(values)
+        _add_pairs(args, query)
+    if (
+        request.method == "POST"
+        and request.content_type == "application/x-www-form-urlencoded"
+        and not request.streamed  # a proxied upload: its body is the upstream's
+    ):
+        _add_pairs(args, request.content.decode("latin-1"))
     return args
+
+
+def _add_pairs(args: dict[bytes, list[bytes]], encoded: str) -> None:
+    """Add the ``name=value`` pairs of *encoded* as bytes, whatever bytes they hold
+    (latin-1 maps each byte to one character and back)."""
+    pairs = parse_qs(encoded, keep_blank_values=True, encoding="latin-1")
+    for name, values in pairs.items():
+        args.setdefault(name.encode("latin-1"), []).extend(
+            value.encode("latin-1") for value in values
+        )

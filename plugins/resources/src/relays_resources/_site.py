@@ -8,12 +8,15 @@ in Twisted), so mount other dispatchers above it, at a higher priority.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from typing import Any
 
 from relays import BaseComponent, Event, handler
 from relays_http import Request, Response
 
 from ._encoding import encode_answer
+from ._proxy import close_proxy_sessions
 from ._request import DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, ResourceRequest
 from ._resource import NOT_DONE_YET, Resource
 
@@ -101,6 +104,15 @@ class Site(BaseComponent):
         )
         resource = find_resource(self.resource, wrapped)
         result = resource.render(wrapped)
+        if type(result) is bytes:
+            wrapped.sent()
+            return self._with_body(request, response, result)
+        if inspect.isawaitable(result):
+            return self.fire(_RenderWait(wrapped, result), self)
+        return self._settle(wrapped, result)
+
+    def _settle(self, wrapped: ResourceRequest, result: Any) -> Any:
+        """The answer for what a render returned (other than bytes, the usual case)."""
         if result is NOT_DONE_YET:
             if not wrapped.finished:
                 self._track(wrapped)
@@ -108,11 +120,18 @@ class Site(BaseComponent):
                 return self.fire(_HeadWait(wrapped), self)
             return self._respond_later(wrapped)
         if isinstance(result, bytes):
-            body = result
             wrapped.sent()
-        else:
-            return result  # a Response or an HTTPError, from File or the app
-        return self._with_body(request, response, body)
+            return self._with_body(wrapped.http, wrapped.response, result)
+        return result  # a Response or an HTTPError, from File, a proxy or the app
+
+    @handler("resource_render_wait")
+    async def _render_wait(self, wrapped: ResourceRequest, rendering: Awaitable[Any]) -> Any:
+        return self._settle(wrapped, await rendering)
+
+    @handler("stopped", channel="*")
+    async def _on_stopped(self, component: BaseComponent) -> None:
+        if component is self.root:
+            await close_proxy_sessions()  # their kept-alive upstream connections
 
     @handler("resource_head_wait")
     async def _head_wait(self, wrapped: ResourceRequest) -> Any:
@@ -133,6 +152,13 @@ class Site(BaseComponent):
         response.body = body
         encode_answer(request, response)  # an EncodingResourceWrapper's answer
         return response
+
+
+class _RenderWait(Event):
+    """``resource_render_wait(request, rendering)``, fired at the site: an ``async def``
+    render (a proxied request, say) whose answer the site awaits."""
+
+    name = "resource_render_wait"
 
 
 class _HeadWait(Event):

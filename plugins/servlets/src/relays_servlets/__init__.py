@@ -3,7 +3,8 @@
 Put servlet files in a directory (``Welcome.py`` holding ``class Welcome(Page)``),
 serve it with ``Server(...) + Servlets({"/": "./site"})`` or ``relays serve
 --servlets ./site``, and each request runs Webware's life cycle (``awake``,
-``respond``, ``sleep``) on a pool thread. See ``docs/tutorial/coming-from-webware.rst``.
+``respond``, ``sleep``) on a thread of the tree's pool. See
+``docs/tutorial/coming-from-webware.rst``.
 """
 
 from ._application import (
@@ -15,6 +16,7 @@ from ._application import (
     Servlets,
 )
 from ._servlet import (
+    DEFAULT_FLUSH_LIMIT,
     HeadersLocked,
     Page,
     Servlet,
@@ -24,6 +26,7 @@ from ._servlet import (
 )
 
 __all__ = [
+    "DEFAULT_FLUSH_LIMIT",
     "DEFAULT_QUEUE_LIMIT",
     "DEFAULT_RETRY_AFTER",
     "DEFAULT_THREADS",

@@ -16,10 +16,17 @@ checks the file's ``mtime`` on each request, and a file changed on disk is loade
 again and its pool emptied. Dispatch runs on the loop; the servlet's life cycle
 (``awake``, ``respond``, ``sleep``) runs on a thread of the application's pool.
 
-The pool has ``threads`` threads and admits at most ``threads + queue_limit``
-requests at once; one more is answered 503 with ``Retry-After`` at once, so an
-overload is refused rather than queued without bound. The pool will move to the
-kernel's thread pool once relays has one.
+Servlets run on the tree's thread pool (:func:`relays.in_thread`, the pool of
+``@handler(thread=True)`` handlers, sized by the root's ``handler_threads`` or
+``relays serve --threads N``). At most ``threads + queue_limit`` requests are
+admitted at once; one more is answered 503 with ``Retry-After`` at once, so an
+overload is refused rather than queued without bound.
+
+A servlet that flushes streams: its chunks go through a queue bounded by
+``flush_limit`` bytes (see :class:`~relays_servlets.ServletResponse`); relays-http
+takes the next chunk only once the client has taken the last, and each chunk taken
+makes room for a waiting ``flush()``. A client that leaves makes the next
+``flush()`` raise, so the servlet's thread is freed.
 """
 
 from __future__ import annotations
@@ -30,13 +37,18 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from relays import BaseComponent, Event, handler
+from relays import BaseComponent, Event, handler, in_thread
 from relays_http import MultiDict, Redirect, Request, Response, ServiceUnavailable
 
-from ._servlet import Servlet, ServletRequest, ServletResponse, Transaction
+from ._servlet import (
+    DEFAULT_FLUSH_LIMIT,
+    Servlet,
+    ServletRequest,
+    ServletResponse,
+    Transaction,
+)
 
 __all__ = [
     "DEFAULT_QUEUE_LIMIT",
@@ -47,7 +59,7 @@ __all__ = [
     "Servlets",
 ]
 
-#: Threads running servlets.
+#: Servlets running at once (on the tree's thread pool).
 DEFAULT_THREADS = 16
 #: Requests waiting for a thread before more are refused with a 503.
 DEFAULT_QUEUE_LIMIT = 64
@@ -114,8 +126,10 @@ class Servlets(BaseComponent):
     """Serve directories of servlets: ``Servlets({"/": "./site", "/admin": "./admin"})``.
 
     *extra_path_info*: ``/Welcome/more`` is ``Welcome`` with ``/more`` as extra path
-    info (else a 404). *threads*, *queue_limit*, *retry_after*: the pool and its bound
-    (see the theory of operation).
+    info (else a 404). *threads*, *queue_limit*, *retry_after*: how many servlets run
+    at once on the tree's thread pool, how many more requests wait, and the 503 past
+    that; *flush_limit*: the bytes a streaming servlet may have flushed ahead of the
+    client (see the theory of operation).
     """
 
     channel = "web"
@@ -129,6 +143,7 @@ class Servlets(BaseComponent):
         threads: int = DEFAULT_THREADS,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         retry_after: int = DEFAULT_RETRY_AFTER,
+        flush_limit: int = DEFAULT_FLUSH_LIMIT,
     ) -> None:
         super().__init__(channel=channel)
         self.contexts: dict[str, str] = {}
@@ -143,8 +158,11 @@ class Servlets(BaseComponent):
         self.threads = threads
         self.queue_limit = queue_limit
         self.retry_after = retry_after
+        if flush_limit < 0:
+            raise ValueError(f"flush_limit is a number of bytes, not {flush_limit!r}")
+        self.flush_limit = flush_limit
         self._admitted = 0
-        self._executor: ThreadPoolExecutor | None = None
+        self._run_life_cycle = in_thread(self._life_cycle, self)
         self._factories: dict[str, _Factory] = {}
         self._found: dict[str, tuple[str, str]] = {}
 
@@ -205,12 +223,6 @@ class Servlets(BaseComponent):
 
     # -- serving ------------------------------------------------------------------
 
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="relays-servlet")
-        return self._executor
-
     @handler("request", priority=PRIORITY)
     async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         found = self.find(request.path)
@@ -233,13 +245,15 @@ class Servlets(BaseComponent):
                 for name, value in (await request.form()).fields.allitems():
                     fields.add(name, value)
             loop = asyncio.get_running_loop()
-            answer = ServletResponse(loop)
+            answer = ServletResponse(loop, self.flush_limit)
             wrapped = ServletRequest(request, fields, extra_path_info)
             factory = self._factories.get(file)
             if factory is None:
                 factory = self._factories[file] = _Factory(file)
-            done = loop.run_in_executor(self.executor, self._life_cycle, factory, wrapped, answer)
-            # close() settles head_ready whatever happens, so this cannot hang.
+            done = asyncio.ensure_future(self._run_life_cycle(factory, wrapped, answer))
+            # The first flush() settles head_ready (streaming); a servlet that never
+            # flushes settles it when it ends, on the loop, with no second wake-up.
+            done.add_done_callback(answer.ended)
             streaming = await answer.head_ready
             if not streaming:
                 await done  # raises what the servlet raised
@@ -259,14 +273,21 @@ class Servlets(BaseComponent):
         return response
 
     async def _stream(self, answer: ServletResponse, done: asyncio.Future[None]) -> Any:
+        completed = False
         try:
             while True:
                 chunk = await answer.chunks.get()
                 if chunk is None:
+                    completed = True
                     break
                 yield chunk
+                answer.taken(len(chunk))  # the client took it: room for a flush
         finally:
             self._admitted -= 1
+            if not completed:
+                answer.client_gone()
+                # Its flush() raises ClientDisconnected: expected, not worth a log.
+                done.add_done_callback(_ignore_failure)
         await done
 
     def _life_cycle(
@@ -286,3 +307,8 @@ class Servlets(BaseComponent):
             raise
         factory.checkin(servlet)
         response.close()
+
+
+def _ignore_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()

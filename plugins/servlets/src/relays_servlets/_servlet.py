@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
 from typing import TYPE_CHECKING, Any
 
-from relays_http import MethodNotAllowed, MultiDict, Request
+from relays_http import ClientDisconnected, MethodNotAllowed, MultiDict, Request
 from relays_sessions import Session, session_of
 
 if TYPE_CHECKING:
     from ._application import Servlets
 
 __all__ = [
+    "DEFAULT_FLUSH_LIMIT",
     "HeadersLocked",
     "Page",
     "Servlet",
@@ -31,6 +33,10 @@ __all__ = [
 ]
 
 # Webware's names (respondToGet, writeHTML...) are kept so that servlets port as they are.
+
+#: Bytes flushed and not yet taken by the client above which ``response.flush()``
+#: waits: a servlet streaming to a slow reader is held back, never buffered for.
+DEFAULT_FLUSH_LIMIT = 256 * 1024
 
 
 class HeadersLocked(RuntimeError):
@@ -75,13 +81,19 @@ class ServletResponse:
     """A buffered response: ``write`` collects, ``flush`` starts streaming.
 
     Until the first :meth:`flush` the status and headers may change; after it they
-    are on the wire and setting them raises :class:`HeadersLocked`. Written from a
-    pool thread; the chunks reach the event loop through a queue.
+    are on the wire and setting them raises :class:`HeadersLocked`. Header names are
+    kept in lower case (as relays-http writes them). Written from a pool thread; the
+    flushed chunks reach the event loop through a queue holding at most about
+    *flush_limit* bytes: past it, :meth:`flush` waits for the client to take some
+    (and raises :class:`~relays_http.ClientDisconnected` once the client has gone, so
+    the servlet stops producing).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, flush_limit: int = DEFAULT_FLUSH_LIMIT
+    ) -> None:
         self.status = 200
-        self.headers: dict[str, str] = {"Content-Type": "text/html; charset=utf-8"}
+        self.headers: dict[str, str] = {"content-type": "text/html; charset=utf-8"}
         self.cookies: list[tuple[str, str, dict[str, Any]]] = []
         self._loop = loop
         self._buffer: list[str | bytes] = []
@@ -89,6 +101,13 @@ class ServletResponse:
         #: Set (on the loop) when the head may go: at the first flush or at the end.
         self.head_ready: asyncio.Future[bool] = loop.create_future()
         self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._flush_limit = flush_limit
+        # The flush queue's owner state, shared by the servlet's thread (which adds)
+        # and the loop (which takes): bytes queued and not yet sent, and whether the
+        # client has gone. Guarded by _room, which flush() waits on.
+        self._room = threading.Condition()
+        self._unsent = 0
+        self._gone = False
 
     def _check_open(self) -> None:
         if self._committed:
@@ -100,7 +119,11 @@ class ServletResponse:
 
     def setHeader(self, name: str, value: str) -> None:
         self._check_open()
-        self.headers[name] = value
+        self.headers[name.lower()] = value
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The value set for header *name* (any case), or *default*."""
+        return self.headers.get(name.lower(), default)
 
     def setCookie(self, name: str, value: str, **options: Any) -> None:
         """A cookie; *options* are :meth:`relays_http.Response.set_cookie`'s."""
@@ -109,7 +132,7 @@ class ServletResponse:
 
     def sendRedirect(self, url: str, status: int = 302) -> None:
         self.setStatus(status)
-        self.setHeader("Location", url)
+        self.setHeader("location", url)
 
     def isCommitted(self) -> bool:
         return self._committed
@@ -118,23 +141,27 @@ class ServletResponse:
         self._buffer.append(text)
 
     def flush(self) -> None:
-        """Send the head (once) and what was written so far."""
+        """Send the head (once) and what was written so far; wait while more than the
+        flush limit waits for the client."""
         data = self._take()
         if not self._committed:
             self._committed = True
             self._loop.call_soon_threadsafe(_set, self.head_ready, True)
         if data:
-            self._loop.call_soon_threadsafe(self.chunks.put_nowait, data)
+            self._queue(data)
 
     def close(self) -> None:
         """The servlet is done (called by the application after ``sleep``)."""
         if self._committed:
             data = self._take()
-            if data:
-                self._loop.call_soon_threadsafe(self.chunks.put_nowait, data)
+            if data and not self._gone:
+                self._queue(data)
             self._loop.call_soon_threadsafe(self.chunks.put_nowait, None)
-        else:
-            self._loop.call_soon_threadsafe(_set, self.head_ready, False)
+
+    def ended(self, done: object) -> None:
+        """On the loop, once the servlet's life cycle ended: a response that was never
+        flushed is sent whole (see the application's theory of operation)."""
+        _set(self.head_ready, False)
 
     def body(self) -> bytes:
         """What was written and not flushed."""
@@ -145,6 +172,28 @@ class ServletResponse:
         return b"".join(
             part.encode("utf-8") if isinstance(part, str) else part for part in buffered
         )
+
+    def _queue(self, data: bytes) -> None:
+        """On the servlet's thread: queue *data* once the queue has room."""
+        with self._room:
+            while self._unsent > self._flush_limit and not self._gone:
+                self._room.wait()
+            if self._gone:
+                raise ClientDisconnected("the client went away: stop writing the response")
+            self._unsent += len(data)
+        self._loop.call_soon_threadsafe(self.chunks.put_nowait, data)
+
+    def taken(self, size: int) -> None:
+        """On the loop: the client took *size* flushed bytes; a waiting flush may go on."""
+        with self._room:
+            self._unsent -= size
+            self._room.notify()
+
+    def client_gone(self) -> None:
+        """On the loop: the client left; a waiting (or later) flush raises."""
+        with self._room:
+            self._gone = True
+            self._room.notify_all()
 
 
 def _set(future: asyncio.Future[bool], value: bool) -> None:
