@@ -3,7 +3,7 @@
 examples/inspector/app.py is served on a free port; the page must draw the app's
 components, list a clicked component's handlers, show an event the test fires within a
 second (the test waits on the line appearing, not on a clock), refuse a wrong token with
-403, and log no console error.
+403, draw the live figures, and log no console error.
 """
 
 from __future__ import annotations
@@ -223,6 +223,22 @@ async def test_the_page_shows_the_tree_the_handlers_and_live_events(tmp_path: Pa
         async with asyncio.timeout(30):
             seen = "document.getElementById('events').textContent.includes('looked-for-7f3a')"
             assert await browser.evaluate(tab, WHEN.format(condition=seen)) is True
+
+        # the live figures: drawn once the first sample came (after a second)
+        await browser.evaluate(tab, WHEN.format(condition="document.body.dataset.figures"))
+        plotted = await browser.evaluate(
+            tab,
+            "['plot-requests', 'plot-queue', 'plot-connections']"
+            ".map((id) => document.querySelectorAll(`#${id} polyline`).length)",
+        )
+        assert plotted == [1, 1, 1]
+        assert await browser.evaluate(
+            tab, "document.querySelectorAll('#plot-histogram rect').length"
+        )
+        counted = await browser.evaluate(
+            tab, "[...document.querySelectorAll('#counts td.name')].map((n) => n.textContent)"
+        )
+        assert "probe" in counted, counted
 
         await browser.settle(tab)
         assert browser.console_errors(tab) == []

@@ -153,7 +153,7 @@ async def test_an_event_fired_by_the_app_reaches_the_stream_and_the_listener_lea
             assert stream.headers["content-type"].startswith("text/event-stream")
             batches = read_batches(stream)
             assert await anext(batches) == {"events": [], "dropped": 0, "sent": 0}
-            assert len(server.handlers()) == handlers_before + 1  # the listener came
+            assert len(server.handlers()) == handlers_before + 3  # the listener came
             server.fire(Ping(7), "other")  # filtered out: another channel
             server.fire(Ping(42), "jobs")
             batch = await anext(batches)

@@ -8,8 +8,9 @@ allowed peer, and the token). Then:
   nothing but this server;
 - ``/_relays/tree.svg``: the tree, drawn in a thread (Graphviz may take a while);
 - ``/_relays/handlers?component=KEY``: a component's handler table, as JSON;
-- ``/_relays/events?name=...&channel=...``: the live event stream (server-sent
-  events, see :mod:`relays_inspector._stream`).
+- ``/_relays/events?name=...&channel=...``: the live event stream and, once a
+  second, the live figures (server-sent events, see :mod:`relays_inspector._stream`
+  and :mod:`relays_inspector._figures`).
 
 All of it is read-only: no page of the inspector fires an event into the app.
 """
@@ -40,6 +41,7 @@ from relays_http import (
 )
 
 from ._access import DEFAULT_ALLOW, Access, Verdict, new_token
+from ._figures import FigureLimits
 from ._stream import EventTap, StreamLimits, Subscription
 from ._tree import describe_tree, draw_tree, find_component, handler_rows
 
@@ -90,7 +92,7 @@ class Inspector(BaseComponent):
     default a random one, printed with the page's address when the server is ready
     (``announce=False`` prints nothing; read :attr:`url` or :attr:`token` instead).
     *graphviz* ``None`` draws the tree with Graphviz when installed, ``False`` never.
-    *limits* bounds each page's event stream.
+    *limits* bounds each page's event stream, *figures* the live figures.
     """
 
     channel = "web"
@@ -105,6 +107,7 @@ class Inspector(BaseComponent):
         announce: bool = True,
         graphviz: bool | None = None,
         limits: StreamLimits | None = None,
+        figures: FigureLimits | None = None,
     ) -> None:
         super().__init__(channel=channel)
         if not path.startswith("/") or (path.endswith("/") and path != "/"):
@@ -115,9 +118,24 @@ class Inspector(BaseComponent):
         self.announce = announce
         self.graphviz = graphviz
         self.limits = limits if limits is not None else StreamLimits()
-        self.tap = EventTap()
+        self.tap = EventTap(
+            figure_limits=figures, queue_depth=self._queue_depth, connections=self._connections
+        )
         #: The page's address with the token, once the server listens (None before).
         self.url: str | None = None
+
+    def _server(self) -> BaseServer | None:
+        owner = self.parent
+        while owner is not None and not isinstance(owner, BaseServer):
+            owner = owner.parent
+        return owner
+
+    def _queue_depth(self) -> int:
+        return len(self.root)  # events fired and not yet dispatched, as in circuits
+
+    def _connections(self) -> int | None:
+        server = self._server()
+        return None if server is None else server.http.connections
 
     @property
     def token(self) -> str:
@@ -130,9 +148,7 @@ class Inspector(BaseComponent):
     # Before the server's own handler, which wakes wait_ready(): url is set by then.
     @handler("ready", priority=Priority.DEFAULT + 1)
     def _on_ready(self, server: Any, address: Any) -> None:
-        owner = self.parent
-        while owner is not None and not isinstance(owner, BaseServer):
-            owner = owner.parent
+        owner = self._server()
         if owner is None or server is not owner.transport or self.url is not None:
             return
         if not isinstance(address, tuple):

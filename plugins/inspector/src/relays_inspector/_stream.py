@@ -18,6 +18,10 @@ increment per event). The page's stream takes the whole buffer at most every
 events per second a page sees a sample of them and a number saying how many it
 missed, while the app never waits for the browser.
 
+While a page watches, the listener also feeds the live figures
+(:mod:`relays_inspector._figures`), sampled once a second and sent with the next
+message.
+
 Records are plain dicts of text, made at the moment of the event (``repr`` of the
 event, cut to ``trim`` characters), so nothing the app owns is held or touched
 later from the stream. Errors (``exception`` events) carry their traceback; the
@@ -28,13 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
 
 from relays import BaseComponent, Event, ExceptionEvent, Priority, handler
 
+from ._figures import FigureLimits, Figures
 from ._tree import channel_label
 
 __all__ = ["EventTap", "StreamLimits", "Subscription"]
@@ -92,6 +97,7 @@ class Subscription:
         self._sent = 0
         self._waiting: asyncio.Event = asyncio.Event()
         self._ended = False
+        self._figures: dict[str, Any] | None = None
 
     def offer(self, event: Event, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Keep a record of *event* if it passes the filter and the buffer has room."""
@@ -107,12 +113,20 @@ class Subscription:
         self._records.append(_record(event, args, kwargs, self.limits.trim))
         self._waiting.set()
 
+    def publish(self, figures: dict[str, Any]) -> None:
+        """Send the latest live figures with the next message (a newer sample replaces it)."""
+        self._figures = figures
+        self._waiting.set()
+
     def take(self) -> dict[str, Any]:
-        """The message for the page: the records so far, and the counts."""
+        """The message for the page: the records so far, the counts, and new figures."""
         records, self._records = self._records, []
         self._sent += len(records)
         self._waiting.clear()
-        return {"events": records, "dropped": self._dropped, "sent": self._sent}
+        message = {"events": records, "dropped": self._dropped, "sent": self._sent}
+        if self._figures is not None:
+            message["figures"], self._figures = self._figures, None
+        return message
 
     def end(self) -> None:
         """End :meth:`batches` (the server stops: its streams must not hold it up)."""
@@ -154,35 +168,71 @@ def _record(
 
 
 class _Listener(BaseComponent):
-    """The ``*`` handler, in the tree only while a page watches (see the module's text)."""
+    """The ``*`` handlers, in the tree only while a page watches (see the module's text)."""
 
-    def __init__(self, tap: EventTap) -> None:
+    def __init__(self, tap: EventTap, figures: Figures) -> None:
         super().__init__(channel="*")
         self.name = "InspectorListener"
         self._tap = tap
+        self._figures = figures
 
     @handler("*", channel="*", priority=Priority.INSPECT)
     def _on_event(self, event: Event, *args: Any, **kwargs: Any) -> None:
         self._tap.offer(event, args, kwargs)
 
+    # The handler clock of the figures: started after the record above, stopped last.
+    @handler("*", channel="*", priority=Priority.INSPECT - 1)
+    def _on_event_start(self, event: Event, *args: Any, **kwargs: Any) -> None:
+        self._figures.event_started(event, event.name)
+
+    @handler("*", channel="*", priority=Priority.LAST - 1)
+    def _on_event_end(self, event: Event, *args: Any, **kwargs: Any) -> None:
+        self._figures.event_finished(event)
+
 
 class EventTap:
-    """The watchers of one tree, and the listener that feeds them while there are any."""
+    """The watchers of one tree, and the listener that feeds them while there are any.
 
-    def __init__(self) -> None:
+    While there are watchers it also samples the live figures (see
+    :mod:`relays_inspector._figures`) every ``figure_limits.interval`` seconds, with a
+    loop timer, and hands each sample to every subscription. *queue_depth* and
+    *connections* are read for the figures.
+    """
+
+    def __init__(
+        self,
+        *,
+        figure_limits: FigureLimits | None = None,
+        queue_depth: Callable[[], int] = lambda: 0,
+        connections: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        self.figure_limits = figure_limits if figure_limits is not None else FigureLimits()
+        self._queue_depth = queue_depth
+        self._connections = connections
         self._subscriptions: list[Subscription] = []
         self._listener: _Listener | None = None
+        self._figures: Figures | None = None
+        self._sampler: asyncio.TimerHandle | None = None
 
     @property
     def watching(self) -> int:
         """How many subscriptions are open."""
         return len(self._subscriptions)
 
+    @property
+    def sampling(self) -> bool:
+        """Whether the figures are being sampled (only while someone watches)."""
+        return self._sampler is not None
+
     def subscribe(self, subscription: Subscription, under: BaseComponent) -> None:
         """Start feeding *subscription*; the first one registers the listener under *under*."""
         self._subscriptions.append(subscription)
         if self._listener is None:
-            self._listener = _Listener(self).register(under)
+            self._figures = Figures(self.figure_limits, self._queue_depth, self._connections)
+            self._listener = _Listener(self, self._figures).register(under)
+            self._sampler = asyncio.get_running_loop().call_later(
+                self.figure_limits.interval, self._sample
+            )
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop feeding *subscription*; the last one unregisters the listener."""
@@ -190,7 +240,21 @@ class EventTap:
             self._subscriptions.remove(subscription)
         if not self._subscriptions and self._listener is not None:
             listener, self._listener = self._listener, None
+            self._figures = None
+            if self._sampler is not None:
+                self._sampler.cancel()
+                self._sampler = None
             listener.unregister()
+
+    def _sample(self) -> None:
+        if self._figures is None:
+            return
+        figures = self._figures.sample()
+        for subscription in self._subscriptions:
+            subscription.publish(figures)
+        self._sampler = asyncio.get_running_loop().call_later(
+            self.figure_limits.interval, self._sample
+        )
 
     def end_all(self) -> None:
         """End every subscription's stream (each unsubscribes as its stream closes)."""

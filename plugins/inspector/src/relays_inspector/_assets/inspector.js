@@ -60,6 +60,81 @@ async function showHandlers(node) {
   document.body.dataset.handlers = data.component;
 }
 
+// -- the live figures ----------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgElement(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function lineChart(id, values) {
+  const svg = $(id);
+  const top = Math.max(1, ...values);
+  const step = values.length > 1 ? 236 / (values.length - 1) : 0;
+  const points = values.map((value, index) => `${2 + index * step},${56 - (value / top) * 48}`);
+  svg.replaceChildren(
+    svgElement("polyline", { points: points.join(" ") }),
+    svgElement("text", { x: 2, y: 7 }, String(Math.round(top * 100) / 100)),
+  );
+}
+
+function bucketLabel(seconds) {
+  return seconds >= 1e-3 ? `${seconds * 1e3}ms` : `${Math.round(seconds * 1e6)}µs`;
+}
+
+function histogram(data) {
+  const svg = $("plot-histogram");
+  const top = Math.max(1, ...data.counts);
+  const width = 236 / data.counts.length;
+  const bars = data.counts.map((count, index) => {
+    const height = (count / top) * 46;
+    const bar = svgElement("rect", { x: 2 + index * width, y: 50 - height, width: width - 2, height });
+    const bound = index < data.bounds.length ? `≤ ${bucketLabel(data.bounds[index])}` : "more";
+    bar.append(svgElement("title", {}, `${bound}: ${count}`));
+    return bar;
+  });
+  const labels = [0, Math.floor(data.counts.length / 2), data.counts.length - 1].map((index) =>
+    svgElement("text", { x: 2 + index * width, y: 59 },
+      index < data.bounds.length ? bucketLabel(data.bounds[index]) : "more"));
+  svg.replaceChildren(...bars, ...labels);
+}
+
+function counts(all) {
+  const rows = Object.entries(all).slice(0, 12);
+  const top = Math.max(1, ...rows.map(([, count]) => count));
+  $("counts").tBodies[0].replaceChildren(...rows.map(([name, count]) => {
+    const line = element("tr");
+    const bar = element("td", "bar");
+    const fill = element("span");
+    fill.style.width = `${(count / top) * 100}%`;
+    bar.append(fill);
+    line.append(element("td", "name", name), element("td", "count", String(count)), bar);
+    return line;
+  }));
+}
+
+function showFigures(figures) {
+  const series = figures.series;
+  const last = (values) => (values.length ? values[values.length - 1] : 0);
+  lineChart("plot-requests", series.requests_per_second);
+  lineChart("plot-queue", series.queue_depth);
+  $("now-requests").textContent = String(last(series.requests_per_second));
+  $("now-queue").textContent = String(last(series.queue_depth));
+  if (figures.has_server) {
+    lineChart("plot-connections", series.connections);
+    $("now-connections").textContent = String(last(series.connections));
+  } else {
+    $("now-connections").textContent = "no server";
+  }
+  histogram(figures.histogram);
+  counts(figures.counts);
+  document.body.dataset.figures = String(series.time.length);
+}
+
 // -- the event stream ---------------------------------------------------------------
 
 let source = null;
@@ -88,6 +163,7 @@ function eventLine(record) {
 function receive(message) {
   const batch = JSON.parse(message.data);
   $("dropped").textContent = String(batch.dropped);
+  if (batch.figures) showFigures(batch.figures);
   if (paused) {
     skipped += batch.events.length;
     $("skipped").textContent = String(skipped);
