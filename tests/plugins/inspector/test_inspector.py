@@ -186,3 +186,23 @@ async def test_a_flood_is_sampled_with_the_dropped_count() -> None:
             assert dropped > 0
             assert seen + dropped == 50
             await batches.aclose()
+
+
+@pytest.mark.parametrize("path", ["/", "_relays", "/_relays/"])
+def test_a_bad_path_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        Inspector(path)
+
+
+async def test_another_path_and_the_stop_with_a_page_open() -> None:
+    async with serving(path="/ops/inspect") as (server, inspector), Session() as session:
+        assert inspector.url is not None
+        assert "/ops/inspect/?token=" in inspector.url
+        await opened(session, inspector)
+        assert (await session.get(f"{server.url}_relays/")).status == 404
+        async with session.stream("GET", page(inspector, "events")) as stream:
+            batches = read_batches(stream)
+            await anext(batches)
+            server.stop()  # the page's stream ends with the server: it does not hold it up
+            async for _ in batches:
+                pass

@@ -110,10 +110,13 @@ class Inspector(BaseComponent):
         figures: FigureLimits | None = None,
     ) -> None:
         super().__init__(channel=channel)
-        if not path.startswith("/") or (path.endswith("/") and path != "/"):
-            raise ValueError(f"the inspector's path starts with '/' and ends without: {path!r}")
+        if not path.startswith("/") or path.endswith("/"):
+            raise ValueError(
+                f"the inspector's path is a prefix such as '/_relays': it starts with '/' and"
+                f" does not end with one, unlike {path!r}"
+            )
         #: The URL prefix of the pages, without its trailing slash.
-        self.path = path.rstrip("/")
+        self.path = path
         self.access = Access(token if token is not None else new_token(), allow)
         self.announce = announce
         self.graphviz = graphviz
@@ -151,18 +154,15 @@ class Inspector(BaseComponent):
         owner = self._server()
         if owner is None or server is not owner.transport or self.url is not None:
             return
-        if not isinstance(address, tuple):
-            where = f"a UNIX socket at {address}, path "
+        link = f"{self.path}/?token={self.token}"
+        if not isinstance(address, tuple):  # a UNIX socket: no host to name
+            self.url = f"{link} (on the UNIX socket {address})"
         else:
             scheme = "https" if getattr(server, "secure", False) else "http"
             host = str(address[0])
             host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-            where = (
-                f"{scheme}://[{host}]:{address[1]}"
-                if ":" in host
-                else (f"{scheme}://{host}:{address[1]}")
-            )
-        self.url = f"{where}{self.path}/?token={self.token}"
+            host = f"[{host}]" if ":" in host else host
+            self.url = f"{scheme}://{host}:{address[1]}{link}"
         if self.announce:
             print(f"relays: inspector at {self.url}", file=sys.stderr, flush=True)
 
