@@ -2,7 +2,7 @@
 
 Not a test: run it by hand when the page changes, and commit the picture::
 
-    .venv/bin/python docs/_static/take_inspector_screenshot.py
+    .venv/bin/python docs/screenshots/inspector.py
 
 It serves the example on a free port, keeps a few requests coming (so the figures have
 something to show), and has headless Chromium open the inspector's link (the token goes
