@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 import xmlrpc.client
 from collections.abc import Callable, Iterator
@@ -192,6 +193,21 @@ def check_static(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
         assert get(watch, "/static/hello.txt") == b"static hello\n"
 
 
+def check_inspector(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relays_inspector import Inspector
+
+    with running(block) as (app, watch):
+        assert get(watch, "/").startswith(b"Hello!")
+        [inspector] = [c for c in app.components if isinstance(c, Inspector)]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(watch, "/_relays/")
+        assert refused.value.code == 403
+        refused.value.close()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        token = inspector.token
+        assert b"relays inspector" in get(watch, f"/_relays/?token={token}", browser)
+
+
 def check_websocket(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     from websockets.sync.client import connect
 
@@ -318,6 +334,7 @@ CHECKS: dict[tuple[str, int], Callable[[Block, pytest.MonkeyPatch], None]] = {
     ("plugins/asgi/README.md", 0): check_asgi,
     ("plugins/bridge/README.md", 0): check_bridge,
     ("plugins/http/README.md", 0): check_http_readme,
+    ("plugins/inspector/README.md", 0): check_inspector,
     ("plugins/io/README.md", 0): check_io,
     ("plugins/jsonrpc/README.md", 0): check_jsonrpc,
     ("plugins/logging/README.md", 0): check_logging,
