@@ -372,8 +372,8 @@ class RelaysApplication:
         accept = request.headers.get("accept", "") if request is not None else ""
         body, content_type = _error_page(http_error, as_json="json" in accept, trace=trace)
         page = Response(status=http_error.code, headers=http_error.headers)
-        page.headers["Content-Type"] = content_type
-        page.headers["X-Content-Type-Options"] = "nosniff"
+        page.headers["content-type"] = content_type
+        page.headers["x-content-type-options"] = "nosniff"
         if http_error.code < 500:
             for name, cookie in response.cookies.items():
                 page.cookies[name] = cookie  # a login's cookie survives its Redirect

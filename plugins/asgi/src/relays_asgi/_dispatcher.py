@@ -275,11 +275,11 @@ class Asgi(BaseComponent):
         if head.whole:
             if length is not None and request.method == "HEAD":
                 # The length GET would send, as the app said (RFC 9110 9.3.2).
-                headers["Content-Length"] = length
+                headers["content-length"] = length
             response.body = head.body
             return response
         if length is not None:
-            headers["Content-Length"] = length  # honoured and enforced by the server
+            headers["content-length"] = length  # honoured and enforced by the server
         response.body = cycle.stream(head.body)
         cycle.watch_disconnect()
         return response

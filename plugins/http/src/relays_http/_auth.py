@@ -342,7 +342,7 @@ class DigestAuth(BaseComponent):
             )
             if stale:
                 value += ", stale=true"
-            page.headers.add("WWW-Authenticate", value)
+            page.headers.add("www-authenticate", value)
         return page
 
     @handler("before_request", priority=AUTH_PRIORITY)

@@ -250,7 +250,7 @@ def conditional_response(request: Request, response: Response, *, autotags: bool
         data = _body_bytes(response.body)
         if data is not None:
             etag = make_etag(data)
-            headers["ETag"] = etag
+            headers["etag"] = etag
     last_modified = headers.get("last-modified")
     if etag is None and last_modified is None:
         return False
@@ -270,7 +270,7 @@ def conditional_response(request: Request, response: Response, *, autotags: bool
         if "content-type" not in headers:
             default_type = _default_type(response.body)
             if default_type is not None:
-                headers["Content-Type"] = default_type
+                headers["content-type"] = default_type
         response.body = None
         response.status = NOT_MODIFIED
         for name in list(headers):
@@ -279,7 +279,7 @@ def conditional_response(request: Request, response: Response, *, autotags: bool
     else:
         response.status = PRECONDITION_FAILED
         response.body = "the resource changed since you last read it"
-        headers["Content-Type"] = "text/plain; charset=utf-8"
+        headers["content-type"] = "text/plain; charset=utf-8"
         if "content-length" in headers:
             del headers["content-length"]
     return True
@@ -345,7 +345,7 @@ def expires(
     else:
         seconds = float(when)
     seconds = max(0, int(seconds))
-    response.headers["Expires"] = http_date(current.timestamp() + seconds)
+    response.headers["expires"] = http_date(current.timestamp() + seconds)
     _merge_cache_control(response, {"max-age": str(seconds)})
 
 
@@ -391,7 +391,7 @@ def cache_control(
     value = ", ".join(name if v is None else f"{name}={v}" for name, v in directives.items())
     if not value:
         raise ValueError("give at least one directive")
-    response.headers["Cache-Control"] = value
+    response.headers["cache-control"] = value
     return value
 
 
@@ -403,4 +403,4 @@ def _merge_cache_control(response: Response, updates: dict[str, str]) -> None:
         if part.strip() and part.strip().partition("=")[0].lower() not in updates
     ]
     kept += [f"{name}={value}" for name, value in updates.items()]
-    response.headers["Cache-Control"] = ", ".join(kept)
+    response.headers["cache-control"] = ", ".join(kept)

@@ -43,7 +43,7 @@ SIMPLE_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 def _add_vary(headers: Any, names: str) -> None:
     vary = headers.get("vary") or headers.get("Vary")
-    headers["Vary"] = names if not vary else f"{vary}, {names}"
+    headers["vary"] = names if not vary else f"{vary}, {names}"
 
 
 class CORS(BaseComponent):
@@ -142,22 +142,22 @@ class CORS(BaseComponent):
                     page, f"the header(s) {', '.join(refused)} are not allowed from other origins"
                 )
         headers = page.headers
-        headers["Access-Control-Allow-Origin"] = self._allow_origin_value(origin)
-        headers["Access-Control-Allow-Methods"] = ", ".join(
+        headers["access-control-allow-origin"] = self._allow_origin_value(origin)
+        headers["access-control-allow-methods"] = ", ".join(
             sorted(self._methods, key=lambda m: (m not in self.allow_methods, m))
         )
         if names:
-            headers["Access-Control-Allow-Headers"] = ", ".join(names)
+            headers["access-control-allow-headers"] = ", ".join(names)
         if self.allow_credentials:
-            headers["Access-Control-Allow-Credentials"] = "true"
+            headers["access-control-allow-credentials"] = "true"
         if self.max_age is not None:
-            headers["Access-Control-Max-Age"] = str(self.max_age)
+            headers["access-control-max-age"] = str(self.max_age)
         return page
 
     def _refused(self, page: Response, reason: str) -> Response:
         page.status = 403
         page.body = reason + "\n"
-        page.headers["Content-Type"] = "text/plain; charset=utf-8"
+        page.headers["content-type"] = "text/plain; charset=utf-8"
         return page
 
     @handler("before_response", priority=CORS_PRIORITY)
@@ -181,9 +181,9 @@ class CORS(BaseComponent):
             _add_vary(headers, "Origin")
         if not self.allows(origin):
             return None
-        headers["Access-Control-Allow-Origin"] = self._allow_origin_value(origin)
+        headers["access-control-allow-origin"] = self._allow_origin_value(origin)
         if self.allow_credentials:
-            headers["Access-Control-Allow-Credentials"] = "true"
+            headers["access-control-allow-credentials"] = "true"
         if self.expose_headers:
-            headers["Access-Control-Expose-Headers"] = ", ".join(self.expose_headers)
+            headers["access-control-expose-headers"] = ", ".join(self.expose_headers)
         return None

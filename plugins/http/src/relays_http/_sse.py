@@ -102,9 +102,9 @@ def event_stream(
     if keep_alive is not None and not keep_alive > 0:
         raise ValueError(f"keep_alive is a number of seconds > 0 or None, not {keep_alive!r}")
     headers = response.headers
-    headers["Content-Type"] = "text/event-stream; charset=utf-8"
-    headers["Cache-Control"] = "no-cache"
-    headers["X-Accel-Buffering"] = "no"
+    headers["content-type"] = "text/event-stream; charset=utf-8"
+    headers["cache-control"] = "no-cache"
+    headers["x-accel-buffering"] = "no"
     if retry is not None and (type(retry) is not int or retry < 0):
         raise ValueError(f"retry is a number of milliseconds >= 0, not {retry!r}")
     first = b"" if retry is None else f"retry: {retry}\n\n".encode()  # no data: no event

@@ -148,7 +148,7 @@ class Site(BaseComponent):
     def _with_body(self, request: Request, response: Response, body: Any) -> Response:
         headers = response.headers
         if "Content-Type" not in headers:
-            headers["Content-Type"] = _DEFAULT_TYPE
+            headers["content-type"] = _DEFAULT_TYPE
         response.body = body
         encode_answer(request, response)  # an EncodingResourceWrapper's answer
         return response
