@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import dump_dom, needs_chromium
 from relays_http.testing import run_relays
 
 pytest.importorskip("django")
@@ -20,7 +21,6 @@ pytest.importorskip("django")
 pytestmark = pytest.mark.integration
 
 CURL = shutil.which("curl")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TIMEOUT = 20
 
 SETTINGS = """
@@ -154,31 +154,11 @@ def test_views_and_a_form_post_with_csrf(project: Path) -> None:
         assert curl(*form, url + "comment")[0] == 403
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 def test_the_admin_login_page_renders_in_chromium(project: Path) -> None:
-    assert CHROMIUM is not None
     arguments = ("serve", "djsite.asgi:application", "--bind", "tcp://127.0.0.1:0")
     with run_relays(*arguments, cwd=project) as (_, url):
-        done = subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={project / 'chromium'}",
-                "--dump-dom",
-                url + "admin/login/?next=/admin/",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-    dom = done.stdout
+        dom = dump_dom(url + "admin/login/?next=/admin/", project / "chromium")
     assert 'id="login-form"' in dom
     assert 'name="csrfmiddlewaretoken"' in dom
     assert 'name="username"' in dom

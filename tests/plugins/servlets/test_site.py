@@ -16,6 +16,7 @@ from types import ModuleType
 
 import pytest
 
+from browser import dump_dom, needs_chromium
 from relays_http import Server
 from relays_http.testing import serve_in_thread
 from relays_servlets import Servlets
@@ -27,7 +28,6 @@ SITE = EXAMPLES / "site"
 #: The servlets of examples/servlets/site/ these tests ask for, each by its URL.
 PAGES = ("index.py", "Hello.py", "Guestbook.py", "Counter.py", "Slow.py", "Stream.py")
 CURL = shutil.which("curl")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 
 
@@ -157,26 +157,6 @@ def test_redirect_reload_and_overload(tmp_path: pathlib.Path) -> None:
             assert b"unblocked" in blocked.result()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+@needs_chromium
 def test_chromium_renders_the_welcome_page(site: str, tmp_path: pathlib.Path) -> None:
-    assert CHROMIUM is not None
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path}",
-            "--dump-dom",
-            site,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "Welcome to relays-servlets" in done.stdout
+    assert "Welcome to relays-servlets" in dump_dom(site, tmp_path)

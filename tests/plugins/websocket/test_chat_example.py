@@ -5,20 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import json
-import re
-import shutil
-import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator
-from itertools import count
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
+from browser import WHEN, chromium, needs_chromium
 from relays_websocket import InvalidHandshake, WebSocket, connect
 
 pytestmark = pytest.mark.integration
@@ -109,128 +103,9 @@ async def test_the_client_backs_off_while_the_server_is_away_and_resets_after() 
 
 # -- a real browser ---------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-port=0",
-    "about:blank",
-]
-
-
-class DevTools:
-    """Just enough of the Chrome DevTools protocol: commands over our own WebSocket client."""
-
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
-        self.ids = count(1)
-        #: Events that arrived while a command waited for its answer.
-        self.events: list[dict[str, Any]] = []
-
-    async def command(self, method: str, session: str | None = None, **params: Any) -> Any:
-        number = next(self.ids)
-        message: dict[str, Any] = {"id": number, "method": method, "params": params}
-        if session is not None:
-            message["sessionId"] = session
-        await self.ws.send(json.dumps(message))
-        while True:
-            answer = json.loads(await self.ws.receive())
-            if answer.get("id") == number:
-                if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
-                return answer["result"]
-            self.events.append(answer)
-
-    async def event(self, method: str, session: str) -> dict[str, Any]:
-        """The first event *method* of *session* (one that came already, or the next)."""
-        while True:
-            for index, event in enumerate(self.events):
-                if event.get("method") == method and event.get("sessionId") == session:
-                    return self.events.pop(index)
-            self.events.append(json.loads(await self.ws.receive()))
-
-    async def open_tab(self, url: str) -> str:
-        """A new tab showing *url*, loaded; returns its session."""
-        target = await self.command("Target.createTarget", url="about:blank")
-        attached = await self.command(
-            "Target.attachToTarget", targetId=target["targetId"], flatten=True
-        )
-        session = str(attached["sessionId"])
-        await self.command("Page.enable", session)
-        await self.command("Page.navigate", session, url=url)
-        await self.event("Page.loadEventFired", session)
-        return session
-
-    async def evaluate(self, session: str, expression: str) -> Any:
-        result = await self.command(
-            "Runtime.evaluate",
-            session,
-            expression=expression,
-            awaitPromise=True,
-            returnByValue=True,
-        )
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"in the page: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-
-#: A promise, evaluated in the page, that settles when *condition* holds (checked on every
-#: change of the page's DOM, so the test waits on the event it means).
-WHEN = """new Promise((resolve) => {{
-  const check = () => {{ if ({condition}) {{ observer.disconnect(); resolve(true); }} }};
-  const observer = new MutationObserver(check);
-  observer.observe(document, {{subtree: true, childList: true, attributes: true}});
-  check();
-}})"""
-
-
-@contextlib.asynccontextmanager
-async def chromium(tmp_path: Path) -> AsyncIterator[DevTools]:
-    # A plain Popen whose stderr is read in threads: the browser is test equipment, and
-    # uvloop's subprocess pipes failed here with EBUSY (the loop under test is the server's).
-    assert CHROMIUM is not None
-    process = subprocess.Popen(  # noqa: ASYNC220 - starting it takes no time worth a thread
-        [CHROMIUM, f"--user-data-dir={tmp_path}", *FLAGS],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    drainer = None
-    try:
-        assert process.stderr is not None
-        stderr = process.stderr
-        url = None
-        async with asyncio.timeout(30):
-            while url is None:
-                line = (await asyncio.to_thread(stderr.readline)).decode()
-                if not line:
-                    raise RuntimeError("chromium ended before its DevTools were ready")
-                found = re.search(r"DevTools listening on (ws://\S+)", line)
-                url = found.group(1) if found else None
-        # Keep reading what it logs, so that a full pipe never blocks the browser.
-        drainer = threading.Thread(target=stderr.read, daemon=True)
-        drainer.start()
-        async with connect(url, compression=False, max_message=64 * 1024 * 1024) as ws:
-            yield DevTools(ws)
-    finally:
-        process.terminate()
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait)
-        if drainer is not None:
-            await asyncio.to_thread(drainer.join, 10)  # the pipe's end: its read returns
-        if process.stderr is not None:
-            process.stderr.close()
-
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+@needs_chromium
 async def test_two_chromium_tabs_chat(tmp_path: Path) -> None:
     """Two tabs of the page examples/chat/static/index.html join and see each other's lines."""
     async with chat_server() as address, chromium(tmp_path) as browser:
