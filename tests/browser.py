@@ -11,7 +11,9 @@ whose stderr is read in threads (uvloop's subprocess pipes failed with EBUSY, an
 under test is the server's), and stopped by its process id on the way out.
 
 Tests import it as ``browser`` (``tests/conftest.py`` puts this folder on ``sys.path``) and
-mark themselves with :data:`needs_chromium`, which skips them where Chromium is missing.
+mark themselves with :data:`needs_chromium`, which skips them where Chromium is missing. The
+docs' screenshot scripts (``docs/screenshots/``) take their pictures with it too, after
+checking :data:`CHROMIUM` themselves.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -71,16 +73,22 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-def dump_dom(url: str, user_data_dir: Path) -> str:
-    """The DOM Chromium rendered for *url* (``--dump-dom``); fails if the browser does."""
+def run_once(url: str, user_data_dir: Path, flags: Sequence[str]) -> str:
+    """Run Chromium once on *url* with *flags* (``--dump-dom``, ``--screenshot=PATH``) and
+    return what it printed; fails if the browser does."""
     done = subprocess.run(
-        [chromium_path(), *FLAGS, f"--user-data-dir={user_data_dir}", "--dump-dom", url],
+        [chromium_path(), *FLAGS, f"--user-data-dir={user_data_dir}", *flags, url],
         capture_output=True,
         text=True,
         timeout=WITHIN,
         check=True,
     )
     return done.stdout
+
+
+def dump_dom(url: str, user_data_dir: Path) -> str:
+    """The DOM Chromium rendered for *url* (``--dump-dom``); fails if the browser does."""
+    return run_once(url, user_data_dir, ["--dump-dom"])
 
 
 class DevTools:
@@ -188,17 +196,19 @@ class DevTools:
 
 
 @contextlib.asynccontextmanager
-async def chromium(user_data_dir: Path) -> AsyncIterator[DevTools]:
+async def chromium(user_data_dir: Path, flags: Sequence[str] = ()) -> AsyncIterator[DevTools]:
     """A headless Chromium for the ``async with`` block, driven through a :class:`DevTools`.
 
     Skips the calling test where Chromium is missing. The browser gets its own profile in
-    *user_data_dir* (a test's ``tmp_path``) and is stopped by its process id on the way out.
+    *user_data_dir* (a test's ``tmp_path``), and *flags* besides :data:`FLAGS` (a window
+    size for a screenshot); it is stopped by its process id on the way out.
     """
     process = subprocess.Popen(  # noqa: ASYNC220 - starting it takes no time worth a thread
         [
             chromium_path(),
             *FLAGS,
             f"--user-data-dir={user_data_dir}",
+            *flags,
             "--remote-debugging-port=0",  # any free port: the browser prints which
             "about:blank",
         ],
