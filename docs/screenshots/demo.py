@@ -42,7 +42,10 @@ def main() -> int:
     ):
         flags = ["--hide-scrollbars", f"--window-size={WINDOW}"]
         flags += [f"--virtual-time-budget={SCRIPT_TIME}", f"--screenshot={OUTPUT}"]
-        browser.run_once(server.url.rstrip("/") + PAGE, Path(profile), flags)
+        done = browser.run_once(server.url.rstrip("/") + PAGE, Path(profile), flags)
+        if done.returncode != 0:
+            print(f"chromium failed: {done.stderr[-2000:]}", file=sys.stderr)
+            return 1
     print(f"wrote {OUTPUT}")
     return 0
 

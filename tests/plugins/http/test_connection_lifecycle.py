@@ -21,6 +21,7 @@ import pytest
 import relays
 from relays import Component
 from relays_http import Request, Response, Server
+from relays_http.testing import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -39,14 +40,9 @@ class App(Component):
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    app = Server("tcp://127.0.0.1:0") + App()
-    app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
-    yield app
-    app.stop()
+    with serve_in_thread(Server("tcp://127.0.0.1:0") + App()) as running:
+        assert isinstance(running, Server)
+        yield running
 
 
 def read_all(sock: socket.socket) -> bytes:
