@@ -29,8 +29,14 @@ pytestmark = pytest.mark.integration
 class App(Component):
     channel = "web"
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: Set when a ``/slow`` request's handler is running (tests wait on it, not a clock).
+        self.slow_started = threading.Event()
+
     async def request(self, request: Request, response: Response) -> Any:
         if request.path == "/slow":
+            self.slow_started.set()
             await asyncio.sleep(0.3)
             return "slow " * 2000  # several TCP segments
         if request.path == "/echo":
@@ -123,7 +129,8 @@ def test_a_request_on_uvloop() -> None:
 
 
 def test_a_response_in_flight_when_the_app_stops_is_delivered_whole() -> None:
-    app = Server("tcp://127.0.0.1:0") + App()
+    pages = App()
+    app = Server("tcp://127.0.0.1:0") + pages
     app.start()
     try:
         deadline = time.monotonic() + 5
@@ -134,10 +141,8 @@ def test_a_response_in_flight_when_the_app_stops_is_delivered_whole() -> None:
             with socket.create_connection(("127.0.0.1", app.port), timeout=5) as idle:
                 idle.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
                 assert idle.recv(65536).endswith(b"hello")
-                time.sleep(0.1)  # the slow handler is running now
-                started = time.monotonic()
-                app.stop()
-                assert time.monotonic() - started < 3
+                assert pages.slow_started.wait(10), "the slow handler never started"
+                app.stop()  # returns once stopped: the in-flight answer is delivered below
                 assert idle.recv(65536) == b""  # the idle keep-alive connection was closed
             answer = read_all(slow)
     finally:
