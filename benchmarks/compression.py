@@ -22,22 +22,15 @@ Usage (see benchmarks/README.md)::
 
 from __future__ import annotations
 
-import os
-import sys
+import _harness  # before the path is cleaned: benchmarks/ is where it lives
 
-# Running a script from benchmarks/ puts that folder first on sys.path, where its http.py
-# would shadow the standard library's http package (urllib.request imports it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+_harness.unshadow_standard_library()
 
 import argparse  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
+import sys  # noqa: E402
 import urllib.request  # noqa: E402
 
 SERVERS = ("relays", "aiohttp", "cherrypy")
@@ -132,140 +125,76 @@ def installed(kind: str) -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start(kind: str, cpu: int | None) -> _harness.ServerProcess:
+    port = _harness.free_port()
+    command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    return _harness.ServerProcess(kind, command, port=port, cpu=cpu)
 
 
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None or shutil.which("taskset") is None:
-        return command
-    return ["taskset", "-c", str(cpu), *command]
-
-
-class Running:
-    """One server in its own pinned process."""
-
-    def __init__(self, kind: str, cpu: int | None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        command = [sys.executable, __file__, "--serve", kind, "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                error = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"{kind} exited: {error[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{kind} did not start listening")
-
-    def fetch(self, path: str) -> bytes:
-        """The compressed body of *path*, checked to decode to what the page makes."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/{path}", headers={"Accept-Encoding": "gzip"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            body: bytes = reply.read()
-            coding = reply.headers.get("Content-Encoding")
-        if coding != "gzip":
-            raise RuntimeError(f"{self.kind} did not compress /{path}")
-        text = gzip.decompress(body).decode()
-        expected = make_page() if path == "page" else make_document()
-        if (text if path == "page" else json.loads(text)) != expected:
-            raise RuntimeError(f"{self.kind} sent another /{path}")
-        return body
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) used so far by process *pid* (Linux)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_wrk(port: int, path: str, seconds: float, cpu: int | None) -> tuple[float, int, int]:
-    """``(requests/s, errors, requests)`` of one wrk run with 50 keep-alive connections."""
-    command = [
-        "wrk",
-        "-t1",
-        "-c50",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "10s",
-        "-H",
-        "Accept-Encoding: gzip",
-        f"http://127.0.0.1:{port}/{path}",
-    ]
-    output = subprocess.run(
-        pinned(command, cpu), capture_output=True, text=True, check=True
-    ).stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    if rate is None or total is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
-        found = re.search(pattern, output)
-        if found:
-            errors += int(found.group(1))
-    return float(rate.group(1)), errors, int(total.group(1))
+def fetch(server: _harness.ServerProcess, path: str) -> bytes:
+    """The compressed body of *path*, checked to decode to what the page makes."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/{path}", headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        body: bytes = reply.read()
+        coding = reply.headers.get("Content-Encoding")
+    if coding != "gzip":
+        raise RuntimeError(f"{server.name} did not compress /{path}")
+    text = gzip.decompress(body).decode()
+    expected = make_page() if path == "page" else make_document()
+    if (text if path == "page" else json.loads(text)) != expected:
+        raise RuntimeError(f"{server.name} sent another /{path}")
+    return body
 
 
 def measure(
     kinds: list[str], args: argparse.Namespace
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]], dict[str, dict[str, float]]]:
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
-    best = {kind: dict.fromkeys(PATHS, 0.0) for kind in kinds}
-    # CPU microseconds per request, lowest of the rounds: on a shared machine this
-    # moves less than requests/s (a server whose extra threads get extra CPU shares
-    # looks faster by the wall clock than by the work it does).
-    cost = {kind: dict.fromkeys(PATHS, float("inf")) for kind in kinds}
-    sizes: dict[str, dict[str, int]] = {}
-    running: dict[str, Running] = {}
+    server_cpu, client_cpu = _harness.server_and_client_cpus()
+
+    def load(server: _harness.ServerProcess, path: str, seconds: float) -> _harness.WrkResult:
+        return _harness.run_wrk(
+            f"http://127.0.0.1:{server.port}/{path}",
+            seconds=seconds,
+            connections=50,
+            cpu=client_cpu,
+            server_pid=server.pid,
+            headers=["Accept-Encoding: gzip"],
+        )
+
+    def measure_round(
+        number: int, server: _harness.ServerProcess
+    ) -> dict[str, _harness.WrkResult]:
+        results = {path: load(server, path, args.seconds) for path in PATHS}
+        for path, result in results.items():
+            if result.errors:
+                print(f"  {server.name} /{path}: {result.errors} errors", file=sys.stderr)
+            print(f"  round {number} {server.name} /{path}: {result.rate:,.0f} req/s", flush=True)
+        return results
+
+    ready, started = _harness.start_all(
+        lambda kind=kind: start(kind, server_cpu) for kind in kinds
+    )
     try:
-        for kind in kinds:
-            running[kind] = Running(kind, server_cpu)
-            sizes[kind] = {path: len(running[kind].fetch(path)) for path in PATHS}
-            run_wrk(running[kind].port, "page", 1, client_cpu)  # warm up
-        for round_number in range(1, args.repeat + 1):
-            for kind in kinds:
-                for path in PATHS:
-                    pid = running[kind].process.pid
-                    used = cpu_seconds(pid)
-                    rate, errors, total = run_wrk(
-                        running[kind].port, path, args.seconds, client_cpu
-                    )
-                    if total:
-                        per = (cpu_seconds(pid) - used) / total * 1e6
-                        cost[kind][path] = min(cost[kind][path], per)
-                    if errors:
-                        print(f"  {kind} /{path}: {errors} errors", file=sys.stderr)
-                    best[kind][path] = max(best[kind][path], rate)
-                    print(f"  round {round_number} {kind} /{path}: {rate:,.0f} req/s", flush=True)
+        sizes = {s.name: {path: len(fetch(s, path)) for path in PATHS} for s in ready}
+        for server in ready:
+            load(server, "page", 1)  # warm up
+        outcomes = _harness.rounds(args.repeat, ready, measure_round)
     finally:
-        for server in running.values():
+        for server in started:
             server.stop()
+    # The best rate of the rounds, and the least CPU per request of any: on a shared
+    # machine CPU moves less than requests/s (a server whose extra threads get extra CPU
+    # shares looks faster by the wall clock than by the work it does).
+    best = {
+        s.name: {path: max(r[path].rate for r in results) for path in PATHS}
+        for s, results in outcomes.items()
+    }
+    cost = {
+        s.name: {path: min(r[path].cpu_us_per_request for r in results) for path in PATHS}
+        for s, results in outcomes.items()
+    }
     return best, sizes, cost
 
 

@@ -76,11 +76,11 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import subprocess
 import sys
 import tempfile
 from typing import Any
 
+import _harness
 from echo_load import CLIENT_CPU, CLIENTS, SERVER_CPU, Load, Sample, choose_load, pin
 
 SERVERS = ("asyncio", "asyncio-buffered", "relays", "relays-uvloop", "circuits")
@@ -159,29 +159,9 @@ def serve_circuits() -> None:
     (Echo() + TCPServer(("127.0.0.1", 0))).run()
 
 
-def start_server(kind: str) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.strip().isdigit():
-        process.kill()
-        _, errors = process.communicate(timeout=5)
-        raise RuntimeError(f"the {kind} server did not start: {errors.strip()[-500:]}")
-    return process, int(line)
-
-
-def stop_server(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.communicate(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+def start_server(kind: str) -> _harness.ServerProcess:
+    """``echo.py --serve KIND``: it pins itself and prints the port it chose."""
+    return _harness.ServerProcess(kind, [sys.executable, __file__, "--serve", kind], port=None)
 
 
 @dataclasses.dataclass
@@ -221,28 +201,31 @@ def _rounds(
     load: Load, kinds: list[str], seconds: float, rounds: int, warm_up: float
 ) -> dict[str, Result]:
     """Rounds interleave the servers: a burst of load from elsewhere hits them all alike."""
+
+    def measure(number: int, kind: str) -> tuple[Sample, Sample] | None:
+        try:
+            server = start_server(kind)
+        except _harness.ServerDidNotStart as error:
+            print(f"{kind}: skipped, {error}", flush=True)
+            return None
+        with server:
+            small = load(server.pid, server.port, SMALL, CONNECTIONS, warm_up, seconds)
+            large = load(server.pid, server.port, LARGE, LARGE_CONNECTIONS, warm_up, seconds)
+        print(
+            f"round {number} {kind:<16} {small.rate:>9,.0f} messages/s"
+            f" {small.cpu * 1e6:>6.1f} us CPU/message"
+            f" (server {small.server_busy:.0%} busy, {small.server_idle:.0%} idle;"
+            f" client {small.client_busy:.0%} busy)"
+            f" {large.rate * LARGE / 1e6:>8,.1f} MB/s",
+            flush=True,
+        )
+        return small, large
+
     results: dict[str, Result] = {}
-    for round_number in range(1, rounds + 1):
-        for kind in kinds:
-            try:
-                process, port = start_server(kind)
-            except RuntimeError as error:
-                print(f"{kind}: skipped, {error}", flush=True)
-                continue
-            try:
-                small = load(process.pid, port, SMALL, CONNECTIONS, warm_up, seconds)
-                large = load(process.pid, port, LARGE, LARGE_CONNECTIONS, warm_up, seconds)
-            finally:
-                stop_server(process)
-            results.setdefault(kind, Result()).add(small, large)
-            print(
-                f"round {round_number} {kind:<16} {small.rate:>9,.0f} messages/s"
-                f" {small.cpu * 1e6:>6.1f} us CPU/message"
-                f" (server {small.server_busy:.0%} busy, {small.server_idle:.0%} idle;"
-                f" client {small.client_busy:.0%} busy)"
-                f" {large.rate * LARGE / 1e6:>8,.1f} MB/s",
-                flush=True,
-            )
+    for kind, samples in _harness.rounds(rounds, kinds, measure).items():
+        for pair in samples:
+            if pair is not None:
+                results.setdefault(kind, Result()).add(*pair)
     return results
 
 

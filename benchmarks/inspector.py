@@ -32,19 +32,20 @@ import gc
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-# Running a file of benchmarks/ puts benchmarks/ first on sys.path, where http.py would
-# hide the standard library's http package from relays_http.
 # The benchmark's own loops hold the loop on purpose: no blocked-loop warning for them.
 os.environ.setdefault("RELAYS_BLOCKED_LOOP_MS", "0")
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
 
-from relays import BaseComponent, Component, Event  # noqa: E402
+# Before the path is cleaned: benchmarks/ is where these two live.
+import _harness
+from events import Counter, Ping  # the drain row's tree is events.py's
+
+_harness.unshadow_standard_library()
+
+from relays import BaseComponent  # noqa: E402
 from relays_http import Server  # noqa: E402
 from relays_http.client import Session  # noqa: E402
 from relays_inspector import Inspector, StreamLimits  # noqa: E402
@@ -53,30 +54,13 @@ from relays_inspector._stream import Subscription  # noqa: E402
 clock: Callable[[], float] = time.perf_counter
 
 
-class Ping(Event):
-    """``ping(i)``: the event every row fires."""
-
-
-class Counter(Component):
-    def __init__(self, target: int, finished: asyncio.Event) -> None:
-        super().__init__()
-        self.count = 0
-        self.target = target
-        self.finished = finished
-
-    def ping(self, i: int) -> None:
-        self.count += 1
-        if self.count == self.target:
-            self.finished.set()
-
-
 # -- mounted, no page open: the drain row ----------------------------------------------------
 
 
 async def drain(n: int, mode: str) -> float:
     """Seconds to fire and handle *n* events on a tree with the inspector as *mode* says."""
     finished = asyncio.Event()
-    app: BaseComponent = Counter(n, finished)
+    app: BaseComponent = Counter(n, finished.set)
     if mode != "bare":
         inspector = Inspector(announce=False)
         app += inspector
@@ -105,13 +89,10 @@ async def drain(n: int, mode: str) -> float:
 
 def drain_rows(n: int, repeat: int) -> dict[str, float]:
     modes = ("bare", "mounted", "page open")
-    best = dict.fromkeys(modes, float("inf"))
     for mode in modes:
         asyncio.run(drain(n // 10, mode))  # warm-up
-    for _ in range(repeat):
-        for mode in modes:
-            best[mode] = min(best[mode], asyncio.run(drain(n, mode)))
-    return {mode: n / seconds for mode, seconds in best.items()}
+    outcomes = _harness.rounds(repeat, modes, lambda _round, mode: asyncio.run(drain(n, mode)))
+    return {mode: n / min(seconds) for mode, seconds in outcomes.items()}
 
 
 # -- page open under a flood -------------------------------------------------------------------
@@ -122,7 +103,7 @@ async def flood(rate: int, seconds: float, page: bool) -> dict[str, Any]:
     slice_size, tick = rate // 100, 0.01
     total = int(rate * seconds) // slice_size * slice_size
     finished = asyncio.Event()
-    counter = Counter(total, finished)
+    counter = Counter(total, finished.set)
     inspector = Inspector(announce=False, graphviz=False)
     server = Server("tcp://127.0.0.1:0") + counter + inspector
     received = {"events": 0, "dropped": 0, "messages": 0}

@@ -22,21 +22,15 @@ aiohttp on both rows. The script never fails on figures; it prints PASS or MISS.
 
 from __future__ import annotations
 
-import os
-import sys
+import _harness  # before the path is cleaned: benchmarks/ is where it lives
 
-# benchmarks/ holds http.py, which would shadow the standard library's http package for
-# everything imported below (aiohttp, relays_http) when this file is run as a script.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+_harness.unshadow_standard_library()
 
 import argparse  # noqa: E402
-import re  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 
 SERVERS = ("relays", "nginx", "aiohttp")
 SMALL = "small.bin"
@@ -96,18 +90,6 @@ def make_docroot(folder: str) -> None:
             file.write(chunk)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None or shutil.which("taskset") is None:
-        return command
-    return ["taskset", "-c", str(cpu), *command]
-
-
 def installed(kind: str) -> bool:
     if kind == "nginx":
         return NGINX is not None
@@ -119,86 +101,22 @@ def installed(kind: str) -> bool:
     return True
 
 
-class Running:
-    """One server process pinned to the server CPU, listening on its own port."""
-
-    def __init__(self, kind: str, docroot: str, scratch: str, cpu: int | None) -> None:
-        self.port = free_port()
-        if kind == "nginx":
-            assert NGINX is not None
-            prefix = os.path.join(scratch, "nginx")
-            os.makedirs(prefix, exist_ok=True)
-            config = os.path.join(prefix, "nginx.conf")
-            with open(config, "w") as file:
-                file.write(NGINX_CONF.format(prefix=prefix, port=self.port, docroot=docroot))
-            command = [NGINX, "-p", prefix, "-c", config, "-e", os.path.join(prefix, "error.log")]
-        else:
-            command = [
-                sys.executable,
-                __file__,
-                "--serve",
-                kind,
-                "--port",
-                str(self.port),
-                "--docroot",
-                docroot,
-            ]
-        self.process = subprocess.Popen(
-            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                error = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"{kind} exited: {error[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{kind} did not start listening")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
-_SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-
-
-def run_wrk(
-    port: int, path: str, seconds: float, connections: int, cpu: int | None
-) -> tuple[float, float, int]:
-    """``(requests/s, MB/s, errors)`` of one wrk run."""
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "10s",
-        f"http://127.0.0.1:{port}/{path}",
-    ]
-    output = subprocess.run(
-        pinned(command, cpu), capture_output=True, text=True, check=True
-    ).stdout
-    rate_match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB|TB)", output)
-    if rate_match is None or transfer is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    megabytes = float(transfer.group(1)) * _SIZES[transfer.group(2)] / 1e6
-    errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
-        found = re.search(pattern, output)
-        if found:
-            errors += int(found.group(1))
-    return float(rate_match.group(1)), megabytes, errors
+def start(kind: str, docroot: str, scratch: str, cpu: int | None) -> _harness.ServerProcess:
+    """*kind* serving *docroot*: nginx with a configuration of its own, the others as
+    ``static.py --serve KIND``."""
+    port = _harness.free_port()
+    if kind == "nginx":
+        assert NGINX is not None
+        prefix = os.path.join(scratch, "nginx")
+        os.makedirs(prefix, exist_ok=True)
+        config = os.path.join(prefix, "nginx.conf")
+        with open(config, "w") as file:
+            file.write(NGINX_CONF.format(prefix=prefix, port=port, docroot=docroot))
+        command = [NGINX, "-p", prefix, "-c", config, "-e", os.path.join(prefix, "error.log")]
+    else:
+        command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+        command += ["--docroot", docroot]
+    return _harness.ServerProcess(kind, command, port=port, cpu=cpu)
 
 
 def measure(kinds: list[str], args: argparse.Namespace) -> dict[str, tuple[float, float]]:
@@ -207,35 +125,46 @@ def measure(kinds: list[str], args: argparse.Namespace) -> dict[str, tuple[float
     All servers run at once (idle ones cost nothing) and the rounds alternate between
     them, so a burst of load from elsewhere on the machine hurts them all alike.
     """
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
-    best = {kind: [0.0, 0.0] for kind in kinds}
+    server_cpu, client_cpu = _harness.server_and_client_cpus()
+
+    def load(
+        server: _harness.ServerProcess, path: str, seconds: float, connections: int
+    ) -> _harness.WrkResult:
+        return _harness.run_wrk(
+            f"http://127.0.0.1:{server.port}/{path}",
+            seconds=seconds,
+            connections=connections,
+            cpu=client_cpu,
+        )
+
+    def measure_round(number: int, server: _harness.ServerProcess) -> tuple[float, float]:
+        small = load(server, SMALL, args.seconds, 50)
+        large = load(server, LARGE, args.seconds, 2)
+        if small.errors or large.errors:
+            print(f"  {server.name}: {small.errors + large.errors} errors", file=sys.stderr)
+        rate, speed = small.rate, large.megabytes_per_second
+        print(f"  round {number} {server.name}: {rate:,.0f} req/s, {speed:,.0f} MB/s", flush=True)
+        return rate, speed
+
     with tempfile.TemporaryDirectory() as scratch:
         docroot = os.path.join(scratch, "docroot")
         os.makedirs(docroot)
         os.chmod(scratch, 0o755)
         make_docroot(docroot)
-        running = {}
+        ready, started = _harness.start_all(
+            lambda kind=kind: start(kind, docroot, scratch, server_cpu) for kind in kinds
+        )
         try:
-            for kind in kinds:
-                running[kind] = Running(kind, docroot, scratch, server_cpu)
-                run_wrk(running[kind].port, SMALL, 1, 10, client_cpu)  # warm up
-            for round_number in range(1, args.repeat + 1):
-                for kind in kinds:
-                    port = running[kind].port
-                    rate, _, errors = run_wrk(port, SMALL, args.seconds, 50, client_cpu)
-                    _, speed, large_errors = run_wrk(port, LARGE, args.seconds, 2, client_cpu)
-                    if errors or large_errors:
-                        print(f"  {kind}: {errors + large_errors} errors", file=sys.stderr)
-                    best[kind] = [max(best[kind][0], rate), max(best[kind][1], speed)]
-                    print(
-                        f"  round {round_number} {kind}: {rate:,.0f} req/s, {speed:,.0f} MB/s",
-                        flush=True,
-                    )
+            for server in ready:
+                load(server, SMALL, 1, 10)  # warm up
+            outcomes = _harness.rounds(args.repeat, ready, measure_round)
         finally:
-            for server in running.values():
+            for server in started:
                 server.stop()
-    return {kind: (rate, speed) for kind, (rate, speed) in best.items()}
+    return {
+        server.name: (max(rate for rate, _ in results), max(speed for _, speed in results))
+        for server, results in outcomes.items()
+    }
 
 
 def report(results: dict[str, tuple[float, float]]) -> None:

@@ -19,33 +19,23 @@ Usage (see benchmarks/README.md)::
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
+import _harness  # before the path is cleaned: benchmarks/ is where it lives
 
-HERE = Path(__file__).resolve().parent
+_harness.unshadow_standard_library()
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
 HELLO = b"Hello, World!"
 #: How long each page blocks, in seconds.
 PAGE_SLEEP = 0.010
 SERVERS = ("relays-threads", "cheroot")
 #: relays must reach this ratio to cheroot's requests/s.
 TARGET = 1.0
-
-
-def _http_harness() -> ModuleType:
-    """benchmarks/http.py's wrk runner and process helpers (loaded by path: the module's
-    name would shadow the standard library's ``http``)."""
-    spec = importlib.util.spec_from_file_location("relays_bench_http", HERE / "http.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the servers: ``threads.py --serve KIND --port N --threads T`` serves until killed ----
@@ -79,44 +69,10 @@ def serve_cheroot(port: int, threads: int) -> None:
     wsgi.Server(("127.0.0.1", port), app, numthreads=threads, request_queue_size=1024).start()
 
 
-class Running:
-    def __init__(self, harness: ModuleType, kind: str, threads: int, cpu: int | None) -> None:
-        self.harness = harness
-        self.kind = kind
-        self.port = harness.free_port()
-        command = [
-            sys.executable,
-            "-P",  # benchmarks/ first on sys.path would shadow the standard library's http
-            str(Path(__file__).resolve()),
-            "--serve",
-            kind,
-            "--port",
-            str(self.port),
-            "--threads",
-            str(threads),
-        ]
-        self.process = subprocess.Popen(
-            harness.pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-
-    def wait(self) -> bool:
-        if self.harness.wait_listening(self.port, self.process):
-            return True
-        error = ""
-        if self.process.poll() is not None and self.process.stderr is not None:
-            error = self.process.stderr.read().decode().strip()[-300:]
-        print(f"  {self.kind}: did not start {error}", file=sys.stderr)
-        return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+def start(kind: str, threads: int, cpu: int | None) -> _harness.ServerProcess:
+    port = _harness.free_port()
+    command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    return _harness.ServerProcess(kind, [*command, "--threads", str(threads)], port=port, cpu=cpu)
 
 
 def main() -> int:
@@ -138,9 +94,6 @@ def main() -> int:
         serve_cheroot(args.port, args.threads)
         return 0
 
-    harness = _http_harness()
-    import shutil
-
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
@@ -154,30 +107,38 @@ def main() -> int:
         f"server on CPU {args.server_cpu}, wrk on CPU {args.client_cpu}",
         flush=True,
     )
-    servers = [Running(harness, kind, args.threads, args.server_cpu) for kind in SERVERS]
-    best: dict[str, tuple[float, float, int, float]] = {}
+    ready, started = _harness.start_all(
+        lambda kind=kind: start(kind, args.threads, args.server_cpu) for kind in SERVERS
+    )
+
+    def measure(_round: int, server: _harness.ServerProcess) -> _harness.WrkResult:
+        return _harness.run_wrk(
+            f"http://127.0.0.1:{server.port}/",
+            seconds=seconds,
+            connections=args.connections,
+            cpu=args.client_cpu,
+            server_pid=server.pid,
+            latency=True,
+            timeout="5s",
+        )
+
     try:
-        ready = [server for server in servers if server.wait()]
-        for _round in range(repeat):
-            for server in ready:
-                result = harness.run_wrk(
-                    server.port,
-                    seconds,
-                    args.connections,
-                    False,
-                    args.client_cpu,
-                    server.process.pid,
-                )
-                if server.kind not in best or result[0] > best[server.kind][0]:
-                    best[server.kind] = result
+        outcomes = _harness.rounds(repeat, ready, measure)
     finally:
-        for server in servers:
+        for server in started:
             server.stop()
+    best = {
+        server.name: max(results, key=lambda result: result.rate)
+        for server, results in outcomes.items()
+    }
     print(f"{'server':<16} {'req/s':>8} {'p99 ms':>8} {'errors':>7} {'us CPU/req':>11}")
-    for kind, (rate, p99, errors, cpu) in best.items():
-        print(f"{kind:<16} {rate:>8.0f} {p99:>8.1f} {errors:>7} {cpu:>11.0f}")
+    for kind, result in best.items():
+        print(
+            f"{kind:<16} {result.rate:>8.0f} {result.p99_ms:>8.1f} {result.errors:>7}"
+            f" {result.cpu_us_per_request:>11.0f}"
+        )
     if "relays-threads" in best and "cheroot" in best:
-        ratio = best["relays-threads"][0] / best["cheroot"][0]
+        ratio = best["relays-threads"].rate / best["cheroot"].rate
         verdict = "PASS" if ratio >= TARGET else "MISS"
         print(f"# relays / cheroot: {ratio:.2f}x (target {TARGET:g}x) {verdict}")
     return 0

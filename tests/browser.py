@@ -11,7 +11,9 @@ whose stderr is read in threads (uvloop's subprocess pipes failed with EBUSY, an
 under test is the server's), and stopped by its process id on the way out.
 
 Tests import it as ``browser`` (``tests/conftest.py`` puts this folder on ``sys.path``) and
-mark themselves with :data:`needs_chromium`, which skips them where Chromium is missing.
+mark themselves with :data:`needs_chromium`, which skips them where Chromium is missing. The
+docs' screenshot scripts (``docs/screenshots/``) take their pictures with it too, after
+checking :data:`CHROMIUM` themselves.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,9 @@ import pytest
 
 from relays_websocket import WebSocket, connect
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next(
+    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+)
 #: Skips a test where Chromium is missing (CI has it).
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)"
@@ -71,15 +75,26 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-def dump_dom(url: str, user_data_dir: Path) -> str:
-    """The DOM Chromium rendered for *url* (``--dump-dom``); fails if the browser does."""
-    done = subprocess.run(
-        [chromium_path(), *FLAGS, f"--user-data-dir={user_data_dir}", "--dump-dom", url],
+def run_once(
+    url: str, user_data_dir: Path, flags: Sequence[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run Chromium once on *url* with *flags* (``--dump-dom``, ``--screenshot=PATH``), for
+    at most :data:`WITHIN` seconds; what it printed and its exit status, for the caller to
+    check (its stderr says why it failed, and with ``--enable-logging=stderr`` what the
+    page's console said)."""
+    return subprocess.run(
+        [chromium_path(), *FLAGS, f"--user-data-dir={user_data_dir}", *flags, url],
         capture_output=True,
         text=True,
         timeout=WITHIN,
-        check=True,
+        check=False,
     )
+
+
+def dump_dom(url: str, user_data_dir: Path) -> str:
+    """The DOM Chromium rendered for *url* (``--dump-dom``); fails if the browser does."""
+    done = run_once(url, user_data_dir, ["--dump-dom"])
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 
@@ -188,17 +203,19 @@ class DevTools:
 
 
 @contextlib.asynccontextmanager
-async def chromium(user_data_dir: Path) -> AsyncIterator[DevTools]:
+async def chromium(user_data_dir: Path, flags: Sequence[str] = ()) -> AsyncIterator[DevTools]:
     """A headless Chromium for the ``async with`` block, driven through a :class:`DevTools`.
 
     Skips the calling test where Chromium is missing. The browser gets its own profile in
-    *user_data_dir* (a test's ``tmp_path``) and is stopped by its process id on the way out.
+    *user_data_dir* (a test's ``tmp_path``), and *flags* besides :data:`FLAGS` (a window
+    size for a screenshot); it is stopped by its process id on the way out.
     """
     process = subprocess.Popen(  # noqa: ASYNC220 - starting it takes no time worth a thread
         [
             chromium_path(),
             *FLAGS,
             f"--user-data-dir={user_data_dir}",
+            *flags,
             "--remote-debugging-port=0",  # any free port: the browser prints which
             "about:blank",
         ],
@@ -233,3 +250,34 @@ async def chromium(user_data_dir: Path) -> AsyncIterator[DevTools]:
             await asyncio.to_thread(drainer.join, 10)  # the pipe's end: its read returns
         if process.stderr is not None:
             process.stderr.close()
+
+
+#: What each tab says in :func:`chat_in_two_tabs`, by the name it joins under.
+CHAT_LINES = {"ann": "hello bob", "bob": "hi ann"}
+
+
+async def chat_in_two_tabs(browser: DevTools, tabs: dict[str, str], *, joined: str) -> None:
+    """Two chat pages (the demo's and examples/chat's share their form's ids) talk.
+
+    Each tab of *tabs* (name to session) joins under its name and waits until *joined*
+    (JavaScript) holds; then each says its line of :data:`CHAT_LINES`, and this returns once
+    every tab's log shows every line.
+    """
+    for name, tab in tabs.items():
+        await browser.evaluate(
+            tab,
+            f"document.getElementById('name').value = '{name}';"
+            "document.getElementById('join').requestSubmit();",
+        )
+        await browser.when(tab, joined)
+    for name, tab in tabs.items():
+        await browser.evaluate(
+            tab,
+            f"document.getElementById('text').value = '{CHAT_LINES[name]}';"
+            "document.getElementById('say').requestSubmit();",
+        )
+    for tab in tabs.values():
+        for name, line in CHAT_LINES.items():
+            await browser.when(
+                tab, f"document.getElementById('log').textContent.includes('{name}: {line}')"
+            )

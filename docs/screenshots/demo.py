@@ -13,8 +13,6 @@ committed.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +20,9 @@ from pathlib import Path
 from relays_http import Server
 from relays_http._demo import make_demo
 from relays_http.testing import serve_in_thread
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+import browser  # the tests' headless-Chromium helper, one copy for both
 
 OUTPUT = Path(__file__).resolve().parents[1] / "_static" / "demo.png"
 #: The page shown: it shows the most of relays working without a click.
@@ -32,32 +33,19 @@ SCRIPT_TIME = 5000
 
 
 def main() -> int:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if browser.CHROMIUM is None:
         print("no Chromium installed (apt-get install chromium)", file=sys.stderr)
         return 1
     with (
         serve_in_thread(Server("tcp://127.0.0.1:0") + make_demo()) as server,
         tempfile.TemporaryDirectory() as profile,
     ):
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile}",
-                f"--window-size={WINDOW}",
-                f"--virtual-time-budget={SCRIPT_TIME}",
-                f"--screenshot={OUTPUT}",
-                server.url.rstrip("/") + PAGE,
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-        )
+        flags = ["--hide-scrollbars", f"--window-size={WINDOW}"]
+        flags += [f"--virtual-time-budget={SCRIPT_TIME}", f"--screenshot={OUTPUT}"]
+        done = browser.run_once(server.url.rstrip("/") + PAGE, Path(profile), flags)
+        if done.returncode != 0:
+            print(f"chromium failed: {done.stderr[-2000:]}", file=sys.stderr)
+            return 1
     print(f"wrote {OUTPUT}")
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relays import Component, GraphvizNotFound, graph
+from relays import Component, GraphNode, GraphvizFailed, GraphvizNotFound, graph
 
 HAS_GRAPHVIZ = shutil.which("dot") is not None
 needs_graphviz = pytest.mark.skipif(
@@ -75,3 +75,93 @@ def test_graphviz_draws_svg_and_png(tmp_path: Path) -> None:
     png = graph(make_tree(), "png", path=tmp_path / "tree.png")
     assert png.startswith(b"\x89PNG")
     assert (tmp_path / "tree.png").read_bytes() == png
+
+
+def looks(component: Component) -> GraphNode:
+    """A node function as a page would write one: an id and a link per box, two lines."""
+    key = f"box-{id(component)}"
+    return GraphNode(
+        label=f"{component.name}\nchannel: {component.channel}",
+        id=key,
+        link=f"/components/{key}?a=1&b=2",
+        tooltip=f'"{component.name}"',
+    )
+
+
+def test_the_node_function_is_called_once_per_component_in_walk_order() -> None:
+    app = make_tree()
+    seen: list[Component] = []
+
+    def node(component: Component) -> GraphNode:
+        seen.append(component)
+        return GraphNode(label=component.name)
+
+    graph(app, "svg", graphviz=False, node=node)
+    assert seen == list(app.walk())
+
+
+def test_the_built_in_svg_draws_each_look() -> None:
+    app = make_tree()
+    document = ElementTree.fromstring(graph(app, "svg", graphviz=False, node=looks))
+    namespace = "{http://www.w3.org/2000/svg}"
+    groups = document.findall(f".//{namespace}g[@class='node']")
+    assert [group.get("id") for group in groups] == [f"box-{id(c)}" for c in app.walk()]
+    first = groups[0]
+    assert first.findtext(f"{namespace}title") == '"Component"'
+    link = first.find(f"{namespace}a")
+    assert link is not None
+    assert link.get("href") == f"/components/box-{id(app)}?a=1&b=2"
+    lines = [text.text for text in link.findall(f"{namespace}text")]
+    assert lines == ["Component", "channel: *"]
+    odd = [g for g in groups if "channel: <&>" in [t.text for t in g.iter(f"{namespace}text")]]
+    assert len(odd) == 1
+
+
+def test_a_long_label_widens_every_box() -> None:
+    wide = graph(Component(), "svg", graphviz=False, node=lambda c: GraphNode(label="x" * 60))
+    narrow = graph(Component(), "svg", graphviz=False, node=lambda c: GraphNode(label="x"))
+    assert 'width="150"' in narrow
+    assert 'width="150"' not in wide
+
+
+def test_the_dot_source_declares_each_look_escaped() -> None:
+    app = Component()
+    Component(channel='say "hi"\\').register(app)
+    dot = graph(app, "dot", node=lambda c: GraphNode(label=f"{c.name}\n{c.channel}", id="k"))
+    assert '"Component-1" [label="Component\\nsay \\"hi\\"\\\\", id="k"];' in dot
+    assert '"Component-0" -> "Component-1";' in dot
+    assert "URL" not in dot
+    assert "tooltip" not in dot
+
+
+def test_a_graphviz_that_fails_raises_graphviz_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    false = shutil.which("false")
+    assert false is not None
+    monkeypatch.setattr(shutil, "which", lambda name: false)
+    with pytest.raises(GraphvizFailed, match="Graphviz failed"):
+        graph(make_tree(), "svg")
+
+
+def test_a_graphviz_past_its_timeout_raises_graphviz_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck = tmp_path / "dot"
+    stuck.write_text("#!/bin/sh\nexec sleep 60\n")
+    stuck.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name: str(stuck))
+    with pytest.raises(GraphvizFailed, match="graphviz_timeout"):
+        graph(make_tree(), "svg", graphviz_timeout=0.01)
+
+
+@needs_graphviz
+def test_graphviz_draws_each_look() -> None:
+    app = make_tree()
+    svg = graph(app, "svg", node=looks)
+    document = ElementTree.fromstring(svg)  # well-formed: the link's "&" escaped too
+    namespace = "{http://www.w3.org/2000/svg}"
+    groups = document.findall(f".//{namespace}g[@class='node']")
+    assert {group.get("id") for group in groups} == {f"box-{id(c)}" for c in app.walk()}
+    links = [a.get("{http://www.w3.org/1999/xlink}href") for a in document.iter(f"{namespace}a")]
+    assert f"/components/box-{id(app)}?a=1&b=2" in links
+    texts = [text.text for text in document.iter(f"{namespace}text")]
+    assert "channel: <&>" in texts

@@ -24,7 +24,7 @@ from ._events import (
     Stopped,
     Unregistered,
 )
-from ._graph import GraphvizNotFound, graph
+from ._graph import GraphNode, GraphvizFailed, GraphvizNotFound, graph
 from ._handlers import Handler, handler
 from ._loader import Load, Loaded, Loader, LoadError
 from ._loading import load_app
@@ -59,6 +59,8 @@ __all__ = [
     "Event",
     "EventCancelled",
     "ExceptionEvent",
+    "GraphNode",
+    "GraphvizFailed",
     "GraphvizNotFound",
     "Handler",
     "Load",

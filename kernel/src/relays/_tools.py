@@ -1,43 +1,10 @@
-"""Looking at a tree: ``graph`` draws it, ``inspect`` lists what handles what."""
+"""Looking at a tree: ``inspect`` lists what handles what (``graph`` in ``_graph`` draws it)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from ._components import BaseComponent
 
-__all__ = ["graph", "inspect"]
-
-
-def graph(root: BaseComponent, format: Literal["text", "dot"] = "text") -> str:
-    """The tree under *root*: indented text (one component a line), or Graphviz DOT."""
-    if format == "text":
-        lines: list[str] = []
-
-        def draw(node: BaseComponent, depth: int) -> None:
-            lines.append(f"{' ' * depth}* {node!r}")
-            for child in node.components:
-                draw(child, depth + 1)
-
-        draw(root, 0)
-        return "\n".join(lines)
-    if format == "dot":
-        names: dict[int, str] = {}
-
-        def label(node: BaseComponent) -> str:
-            if id(node) not in names:
-                names[id(node)] = f"{node.name}-{len(names)}"
-            return names[id(node)]
-
-        edges = [
-            f'    "{label(node)}" -> "{label(child)}";'
-            for node in root.walk()
-            for child in node.components
-        ]
-        if not edges:
-            edges = [f'    "{label(root)}";']
-        return "digraph G {\n" + "\n".join(edges) + "\n}"
-    raise ValueError(f"format must be 'text' or 'dot', not {format!r}")
+__all__ = ["inspect"]
 
 
 def inspect(component: BaseComponent) -> str:

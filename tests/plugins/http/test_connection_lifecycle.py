@@ -21,6 +21,7 @@ import pytest
 import relays
 from relays import Component
 from relays_http import Request, Response, Server
+from relays_http.testing import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +29,14 @@ pytestmark = pytest.mark.integration
 class App(Component):
     channel = "web"
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: Set when a ``/slow`` request's handler is running (tests wait on it, not a clock).
+        self.slow_started = threading.Event()
+
     async def request(self, request: Request, response: Response) -> Any:
         if request.path == "/slow":
+            self.slow_started.set()
             await asyncio.sleep(0.3)
             return "slow " * 2000  # several TCP segments
         if request.path == "/echo":
@@ -39,14 +46,9 @@ class App(Component):
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    app = Server("tcp://127.0.0.1:0") + App()
-    app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
-    yield app
-    app.stop()
+    with serve_in_thread(Server("tcp://127.0.0.1:0") + App()) as running:
+        assert isinstance(running, Server)
+        yield running
 
 
 def read_all(sock: socket.socket) -> bytes:
@@ -127,7 +129,8 @@ def test_a_request_on_uvloop() -> None:
 
 
 def test_a_response_in_flight_when_the_app_stops_is_delivered_whole() -> None:
-    app = Server("tcp://127.0.0.1:0") + App()
+    pages = App()
+    app = Server("tcp://127.0.0.1:0") + pages
     app.start()
     try:
         deadline = time.monotonic() + 5
@@ -138,10 +141,8 @@ def test_a_response_in_flight_when_the_app_stops_is_delivered_whole() -> None:
             with socket.create_connection(("127.0.0.1", app.port), timeout=5) as idle:
                 idle.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
                 assert idle.recv(65536).endswith(b"hello")
-                time.sleep(0.1)  # the slow handler is running now
-                started = time.monotonic()
-                app.stop()
-                assert time.monotonic() - started < 3
+                assert pages.slow_started.wait(10), "the slow handler never started"
+                app.stop()  # returns once stopped: the in-flight answer is delivered below
                 assert idle.recv(65536) == b""  # the idle keep-alive connection was closed
             answer = read_all(slow)
     finally:

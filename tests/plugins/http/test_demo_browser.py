@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from browser import DevTools, chromium, needs_chromium
+from browser import DevTools, chat_in_two_tabs, chromium, needs_chromium
 from relays import PluginNotFound
 from relays_http import Server, _demo
 from relays_http._demo import find_parts, make_demo
@@ -150,24 +150,10 @@ async def test_two_tabs_chat(tmp_path: Path) -> None:
             name: await browser.open_tab(site + "/chat", phone_width=PHONE_WIDTH)
             for name in ("ann", "bob")
         }
-        for name, tab in tabs.items():
-            await check_page(browser, tab, "Chat")
-            await browser.evaluate(
-                tab,
-                f"document.getElementById('name').value = '{name}';"
-                "document.getElementById('join').requestSubmit();",
-            )
-            await browser.when(tab, "document.body.dataset.chat === 'open'")
-        said = {"ann": "hello bob", "bob": "hi ann"}
-        for name, tab in tabs.items():
-            await browser.evaluate(
-                tab,
-                f"document.getElementById('text').value = '{said[name]}';"
-                "document.getElementById('say').requestSubmit();",
-            )
         for tab in tabs.values():
-            for name, line in said.items():
-                await browser.when(tab, f"{text_of('log')}.includes('{name}: {line}')")
+            await check_page(browser, tab, "Chat")
+        await chat_in_two_tabs(browser, tabs, joined="document.body.dataset.chat === 'open'")
+        for tab in tabs.values():
             assert await browser.console_errors(tab) == []
 
 

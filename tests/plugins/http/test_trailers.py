@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -28,7 +27,7 @@ from relays_http._protocol import (
 )
 from relays_http._protocol import Response as ProtocolResponse
 from relays_http._protocol._client import ClientConnection, ResponseHead
-from relays_http.testing import Client, memory_server
+from relays_http.testing import Client, memory_server, serve_in_thread
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -193,14 +192,9 @@ async def test_anything_yielded_after_the_trailers_cuts_the_response_short(
 
 @pytest.fixture
 def tcp_server() -> Iterator[Server]:
-    app = Server("tcp://127.0.0.1:0") + Streams()
-    app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
-    yield app
-    app.stop()
+    with serve_in_thread(Server("tcp://127.0.0.1:0") + Streams()) as running:
+        assert isinstance(running, Server)
+        yield running
 
 
 @pytest.mark.integration

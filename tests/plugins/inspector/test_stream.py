@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from relays import Component, Event, handler
 from relays_inspector import StreamLimits
-from relays_inspector._stream import EventTap, Subscription
+from relays_inspector._stream import EventTap, Subscription, relative_files
+
+HERE = Path(__file__).resolve()
 
 
 class Ping(Event):
@@ -106,3 +110,44 @@ async def test_batches_wait_for_records() -> None:
     message = await anext(batches)
     assert [record["name"] for record in message["events"]] == ["ping"]
     await batches.aclose()
+
+
+def test_a_traceback_names_files_under_the_working_directory_relative_to_it() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/kernel/relays/_dispatch.py", line 3, in _drain\n'
+        "    result = callback(*args)\n"
+        '  File "/srv/application.py", line 5, in boom\n'
+        '  File "/usr/lib/python3.11/asyncio/events.py", line 80, in _run\n'
+        '    print("  File \\"/srv/app/x.py\\"")\n'
+        "RuntimeError: it went boom\n"
+    )
+    assert relative_files(traceback, "/srv/app") == (
+        "Traceback (most recent call last):\n"
+        '  File "kernel/relays/_dispatch.py", line 3, in _drain\n'
+        "    result = callback(*args)\n"
+        '  File "/srv/application.py", line 5, in boom\n'
+        '  File "/usr/lib/python3.11/asyncio/events.py", line 80, in _run\n'
+        '    print("  File \\"/srv/app/x.py\\"")\n'
+        "RuntimeError: it went boom\n"
+    )
+    assert relative_files(traceback, "/srv/app/") == relative_files(traceback, "/srv/app")
+
+
+async def test_the_recorded_traceback_is_relative_to_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here = HERE
+    monkeypatch.chdir(here.parent)
+    app = App()
+    subscription = Subscription(StreamLimits(trim=10_000))
+    tap = EventTap()
+    async with app:
+        tap.subscribe(subscription, app)
+        app.fire(Boom())
+        await app.wait("exception")
+        tap.unsubscribe(subscription)
+    (error,) = [record for record in subscription.take()["events"] if "error" in record]
+    assert f'File "{here.name}"' in error["traceback"]
+    assert str(here) not in error["traceback"]
+    assert str(here) not in error["text"]  # the event's repr holds the traceback too

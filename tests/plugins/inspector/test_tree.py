@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from relays import Component, handler
+from relays import Component, graph, handler
 from relays_inspector._tree import (
+    component_key,
     describe_tree,
     draw_tree,
     find_component,
     handler_rows,
-    tree_dot,
-    tree_svg,
 )
 
 
@@ -39,18 +38,21 @@ def tree() -> tuple[Parent, Child, Child]:
 
 def test_describe_counts_each_components_own_handlers() -> None:
     root, _first, second = tree()
-    nodes = describe_tree(root)
-    assert [node.name for node in nodes] == ["Parent", "Child", "Child"]
-    assert [node.channel for node in nodes] == ["*", "kids", 'odd "channel"']
-    assert [node.handlers for node in nodes] == [1, 2, 2]
-    assert nodes[0].children == (nodes[1].key, nodes[2].key)
-    assert find_component(root, nodes[2].key) is second
+    looks = describe_tree(root)
+    assert [looks[id(node)].label.split("\n") for node in root.walk()] == [
+        ["Parent", "channel: *", "1 handler"],
+        ["Child", "channel: kids", "2 handlers"],
+        ["Child", 'channel: odd "channel"', "2 handlers"],
+    ]
+    assert looks[id(second)].id == component_key(second)
+    assert find_component(root, component_key(second)) is second
     assert find_component(root, "c0") is None
 
 
 def test_the_dot_source_escapes_names_and_channels() -> None:
     root, *_ = tree()
-    dot = tree_dot(describe_tree(root))
+    looks = describe_tree(root)
+    dot = graph(root, "dot", node=lambda component: looks[id(component)])
     assert 'channel: odd \\"channel\\"' in dot
     assert "2 handlers" in dot
     assert "1 handler\\n" not in dot
@@ -61,18 +63,39 @@ def test_the_picture_has_every_component_as_a_clickable_node(graphviz: bool) -> 
     if graphviz and shutil.which("dot") is None:
         pytest.skip("Graphviz is not installed (apt-get install graphviz)")
     root, *_ = tree()
-    nodes = describe_tree(root)
-    svg = draw_tree(nodes, graphviz=graphviz)
+    svg = draw_tree(root, describe_tree(root), graphviz=graphviz)
     assert svg.startswith("<svg")
-    for node in nodes:
-        assert re.search(rf'<g id="{node.key}" class="node"', svg), node
+    for node in root.walk():
+        assert re.search(rf'<g id="{component_key(node)}" class="node"', svg), node
     assert "odd &quot;channel&quot;" in svg or "odd &#34;channel&#34;" in svg
+    assert "1 handler<" in svg
 
 
 def test_the_built_in_layout_of_a_lone_component() -> None:
-    svg = tree_svg(describe_tree(Parent()))
+    lone = Parent()
+    svg = draw_tree(lone, describe_tree(lone), graphviz=False)
     assert svg.count('class="node"') == 1
     assert "1 handler<" in svg
+
+
+def test_a_graphviz_that_fails_gives_way_to_the_built_in_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    false = shutil.which("false")
+    assert false is not None
+    monkeypatch.setattr(shutil, "which", lambda name: false)
+    root, *_ = tree()
+    svg = draw_tree(root, describe_tree(root), graphviz=True)
+    assert svg.count('class="node"') == 3
+
+
+def test_a_component_that_joined_after_the_count_is_drawn_without_one() -> None:
+    root, *_ = tree()
+    looks = describe_tree(root)
+    late = Child(channel="late").register(root)
+    svg = draw_tree(root, looks, graphviz=False)
+    assert f'<g id="{component_key(late)}" class="node">' in svg
+    assert svg.count(" handler") == 3
 
 
 def test_handler_rows_run_in_order_with_priorities() -> None:

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from browser import WHEN, chromium, needs_chromium
+from browser import chat_in_two_tabs, chromium, needs_chromium
 from relays_websocket import InvalidHandshake, WebSocket, connect
 
 pytestmark = pytest.mark.integration
@@ -110,21 +110,4 @@ async def test_two_chromium_tabs_chat(tmp_path: Path) -> None:
     """Two tabs of the page examples/chat/static/index.html join and see each other's lines."""
     async with chat_server() as address, chromium(tmp_path) as browser:
         tabs = {name: await browser.open_tab(f"http://{address}/") for name in ("ann", "bob")}
-        for name, tab in tabs.items():
-            await browser.evaluate(
-                tab,
-                f"document.getElementById('name').value = '{name}';"
-                "document.getElementById('join').requestSubmit();",
-            )
-            await browser.evaluate(tab, WHEN.format(condition="document.body.dataset.state"))
-        said = {"ann": "hello bob", "bob": "hi ann"}
-        for name, tab in tabs.items():
-            await browser.evaluate(
-                tab,
-                f"document.getElementById('text').value = '{said[name]}';"
-                "document.getElementById('say').requestSubmit();",
-            )
-        for tab in tabs.values():
-            for name, line in said.items():
-                seen = f"document.getElementById('log').textContent.includes('{name}: {line}')"
-                assert await browser.evaluate(tab, WHEN.format(condition=seen)) is True
+        await chat_in_two_tabs(browser, tabs, joined="document.body.dataset.state")

@@ -220,8 +220,9 @@ class Inspector(BaseComponent):
 
     @handler("inspector_draw_tree")
     async def _on_draw_tree(self, request: Request, response: Response) -> Response:
-        nodes = describe_tree(self.root)
-        svg = await asyncio.to_thread(draw_tree, nodes, graphviz=self.graphviz)
+        root = self.root
+        looks = describe_tree(root)
+        svg = await asyncio.to_thread(draw_tree, root, looks, graphviz=self.graphviz)
         return Response(svg, content_type="image/svg+xml", headers=_SECURITY_HEADERS)
 
     def _handlers(self, request: Request) -> Any:

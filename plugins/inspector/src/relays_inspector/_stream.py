@@ -24,13 +24,16 @@ message.
 
 Records are plain dicts of text, made at the moment of the event (``repr`` of the
 event, cut to ``trim`` characters), so nothing the app owns is held or touched
-later from the stream. Errors (``exception`` events) carry their traceback; the
+later from the stream. Errors (``exception`` events) carry their traceback, with the
+files under the server's working directory named relative to it (shorter lines, and a
+page or a screenshot of it shows no more of the machine's layout than it needs); the
 stream is behind the inspector's token like every other page of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -145,10 +148,18 @@ class Subscription:
                 await asyncio.sleep(self.limits.interval)  # the pace of the page, not a wait
 
 
+def relative_files(text: str, folder: str) -> str:
+    """*text* (a traceback, or an event's repr holding one) with the files of its frames
+    under *folder* named relative to it; other files as they are."""
+    return text.replace(f'File "{os.path.join(folder, "")}', 'File "')
+
+
 def _record(
     event: Event, args: tuple[Any, ...], kwargs: dict[str, Any], trim: int
 ) -> dict[str, Any]:
     text = repr(event)
+    if type(event) is ExceptionEvent:
+        text = relative_files(text, os.getcwd())
     if len(text) > trim:
         text = text[:trim] + "..."
     record: dict[str, Any] = {
@@ -160,7 +171,8 @@ def _record(
     if type(event) is ExceptionEvent and len(args) >= 3:
         error_type, error, lines = args[:3]
         record["error"] = f"{getattr(error_type, '__name__', error_type)}: {error}"
-        record["traceback"] = "".join(lines) if isinstance(lines, list) else str(lines)
+        traceback = "".join(lines) if isinstance(lines, list) else str(lines)
+        record["traceback"] = relative_files(traceback, os.getcwd())
         where = kwargs.get("handler")
         if where is not None:
             record["handler"] = repr(where)
