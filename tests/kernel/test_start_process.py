@@ -107,6 +107,10 @@ def test_without_a_plugin_the_error_says_what_to_install() -> None:
     error = raised.value
     assert error.kind == "process link"
     assert str(error).startswith("no process link 'pipe' is installed")
+    # The workspace has relays-bridge installed, only not loaded here; in a fresh venv
+    # the advice is "pip install relays-bridge" (PluginNotFound's own tests cover it).
+    assert error.package == "relays-bridge"
+    assert "relays-bridge is installed but not loaded" in str(error)
     assert any("relays_start_process" in note for note in error.__notes__)
 
 
