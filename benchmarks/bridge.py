@@ -16,9 +16,13 @@ broker), ``remote(event, peer)`` for the events and ``yield self.call(remote(...
 for the calls. The process rows link a parent to a child process over a pipe, no broker:
 relays-bridge's ``spawn(..., link=parent)`` against circuits' own ``Bridge``
 (``start(process=True, link=parent)``, ``ipc(event)``); the parent runs on the client's
-CPU and the child pins itself to the server's. Each figure is the best of ``--rounds``
-runs; the ratio is relays' figure over circuits' (for p99, circuits' over relays': above 1
-means relays is faster); the process rows compare with circuits-process.
+CPU and the child pins itself to the server's. relays' ``start(process=True,
+link=parent)`` makes the same link as ``spawn`` (measured: the same figures within the
+noise between rounds), so it has no row of its own. One function runs a round from
+either side: :func:`relays_round` and :func:`circuits_round`. Each figure is the best
+of ``--rounds`` runs; the ratio is relays' figure over circuits' (for p99, circuits'
+over relays': above 1 means relays is faster); the process rows compare with
+circuits-process.
 
 Usage (see benchmarks/README.md)::
 
@@ -38,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -137,25 +141,35 @@ def client_relays(url: str, events: int, calls: int) -> dict[str, Any]:
         )  # fmt: skip
         async with client + bridge:
             await bridge.wait_connected(10)
-            for number in range(WARM_UP):  # warm up both ends
-                await client.call(ask(number), "ask")
-            loop = asyncio.get_running_loop()
-            client.finished = loop.create_future()
-            started = time.perf_counter()
-            for number in range(events):
-                client.fire(beat(number, events), "bench")
-            await asyncio.wait_for(client.finished, 120)
-            events_seconds = time.perf_counter() - started
-            latencies = []
-            started = time.perf_counter()
-            for number in range(calls):
-                before = time.perf_counter()
-                assert await client.call(ask(number), "ask") == number
-                latencies.append(time.perf_counter() - before)
-            calls_seconds = time.perf_counter() - started
-        return _figures(events, events_seconds, calls, calls_seconds, latencies)
+            return await relays_round(client, beat, ask, events, calls)
 
     return asyncio.run(main())
+
+
+async def relays_round(
+    client: Any, beat: type[Any], ask: type[Any], events: int, calls: int
+) -> dict[str, Any]:
+    """One round from a running relays tree whose other end is connected: warm up,
+    fire *events* beats on ``bench`` and wait until the other end says it handled them
+    all (*client* sets its ``finished`` future then), then time *calls* asks in a row."""
+    import asyncio
+
+    for number in range(WARM_UP):  # warm up both ends
+        await client.call(ask(number), "ask")
+    client.finished = asyncio.get_running_loop().create_future()
+    started = time.perf_counter()
+    for number in range(events):
+        client.fire(beat(number, events), "bench")
+    await asyncio.wait_for(client.finished, 120)
+    events_seconds = time.perf_counter() - started
+    latencies = []
+    started = time.perf_counter()
+    for number in range(calls):
+        before = time.perf_counter()
+        assert await client.call(ask(number), "ask") == number
+        latencies.append(time.perf_counter() - before)
+    calls_seconds = time.perf_counter() - started
+    return _figures(events, events_seconds, calls, calls_seconds, latencies)
 
 
 # -- relays-bridge's process link ---------------------------------------------------
@@ -229,22 +243,7 @@ def client_relays_process(events: int, calls: int) -> dict[str, Any]:
         )  # fmt: skip
         async with parent:
             await link.wait_connected(30)
-            for number in range(WARM_UP):
-                await parent.call(LinkAsk(number), "ask")
-            parent.finished = asyncio.get_running_loop().create_future()
-            started = time.perf_counter()
-            for number in range(events):
-                parent.fire(LinkBeat(number, events), "bench")
-            await asyncio.wait_for(parent.finished, 120)
-            events_seconds = time.perf_counter() - started
-            latencies = []
-            started = time.perf_counter()
-            for number in range(calls):
-                before = time.perf_counter()
-                assert await parent.call(LinkAsk(number), "ask") == number
-                latencies.append(time.perf_counter() - before)
-            calls_seconds = time.perf_counter() - started
-        return _figures(events, events_seconds, calls, calls_seconds, latencies)
+            return await relays_round(parent, LinkBeat, LinkAsk, events, calls)
 
     return asyncio.run(main())
 
@@ -300,28 +299,10 @@ def client_circuits_process(events: int, calls: int) -> dict[str, Any]:
             self.fire(go())
 
         def go(self) -> Any:
-            for number in range(WARM_UP):
-                yield self.call(ipc(ask(number), channel="bench"))
-            started = time.perf_counter()
-            for number in range(events):
-                self.fire(ipc(beat(number, events), channel="bench"))
-            arrived, events_seconds = 0, 0.0
-            while arrived < events:
-                value = yield self.call(ipc(count_beats(), channel="bench"))
-                if not value.value:
-                    break
-                arrived += value.value
-                events_seconds = time.perf_counter() - started
-            latencies = []
-            started = time.perf_counter()
-            for number in range(calls):
-                before = time.perf_counter()
-                value = yield self.call(ipc(ask(number), channel="bench"))
-                assert value.value == number
-                latencies.append(time.perf_counter() - before)
-            calls_seconds = time.perf_counter() - started
-            figures = _figures(arrived, events_seconds, calls, calls_seconds, latencies)
-            figures["lost"] = events - arrived
+            figures = yield from circuits_round(
+                self, lambda event: ipc(event, channel="bench"), beat, ask, count_beats,
+                events, calls,
+            )  # fmt: skip
             print(json.dumps(figures), flush=True)
             self.child.terminate()  # a daemon process outlives os._exit otherwise
             os._exit(0)
@@ -381,36 +362,56 @@ def client_circuits(port: int, events: int, calls: int) -> dict[str, Any]:
 
         @handler("connected_to", channel="node")
         def connected_to(self, *args: Any) -> Any:
-            for number in range(WARM_UP):
-                yield self.call(remote(ask(number), "peer", channel="bench"))
-            started = time.perf_counter()
-            for number in range(events):
-                self.fire(remote(beat(number, events), "peer", channel="bench"))
-            # circuits handles them in its own time: ask until all did. Its node loses a
-            # few events of a burst (frames split across reads), so stop asking once a
-            # count adds none, and report what arrived, at the time the last ones had.
-            arrived, events_seconds = 0, 0.0
-            while arrived < events:
-                value = yield self.call(remote(count_beats(), "peer", channel="bench"))
-                if not value.value:
-                    break
-                arrived += value.value
-                events_seconds = time.perf_counter() - started
-            latencies = []
-            started = time.perf_counter()
-            for number in range(calls):
-                before = time.perf_counter()
-                value = yield self.call(remote(ask(number), "peer", channel="bench"))
-                assert value.value == number
-                latencies.append(time.perf_counter() - before)
-            calls_seconds = time.perf_counter() - started
-            figures = _figures(arrived, events_seconds, calls, calls_seconds, latencies)
-            figures["lost"] = events - arrived
+            figures = yield from circuits_round(
+                self, lambda event: remote(event, "peer", channel="bench"), beat, ask,
+                count_beats, events, calls,
+            )  # fmt: skip
             print(json.dumps(figures), flush=True)
             os._exit(0)  # circuits' node would reconnect forever after a stop()
 
     Client().run()
     return {}
+
+
+def circuits_round(
+    component: Any,
+    across: Callable[[Any], Any],
+    beat: type[Any],
+    ask: type[Any],
+    count_beats: type[Any],
+    events: int,
+    calls: int,
+) -> Generator[Any, Any, dict[str, Any]]:
+    """One round from a circuits handler (``figures = yield from circuits_round(...)``):
+    *across* wraps an event to go to the other end (``remote(...)`` or ``ipc(...)``).
+
+    circuits handles the beats in its own time: ask until all did. Its node loses a
+    few events of a burst (frames split across reads), so stop asking once a count adds
+    none, and report what arrived, at the time the last ones had, and how many were lost.
+    """
+    for number in range(WARM_UP):
+        yield component.call(across(ask(number)))
+    started = time.perf_counter()
+    for number in range(events):
+        component.fire(across(beat(number, events)))
+    arrived, events_seconds = 0, 0.0
+    while arrived < events:
+        value = yield component.call(across(count_beats()))
+        if not value.value:
+            break
+        arrived += value.value
+        events_seconds = time.perf_counter() - started
+    latencies = []
+    started = time.perf_counter()
+    for number in range(calls):
+        before = time.perf_counter()
+        value = yield component.call(across(ask(number)))
+        assert value.value == number
+        latencies.append(time.perf_counter() - before)
+    calls_seconds = time.perf_counter() - started
+    figures = _figures(arrived, events_seconds, calls, calls_seconds, latencies)
+    figures["lost"] = events - arrived
+    return figures
 
 
 # -- running ------------------------------------------------------------------------------

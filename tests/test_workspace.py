@@ -156,7 +156,8 @@ def test_known_providers_match_what_the_plugins_provide() -> None:
 
     from relays._plugins import KNOWN_PROVIDERS
 
-    looked_up = {"transport", "protocol", "dispatcher"}  # the kinds find_* look up
+    # the kinds find_* look up, and start(process=True)'s process link
+    looked_up = {"transport", "protocol", "dispatcher", "process link"}
     provided: dict[tuple[str, str], str] = {}
     for plugin in PLUGINS:
         module = importlib.import_module(f"{import_name(plugin)}.plugin")

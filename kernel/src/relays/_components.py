@@ -15,7 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from threading import get_ident as _get_ident
-from typing import Any, ClassVar, Self, overload
+from typing import Any, ClassVar, Literal, Self, overload
 
 from . import _running
 from ._dispatch import NOT_DELIVERED, Hub
@@ -439,8 +439,44 @@ class BaseComponent:
         """
         await _running.run_async(self)
 
-    def start(self) -> threading.Thread:
-        """Run the tree in a background thread; returns once it is running."""
+    @overload
+    def start(self, *, process: Literal[False] = False) -> threading.Thread: ...
+    @overload
+    def start(
+        self, *, process: Literal[True], link: BaseComponent, **options: Any
+    ) -> BaseComponent: ...
+    def start(
+        self, *, process: bool = False, link: BaseComponent | None = None, **options: Any
+    ) -> threading.Thread | BaseComponent:
+        """Run the tree in a background thread; returns once it is running.
+
+        ``start(process=True, link=parent, **options)`` runs it in a child process
+        instead, linked to *parent*'s tree (circuits' ``Bridge``), through the plugin
+        that implements :func:`~relays.hookspecs.relays_start_process` (relays-bridge;
+        a :class:`~relays.PluginNotFound` says what to install when none does). The
+        child builds its own copy of this component; this instance stays here as the
+        child's proxy: it joins *parent*'s tree without its handlers (they run in the
+        child), what it fires goes into that tree, and :meth:`stop` stops the child and
+        makes it a plain component again. Returns the plugin's link component, which
+        *options* configure (see the plugin's docs).
+        """
+        if process:
+            if link is None:
+                raise TypeError(
+                    "start(process=True) needs link=, the component of this process's "
+                    "tree the child is linked to"
+                )
+            return _running.start_process(self, link, options)
+        if link is not None:
+            raise TypeError(
+                "start(link=...) links a tree run in a child process: pass process=True "
+                "too, or leave link out to run the tree in a thread of this process"
+            )
+        if options:
+            raise TypeError(
+                f"start() takes options {sorted(options)} only with process=True, for the "
+                "plugin that runs the child process"
+            )
         return _running.start(self)
 
     def stop(self, code: int | str | None = None, *, timeout: float | None = 10.0) -> None:

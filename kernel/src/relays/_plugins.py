@@ -60,6 +60,7 @@ KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
     ("dispatcher", "resources"): "relays-resources",
     ("dispatcher", "servlets"): "relays-servlets",
     ("dispatcher", "asgi"): "relays-asgi",
+    ("process link", "pipe"): "relays-bridge",
 }
 
 

@@ -20,6 +20,16 @@ frozen *cycle* stays (start-up rarely leaves one). ``run(freeze_gc=False)`` or
 ``RELAYS_GC_FREEZE=0`` turns it off. It happens only when ``run`` is called on the main
 thread; :func:`start` (a thread) and ``async with`` never freeze: there the host
 program owns the process and its collector.
+
+In a child process. ``start(process=True, link=parent)`` (:func:`start_process`) runs
+nothing itself: the kernel knows no way to reach another process, so it asks the
+plugins (the ``relays_start_process`` hook) for a component that runs the subtree in a
+child and carries events across, and names what to install when none answers. The
+instance it was called on stays in this process as the child's proxy: its handlers are
+taken out of its hub (the child's copy runs them; here they would run twice), it is
+registered under *parent* with the plugin's link below it, so what it fires goes into
+the parent's tree and across, and :func:`stop` takes both out of the tree, which stops
+the child, and gives the handlers back: the instance is a plain component again.
 """
 
 from __future__ import annotations
@@ -30,13 +40,14 @@ import gc
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._events import Signal, Started, Stopped
 from ._watchdog import blocked_loop_threshold, watchdog
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
+    from ._handlers import Handler
 
 __all__ = [
     "Runner",
@@ -47,6 +58,7 @@ __all__ = [
     "run",
     "run_async",
     "start",
+    "start_process",
     "stop",
 ]
 
@@ -68,9 +80,23 @@ class Runner:
         #: The exit code ``stop(code)`` or a handler's ``SystemExit(code)`` asked for;
         #: :func:`run` ends the process with it once the tree has stopped.
         self.exit_code: int | str | None = None
+        #: Set when the component runs in a child process (:func:`start_process`).
+        self.child: ChildProcess | None = None
+
+
+class ChildProcess:
+    """A component started with ``process=True``: the link a plugin made for it, and
+    the component's own handlers, kept out of the parent's tree until it stops."""
+
+    def __init__(self, link: BaseComponent, handlers: list[Handler]) -> None:
+        self.link = link
+        self.handlers = handlers
 
 
 def _require_root(component: BaseComponent) -> None:
+    runner = component._runner
+    if runner is not None and runner.child is not None:
+        raise RuntimeError(f"{component!r} already runs in a child process: stop() it first")
     if component.parent is not None:
         raise RuntimeError(f"only a root component can be run; {component!r} has a parent")
 
@@ -241,7 +267,81 @@ def start(component: BaseComponent) -> threading.Thread:
     return thread
 
 
+def start_process(
+    component: BaseComponent, link: BaseComponent, options: dict[str, Any]
+) -> BaseComponent:
+    """Run *component*'s subtree in a child process linked to *link*'s tree, through
+    the plugin that answers ``relays_start_process``; returns the plugin's link."""
+    from ._components import BaseComponent
+    from ._plugins import PluginNotFound, plugin_manager
+
+    _require_root(component)
+    if component._runner is not None:
+        raise RuntimeError(f"{component!r} is already running")
+    if not isinstance(link, BaseComponent):
+        raise TypeError(f"start(link=...) takes the component to link to, not {link!r}")
+    if any(node is link for node in component.walk()):
+        raise ValueError(
+            f"link={link!r} is in the subtree of {component!r}, which is to run in the "
+            "child: link it to a component of the tree that stays here"
+        )
+    made: BaseComponent | None = plugin_manager().hook.relays_start_process(
+        component=component, link=link, options=dict(options)
+    )
+    if made is None:
+        missing = PluginNotFound("process link", "pipe")
+        missing.add_note(
+            "start(process=True) runs a subtree in a child process through a plugin "
+            "that implements the relays_start_process hook"
+        )
+        raise missing
+    handlers = component._hub.remove_handlers(set(component.walk()))
+    try:
+        component.register(link)
+        made.register(component)
+    except BaseException:
+        component._leave()
+        component._hub.add_handlers(handlers)
+        raise
+    runner = component._runner = Runner()
+    runner.child = ChildProcess(made, handlers)
+    return made
+
+
+def _stop_child(component: BaseComponent, done: threading.Event | None = None) -> None:
+    """Take a child's proxy and link out of the parent's tree (the link stops the
+    child when it leaves) and give the proxy its handlers back."""
+    try:
+        runner = component._runner
+        child = runner.child if runner is not None else None
+        if child is None:
+            return
+        # Not unregister(): its two steps let a leaving component finish its work, and
+        # the link and the proxy have none here (the link's own ending is the child's).
+        child.link._leave()
+        component._leave()
+        component._hub.add_handlers(child.handlers)
+        component._runner = None
+    finally:
+        if done is not None:
+            done.set()
+
+
 def stop(component: BaseComponent, timeout: float | None, code: int | str | None = None) -> None:
+    runner = component._runner
+    if runner is not None and runner.child is not None:
+        loop = component._hub.loop
+        if loop is None or component._hub.thread_id == threading.get_ident():
+            _stop_child(component)
+            return
+        left = threading.Event()
+        try:
+            loop.call_soon_threadsafe(_stop_child, component, left)
+        except RuntimeError:
+            _stop_child(component)  # the loop closed meanwhile: nothing runs the tree
+            return
+        left.wait(timeout)
+        return
     root = component.root
     runner = root._runner
     if runner is None or runner.loop is None:

@@ -39,6 +39,7 @@ __all__ = [
     "relays_dispatcher",
     "relays_protocol",
     "relays_provides",
+    "relays_start_process",
     "relays_transport",
 ]
 
@@ -113,6 +114,31 @@ def relays_provides() -> list[Provided]:
     ``tcp``). Called when listing plugins, never on a hot path.
     """
     raise NotImplementedError  # a spec: plugins implement it
+
+
+# -- running: called when an application starts part of its tree --------------------
+
+
+@hookspec(firstresult=True)
+def relays_start_process(
+    component: BaseComponent, link: BaseComponent, options: dict[str, Any]
+) -> BaseComponent | None:
+    """Make what runs *component*'s subtree in a child process linked to *link*'s tree.
+
+    Called by ``component.start(process=True, link=link, **options)``; *options* are
+    its other keyword arguments, yours to define (refuse one you do not know with a
+    :class:`TypeError`). Return a component, not registered anywhere yet, that runs the
+    subtree in a child process while it is in a running tree, carries events between
+    the two trees, and stops the child when it leaves its tree or the tree stops. The
+    child builds its own copy of *component* (you decide how, and refuse with an error
+    naming the class a component you cannot rebuild there).
+
+    The kernel then makes *component* the parent's proxy of the child: its handlers
+    leave its hub (they run in the child only), it is registered under *link*, and
+    what you returned under it, so ``component.fire`` and ``component.call`` go into
+    the parent's tree and ``component.stop()`` removes both, which stops the child.
+    Return ``None`` when another plugin should answer. relays-bridge answers.
+    """
 
 
 # -- command line: called once while ``relays`` builds its parser --------------------

@@ -8,12 +8,14 @@ missing its tests are skipped, saying how to install it; ``.ci/run`` installs bo
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,32 @@ def namespace(request: pytest.FixtureRequest) -> str:
 
 
 NewBroker = Callable[[], Broker]
+
+
+ExitOf = Callable[[int], Awaitable["asyncio.Future[None]"]]
+
+
+async def _exit_of(pid: int) -> asyncio.Future[None]:
+    """A future done when process *pid* (not ours to wait for) has exited: a pidfd
+    becomes readable then."""
+    loop = asyncio.get_running_loop()
+    descriptor = os.pidfd_open(pid)
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        loop.remove_reader(descriptor)
+        os.close(descriptor)
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(descriptor, readable)
+    return done
+
+
+@pytest.fixture
+def exit_of() -> ExitOf:
+    """``await exit_of(pid)``: a future done once that process (a child's child, say)
+    has exited; skipped where there is no ``os.pidfd_open``."""
+    if not hasattr(os, "pidfd_open"):
+        pytest.skip("needs os.pidfd_open (Linux)")
+    return _exit_of

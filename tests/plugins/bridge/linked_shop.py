@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from relays import Component, Event, handler
+from relays_bridge import rebuildable
 
 
 class OrderPlaced(Event):
@@ -27,6 +28,7 @@ class ChildExits(Event):
 EVENTS = [OrderPlaced, OrderTaken, PriceAsked, ChildExits]
 
 
+@rebuildable  # so that Kitchen(greeting=...).start(process=True, ...) can be rebuilt
 class Kitchen(Component):
     """Takes orders and prices items, in whichever process it runs."""
 
@@ -50,3 +52,13 @@ class Kitchen(Component):
     @handler("child_exits", channel="prices")
     def exit_now(self, code: int) -> None:
         os._exit(code)
+
+
+class Pantry(Component):
+    """Prices on its own channel, the one ``start(process=True)`` links by default;
+    its constructor takes no arguments, so it needs no marking to be rebuilt."""
+
+    channel = "pantry"
+
+    def price_asked(self, item: str) -> object:
+        return os.getpid() if item == "pid" else {"jam": 3.0}[item]

@@ -66,3 +66,17 @@ async def test_process_link_runs_the_kitchen_in_a_child() -> None:
     assert lines[0] == "tea costs 2.5"
     assert lines[1].startswith("cake taken by process ")
     assert lines[1].endswith(": True")  # by another process than the parent
+
+
+async def test_start_process_runs_the_kitchen_in_a_child_until_stopped() -> None:
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "start_process.py"), stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await asyncio.wait_for(run.communicate(), 60)
+    lines = output.decode().splitlines()
+    assert run.returncode == 0
+    assert lines[0].startswith("tea costs 2.5, said process ")
+    assert lines[1:] == [
+        "that is a child of this one: True",
+        "the kitchen is back in this process: True",
+    ]

@@ -104,8 +104,7 @@ async def test_a_killed_child_fires_process_exited_with_the_signal() -> None:
         assert await asyncio.wait_for(front.exits.get(), 30) == ("linked_shop:Kitchen", pid, -9)
 
 
-@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs os.pidfd_open (Linux)")
-async def test_the_child_exits_when_its_parent_is_killed() -> None:
+async def test_the_child_exits_when_its_parent_is_killed(exit_of: Any) -> None:
     parent = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "linked_parent.py"), stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])},
@@ -114,30 +113,13 @@ async def test_the_child_exits_when_its_parent_is_killed() -> None:
         assert parent.stdout is not None
         line = await asyncio.wait_for(parent.stdout.readline(), 30)
         child = int(line)
-        exited = await _exit_of(child)
+        exited = await exit_of(child)
         parent.kill()
         await asyncio.wait_for(exited, 30)  # the child saw the pipe end, and stopped
     finally:
         if parent.returncode is None:
             parent.kill()
         await parent.wait()
-
-
-async def _exit_of(pid: int) -> asyncio.Future[None]:
-    """A future done when process *pid* (not ours to wait for) has exited: a pidfd
-    becomes readable then."""
-    loop = asyncio.get_running_loop()
-    descriptor = os.pidfd_open(pid)
-    done: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        loop.remove_reader(descriptor)
-        os.close(descriptor)
-        if not done.done():
-            done.set_result(None)
-
-    loop.add_reader(descriptor, readable)
-    return done
 
 
 def test_a_factory_the_child_cannot_import_is_refused_at_once() -> None:

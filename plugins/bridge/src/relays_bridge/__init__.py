@@ -2,8 +2,9 @@
 
 Put a :class:`Bridge` in a tree and the events fired on its channels reach every
 other process joined to the same broker: broadcast, work queues and requests whose
-results come back to ``call``. :func:`spawn` (a :class:`ProcessLink`) runs a subtree
-in a child process joined the same way over a pipe, with no broker. See ``docs/howto/bridge.rst``.
+results come back to ``call``. ``component.start(process=True, link=parent)`` (or
+:func:`spawn`, both a :class:`ProcessLink`) runs a subtree in a child process joined
+the same way over a pipe, with no broker. See ``docs/howto/bridge.rst``.
 """
 
 from ._bridge import FORWARD_PRIORITY, Bridge
@@ -26,6 +27,7 @@ from ._events import (
     ProcessExited,
 )
 from ._process import ProcessLink, spawn
+from ._rebuild import NotRebuildable, rebuildable
 from ._registry import EventRegistry
 
 __all__ = [
@@ -46,9 +48,11 @@ __all__ = [
     "EventNotRegistered",
     "EventNotSerialisable",
     "EventRegistry",
+    "NotRebuildable",
     "ProcessExited",
     "ProcessLink",
     "RemoteError",
     "ReplyMessage",
+    "rebuildable",
     "spawn",
 ]

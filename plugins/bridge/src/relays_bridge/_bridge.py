@@ -526,6 +526,11 @@ class Bridge(BaseComponent):
         if self.running and any(node is self for node in component.walk()):
             self._open()
 
+    @handler("unregistered", channel="*")
+    async def _on_unregistered(self, component: BaseComponent, parent: BaseComponent) -> None:
+        if any(node is self for node in component.walk()):
+            await self.close()  # out of the tree: its events no longer come here
+
     @handler("stopped", channel="*", priority=-100)
     async def _on_stopped(self, component: BaseComponent) -> None:
         await self.close()

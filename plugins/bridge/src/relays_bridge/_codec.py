@@ -184,6 +184,12 @@ class Codec:
             return frame
         return self._json.encode(data).encode()
 
+    def unsendable(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, str] | None:
+        """``(argument, reason)`` of the first of *args* and *kwargs* this codec could not
+        carry unchanged, or None when all of them can (size is not checked)."""
+        where, reason = self._find_unsendable(args, kwargs)
+        return (where, reason) if reason else None
+
     def _find_unsendable(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, str]:
         """``(argument, reason)`` of the first value that cannot travel."""
         for index, value in enumerate(args):

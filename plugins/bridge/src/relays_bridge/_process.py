@@ -48,9 +48,10 @@ from ._engine import Delivery, Engine, Outgoing, Receiver, Subscriptions
 from ._errors import BridgeError
 from ._events import ProcessExited
 from ._pipe import PipeDecoder, encode_pipe_frame
+from ._rebuild import recipe_of
 from ._registry import EventRegistry
 
-__all__ = ["ChildLink", "PipeEngine", "ProcessLink", "spawn"]
+__all__ = ["ChildLink", "PipeEngine", "ProcessLink", "link_for", "spawn"]
 
 logger = logging.getLogger("relays.bridge")
 
@@ -368,3 +369,28 @@ def spawn(
     The child starts when *link*'s tree runs (at once if it already does).
     """
     return ProcessLink(factory, **options).register(link)
+
+
+def link_for(component: BaseComponent, options: dict[str, Any]) -> ProcessLink:
+    """The link that runs *component*'s subtree in a child process, for
+    ``component.start(process=True, link=parent, **options)`` (the kernel registers it).
+
+    The child rebuilds the component by the rule of :func:`~relays_bridge.rebuildable`
+    (:class:`~relays_bridge.NotRebuildable` otherwise). *options* are
+    :class:`ProcessLink`'s; without ``channels=`` or ``requests=``, the component's own
+    channel is linked as a request channel, so ``await component.call(event)`` runs in
+    the child and gives its value back.
+    """
+    for taken in ("factory", "args", "kwargs"):
+        if taken in options:
+            raise TypeError(
+                f"start(process=True) takes no {taken}=: the child rebuilds "
+                f"{type(component).__qualname__} from this instance (see "
+                "relays_bridge.rebuildable); use relays_bridge.spawn() to name a factory"
+            )
+    recipe = recipe_of(component)
+    channel = component.channel
+    linked = "channels" in options or "requests" in options
+    if not linked and isinstance(channel, str) and channel != "*":
+        options = {**options, "requests": [channel]}
+    return ProcessLink(recipe.factory, args=recipe.args, kwargs=recipe.kwargs, **options)
