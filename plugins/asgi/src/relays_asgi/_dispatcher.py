@@ -41,6 +41,7 @@ from relays_http import (
 from relays_websocket import InvalidHandshake, WebSocketLimits
 
 from ._errors import LifespanFailed
+from ._first_step import start_task
 from ._http import AppFailed, HttpCycle, TimedOut, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
@@ -175,24 +176,30 @@ class Asgi(BaseComponent):
     # -- requests ----------------------------------------------------------------------
 
     @handler("request", priority=Priority.DISPATCH)
-    def _start_request(self, request: Request, response: Response) -> None:
-        """Start the app for *request* in this dispatch's turn; :meth:`_on_request`,
-        the next handler, waits for its answer.
+    def _start_request(self, event: Event, request: Request, response: Response) -> Any:
+        """Start the app for *request* in this dispatch's turn; answer here when it
+        already has, else :meth:`_on_request`, the next handler, waits for its answer.
 
-        Why two handlers: a plain handler runs now, where an async one's first step
-        runs on a later loop turn before Python 3.12. Started here, the app's task
-        (eager on 3.12+) runs before the answering handler's first step, which finds
-        a response that needed no more than that waiting for it: two loop turns per
-        request on 3.11 instead of four, one on 3.12+.
+        The app's task runs its first step before :meth:`_begin` returns (an eager
+        task on 3.12+, the same done by :mod:`relays_asgi._first_step` on 3.11). An
+        app that answers without waiting for anything (a hello-world, most JSON
+        endpoints) has answered by then: this handler answers relays-http, and no
+        handler task, no paused dispatch and no loop turn are needed. An app that
+        waits for something (a body, a database) is answered by the async handler.
         """
         if not self.serves(request.path):
-            return
+            return None
         ready = self._ready
         if ready is None or not ready.done() or not ready.result():
-            return  # lifespan: the answering handler waits for startup first
+            return None  # lifespan: the answering handler waits for startup first
         if is_websocket_request(request):
-            return
-        self._begun[request] = self._begin(request)
+            return None
+        cycle, task = self._begin(request)
+        if cycle.head_known:
+            event.stop()  # the answering handler has nothing left to do
+            return self._answer(cycle, request, response)
+        self._begun[request] = (cycle, task)
+        return None
 
     @handler("request", priority=Priority.DISPATCH)
     @shielded  # a client that goes away is the app's http.disconnect, not a cancellation
@@ -214,7 +221,7 @@ class Asgi(BaseComponent):
                 return await self._serve_websocket(request)
             begun = self._begin(request)
         cycle, task = begun
-        if cycle.head.done():
+        if cycle.head_known:
             return self._answer(cycle, request, response)  # (no timer needed)
         timeout = self.limits.response_start_timeout
         timer = None
@@ -264,7 +271,7 @@ class Asgi(BaseComponent):
     def _answer(self, cycle: HttpCycle, request: Request, response: Response) -> Any:
         """relays-http's answer for the app's response head (the head has come)."""
         try:
-            head = cycle.head.result()
+            head = cycle.head_now()
         except AppFailed:
             return InternalServerError()
         response.status = head.status
@@ -341,7 +348,10 @@ class Asgi(BaseComponent):
             if task.done():
                 return task
         else:
-            task = loop.create_task(self._run(scope, cycle))
+            # The same on 3.11: the first step now, in the task (see _first_step).
+            task = start_task(self._run(scope, cycle))
+            if task.done():
+                return task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
