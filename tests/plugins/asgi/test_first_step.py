@@ -19,7 +19,7 @@ async def started(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     (a test runs in a task, where no other task can be entered)."""
     loop = asyncio.get_running_loop()
     task: asyncio.Future[asyncio.Task[Any]] = loop.create_future()
-    loop.call_soon(lambda: task.set_result(start_task(coroutine)))
+    loop.call_soon(lambda: task.set_result(start_task(coroutine)[0]))
     return await task
 
 
@@ -29,7 +29,11 @@ async def test_a_coroutine_that_never_waits_is_done_in_its_first_step() -> None:
     async def answer() -> None:
         steps.append("answered")
 
-    task = await started(answer())
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[tuple[asyncio.Task[None], bool]] = loop.create_future()
+    loop.call_soon(lambda: outcome.set_result(start_task(answer())))
+    task, finished = await outcome
+    assert finished
     assert steps == ["answered"]  # before the task ran a step of its own
     await task
     assert task.done()
@@ -118,7 +122,8 @@ async def test_a_task_cancelled_before_its_own_first_step_cancels_the_app() -> N
             cleaned.set_result(True)
 
     def start_and_cancel() -> asyncio.Task[None]:
-        task = start_task(app())
+        task, finished = start_task(app())
+        assert not finished
         task.cancel()  # the task has not stepped yet: the error goes in at its first
         return task
 
@@ -151,7 +156,8 @@ async def test_inside_a_running_task_it_starts_the_ordinary_way() -> None:
     async def answer() -> None:
         steps.append("answered")
 
-    task = start_task(answer())  # (this test runs in a task)
+    task, finished = start_task(answer())  # (this test runs in a task)
+    assert not finished
     assert steps == []  # another task is running: no second one can be entered
     await task
     assert steps == ["answered"]

@@ -349,8 +349,8 @@ class Asgi(BaseComponent):
                 return task
         else:
             # The same on 3.11: the first step now, in the task (see _first_step).
-            task = start_task(self._run(scope, cycle))
-            if task.done():
+            task, finished = start_task(self._run(scope, cycle))
+            if finished:  # nothing left to cancel when the tree stops
                 return task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

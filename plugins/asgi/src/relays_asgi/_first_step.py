@@ -102,15 +102,16 @@ class _Rest(Coroutine[Any, Any, None]):
         return self.send(None)
 
 
-def start_task(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """A task running *coroutine*, whose first step has run before this returns.
+def start_task(coroutine: Coroutine[Any, Any, None]) -> tuple[asyncio.Task[None], bool]:
+    """A task running *coroutine*, whose first step has run before this returns, and
+    whether that step finished the coroutine (the task's own step will only end it).
 
     For coroutines that handle their own errors (anything but cancellation): an
     exception out of the first step propagates from here.
     """
     loop = asyncio.get_running_loop()
     if _enter_task is None or asyncio.current_task(loop) is not None:
-        return loop.create_task(coroutine)
+        return loop.create_task(coroutine), False
     stepped = _Stepped(coroutine)
     context = contextvars.copy_context()
     task: asyncio.Task[None] = loop.create_task(_Rest(stepped), context=context)
@@ -119,4 +120,4 @@ def start_task(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     except BaseException:
         task.cancel()
         raise
-    return task
+    return task, stepped.finished
