@@ -49,6 +49,9 @@ import time
 from typing import Any
 
 APPS = ("starlette", "fastapi")
+#: ``--apps`` may also name ``bare``: a plain ASGI callable, no framework, so that its
+#: row is the servers' own cost per request (and the other rows minus it, the app's).
+EXTRA_APPS = ("bare",)
 SERVERS = ("relays", "uvicorn", "hypercorn", "granian")
 #: What each server needs importable to run.
 NEEDS = {
@@ -75,6 +78,22 @@ def make_starlette() -> Any:
     return Starlette(routes=[Route("/", hello)])
 
 
+def make_bare() -> Any:
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+    }
+    body = {"type": "http.response.body", "body": b"Hello, World!", "more_body": False}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send(start)
+            await send(body)
+
+    return app
+
+
 def make_fastapi() -> Any:
     from fastapi import FastAPI
 
@@ -91,7 +110,8 @@ def make_fastapi() -> Any:
 
 
 def serve(kind: str, app_name: str, port: int) -> None:
-    app = make_starlette() if app_name == "starlette" else make_fastapi()
+    makers = {"starlette": make_starlette, "fastapi": make_fastapi, "bare": make_bare}
+    app = makers[app_name]()
     if kind == "relays":
         from relays_asgi import Asgi
         from relays_http import Server
@@ -533,9 +553,10 @@ def main() -> int:
         args.counts = [int(number) for number in args.counts.split(",")]
         if len(args.counts) != 2 or args.counts[0] >= args.counts[1]:
             parser.error("--counts takes two numbers, the smaller first: 200,1200")
-        unknown_apps = [app for app in args.apps if app not in APPS]
+        unknown_apps = [app for app in args.apps if app not in APPS + EXTRA_APPS]
         if unknown_apps:
-            parser.error(f"unknown apps {unknown_apps}; choose from {', '.join(APPS)}")
+            choices = ", ".join(APPS + EXTRA_APPS)
+            parser.error(f"unknown apps {unknown_apps}; choose from {choices}")
         return count_instructions(args)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
