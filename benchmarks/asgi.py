@@ -56,6 +56,7 @@ SERVERS = ("relays", "uvicorn", "hypercorn", "granian")
 #: What each server needs importable to run.
 NEEDS = {
     "relays": ("relays_asgi", "uvloop"),
+    "relays-http": ("relays_http", "uvloop"),
     "uvicorn": ("uvicorn", "httptools", "uvloop"),
     "hypercorn": ("hypercorn",),
     "granian": ("granian",),
@@ -120,6 +121,23 @@ def serve(kind: str, app_name: str, port: int) -> None:
         # Made here rather than found through the plugins, as in benchmarks/http.py.
         transport = TCPServer(("127.0.0.1", port), channel="web")
         (Server(transport=transport) + Asgi(app)).run()
+    elif kind == "relays-http":
+        # No ASGI: relays-http answering the bare app's response from a plain request
+        # handler, so the instruction counts split relays' cost into relays-http's
+        # (with the kernel's request event) and relays-asgi's.
+        from relays import Component
+        from relays_http import Request, Response, Server
+        from relays_sockets import TCPServer
+
+        class Hello(Component):
+            channel = "web"
+
+            def request(self, request: Request, response: Response) -> bytes:
+                response.headers["content-type"] = "text/plain"
+                return b"Hello, World!"
+
+        transport = TCPServer(("127.0.0.1", port), channel="web")
+        (Server(transport=transport) + Hello()).run()
     elif kind == "uvicorn":
         import uvicorn
 
@@ -396,8 +414,10 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
 
 # -- instructions per request (valgrind) ----------------------------------------------
 
-#: Servers ``--instructions`` counts: relays and the peer it has a target against.
-COUNTED = ("relays", "uvicorn")
+#: Servers ``--instructions`` counts: relays and the peer it has a target against;
+#: ``--only relays-http`` adds relays-http without ASGI (a plain ``request`` handler
+#: answering what the bare app answers), for what relays-asgi itself costs.
+COUNTED = ("relays", "relays-http", "uvicorn")
 #: valgrind's total in callgrind's summary ("Collected : N", or "refs: N").
 _TOTAL = re.compile(r"(?:Collected|refs)\s*:\s*([\d,]+)")
 #: How long a server under valgrind may take to start listening (imports are slow there,
@@ -491,7 +511,7 @@ def count_instructions(args: argparse.Namespace) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
         return 2
-    wanted = args.only.split(",") if args.only else COUNTED
+    wanted = args.only.split(",") if args.only else ("relays", "uvicorn")
     kinds = [kind for kind in COUNTED if kind in wanted and installed(kind)]
     small, large = args.counts
     print(
