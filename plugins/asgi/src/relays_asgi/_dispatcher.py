@@ -41,7 +41,6 @@ from relays_http import (
 from relays_websocket import InvalidHandshake, WebSocketLimits
 
 from ._errors import LifespanFailed
-from ._first_step import start_task
 from ._http import AppFailed, HttpCycle, TimedOut, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
@@ -180,8 +179,8 @@ class Asgi(BaseComponent):
         """Start the app for *request* in this dispatch's turn; answer here when it
         already has, else :meth:`_on_request`, the next handler, waits for its answer.
 
-        The app's task runs its first step before :meth:`_begin` returns (an eager
-        task on 3.12+, the same done by :mod:`relays_asgi._first_step` on 3.11). An
+        On 3.12+ the app's task is eager: it runs its first step before
+        :meth:`_begin` returns (on 3.11 it starts on the next loop turn). An
         app that answers without waiting for anything (a hello-world, most JSON
         endpoints) has answered by then: this handler answers relays-http, and no
         handler task, no paused dispatch and no loop turn are needed. An app that
@@ -348,10 +347,9 @@ class Asgi(BaseComponent):
             if task.done():
                 return task
         else:
-            # The same on 3.11: the first step now, in the task (see _first_step).
-            task, finished = start_task(self._run(scope, cycle))
-            if finished:  # nothing left to cancel when the tree stops
-                return task
+            # 3.11 has no eager tasks, and taking the first step by hand would need
+            # asyncio's private _enter_task: the app starts on the next loop turn.
+            task = loop.create_task(self._run(scope, cycle))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
