@@ -20,6 +20,18 @@ Usage (see benchmarks/README.md)::
 
     apt-get install wrk
     .venv/bin/python benchmarks/asgi.py [--seconds 5] [--repeat 3] [--only relays,uvicorn]
+
+``--instructions`` counts machine instructions per request instead, for relays and
+uvicorn on the same app and the same socket traffic: each server runs under valgrind
+(``apt-get install valgrind``), a client in this process sends it N requests one after
+another (keep-alive: on one connection; close: a connection each, with ``Connection:
+close``), then the server is stopped. Two runs, a small N and a large one, and the
+difference in instructions over the difference in N is the figure: start-up, imports
+and shutdown cancel out. The counts do not move with the machine's load (wall clock
+does), so this is the figure to work against on a shared machine. Only the server's
+instructions in user space are counted (valgrind sees no kernel work)::
+
+    .venv/bin/python benchmarks/asgi.py --instructions [--apps starlette] [--modes keep-alive]
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,10 +49,14 @@ import time
 from typing import Any
 
 APPS = ("starlette", "fastapi")
+#: ``--apps`` may also name ``bare``: a plain ASGI callable, no framework, so that its
+#: row is the servers' own cost per request (and the other rows minus it, the app's).
+EXTRA_APPS = ("bare",)
 SERVERS = ("relays", "uvicorn", "hypercorn", "granian")
 #: What each server needs importable to run.
 NEEDS = {
     "relays": ("relays_asgi", "uvloop"),
+    "relays-http": ("relays_http", "uvloop"),
     "uvicorn": ("uvicorn", "httptools", "uvloop"),
     "hypercorn": ("hypercorn",),
     "granian": ("granian",),
@@ -62,6 +79,22 @@ def make_starlette() -> Any:
     return Starlette(routes=[Route("/", hello)])
 
 
+def make_bare() -> Any:
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+    }
+    body = {"type": "http.response.body", "body": b"Hello, World!", "more_body": False}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send(start)
+            await send(body)
+
+    return app
+
+
 def make_fastapi() -> Any:
     from fastapi import FastAPI
 
@@ -78,7 +111,8 @@ def make_fastapi() -> Any:
 
 
 def serve(kind: str, app_name: str, port: int) -> None:
-    app = make_starlette() if app_name == "starlette" else make_fastapi()
+    makers = {"starlette": make_starlette, "fastapi": make_fastapi, "bare": make_bare}
+    app = makers[app_name]()
     if kind == "relays":
         from relays_asgi import Asgi
         from relays_http import Server
@@ -87,6 +121,23 @@ def serve(kind: str, app_name: str, port: int) -> None:
         # Made here rather than found through the plugins, as in benchmarks/http.py.
         transport = TCPServer(("127.0.0.1", port), channel="web")
         (Server(transport=transport) + Asgi(app)).run()
+    elif kind == "relays-http":
+        # No ASGI: relays-http answering the bare app's response from a plain request
+        # handler, so the instruction counts split relays' cost into relays-http's
+        # (with the kernel's request event) and relays-asgi's.
+        from relays import Component
+        from relays_http import Request, Response, Server
+        from relays_sockets import TCPServer
+
+        class Hello(Component):
+            channel = "web"
+
+            def request(self, request: Request, response: Response) -> bytes:
+                response.headers["content-type"] = "text/plain"
+                return b"Hello, World!"
+
+        transport = TCPServer(("127.0.0.1", port), channel="web")
+        (Server(transport=transport) + Hello()).run()
     elif kind == "uvicorn":
         import uvicorn
 
@@ -361,6 +412,131 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
             )
 
 
+# -- instructions per request (valgrind) ----------------------------------------------
+
+#: Servers ``--instructions`` counts: relays and the peer it has a target against;
+#: ``--only relays-http`` adds relays-http without ASGI (a plain ``request`` handler
+#: answering what the bare app answers), for what relays-asgi itself costs.
+COUNTED = ("relays", "relays-http", "uvicorn")
+#: valgrind's total in callgrind's summary ("Collected : N", or "refs: N").
+_TOTAL = re.compile(r"(?:Collected|refs)\s*:\s*([\d,]+)")
+#: How long a server under valgrind may take to start listening (imports are slow there,
+#: and slower on a loaded machine).
+VALGRIND_START_SECONDS = 1200.0
+
+
+def _read_response(sock: socket.socket, pending: bytes, close: bool) -> bytes:
+    """Read one response off *sock* (*pending*: bytes already read); the bytes after it."""
+    while b"\r\n\r\n" not in pending:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection before its response")
+        pending += data
+    head, _, rest = pending.partition(b"\r\n\r\n")
+    if close:
+        while sock.recv(65536):
+            pass
+        return b""
+    found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    if found is None:
+        raise ConnectionError(f"a keep-alive response without content-length: {head!r}")
+    length = int(found.group(1))
+    while len(rest) < length:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection inside a body")
+        rest += data
+    return rest[length:]
+
+
+def drive(port: int, count: int, close: bool) -> None:
+    """Send *count* ``GET /`` requests one after another and read every response."""
+    address = ("127.0.0.1", port)
+    if close:
+        request = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+        for _ in range(count):
+            with socket.create_connection(address, timeout=120) as sock:
+                sock.sendall(request)
+                _read_response(sock, b"", close=True)
+        return
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+    with socket.create_connection(address, timeout=120) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pending = b""
+        for _ in range(count):
+            sock.sendall(request)
+            pending = _read_response(sock, pending, close=False)
+
+
+def count_served(kind: str, app: str, count: int, close: bool) -> int:
+    """Instructions the *kind* server runs from start to exit, serving *count* requests."""
+    port = free_port()
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, "-P", __file__, "--serve", kind, "--app", app]
+    command += ["--port", str(port)]
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment
+    )
+    try:
+        deadline = time.monotonic() + VALGRIND_START_SECONDS
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                _, errors = process.communicate()
+                raise RuntimeError(
+                    f"{kind} did not start under valgrind within {VALGRIND_START_SECONDS} s:"
+                    f"\n{errors.decode(errors='replace')[-2000:]}"
+                )
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        drive(port, count, close)
+        process.send_signal(signal.SIGINT)  # both stop gracefully on it
+        _, errors = process.communicate(timeout=VALGRIND_START_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    found = _TOTAL.search(errors.decode(errors="replace"))
+    if found is None:
+        raise RuntimeError(f"no instruction total from valgrind for {kind}:\n{errors[-2000:]!r}")
+    return int(found.group(1).replace(",", ""))
+
+
+def count_instructions(args: argparse.Namespace) -> int:
+    """Print instructions per request for relays and uvicorn, and their ratio."""
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
+        return 2
+    wanted = args.only.split(",") if args.only else ("relays", "uvicorn")
+    kinds = [kind for kind in COUNTED if kind in wanted and installed(kind)]
+    small, large = args.counts
+    print(
+        f"instructions per request: valgrind callgrind, {small} and {large} requests,"
+        " the difference over the difference",
+        file=sys.stderr,
+    )
+    print(f"{'app':<10} {'mode':<10} " + " ".join(f"{kind:>12}" for kind in kinds) + "  ratio")
+    for app in args.apps:
+        for mode in args.modes:
+            close = mode == "close"
+            figures: dict[str, float] = {}
+            for kind in kinds:
+                few = count_served(kind, app, small, close)
+                many = count_served(kind, app, large, close)
+                figures[kind] = (many - few) / (large - small)
+            ratio = ""
+            if "relays" in figures and "uvicorn" in figures:
+                # >= 1.0x: relays runs no more instructions per request than uvicorn.
+                ratio = f"{figures['uvicorn'] / figures['relays']:.2f}x"
+            row = " ".join(f"{figures[kind]:>12,.0f}" for kind in kinds)
+            print(f"{app:<10} {mode:<10} {row}  {ratio}", flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -374,10 +550,34 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under valgrind, relays and uvicorn",
+    )
+    parser.add_argument(
+        "--apps", default=",".join(APPS), help="with --instructions: apps to count"
+    )
+    parser.add_argument(
+        "--counts",
+        default="200,1200",
+        help="with --instructions: the small and the large number of requests",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.app, args.port)
         return 0
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if args.instructions:
+        args.apps = [app.strip() for app in args.apps.split(",") if app.strip()]
+        args.counts = [int(number) for number in args.counts.split(",")]
+        if len(args.counts) != 2 or args.counts[0] >= args.counts[1]:
+            parser.error("--counts takes two numbers, the smaller first: 200,1200")
+        unknown_apps = [app for app in args.apps if app not in APPS + EXTRA_APPS]
+        if unknown_apps:
+            choices = ", ".join(APPS + EXTRA_APPS)
+            parser.error(f"unknown apps {unknown_apps}; choose from {choices}")
+        return count_instructions(args)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
@@ -385,7 +585,6 @@ def main() -> int:
         args.server_cpu = args.client_cpu = None
     if args.quick:
         args.seconds, args.repeat = 1.0, 1
-    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
     unknown = [kind for kind in kinds if kind not in SERVERS]
     if unknown:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgi_scopes import http_scope, websocket_scope
 
 from relays import Component, handler
 from relays_asgi import application
@@ -18,23 +19,6 @@ from relays_logging import AccessLog
 from relays_static import Static
 
 Message = dict[str, Any]
-
-
-def http_scope(method: str, path: str, query: bytes = b"", headers: Any = ()) -> Message:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"test"), *headers],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
 
 
 async def call(
@@ -218,23 +202,6 @@ async def test_static_files_and_the_access_log(
     await app.tree.__aexit__(None, None, None)
 
 
-def websocket_scope(path: str) -> Message:
-    scope = http_scope("GET", path)
-    del scope["method"]
-    scope["type"] = "websocket"
-    scope["scheme"] = "ws"
-    scope["subprotocols"] = ["chat"]
-    scope["headers"] += [
-        (b"upgrade", b"websocket"),
-        (b"connection", b"Upgrade"),
-        (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
-        (b"sec-websocket-version", b"13"),
-        (b"sec-websocket-protocol", b"chat"),
-        (b"sec-websocket-extensions", b"permessage-deflate"),  # the server's, not ours
-    ]
-    return scope
-
-
 class Peer:
     """An ASGI server's side of one WebSocket: messages in, and a wait for each sent."""
 
@@ -282,8 +249,11 @@ async def test_a_websocket_the_tree_does_not_switch_is_closed_before_accepting()
     await app.tree.__aexit__(None, None, None)
 
 
-async def test_relays_websocket_messages_go_through_asgi_messages() -> None:
-    shouter = Shouter()
+async def open_websocket(shouter: Shouter) -> tuple[Any, Peer, asyncio.Future[None]]:
+    """Connect a peer to *shouter* at ``/ws`` through ``application(tree)``; it accepted.
+
+    The app, the peer, and the app's call, which ends when the WebSocket does.
+    """
     shouter.gone = asyncio.get_running_loop().create_future()
     app = application(websocket_tree(shouter))
     peer = Peer()
@@ -291,6 +261,12 @@ async def test_relays_websocket_messages_go_through_asgi_messages() -> None:
     call = asyncio.ensure_future(app(websocket_scope("/ws"), peer.receive, peer.send))
     accept = await peer.sent.get()
     assert (accept["type"], accept["subprotocol"]) == ("websocket.accept", "chat")
+    return app, peer, call
+
+
+async def test_relays_websocket_messages_go_through_asgi_messages() -> None:
+    shouter = Shouter()
+    app, peer, call = await open_websocket(shouter)
     await peer.incoming.put({"type": "websocket.receive", "text": "hello"})
     assert await peer.sent.get() == {"type": "websocket.send", "text": "HELLO"}
     await peer.incoming.put({"type": "websocket.receive", "bytes": b"abc"})
@@ -303,12 +279,7 @@ async def test_relays_websocket_messages_go_through_asgi_messages() -> None:
 
 async def test_a_relays_websocket_that_closes_is_a_websocket_close() -> None:
     shouter = Shouter()
-    shouter.gone = asyncio.get_running_loop().create_future()
-    app = application(websocket_tree(shouter))
-    peer = Peer()
-    await peer.incoming.put({"type": "websocket.connect"})
-    call = asyncio.ensure_future(app(websocket_scope("/ws"), peer.receive, peer.send))
-    assert (await peer.sent.get())["type"] == "websocket.accept"
+    app, peer, call = await open_websocket(shouter)
     await peer.incoming.put({"type": "websocket.receive", "text": "bye"})
     closed = await peer.sent.get()
     assert closed == {"type": "websocket.close", "code": 4000, "reason": "bye now"}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from asgi_scopes import http_scope
 
 from relays import Component
 from relays_asgi import application
@@ -20,23 +19,6 @@ class Root(Controller):
     async def upload(self) -> str:
         body = await self.request.read()
         return f"{len(body)} bytes"
-
-
-def http_scope(method: str, path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"example.com")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("127.0.0.1", 80),
-    }
 
 
 async def test_lifespan_and_requests_through_the_communicator() -> None:

@@ -175,24 +175,30 @@ class Asgi(BaseComponent):
     # -- requests ----------------------------------------------------------------------
 
     @handler("request", priority=Priority.DISPATCH)
-    def _start_request(self, request: Request, response: Response) -> None:
-        """Start the app for *request* in this dispatch's turn; :meth:`_on_request`,
-        the next handler, waits for its answer.
+    def _start_request(self, event: Event, request: Request, response: Response) -> Any:
+        """Start the app for *request* in this dispatch's turn; answer here when it
+        already has, else :meth:`_on_request`, the next handler, waits for its answer.
 
-        Why two handlers: a plain handler runs now, where an async one's first step
-        runs on a later loop turn before Python 3.12. Started here, the app's task
-        (eager on 3.12+) runs before the answering handler's first step, which finds
-        a response that needed no more than that waiting for it: two loop turns per
-        request on 3.11 instead of four, one on 3.12+.
+        On 3.12+ the app's task is eager: it runs its first step before
+        :meth:`_begin` returns (on 3.11 it starts on the next loop turn). An
+        app that answers without waiting for anything (a hello-world, most JSON
+        endpoints) has answered by then: this handler answers relays-http, and no
+        handler task, no paused dispatch and no loop turn are needed. An app that
+        waits for something (a body, a database) is answered by the async handler.
         """
         if not self.serves(request.path):
-            return
+            return None
         ready = self._ready
         if ready is None or not ready.done() or not ready.result():
-            return  # lifespan: the answering handler waits for startup first
+            return None  # lifespan: the answering handler waits for startup first
         if is_websocket_request(request):
-            return
-        self._begun[request] = self._begin(request)
+            return None
+        cycle, task = self._begin(request)
+        if cycle.head_known:
+            event.stop()  # the answering handler has nothing left to do
+            return self._answer(cycle, request, response)
+        self._begun[request] = (cycle, task)
+        return None
 
     @handler("request", priority=Priority.DISPATCH)
     @shielded  # a client that goes away is the app's http.disconnect, not a cancellation
@@ -214,7 +220,7 @@ class Asgi(BaseComponent):
                 return await self._serve_websocket(request)
             begun = self._begin(request)
         cycle, task = begun
-        if cycle.head.done():
+        if cycle.head_known:
             return self._answer(cycle, request, response)  # (no timer needed)
         timeout = self.limits.response_start_timeout
         timer = None
@@ -264,7 +270,7 @@ class Asgi(BaseComponent):
     def _answer(self, cycle: HttpCycle, request: Request, response: Response) -> Any:
         """relays-http's answer for the app's response head (the head has come)."""
         try:
-            head = cycle.head.result()
+            head = cycle.head_now()
         except AppFailed:
             return InternalServerError()
         response.status = head.status
@@ -341,6 +347,8 @@ class Asgi(BaseComponent):
             if task.done():
                 return task
         else:
+            # 3.11 has no eager tasks, and taking the first step by hand would need
+            # asyncio's private _enter_task: the app starts on the next loop turn.
             task = loop.create_task(self._run(scope, cycle))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

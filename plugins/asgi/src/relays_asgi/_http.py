@@ -216,22 +216,28 @@ def _headers(fields: Any, kind: str = "http.response.start") -> list[tuple[bytes
     return pairs
 
 
+#: The chunk queue of a response that is not streamed (it never holds anything).
+_NO_CHUNKS: deque[Any] = deque(maxlen=0)
+
+
 class HttpCycle:
     """One request's ``receive`` and ``send``; the app's task and the handler share it."""
 
     def __init__(self, request: Request, buffered_chunks: int, *, zerocopy: bool = False) -> None:
         self.request = request
         self.messages = ResponseMessages(zerocopy=zerocopy)
-        loop = asyncio.get_running_loop()
-        #: Settles with the :class:`Head`, or with the app's failure before one.
-        self.head: asyncio.Future[Head] = loop.create_future()
+        # The head, or the app's failure before one; a future only for a handler that
+        # has to wait for it (:attr:`head`): an app that answers in its first step
+        # (eagerly started) needs none.
+        self._head: Head | None = None
+        self._head_failure: BaseException | None = None
+        self._head_waiter: asyncio.Future[Head] | None = None
         self._buffered_chunks = buffered_chunks
         self._body_given = False
         self._body_chunks: AsyncIterator[bytes] | None = None
         self._watcher: asyncio.Future[None] | None = None
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
-        self._chunks: deque[bytes | FileRegion | Trailers] = deque()
         self._trailer_fields: list[tuple[bytes, bytes]] = []
         # A file region is the app's file until it was written: send() waits for this.
         self._region_written: asyncio.Future[None] | None = None
@@ -239,9 +245,76 @@ class HttpCycle:
         self._ended = False  # the app sent its last body message
         self._failure: BaseException | None = None
         self._gone = False  # the client went away (or the stream was given up)
-        self._more = asyncio.Event()  # something for the iterator
-        self._room = asyncio.Event()  # room for send, or gone
-        self._over = asyncio.Event()  # response complete or client gone: disconnect
+        # The stream's machinery, made by :meth:`_start_streaming` (most responses come
+        # whole, in one message, and need none of it).
+        self._chunks: deque[bytes | FileRegion | Trailers] = _NO_CHUNKS
+        self._more: asyncio.Event | None = None  # something for the iterator
+        self._room: asyncio.Event | None = None  # room for send, or gone
+        # Response complete or client gone: ``receive`` says disconnect. The event only
+        # once the app waits for it.
+        self._is_over = False
+        self._over: asyncio.Event | None = None
+
+    def _start_streaming(self) -> None:
+        """The response is a stream: make the chunk queue and its two events."""
+        self._streaming = True
+        if self._more is None:
+            self._chunks = deque()
+            self._more = asyncio.Event()
+            self._room = asyncio.Event()
+            if self._gone:
+                self._room.set()
+
+    def _signal_more(self) -> None:
+        if self._more is not None:
+            self._more.set()
+
+    def _signal_room(self) -> None:
+        if self._room is not None:
+            self._room.set()
+
+    def _set_over(self) -> None:
+        self._is_over = True
+        if self._over is not None:
+            self._over.set()
+
+    # -- the head ----------------------------------------------------------------------
+
+    @property
+    def head_known(self) -> bool:
+        """Whether the head came, or the app failed before one: :meth:`head_now` answers."""
+        return self._head is not None or self._head_failure is not None
+
+    def head_now(self) -> Head:
+        """The head; raises :class:`AppFailed` or :class:`TimedOut` when there is none."""
+        if self._head_failure is not None:
+            raise self._head_failure
+        assert self._head is not None, "head_now() before head_known"
+        return self._head
+
+    @property
+    def head(self) -> asyncio.Future[Head]:
+        """A future of the head (made on first use), for a handler that has to wait."""
+        waiter = self._head_waiter
+        if waiter is None:
+            waiter = self._head_waiter = asyncio.get_running_loop().create_future()
+            if self._head_failure is not None:
+                waiter.set_exception(self._head_failure)
+            elif self._head is not None:
+                waiter.set_result(self._head)
+        return waiter
+
+    def _settle_head(self, head: Head) -> None:
+        self._head = head
+        waiter = self._head_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(head)
+
+    def _fail_head(self, failure: BaseException) -> None:
+        self._head_failure = failure
+        waiter = self._head_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(failure)
 
     @property
     def client_gone(self) -> bool:
@@ -258,7 +331,7 @@ class HttpCycle:
             self._body_given = True
             body = await request.read()
             return {"type": "http.request", "body": body, "more_body": False}
-        if not self._over.is_set():
+        if not self._is_over:
             await self._wait_over_or_disconnected()
         return {"type": "http.disconnect"}
 
@@ -284,6 +357,8 @@ class HttpCycle:
         if disconnected.is_set():
             self.give_up()
             return
+        if self._over is None:
+            self._over = asyncio.Event()
         over = asyncio.ensure_future(self._over.wait())
         gone = asyncio.ensure_future(disconnected.wait())
         try:
@@ -313,14 +388,14 @@ class HttpCycle:
             await self._send_region(taken[1], taken[2])
             return
         if taken[0] == "trailers":
-            if not self.head.done():  # an empty body: the head goes out now
-                self._streaming = True
-                self.head.set_result(Head(self._status, self._headers, b"", whole=False))
+            if not self.head_known:  # an empty body: the head goes out now
+                self._start_streaming()
+                self._settle_head(Head(self._status, self._headers, b"", whole=False))
             self._trailer_fields += taken[1]
             if not taken[2]:
                 self._chunks.append(Trailers(self._trailer_fields))
                 self._ended = True
-                self._more.set()
+                self._signal_more()
             return
         _, body, more = taken
         if self.messages.trailers:
@@ -328,33 +403,36 @@ class HttpCycle:
         if not self._streaming:
             if more and not body:
                 return  # nothing to send yet: the head waits for bytes or the end
-            if not self.head.done():
-                self._streaming = more
-                self.head.set_result(Head(self._status, self._headers, body, whole=not more))
+            if not self.head_known:
+                if more:
+                    self._start_streaming()
+                self._settle_head(Head(self._status, self._headers, body, whole=not more))
             if not more:
-                self._over.set()
+                self._set_over()
             return
         if body:
             self._chunks.append(body)
         if not more:
             self._ended = True
-        self._more.set()
+        self._signal_more()
+        room = self._room
+        assert room is not None
         while len(self._chunks) >= self._buffered_chunks and not self.client_gone:
-            self._room.clear()
-            await self._room.wait()
+            room.clear()
+            await room.wait()
         if self.client_gone:
             raise ClientDisconnected("the client went away before the response was sent")
 
     async def _send_region(self, region: FileRegion, more: bool) -> None:
         """Queue *region*; return once relays-http wrote it (sendfile where it can)."""
-        if not self.head.done():
-            self._streaming = True
-            self.head.set_result(Head(self._status, self._headers, b"", whole=False))
+        if not self.head_known:
+            self._settle_head(Head(self._status, self._headers, b"", whole=False))
+        self._start_streaming()
         written = self._region_written = asyncio.get_running_loop().create_future()
         self._chunks.append(region)
         if not more and not self.messages.trailers:
             self._ended = True
-        self._more.set()
+        self._signal_more()
         await written
         if self.client_gone:
             raise ClientDisconnected("the client went away before the file was sent")
@@ -383,13 +461,13 @@ class HttpCycle:
         Returns having logged it, unless the stream will raise it (relays-http logs
         that once).
         """
-        if not self.head.done():
+        if not self.head_known:
             self._log(error, "before its response started")
-            self.head.set_exception(AppFailed(error))
-            self._over.set()
+            self._fail_head(AppFailed(error))
+            self._set_over()
         elif self._streaming and not self._ended and not self._gone:
             self._failure = error
-            self._more.set()
+            self._signal_more()
         elif not isinstance(error, ClientDisconnected):
             self._log(error, "after its response was sent")
 
@@ -410,10 +488,13 @@ class HttpCycle:
         try:
             if first:
                 yield first
+            self._start_streaming()  # (already, unless the head came in an empty trailer)
+            more = self._more
+            assert more is not None
             while True:
                 if self._chunks:
                     chunk = self._chunks.popleft()
-                    self._room.set()
+                    self._signal_room()
                     yield chunk
                     if type(chunk) is FileRegion:  # asked for more: the region is written
                         self._region_done()
@@ -422,24 +503,24 @@ class HttpCycle:
                 elif self._ended:
                     return
                 else:
-                    self._more.clear()
-                    await self._more.wait()
+                    more.clear()
+                    await more.wait()
         finally:
             if not (self._ended and not self._chunks):
                 self._gone = True  # relays-http gave up: the client went away
-            self._room.set()
-            self._over.set()
+            self._signal_room()
+            self._set_over()
 
     def time_out(self) -> None:
         """``response_start_timeout`` passed: the handler answers 500 (it logs why)."""
-        if not self.head.done():
-            self.head.set_exception(TimedOut())
+        if not self.head_known:
+            self._fail_head(TimedOut())
 
     def give_up(self) -> None:
         """The response will not be sent (the handler gave up): the app hears disconnect."""
         self._gone = True
-        self._room.set()
-        self._over.set()
+        self._signal_room()
+        self._set_over()
         self._region_done()
 
 
