@@ -15,13 +15,14 @@ import select
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from relays import Component, handler
 from relays.transports import Connection
-from relays_http import HTTPError, Limits, Request, Response, Server
+from relays_http import FileRegion, HTTPError, Limits, Request, Response, Server
 from relays_http._body import BodyStream
 from relays_http.testing import Client, memory_server, parse_responses, serve_in_thread
 
@@ -34,9 +35,11 @@ TRICKLE_INTERVAL = 0.05
 class App(Component):
     channel = "web"
 
-    def __init__(self) -> None:
+    def __init__(self, file: Path | None = None) -> None:
         super().__init__()
-        #: Set when a connection that asked for /big is gone.
+        #: What /file sends, with sendfile.
+        self.file = file
+        #: Set when a connection that asked for /big or /file is gone.
         self.big_gone = threading.Event()
         self._big: set[Connection] = set()
         #: What the loop of a streaming handler raised (set with ``stream_failed``).
@@ -47,6 +50,9 @@ class App(Component):
         if request.path == "/big":
             self._big.add(request.sock)
             return (b"x" * 65536 for _ in range(256))  # 16 MiB, streamed
+        if request.path == "/file" and self.file is not None:
+            self._big.add(request.sock)
+            return self._regions(self.file)
         if request.path == "/echo":
             return {"size": len(await request.read())}
         if request.path == "/stream":  # streamed to this handler (see serve)
@@ -60,6 +66,11 @@ class App(Component):
                 raise
             return {"size": size}
         return "hello"
+
+    @staticmethod
+    def _regions(path: Path) -> Iterator[FileRegion]:
+        with path.open("rb") as file:  # a static file, as relays-static sends it
+            yield FileRegion(file, 0, path.stat().st_size)
 
     @handler("disconnect")
     def _gone(self, sock: Connection) -> None:
@@ -184,6 +195,56 @@ def test_a_client_reading_fast_enough_gets_the_whole_answer() -> None:
         data = read_all(sock)
     [response] = parse_responses(data)
     assert (response.status, len(response.body)) == (200, 16 * 1024 * 1024)
+
+
+#: The size of the static file sent with sendfile: more than the system buffers for a
+#: client that reads slowly.
+FILE_SIZE = 8 * 1024 * 1024
+
+
+@pytest.fixture(params=["own", "asyncio"])
+def static_file(request: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file of FILE_SIZE bytes; the servers of the test run on relays-sockets' own
+    transport or on asyncio's (on uvloop, its own)."""
+    monkeypatch.setenv("RELAYS_FAST_TRANSPORT", "1" if request.param == "own" else "0")
+    path = tmp_path / "static.bin"
+    path.write_bytes(bytes(range(256)) * (FILE_SIZE // 256))
+    return path
+
+
+def test_a_client_reading_a_file_below_the_minimum_rate_is_dropped(static_file: Path) -> None:
+    # The file goes by sendfile, past the transport: its progress is measured all the
+    # same. The client reads one byte per interval (20 B/s), under 1000 B/s.
+    limits = Limits(min_response_rate=1000, data_rate_grace_period=0.5)
+    app = App(static_file)
+    server = Server("tcp://127.0.0.1:0", limits=limits)
+    with serve_in_thread(server + app), connect(server) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        for _ in range(400):  # 20 s at most
+            if app.big_gone.wait(TRICKLE_INTERVAL):
+                break
+            try:
+                received += sock.recv(1)
+            except ConnectionResetError:
+                break
+        assert app.big_gone.wait(10), "the slow reader was never dropped"
+        assert hello(server) == b"hello"
+        received += read_all(sock)
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert len(received) < FILE_SIZE  # cut short
+
+
+def test_a_client_reading_a_file_fast_enough_gets_all_of_it(static_file: Path) -> None:
+    limits = Limits(min_response_rate=1000, data_rate_grace_period=3)
+    app = App(static_file)
+    server = Server("tcp://127.0.0.1:0", limits=limits)
+    with serve_in_thread(server + app), connect(server) as sock:
+        sock.sendall(b"GET /file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = read_all(sock)
+    [response] = parse_responses(data)
+    assert (response.status, response.body) == (200, static_file.read_bytes())
 
 
 @pytest.mark.parametrize("value", [-1, "fast", True])

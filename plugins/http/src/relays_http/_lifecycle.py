@@ -32,8 +32,11 @@ checks averages, once ``data_rate_grace_period`` has passed:
   the connection is reset (its answer is half sent: no status can be given).
   This is watched on any connection whose transport tells its progress
   (:class:`SupportsWriteProgress`: relays-sockets' does), whatever its phase, so
-  that a connection closing after a big answer is watched too; a transfer by
-  ``sendfile`` shows no waiting output and is not watched.
+  that a connection closing after a big answer is watched too. A transfer by
+  ``sendfile`` (a :class:`~relays_http.FileRegion`) is watched the same way: its
+  bytes bypass the transport's buffer, so the transport counts each step the
+  system takes as sent and the rest of the file as waiting (relays-sockets'
+  does), and one read and written (TLS, no ``sendfile``) is ordinary output.
 
 Stopping. The component's ``stopped`` handler runs before the transport's (it
 is in the :attr:`relays.Priority` band before) and awaits :meth:`Shutdown.stop`:
@@ -135,7 +138,7 @@ class SupportsWriteProgress(Protocol):
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes written but not sent yet."""
+        """Bytes written (or of a file being sent) but not sent yet."""
 
     @property
     def bytes_sent(self) -> int:
