@@ -199,7 +199,7 @@ def test_a_client_reading_fast_enough_gets_the_whole_answer() -> None:
 
 #: The size of the static file sent with sendfile: more than the system buffers for a
 #: client that reads slowly.
-FILE_SIZE = 8 * 1024 * 1024
+FILE_SIZE = 16 * 1024 * 1024
 
 
 @pytest.fixture(params=["own", "asyncio"])

@@ -147,7 +147,7 @@ async def test_a_file_being_sent_shows_its_progress(
     # (bytes_sent) and what of the file still waits (write_buffer_size), so that a
     # minimum response rate can measure the peer. Seen when a step first finds the
     # socket full (the peer reads nothing until then), and at the end.
-    content = bytes(range(256)) * 32768  # 8 MiB: more than the socket buffers hold
+    content = bytes(range(256)) * 32768  # 8 MiB: more than socket buffers hold (4 MiB by default)
     (tmp_path / "blob").write_bytes(content)
     head = b"head" * 1000
     count = len(content) - 512
