@@ -17,8 +17,8 @@ ever seeing its bytes; :func:`write_region` then moves them:
   download is not closed as idle halfway. The handle tells the minimum
   response rate how far it got (see :mod:`relays_http._lifecycle`): a client
   reading a large file slowly is cut like any other slow reader;
-* otherwise (the in-memory transport, or an event loop without ``sendfile``
-  such as uvloop's) they are read ``REGION_READ_SIZE`` bytes at a time in a
+* otherwise (the in-memory transport, or a handle whose ``sendfile`` raises
+  :class:`NotImplementedError`) they are read ``REGION_READ_SIZE`` bytes at a time in a
   worker thread and written, waiting for ``drain()`` (when the handle has it)
   between two reads, so a slow client holds back the reads. These are plain
   writes: what waits in the transport is measured against the minimum

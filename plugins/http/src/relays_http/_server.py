@@ -81,8 +81,8 @@ def least_progress(
     whose request head is incomplete and older than *shed_after* seconds, the one
     waiting longest first; then request bodies arriving below *body_rate* (bytes per
     second since the request began, or while its handler waited on a streamed one; 0:
-    none), the slowest first. A request being
-    answered never comes; see the theory of operation.
+    none), the slowest first. A request being answered never comes; see the theory of
+    operation.
     """
     ranked: list[tuple[int, float, int, HTTPConnection]] = []
     for order, connection in enumerate(connections):
