@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Hostile clients: server memory, and a fresh client's latency, while an attack runs.
 
-Four attacks from issue #15, each against relays-http and, in the same run, against
+Six attacks from issue #15, each against relays-http and, in the same run, against
 uvicorn (h11 on asyncio) and gunicorn (gthread) as peers:
 
 * ``pipeline``: connections that pipeline requests and never read the answers;
 * ``slow-body``: connections that send a request body one byte every few seconds;
+* ``slow-upload``: the same, to a handler that streams the body as it comes (relays:
+  ``request.stream()``; an ASGI app's ``receive``; a WSGI app reading ``wsgi.input``);
 * ``slow-read``: connections that ask for a 4 MiB answer and read it one byte a second
   (a 4 KiB receive buffer); ``--slow-readers`` of them (100: a server that buffers whole
   answers would hold 400 MB, enough on a shared machine);
+* ``slow-file``: the same, reading a 4 MiB static file that each server sends its own
+  zero-copy way where it has one (relays: a ``FileRegion``, the kernel's ``sendfile``;
+  gunicorn: ``wsgi.file_wrapper``, ``sendfile`` too; uvicorn: the app reads and sends
+  chunks, as Starlette's ``FileResponse`` does);
 * ``idle``: connections that make one request and then sit idle (keep-alive).
 
 Each server runs in its own process (pinned to CPU 0 with ``taskset`` when there is one),
@@ -20,7 +26,7 @@ attack and server: RSS before and at most during the attack, the probes' median 
 latency, the probes that failed, the same two for the attack's second half alone (with
 ``--seconds 60``: the issue's "answered within 1 s by 30 s into the attack"), and how many
 attacking connections the server had closed by the end (the issue's "90% of the slow ones
-closed by 60 s"). The whole run is bounded: ``--seconds`` per attack (15 by default: about four
+closed by 60 s"). The whole run is bounded: ``--seconds`` per attack (15 by default: about six
 minutes for everything).
 
 Usage (from the repository root, after ``python3 dev.py test`` made ``.venv``)::
@@ -47,12 +53,13 @@ import shutil  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 SERVERS = ("relays", "uvicorn", "gunicorn-gthread")
-ATTACKS = ("pipeline", "slow-body", "slow-read", "idle")
+ATTACKS = ("pipeline", "slow-body", "slow-upload", "slow-read", "slow-file", "idle")
 HELLO = b"Hello, World!"
 #: The slow readers' answer: more than the system's socket buffers hold, so it waits in
 #: the server.
@@ -62,57 +69,104 @@ PIPELINING_CONNECTIONS = 20
 #: Seconds between two bytes of a slow client (the issue's: 1 byte every 5 s to send).
 SLOW_BODY_INTERVAL = 5.0
 SLOW_READ_INTERVAL = 1.0
+#: The static file of ``slow-file`` (made by the run, given to each server).
+FILE_SIZE = 4 * 1024 * 1024
+#: Bytes an ASGI app reads and sends per step of the static file.
+FILE_CHUNK = 64 * 1024
 
 
 # -- the servers -------------------------------------------------------------------------
 
 
-def serve_relays(port: int) -> None:
+def serve_relays(port: int, path: str) -> None:
+    from collections.abc import Iterator
+
     from relays import Component
-    from relays_http import Request, Response, Server
+    from relays_http import FileRegion, Request, Response, Server
+
+    def regions() -> Iterator[FileRegion]:
+        with open(path, "rb") as file:
+            yield FileRegion(file, 0, FILE_SIZE)
 
     class App(Component):
         channel = "web"
 
-        async def request(self, request: Request, response: Response) -> bytes:
-            if request.method == "POST":
+        async def request(self, request: Request, response: Response) -> Any:
+            if request.path == "/upload":  # streamed to this handler
+                async for _chunk in request.stream():
+                    pass
+            elif request.method == "POST":
                 await request.read()
+            if request.path == "/file":
+                return regions()
             return BIG if request.path == "/big" else HELLO
 
-    (Server(("127.0.0.1", port)) + App()).run(use_uvloop=False)
+    server = Server(("127.0.0.1", port))
+    server.http.stream_bodies("/upload")
+    (server + App()).run(use_uvloop=False)
 
 
-async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    more = True
-    while more:  # read the whole body
-        message = await receive()
-        more = message.get("more_body", False)
-    body = BIG if scope["path"] == "/big" else HELLO
-    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+def asgi_app(path: str) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:  # read the whole body, as it comes
+            message = await receive()
+            more = message.get("more_body", False)
+        if scope["path"] == "/file":  # as Starlette's FileResponse sends a file
+            await _send_file(path, send)
+            return
+        body = BIG if scope["path"] == "/big" else HELLO
+        length = str(len(body)).encode()
+        headers = [(b"content-type", b"text/plain"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def _send_file(path: str, send: Any) -> None:
+    length = str(FILE_SIZE).encode()
+    headers = [(b"content-type", b"application/octet-stream"), (b"content-length", length)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    import asyncio
+
+    file = await asyncio.to_thread(open, path, "rb")  # off the loop, as Starlette reads
+    try:
+        while chunk := await asyncio.to_thread(file.read, FILE_CHUNK):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        file.close()
+    await send({"type": "http.response.body", "body": b""})
 
 
-def serve_uvicorn(port: int) -> None:
+def serve_uvicorn(port: int, path: str) -> None:
     import uvicorn
 
     uvicorn.run(
-        asgi_app, host="127.0.0.1", port=port, http="h11", loop="asyncio", log_level="error"
+        asgi_app(path), host="127.0.0.1", port=port, http="h11", loop="asyncio", log_level="error"
     )
 
 
-def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length:
-        environ["wsgi.input"].read(length)
-    body = BIG if environ["PATH_INFO"] == "/big" else HELLO
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
+def wsgi_app(path: str) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"].read(length)
+        if environ["PATH_INFO"] == "/file":  # gunicorn sends it with sendfile
+            headers = [("Content-Type", "application/octet-stream")]
+            start_response("200 OK", [*headers, ("Content-Length", str(FILE_SIZE))])
+            return environ["wsgi.file_wrapper"](open(path, "rb"))
+        body = BIG if environ["PATH_INFO"] == "/big" else HELLO
+        headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
 
 
-def serve_gunicorn(port: int) -> None:
+def serve_gunicorn(port: int, path: str) -> None:
     from gunicorn.app.base import BaseApplication
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -128,7 +182,7 @@ def serve_gunicorn(port: int) -> None:
                 self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return wsgi_app
+            return wsgi_app(path)
 
     Gunicorn().run()
 
@@ -140,8 +194,9 @@ def installed(kind: str) -> bool:
     return importlib.util.find_spec(module[kind]) is not None
 
 
-def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(kind: str, port: int, path: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, os.path.abspath(__file__), "--serve", kind, "--port", str(port)]
+    command += ["--file", path]
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -216,7 +271,7 @@ def attack(kind: str, port: int, connections: int, seconds: float, report: Any) 
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         except OSError:
             continue
-        if kind == "slow-read":
+        if kind in ("slow-read", "slow-file"):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
         socks.append(sock)
@@ -236,14 +291,16 @@ def attack(kind: str, port: int, connections: int, seconds: float, report: Any) 
                 except OSError:
                     closed.add(sock)
             time.sleep(0.01)
-    elif kind == "slow-body":
-        head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    elif kind in ("slow-body", "slow-upload"):
+        target = b"/upload" if kind == "slow-upload" else b"/"
+        head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" % target
         _send_all(socks, head, closed)
         while time.monotonic() < end:
             time.sleep(min(SLOW_BODY_INTERVAL, max(0.0, end - time.monotonic())))
             _send_all(socks, b"y", closed)
-    elif kind == "slow-read":
-        _send_all(socks, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n", closed)
+    elif kind in ("slow-read", "slow-file"):
+        target = b"/file" if kind == "slow-file" else b"/big"
+        _send_all(socks, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target, closed)
         while time.monotonic() < end:
             time.sleep(SLOW_READ_INTERVAL)
             for sock in socks:
@@ -303,7 +360,7 @@ def _read(
 
 def measure(kind: str, server: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    process = start_server(server, port)
+    process = start_server(server, port, args.file)
     pid = server_pid(process)
     try:
         time.sleep(0.5)
@@ -356,7 +413,8 @@ def measure(kind: str, server: str, args: argparse.Namespace) -> dict[str, Any]:
 def attackers(kind: str, args: argparse.Namespace) -> int:
     if kind == "pipeline":
         return PIPELINING_CONNECTIONS
-    return int(args.slow_readers if kind == "slow-read" else args.connections)
+    slow_readers = kind in ("slow-read", "slow-file")
+    return int(args.slow_readers if slow_readers else args.connections)
 
 
 def free_port() -> int:
@@ -369,6 +427,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=15.0, help="per attack (default 15)")
     parser.add_argument(
         "--connections", type=int, default=1000, help="slow and idle clients (default 1000)"
@@ -384,7 +443,7 @@ def main() -> int:
     if args.serve:
         {"relays": serve_relays, "uvicorn": serve_uvicorn, "gunicorn-gthread": serve_gunicorn}[
             args.serve
-        ](args.port)
+        ](args.port, args.file)
         return 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
@@ -399,24 +458,31 @@ def main() -> int:
         f"a fresh client every {args.probe_interval:g} s"
     )
     header = (
-        f"{'attack':<10} {'server':<17} {'RSS before':>10} {'RSS max':>9} "
+        f"{'attack':<11} {'server':<17} {'RSS before':>10} {'RSS max':>9} "
         f"{'fresh p50':>9} {'fresh max':>9} {'failed':>9} "
         f"{'2nd half max':>12} {'failed':>9} {'attackers cut':>13}"
     )
     print(header)
     print("-" * len(header))
-    for kind in attacks:
-        for server in servers:  # every server under the same attack, in turn
-            row = measure(kind, server, args)
-            print(
-                f"{kind:<10} {server:<17} {_mb(row['before']):>10} {_mb(row['peak']):>9} "
-                f"{_ms(row['p50']):>9} {_ms(row['worst']):>9} "
-                f"{row['failed']:>4}/{row['probes']:<4} "
-                f"{_ms(row['late_worst']):>12} {row['late_failed']:>4}/{row['late_probes']:<4} "
-                f"{row['cut']:>6}/{attackers(kind, args)}",
-                flush=True,
-            )
+    with tempfile.TemporaryDirectory() as directory:
+        args.file = os.path.join(directory, "static.bin")
+        with open(args.file, "wb") as file:
+            file.write(os.urandom(FILE_SIZE))
+        for kind in attacks:
+            for server in servers:  # every server under the same attack, in turn
+                print_row(kind, server, measure(kind, server, args), args)
     return 0
+
+
+def print_row(kind: str, server: str, row: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"{kind:<11} {server:<17} {_mb(row['before']):>10} {_mb(row['peak']):>9} "
+        f"{_ms(row['p50']):>9} {_ms(row['worst']):>9} "
+        f"{row['failed']:>4}/{row['probes']:<4} "
+        f"{_ms(row['late_worst']):>12} {row['late_failed']:>4}/{row['late_probes']:<4} "
+        f"{row['cut']:>6}/{attackers(kind, args)}",
+        flush=True,
+    )
 
 
 def _mb(size: int) -> str:

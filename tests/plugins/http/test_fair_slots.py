@@ -1,8 +1,10 @@
 """Fair slots at ``max_connections``: the connections that made the least progress make room.
 
 Idle keep-alive connections go first (the longest idle first), then heads in the making
-older than ``shed_after`` (the longest waiting first); bodies being received and requests
-being answered are never shed, and only when nothing can be shed is a new client refused.
+older than ``shed_after`` (the longest waiting first), then bodies below the minimum rate
+(a streamed one measured while its handler waits on it); bodies received fast enough and
+requests being answered are never shed, and only when nothing can be shed is a new client
+refused.
 """
 
 from __future__ import annotations
@@ -38,11 +40,22 @@ class Hello(Component):
         return "hello"
 
 
-def fake(phase: int, deadline: float = 0.0, started: float = 0.0, size: int = 0) -> HTTPConnection:
+def fake(
+    phase: int,
+    deadline: float = 0.0,
+    started: float = 0.0,
+    size: int = 0,
+    stream: object = None,
+) -> HTTPConnection:
     return cast(
         HTTPConnection,
-        SimpleNamespace(phase=phase, deadline=deadline, started=started, size=size),
+        SimpleNamespace(phase=phase, deadline=deadline, started=started, size=size, stream=stream),
     )
+
+
+def streamed(waited: float, received: int) -> object:
+    """A body streamed to its handler, which waited *waited* seconds on it in all."""
+    return SimpleNamespace(reader_waited=lambda now: waited, received=received)
 
 
 def shed(
@@ -80,12 +93,14 @@ def test_bodies_below_the_minimum_rate_go_last_the_slowest_first() -> None:
         fake(BODY, started=1, size=500),  # 56 B/s
         fake(BODY, started=1, size=100),  # 11 B/s: slowest
         fake(BODY, started=1, size=5000),  # 556 B/s: fast enough
-        fake(BODY, started=0, size=0),  # a body streamed to its handler: not measured
         fake(BODY, started=9.5, size=0),  # begun half a second ago: spared
         fake(HEAD, deadline=12),  # a silent connection comes before any body
+        fake(BODY, stream=streamed(9, 90)),  # streamed, 10 B/s while its handler waited
+        fake(BODY, stream=streamed(0, 0)),  # its handler never waited on it: not measured
+        fake(BODY, stream=streamed(0.5, 0)),  # waited on for half a second: spared
     ]
-    assert shed(connections, now=10, body_rate=240) == [5, 1, 0]
-    assert shed(connections, now=10, body_rate=0) == [5]  # rate off: bodies never go
+    assert shed(connections, now=10, body_rate=240) == [4, 5, 1, 0]
+    assert shed(connections, now=10, body_rate=0) == [4]  # rate off: bodies never go
 
 
 def test_a_batch_is_at_most_count_and_bodies_or_answers_never_go() -> None:
@@ -133,6 +148,45 @@ async def test_a_body_too_slow_makes_room_at_the_cap() -> None:
         # The loop's clock must move past shed_after since (uvloop's moves once per
         # iteration, by milliseconds): a timer fires only once it has.
         await asyncio.sleep(0.01)
+        late = Client(transport)
+        refusal = parse_responses(await uploading.wait_closed())
+        assert [response.status for response in refusal] == [408]
+        assert (await late.get("/")).text == "hello"
+
+
+class Uploads(Component):
+    """Streams ``/upload`` to its handler; says hello to anything else."""
+
+    channel = "web"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+
+    async def request(self, request: Request, response: Response) -> str:
+        if request.path == "/upload":
+            self.reading.set()  # it waits on the empty stream from here
+            async for _chunk in request.stream():
+                pass
+        return "hello"
+
+
+async def test_a_streamed_body_too_slow_while_its_handler_waits_makes_room_at_the_cap() -> None:
+    far = {"body_timeout": 1000, "header_timeout": 1000, "keep_alive_timeout": 1000}
+    limits = Limits(max_connections=1, min_request_body_rate=100, **far)
+    app = Uploads()
+    server, transport = memory_server(app, limits=limits)
+    server.http.stream_bodies("/upload")
+    async with server:
+        uploading = Client(transport)
+        assert (await uploading.get("/")).text == "hello"  # the sweep's clock is taken
+        deadlines = server.http._deadlines
+        start = deadlines.now()
+        deadlines.now = lambda: now  # a fake clock, moved by this test
+        now = start
+        uploading.send(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        await app.reading.wait()
+        now = start + 2  # its handler waited 2 s (past shed_after) and nothing came
         late = Client(transport)
         refusal = parse_responses(await uploading.wait_closed())
         assert [response.status for response in refusal] == [408]

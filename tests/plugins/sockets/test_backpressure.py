@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import os
 from typing import Any
 
 import pytest
@@ -134,5 +136,86 @@ async def test_sendfile_sends_a_file(tmp_path: Any) -> None:
         address = await server.wait_ready()
         reader, writer = await asyncio.open_connection(*address)
         assert await asyncio.wait_for(reader.read(), 5) == content[256:-256]
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_file_being_sent_shows_its_progress(
+    serving: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel's sendfile bypasses the transport: the connection counts each step
+    # (bytes_sent) and what of the file still waits (write_buffer_size), so that a
+    # minimum response rate can measure the peer. Seen when a step first finds the
+    # socket full (the peer reads nothing until then), and at the end.
+    content = bytes(range(256)) * 32768  # 8 MiB: more than socket buffers hold (4 MiB by default)
+    (tmp_path / "blob").write_bytes(content)
+    head = b"head" * 1000
+    count = len(content) - 512
+    steps: list[int] = []
+    seen: list[tuple[int, int, int]] = []
+    full = asyncio.Event()
+    real_sendfile = os.sendfile
+
+    def stepping(out_fd: int, in_fd: int, offset: int | None, size: int) -> int:
+        try:
+            done = real_sendfile(out_fd, in_fd, offset, size)
+        except BlockingIOError:
+            if not full.is_set():
+                seen.append((sum(steps), sock.bytes_sent, sock.write_buffer_size))
+                full.set()
+            raise
+        steps.append(done)
+        return done
+
+    monkeypatch.setattr(os, "sendfile", stepping)
+    sock: SocketConnection
+    finished = asyncio.Event()
+
+    class Files(Component):
+        async def connect(self, connection: SocketConnection, host: str, port: int) -> None:
+            nonlocal sock
+            sock = connection
+            sock.write(head)
+            with (tmp_path / "blob").open("rb") as file:
+                assert await sock.sendfile(file, 256, count) == count
+            finished.set()
+
+    server = serving()
+    async with Files() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        await asyncio.wait_for(full.wait(), 10)
+        [(taken, sent, waiting)] = seen
+        assert sent == len(head) + taken
+        assert waiting == count - taken
+        received = await asyncio.wait_for(reader.readexactly(len(head) + count), 10)
+        await asyncio.wait_for(finished.wait(), 10)
+        assert received == head + content[256:-256]
+        assert (sock.bytes_sent, sock.write_buffer_size) == (len(head) + count, 0)
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_file_the_kernel_cannot_send_is_copied_and_counted(serving: Any) -> None:
+    content = bytes(range(256)) * 1024
+    sock: SocketConnection
+    finished = asyncio.Event()
+
+    class Files(Component):
+        async def connect(self, connection: SocketConnection, host: str, port: int) -> None:
+            nonlocal sock
+            sock = connection
+            # No descriptor: read and written through the transport, counted as writes.
+            assert await sock.sendfile(io.BytesIO(content), 100) == len(content) - 100
+            finished.set()
+
+    server = serving()
+    async with Files() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        received = await asyncio.wait_for(reader.readexactly(len(content) - 100), 10)
+        await asyncio.wait_for(finished.wait(), 10)
+        assert received == content[100:]
+        assert (sock.bytes_sent, sock.write_buffer_size) == (len(content) - 100, 0)
         writer.close()
         await writer.wait_closed()

@@ -28,6 +28,20 @@ the limit, the stream asks the connection to read again
 (:meth:`BodySource.body_drained`). So a handler that does not consume holds at
 most about one read-ahead of body in memory, and the client is held back by TCP.
 
+The client's pace (Kestrel's ``MinRequestBodyDataRate``, measured as Kestrel does
+only while the app waits on the body). A streamed body's pace is set by two
+parties, and only the client's may be held against it. So the stream keeps, with
+the clock it is given (none when ``min_request_body_rate`` is off: then nothing
+is timed), the time its reader has spent waiting on an empty buffer
+(:meth:`BodyStream.reader_waited`): from the moment the reader finds nothing to
+take until bytes (or the end, or an error) arrive, or the reader stops waiting.
+The connection's sweep compares the body bytes received with that time (see
+:mod:`relays_http._lifecycle`) and fails the stream with a 408 when the client is
+below the rate. Every body byte counts, also one that came while the handler was
+busy elsewhere: a client that sends in bursts must not lose the part of a burst
+that arrived after the reader woke. A handler that is slow itself is never
+waiting then, so its time is not counted and it cannot get its client cut.
+
 Endings. The end of the message ends the iteration. A client that goes away
 raises :class:`ClientDisconnected` in the reader; a body that breaks a rule or a
 deadline raises the :class:`~relays_http.HTTPError` it was answered with (the
@@ -38,7 +52,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 __all__ = ["BodyConsumed", "BodySource", "BodyStream", "ClientDisconnected"]
@@ -72,6 +86,7 @@ class BodyStream:
 
     __slots__ = (
         "_chunks",
+        "_clock",
         "_done",
         "_error",
         "_held",
@@ -79,14 +94,27 @@ class BodyStream:
         "_source",
         "_started",
         "_taken",
+        "_waited",
         "_waiter",
+        "_waiting_since",
         "buffered",
         "received",
     )
 
-    def __init__(self, source: BodySource, read_ahead: int) -> None:
+    def __init__(
+        self,
+        source: BodySource,
+        read_ahead: int,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self._source = source
         self._read_ahead = read_ahead
+        # Times the reader's waits when given (the minimum body rate is on).
+        self._clock = clock
+        # Seconds the reader waited on an empty buffer, in waits that are over...
+        self._waited = 0.0
+        # ...and when the wait going on began (None: the reader is not waiting).
+        self._waiting_since: float | None = None
         self._chunks: deque[bytes] = deque()
         self._done = False
         self._error: BaseException | None = None
@@ -134,7 +162,21 @@ class BodyStream:
         """Whether the whole body was received (taken or not)."""
         return self._done
 
+    def reader_waited(self, now: float) -> float:
+        """Seconds the reader has spent waiting for bytes on an empty buffer, up to *now*
+        (0 when nothing is timed: see the theory of operation)."""
+        since = self._waiting_since
+        return self._waited if since is None else self._waited + (now - since)
+
+    def _stop_waiting(self) -> None:
+        since = self._waiting_since
+        if since is not None and self._clock is not None:
+            self._waiting_since = None
+            self._waited += self._clock() - since
+
     def _wake(self) -> None:
+        if self._waiting_since is not None:
+            self._stop_waiting()
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -162,7 +204,15 @@ class BodyStream:
                 if self._error is not None:
                     raise self._error
                 waiter = self._waiter = asyncio.get_running_loop().create_future()
-                await waiter
+                clock = self._clock
+                if clock is None:
+                    await waiter
+                    continue
+                self._waiting_since = clock()
+                try:
+                    await waiter
+                finally:  # cancelled, say: what comes next is not the client's time
+                    self._stop_waiting()
             chunk = chunks.popleft()
             self.buffered -= len(chunk)
             if self._held and self.buffered <= self._read_ahead // 2:

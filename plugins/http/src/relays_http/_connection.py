@@ -357,7 +357,7 @@ class HTTPConnection:
             return
         if now < self.deadline:
             if phase != BODY or not self.context.deadlines.body_too_slow(
-                self.size, self.started, now
+                self.size, self.started, now, self.stream
             ):
                 return
             reason = "request body arrived too slowly (under min_request_body_rate)"
@@ -545,7 +545,9 @@ class HTTPConnection:
             return False
         self.started = 0.0
         self.busy = True
-        stream = self.stream = BodyStream(self, context.limits.stream_read_ahead)
+        stream = self.stream = BodyStream(
+            self, context.limits.stream_read_ahead, context.deadlines.body_clock
+        )
         request._stream_from(stream)
         self.request = request
         self.fire_request(request)

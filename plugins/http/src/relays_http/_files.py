@@ -11,14 +11,18 @@ ever seeing its bytes; :func:`write_region` then moves them:
   :class:`relays.transports.SupportsSendfile`; relays-sockets' is), the
   handle sends them: on plain TCP that is the kernel's ``sendfile``, so the
   file's bytes never enter Python, and it waits for the socket to take them
-  (backpressure); on TLS asyncio reads and writes for us, waiting for the
+  (backpressure); on TLS the handle reads and writes for us, waiting for the
   socket to drain. A region is handed over ``SENDFILE_SLICE`` bytes at a
   time: the handle marks the connection active on each call, so a long
-  download is not closed as idle halfway;
-* otherwise (the in-memory transport, or an event loop without ``sendfile``
-  such as uvloop's) they are read ``REGION_READ_SIZE`` bytes at a time in a
+  download is not closed as idle halfway. The handle tells the minimum
+  response rate how far it got (see :mod:`relays_http._lifecycle`): a client
+  reading a large file slowly is cut like any other slow reader;
+* otherwise (the in-memory transport, or a handle whose ``sendfile`` raises
+  :class:`NotImplementedError`) they are read ``REGION_READ_SIZE`` bytes at a time in a
   worker thread and written, waiting for ``drain()`` (when the handle has it)
-  between two reads, so a slow client holds back the reads.
+  between two reads, so a slow client holds back the reads. These are plain
+  writes: what waits in the transport is measured against the minimum
+  response rate as any output is.
 
 The region is sent in full before the body iterator is asked for its next
 item, so the iterator may close the file after yielding its last region. A

@@ -20,17 +20,23 @@ checks averages, once ``data_rate_grace_period`` has passed:
 
 * the request body: the body bytes received since the request's first byte, over
   the time since then, must reach ``min_request_body_rate`` (the connection asks,
-  :meth:`Deadlines.body_too_slow`, and answers 408); a body streamed to its handler
-  is not measured, as the handler sets its pace too (``body_timeout`` still
-  bounds the client's pauses);
+  :meth:`Deadlines.body_too_slow`, and answers 408). A body streamed to its
+  handler is measured only while its handler waits on it, as Kestrel does: the
+  body bytes received over the time the reader spent waiting on an empty buffer
+  (:meth:`relays_http._body.BodyStream.reader_waited`), once that time is past the
+  grace period. A handler that is slow itself does not wait, so its client is
+  not blamed; a 408 fails the stream, and the handler's loop raises it;
 * the response: while a connection has output waiting to be sent (the client is
   not keeping up), the bytes the transport sent since the sweep first saw output
   waiting, over the time since then, must reach ``min_response_rate``; below it
   the connection is reset (its answer is half sent: no status can be given).
   This is watched on any connection whose transport tells its progress
   (:class:`SupportsWriteProgress`: relays-sockets' does), whatever its phase, so
-  that a connection closing after a big answer is watched too; a transfer by
-  ``sendfile`` shows no waiting output and is not watched.
+  that a connection closing after a big answer is watched too. A transfer by
+  ``sendfile`` (a :class:`~relays_http.FileRegion`) is watched the same way: its
+  bytes bypass the transport's buffer, so the transport counts each step the
+  system takes as sent and the rest of the file as waiting (relays-sockets'
+  does), and one read and written (TLS, no ``sendfile``) is ordinary output.
 
 Stopping. The component's ``stopped`` handler runs before the transport's (it
 is in the :attr:`relays.Priority` band before) and awaits :meth:`Shutdown.stop`:
@@ -75,6 +81,7 @@ from ._limits import Limits
 if TYPE_CHECKING:
     from relays.transports import Connection
 
+    from ._body import BodyStream
     from ._connection import HTTPConnection
 
 __all__ = [
@@ -131,7 +138,7 @@ class SupportsWriteProgress(Protocol):
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes written but not sent yet."""
+        """Bytes written (or of a file being sent) but not sent yet."""
 
     @property
     def bytes_sent(self) -> int:
@@ -180,15 +187,29 @@ class Deadlines:
         # connection that caught up (or is gone) leaves it.
         self._sending: dict[Connection, tuple[float, int]] = {}
 
-    def body_too_slow(self, received: int, since: float, now: float) -> bool:
+    @property
+    def body_clock(self) -> Callable[[], float] | None:
+        """The clock a streamed body times its reader's waits with; None when the
+        minimum body rate is off (nothing to time)."""
+        return self.now if self._body_rate else None
+
+    def body_too_slow(
+        self, received: int, since: float, now: float, stream: BodyStream | None = None
+    ) -> bool:
         """Whether a request body of which *received* bytes came since *since* (when the
         request's first byte came) is below ``min_request_body_rate``, past the grace
-        period."""
-        if not since:  # a streamed body (its pace is its handler's too): not measured
-            return False
-        elapsed = now - since
+        period; for a *stream*, its bytes over the time its reader waited for them."""
         rate = self._body_rate
-        return bool(rate) and elapsed > self._grace and received < rate * elapsed
+        if not rate:
+            return False
+        if stream is not None:
+            elapsed = stream.reader_waited(now)
+            received = stream.received
+        elif not since:
+            return False
+        else:
+            elapsed = now - since
+        return elapsed > self._grace and received < rate * elapsed
 
     def start(self) -> None:
         """A connection opened: sweep from now on, if not already."""

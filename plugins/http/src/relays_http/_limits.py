@@ -50,7 +50,8 @@ class Limits(ProtocolLimits):
     #: Slowest request body, in bytes per second on average from the request's first
     #: byte, once ``data_rate_grace_period`` has passed [408]; 0 turns it off. Kestrel's
     #: ``MinRequestBodyDataRate``: a client trickling a body cannot hold a connection
-    #: for ``body_timeout`` per byte.
+    #: for ``body_timeout`` per byte. A body streamed to its handler is measured over
+    #: the time the handler waits on it only (a slow handler does not count).
     min_request_body_rate: float = attrs.field(default=240.0, validator=_rate)
     #: Slowest reader of a response, in bytes per second on average while output waits
     #: to be sent, once ``data_rate_grace_period`` has passed (the connection is then

@@ -80,8 +80,9 @@ def least_progress(
     Idle keep-alive connections come first, the longest idle first; then connections
     whose request head is incomplete and older than *shed_after* seconds, the one
     waiting longest first; then request bodies arriving below *body_rate* (bytes per
-    second since the request began; 0: none), the slowest first. A request being
-    answered never comes; see the theory of operation.
+    second since the request began, or while its handler waited on a streamed one; 0:
+    none), the slowest first. A request being answered never comes; see the theory of
+    operation.
     """
     ranked: list[tuple[int, float, int, HTTPConnection]] = []
     for order, connection in enumerate(connections):
@@ -95,10 +96,16 @@ def least_progress(
             began = connection.started or connection.deadline - header_timeout
             if now - began >= shed_after:
                 ranked.append((1, began, order, connection))
-        elif phase == BODY and body_rate and connection.started:  # (0: a streamed body)
-            elapsed = now - connection.started
-            if elapsed >= shed_after and connection.size < body_rate * elapsed:
-                ranked.append((2, connection.size / elapsed, order, connection))
+        elif phase == BODY and body_rate:
+            stream = connection.stream
+            if stream is not None:  # timed while its handler waits on it
+                elapsed, size = stream.reader_waited(now), stream.received
+            elif connection.started:
+                elapsed, size = now - connection.started, connection.size
+            else:
+                continue
+            if elapsed >= shed_after and size < body_rate * elapsed:
+                ranked.append((2, size / elapsed, order, connection))
     return [entry[3] for entry in heapq.nsmallest(count, ranked)]
 
 

@@ -42,7 +42,6 @@ from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
 from ._copying import send_file
-from ._own_transport import SocketTransport
 from ._tls import looks_like_tls
 
 if TYPE_CHECKING:
@@ -117,6 +116,8 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     #: and closing waits for the transfer to be cancelled (see :meth:`close`).
     _sendfile_task: asyncio.Task[Any] | None = None
     _close_after_sendfile: str | None = None
+    #: Bytes of a file being sent (see _copying) that the kernel has not taken yet.
+    _file_unsent = 0
 
     def __init__(self, endpoint: Endpoint, secure: bool = False) -> None:
         self._endpoint = endpoint
@@ -228,19 +229,33 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes queued but not yet sent."""
+        """Bytes queued but not yet sent: written, or of a file :meth:`sendfile` sends."""
+        return self._buffered() + self._file_unsent
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes written (``write``, the echo of ``read`` handlers, and :meth:`sendfile` as
+        the system takes each step) that have been sent, since the connection opened:
+        what a peer has been given to read. With :attr:`write_buffer_size` it tells how
+        fast a peer reads (relays-http's minimum response rate)."""
+        return self._written - self._buffered()
+
+    def _buffered(self) -> int:
+        """Bytes the transport holds, written and not yet sent."""
         transport = self._transport
         if transport is None or self._lost:
             return 0
         return transport.get_write_buffer_size()
 
-    @property
-    def bytes_sent(self) -> int:
-        """Bytes written (``write`` and the echo of ``read`` handlers) that the transport
-        has sent, since the connection opened: what a peer has been given to read. With
-        :attr:`write_buffer_size` it tells how fast a peer reads (relays-http's minimum
-        response rate). A :meth:`sendfile` transfer is not counted."""
-        return self._written - self.write_buffer_size
+    def _file_waiting(self, count: int) -> None:
+        """*count* bytes of a file are about to be sent past the transport (0: done)."""
+        self._file_unsent = count
+
+    def _file_sent(self, count: int) -> None:
+        """The system took *count* bytes of the file being sent."""
+        self._file_unsent -= count
+        self._written += count
+        self.active = True
 
     def pause_reading(self) -> None:
         """Stop delivering ``read`` events until :meth:`resume_reading`."""
@@ -307,10 +322,13 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
     async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
         """Send *count* bytes (default: to the end) of the binary *file* from *offset*.
 
-        Uses the kernel's ``sendfile`` on plain TCP and UNIX connections, on every loop
-        (uvloop's has no ``loop.sendfile``: then on the socket itself). With TLS it
-        reads and writes in chunks, waiting for the peer between them. Returns the
-        bytes sent; raises :class:`ConnectionError` when the connection is closed.
+        Uses the kernel's ``sendfile`` on plain TCP and UNIX connections for a regular
+        file, on every loop, in steps whose progress :attr:`bytes_sent` and
+        :attr:`write_buffer_size` show as the peer takes them. With TLS, or a file the
+        kernel cannot send, it reads and writes in chunks, waiting for the peer between
+        them. Write nothing else until it returns (it would go out in the middle of the
+        file). Returns the bytes sent; raises :class:`ConnectionError` when the
+        connection is closed.
         """
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
@@ -318,14 +336,7 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         self.active = True
         self._sendfile_task = asyncio.current_task()
         try:
-            try:
-                if type(transport) is SocketTransport:
-                    return await transport.sendfile(file, offset, count)
-                return await asyncio.get_running_loop().sendfile(
-                    transport, file, offset, count, fallback=True
-                )
-            except NotImplementedError:
-                return await send_file(self, transport, file, offset, count)
+            return await send_file(self, transport, file, offset, count)
         finally:
             self._sendfile_task = None
             self.active = True
