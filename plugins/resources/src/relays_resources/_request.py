@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from relays_http import Request, Response
 from relays_sessions import Session, session_of
+
+if TYPE_CHECKING:
+    from ._site import Site
 
 __all__ = [
     "DEFAULT_HIGH_WATER",
@@ -43,6 +47,8 @@ __all__ = [
     "ResourceRequest",
     "as_bytes",
 ]
+
+logger = logging.getLogger("relays_resources")
 
 #: Bytes written and not yet sent above which a push producer is paused.
 DEFAULT_HIGH_WATER = 256 * 1024
@@ -89,11 +95,15 @@ class ResourceRequest:
         request: Request,
         response: Response,
         *,
+        site: Site | None = None,
         high_water: int = DEFAULT_HIGH_WATER,
         low_water: int = DEFAULT_LOW_WATER,
     ) -> None:
         self.http = request
         self.response = response
+        #: The :class:`~relays_resources.Site` rendering this request (Twisted's
+        #: ``request.site``): a resource reaches the tree through it.
+        self.site = site
         self.method: bytes = request.method.encode("ascii")
         self.uri: bytes = request.target.encode("latin-1")
         self.path: bytes = request.raw_path.encode("latin-1")
@@ -114,6 +124,8 @@ class ResourceRequest:
         self._streaming_producer = False
         self._paused = False
         self._gone = False
+        self._failure: BaseException | None = None
+        self._wrote = False  # anything written, even if the stream took it since
         self._finish_waiters: list[asyncio.Future[None]] = []
         self._on_end: Callable[[], None] | None = None
 
@@ -210,6 +222,7 @@ class ResourceRequest:
         if self._gone or not data:
             return
         self._chunks.append(data)
+        self._wrote = True
         self._waiting += len(data)
         self._wake()
         if self._streaming_producer and not self._paused and self._waiting > self.high_water:
@@ -224,6 +237,29 @@ class ResourceRequest:
         if self.finished:
             raise RuntimeError("finish() called twice on one request")
         self.finished = True
+        self._wake()
+
+    def processingFailed(self, error: BaseException) -> None:
+        """Rendering failed after ``NOT_DONE_YET``: answer a 500 when nothing was
+        written yet (the error is logged), else cut the response short.
+
+        A cut response ends the stream with *error*, which relays-http logs once and
+        answers by closing the connection: the client sees an incomplete message, and
+        :meth:`notifyFinish`'s futures fail with *error*.
+        """
+        if self._gone or self._failure is not None:
+            return
+        if self.finished:
+            logger.error("%r failed after it finished", self, exc_info=error)
+            return
+        if not self._wrote:
+            logger.error("rendering %r failed", self, exc_info=error)
+            self.response.headers.clear()
+            self.setResponseCode(500)
+            self.unregisterProducer()
+            self.finish()
+            return
+        self._failure = error
         self._wake()
 
     def notifyFinish(self) -> asyncio.Future[None]:
@@ -286,7 +322,12 @@ class ResourceRequest:
         completed = False
         try:
             while True:
-                while not self._chunks and not self.finished and not self._gone:
+                while (
+                    not self._chunks
+                    and not self.finished
+                    and not self._gone
+                    and self._failure is None
+                ):
                     producer = self._producer
                     if producer is not None and not self._streaming_producer:
                         producer.resumeProducing()
@@ -296,6 +337,8 @@ class ResourceRequest:
                 if self._gone:
                     return
                 if not self._chunks:
+                    if self._failure is not None:
+                        raise self._failure  # after what was written before it
                     completed = True
                     return
                 chunk = self._chunks.popleft()
@@ -309,7 +352,7 @@ class ResourceRequest:
             if completed:
                 self._resolve(None)
             else:
-                self._client_gone()
+                self._client_gone(self._failure)
             on_end, self._on_end = self._on_end, None
             if on_end is not None:
                 on_end()
@@ -337,7 +380,8 @@ class ResourceRequest:
         self._client_gone()
         self._wake()
 
-    def _client_gone(self) -> None:
+    def _client_gone(self, failure: BaseException | None = None) -> None:
+        """The response ends unfinished: the client left, or (*failure*) it was cut."""
         if self._gone:
             return
         self._gone = True
@@ -345,7 +389,9 @@ class ResourceRequest:
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.stopProducing()
-        self._resolve(ClientDisconnected("the client went away before the response was finished"))
+        self._resolve(
+            failure or ClientDisconnected("the client went away before the response was finished")
+        )
 
     def _resolve(self, failure: BaseException | None) -> None:
         waiters, self._finish_waiters = self._finish_waiters, []

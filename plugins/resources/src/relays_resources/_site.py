@@ -8,8 +8,9 @@ in Twisted), so mount other dispatchers above it, at a higher priority.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from relays import BaseComponent, Event, handler
@@ -66,6 +67,7 @@ class Site(BaseComponent):
         self.low_water = low_water
         # The request streaming on each connection (HTTP/1.1 answers one at a time).
         self._streaming: dict[Any, ResourceRequest] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"<Site {self.resource!r}>"
@@ -100,7 +102,7 @@ class Site(BaseComponent):
     def answer(self, request: Request, response: Response) -> Any:
         """Render the resource of *request*; what relays-http sends as the answer."""
         wrapped = ResourceRequest(
-            request, response, high_water=self.high_water, low_water=self.low_water
+            request, response, site=self, high_water=self.high_water, low_water=self.low_water
         )
         resource = find_resource(self.resource, wrapped)
         result = resource.render(wrapped)
@@ -128,9 +130,21 @@ class Site(BaseComponent):
     async def _render_wait(self, wrapped: ResourceRequest, rendering: Awaitable[Any]) -> Any:
         return self._settle(wrapped, await rendering)
 
+    def start_task(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run *work* as a task the site owns, cancelled when the tree stops: the work
+        of a render that returned ``NOT_DONE_YET`` (a :class:`WSGIResource` call)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # a task nobody holds may be collected before it ends
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     @handler("stopped", channel="*")
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await close_proxy_sessions()  # their kept-alive upstream connections
 
     @handler("resource_head_wait")
