@@ -29,15 +29,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
 
+from relays import BaseComponent
 from relays_http import Request, Response
 from relays_sessions import Session, session_of
 
 if TYPE_CHECKING:
-    from ._site import Site
+    from ._encoding import EncoderFactory
 
 __all__ = [
     "DEFAULT_HIGH_WATER",
@@ -95,7 +96,7 @@ class ResourceRequest:
         request: Request,
         response: Response,
         *,
-        site: Site | None = None,
+        site: BaseComponent | None = None,
         high_water: int = DEFAULT_HIGH_WATER,
         low_water: int = DEFAULT_LOW_WATER,
     ) -> None:
@@ -105,29 +106,43 @@ class ResourceRequest:
         #: ``request.site``): a resource reaches the tree through it.
         self.site = site
         self.method: bytes = request.method.encode("ascii")
-        self.uri: bytes = request.target.encode("latin-1")
         self.path: bytes = request.raw_path.encode("latin-1")
         self.prepath: list[bytes] = []
         segments = self.path[1:].split(b"/")
         self.postpath: list[bytes] = (
             [unquote_to_bytes(part) for part in segments] if b"%" in self.path else segments
         )
-        self._args: dict[bytes, list[bytes]] | None = None
-        self.high_water = high_water
-        self.low_water = low_water
-        self.finished = False
+        if high_water != DEFAULT_HIGH_WATER or low_water != DEFAULT_LOW_WATER:
+            self.high_water = high_water
+            self.low_water = low_water
         self._chunks: collections.deque[bytes] = collections.deque()
-        self._waiting = 0
-        # Made when something first waits on it: most answers are rendered whole.
-        self._wakeup: asyncio.Event | None = None
-        self._producer: Producer | None = None
-        self._streaming_producer = False
-        self._paused = False
-        self._gone = False
-        self._failure: BaseException | None = None
-        self._wrote = False  # anything written, even if the stream took it since
-        self._finish_waiters: list[asyncio.Future[None]] = []
-        self._on_end: Callable[[], None] | None = None
+        # The rest of the state starts at the class's defaults below: most requests are
+        # rendered whole and never change it, so it is not set per request.
+
+    high_water = DEFAULT_HIGH_WATER
+    low_water = DEFAULT_LOW_WATER
+    #: Whether the response is complete (``finish()`` was called, or it went whole).
+    finished = False
+    #: The encoder factories of an :class:`~relays_resources.EncodingResourceWrapper`
+    #: this request was rendered through: the site compresses its answer with them.
+    encoders: Sequence[EncoderFactory] = ()
+    _args: dict[bytes, list[bytes]] | None = None
+    _waiting = 0  # bytes written and not yet taken by the stream
+    # Made when something first waits on it: most answers are rendered whole.
+    _wakeup: asyncio.Event | None = None
+    _producer: Producer | None = None
+    _streaming_producer = False
+    _paused = False
+    _gone = False
+    _failure: BaseException | None = None
+    _wrote = False  # anything written, even if the stream took it since
+    _finish_waiters: list[asyncio.Future[None]] | None = None
+    _on_end: Callable[[], None] | None = None
+
+    @property
+    def uri(self) -> bytes:
+        """The request target as the client sent it (path and query), as bytes."""
+        return self.http.target.encode("latin-1")
 
     # -- reading the request --------------------------------------------------
 
@@ -269,6 +284,8 @@ class ResourceRequest:
         if self._gone:
             future.set_exception(ClientDisconnected("the client went away"))
         else:
+            if self._finish_waiters is None:
+                self._finish_waiters = []
             self._finish_waiters.append(future)
         return future
 
@@ -394,7 +411,7 @@ class ResourceRequest:
         )
 
     def _resolve(self, failure: BaseException | None) -> None:
-        waiters, self._finish_waiters = self._finish_waiters, []
+        waiters, self._finish_waiters = self._finish_waiters or (), None
         for future in waiters:
             if future.done():
                 continue

@@ -108,7 +108,7 @@ class Site(BaseComponent):
         result = resource.render(wrapped)
         if type(result) is bytes:
             wrapped.sent()
-            return self._with_body(request, response, result)
+            return self._with_body(wrapped, result)
         if inspect.isawaitable(result):
             return self.fire(_RenderWait(wrapped, result), self)
         return self._settle(wrapped, result)
@@ -123,7 +123,7 @@ class Site(BaseComponent):
             return self._respond_later(wrapped)
         if isinstance(result, bytes):
             wrapped.sent()
-            return self._with_body(wrapped.http, wrapped.response, result)
+            return self._with_body(wrapped, result)
         return result  # a Response or an HTTPError, from File, a proxy or the app
 
     @handler("resource_render_wait")
@@ -155,16 +155,18 @@ class Site(BaseComponent):
     def _respond_later(self, wrapped: ResourceRequest) -> Response:
         whole = wrapped.written()
         if whole is None:
-            return self._with_body(wrapped.http, wrapped.response, wrapped.stream())
+            return self._with_body(wrapped, wrapped.stream())
         wrapped.sent()
-        return self._with_body(wrapped.http, wrapped.response, whole)
+        return self._with_body(wrapped, whole)
 
-    def _with_body(self, request: Request, response: Response, body: Any) -> Response:
+    def _with_body(self, wrapped: ResourceRequest, body: Any) -> Response:
+        response = wrapped.response
         headers = response.headers
-        if "Content-Type" not in headers:
+        if "content-type" not in headers:
             headers["content-type"] = _DEFAULT_TYPE
         response.body = body
-        encode_answer(request, response)  # an EncodingResourceWrapper's answer
+        if wrapped.encoders:  # an EncodingResourceWrapper's answer
+            encode_answer(wrapped.http, response, wrapped.encoders)
         return response
 
 

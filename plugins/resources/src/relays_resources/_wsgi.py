@@ -39,15 +39,13 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from relays import in_thread
 
 from ._request import ResourceRequest
 from ._resource import NOT_DONE_YET, Resource
-
-if TYPE_CHECKING:
-    from ._site import Site
+from ._site import Site
 
 __all__ = ["DEFAULT_WSGI_THREADS", "WSGIResource"]
 
@@ -208,7 +206,7 @@ class WSGIResource(Resource):
 
     def render(self, request: ResourceRequest) -> Any:
         site = request.site
-        if site is None:
+        if not isinstance(site, Site):
             raise RuntimeError("a WSGIResource renders under a relays_resources.Site")
         if self._site is not site:
             self._run = in_thread(_Call.run, site)
