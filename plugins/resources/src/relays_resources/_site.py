@@ -67,6 +67,7 @@ class Site(BaseComponent):
         self.low_water = low_water
         # The request streaming on each connection (HTTP/1.1 answers one at a time).
         self._streaming: dict[Any, ResourceRequest] = {}
+        self._watcher: _ClientWatcher | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
@@ -76,6 +77,11 @@ class Site(BaseComponent):
         """Remember *wrapped* under its connection until its body has ended."""
         sock = wrapped.http.sock
         if sock is not None:
+            if self._watcher is None:
+                # Listening for disconnect makes the server fire it for every
+                # connection: a site that never streams does not pay for it.
+                self._watcher = _ClientWatcher(self, channel=self.channel)
+                self += self._watcher
             self._streaming[sock] = wrapped
 
             def untrack() -> None:
@@ -83,13 +89,9 @@ class Site(BaseComponent):
 
             wrapped.on_end(untrack)
 
-    @handler("disconnect", "eof")
-    def _on_disconnect(self, sock: Any, *args: Any) -> None:
-        """relays-http's public way to hear that a client left: the transport events.
-
-        ``eof`` counts as leaving, as in Twisted: a client that half-closes its side
-        while a response streams is taken to be gone.
-        """
+    def client_left(self, sock: Any) -> None:
+        """The client of *sock* left (its ``disconnect`` or ``eof`` transport event):
+        end the response streaming to it, if any."""
         wrapped = self._streaming.pop(sock, None)
         if wrapped is not None:
             wrapped.connection_lost()
@@ -168,6 +170,23 @@ class Site(BaseComponent):
         if wrapped.encoders:  # an EncodingResourceWrapper's answer
             encode_answer(wrapped.http, response, wrapped.encoders)
         return response
+
+
+class _ClientWatcher(BaseComponent):
+    """Hears clients leave for a site once it has streamed a response.
+
+    relays-http's public way to hear that a client left is the transport events.
+    ``eof`` counts as leaving, as in Twisted: a client that half-closes its side while
+    a response streams is taken to be gone.
+    """
+
+    def __init__(self, site: Site, *, channel: Any) -> None:
+        super().__init__(channel=channel)
+        self.site = site
+
+    @handler("disconnect", "eof")
+    def _on_disconnect(self, sock: Any, *args: Any) -> None:
+        self.site.client_left(sock)
 
 
 class _RenderWait(Event):
