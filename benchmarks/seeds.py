@@ -6,7 +6,9 @@ hello servlet on relays-servlets against the same servlet on Webware for Python 
 served by waitress. Each server runs in its own process pinned to one CPU and
 ``wrk`` on another, with keep-alive and with ``Connection: close``, best of
 ``--repeat`` rounds, as benchmarks/http.py does (its driver is reused). The table
-gives requests/s, p99 latency, server CPU per request, and relays' ratio to its peer.
+gives requests/s, p99 latency, server CPU per request (split into user space, the
+server's own code, and system time, the OS's: accept, read, write, close), and relays'
+ratio to its peer.
 Target: at least 2x both peers in both modes. A plain relays-http controller answering
 the same hello is measured in the same run (``relays-http``): both models add their
 layer on top of it, and in the close mode they share its accept path.
@@ -15,6 +17,9 @@ layer on top of it, and in the close mode they share its accept path.
 valgrind, over relays' in-memory transport (no sockets, no wrk): the hello resource,
 the hello servlet and a plain relays-http controller page, so each model's own layer
 is the difference to the controller row, whatever the machine's load.
+``--close-instructions`` counts instructions per ``Connection: close`` request of every
+server, peers included, over real sockets: each server runs under valgrind while one
+client asks it 100, then 400 times, one connection each (user space only).
 
 Usage (see benchmarks/README.md)::
 
@@ -22,6 +27,7 @@ Usage (see benchmarks/README.md)::
     .venv/bin/pip install -r benchmarks/requirements-seeds.txt
     .venv/bin/python benchmarks/seeds.py [--seconds 5] [--repeat 3]
     .venv/bin/python -P benchmarks/seeds.py --instructions
+    .venv/bin/python -P benchmarks/seeds.py --close-instructions
 """
 
 from __future__ import annotations
@@ -222,6 +228,87 @@ async def serve_in_memory(kind: str, count: int) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+
+
+def ask_closing(port: int, count: int) -> None:
+    """*count* requests, one per connection (``Connection: close``), one after another."""
+    import socket
+
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(CLOSE_REQUEST)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200") or HELLO.encode() not in answer:
+            raise RuntimeError(f"unexpected answer: {answer[:200]!r}")
+
+
+def served_instructions(driver: ModuleType, kind: str, connections: int) -> int:
+    """Instructions a server of *kind* runs, start to end, answering *connections*
+    close-mode requests (valgrind counts user space: the kernel's share is not in it)."""
+    port = driver.free_port()
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        "-P",
+        os.path.abspath(__file__),
+        "--serve",
+        kind,
+        "--port",
+        str(port),
+    ]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+        try:
+            if not driver.wait_listening(port, process, timeout=600.0):
+                raise RuntimeError(f"{kind} did not start under valgrind")
+            ask_closing(port, connections)
+        finally:
+            process.terminate()
+            process.wait(600)
+        errors.seek(0)
+        output = errors.read().decode(errors="replace")
+    import instructions
+
+    match = instructions._TOTAL.search(output)
+    if match is None:
+        raise RuntimeError(f"no instruction total for {kind}:\n{output[-2000:]}")
+    return int(match.group(1).replace(",", ""))
+
+
+def count_close_instructions(small: int, large: int) -> None:
+    """Instructions per close-mode connection, every server, over real sockets."""
+    sys.path.insert(0, HERE)
+    import instructions
+
+    if not instructions.available():
+        sys.exit("valgrind is not installed: apt-get install valgrind")
+    driver = http_driver()
+    rows = {}
+    for kind in (FLOOR, "relays-resources", "relays-servlets", "twisted", "webware"):
+        if not all(importlib.util.find_spec(name) is not None for name in NEEDS[kind]):
+            continue
+        few = served_instructions(driver, kind, small)
+        many = served_instructions(driver, kind, large)
+        rows[kind] = (many - few) / (large - small)
+        print(f"  {kind}: {rows[kind]:,.0f}", file=sys.stderr, flush=True)
+    print(f"{'server':<18} {'instructions/connection (close)':>32} {'over relays-http':>17}")
+    for kind, per_connection in rows.items():
+        layer = (
+            "" if kind == FLOOR or FLOOR not in rows else f"{per_connection - rows[FLOOR]:+,.0f}"
+        )
+        print(f"{kind:<18} {per_connection:>32,.0f} {layer:>17}")
+
+
 def count_instructions() -> None:
     sys.path.insert(0, HERE)
     import instructions
@@ -238,6 +325,31 @@ def count_instructions() -> None:
         print(f"{kind:<18} {per_request:>20,.0f} {layer:>24}")
 
 
+def user_and_system_seconds(pid: int) -> tuple[float, float]:
+    """CPU time of process *pid* in user space (ours) and in the kernel (the OS's)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return float("nan"), float("nan")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def measured_run(
+    driver: ModuleType, server: Running, args: argparse.Namespace, close: bool
+) -> tuple[float, float, int, float, float]:
+    """One wrk run: ``(req/s, p99 ms, errors, us CPU/request, user share of the CPU)``."""
+    user_before, system_before = user_and_system_seconds(server.process.pid)
+    rate, p99, errors, cpu = driver.run_wrk(
+        server.port, args.seconds, args.connections, close, args.client_cpu, server.process.pid
+    )
+    user_after, system_after = user_and_system_seconds(server.process.pid)
+    user, system = user_after - user_before, system_after - system_before
+    share = user / (user + system) if user + system > 0 else float("nan")
+    return rate, p99, errors, cpu, share
+
+
 class Running:
     """One server process of this file, pinned to the server CPU."""
 
@@ -251,7 +363,7 @@ class Running:
         )
 
     def wait(self) -> bool:
-        if self.driver.wait_listening(self.port, self.process, timeout=30.0):
+        if self.driver.wait_listening(self.port, self.process, timeout=90.0):
             return True
         error = ""
         if self.process.poll() is not None and self.process.stderr is not None:
@@ -278,6 +390,11 @@ def main() -> int:
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions per request (valgrind)"
     )
+    parser.add_argument(
+        "--close-instructions",
+        action="store_true",
+        help="count instructions per close-mode connection of every server (valgrind)",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
@@ -295,6 +412,9 @@ def main() -> int:
     if args.instructions:
         count_instructions()
         return 0
+    if args.close_instructions:
+        count_close_instructions(100, 400)
+        return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
@@ -305,7 +425,7 @@ def main() -> int:
         if all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
     ]
     modes = ("keep-alive", "close")
-    results: dict[str, dict[str, tuple[float, float, int, float]]] = {}
+    results: dict[str, dict[str, tuple[float, float, int, float, float]]] = {}
     servers = [Running(driver, kind, args.server_cpu) for kind in kinds]
     try:
         ready = [server for server in servers if server.wait()]
@@ -322,14 +442,7 @@ def main() -> int:
         for _ in range(args.repeat):
             for server in ready:
                 for mode in modes:
-                    result = driver.run_wrk(
-                        server.port,
-                        args.seconds,
-                        args.connections,
-                        mode == "close",
-                        args.client_cpu,
-                        server.process.pid,
-                    )
+                    result = measured_run(driver, server, args, mode == "close")
                     best = results.setdefault(server.kind, {}).get(mode)
                     if best is None or result[0] > best[0]:
                         results[server.kind][mode] = result
@@ -338,14 +451,14 @@ def main() -> int:
             server.stop()
     print(
         f"{'server':<18} {'mode':<11} {'req/s':>9} {'p99 ms':>8} {'us CPU/req':>10} "
-        f"{'errors':>6}  ratio"
+        f"{'us user':>8} {'us sys':>7} {'errors':>6}  ratio"
     )
     missed = []
     for kind in SERVERS:
         for mode in modes:
             if mode not in results.get(kind, {}):
                 continue
-            rate, p99, errors, cpu = results[kind][mode]
+            rate, p99, errors, cpu, user_share = results[kind][mode]
             ratio = ""
             if kind == FLOOR:
                 ratio = ", ".join(
@@ -359,8 +472,10 @@ def main() -> int:
                 ratio = f"{value:.2f}x {peer}"
                 if value < TARGET:
                     missed.append(f"{kind} {mode}: {value:.2f}x {peer} (target {TARGET}x)")
+            user, system = cpu * user_share, cpu * (1 - user_share)
             print(
-                f"{kind:<18} {mode:<11} {rate:>9.0f} {p99:>8.2f} {cpu:>10.1f} {errors:>6}  {ratio}"
+                f"{kind:<18} {mode:<11} {rate:>9.0f} {p99:>8.2f} {cpu:>10.1f} {user:>8.1f} "
+                f"{system:>7.1f} {errors:>6}  {ratio}"
             )
     for line in missed:
         print(f"below target: {line}")

@@ -29,6 +29,7 @@ from ._handlers import Handler, handler
 from ._loader import Load, Loaded, Loader, LoadError
 from ._loading import load_app
 from ._plugins import (
+    DispatcherPlugin,
     PluginNotFound,
     find_dispatcher,
     find_protocol,
@@ -56,6 +57,7 @@ __all__ = [
     "Component",
     "Config",
     "Debugger",
+    "DispatcherPlugin",
     "Event",
     "EventCancelled",
     "ExceptionEvent",

@@ -8,6 +8,8 @@ hand with :func:`register_plugin`); ``RELAYS_BLOCK_PLUGINS=name,other`` skips so
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import os
 import threading
 from collections.abc import Callable
@@ -19,11 +21,13 @@ from . import hookspecs
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
+    from ._config import Config, Provided
     from .transports import Transport
 
 __all__ = [
     "BLOCK_PLUGINS_ENV",
     "DISABLE_AUTOLOAD_ENV",
+    "DispatcherPlugin",
     "PluginNotFound",
     "find_dispatcher",
     "find_protocol",
@@ -194,3 +198,93 @@ def describe_plugins() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _import(target: str) -> Any:
+    """The object named by ``"package.module:attribute"``, imported now."""
+    module, _, attribute = target.partition(":")
+    if not attribute:
+        raise ValueError(f"name an object as 'package.module:attribute', not {target!r}")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class DispatcherPlugin:
+    """The hook implementations of a plugin that provides one dispatcher, and
+    optionally a ``relays serve`` option that mounts it.
+
+    Most dispatcher plugins say the same four things: "the dispatcher *name* is made
+    by *factory*", "I provide it" (``relays plugins``), "``relays serve`` takes
+    *option*", and "when the option is given, mount what *mount* builds from its value
+    on the app". Their plugin module makes one of these and names its four bound methods
+    (``relays_dispatcher = plugin.relays_dispatcher`` and so on) as the module's hooks:
+    pluggy reads hooks from the module, the entry point.
+
+    *factory* and *mount* are ``"package.module:attribute"`` strings, imported only
+    when a hook needs them, so that loading every installed plugin stays cheap.
+    *mount* is called as ``mount(value, channel=app.channel)`` with the option's value
+    (a list with *repeatable*) and returns the component added to the app. The option
+    is in an argument group *group* of ``relays serve --help``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        factory: str,
+        description: str,
+        *,
+        option: str | None = None,
+        mount: str | None = None,
+        metavar: str | None = None,
+        help: str = "",
+        repeatable: bool = False,
+        group: str | None = None,
+    ) -> None:
+        if (option is None) != (mount is None):
+            raise ValueError("give both option= and mount= (the option mounts), or neither")
+        if option is not None and not option.startswith("--"):
+            raise ValueError(f"an option is spelled '--name', not {option!r}")
+        self.name = name
+        self.factory = factory
+        self.description = description
+        self.option = option
+        self.mount = mount
+        self.metavar = metavar
+        self.help = help
+        self.repeatable = repeatable
+        self.group = group or f"{name} (dispatcher)"
+        self.destination = option[2:].replace("-", "_") if option is not None else None
+
+    @hookspecs.hookimpl
+    def relays_dispatcher(self, name: str) -> Callable[..., BaseComponent] | None:
+        if name != self.name:
+            return None
+        factory: Callable[..., BaseComponent] = _import(self.factory)
+        return factory
+
+    @hookspecs.hookimpl
+    def relays_provides(self) -> list[Provided]:
+        from ._config import Provided
+
+        return [Provided("dispatcher", self.name, self.description)]
+
+    @hookspecs.hookimpl
+    def relays_add_options(self, command: str, parser: argparse.ArgumentParser) -> None:
+        if command != "serve" or self.option is None:
+            return
+        group = parser.add_argument_group(self.group)
+        group.add_argument(
+            self.option,
+            action="append" if self.repeatable else "store",
+            default=None,
+            metavar=self.metavar,
+            help=self.help,
+        )
+
+    @hookspecs.hookimpl
+    def relays_app_created(self, app: BaseComponent, config: Config) -> None:
+        if self.destination is None or self.mount is None or config.command != "serve":
+            return
+        value = config.get(self.destination)
+        if not value:
+            return
+        app += _import(self.mount)(value, channel=app.channel)

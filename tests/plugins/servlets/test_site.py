@@ -160,3 +160,35 @@ def test_redirect_reload_and_overload(tmp_path: pathlib.Path) -> None:
 @needs_chromium
 def test_chromium_renders_the_welcome_page(site: str, tmp_path: pathlib.Path) -> None:
     assert "Welcome to relays-servlets" in dump_dom(site, tmp_path)
+
+
+async def test_a_cached_servlet_removed_or_replaced_is_found_again(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The URL cache is checked by the one stat a request makes: a servlet file
+    removed since is a 404, one replaced by a directory is its redirect."""
+    from relays_http.testing import Client, memory_server
+
+    page = tmp_path / "Page.py"
+    page.write_text(
+        "from relays_servlets import Page\nclass Page(Page):\n"
+        "    def writeContent(self):\n"
+        "        self.write(self.request().field('who', 'nobody'))\n"
+    )
+    server, transport = memory_server(Servlets({"/": tmp_path}))
+    async with server:
+        client = Client(transport)
+        answer = await client.get("/Page?who=query")
+        assert b"query" in answer.body
+        answer = await client.post(
+            "/Page?x=1",
+            b"who=form",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert b"form" in answer.body
+        page.unlink()
+        assert (await client.get("/Page")).status == 404
+        (tmp_path / "Page").mkdir()
+        answer = await client.get("/Page")
+        assert answer.status == 301
+        assert answer.headers["location"] == "/Page/"

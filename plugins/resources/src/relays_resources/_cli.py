@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from ._resource import Resource
+from ._site import Site
 
-__all__ = ["load_root"]
+__all__ = ["load_root", "mount_root"]
+
+
+def mount_root(target: str, *, channel: Any) -> Site:
+    """``relays serve --resource MODULE:ROOT``: a :class:`Site` serving that root."""
+    return Site(load_root(target), channel=channel)
 
 
 def load_root(target: str) -> Resource:

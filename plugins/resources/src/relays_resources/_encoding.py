@@ -17,7 +17,7 @@ content types are relays-http's compressible ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from relays_http import COMPRESSIBLE_TYPES, Request, Response, compress_response
 
@@ -26,10 +26,7 @@ from ._resource import Rendered, Resource
 if TYPE_CHECKING:
     from ._request import ResourceRequest
 
-__all__ = ["ENCODING_KEY", "EncoderFactory", "EncodingResourceWrapper", "GzipEncoderFactory"]
-
-#: The ``request.context`` key of the encoder factories that apply to a request.
-ENCODING_KEY = "relays_resources.encoders"
+__all__ = ["EncoderFactory", "EncodingResourceWrapper", "GzipEncoderFactory"]
 
 
 class EncoderFactory:
@@ -70,15 +67,15 @@ class EncodingResourceWrapper(Resource):
         return self.original.getChildWithDefault(path, request)
 
     def render(self, request: ResourceRequest) -> Rendered:
-        request.http.context[ENCODING_KEY] = self.encoders
+        request.encoders = self.encoders
         return self.original.render(request)
 
 
-def encode_answer(request: Request, response: Response) -> None:
-    """Compress *response* when a wrapper marked *request* (see the theory)."""
-    encoders: Any = request.context.get(ENCODING_KEY)
-    if not encoders:
-        return
+def encode_answer(
+    request: Request, response: Response, encoders: Sequence[EncoderFactory]
+) -> None:
+    """Compress *response* with one of *encoders*, which a wrapper marked the request
+    with (see the theory)."""
     levels = {e.coding: e.level for e in encoders if e.level is not None}
     compress_response(
         request,

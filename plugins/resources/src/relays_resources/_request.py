@@ -28,12 +28,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
 
+from relays import BaseComponent
 from relays_http import Request, Response
 from relays_sessions import Session, session_of
+
+if TYPE_CHECKING:
+    from ._encoding import EncoderFactory
 
 __all__ = [
     "DEFAULT_HIGH_WATER",
@@ -43,6 +48,8 @@ __all__ = [
     "ResourceRequest",
     "as_bytes",
 ]
+
+logger = logging.getLogger("relays_resources")
 
 #: Bytes written and not yet sent above which a push producer is paused.
 DEFAULT_HIGH_WATER = 256 * 1024
@@ -89,33 +96,53 @@ class ResourceRequest:
         request: Request,
         response: Response,
         *,
+        site: BaseComponent | None = None,
         high_water: int = DEFAULT_HIGH_WATER,
         low_water: int = DEFAULT_LOW_WATER,
     ) -> None:
         self.http = request
         self.response = response
+        #: The :class:`~relays_resources.Site` rendering this request (Twisted's
+        #: ``request.site``): a resource reaches the tree through it.
+        self.site = site
         self.method: bytes = request.method.encode("ascii")
-        self.uri: bytes = request.target.encode("latin-1")
         self.path: bytes = request.raw_path.encode("latin-1")
         self.prepath: list[bytes] = []
         segments = self.path[1:].split(b"/")
         self.postpath: list[bytes] = (
             [unquote_to_bytes(part) for part in segments] if b"%" in self.path else segments
         )
-        self._args: dict[bytes, list[bytes]] | None = None
-        self.high_water = high_water
-        self.low_water = low_water
-        self.finished = False
+        if high_water != DEFAULT_HIGH_WATER or low_water != DEFAULT_LOW_WATER:
+            self.high_water = high_water
+            self.low_water = low_water
         self._chunks: collections.deque[bytes] = collections.deque()
-        self._waiting = 0
-        # Made when something first waits on it: most answers are rendered whole.
-        self._wakeup: asyncio.Event | None = None
-        self._producer: Producer | None = None
-        self._streaming_producer = False
-        self._paused = False
-        self._gone = False
-        self._finish_waiters: list[asyncio.Future[None]] = []
-        self._on_end: Callable[[], None] | None = None
+        # The rest of the state starts at the class's defaults below: most requests are
+        # rendered whole and never change it, so it is not set per request.
+
+    high_water = DEFAULT_HIGH_WATER
+    low_water = DEFAULT_LOW_WATER
+    #: Whether the response is complete (``finish()`` was called, or it went whole).
+    finished = False
+    #: The encoder factories of an :class:`~relays_resources.EncodingResourceWrapper`
+    #: this request was rendered through: the site compresses its answer with them.
+    encoders: Sequence[EncoderFactory] = ()
+    _args: dict[bytes, list[bytes]] | None = None
+    _waiting = 0  # bytes written and not yet taken by the stream
+    # Made when something first waits on it: most answers are rendered whole.
+    _wakeup: asyncio.Event | None = None
+    _producer: Producer | None = None
+    _streaming_producer = False
+    _paused = False
+    _gone = False
+    _failure: BaseException | None = None
+    _wrote = False  # anything written, even if the stream took it since
+    _finish_waiters: list[asyncio.Future[None]] | None = None
+    _on_end: Callable[[], None] | None = None
+
+    @property
+    def uri(self) -> bytes:
+        """The request target as the client sent it (path and query), as bytes."""
+        return self.http.target.encode("latin-1")
 
     # -- reading the request --------------------------------------------------
 
@@ -210,6 +237,7 @@ class ResourceRequest:
         if self._gone or not data:
             return
         self._chunks.append(data)
+        self._wrote = True
         self._waiting += len(data)
         self._wake()
         if self._streaming_producer and not self._paused and self._waiting > self.high_water:
@@ -226,6 +254,29 @@ class ResourceRequest:
         self.finished = True
         self._wake()
 
+    def processingFailed(self, error: BaseException) -> None:
+        """Rendering failed after ``NOT_DONE_YET``: answer a 500 when nothing was
+        written yet (the error is logged), else cut the response short.
+
+        A cut response ends the stream with *error*, which relays-http logs once and
+        answers by closing the connection: the client sees an incomplete message, and
+        :meth:`notifyFinish`'s futures fail with *error*.
+        """
+        if self._gone or self._failure is not None:
+            return
+        if self.finished:
+            logger.error("%r failed after it finished", self, exc_info=error)
+            return
+        if not self._wrote:
+            logger.error("rendering %r failed", self, exc_info=error)
+            self.response.headers.clear()
+            self.setResponseCode(500)
+            self.unregisterProducer()
+            self.finish()
+            return
+        self._failure = error
+        self._wake()
+
     def notifyFinish(self) -> asyncio.Future[None]:
         """A future that gets ``None`` once the response is sent, or fails with
         :class:`ClientDisconnected` when the client goes before that."""
@@ -233,6 +284,8 @@ class ResourceRequest:
         if self._gone:
             future.set_exception(ClientDisconnected("the client went away"))
         else:
+            if self._finish_waiters is None:
+                self._finish_waiters = []
             self._finish_waiters.append(future)
         return future
 
@@ -286,7 +339,12 @@ class ResourceRequest:
         completed = False
         try:
             while True:
-                while not self._chunks and not self.finished and not self._gone:
+                while (
+                    not self._chunks
+                    and not self.finished
+                    and not self._gone
+                    and self._failure is None
+                ):
                     producer = self._producer
                     if producer is not None and not self._streaming_producer:
                         producer.resumeProducing()
@@ -296,6 +354,8 @@ class ResourceRequest:
                 if self._gone:
                     return
                 if not self._chunks:
+                    if self._failure is not None:
+                        raise self._failure  # after what was written before it
                     completed = True
                     return
                 chunk = self._chunks.popleft()
@@ -309,7 +369,7 @@ class ResourceRequest:
             if completed:
                 self._resolve(None)
             else:
-                self._client_gone()
+                self._client_gone(self._failure)
             on_end, self._on_end = self._on_end, None
             if on_end is not None:
                 on_end()
@@ -337,7 +397,8 @@ class ResourceRequest:
         self._client_gone()
         self._wake()
 
-    def _client_gone(self) -> None:
+    def _client_gone(self, failure: BaseException | None = None) -> None:
+        """The response ends unfinished: the client left, or (*failure*) it was cut."""
         if self._gone:
             return
         self._gone = True
@@ -345,10 +406,12 @@ class ResourceRequest:
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.stopProducing()
-        self._resolve(ClientDisconnected("the client went away before the response was finished"))
+        self._resolve(
+            failure or ClientDisconnected("the client went away before the response was finished")
+        )
 
     def _resolve(self, failure: BaseException | None) -> None:
-        waiters, self._finish_waiters = self._finish_waiters, []
+        waiters, self._finish_waiters = self._finish_waiters or (), None
         for future in waiters:
             if future.done():
                 continue

@@ -8,8 +8,9 @@ in Twisted), so mount other dispatchers above it, at a higher priority.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from relays import BaseComponent, Event, handler
@@ -66,6 +67,8 @@ class Site(BaseComponent):
         self.low_water = low_water
         # The request streaming on each connection (HTTP/1.1 answers one at a time).
         self._streaming: dict[Any, ResourceRequest] = {}
+        self._watcher: _ClientWatcher | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"<Site {self.resource!r}>"
@@ -74,6 +77,11 @@ class Site(BaseComponent):
         """Remember *wrapped* under its connection until its body has ended."""
         sock = wrapped.http.sock
         if sock is not None:
+            if self._watcher is None:
+                # Listening for disconnect makes the server fire it for every
+                # connection: a site that never streams does not pay for it.
+                self._watcher = _ClientWatcher(self, channel=self.channel)
+                self += self._watcher
             self._streaming[sock] = wrapped
 
             def untrack() -> None:
@@ -81,13 +89,9 @@ class Site(BaseComponent):
 
             wrapped.on_end(untrack)
 
-    @handler("disconnect", "eof")
-    def _on_disconnect(self, sock: Any, *args: Any) -> None:
-        """relays-http's public way to hear that a client left: the transport events.
-
-        ``eof`` counts as leaving, as in Twisted: a client that half-closes its side
-        while a response streams is taken to be gone.
-        """
+    def client_left(self, sock: Any) -> None:
+        """The client of *sock* left (its ``disconnect`` or ``eof`` transport event):
+        end the response streaming to it, if any."""
         wrapped = self._streaming.pop(sock, None)
         if wrapped is not None:
             wrapped.connection_lost()
@@ -100,13 +104,13 @@ class Site(BaseComponent):
     def answer(self, request: Request, response: Response) -> Any:
         """Render the resource of *request*; what relays-http sends as the answer."""
         wrapped = ResourceRequest(
-            request, response, high_water=self.high_water, low_water=self.low_water
+            request, response, site=self, high_water=self.high_water, low_water=self.low_water
         )
         resource = find_resource(self.resource, wrapped)
         result = resource.render(wrapped)
         if type(result) is bytes:
             wrapped.sent()
-            return self._with_body(request, response, result)
+            return self._with_body(wrapped, result)
         if inspect.isawaitable(result):
             return self.fire(_RenderWait(wrapped, result), self)
         return self._settle(wrapped, result)
@@ -121,16 +125,28 @@ class Site(BaseComponent):
             return self._respond_later(wrapped)
         if isinstance(result, bytes):
             wrapped.sent()
-            return self._with_body(wrapped.http, wrapped.response, result)
+            return self._with_body(wrapped, result)
         return result  # a Response or an HTTPError, from File, a proxy or the app
 
     @handler("resource_render_wait")
     async def _render_wait(self, wrapped: ResourceRequest, rendering: Awaitable[Any]) -> Any:
         return self._settle(wrapped, await rendering)
 
+    def start_task(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run *work* as a task the site owns, cancelled when the tree stops: the work
+        of a render that returned ``NOT_DONE_YET`` (a :class:`WSGIResource` call)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # a task nobody holds may be collected before it ends
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     @handler("stopped", channel="*")
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await close_proxy_sessions()  # their kept-alive upstream connections
 
     @handler("resource_head_wait")
@@ -141,17 +157,36 @@ class Site(BaseComponent):
     def _respond_later(self, wrapped: ResourceRequest) -> Response:
         whole = wrapped.written()
         if whole is None:
-            return self._with_body(wrapped.http, wrapped.response, wrapped.stream())
+            return self._with_body(wrapped, wrapped.stream())
         wrapped.sent()
-        return self._with_body(wrapped.http, wrapped.response, whole)
+        return self._with_body(wrapped, whole)
 
-    def _with_body(self, request: Request, response: Response, body: Any) -> Response:
+    def _with_body(self, wrapped: ResourceRequest, body: Any) -> Response:
+        response = wrapped.response
         headers = response.headers
-        if "Content-Type" not in headers:
+        if "content-type" not in headers:
             headers["content-type"] = _DEFAULT_TYPE
         response.body = body
-        encode_answer(request, response)  # an EncodingResourceWrapper's answer
+        if wrapped.encoders:  # an EncodingResourceWrapper's answer
+            encode_answer(wrapped.http, response, wrapped.encoders)
         return response
+
+
+class _ClientWatcher(BaseComponent):
+    """Hears clients leave for a site once it has streamed a response.
+
+    relays-http's public way to hear that a client left is the transport events.
+    ``eof`` counts as leaving, as in Twisted: a client that half-closes its side while
+    a response streams is taken to be gone.
+    """
+
+    def __init__(self, site: Site, *, channel: Any) -> None:
+        super().__init__(channel=channel)
+        self.site = site
+
+    @handler("disconnect", "eof")
+    def _on_disconnect(self, sock: Any, *args: Any) -> None:
+        self.site.client_left(sock)
 
 
 class _RenderWait(Event):

@@ -1,88 +1,249 @@
 """``WSGIResource``: a WSGI application as a leaf of the tree.
 
-The application runs on a thread of a bounded pool (blocking code must not stall
-the loop); ``start_response`` and each chunk hop back to the loop's thread with
-``call_soon_threadsafe`` and go out through the request's streamed body. The part
-of the path walked to reach the resource is ``SCRIPT_NAME``, the rest ``PATH_INFO``.
-The pool will move to the kernel's thread pool once relays has one.
+Theory of operation
+-------------------
+A WSGI application blocks, so it runs on the tree's thread pool (the pool of
+``@handler(thread=True)`` handlers, :func:`relays.in_thread`, sized by the root's
+``handler_threads`` or ``relays serve --threads N``), never on the loop. Like
+Twisted's threadpool size, *threads* bounds how many calls of one resource's
+application run at once: a request past that waits on the loop for its turn.
+
+Each request is one :class:`_Call`, shared by its thread and the loop. The thread
+calls the application, iterates its result and posts what happens to the loop with
+``call_soon_threadsafe``; the loop side only ever touches the
+:class:`~relays_resources.ResourceRequest`. PEP 3333's rules hold: the head goes with
+the first non-empty chunk (or at the end), so ``start_response`` may be called again
+with ``exc_info`` until then and re-raises after; a second call without it is an
+error. A one-chunk list is the whole answer: its chunk and the end are posted in one
+loop callback, so the site sends it whole, with its length.
+
+Backpressure is Twisted's producer interface: the call registers itself as a push
+producer, so the request pauses it (the thread waits before its next chunk) while
+more than ``high_water`` bytes wait for the client, and stops it when the client
+leaves (the thread stops iterating; the result's ``close()`` is always called).
+
+Errors. An exception before anything was sent is logged and answered with a 500;
+after it, the response is cut short (:meth:`ResourceRequest.processingFailed`).
+The part of the path walked to reach the resource is ``SCRIPT_NAME``, the rest
+``PATH_INFO``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import io
+import logging
+import re
 import sys
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from relays import in_thread
 
 from ._request import ResourceRequest
 from ._resource import NOT_DONE_YET, Resource
+from ._site import Site
 
 __all__ = ["DEFAULT_WSGI_THREADS", "WSGIResource"]
 
-#: Threads running WSGI applications, per resource.
+#: WSGI calls of one resource running at once (on the tree's thread pool).
 DEFAULT_WSGI_THREADS = 8
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+# PEP 3333: three digits, a space, a reason phrase without control characters.
+_STATUS = re.compile(r"[1-5][0-9]{2} [^\x00-\x08\x0a-\x1f\x7f]*")
+#: Response fields the server frames itself (and hop-by-hop ones a WSGI app may not set).
+_SERVER_FIELDS = frozenset(
+    ("content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
+)
+
+logger = logging.getLogger("relays_resources")
+
+
+class _Stopped(Exception):
+    """The client left (or the loop closed): the call ends quietly."""
+
+
+class _Call:
+    """One request's run of the application: the thread's side, and the producer the
+    request pauses, resumes and stops from the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, request: ResourceRequest) -> None:
+        self.loop = loop
+        self.request = request
+        self.head: tuple[str, list[tuple[str, str]]] | None = None
+        self.head_sent = False
+        self.resumed = threading.Event()
+        self.resumed.set()
+        self.stopped = False
+
+    # -- the producer interface (on the loop) -----------------------------------------
+
+    def pauseProducing(self) -> None:
+        self.resumed.clear()
+
+    def resumeProducing(self) -> None:
+        self.resumed.set()
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+        self.resumed.set()
+
+    # -- the thread's side ------------------------------------------------------------
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the frame
+        elif self.head is not None:
+            raise AssertionError("start_response was called twice without exc_info")
+        if _STATUS.fullmatch(status if isinstance(status, str) else "") is None:
+            raise ValueError(
+                f"a WSGI status is three digits, a space and a reason ('200 OK'), not {status!r}"
+            )
+        self.head = (status, list(headers))
+        return self.write
+
+    def write(self, data: bytes, finish: bool = False) -> None:
+        """Post *data* (and, with *finish*, the end) to the loop, after any pause."""
+        if not isinstance(data, bytes):
+            raise TypeError(f"a WSGI application must write bytes, not {type(data).__name__}")
+        if not data and not finish:
+            return
+        self.resumed.wait()
+        if self.stopped:
+            raise _Stopped
+        head = None
+        if not self.head_sent:
+            if self.head is None:
+                raise RuntimeError("the WSGI application returned without calling start_response")
+            head = self.head
+            self.head_sent = True
+        self._post(_deliver, self.request, head, data, finish)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.stopped = True
+            raise _Stopped from None
+
+    def run(self, application: WSGIApp, environ: dict[str, Any]) -> None:
+        """On a pool thread: call *application* and post its answer, or its failure."""
+        if self.stopped:
+            return  # the client left while the call waited for its turn
+        try:
+            result = application(environ, self.start_response)
+            try:
+                if isinstance(result, list | tuple) and len(result) == 1:
+                    self.write(result[0], finish=True)
+                    return
+                for chunk in result:
+                    self.write(chunk)
+                self.write(b"", finish=True)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except _Stopped:
+            return
+        except Exception as error:
+            if not self.stopped:
+                with contextlib.suppress(_Stopped):
+                    self._post(self.request.processingFailed, error)
+
+
+def _deliver(
+    request: ResourceRequest,
+    head: tuple[str, list[tuple[str, str]]] | None,
+    data: bytes,
+    finish: bool,
+) -> None:
+    """On the loop: what a call posted."""
+    if head is not None:
+        status, headers = head
+        request.setResponseCode(int(status[:3]), status[4:].strip())
+        fields = request.response.headers
+        for name, value in headers:
+            if name.lower() not in _SERVER_FIELDS:
+                fields.add(name, value)
+    if data:
+        request.write(data)
+    if finish:
+        request.unregisterProducer()
+        request.finish()
+
 
 class WSGIResource(Resource):
-    """Serve the WSGI *application* at this point of the tree, on *threads* threads."""
+    """Serve the WSGI *application* at this point of the tree.
+
+    It runs on the tree's thread pool, at most *threads* calls at once (more wait
+    their turn); see the theory of operation of :mod:`relays_resources._wsgi`.
+    """
 
     isLeaf = True
 
     def __init__(self, application: WSGIApp, *, threads: int = DEFAULT_WSGI_THREADS) -> None:
         super().__init__()
+        if threads < 1:
+            raise ValueError(f"threads is how many calls run at once, at least 1, not {threads}")
         self.application = application
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="relays-wsgi-resource")
+        self.threads = threads
+        self._running = 0
+        self._turns: collections.deque[asyncio.Future[None]] = collections.deque()
+        # in_thread's wrapper for the last site seen (one per tree, made once).
+        self._site: Site | None = None
+        self._run: Callable[..., Any] = _Call.run
 
     def render(self, request: ResourceRequest) -> Any:
-        loop = asyncio.get_running_loop()
-        environ = _environ(request)
-        self.executor.submit(self._run, loop, request, environ)
+        site = request.site
+        if not isinstance(site, Site):
+            raise RuntimeError("a WSGIResource renders under a relays_resources.Site")
+        if self._site is not site:
+            self._run = in_thread(_Call.run, site)
+            self._site = site
+        call = _Call(asyncio.get_running_loop(), request)
+        request.registerProducer(call, True)
+        site.start_task(self._call(self._run, call, _environ(request)))
         return NOT_DONE_YET
 
-    def _run(
-        self, loop: asyncio.AbstractEventLoop, request: ResourceRequest, environ: dict[str, Any]
-    ) -> None:
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            loop.call_soon_threadsafe(_head, request, status, headers)
-            return lambda data: loop.call_soon_threadsafe(request.write, data)
-
-        try:
-            chunks = self.application(environ, start_response)
+    async def _call(self, run: Callable[..., Any], call: _Call, environ: dict[str, Any]) -> None:
+        while self._running >= self.threads:
+            turn = asyncio.get_running_loop().create_future()
+            self._turns.append(turn)
             try:
-                for chunk in chunks:
-                    loop.call_soon_threadsafe(request.write, chunk)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
-        except Exception as error:
-            loop.call_soon_threadsafe(_fail, request, error)
-            return
-        loop.call_soon_threadsafe(request.finish)
+                await turn
+            except asyncio.CancelledError:
+                self._pass_turn()
+                raise
+        self._running += 1
+        try:
+            await run(call, self.application, environ)
+        except asyncio.CancelledError:  # the tree stops: the thread stops at its next write
+            call.stopProducing()
+            raise
+        except Exception as error:  # the pool is shut down: the tree is stopping
+            call.request.processingFailed(error)
+        finally:
+            self._running -= 1
+            self._pass_turn()
 
-
-def _head(request: ResourceRequest, status: str, headers: list[tuple[str, str]]) -> None:
-    code, _, reason = status.partition(" ")
-    request.setResponseCode(int(code), reason)
-    for name, value in headers:
-        if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-            request.response.headers.add(name, value)
-
-
-def _fail(request: ResourceRequest, error: Exception) -> None:
-    import logging
-
-    logging.getLogger("relays_resources").error(
-        "the WSGI application failed on %r", request, exc_info=error
-    )
-    if not request.finished:
-        request.finish()
+    def _pass_turn(self) -> None:
+        """Wake the first call waiting for a turn, if a turn is free."""
+        while self._turns and self._running < self.threads:
+            turn = self._turns.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
 
 
 def _environ(request: ResourceRequest) -> dict[str, Any]:

@@ -5,15 +5,7 @@ Thin on purpose: the resource modules are imported only when a hook asks for the
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from relays import Provided
-from relays.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from relays import BaseComponent, Config
+from relays import DispatcherPlugin
 
 __all__ = [
     "relays_add_options",
@@ -22,40 +14,17 @@ __all__ = [
     "relays_provides",
 ]
 
-
-@hookimpl
-def relays_dispatcher(name: str) -> Callable[..., BaseComponent] | None:
-    if name != "resources":
-        return None
-    from ._site import Site
-
-    return Site
-
-
-@hookimpl
-def relays_provides() -> list[Provided]:
-    return [Provided("dispatcher", "resources", "a Twisted-style resource tree: Site(root)")]
-
-
-@hookimpl
-def relays_add_options(command: str, parser: argparse.ArgumentParser) -> None:
-    if command != "serve":
-        return
-    group = parser.add_argument_group("resource trees (relays-resources)")
-    group.add_argument(
-        "--resource",
-        default=None,
-        metavar="MODULE:ROOT",
-        help="serve the Resource tree ROOT of MODULE (a Resource, or a callable making one)",
-    )
-
-
-@hookimpl
-def relays_app_created(app: BaseComponent, config: Config) -> None:
-    target = config.get("resource") if config.command == "serve" else None
-    if not target:
-        return
-    from ._cli import load_root
-    from ._site import Site
-
-    app += Site(load_root(target), channel=app.channel)
+plugin = DispatcherPlugin(
+    "resources",
+    "relays_resources._site:Site",
+    "a Twisted-style resource tree: Site(root)",
+    option="--resource",
+    mount="relays_resources._cli:mount_root",
+    metavar="MODULE:ROOT",
+    help="serve the Resource tree ROOT of MODULE (a Resource, or a callable making one)",
+    group="resource trees (relays-resources)",
+)
+relays_dispatcher = plugin.relays_dispatcher
+relays_provides = plugin.relays_provides
+relays_add_options = plugin.relays_add_options
+relays_app_created = plugin.relays_app_created

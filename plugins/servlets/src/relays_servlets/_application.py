@@ -88,9 +88,9 @@ class _Factory:
         self._class: type[Servlet] | None = None
         self._idle: list[Servlet] = []
 
-    def checkout(self) -> Servlet:
-        """An instance: an idle one, or a new one (after reloading a changed file)."""
-        mtime = os.stat(self.path).st_mtime_ns
+    def checkout(self, mtime: int) -> Servlet:
+        """An instance: an idle one, or a new one (after reloading a file whose *mtime*,
+        read by the caller, changed)."""
         with self._lock:
             if mtime != self._mtime or self._class is None:
                 self._class = _load(self.path)
@@ -172,9 +172,13 @@ class Servlets(BaseComponent):
     # -- finding the servlet ----------------------------------------------------
 
     def find(self, path: str) -> tuple[str, str] | str | None:
-        """``(file, extra path info)`` for *path*, a redirect target (``str``), or None."""
+        """``(file, extra path info)`` for *path*, a redirect target (``str``), or None.
+
+        A cached file is not checked here: serving it reads its mtime anyway, and a
+        file gone since is forgotten then (see :meth:`_on_request`).
+        """
         cached = self._found.get(path)
-        if cached is not None and os.path.isfile(cached[0]):
+        if cached is not None:
             return cached
         candidate = path.rstrip("/")
         while True:
@@ -226,6 +230,17 @@ class Servlets(BaseComponent):
     @handler("request", priority=PRIORITY)
     async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         found = self.find(request.path)
+        mtime = 0
+        if isinstance(found, tuple):
+            try:
+                # One stat a request: the mtime checks the file for changes (reload) and
+                # for being there at all (the URL cache is not checked on its own).
+                mtime = os.stat(found[0]).st_mtime_ns
+            except FileNotFoundError:
+                self._found.pop(request.path, None)
+                found = self.find(request.path)  # walk again: it may be something else now
+                if isinstance(found, tuple):
+                    mtime = os.stat(found[0]).st_mtime_ns
         if found is None:
             return None  # handleBadURL: the server's 404, unless another handler answers
         event.stop()
@@ -234,14 +249,15 @@ class Servlets(BaseComponent):
         if self._admitted >= self.threads + self.queue_limit:
             return ServiceUnavailable("every servlet thread is busy", retry_after=self.retry_after)
         self._admitted += 1
-        return await self._serve(request, response, *found)
+        return await self._serve(request, response, *found, mtime)
 
     async def _serve(
-        self, request: Request, response: Response, file: str, extra_path_info: str
+        self, request: Request, response: Response, file: str, extra_path_info: str, mtime: int
     ) -> Any:
         try:
-            fields = MultiDict(request.query.allitems())
+            fields = request.query  # the query alone: not copied (servlets only read it)
             if request.method == "POST" and request.content_type in _FORM_TYPES:
+                fields = MultiDict(fields.allitems())
                 for name, value in (await request.form()).fields.allitems():
                     fields.add(name, value)
             loop = asyncio.get_running_loop()
@@ -250,7 +266,7 @@ class Servlets(BaseComponent):
             factory = self._factories.get(file)
             if factory is None:
                 factory = self._factories[file] = _Factory(file)
-            done = asyncio.ensure_future(self._run_life_cycle(factory, wrapped, answer))
+            done = asyncio.ensure_future(self._run_life_cycle(factory, mtime, wrapped, answer))
             # The first flush() settles head_ready (streaming); a servlet that never
             # flushes settles it when it ends, on the loop, with no second wake-up.
             done.add_done_callback(answer.ended)
@@ -291,10 +307,10 @@ class Servlets(BaseComponent):
         await done
 
     def _life_cycle(
-        self, factory: _Factory, request: ServletRequest, response: ServletResponse
+        self, factory: _Factory, mtime: int, request: ServletRequest, response: ServletResponse
     ) -> None:
         """On a pool thread: Webware's awake, respond, sleep, then back to the pool."""
-        servlet = factory.checkout()
+        servlet = factory.checkout(mtime)
         transaction = Transaction(self, request, response, servlet)
         try:
             servlet.awake(transaction)

@@ -100,14 +100,18 @@ class ServletResponse:
         self._committed = False
         #: Set (on the loop) when the head may go: at the first flush or at the end.
         self.head_ready: asyncio.Future[bool] = loop.create_future()
-        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._flush_limit = flush_limit
-        # The flush queue's owner state, shared by the servlet's thread (which adds)
-        # and the loop (which takes): bytes queued and not yet sent, and whether the
-        # client has gone. Guarded by _room, which flush() waits on.
-        self._room = threading.Condition()
-        self._unsent = 0
-        self._gone = False
+        # The flush queue and its owner state are made by the first flush(), before
+        # head_ready tells the loop to read them: most servlets never flush.
+
+    #: The flushed chunks, then None at the end (made by the first flush()).
+    chunks: asyncio.Queue[bytes | None]
+    # Shared by the servlet's thread (which adds) and the loop (which takes): bytes
+    # queued and not yet sent, and whether the client has gone. Guarded by _room,
+    # which flush() waits on.
+    _room: threading.Condition
+    _unsent = 0
+    _gone = False
 
     def _check_open(self) -> None:
         if self._committed:
@@ -146,6 +150,8 @@ class ServletResponse:
         data = self._take()
         if not self._committed:
             self._committed = True
+            self.chunks = asyncio.Queue()
+            self._room = threading.Condition()
             self._loop.call_soon_threadsafe(_set, self.head_ready, True)
         if data:
             self._queue(data)
