@@ -45,14 +45,22 @@ async def test_a_persistent_timer_repeats_until_unregistered(manager: Manager) -
 
 
 async def test_reset_restarts_the_countdown(manager: Manager) -> None:
+    # No wall-clock margin: the tick that counts is the first one due after the
+    # reset. A machine that stalls past the first deadline before the reset gets an
+    # early tick too (fired, or still queued, when reset() runs); the loop waits past
+    # it. A reset that did not restart the countdown would tick once, 0.2 s early,
+    # and the wait would time out.
+    interval = 0.3
+    loop = asyncio.get_running_loop()
     counter = Counter().register(manager)
-    timer = Timer(0.08, Event.create("tick")).register(manager)
-    await asyncio.sleep(0.05)
+    timer = Timer(interval, Event.create("tick")).register(manager)
+    await asyncio.sleep(0.1)
+    reset_at = loop.time()
     timer.reset()
-    await asyncio.sleep(0.05)
-    assert counter.times == []
-    await manager.wait("tick", timeout=2)
-    assert len(counter.times) == 1
+    due = reset_at + interval - 0.01  # uvloop's timers keep whole milliseconds
+    while not counter.times or counter.times[-1] < due:
+        await manager.wait("tick", timeout=10)
+    assert len([when for when in counter.times if when >= due]) == 1
 
 
 async def test_cancel_prevents_firing(manager: Manager) -> None:
