@@ -129,6 +129,48 @@ async def test_the_date_field_follows_the_clock_each_second_both_ways(
     ]
 
 
+class Typed(Component):
+    """The same answers with and without fields of the handler's own."""
+
+    channel = "web"
+
+    def request(self, request: Request, response: Response) -> Any:
+        if request.query.get("fields"):
+            _ = response.headers  # an empty set of the app's fields: the field-list path
+        if request.path == "/json":
+            return {"a": 1}
+        return "héllo" if request.path == "/text" else b"\x00"
+
+
+async def test_a_response_without_fields_of_its_own_has_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The Date line and the content type are rendered as one bytes object when the
+    # app set no field; the head must be the one the field list gives, every second.
+    now = [784111777.0]
+    monkeypatch.setattr(_dateline, "wall_clock", lambda: now[0])
+    server, transport = serve(Typed())
+    async with server:
+        client = transport.connect()
+        for moment in (784111777.0, 784111778.5):
+            now[0] = moment
+            for path in ("/text", "/bytes", "/json"):
+                heads = []
+                for query in ("", "?fields=1"):
+                    client.send(f"GET {path}{query} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+                    data = await client.wait(lambda data: b"\r\n\r\n" in data)
+                    head = data.partition(b"\r\n\r\n")[0]
+                    length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+                    data = await client.wait(
+                        lambda data: len(data) >= len(head) + 4 + length  # noqa: B023
+                    )
+                    client.take()
+                    heads.append(head)
+                assert heads[0] == heads[1]
+                assert heads[0].count(b"content-type: ") == 1
+                assert b"date: " in heads[0]
+
+
 async def test_nobody_answering_is_a_404(echo: tuple[BaseServer, MemoryTransport]) -> None:
     server, transport = echo
     async with server:

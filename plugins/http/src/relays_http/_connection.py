@@ -718,15 +718,29 @@ class HTTPConnection:
         status = response.status
         if status == 204 or status == 304:
             body = b""
+        context = self.context
         # DateLine.lines(), inlined for the same second: a call is 0.25% of a response.
-        date_line = self.context.date_line
+        date_line = context.date_line
         lines = date_line.current
         if _dateline.wall_clock() // 1.0 != date_line.second:
             lines = date_line.lines()
+        if (
+            response._headers is None
+            and not response._cookies
+            and content_type is not None
+            and not context.shutdown.stopping
+        ):
+            # No field of the app's: the Date line and the content type are one
+            # rendered bytes object (checked by the core once a second), and no
+            # field list is made (0.8% of the pipelined row).
+            fields: protocol.HeadersInput = ()
+            lines = date_line.typed.get(content_type) or date_line.with_content_type(content_type)
+        else:
+            fields = self._fields(response, content_type)
         try:
             data = self.core.send_whole_parts(
                 status,
-                self._fields(response, content_type),
+                fields,
                 body,
                 response.reason.encode("latin-1") if response.reason else b"",
                 lines,
@@ -887,7 +901,8 @@ class HTTPConnection:
             self.stream = None
             stream.fail(ClientDisconnected("the request was answered before its body was read"))
         if request is not None:
-            request.close()
+            if request.needs_closing:  # a call less for nearly every request (0.6%)
+                request.close()
             if context.watch_responses:
                 context.fire(ResponseEvent(request, response))
         self.busy = False
