@@ -201,3 +201,32 @@ def test_control_payloads_are_bounded() -> None:
         client().ping(b"x" * 126)
     with pytest.raises(LocalProtocolError):
         client().close(1000, "x" * 124)
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    st.binary(min_size=900, max_size=5000),
+    st.binary(min_size=4, max_size=4),
+    st.data(),
+)
+def test_large_masked_frames_parse_alike_with_c_and_pure_python_masking(
+    payload: bytes, mask: bytes, data: st.DataObject
+) -> None:
+    """Payloads from 1 KiB on are unmasked through a memoryview of the read, not a slice
+    of it: the same messages, whichever masking runs, however the stream is split."""
+    import relays_websocket._protocol as core
+    from relays_websocket._masking import apply_mask_python, c_apply_mask
+
+    wire = encode_frame(0x2, payload, mask=mask) + encode_frame(0x1, b"after", mask=mask)
+    wire += encode_frame(0x2, payload[:100], mask=mask, fin=False)
+    wire += encode_frame(0x0, payload[100:], mask=mask)
+    pieces = data.draw(splits(wire))
+    expected = [payload, "after", payload]
+    paths = [apply_mask_python] + ([c_apply_mask] if c_apply_mask is not None else [])
+    for path in paths:
+        original = core.apply_mask
+        core.apply_mask = path
+        try:
+            assert feed(server(), pieces) == expected
+        finally:
+            core.apply_mask = original

@@ -57,6 +57,9 @@ _KNOWN_OPCODES = frozenset({CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG})
 _HEADER_16 = struct.Struct("!BBH")
 _HEADER_64 = struct.Struct("!BBQ")
 _MAX_CONTROL_PAYLOAD = 125
+#: Payloads shorter than this are sliced out of the read before unmasking (a short copy is
+#: cheaper than a memoryview); longer ones are unmasked through a memoryview, in place.
+_SLICE_BELOW = 1024
 
 
 class State(enum.Enum):
@@ -203,6 +206,7 @@ class WebSocketProtocol:
         self._needed = 0
         position = 0
         end = len(view)
+        memory: memoryview | None = None
         while end - position >= 2:
             first = view[position]
             second = view[position + 1]
@@ -245,9 +249,15 @@ class WebSocketProtocol:
                 self._needed = stop - position
                 break
             if masked_expected:
-                payload = apply_mask(
-                    view[position + header : stop], view[stop - length - 4 : stop - length]
-                )
+                start = stop - length
+                if length < _SLICE_BELOW:
+                    payload = apply_mask(view[start:stop], view[start - 4 : start])
+                else:
+                    # Masking reads the payload where it lies: one copy (the unmasked
+                    # bytes), not two (a slice, then its unmasked copy).
+                    if memory is None:
+                        memory = memoryview(view)
+                    payload = apply_mask(memory[start:stop], view[start - 4 : start])
             else:
                 payload = bytes(view[position + header : stop])
             position = stop
