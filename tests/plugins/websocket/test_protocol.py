@@ -230,3 +230,25 @@ def test_large_masked_frames_parse_alike_with_c_and_pure_python_masking(
             assert feed(server(), pieces) == expected
         finally:
             core.apply_mask = original
+
+
+@pytest.mark.parametrize("opcode", [0x1, 0x2])
+def test_a_one_frame_message_over_max_message_is_refused_with_1009(opcode: int) -> None:
+    """max_message bounds a message sent as one frame too, not only reassembled ones."""
+    protocol = server(max_message=100, max_frame=1000)
+    with pytest.raises(MessageTooLarge, match="max_message=100"):
+        protocol.receive_data(encode_frame(opcode, b"x" * 101, mask=MASK))
+    close = protocol.data_to_send()
+    assert close[:1] == b"\x88"
+    assert close[2:4] == (1009).to_bytes(2, "big")
+    assert server(max_message=100, max_frame=1000).receive_data(
+        encode_frame(opcode, b"x" * 100, mask=MASK)
+    ) == ["x" * 100 if opcode == 0x1 else b"x" * 100]
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536])
+def test_a_server_frames_every_length_as_the_rfc_says(length: int) -> None:
+    """Short frames take a constant header; every length parses back at a client."""
+    for message in (b"b" * length, "t" * length):
+        frame = server().send(message)
+        assert client().receive_data(frame) == [message]
