@@ -12,13 +12,23 @@ length, not parsed) so that it is never the bottleneck.
 
 ``--core`` instead measures the sans-IO layers in-process: parsing masked client
 frames (relays' core, wsproto, the ``websockets`` library's sans-IO protocol) and
-masking alone (relays' int XOR, ``websockets.speedups`` in C, wsproto's masker): the
-figures behind docs/explanation/websocket.rst.
+masking alone (relays' pure-Python paths, ``websockets.speedups`` in C, wsproto's
+masker): the figures behind docs/explanation/websocket.rst.
+
+``--instructions`` counts machine instructions per echoed message under valgrind (see
+instructions.py), a figure the machine's load does not move: each server runs in the
+same process as a thin client (the same client for every server, so the differences are
+the servers'), and two runs with different message counts cancel start-up out.
+
+Every mode prints which masking the relays server ran: the C path of
+``relays-websocket[speedups]`` (the ``websockets`` library's ``apply_mask``) when it is
+installed, which it is in the workspace, or the pure-Python one.
 
 Usage (see benchmarks/README.md)::
 
     .venv/bin/python benchmarks/websocket.py [--seconds 3] [--connections 50] [--repeat 2]
     .venv/bin/python benchmarks/websocket.py --core
+    .venv/bin/python benchmarks/websocket.py --instructions [--only relays,aiohttp]
 """
 
 from __future__ import annotations
@@ -34,12 +44,14 @@ sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HER
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import base64  # noqa: E402
+import contextlib  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 SERVERS = ("relays", "websockets", "aiohttp")
@@ -106,6 +118,68 @@ def serve_aiohttp(port: int) -> None:
 SERVE = {"relays": serve_relays, "websockets": serve_websockets, "aiohttp": serve_aiohttp}
 
 
+# -- the same servers inside the counting process (``--instructions``) ----------------------
+
+
+@contextlib.asynccontextmanager
+async def serving_relays(port: int) -> AsyncIterator[None]:
+    from relays import Component
+    from relays_http import Server
+    from relays_websocket import WebSocket, WebSockets
+
+    class Echo(Component):
+        channel = "ws"
+
+        def read(self, sock: WebSocket, message: str | bytes) -> str | bytes:
+            return message
+
+    app = Server(("127.0.0.1", port)) + WebSockets("/", ping_interval=None)
+    app += Echo()
+    async with app:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serving_websockets(port: int) -> AsyncIterator[None]:
+    import logging
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(connection: ServerConnection) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # each abort logs a traceback
+    async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serving_aiohttp(port: int) -> AsyncIterator[None]:
+    from aiohttp import WSMsgType, web
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type is WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+SERVING = {"relays": serving_relays, "websockets": serving_websockets, "aiohttp": serving_aiohttp}
+
+
 # -- the load generator ------------------------------------------------------------------
 
 
@@ -124,7 +198,7 @@ def echo_length(size: int) -> int:
 class _Loop(asyncio.Protocol):
     """One connection's closed loop: send, count the echo's bytes, send again."""
 
-    def __init__(self, frame: bytes, expected: int, stats: _Stats) -> None:
+    def __init__(self, frame: bytes, expected: int, stats: _Stats | _Counted) -> None:
         self.frame = frame
         self.expected = expected
         self.stats = stats
@@ -158,10 +232,8 @@ class _Loop(asyncio.Protocol):
             data = rest
         self.got += len(data)
         if self.got >= self.expected:
-            now = time.perf_counter()
             self.got -= self.expected
-            if self.stats.running:
-                self.stats.latencies.append(now - self.sent_at)
+            if self.stats.echoed(time.perf_counter() - self.sent_at):
                 self.send()
 
     def send(self) -> None:
@@ -171,9 +243,39 @@ class _Loop(asyncio.Protocol):
 
 
 class _Stats:
+    """The round trips of a timed run, until ``running`` is turned off."""
+
     def __init__(self) -> None:
         self.running = True
         self.latencies: list[float] = []
+
+    def echoed(self, latency: float) -> bool:
+        """Count one echo; whether its connection sends the next message."""
+        if self.running:
+            self.latencies.append(latency)
+        return self.running
+
+
+class _Counted:
+    """Exactly *count* round trips in all (``--instructions``): ``done`` when they are."""
+
+    def __init__(self, count: int) -> None:
+        self.to_send = count
+        self.to_echo = count
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def sent(self) -> bool:
+        """Whether one more message may go out (and count it)."""
+        if self.to_send <= 0:
+            return False
+        self.to_send -= 1
+        return True
+
+    def echoed(self, latency: float) -> bool:
+        self.to_echo -= 1
+        if self.to_echo == 0:
+            self.done.set_result(None)
+        return self.sent()
 
 
 async def _load(port: int, size: int, connections: int, seconds: float) -> tuple[float, float]:
@@ -201,6 +303,37 @@ async def _load(port: int, size: int, connections: int, seconds: float) -> tuple
         assert protocol.transport is not None
         protocol.transport.abort()
     return count / elapsed, p99
+
+
+async def _count(kind: str, size: int, connections: int, count: int) -> None:
+    """Serve *kind* in this process and echo *count* messages of *size* bytes through it
+    over *connections*, a closed loop each (what ``--instructions`` counts)."""
+    loop = asyncio.get_running_loop()
+    port = free_port()
+    frame = client_frame(size)
+    async with SERVING[kind](port):
+        counted = _Counted(count)
+        protocols = []
+        for _ in range(connections):
+            for _attempt in range(100):  # the server may bind its port a turn later
+                try:
+                    _, protocol = await loop.create_connection(
+                        lambda: _Loop(frame, echo_length(size), counted), "127.0.0.1", port
+                    )
+                    break
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"{kind} does not listen on port {port}")
+            await asyncio.wait_for(protocol.opened, 60)
+            protocols.append(protocol)
+        for protocol in protocols:
+            if counted.sent():
+                protocol.send()
+        await asyncio.wait_for(counted.done, 600)
+        for protocol in protocols:
+            assert protocol.transport is not None
+            protocol.transport.abort()
 
 
 def run_load(port: int, size: int, connections: int, seconds: float) -> None:
@@ -382,8 +515,11 @@ def core_rows(size: int, count: int) -> list[tuple[str, str, float]]:
     from relays_websocket._masking import apply_mask_python, c_apply_mask
 
     rows: list[tuple[str, str, float]] = []
-    frames = b"".join(client_frame(size) for _ in range(100))
-    batches = count // 100
+    # Small messages 100 to a read (a busy connection), large ones one to a read (a read
+    # holds at most 64 KiB): a batch of large frames measures the allocator, not the parse.
+    per_read = 100 if size < 4096 else 1
+    frames = b"".join(client_frame(size) for _ in range(per_read))
+    batches = count // per_read
 
     def relays_parse() -> None:
         protocol = WebSocketProtocol(is_client=False)
@@ -464,6 +600,7 @@ def core_rows(size: int, count: int) -> list[tuple[str, str, float]]:
 
 
 def core(args: argparse.Namespace) -> None:
+    print(f"relays masks with: {masking_path()}")
     rows = core_rows(64, 20000) + core_rows(65536, 300)
     print(f"{'what':<14} {'library':<20} {'us each':>9} {'x first':>9}")
     firsts: dict[str, float] = {}
@@ -472,13 +609,64 @@ def core(args: argparse.Namespace) -> None:
         print(f"{what:<14} {library:<20} {seconds * 1e6:>9.2f} {seconds / firsts[what]:>8.2f}x")
 
 
+#: Messages per ``--instructions`` run, small and large, by message size: the difference
+#: between the two runs is what the messages cost (start-up and handshakes cancel out).
+COUNTS = {64: (500, 2500), 65536: (50, 250)}
+#: Connections of an ``--instructions`` run: enough that a loop turn reads from several
+#: sockets, as under the timed load, few enough that valgrind's run stays short.
+COUNT_CONNECTIONS = 10
+
+
+def count_instructions(args: argparse.Namespace) -> None:
+    """``--instructions``: machine instructions per echoed message, under valgrind."""
+    sys.path.insert(0, _HERE)
+    import instructions
+
+    if not instructions.available():
+        print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
+    print(f"relays masks with: {masking_path()}")
+    print(
+        f"instructions per echoed message, server and the thin client in one process, "
+        f"{COUNT_CONNECTIONS} connections"
+    )
+    print(f"{'size':>6} {'server':<11} {'instructions':>13} {'relays/x':>9}")
+    for size in SIZES:
+        figures: dict[str, float] = {}
+        for kind in args.kinds:
+            command = [
+                sys.executable, "-P", __file__, "--count", kind,
+                "--size", str(size), "--connections", str(COUNT_CONNECTIONS),
+            ]  # fmt: skip
+            figures[kind] = instructions.per_item(command, *COUNTS[size])
+        for kind, figure in figures.items():
+            ratio = "-" if kind == "relays" else f"{figures['relays'] / figure:.2f}x"
+            print(f"{size:>6} {kind:<11} {figure:>13,.0f} {ratio:>9}", flush=True)
+
+
+def masking_path() -> str:
+    """Which masking the relays server in this environment runs (see _masking.py)."""
+    from relays_websocket._masking import c_apply_mask
+
+    if c_apply_mask is not None:
+        return "websockets.speedups' C apply_mask (relays-websocket[speedups])"
+    return "pure Python (install relays-websocket[speedups] for the C path)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--count", help=argparse.SUPPRESS)
+    parser.add_argument("messages", nargs="?", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--core", action="store_true", help="measure the sans-IO layers")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per message under valgrind instead of timing",
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run")
     parser.add_argument("--connections", type=int, default=50, help="WebSocket connections")
     parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
@@ -493,6 +681,9 @@ def main() -> int:
     if args.load:
         run_load(args.port, args.size, args.connections, args.seconds)
         return 0
+    if args.count:
+        asyncio.run(_count(args.count, args.size, args.connections, args.messages))
+        return 0
     if args.core:
         core(args)
         return 0
@@ -504,12 +695,16 @@ def main() -> int:
     if "relays" not in kinds:
         kinds.insert(0, "relays")
     args.kinds = kinds
+    if args.instructions:
+        count_instructions(args)
+        return 0
     print(
         f"{args.connections} connections, {args.seconds:g} s per run, best of {args.repeat}; "
         f"servers on CPU {args.server_cpu}, load on CPU {args.client_cpu}",
         file=sys.stderr,
     )
     report(measure_all(args))
+    print(f"relays masked with: {masking_path()}")
     return 0
 
 

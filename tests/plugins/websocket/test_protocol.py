@@ -201,3 +201,54 @@ def test_control_payloads_are_bounded() -> None:
         client().ping(b"x" * 126)
     with pytest.raises(LocalProtocolError):
         client().close(1000, "x" * 124)
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    st.binary(min_size=900, max_size=5000),
+    st.binary(min_size=4, max_size=4),
+    st.data(),
+)
+def test_large_masked_frames_parse_alike_with_c_and_pure_python_masking(
+    payload: bytes, mask: bytes, data: st.DataObject
+) -> None:
+    """Payloads from 1 KiB on are unmasked through a memoryview of the read, not a slice
+    of it: the same messages, whichever masking runs, however the stream is split."""
+    import relays_websocket._protocol as core
+    from relays_websocket._masking import apply_mask_python, c_apply_mask
+
+    wire = encode_frame(0x2, payload, mask=mask) + encode_frame(0x1, b"after", mask=mask)
+    wire += encode_frame(0x2, payload[:100], mask=mask, fin=False)
+    wire += encode_frame(0x0, payload[100:], mask=mask)
+    pieces = data.draw(splits(wire))
+    expected = [payload, "after", payload]
+    paths = [apply_mask_python] + ([c_apply_mask] if c_apply_mask is not None else [])
+    for path in paths:
+        original = core.apply_mask
+        core.apply_mask = path
+        try:
+            assert feed(server(), pieces) == expected
+        finally:
+            core.apply_mask = original
+
+
+@pytest.mark.parametrize("opcode", [0x1, 0x2])
+def test_a_one_frame_message_over_max_message_is_refused_with_1009(opcode: int) -> None:
+    """max_message bounds a message sent as one frame too, not only reassembled ones."""
+    protocol = server(max_message=100, max_frame=1000)
+    with pytest.raises(MessageTooLarge, match="max_message=100"):
+        protocol.receive_data(encode_frame(opcode, b"x" * 101, mask=MASK))
+    close = protocol.data_to_send()
+    assert close[:1] == b"\x88"
+    assert close[2:4] == (1009).to_bytes(2, "big")
+    assert server(max_message=100, max_frame=1000).receive_data(
+        encode_frame(opcode, b"x" * 100, mask=MASK)
+    ) == ["x" * 100 if opcode == 0x1 else b"x" * 100]
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536])
+def test_a_server_frames_every_length_as_the_rfc_says(length: int) -> None:
+    """Short frames take a constant header; every length parses back at a client."""
+    for message in (b"b" * length, "t" * length):
+        frame = server().send(message)
+        assert client().receive_data(frame) == [message]

@@ -105,10 +105,11 @@ class WebSocketEndpoint(BaseComponent):
             self._echo(value.event.args[0], value.result)
 
     def _echo(self, sock: WebSocket, result: Any) -> None:
-        if type(result) is Value:
-            result.add_done_callback(self._echo_value)
-        elif isinstance(result, str | bytes):
+        kind = type(result)
+        if kind is bytes or kind is str or isinstance(result, str | bytes):
             sock.send_or_drop(result)
+        elif kind is Value:
+            result.add_done_callback(self._echo_value)
 
     def gone(self, sock: WebSocket) -> None:
         self.sockets.discard(sock)

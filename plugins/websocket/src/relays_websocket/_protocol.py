@@ -57,12 +57,24 @@ _KNOWN_OPCODES = frozenset({CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG})
 _HEADER_16 = struct.Struct("!BBH")
 _HEADER_64 = struct.Struct("!BBQ")
 _MAX_CONTROL_PAYLOAD = 125
+#: Payloads shorter than this are sliced out of the read before unmasking (a short copy is
+#: cheaper than a memoryview); longer ones are unmasked through a memoryview, in place.
+_SLICE_BELOW = 1024
 
 
 class State(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
+
+
+_OPEN = State.OPEN
+#: The 2-byte headers of a server's unmasked, final text and binary frames under 126
+#: bytes, by opcode and length: sending a short message looks its header up.
+_SHORT_HEADERS = {
+    opcode: tuple(bytes((0x80 | opcode, length)) for length in range(126))
+    for opcode in (TEXT, BINARY)
+}
 
 
 @attrs.frozen
@@ -200,9 +212,11 @@ class WebSocketProtocol:
     def _parse(self, view: bytes, events: list[Event]) -> int:
         masked_expected = 0 if self.is_client else 0x80
         max_frame = self.limits.max_frame
+        max_whole = min(max_frame, self.limits.max_message)  # a one-frame message
         self._needed = 0
         position = 0
         end = len(view)
+        memory: memoryview | None = None
         while end - position >= 2:
             first = view[position]
             second = view[position + 1]
@@ -218,26 +232,34 @@ class WebSocketProtocol:
                     break
                 length = int.from_bytes(view[position + 2 : position + 10], "big")
                 header = 10
-            if (first & 0x70 and not (first & 0x40 and self._deflate)) or first & 0x30:
-                raise ProtocolError("a frame sets a reserved bit no extension negotiated")
             opcode = first & 0x0F
-            if opcode not in _KNOWN_OPCODES:
-                raise ProtocolError(f"opcode {opcode:#x} is reserved")
-            if second & 0x80 != masked_expected:
-                raise ProtocolError(
-                    "a server must not mask its frames"
-                    if self.is_client
-                    else "a client must mask every frame"
-                )
-            if opcode >= CLOSE:
-                if not first & 0x80:
-                    raise ProtocolError("a control frame must not be fragmented")
-                if length > _MAX_CONTROL_PAYLOAD:
-                    raise ProtocolError("a control frame's payload is over 125 bytes")
-                if first & 0x40:
-                    raise ProtocolError("a control frame must not be compressed")
-            elif length > max_frame:
-                raise MessageTooLarge(f"a frame of {length} bytes is over max_frame={max_frame}")
+            # The common case, checked in one step: a whole text or binary message in one
+            # frame, no extension bits, between messages (a new message in the middle of
+            # a fragmented one is an error the general path raises).
+            whole = (first == 0x82 or first == 0x81) and self._opcode is None
+            if whole:
+                if second & 0x80 != masked_expected:
+                    raise ProtocolError(self._mask_error())
+                if length > max_whole:
+                    raise self._too_large(length)
+            else:
+                if (first & 0x70 and not (first & 0x40 and self._deflate)) or first & 0x30:
+                    raise ProtocolError("a frame sets a reserved bit no extension negotiated")
+                if opcode not in _KNOWN_OPCODES:
+                    raise ProtocolError(f"opcode {opcode:#x} is reserved")
+                if second & 0x80 != masked_expected:
+                    raise ProtocolError(self._mask_error())
+                if opcode >= CLOSE:
+                    if not first & 0x80:
+                        raise ProtocolError("a control frame must not be fragmented")
+                    if length > _MAX_CONTROL_PAYLOAD:
+                        raise ProtocolError("a control frame's payload is over 125 bytes")
+                    if first & 0x40:
+                        raise ProtocolError("a control frame must not be compressed")
+                elif length > max_frame:
+                    raise MessageTooLarge(
+                        f"a frame of {length} bytes is over max_frame={max_frame}"
+                    )
             if masked_expected:
                 header += 4
             stop = position + header + length
@@ -245,19 +267,49 @@ class WebSocketProtocol:
                 self._needed = stop - position
                 break
             if masked_expected:
-                payload = apply_mask(
-                    view[position + header : stop], view[stop - length - 4 : stop - length]
-                )
+                start = stop - length
+                if length < _SLICE_BELOW:
+                    payload = apply_mask(view[start:stop], view[start - 4 : start])
+                else:
+                    # Masking reads the payload where it lies: one copy (the unmasked
+                    # bytes), not two (a slice, then its unmasked copy).
+                    if memory is None:
+                        memory = memoryview(view)
+                    payload = apply_mask(memory[start:stop], view[start - 4 : start])
             else:
                 payload = bytes(view[position + header : stop])
             position = stop
-            if opcode >= CLOSE:
+            if whole:
+                if first == 0x82:
+                    events.append(payload)
+                else:
+                    try:
+                        events.append(payload.decode())
+                    except UnicodeDecodeError:
+                        raise ProtocolError("a text message is not valid UTF-8", 1007) from None
+            elif opcode >= CLOSE:
                 self._control(opcode, payload, events)
                 if self.close_received is not None:
                     break  # nothing after a close frame is read
             else:
                 self._data(first, opcode, payload, events)
         return position
+
+    def _mask_error(self) -> str:
+        return (
+            "a server must not mask its frames"
+            if self.is_client
+            else "a client must mask every frame"
+        )
+
+    def _too_large(self, length: int) -> MessageTooLarge:
+        """The error for a one-frame message of *length* bytes over a limit."""
+        max_frame = self.limits.max_frame
+        if length > max_frame:
+            return MessageTooLarge(f"a frame of {length} bytes is over max_frame={max_frame}")
+        return MessageTooLarge(
+            f"a message of {length} bytes is over max_message={self.limits.max_message}"
+        )
 
     def _control(self, opcode: int, payload: bytes, events: list[Event]) -> None:
         if opcode == PING:
@@ -283,16 +335,6 @@ class WebSocketProtocol:
                 raise ProtocolError("a continuation frame without a message to continue")
         elif self._opcode is not None:
             raise ProtocolError("a new message began before the last one was finished")
-        elif final and not first & 0x40:
-            # The common case: a whole message in one uncompressed frame.
-            if opcode == BINARY:
-                events.append(payload)
-                return
-            try:
-                events.append(payload.decode())
-            except UnicodeDecodeError:
-                raise ProtocolError("a text message is not valid UTF-8", 1007) from None
-            return
         else:
             self._opcode = opcode
             self._compressed = bool(first & 0x40)
@@ -347,14 +389,20 @@ class WebSocketProtocol:
 
     def send(self, message: str | bytes | bytearray | memoryview) -> bytes:
         """The frame(s) of one message: ``str`` goes as text, bytes-like as binary."""
-        if self._state is not State.OPEN:
+        if self._state is not _OPEN:
             raise LocalProtocolError("cannot send on a WebSocket that is closing or closed")
-        if isinstance(message, str):
+        if type(message) is bytes:
+            opcode, payload = BINARY, message
+        elif isinstance(message, str):
             opcode, payload = TEXT, message.encode()
         else:
             opcode, payload = BINARY, bytes(message)
         if self._deflate is not None:
             return self._frame(opcode, self._deflate.compress(payload), compressed=True)
+        length = len(payload)
+        if length < 126 and not self.is_client:
+            # A server's short frame, the most common of all: its header is a constant.
+            return _SHORT_HEADERS[opcode][length] + payload
         return self._frame(opcode, payload)
 
     def ping(self, payload: bytes = b"") -> bytes:

@@ -49,7 +49,8 @@ def _buffered(connection: Connection) -> int:
     Whether a connection can *wait* for its buffer is the kernel's
     :func:`~relays.transports.supports_drain`; this only spares ``send`` a wait on an
     empty buffer."""
-    return int(getattr(connection, "write_buffer_size", 0))
+    size: int = getattr(connection, "write_buffer_size", 0)
+    return size
 
 
 class WebSocket:
@@ -244,8 +245,18 @@ class WebSocket:
         A socket that is closed is skipped; one whose peer lets more than
         ``max_outgoing`` bytes pile up is dropped with close code 1008.
         """
-        if not self.closed:
-            self.send_nowait(message)
+        # One check of the state instead of three (closed, _write, the core's send): the
+        # core refuses to send once a close frame crossed, which is all "closed" adds.
+        if self._gone:
+            return
+        try:
+            frame = self._protocol.send(message)
+        except LocalProtocolError:
+            return
+        connection = self.connection
+        connection.write(frame)
+        if _buffered(connection) > self._limits.max_outgoing:
+            self._too_slow()
 
     def _write(self, message: str | bytes) -> None:
         if self._gone:
