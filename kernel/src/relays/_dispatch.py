@@ -375,9 +375,9 @@ class Hub(HandlerTable):
             else:
                 # The common cases: nothing follows the event, and nobody or only its
                 # value's callbacks wait (``call``, and relays-http's request answered).
-                # ``_finished`` and ``Value._finish``, inlined: the two calls were 2% of a
-                # pipelined HTTP request and of a ``call`` on 3.11 (test_dispatch runs
-                # both copies).
+                # ``_finished`` and ``Value._finish``, inlined: measured again on 3.11,
+                # without it the events.py rows take 7.5% (drain) and 9.3% (chain) more
+                # instructions per event (test_dispatch runs both copies).
                 results = value._results
                 if results is not None:
                     value.result = results[0] if len(results) == 1 else results
