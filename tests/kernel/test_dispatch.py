@@ -831,6 +831,32 @@ async def test_an_async_handler_runs_in_a_real_task(manager: Manager) -> None:
     assert seen[0] is not asyncio.current_task()
 
 
+async def test_a_called_handler_starts_in_its_own_task_not_the_callers(
+    manager: Manager,
+) -> None:
+    """``call()`` on an idle tree dispatches inside the caller's task. An async
+    handler's first step must still run in a task of its own: an ``asyncio.timeout``
+    entered there would otherwise cancel the caller on expiry. (Why relays does not
+    drive a handler's first step inside the dispatch on 3.11: docs/explanation/design.rst.)"""
+    seen: list[Any] = []
+
+    class Worker(Component):
+        async def job(self) -> str:
+            seen.append(asyncio.current_task())
+            async with asyncio.timeout(5):
+                seen.append(asyncio.current_task())
+                await asyncio.sleep(0)
+            return "done"
+
+    manager += Worker()
+    await drain(manager)
+    assert await manager.call(Job()) == "done"
+    caller = asyncio.current_task()
+    assert isinstance(seen[0], asyncio.Task)
+    assert seen == [seen[0], seen[0]]
+    assert seen[0] is not caller
+
+
 async def test_a_handler_task_can_be_cancelled(manager: Manager) -> None:
     started = asyncio.Event()
     cancelled = asyncio.Event()

@@ -3,6 +3,7 @@ state of one tree (an open ``complete`` tracker) changes how another tree dispat
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -178,3 +179,60 @@ async def test_deliver_is_the_hubs(manager: Manager) -> None:
     manager.fire(busy)  # queued, not dispatched yet: the tree is not idle
     assert manager.deliver(Read, ("sink",), b"hi") is NOT_DELIVERED
     await drain(manager)
+
+
+class Hold(Event):
+    pass
+
+
+class Holder(Component):
+    """An async handler that stays suspended until released: its ``complete`` tracker
+    stays open while the tree is otherwise idle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def hold(self) -> None:
+        self.started.set()
+        await self.release.wait()
+
+
+@pytest.mark.parametrize("shape", ["plain", "ranked", "stopped", "complete", "tracker_open"])
+async def test_call_on_an_idle_tree_runs_now_through_both_copies(
+    manager: Manager, shape: str
+) -> None:
+    """``Hub.call_now`` inlines ``fire``'s common case (a plain event); every other
+    shape goes through ``Hub.fire``. Both dispatch the event before ``call`` returns,
+    with the same result, and neither leaves a flush scheduled for it."""
+    log: list[Any] = []
+    manager += Answers(log, through_component)
+    holder = Holder()
+    manager += holder
+    await drain(manager)
+    event: Event = Ping(3)
+    if shape == "ranked":
+        event.priority = 5
+    elif shape == "stopped":
+        event.stop()
+    elif shape == "complete":
+        event = Link(0)
+        event.complete = True
+    elif shape == "tracker_open":
+        held = Hold()
+        held.complete = True
+        manager.fire(held)
+        await holder.started.wait()
+        assert manager._hub.open_trackers == 1
+    pending = manager.call(event)
+    assert log == ([("link", 0)] if shape == "complete" else [3])  # ran inside call()
+    if shape != "complete":  # (its ``link_complete`` follows, on a flush)
+        assert not manager._hub._flush_scheduled
+    assert await pending == (0 if shape == "complete" else 6)
+    if shape == "complete":
+        await manager.wait("link_complete", timeout=2)
+        assert log == [("link", 0), ("complete", 0)]
+    holder.release.set()
+    await drain(manager)
+    assert manager._hub.open_trackers == 0

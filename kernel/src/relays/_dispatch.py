@@ -7,9 +7,9 @@ moves its handlers, queued events and open ``complete`` trackers into the parent
 unregistering moves its handlers out again. The hub owns every piece of dispatch state
 (queues, the handler table it inherits from :class:`~relays._table.HandlerTable`, the
 event being dispatched, handler tasks, waiters, open trackers); components ask it
-through its methods (``fire``, ``call_now``, ``deliver``, ``add_waiter``). The one
-exception is :meth:`BaseComponent.fire`, which inlines ``fire``'s common case for
-speed and says so; the tests run both copies.
+through its methods (``fire``, ``call_now``, ``deliver``, ``add_waiter``).
+:meth:`BaseComponent.fire` and ``call_now`` inline ``fire``'s common case (a plain
+event on the loop's thread) for speed and say so; the tests run every copy.
 
 Queue. Most events have priority 0: they go to a FIFO deque. Events with another
 priority go to a heap keyed ``(-priority, seq)``. ``_drain`` takes from the heap while
@@ -40,9 +40,14 @@ handler that finishes without suspending schedules nothing at all. On 3.11 a tas
 first step can only run on a later loop turn, so that ``event.stop()`` works there too
 and handlers keep their order, dispatch of that event pauses until the task has run
 its first step (one ``call_soon`` later it has), then goes on with the handlers after
-it before any other event. An event is *done* when its handlers, tasks and chained values have all
-finished: ``_pending`` counts the tasks and chained values not done yet (and a paused
-dispatch); the last to end finishes the event.
+it before any other event. (Driving the first step inside the dispatch instead, with
+``coroutine.send(None)``, was measured on 3.11 and turned down: ``current_task()`` and
+``asyncio.timeout()`` cannot work in that step with public asyncio, and it was no
+faster; the design page's "Python 3.11" section has the figures.)
+
+An event is *done* when its handlers, tasks and chained values have all finished:
+``_pending`` counts the tasks and chained values not done yet (and a paused dispatch);
+the last to end finishes the event.
 
 Parents. ``complete`` needs to know which event fired which. While a sync handler
 runs, ``_current`` is its event; a handler task carries its event in the
@@ -247,12 +252,26 @@ class Hub(HandlerTable):
             or self.thread_id != _get_ident()
         ):
             return self.fire(event, channels)
-        scheduled = self._flush_scheduled
-        self._flush_scheduled = True  # dispatched right here, not by a flush
-        try:
-            value = self.fire(event, channels)
-        finally:
-            self._flush_scheduled = scheduled
+        if (
+            event.priority
+            or event.stopped
+            or event.complete
+            or event._trackers
+            or self.open_trackers
+        ):
+            scheduled = self._flush_scheduled
+            self._flush_scheduled = True  # dispatched right here, not by a flush
+            try:
+                value = self.fire(event, channels)
+            finally:
+                self._flush_scheduled = scheduled
+        else:
+            # ``fire``'s common case (a plain event; we are on the loop's thread and it
+            # is dispatched below, so no flush), inlined: the call to ``fire`` was 3% of
+            # a ``call()`` round trip on 3.11. tests/kernel/test_hub.py runs both copies.
+            value = event.value = Value(event)
+            event.channels = channels
+            self.queue.append(event)
         self._drain(1)
         return value
 
@@ -356,9 +375,9 @@ class Hub(HandlerTable):
             else:
                 # The common cases: nothing follows the event, and nobody or only its
                 # value's callbacks wait (``call``, and relays-http's request answered).
-                # ``_finished`` and ``Value._finish``, inlined: the two calls were 2% of a
-                # pipelined HTTP request and of a ``call`` on 3.11 (test_dispatch runs
-                # both copies).
+                # ``_finished`` and ``Value._finish``, inlined: measured again on 3.11,
+                # without it the events.py rows take 7.5% (drain) and 9.3% (chain) more
+                # instructions per event (test_dispatch runs both copies).
                 results = value._results
                 if results is not None:
                     value.result = results[0] if len(results) == 1 else results
