@@ -79,6 +79,14 @@ async def test_the_instance_is_the_childs_proxy_and_stop_ends_the_child(exit_of:
         exited = await exit_of(pid)
         kitchen.stop()
         await asyncio.wait_for(exited, 30)
+        # asyncio reaps the child a moment after the OS reports its exit (on 3.11 from
+        # a watcher thread): wait until the link has seen it, or this test's loop may
+        # close first and leave a "still running" subprocess for a later test's GC.
+        for _ in range(3000):
+            if link.exit_code is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert link.exit_code is not None
         assert kitchen.parent is None
         assert link.parent is None
         assert app.running  # the parent's tree goes on
