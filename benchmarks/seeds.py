@@ -341,7 +341,7 @@ def measured_run(
 ) -> tuple[float, float, int, float, float]:
     """One wrk run: ``(req/s, p99 ms, errors, us CPU/request, user share of the CPU)``."""
     user_before, system_before = user_and_system_seconds(server.process.pid)
-    rate, p99, errors, cpu = driver.run_wrk(
+    rate, p99, errors, cpu, _system = driver.run_wrk(
         server.port, args.seconds, args.connections, close, args.client_cpu, server.process.pid
     )
     user_after, system_after = user_and_system_seconds(server.process.pid)
