@@ -83,7 +83,6 @@ class Request:
         "_target",
         "http_version",
         "method",
-        "needs_closing",
         "received_at",
         "session",
         "sock",
@@ -119,10 +118,6 @@ class Request:
         else:
             self._headers = headers  # type: ignore[assignment]
             self._raw_headers = []
-        #: Whether :meth:`close` has something to release (a body file, a parsed
-        #: form): the server calls it only then, as nearly every request has neither.
-        #: Read-only; the request sets it when it opens either.
-        self.needs_closing = False
         if type(body) is bytes:
             self._content: bytes | None = body
             self._body: IO[bytes] | None = None
@@ -132,7 +127,6 @@ class Request:
         else:
             self._content = None
             self._body = body  # type: ignore[assignment]
-            self.needs_closing = True
         #: The connection handle (:class:`relays.transports.Connection`), or None.
         self.sock = sock
         # remote, local and scheme are asked of *sock* on first use when not given:
@@ -190,11 +184,9 @@ class Request:
         if type(body) is bytes:
             request._content = body
             request._body = None
-            request.needs_closing = False
         else:
             request._content = None
             request._body = body  # type: ignore[assignment]
-            request.needs_closing = True
         request.sock = sock
         request._remote = _ASK
         request._local = _ASK
@@ -567,7 +559,6 @@ class Request:
             if self._stream is not None:
                 raise self._unread()
             body = self._body = io.BytesIO(self._content or _EMPTY)
-            self.needs_closing = True
         return body
 
     @property
@@ -638,7 +629,6 @@ class Request:
         if spool is not None:
             spool.seek(0)
             self._body = spool
-            self.needs_closing = True
         else:
             self._content = b"".join(chunks)
 
@@ -680,7 +670,6 @@ class Request:
             if self._stream is not None:
                 await self._collect_stream()
             form = self._form = await parse_form(self, self._limits)
-            self.needs_closing = True
         return form
 
     def _charset(self) -> str | None:
