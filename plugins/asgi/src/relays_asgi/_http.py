@@ -277,6 +277,8 @@ class HttpCycle:
         self._is_over = True
         if self._over is not None:
             self._over.set()
+        if self._watcher is not None:  # never left pending for the GC to complain of
+            self._watcher.cancel()
 
     # -- the head ----------------------------------------------------------------------
 
