@@ -3,15 +3,18 @@
 
 A hello resource on relays-resources against the same resource on twisted.web, and a
 hello servlet on relays-servlets against the same servlet on Webware for Python 3
-served by waitress. Each server runs in its own process pinned to one CPU and
-``wrk`` on another, with keep-alive and with ``Connection: close``, best of
-``--repeat`` rounds, as benchmarks/http.py does (its driver is reused). The table
-gives requests/s, p99 latency, server CPU per request (split into user space, the
-server's own code, and system time, the OS's: accept, read, write, close), and relays'
-ratio to its peer.
-Target: at least 2x both peers in both modes. A plain relays-http controller answering
-the same hello is measured in the same run (``relays-http``): both models add their
-layer on top of it, and in the close mode they share its accept path.
+served by waitress. Each server runs in its own process pinned to one CPU and ``wrk``
+on another (benchmarks/_harness.py), with keep-alive and with ``Connection: close``,
+in alternating rounds of one run, the best round counting. relays' servers run twice,
+on uvloop (the default when it is installed) and on asyncio's own loop
+(``RELAYS_UVLOOP=0``, where relays-sockets uses its own transport); the peers once. The
+table gives requests/s, p99 latency, the server's CPU per request split into user space
+(the server's own code) and system time (the OS's: accept, read, write, close), and
+relays' ratio to its peer measured in the same run, by requests/s and by CPU per request
+(the peer's over relays': steadier than requests/s on a loaded machine). Target: at least
+2x both peers in both modes, by requests/s. A plain relays-http controller answering the
+same hello is measured too (``relays-http``): both models add their layer on top of it,
+and in the close mode they share its accept path.
 
 ``--instructions`` counts machine instructions per keep-alive request instead, under
 valgrind, over relays' in-memory transport (no sockets, no wrk): the hello resource,
@@ -21,42 +24,64 @@ is the difference to the controller row, whatever the machine's load.
 server, peers included, over real sockets: each server runs under valgrind while one
 client asks it 100, then 400 times, one connection each (user space only).
 
+The peers are in benchmarks/requirements-seeds.txt; a missing one is left out of the
+table with a line saying how to install it, and ``--install-peers`` installs them into
+the running Python's environment with pip.
+
 Usage (see benchmarks/README.md)::
 
-    apt-get install wrk
-    .venv/bin/pip install -r benchmarks/requirements-seeds.txt
-    .venv/bin/python benchmarks/seeds.py [--seconds 5] [--repeat 3]
-    .venv/bin/python -P benchmarks/seeds.py --instructions
-    .venv/bin/python -P benchmarks/seeds.py --close-instructions
+    apt-get install wrk valgrind
+    .venv/bin/python benchmarks/seeds.py --install-peers
+    .venv/bin/python benchmarks/seeds.py [--seconds 5] [--repeat 3] [--loops uvloop,asyncio]
+    .venv/bin/python benchmarks/seeds.py --instructions
+    .venv/bin/python benchmarks/seeds.py --close-instructions
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from types import ModuleType
-from typing import Any
+import _harness  # before the path is cleaned: benchmarks/ is where it lives
+import instructions
+
+_harness.unshadow_standard_library()
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REQUIREMENTS = os.path.join(HERE, "requirements-seeds.txt")
 HELLO = "Hello, World!"
 #: server -> the peer it is compared with.
 PAIRS = {"relays-resources": "twisted", "relays-servlets": "webware"}
 #: relays-http's own controller: the floor both models stand on (the close mode's
 #: accept path is shared), shown for reference.
 FLOOR = "relays-http"
+RELAYS = ("relays-resources", "relays-servlets", FLOOR)
 SERVERS = ("relays-resources", "twisted", "relays-servlets", "webware", FLOOR)
+#: The loops relays' servers run on: uvloop, and asyncio's own (``RELAYS_UVLOOP=0``).
+LOOPS = ("uvloop", "asyncio")
+#: The importable modules each server needs.
 NEEDS = {
-    FLOOR: ("relays_http",),
-    "relays-resources": ("relays_resources",),
+    FLOOR: ("relays_http", "relays_sockets"),
+    "relays-resources": ("relays_resources", "relays_sockets"),
     "twisted": ("twisted",),
-    "relays-servlets": ("relays_servlets",),
+    "relays-servlets": ("relays_servlets", "relays_sockets"),
     "webware": ("webware", "waitress"),
 }
+#: Where a missing module comes from.
+DISTRIBUTIONS = {
+    "twisted": "twisted",
+    "webware": "webware-for-python",
+    "waitress": "waitress",
+    "uvloop": "uvloop",
+}
+MODES = ("keep-alive", "close")
 TARGET = 2.0
 SERVLET = (
     "from {base} import {kind}\n\n\n"
@@ -67,16 +92,7 @@ SERVLET = (
 )
 
 
-def http_driver() -> ModuleType:
-    """benchmarks/http.py, loaded under another name (it would shadow ``http``)."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_http_driver", os.path.join(HERE, "http.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# -- the servers: ``seeds.py --serve KIND --port N [--loop L]`` serves until killed -------
 
 
 def serve_relays_resources(port: int) -> None:
@@ -154,7 +170,11 @@ def serve_webware(port: int, directory: str) -> None:
     serve(application, host="127.0.0.1", port=port, threads=4, _quiet=True)
 
 
-def serve(kind: str, port: int) -> None:
+def serve(kind: str, port: int, loop: str) -> None:
+    """Serve *kind* on *port* until killed; relays' servers on *loop* (a peer has its own)."""
+    if kind in RELAYS:
+        # What a user sets: RELAYS_UVLOOP decides the loop of Component.run().
+        os.environ["RELAYS_UVLOOP"] = "1" if loop == "uvloop" else "0"
     directory = tempfile.mkdtemp(prefix=f"seeds-{kind}-")
     try:
         if kind == "relays-resources":
@@ -228,6 +248,62 @@ async def serve_in_memory(kind: str, count: int) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+# -- which servers can run ----------------------------------------------------------------
+
+
+def missing_modules(kind: str) -> list[str]:
+    return [name for name in NEEDS[kind] if importlib.util.find_spec(name) is None]
+
+
+def runnable(kinds: tuple[str, ...] | list[str], loops: list[str]) -> list[tuple[str, str]]:
+    """``(kind, loop)`` of every server that can run here (a peer's loop is ``-``); the
+    others are named on stderr with the command that installs what they lack."""
+    sides = []
+    for kind in kinds:
+        missing = missing_modules(kind)
+        if missing:
+            packages = " ".join(sorted({DISTRIBUTIONS.get(name, name) for name in missing}))
+            print(
+                f"  {kind}: left out, {', '.join(missing)} not installed: "
+                f"{sys.executable} -m pip install {packages} "
+                f"(or --install-peers: -r {os.path.relpath(REQUIREMENTS)})",
+                file=sys.stderr,
+            )
+            continue
+        if kind not in RELAYS:
+            sides.append((kind, "-"))
+            continue
+        for loop in loops:
+            if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+                print(
+                    f"  {kind} on uvloop: left out, uvloop not installed: "
+                    f"{sys.executable} -m pip install 'relays[uvloop]'",
+                    file=sys.stderr,
+                )
+                continue
+            sides.append((kind, loop))
+    return sides
+
+
+def install_peers() -> int:
+    """pip install -r requirements-seeds.txt into this Python's environment."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "-r", REQUIREMENTS]
+    print("$ " + " ".join(command), file=sys.stderr)
+    return subprocess.run(command, check=False).returncode
+
+
+def start(
+    kind: str, loop: str, cpu: int | None, prefix: tuple[str, ...] = ()
+) -> _harness.ServerProcess:
+    port = _harness.free_port()
+    command = [*prefix, sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    name = kind if loop == "-" else f"{kind} ({loop})"
+    return _harness.ServerProcess(name, [*command, "--loop", loop], port=port, cpu=cpu)
+
+
+# -- instructions under valgrind ------------------------------------------------------------
+
+
 CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
 
 
@@ -245,84 +321,62 @@ def ask_closing(port: int, count: int) -> None:
             raise RuntimeError(f"unexpected answer: {answer[:200]!r}")
 
 
-def served_instructions(driver: ModuleType, kind: str, connections: int) -> int:
+#: Seconds a server under valgrind may take to start, and to write its count on exit.
+VALGRIND_TIMEOUT = 600.0
+
+
+def served_instructions(kind: str, loop: str, connections: int) -> int:
     """Instructions a server of *kind* runs, start to end, answering *connections*
     close-mode requests (valgrind counts user space: the kernel's share is not in it)."""
-    port = driver.free_port()
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-P",
-        os.path.abspath(__file__),
-        "--serve",
-        kind,
-        "--port",
-        str(port),
-    ]
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
-        try:
-            if not driver.wait_listening(port, process, timeout=600.0):
-                raise RuntimeError(f"{kind} did not start under valgrind")
-            ask_closing(port, connections)
-        finally:
-            process.terminate()
-            process.wait(600)
-        errors.seek(0)
-        output = errors.read().decode(errors="replace")
-    import instructions
-
+    os.environ["PYTHONHASHSEED"] = "0"
+    valgrind = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+    server = start(kind, loop, None, valgrind)
+    try:
+        server.wait_listening(VALGRIND_TIMEOUT)
+        ask_closing(server.port, connections)
+        server.process.terminate()
+        server.process.wait(VALGRIND_TIMEOUT)
+        output = server.errors()
+    finally:
+        server.stop()
     match = instructions._TOTAL.search(output)
     if match is None:
-        raise RuntimeError(f"no instruction total for {kind}:\n{output[-2000:]}")
+        raise RuntimeError(f"no instruction total for {kind}:\n{output}")
     return int(match.group(1).replace(",", ""))
 
 
-def count_close_instructions(small: int, large: int) -> None:
+def count_close_instructions(loops: list[str], small: int, large: int) -> None:
     """Instructions per close-mode connection, every server, over real sockets."""
-    sys.path.insert(0, HERE)
-    import instructions
-
     if not instructions.available():
         sys.exit("valgrind is not installed: apt-get install valgrind")
-    driver = http_driver()
+    order = (FLOOR, "relays-resources", "relays-servlets", "twisted", "webware")
     rows = {}
-    for kind in (FLOOR, "relays-resources", "relays-servlets", "twisted", "webware"):
-        if not all(importlib.util.find_spec(name) is not None for name in NEEDS[kind]):
-            continue
-        few = served_instructions(driver, kind, small)
-        many = served_instructions(driver, kind, large)
-        rows[kind] = (many - few) / (large - small)
-        print(f"  {kind}: {rows[kind]:,.0f}", file=sys.stderr, flush=True)
-    print(f"{'server':<18} {'instructions/connection (close)':>32} {'over relays-http':>17}")
-    for kind, per_connection in rows.items():
-        layer = (
-            "" if kind == FLOOR or FLOOR not in rows else f"{per_connection - rows[FLOOR]:+,.0f}"
-        )
-        print(f"{kind:<18} {per_connection:>32,.0f} {layer:>17}")
+    for kind, loop in runnable(order, loops):
+        few = served_instructions(kind, loop, small)
+        many = served_instructions(kind, loop, large)
+        rows[kind, loop] = (many - few) / (large - small)
+        print(f"  {kind} ({loop}): {rows[kind, loop]:,.0f}", file=sys.stderr, flush=True)
+    print(f"{'server':<18} {'loop':<8} {'instructions/connection':>24} {'over relays-http':>17}")
+    for (kind, loop), per_connection in rows.items():
+        floor = rows.get((FLOOR, loop))
+        layer = "" if kind == FLOOR or floor is None else f"{per_connection - floor:+,.0f}"
+        print(f"{kind:<18} {loop:<8} {per_connection:>24,.0f} {layer:>17}")
 
 
 def count_instructions() -> None:
-    sys.path.insert(0, HERE)
-    import instructions
-
     if not instructions.available():
         sys.exit("valgrind is not installed: apt-get install valgrind")
     rows = {}
     for kind in (FLOOR, "relays-resources", "relays-servlets"):
-        script = [sys.executable, "-P", os.path.abspath(__file__), "--count", kind]
+        script = [sys.executable, os.path.abspath(__file__), "--count", kind]
         rows[kind] = instructions.per_item(script, 500, 2500)
     print(f"{'server':<18} {'instructions/request':>20} {'layer over relays-http':>24}")
     for kind, per_request in rows.items():
         layer = "" if kind == FLOOR else f"{per_request - rows[FLOOR]:+,.0f}"
         print(f"{kind:<18} {per_request:>20,.0f} {layer:>24}")
+
+
+# -- wrk ------------------------------------------------------------------------------------
 
 
 def user_and_system_seconds(pid: int) -> tuple[float, float]:
@@ -336,57 +390,88 @@ def user_and_system_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
-def measured_run(
-    driver: ModuleType, server: Running, args: argparse.Namespace, close: bool
-) -> tuple[float, float, int, float, float]:
-    """One wrk run: ``(req/s, p99 ms, errors, us CPU/request, user share of the CPU)``."""
-    user_before, system_before = user_and_system_seconds(server.process.pid)
-    rate, p99, errors, cpu, _system = driver.run_wrk(
-        server.port, args.seconds, args.connections, close, args.client_cpu, server.process.pid
+@dataclass(frozen=True)
+class Measured:
+    """One wrk run of one server in one mode."""
+
+    rate: float  #: requests/s
+    p99_ms: float
+    errors: int
+    user_us: float  #: server CPU in user space, per request
+    system_us: float  #: server CPU in the kernel, per request
+
+
+def measure(
+    server: _harness.ServerProcess, close: bool, seconds: float, connections: int, cpu: int | None
+) -> Measured:
+    user_before, system_before = user_and_system_seconds(server.pid)
+    result = _harness.run_wrk(
+        f"http://127.0.0.1:{server.port}/",
+        seconds=seconds,
+        connections=connections,
+        cpu=cpu,
+        headers=("Connection: close",) if close else (),
+        latency=True,
+        timeout="5s",
     )
-    user_after, system_after = user_and_system_seconds(server.process.pid)
-    user, system = user_after - user_before, system_after - system_before
-    share = user / (user + system) if user + system > 0 else float("nan")
-    return rate, p99, errors, cpu, share
+    user_after, system_after = user_and_system_seconds(server.pid)
+    per_request = 1e6 / result.requests if result.requests else float("nan")
+    return Measured(
+        rate=result.rate,
+        p99_ms=result.p99_ms,
+        errors=result.errors,
+        user_us=(user_after - user_before) * per_request,
+        system_us=(system_after - system_before) * per_request,
+    )
 
 
-class Running:
-    """One server process of this file, pinned to the server CPU."""
-
-    def __init__(self, driver: ModuleType, kind: str, cpu: int | None) -> None:
-        self.driver = driver
-        self.kind = kind
-        self.port = driver.free_port()
-        command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            driver.pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-
-    def wait(self) -> bool:
-        if self.driver.wait_listening(self.port, self.process, timeout=90.0):
-            return True
-        error = ""
-        if self.process.poll() is not None and self.process.stderr is not None:
-            error = self.process.stderr.read().decode().strip()[-300:]
-        print(f"  {self.kind}: did not start {error}", file=sys.stderr)
-        return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+def report(results: dict[tuple[str, str, str], Measured]) -> None:
+    print(
+        f"{'server':<18} {'loop':<8} {'mode':<11} {'req/s':>9} {'p99 ms':>8} "
+        f"{'us CPU/req':>10} {'us user':>8} {'us sys':>7} {'errors':>6}  ratio"
+    )
+    missed = []
+    for kind in SERVERS:
+        for mode in MODES:
+            for loop in ("-", *LOOPS):
+                row = results.get((kind, loop, mode))
+                if row is None:
+                    continue
+                peers = [PAIRS[kind]] if kind in PAIRS else []
+                if kind == FLOOR:
+                    peers = list(PAIRS.values())
+                ratios = []
+                for peer in peers:
+                    other = results.get((peer, "-", mode))
+                    if other is None or not other.rate:
+                        continue
+                    value = row.rate / other.rate
+                    by_cpu = (other.user_us + other.system_us) / (row.user_us + row.system_us)
+                    ratios.append(f"{value:.2f}x {peer} ({by_cpu:.2f}x by CPU)")
+                    if kind in PAIRS and value < TARGET:
+                        missed.append(
+                            f"{kind} on {loop}, {mode}: {value:.2f}x {peer} (target {TARGET}x)"
+                        )
+                print(
+                    f"{kind:<18} {loop:<8} {mode:<11} {row.rate:>9.0f} {row.p99_ms:>8.2f} "
+                    f"{row.user_us + row.system_us:>10.1f} {row.user_us:>8.1f} "
+                    f"{row.system_us:>7.1f} {row.errors:>6}  {', '.join(ratios)}"
+                )
+    for line in missed:
+        print(f"below target: {line}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--loop", default="-", help=argparse.SUPPRESS)
     parser.add_argument("--count", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--install-peers",
+        action="store_true",
+        help="pip install benchmarks/requirements-seeds.txt into this Python, then exit",
+    )
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions per request (valgrind)"
     )
@@ -395,90 +480,69 @@ def main() -> int:
         action="store_true",
         help="count instructions per close-mode connection of every server (valgrind)",
     )
+    parser.add_argument(
+        "--loops",
+        default=",".join(LOOPS),
+        help="the loops relays' servers run on, of uvloop,asyncio (default: both)",
+    )
+    parser.add_argument(
+        "--only", help="comma-separated servers to run (default: all of them)", default=""
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
-    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
-    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.loop)
         return 0
     if args.count:
         import asyncio
 
         asyncio.run(serve_in_memory(args.count[0], int(args.count[1])))
         return 0
+    if args.install_peers:
+        return install_peers()
+    loops = [loop for loop in args.loops.split(",") if loop]
+    unknown = set(loops) - set(LOOPS)
+    if unknown:
+        parser.error(f"unknown loop(s) {', '.join(sorted(unknown))}: choose from {LOOPS}")
+    kinds = [kind for kind in SERVERS if not args.only or kind in args.only.split(",")]
     if args.instructions:
         count_instructions()
         return 0
     if args.close_instructions:
-        count_close_instructions(100, 400)
+        count_close_instructions(loops, 100, 400)
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
-    driver = http_driver()
-    kinds = [
-        kind
-        for kind in SERVERS
-        if all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
-    ]
-    modes = ("keep-alive", "close")
-    results: dict[str, dict[str, tuple[float, float, int, float, float]]] = {}
-    servers = [Running(driver, kind, args.server_cpu) for kind in kinds]
-    try:
-        ready = [server for server in servers if server.wait()]
-        for server in ready:  # warm up
-            for mode in modes:
-                driver.run_wrk(
-                    server.port,
-                    1,
-                    args.connections,
-                    mode == "close",
-                    args.client_cpu,
-                    server.process.pid,
-                )
-        for _ in range(args.repeat):
-            for server in ready:
-                for mode in modes:
-                    result = measured_run(driver, server, args, mode == "close")
-                    best = results.setdefault(server.kind, {}).get(mode)
-                    if best is None or result[0] > best[0]:
-                        results[server.kind][mode] = result
-    finally:
-        for server in servers:
-            server.stop()
-    print(
-        f"{'server':<18} {'mode':<11} {'req/s':>9} {'p99 ms':>8} {'us CPU/req':>10} "
-        f"{'us user':>8} {'us sys':>7} {'errors':>6}  ratio"
+    server_cpu, client_cpu = _harness.server_and_client_cpus()
+    sides = runnable(kinds, loops)
+    ready, started = _harness.start_all(
+        [lambda kind=kind, loop=loop: start(kind, loop, server_cpu) for kind, loop in sides]
     )
-    missed = []
-    for kind in SERVERS:
-        for mode in modes:
-            if mode not in results.get(kind, {}):
-                continue
-            rate, p99, errors, cpu, user_share = results[kind][mode]
-            ratio = ""
-            if kind == FLOOR:
-                ratio = ", ".join(
-                    f"{rate / results[peer][mode][0]:.2f}x {peer}"
-                    for peer in PAIRS.values()
-                    if mode in results.get(peer, {})
-                )
-            peer = PAIRS.get(kind)
-            if peer is not None and mode in results.get(peer, {}):
-                value = rate / results[peer][mode][0]
-                ratio = f"{value:.2f}x {peer}"
-                if value < TARGET:
-                    missed.append(f"{kind} {mode}: {value:.2f}x {peer} (target {TARGET}x)")
-            user, system = cpu * user_share, cpu * (1 - user_share)
-            print(
-                f"{kind:<18} {mode:<11} {rate:>9.0f} {p99:>8.2f} {cpu:>10.1f} {user:>8.1f} "
-                f"{system:>7.1f} {errors:>6}  {ratio}"
-            )
-    for line in missed:
-        print(f"below target: {line}")
+    results: dict[tuple[str, str, str], Measured] = {}
+    where = {id(server): side for server, side in zip(started, sides, strict=True)}
+    try:
+        for server in ready:  # warm up: first requests import, compile, fill caches
+            for mode in MODES:
+                measure(server, mode == "close", 1, args.connections, client_cpu)
+
+        def measure_round(number: int, server: _harness.ServerProcess) -> dict[str, Measured]:
+            return {
+                mode: measure(server, mode == "close", args.seconds, args.connections, client_cpu)
+                for mode in MODES
+            }
+
+        outcomes = _harness.rounds(args.repeat, ready, measure_round)
+    finally:
+        for server in started:
+            server.stop()
+    for server, rounds in outcomes.items():
+        kind, loop = where[id(server)]
+        for mode in MODES:
+            results[kind, loop, mode] = max((one[mode] for one in rounds), key=lambda m: m.rate)
+    report(results)
     return 0
 
 
