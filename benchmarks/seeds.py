@@ -345,11 +345,11 @@ def served_instructions(kind: str, loop: str, connections: int) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def count_close_instructions(loops: list[str], small: int, large: int) -> None:
+def count_close_instructions(kinds: list[str], loops: list[str], small: int, large: int) -> None:
     """Instructions per close-mode connection, every server, over real sockets."""
     if not instructions.available():
         sys.exit("valgrind is not installed: apt-get install valgrind")
-    order = (FLOOR, "relays-resources", "relays-servlets", "twisted", "webware")
+    order = [kind for kind in (FLOOR, *PAIRS, *PAIRS.values()) if kind in kinds]
     rows = {}
     for kind, loop in runnable(order, loops):
         few = served_instructions(kind, loop, small)
@@ -363,16 +363,18 @@ def count_close_instructions(loops: list[str], small: int, large: int) -> None:
         print(f"{kind:<18} {loop:<8} {per_connection:>24,.0f} {layer:>17}")
 
 
-def count_instructions() -> None:
+def count_instructions(kinds: list[str]) -> None:
     if not instructions.available():
         sys.exit("valgrind is not installed: apt-get install valgrind")
     rows = {}
     for kind in (FLOOR, "relays-resources", "relays-servlets"):
+        if kind not in kinds:
+            continue
         script = [sys.executable, os.path.abspath(__file__), "--count", kind]
         rows[kind] = instructions.per_item(script, 500, 2500)
     print(f"{'server':<18} {'instructions/request':>20} {'layer over relays-http':>24}")
     for kind, per_request in rows.items():
-        layer = "" if kind == FLOOR else f"{per_request - rows[FLOOR]:+,.0f}"
+        layer = "" if kind == FLOOR or FLOOR not in rows else f"{per_request - rows[FLOOR]:+,.0f}"
         print(f"{kind:<18} {per_request:>20,.0f} {layer:>24}")
 
 
@@ -508,10 +510,10 @@ def main() -> int:
         parser.error(f"unknown loop(s) {', '.join(sorted(unknown))}: choose from {LOOPS}")
     kinds = [kind for kind in SERVERS if not args.only or kind in args.only.split(",")]
     if args.instructions:
-        count_instructions()
+        count_instructions(kinds)
         return 0
     if args.close_instructions:
-        count_close_instructions(loops, 100, 400)
+        count_close_instructions(kinds, loops, 100, 400)
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)

@@ -3,6 +3,7 @@ async handler's event semantics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from relays import Component, Event, handler
+from relays import Component, Event, handler, run_in_pool
 from relays.testing import Manager, drain
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -148,3 +149,72 @@ def test_handler_threads_is_named_with_a_default() -> None:
     from relays._threads import HANDLER_THREADS
 
     assert Component.handler_threads == HANDLER_THREADS == 32
+
+
+# -- run_in_pool: the pool's future for a plugin's own blocking call, no task ------------
+
+
+async def test_run_in_pool_gives_the_calls_value_from_a_pool_thread(manager: Manager) -> None:
+    app = Blocking()
+    manager += app
+    await drain(manager)
+
+    def named(prefix: str, *, suffix: str) -> str:
+        return prefix + threading.current_thread().name + suffix
+
+    tasks_before = len(asyncio.all_tasks())
+    future = run_in_pool(app, named, "<", suffix=">")
+    assert isinstance(future, asyncio.Future)
+    assert len(asyncio.all_tasks()) == tasks_before  # the pool's future, no task around it
+    answer = await future
+    assert answer.startswith("<relays-handler")
+    assert answer.endswith(">")
+
+
+async def test_run_in_pool_sets_the_calls_exception_on_its_future(manager: Manager) -> None:
+    app = Blocking()
+    manager += app
+    await drain(manager)
+
+    def fails() -> None:
+        raise LookupError("from the pool")
+
+    ended = asyncio.get_running_loop().create_future()
+    future = run_in_pool(app, fails)
+    future.add_done_callback(ended.set_result)
+    assert await ended is future
+    with pytest.raises(LookupError, match="from the pool"):
+        future.result()
+
+
+async def test_run_in_pool_runs_in_a_copy_of_the_callers_context(manager: Manager) -> None:
+    app = Blocking()
+    manager += app
+    await drain(manager)
+
+    def read_and_change() -> str:
+        seen = request_id.get()
+        request_id.set("changed in the thread")
+        return seen
+
+    token = request_id.set("r-9")
+    try:
+        assert await run_in_pool(app, read_and_change) == "r-9"
+        assert request_id.get() == "r-9"  # the thread's change stayed in its copy
+    finally:
+        request_id.reset(token)
+
+
+async def test_run_in_pool_shares_the_trees_bounded_pool() -> None:
+    class Small(Component):
+        handler_threads = 1
+
+    root = Small()
+    app = Blocking()
+    root += app
+    async with root:
+        gated = root.fire(Event.create("gate"))  # holds the one thread
+        queued = run_in_pool(app, lambda: "after the gate")
+        app.release.set()
+        assert await gated == "through"
+        assert await queued == "after the gate"

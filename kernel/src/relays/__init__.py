@@ -39,7 +39,7 @@ from ._plugins import (
 )
 from ._priorities import Priority
 from ._running import new_event_loop
-from ._threads import HANDLER_THREADS, in_thread
+from ._threads import HANDLER_THREADS, in_thread, run_in_pool
 from ._timers import Timer
 from ._tools import inspect
 from ._tree import findchannel, findcmp, findroot, findtype, flatten
@@ -99,5 +99,6 @@ __all__ = [
     "new_event_loop",
     "plugin_manager",
     "register_plugin",
+    "run_in_pool",
     "task",
 ]

@@ -21,21 +21,31 @@ in the pool too, one ``next()`` per hand-over: the caller gets an asynchronous i
 The pool is the hub's (:meth:`relays._dispatch.Hub.thread_pool`), made on first use,
 with at most :attr:`~relays.BaseComponent.handler_threads` threads
 (:data:`HANDLER_THREADS` by default); it is shut down when the tree stops.
+
+Code already on the loop that wants a call run in that pool without an event (a
+plugin's own life cycle, as relays-servlets runs its servlets) calls
+:func:`run_in_pool`: the call is handed to the pool at once, in a copy of the context,
+and the loop future it returns is settled by the pool's own done callback, which wakes
+the loop once. No task is made for it: wrapping the call in a coroutine and a task
+would cost that task's two steps (start, and wake-up when the pool is done) on every
+call, about the price of a second request on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._components import BaseComponent
 
-__all__ = ["HANDLER_THREADS", "in_thread"]
+__all__ = ["HANDLER_THREADS", "in_thread", "run_in_pool"]
 
 #: Threads in a tree's pool for ``thread=True`` handlers, unless the root says otherwise.
 HANDLER_THREADS = 32
@@ -57,13 +67,80 @@ def in_thread(function: Callable[..., Any], owner: BaseComponent) -> Callable[..
         loop = asyncio.get_running_loop()
         pool = owner._hub.thread_pool()
         context = contextvars.copy_context()
-        call = functools.partial(context.run, function, *args, **kwargs)
-        result = await loop.run_in_executor(pool, call)
+        result = await _hand_to_pool(loop, pool, context, function, args, kwargs)
         if inspect.isgenerator(result):
             return _iterate_in_thread(result, loop, pool, context)
         return result
 
     return run_in_thread
+
+
+def run_in_pool(
+    owner: BaseComponent, function: Callable[..., Any], *args: Any, **kwargs: Any
+) -> asyncio.Future[Any]:
+    """Run ``function(*args, **kwargs)`` on *owner*'s tree's thread pool; its future.
+
+    Call it on the loop of a running tree. The call starts at once (or waits for a free
+    thread), in a copy of the current context as ``thread=True`` handlers are; the
+    returned asyncio future ends with its return value or its exception, and can be
+    awaited or given a done callback. No task is made, and the pool thread hands the
+    outcome back to the loop in one call (see the theory of operation): it is the way
+    for a plugin to hand blocking work to the pool from a handler it already runs.
+    Cancelling the future does not stop a call that has started. A future already
+    done when the call ends (cancelled, or settled early on the loop by its caller, as
+    relays-servlets does when a servlet starts streaming) keeps what it has: the call's
+    outcome is dropped.
+    """
+    loop = asyncio.get_running_loop()
+    pool = owner._hub.thread_pool()
+    return _hand_to_pool(loop, pool, contextvars.copy_context(), function, args, kwargs)
+
+
+def _hand_to_pool(
+    loop: asyncio.AbstractEventLoop,
+    pool: Executor,
+    context: contextvars.Context,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> asyncio.Future[Any]:
+    future = loop.create_future()
+    pool.submit(_run_and_hand_back, loop, future, context, function, args, kwargs)
+    return future
+
+
+def _run_and_hand_back(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    context: contextvars.Context,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    """On a pool thread: the call, then its outcome handed to the loop in one call.
+
+    (``loop.run_in_executor`` would chain a second future to the pool's and copy its
+    state over: more calls for the same single wake-up.)
+    """
+    settle: Callable[[asyncio.Future[Any], Any], None]
+    try:
+        outcome = context.run(function, *args, **kwargs)
+        settle = _set_result
+    except BaseException as error:  # handed to whoever awaits the future, as asyncio does
+        outcome = error
+        settle = _set_exception
+    with contextlib.suppress(RuntimeError):  # the loop closed while the call ran: nobody
+        loop.call_soon_threadsafe(settle, future, outcome)  # is left to tell
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 async def _iterate_in_thread(

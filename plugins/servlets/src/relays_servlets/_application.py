@@ -16,11 +16,19 @@ checks the file's ``mtime`` on each request, and a file changed on disk is loade
 again and its pool emptied. Dispatch runs on the loop; the servlet's life cycle
 (``awake``, ``respond``, ``sleep``) runs on a thread of the application's pool.
 
-Servlets run on the tree's thread pool (:func:`relays.in_thread`, the pool of
+Servlets run on the tree's thread pool (:func:`relays.run_in_pool`, the pool of
 ``@handler(thread=True)`` handlers, sized by the root's ``handler_threads`` or
 ``relays serve --threads N``). At most ``threads + queue_limit`` requests are
 admitted at once; one more is answered 503 with ``Retry-After`` at once, so an
 overload is refused rather than queued without bound.
+
+The hop to the thread and back is kept to one of each way, since it is most of what a
+servlet costs over a plain relays-http handler: the request handler hands the life
+cycle to the pool (:func:`relays.run_in_pool`, no task of its own) and waits on the
+pool call's future as the response's ``head_ready``. A servlet that never flushes
+settles it when its life cycle returns (or raises), in the one call the pool thread
+makes to the loop; a servlet's first ``flush()`` settles it sooner, with True, and its
+end then comes through the chunk queue (None, or its error).
 
 A servlet that flushes streams: its chunks go through a queue bounded by
 ``flush_limit`` bytes (see :class:`~relays_servlets.ServletResponse`); relays-http
@@ -39,7 +47,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from relays import BaseComponent, Event, handler, in_thread
+from relays import BaseComponent, Event, handler, run_in_pool
 from relays_http import MultiDict, Redirect, Request, Response, ServiceUnavailable
 
 from ._servlet import (
@@ -162,7 +170,6 @@ class Servlets(BaseComponent):
             raise ValueError(f"flush_limit is a number of bytes, not {flush_limit!r}")
         self.flush_limit = flush_limit
         self._admitted = 0
-        self._run_life_cycle = in_thread(self._life_cycle, self)
         self._factories: dict[str, _Factory] = {}
         self._found: dict[str, tuple[str, str]] = {}
 
@@ -266,13 +273,13 @@ class Servlets(BaseComponent):
             factory = self._factories.get(file)
             if factory is None:
                 factory = self._factories[file] = _Factory(file)
-            done = asyncio.ensure_future(self._run_life_cycle(factory, mtime, wrapped, answer))
-            # The first flush() settles head_ready (streaming); a servlet that never
-            # flushes settles it when it ends, on the loop, with no second wake-up.
-            done.add_done_callback(answer.ended)
-            streaming = await answer.head_ready
-            if not streaming:
-                await done  # raises what the servlet raised
+            # One hand-over to the pool, no task of ours around it. Its future is the
+            # life cycle's outcome, unless the servlet's first flush() settles it
+            # (True) sooner: either way the thread wakes the loop once for it.
+            answer.head_ready = run_in_pool(
+                self, self._life_cycle, factory, mtime, wrapped, answer
+            )
+            streaming = await answer.head_ready  # raises what the servlet raised
         except BaseException:
             self._admitted -= 1
             raise
@@ -285,10 +292,10 @@ class Servlets(BaseComponent):
             self._admitted -= 1
             response.body = answer.body()
             return response
-        response.body = self._stream(answer, done)
+        response.body = self._stream(answer)
         return response
 
-    async def _stream(self, answer: ServletResponse, done: asyncio.Future[None]) -> Any:
+    async def _stream(self, answer: ServletResponse) -> Any:
         completed = False
         try:
             while True:
@@ -296,35 +303,37 @@ class Servlets(BaseComponent):
                 if chunk is None:
                     completed = True
                     break
+                if isinstance(chunk, BaseException):  # the servlet failed after flushing
+                    completed = True
+                    raise chunk
                 yield chunk
                 answer.taken(len(chunk))  # the client took it: room for a flush
         finally:
             self._admitted -= 1
             if not completed:
+                # Its next flush() raises ClientDisconnected, which ends it.
                 answer.client_gone()
-                # Its flush() raises ClientDisconnected: expected, not worth a log.
-                done.add_done_callback(_ignore_failure)
-        await done
 
     def _life_cycle(
         self, factory: _Factory, mtime: int, request: ServletRequest, response: ServletResponse
-    ) -> None:
-        """On a pool thread: Webware's awake, respond, sleep, then back to the pool."""
-        servlet = factory.checkout(mtime)
-        transaction = Transaction(self, request, response, servlet)
+    ) -> bool:
+        """On a pool thread: Webware's awake, respond, sleep, then back to the pool.
+
+        Returns False for a response never flushed (sent whole), and raises what the
+        servlet raised before flushing; after a flush, its end and any error go through
+        the response's chunks instead (its ``head_ready`` is already settled).
+        """
         try:
+            servlet = factory.checkout(mtime)
+            transaction = Transaction(self, request, response, servlet)
             servlet.awake(transaction)
             try:
                 servlet.respond(transaction)
             finally:
                 servlet.sleep(transaction)
-        except BaseException:
-            response.close()
-            raise
+        except BaseException as error:
+            if not response.close(error):
+                raise
+            return True
         factory.checkin(servlet)
-        response.close()
-
-
-def _ignore_failure(done: asyncio.Future[None]) -> None:
-    if not done.cancelled():
-        done.exception()
+        return response.close()

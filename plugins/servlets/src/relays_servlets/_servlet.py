@@ -98,14 +98,17 @@ class ServletResponse:
         self._loop = loop
         self._buffer: list[str | bytes] = []
         self._committed = False
-        #: Set (on the loop) when the head may go: at the first flush or at the end.
+        #: Done (on the loop) when the head may go: True at the first flush; else the
+        #: life cycle's own outcome (False, or its error) when it ends. The application
+        #: sets it to the pool call's future (see the application's theory of operation).
         self.head_ready: asyncio.Future[bool] = loop.create_future()
         self._flush_limit = flush_limit
         # The flush queue and its owner state are made by the first flush(), before
         # head_ready tells the loop to read them: most servlets never flush.
 
-    #: The flushed chunks, then None at the end (made by the first flush()).
-    chunks: asyncio.Queue[bytes | None]
+    #: The flushed chunks, then None at the end, or the servlet's error if it failed
+    #: after flushing (made by the first flush()).
+    chunks: asyncio.Queue[bytes | BaseException | None]
     # Shared by the servlet's thread (which adds) and the loop (which takes): bytes
     # queued and not yet sent, and whether the client has gone. Guarded by _room,
     # which flush() waits on.
@@ -152,22 +155,29 @@ class ServletResponse:
             self._committed = True
             self.chunks = asyncio.Queue()
             self._room = threading.Condition()
-            self._loop.call_soon_threadsafe(_set, self.head_ready, True)
+            # Read on the loop, once this thread's call_soon has run: the application
+            # has set head_ready by then.
+            self._loop.call_soon_threadsafe(self._streaming)
         if data:
             self._queue(data)
 
-    def close(self) -> None:
-        """The servlet is done (called by the application after ``sleep``)."""
-        if self._committed:
+    def close(self, error: BaseException | None = None) -> bool:
+        """The servlet is done, or failed with *error* (called on its thread by the
+        application, after ``sleep``); whether it had flushed. A streamed response ends
+        (or fails) after its last chunk; one never flushed is the life cycle's outcome,
+        handed to the loop by the pool."""
+        if not self._committed:
+            return False
+        if error is None:
             data = self._take()
             if data and not self._gone:
                 self._queue(data)
-            self._loop.call_soon_threadsafe(self.chunks.put_nowait, None)
+        self._loop.call_soon_threadsafe(self.chunks.put_nowait, error)
+        return True
 
-    def ended(self, done: object) -> None:
-        """On the loop, once the servlet's life cycle ended: a response that was never
-        flushed is sent whole (see the application's theory of operation)."""
-        _set(self.head_ready, False)
+    def _streaming(self) -> None:
+        """On the loop: the first flush() sent the head."""
+        _set(self.head_ready, True)
 
     def body(self) -> bytes:
         """What was written and not flushed."""
