@@ -98,14 +98,15 @@ class ServletResponse:
         self._loop = loop
         self._buffer: list[str | bytes] = []
         self._committed = False
-        #: Done (on the loop) when the head may go: True at the first flush; else the
-        #: life cycle's own outcome (False, or its error) when it ends. The application
-        #: sets it to the pool call's future (see the application's theory of operation).
-        self.head_ready: asyncio.Future[bool] = loop.create_future()
         self._flush_limit = flush_limit
         # The flush queue and its owner state are made by the first flush(), before
         # head_ready tells the loop to read them: most servlets never flush.
 
+    #: Done (on the loop) when the head may go: True at the first flush; else the life
+    #: cycle's own outcome (False, or its error) when it ends. It is the pool call's
+    #: future, set by the application as it hands the servlet over (no future of its
+    #: own per request; see the application's theory of operation).
+    head_ready: asyncio.Future[bool]
     #: The flushed chunks, then None at the end, or the servlet's error if it failed
     #: after flushing (made by the first flush()).
     chunks: asyncio.Queue[bytes | BaseException | None]
@@ -185,6 +186,9 @@ class ServletResponse:
 
     def _take(self) -> bytes:
         buffered, self._buffer = self._buffer, []
+        if len(buffered) == 1:  # one write(), the usual page: no generator to join
+            part = buffered[0]
+            return part.encode("utf-8") if isinstance(part, str) else bytes(part)
         return b"".join(
             part.encode("utf-8") if isinstance(part, str) else part for part in buffered
         )
