@@ -15,7 +15,7 @@ import flask
 import pytest
 
 from relays import Component
-from relays_http import Request, Response
+from relays_http import Request, Response, WSGIHeadError
 from relays_http._wsgi_gateway import Gateway, build_environ
 from relays_http.testing import Client, memory_server
 
@@ -306,6 +306,30 @@ async def test_a_malformed_wsgi_status_is_the_apps_500(
             response = await client.request("GET", f"/status/{status}")
     assert response.status == 500
     assert b"never sent" not in response.body
+
+
+def broken_head_app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    if environ["PATH_INFO"] == "/twice":
+        start_response("200 OK", [])
+        start_response("200 OK", [])
+    else:  # a value that would split the head: a second, forged header
+        start_response("200 OK", [("X-Note", "a\r\nSet-Cookie: forged=1")])
+    return [b"never sent"]
+
+
+@pytest.mark.parametrize("path", ["/twice", "/split"])
+async def test_start_response_rules_broken_are_the_apps_500(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, transport = serve(Gateway({"/": broken_head_app}))
+    async with server:
+        client = Client(transport)
+        with caplog.at_level(logging.ERROR):
+            response = await client.request("GET", path)
+    assert response.status == 500
+    assert b"never sent" not in response.body
+    assert "set-cookie" not in response.headers
+    assert WSGIHeadError.__name__ in caplog.text  # reported as the app's error
 
 
 async def test_head_to_a_flask_app_keeps_the_length_get_would_send() -> None:

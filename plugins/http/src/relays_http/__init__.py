@@ -76,6 +76,7 @@ from ._upgrade import SwitchProtocols, UpgradeHandler
 from ._virtualhosts import VirtualHosts
 from ._wsgi_application import Application
 from ._wsgi_gateway import Gateway
+from ._wsgi_head import WSGIHeadError, WSGIResponseHead
 from .events import (
     BadRequestEvent,
     BeforeRequestEvent,
@@ -150,6 +151,8 @@ __all__ = [
     "UpgradeHandler",
     "UploadedFile",
     "VirtualHosts",
+    "WSGIHeadError",
+    "WSGIResponseHead",
     "authenticated_user",
     "available_encodings",
     "best_media_type",

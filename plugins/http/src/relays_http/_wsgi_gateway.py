@@ -25,8 +25,9 @@ and calls the result's ``close()`` (always called, as PEP 3333 requires).
 
 Errors. An exception before the head was sent is the request's failure (a 500
 page without details unless debug). After it, the stream is cut short.
-``start_response`` with ``exc_info`` replaces the head if it was not sent yet and
-re-raises otherwise, as PEP 3333 says.
+``start_response``'s rules (the status and header checks, ``exc_info`` replacing the
+head until it is sent and re-raising after) are :class:`~relays_http.WSGIResponseHead`'s,
+shared with relays-resources' ``WSGIResource``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import re
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -45,11 +45,9 @@ from relays import BaseComponent, Event, Priority, handler
 
 from ._request import Request
 from ._response import Response
+from ._wsgi_head import WSGIResponseHead
 
 __all__ = ["Gateway", "WSGIApp", "build_environ"]
-
-# PEP 3333: a final status code, a space, a reason phrase without control characters.
-_STATUS = re.compile(r"[2-5][0-9]{2} [^\x00-\x08\x0a-\x1f\x7f]*")
 
 logger = logging.getLogger("relays.http.wsgi")
 
@@ -163,8 +161,7 @@ class _Job:
         self.slots = threading.Semaphore(buffered_chunks)
         self.buffered_chunks = buffered_chunks
         self.cancelled = False
-        self.head: tuple[str, list[tuple[str, str]]] | None = None
-        self.head_sent = False
+        self.head = WSGIResponseHead(self.write)
 
     # -- the thread's side -----------------------------------------------------------
 
@@ -178,31 +175,11 @@ class _Job:
             self.cancelled = True
             raise _Cancelled from None
 
-    def start_response(
-        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
-    ) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self.head_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None  # no reference cycle through the frame
-        elif self.head is not None:
-            raise AssertionError("start_response was called twice without exc_info")
-        if _STATUS.fullmatch(status if isinstance(status, str) else "") is None:
-            raise ValueError(
-                f"a WSGI status is three digits from 200 to 599, a space and a reason "
-                f"('200 OK'), not {status!r}"
-            )
-        self.head = (status, list(headers))
-        return self.write
-
     def send_head(self) -> None:
-        if self.head is None:
-            raise RuntimeError("the WSGI application returned without calling start_response")
-        if not self.head_sent:
-            self.head_sent = True
-            self.post(("head", *self.head))
+        """Post the head, the first time the body's first chunk (or its end) is there."""
+        head = self.head.take()
+        if head is not None:
+            self.post(("head", *head))
 
     def write(self, data: bytes, *then: tuple[Any, ...]) -> None:
         """Post *data* (the application's ``write``), and the *then* messages with it."""
@@ -220,7 +197,7 @@ class _Job:
 
     def run(self, app: WSGIApp, environ: dict[str, Any]) -> None:
         try:
-            result = app(environ, self.start_response)
+            result = app(environ, self.head.start_response)
             if (
                 isinstance(result, list | tuple)
                 and len(result) == 1

@@ -11,11 +11,13 @@ application run at once: a request past that waits on the loop for its turn.
 Each request is one :class:`_Call`, shared by its thread and the loop. The thread
 calls the application, iterates its result and posts what happens to the loop with
 ``call_soon_threadsafe``; the loop side only ever touches the
-:class:`~relays_resources.ResourceRequest`. PEP 3333's rules hold: the head goes with
-the first non-empty chunk (or at the end), so ``start_response`` may be called again
-with ``exc_info`` until then and re-raises after; a second call without it is an
-error. A one-chunk list is the whole answer: its chunk and the end are posted in one
-loop callback, so the site sends it whole, with its length.
+:class:`~relays_resources.ResourceRequest`. PEP 3333's rules for the head are
+relays-http's :class:`~relays_http.WSGIResponseHead`'s, as in relays-http's own WSGI
+gateway: the head goes with the first non-empty chunk (or at the end), so
+``start_response`` may be called again with ``exc_info`` until then and re-raises
+after; a second call without it is an error. A one-chunk list is the whole answer:
+its chunk and the end are posted in one loop callback, so the site sends it whole,
+with its length.
 
 Backpressure is Twisted's producer interface: the call registers itself as a push
 producer, so the request pauses it (the thread waits before its next chunk) while
@@ -35,13 +37,13 @@ import collections
 import contextlib
 import io
 import logging
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from relays import in_thread
+from relays_http import WSGIResponseHead
 
 from ._request import ResourceRequest
 from ._resource import NOT_DONE_YET, Resource
@@ -54,8 +56,6 @@ DEFAULT_WSGI_THREADS = 8
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-# PEP 3333: three digits, a space, a reason phrase without control characters.
-_STATUS = re.compile(r"[1-5][0-9]{2} [^\x00-\x08\x0a-\x1f\x7f]*")
 #: Response fields the server frames itself (and hop-by-hop ones a WSGI app may not set).
 _SERVER_FIELDS = frozenset(
     ("content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade")
@@ -75,8 +75,8 @@ class _Call:
     def __init__(self, loop: asyncio.AbstractEventLoop, request: ResourceRequest) -> None:
         self.loop = loop
         self.request = request
-        self.head: tuple[str, list[tuple[str, str]]] | None = None
-        self.head_sent = False
+        # Twisted's WSGIResource lets an informational status through as the answer.
+        self.head = WSGIResponseHead(self.write, informational=True)
         self.resumed = threading.Event()
         self.resumed.set()
         self.stopped = False
@@ -95,24 +95,6 @@ class _Call:
 
     # -- the thread's side ------------------------------------------------------------
 
-    def start_response(
-        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
-    ) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self.head_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None  # no reference cycle through the frame
-        elif self.head is not None:
-            raise AssertionError("start_response was called twice without exc_info")
-        if _STATUS.fullmatch(status if isinstance(status, str) else "") is None:
-            raise ValueError(
-                f"a WSGI status is three digits, a space and a reason ('200 OK'), not {status!r}"
-            )
-        self.head = (status, list(headers))
-        return self.write
-
     def write(self, data: bytes, finish: bool = False) -> None:
         """Post *data* (and, with *finish*, the end) to the loop, after any pause."""
         if not isinstance(data, bytes):
@@ -122,13 +104,7 @@ class _Call:
         self.resumed.wait()
         if self.stopped:
             raise _Stopped
-        head = None
-        if not self.head_sent:
-            if self.head is None:
-                raise RuntimeError("the WSGI application returned without calling start_response")
-            head = self.head
-            self.head_sent = True
-        self._post(_deliver, self.request, head, data, finish)
+        self._post(_deliver, self.request, self.head.take(), data, finish)
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         try:
@@ -142,7 +118,7 @@ class _Call:
         if self.stopped:
             return  # the client left while the call waited for its turn
         try:
-            result = application(environ, self.start_response)
+            result = application(environ, self.head.start_response)
             try:
                 if isinstance(result, list | tuple) and len(result) == 1:
                     self.write(result[0], finish=True)
