@@ -11,7 +11,9 @@ on uvloop (the default when it is installed) and on asyncio's own loop
 table gives requests/s, p99 latency, the server's CPU per request split into user space
 (the server's own code) and system time (the OS's: accept, read, write, close), and
 relays' ratio to its peer measured in the same run, by requests/s and by CPU per request
-(the peer's over relays': steadier than requests/s on a loaded machine). Target: at least
+(the peer's over relays': steadier than requests/s on a loaded machine), and how busy
+the server kept its CPU (``busy``: requests/s times CPU per request; a server well
+under 100% was not what limited its requests/s). Target: at least
 2x both peers in both modes, by requests/s. A plain relays-http controller answering the
 same hello is measured too (``relays-http``): both models add their layer on top of it,
 and in the close mode they share its accept path.
@@ -402,6 +404,12 @@ class Measured:
     user_us: float  #: server CPU in user space, per request
     system_us: float  #: server CPU in the kernel, per request
 
+    @property
+    def busy(self) -> float:
+        """The share of one CPU the server used: well under 1, requests/s was bound by
+        something else (the client, the kernel's TCP set-up, other load), not by it."""
+        return self.rate * (self.user_us + self.system_us) / 1e6
+
 
 def measure(
     server: _harness.ServerProcess, close: bool, seconds: float, connections: int, cpu: int | None
@@ -430,7 +438,7 @@ def measure(
 def report(results: dict[tuple[str, str, str], Measured]) -> None:
     print(
         f"{'server':<18} {'loop':<8} {'mode':<11} {'req/s':>9} {'p99 ms':>8} "
-        f"{'us CPU/req':>10} {'us user':>8} {'us sys':>7} {'errors':>6}  ratio"
+        f"{'us CPU/req':>10} {'us user':>8} {'us sys':>7} {'busy':>5} {'errors':>6}  ratio"
     )
     missed = []
     for kind in SERVERS:
@@ -457,7 +465,8 @@ def report(results: dict[tuple[str, str, str], Measured]) -> None:
                 print(
                     f"{kind:<18} {loop:<8} {mode:<11} {row.rate:>9.0f} {row.p99_ms:>8.2f} "
                     f"{row.user_us + row.system_us:>10.1f} {row.user_us:>8.1f} "
-                    f"{row.system_us:>7.1f} {row.errors:>6}  {', '.join(ratios)}"
+                    f"{row.system_us:>7.1f} {row.busy:>5.0%} {row.errors:>6}  "
+                    f"{', '.join(ratios)}"
                 )
     for line in missed:
         print(f"below target: {line}")
