@@ -25,10 +25,13 @@ with at most :attr:`~relays.BaseComponent.handler_threads` threads
 Code already on the loop that wants a call run in that pool without an event (a
 plugin's own life cycle, as relays-servlets runs its servlets) calls
 :func:`run_in_pool`: the call is handed to the pool at once, in a copy of the context,
-and the loop future it returns is settled by the pool's own done callback, which wakes
-the loop once. No task is made for it: wrapping the call in a coroutine and a task
-would cost that task's two steps (start, and wake-up when the pool is done) on every
-call, about the price of a second request on the loop.
+and the pool thread, once the call has returned or raised, settles the loop future it
+returned with one ``call_soon_threadsafe``: one wake-up of the loop per call. No task
+is made for it: wrapping the call in a coroutine and a task would cost that task's two
+steps (start, and wake-up when the pool is done) on every call, about the price of a
+second request on the loop. ``thread=True`` handlers hand their calls over the same way
+(rather than through ``loop.run_in_executor``, which chains a second future to the
+pool's and copies its state over: more calls for the same one wake-up).
 """
 
 from __future__ import annotations
