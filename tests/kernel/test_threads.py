@@ -218,3 +218,35 @@ async def test_run_in_pool_shares_the_trees_bounded_pool() -> None:
         app.release.set()
         assert await gated == "through"
         assert await queued == "after the gate"
+
+
+async def test_a_future_settled_early_by_its_caller_keeps_its_value() -> None:
+    """relays-servlets settles the future itself when a servlet starts streaming: the
+    call's own outcome, handed back later, is dropped without an error."""
+
+    class Single(Component):
+        handler_threads = 1  # so the second call's hand-back comes after the first's
+
+    root = Single()
+    loop_errors: list[dict[str, Any]] = []
+    async with root:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
+        try:
+            release = threading.Event()
+            early = run_in_pool(root, lambda: release.wait(30) and "from the call")
+            early.set_result("settled early")
+            failing = run_in_pool(root, _raise_lookup_error)
+            failing.cancel()
+            after = run_in_pool(root, lambda: "after both")
+            release.set()
+            assert await after == "after both"  # both earlier hand-backs have run
+        finally:
+            loop.set_exception_handler(None)
+    assert early.result() == "settled early"
+    assert failing.cancelled()
+    assert loop_errors == []
+
+
+def _raise_lookup_error() -> None:
+    raise LookupError("dropped: its future was cancelled")
