@@ -1,15 +1,22 @@
 """What the benchmark scripts share: pinned server processes, wrk runs, best-of rounds.
 
 Theory of operation. A benchmark that compares servers runs each in a process of its own,
-pinned with ``taskset`` to one CPU, and the load generator (wrk) pinned to another, so the
-two never take turns on one core. :class:`ServerProcess` starts a server that way, waits
-until its port accepts a connection (or reads the port from the server's first line of
-output), and stops it by its process id: never by name, since other people's servers
-may run the same command on the same machine. :func:`run_wrk` runs one load and reads
-wrk's report, and around it the server's CPU time from ``/proc``: on a shared machine CPU
-per request moves much less than requests/s. :func:`rounds` takes the sides in turns
-(one of each, then again) so a burst of load from elsewhere hits every side alike; the
-callers keep the best of the rounds.
+pinned with ``taskset`` to one CPU, and the load generator (wrk, or a client process of
+the script's own) pinned to another, so the two never take turns on one core.
+:class:`ServerProcess` starts a server that way and knows when it is ready, in one of
+three ways the server chooses: its port accepts a connection, it prints the port it chose
+as its first line, or it prints a line of its own (``ready``) once it is (a server that
+must first reach a broker). It is stopped by its process id: never by name, since other
+people's servers may run the same command on the same machine. A server that takes
+commands reads them as lines on its standard input and answers each with a line
+(:meth:`ServerProcess.ask`). What a server writes on stderr goes to a file, not a pipe,
+so a server that logs every dropped connection never blocks on a full pipe.
+
+:func:`run_client` runs one pinned client process and reads the server's CPU time from
+``/proc`` around it: on a shared machine CPU per request moves much less than
+requests/s. :func:`run_wrk` is that with wrk, its report read into a :class:`WrkResult`.
+:func:`rounds` takes the sides in turns (one of each, then again) so a burst of load from
+elsewhere hits every side alike; the callers keep the best of the rounds.
 
 Instruction counts under valgrind are :mod:`instructions`'s, not repeated here.
 
@@ -20,16 +27,20 @@ calls :func:`unshadow_standard_library`.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: Seconds a server may take to listen before it counts as failed to start.
@@ -71,6 +82,33 @@ def pinned(command: Sequence[str], cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu), *command]
 
 
+def pin_this_process(cpu: int | None) -> None:
+    """Run this process (a child a script started itself) on *cpu* only, where it can."""
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of *pid* and of its children (gunicorn's workers), in bytes; 0 off
+    Linux or once it has exited."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+            pids += [int(child) for child in children.read().split()]
+    except OSError:
+        pass
+    total = 0
+    for each in pids:
+        try:
+            with open(f"/proc/{each}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process *pid* (all its threads), or NaN off Linux."""
     try:
@@ -82,42 +120,101 @@ def cpu_seconds(pid: int) -> float:
 
 
 class ServerDidNotStart(RuntimeError):
-    """A server process exited, or did not listen within :data:`START_TIMEOUT`."""
+    """A server process exited, or was not ready within :data:`START_TIMEOUT`."""
 
 
 class ServerProcess:
     """One server in a process of its own, pinned to *cpu*; stopped by its process id.
 
-    With *port*, the server is told its port on its command line and counts as started
-    once the port accepts a connection; with ``port=None``, it chooses one and prints it
-    as its first line of output.
+    How it says it is ready is the server's choice:
+
+    - with *port* alone, the server is told its port on its command line and is ready
+      once the port accepts a connection;
+    - with ``port=None``, it chooses one and prints it as its first line of output (read
+      here, before the constructor returns);
+    - with *ready_line*, it prints that line once it is ready; *port*, if given, is only
+      remembered (a server that listens on nothing, or not before it has done more).
     """
 
     def __init__(
-        self, name: str, command: Sequence[str], *, port: int | None, cpu: int | None = None
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        port: int | None,
+        cpu: int | None = None,
+        ready_line: str | None = None,
     ) -> None:
         self.name = name
+        self._ready_line = ready_line
+        self._pending = b""  # what the server printed past the last whole line read
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        prints = port is None or ready_line is not None
         self.process = subprocess.Popen(
             pinned(command, cpu),
-            stdout=subprocess.DEVNULL if port is not None else subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE if prints else subprocess.DEVNULL,
+            stderr=self._log,
         )
-        self.port = port if port is not None else self._read_port()
+        self._port = port
+        if port is None and ready_line is None:
+            self._port = self._read_port()
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def port(self) -> int:
+        """The port the server listens on (given, or the one it printed)."""
+        if self._port is None:
+            raise RuntimeError(f"{self.name} was started without a port")
+        return self._port
+
     def _read_port(self) -> int:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
+        try:
+            line = self.read_line(START_TIMEOUT)
+        except ServerDidNotStart:
+            self.stop()
+            raise
         if not line.isdigit():
             self.stop()
-            raise ServerDidNotStart(f"{self.name} did not print its port: {self.errors()}")
+            raise ServerDidNotStart(f"{self.name} did not print its port: {line!r}")
         return int(line)
 
+    def read_line(self, timeout: float) -> str:
+        """The next line the server prints; :class:`ServerDidNotStart` if none comes
+        within *timeout* seconds or its output ends."""
+        assert self.process.stdout is not None, "this server's output is not read"
+        descriptor = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            remaining = deadline - time.monotonic()
+            readable = select.select([descriptor], [], [], max(0.0, remaining))[0]
+            if not readable:
+                raise ServerDidNotStart(f"{self.name} printed no line within {timeout:g} s")
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
+                self.process.wait(STOP_TIMEOUT)
+                raise ServerDidNotStart(f"{self.name} exited: {self.errors()}")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode(errors="replace").strip()
+
+    def ask(self, line: str, timeout: float = START_TIMEOUT) -> str:
+        """Write *line* to the server's standard input and return the line it answers."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+        return self.read_line(timeout)
+
     def wait_listening(self, timeout: float = START_TIMEOUT) -> None:
-        """Return once the port accepts a connection; raise :class:`ServerDidNotStart`."""
+        """Return once the server is ready; raise :class:`ServerDidNotStart`."""
+        if self._ready_line is not None:
+            line = self.read_line(timeout)
+            if line != self._ready_line:
+                raise ServerDidNotStart(f"{self.name} printed {line!r}, not {self._ready_line!r}")
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -130,24 +227,31 @@ class ServerProcess:
         raise ServerDidNotStart(f"{self.name} did not listen within {timeout:g} s")
 
     def errors(self) -> str:
-        """The end of what an exited server wrote on stderr ('' while it runs)."""
-        if self.process.poll() is None or self.process.stderr is None:
+        """The end of what the server has written on stderr."""
+        if self._log.closed:
             return ""
-        return self.process.stderr.read().decode(errors="replace").strip()[-2000:]
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace").strip()[-2000:]
 
-    def stop(self) -> None:
-        """SIGTERM to our process, SIGKILL if it lingers; then close its pipes."""
+    def stop(self, *, grace: float = STOP_TIMEOUT) -> None:
+        """SIGTERM to our process, SIGKILL if it lingers *grace* seconds (at once with
+        ``grace=0``: for servers whose graceful stop waits on the clients a benchmark
+        holds open); then close its pipes and its stderr file."""
         if self.process.poll() is None:
-            self.process.terminate()
+            if grace > 0:
+                self.process.terminate()
             try:
-                self.process.wait(STOP_TIMEOUT)
+                self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        pipes: Iterable[IO[bytes] | None] = (self.process.stdout, self.process.stderr)
+        pipes: Iterable[IO[bytes] | None] = (self.process.stdin, self.process.stdout)
         for pipe in pipes:
             if pipe is not None:
-                pipe.close()
+                # stdin with unread bytes of a server now gone: BrokenPipeError
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
+        self._log.close()
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -185,6 +289,39 @@ class WrkResult:
     cpu_us_per_request: float  #: NaN without a server pid, or off Linux
 
 
+@dataclass(frozen=True)
+class ClientRun:
+    """What one client process printed, and the server CPU time it cost."""
+
+    output: str
+    server_cpu_seconds: float  #: NaN without a server pid, or off Linux
+
+    def figures(self) -> Any:
+        """The last line of the output, read as JSON: how a client process of a script
+        reports its figures."""
+        return json.loads(self.output.strip().splitlines()[-1])
+
+
+def run_client(
+    command: Sequence[str],
+    *,
+    cpu: int | None = None,
+    server_pid: int | None = None,
+    timeout: float | None = None,
+) -> ClientRun:
+    """Run *command* (a load generator, or a client a script measures) pinned to *cpu*,
+    with the server's CPU time read from ``/proc`` before and after when *server_pid* is
+    given. A client that fails or outlives *timeout* raises
+    :class:`subprocess.CalledProcessError` or :class:`subprocess.TimeoutExpired`, with
+    what it wrote on stderr."""
+    before = cpu_seconds(server_pid) if server_pid is not None else float("nan")
+    output = subprocess.run(
+        pinned(command, cpu), capture_output=True, text=True, check=True, timeout=timeout
+    ).stdout
+    used = cpu_seconds(server_pid) - before if server_pid is not None else float("nan")
+    return ClientRun(output, used)
+
+
 def run_wrk(
     url: str,
     *,
@@ -205,11 +342,8 @@ def run_wrk(
     for header in headers:
         command += ["-H", header]
     command.append(url)
-    before = cpu_seconds(server_pid) if server_pid is not None else float("nan")
-    output = subprocess.run(
-        pinned(command, cpu), capture_output=True, text=True, check=True
-    ).stdout
-    used = cpu_seconds(server_pid) - before if server_pid is not None else float("nan")
+    run = run_client(command, cpu=cpu, server_pid=server_pid)
+    output, used = run.output, run.server_cpu_seconds
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
     if rate is None or total is None:

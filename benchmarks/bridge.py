@@ -37,8 +37,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,12 +44,14 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import _harness
+
 SYSTEMS = ("relays-redis", "relays-nats", "circuits", "relays-process", "circuits-process")
 #: The systems that need no server process: the client starts its own child.
 CHILD_SYSTEMS = ("relays-process", "circuits-process")
 #: relays must reach this ratio to circuits for events/s and calls/s.
 TARGET = 2.0
-SERVER_CPU, CLIENT_CPU = "0", "1"
+SERVER_CPU, CLIENT_CPU = _harness.server_and_client_cpus()
 #: Calls made before the clock starts, so both ends have connected and warmed up.
 WARM_UP = 5
 
@@ -201,7 +201,7 @@ class LinkWorker(_Component):
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
-        _pin_to(SERVER_CPU)
+        _harness.pin_this_process(SERVER_CPU)
 
     def link_beat(self, number: int, total: int) -> None:
         self.count += 1
@@ -212,11 +212,6 @@ class LinkWorker(_Component):
     @_handler("link_ask", channel="ask")
     def answer(self, number: int) -> int:
         return number
-
-
-def _pin_to(cpu: str) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {int(cpu)})
 
 
 def client_relays_process(events: int, calls: int) -> dict[str, Any]:
@@ -279,7 +274,7 @@ def client_circuits_process(events: int, calls: int) -> dict[str, Any]:
 
         @handler("started", channel="*")
         def _pin(self, *args: Any) -> None:
-            _pin_to(SERVER_CPU)
+            _harness.pin_this_process(SERVER_CPU)
 
         def beat(self, number: int, total: int) -> None:
             self.count += 1
@@ -428,32 +423,6 @@ def _figures(
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _pinned(cpu: str, command: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", cpu, *command]
-    return command
-
-
-def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
 @contextmanager
 def _broker(kind: str) -> Iterator[str | None]:
     """A broker of *kind* on a free port, stopped afterwards; None when not installed."""
@@ -461,7 +430,7 @@ def _broker(kind: str) -> Iterator[str | None]:
     if program is None:
         yield None
         return
-    port = _free_port()
+    port = _harness.free_port()
     with tempfile.TemporaryDirectory() as directory:
         if kind == "redis":
             command = [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -470,53 +439,29 @@ def _broker(kind: str) -> Iterator[str | None]:
         else:
             command = [program, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", directory]
             url = f"nats://127.0.0.1:{port}"
-        process = subprocess.Popen(
-            _pinned(SERVER_CPU, command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            _wait_port(port, process)
+        with _harness.ServerProcess(kind, command, port=port, cpu=SERVER_CPU) as broker:
+            broker.wait_listening()
             yield url
-        finally:
-            process.terminate()
-            process.wait(10)
 
 
 def measure(system: str, address: str, events: int, calls: int) -> dict[str, Any]:
-    """One round: a server process, then a client process that prints its figures."""
+    """One round: a server process (it prints ``ready`` once it is), then a client
+    process that prints its figures."""
     me = os.path.abspath(__file__)
+    client = [sys.executable, me, "--client", system, address, str(events), str(calls)]
     if system in CHILD_SYSTEMS:  # the client starts its child, which pins itself
-        output = subprocess.run(
-            _pinned(CLIENT_CPU, [sys.executable, me, "--client", system, "-", str(events),
-                                 str(calls)]),
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
-        found: dict[str, Any] = json.loads(output.stdout.decode().strip().splitlines()[-1])
+        found: dict[str, Any] = _harness.run_client(client, cpu=CLIENT_CPU, timeout=300).figures()
         return found
-    server = subprocess.Popen(
-        _pinned(SERVER_CPU, [sys.executable, me, "--serve", system, address]),
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if line.strip() != b"ready":
-            raise RuntimeError(f"the {system} server did not start")
-        output = subprocess.run(
-            _pinned(
-                CLIENT_CPU,
-                [sys.executable, me, "--client", system, address, str(events), str(calls)],
-            ),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        figures: dict[str, Any] = json.loads(output.stdout.decode().strip().splitlines()[-1])
+    port = int(address) if system == "circuits" else None
+    command = [sys.executable, me, "--serve", system, address]
+    with _harness.ServerProcess(
+        system, command, port=port, cpu=SERVER_CPU, ready_line="ready"
+    ) as server:
+        server.wait_listening()
+        figures: dict[str, Any] = _harness.run_client(
+            client, cpu=CLIENT_CPU, timeout=300
+        ).figures()
         return figures
-    finally:
-        server.kill()
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 def main() -> None:
@@ -551,27 +496,29 @@ def main() -> None:
     wanted = options.only.split(",")
     best: dict[str, dict[str, float]] = {}
     with _broker("redis") as redis_url, _broker("nats") as nats_url:
-        addresses = {"relays-redis": redis_url, "relays-nats": nats_url}
-        for _ in range(options.rounds):
-            for system in SYSTEMS:  # take turns, so load on the machine meets all alike
-                if system not in wanted:
-                    continue
-                if system in CHILD_SYSTEMS:
-                    address: str | None = "-"
-                elif system == "circuits":
-                    address = str(_free_port())
-                else:
-                    address = addresses[system]
-                if address is None:
-                    print(f"{system}: skipped (the broker is not installed)")
-                    continue
-                figures = measure(system, address, options.events, options.calls)
-                print(f"{system}: {json.dumps(figures)}", file=sys.stderr, flush=True)
-                mine = best.setdefault(system, {"p99_ms": float("inf")})
-                for key in ("events_per_second", "calls_per_second"):
-                    mine[key] = max(mine.get(key, 0.0), figures[key])
-                mine["p99_ms"] = min(mine["p99_ms"], figures["p99_ms"])
-                mine["lost"] = max(mine.get("lost", 0), figures.get("lost", 0))
+        brokers = {"relays-redis": redis_url, "relays-nats": nats_url}
+        systems = [system for system in SYSTEMS if system in wanted]
+        for system, url in brokers.items():
+            if system in systems and url is None:
+                print(f"{system}: skipped (the broker is not installed)")
+                systems.remove(system)
+
+        def one_round(_: int, system: str) -> dict[str, Any]:
+            address = brokers.get(system) or "-"
+            if system == "circuits":
+                address = str(_harness.free_port())
+            figures = measure(system, address, options.events, options.calls)
+            print(f"{system}: {json.dumps(figures)}", file=sys.stderr, flush=True)
+            return figures
+
+        # Systems take turns, so load on the machine meets all alike.
+        for system, rounds in _harness.rounds(options.rounds, systems, one_round).items():
+            best[system] = {
+                "events_per_second": max(each["events_per_second"] for each in rounds),
+                "calls_per_second": max(each["calls_per_second"] for each in rounds),
+                "p99_ms": min(each["p99_ms"] for each in rounds),
+                "lost": max(each.get("lost", 0) for each in rounds),
+            }
     _report(best, options)
 
 

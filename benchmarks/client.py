@@ -28,13 +28,13 @@ import json
 import os
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
+
+import _harness
 
 CLIENTS = ("relays", "relays-uvloop", "aiohttp", "httpx")
 TARGETS = {"aiohttp": 1.0, "httpx": 2.0}
@@ -62,19 +62,6 @@ http {{
     }}
 }}
 """
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    """``command`` run on CPU ``cpu`` through taskset, when there is one and two CPUs."""
-    if cpu is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
-        return command
-    return ["taskset", "-c", str(cpu), *command]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- the clients, each in its own process ----------------------------------------------
@@ -146,9 +133,7 @@ async def drive(fetch: Any, seconds: float, workers: int) -> None:
 
 
 def run_client(kind: str, url: str, seconds: float, workers: int) -> None:
-    # This folder holds http.py, which would shadow the standard library's http package.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != here]
+    _harness.unshadow_standard_library()  # before aiohttp, httpx or relays_http import http
     runner = {
         "relays": run_relays,
         "relays-uvloop": run_relays,
@@ -171,15 +156,16 @@ def available(kind: str) -> bool:
     return importlib.util.find_spec(module) is not None  # found, not imported: see run_client
 
 
-def measure(kind: str, url: str, seconds: float, workers: int) -> dict[str, float]:
+def measure(
+    kind: str, url: str, seconds: float, workers: int, cpu: int | None
+) -> dict[str, float]:
+    """One run of client *kind* in a process of its own on *cpu*: what it printed."""
     command = [sys.executable, __file__, "--client", kind, "--url", url]
     command += ["--seconds", str(seconds), "--workers", str(workers)]
-    result = subprocess.run(
-        pinned(command, 1), capture_output=True, text=True, timeout=600, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{kind} failed: {result.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    try:
+        figures: dict[str, float] = _harness.run_client(command, cpu=cpu, timeout=600).figures()
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"{kind} failed: {error.stderr[-2000:]}") from error
     return figures
 
 
@@ -206,44 +192,33 @@ def main() -> None:
     for kind in skipped:
         print(f"{kind}: not installed, skipped")
 
+    server_cpu, client_cpu = _harness.server_and_client_cpus()
+
+    def one_round(number: int, kind: str) -> tuple[float, float]:
+        figures = measure(kind, url, options.seconds, options.workers, client_cpu)
+        rate = figures["requests"] / figures["wall"]
+        per_request = figures["cpu"] / figures["requests"] * 1e6
+        print(
+            f"round {number}: {kind:14} {rate:9,.0f} req/s {per_request:7.1f} us CPU/request",
+            flush=True,
+        )
+        return rate, per_request
+
     with tempfile.TemporaryDirectory() as prefix:
-        port = free_port()
+        port = _harness.free_port()
         config = os.path.join(prefix, "nginx.conf")
         with open(config, "w") as file:
             file.write(NGINX_CONF.format(prefix=prefix, port=port, page=PAGE))
-        nginx = subprocess.Popen(
-            pinned([NGINX, "-p", prefix, "-c", config, "-e", f"{prefix}/error.log"], 0),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or nginx.poll() is not None:
-                        sys.exit("nginx did not start")
-                    time.sleep(0.05)
+        command = [NGINX, "-p", prefix, "-c", config, "-e", f"{prefix}/error.log"]
+        with _harness.ServerProcess("nginx", command, port=port, cpu=server_cpu) as nginx:
+            try:
+                nginx.wait_listening()
+            except _harness.ServerDidNotStart as error:
+                sys.exit(str(error))
             url = f"http://127.0.0.1:{port}/small"
-            best: dict[str, float] = {}
-            cpu: dict[str, float] = {}
-            for round_number in range(options.rounds):
-                for kind in kinds:
-                    figures = measure(kind, url, options.seconds, options.workers)
-                    rate = figures["requests"] / figures["wall"]
-                    per_request = figures["cpu"] / figures["requests"] * 1e6
-                    best[kind] = max(best.get(kind, 0.0), rate)
-                    cpu[kind] = min(cpu.get(kind, float("inf")), per_request)
-                    print(
-                        f"round {round_number + 1}: {kind:14} {rate:9,.0f} req/s "
-                        f"{per_request:7.1f} us CPU/request",
-                        flush=True,
-                    )
-        finally:
-            os.kill(nginx.pid, signal.SIGTERM)
-            nginx.wait(10)
+            outcomes = _harness.rounds(options.rounds, kinds, one_round)
+    best = {kind: max(rate for rate, _ in runs) for kind, runs in outcomes.items()}
+    cpu = {kind: min(per_request for _, per_request in runs) for kind, runs in outcomes.items()}
 
     print()
     print(

@@ -38,21 +38,18 @@ Usage (from the repository root, after ``python3 dev.py test`` made ``.venv``)::
 
 from __future__ import annotations
 
-import os
-import sys
+import _harness  # before the path is cleaned: benchmarks/ is where it lives
 
-# benchmarks/http.py would shadow the standard library's http package: see http.py.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+_harness.unshadow_standard_library()
 
 import argparse  # noqa: E402
 import multiprocessing  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import selectors  # noqa: E402
-import shutil  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -194,44 +191,20 @@ def installed(kind: str) -> bool:
     return importlib.util.find_spec(module[kind]) is not None
 
 
-def start_server(kind: str, port: int, path: str) -> subprocess.Popen[bytes]:
+def start_server(kind: str, path: str, cpu: int | None) -> _harness.ServerProcess:
+    """``hostile.py --serve KIND`` on a port of its own, pinned to *cpu*; returned once
+    it answers ``GET /`` (gunicorn listens before its worker is up)."""
+    port = _harness.free_port()
     command = [sys.executable, os.path.abspath(__file__), "--serve", kind, "--port", str(port)]
-    command += ["--file", path]
-    if shutil.which("taskset"):
-        command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if probe(port, 1.0)[0]:
-            return process
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{kind} did not answer on port {port}")
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident memory of *pid* and its children (gunicorn's workers), in bytes."""
-    total = 0
-    pids = [pid]
+    server = _harness.ServerProcess(kind, [*command, "--file", path], port=port, cpu=cpu)
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids += [int(child) for child in children.read().split()]
-    except OSError:
-        pass
-    for each in pids:
-        try:
-            with open(f"/proc/{each}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
-def server_pid(process: subprocess.Popen[bytes]) -> int:
-    """The server's own pid (under taskset, the process itself: taskset execs)."""
-    return process.pid
+        server.wait_listening()
+        if not probe(port, _harness.START_TIMEOUT)[0]:
+            raise _harness.ServerDidNotStart(f"{kind} did not answer on port {port}")
+    except _harness.ServerDidNotStart:
+        server.stop(grace=0)
+        raise
+    return server
 
 
 # -- the prober --------------------------------------------------------------------------
@@ -259,10 +232,12 @@ def probe(port: int, timeout: float) -> tuple[bool, float]:
 # -- the attackers (in a process of their own) -----------------------------------------------
 
 
-def attack(kind: str, port: int, connections: int, seconds: float, report: Any) -> None:
-    """Run attack *kind* for *seconds*; put how many connections the server closed."""
-    if shutil.which("taskset"):
-        os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
+def attack(
+    kind: str, port: int, connections: int, seconds: float, cpu: int | None, report: Any
+) -> None:
+    """Run attack *kind* for *seconds* on *cpu*; put how many connections the server
+    closed."""
+    _harness.pin_this_process(cpu)
     selector = selectors.DefaultSelector()
     count = connections
     socks: list[socket.socket] = []
@@ -358,16 +333,17 @@ def _read(
 # -- one measurement ---------------------------------------------------------------------------
 
 
-def measure(kind: str, server: str, args: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
-    process = start_server(server, port, args.file)
-    pid = server_pid(process)
+def measure(kind: str, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    server_cpu, client_cpu = _harness.server_and_client_cpus()
+    server = start_server(name, args.file, server_cpu)
+    port, pid = server.port, server.pid
     try:
         time.sleep(0.5)
-        before = rss_bytes(pid)
+        before = _harness.rss_bytes(pid)
         report: Any = multiprocessing.get_context("fork").Queue()
         attacker = multiprocessing.get_context("fork").Process(
-            target=attack, args=(kind, port, attackers(kind, args), args.seconds, report)
+            target=attack,
+            args=(kind, port, attackers(kind, args), args.seconds, client_cpu, report),
         )
         attacker.start()
         peak = before
@@ -381,7 +357,7 @@ def measure(kind: str, server: str, args: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() < stop:
             is_late = time.monotonic() >= halfway
             ok, seconds = probe(port, args.probe_timeout)
-            peak = max(peak, rss_bytes(pid))
+            peak = max(peak, _harness.rss_bytes(pid))
             if ok:
                 latencies.append(seconds)
                 if is_late:
@@ -390,12 +366,11 @@ def measure(kind: str, server: str, args: argparse.Namespace) -> dict[str, Any]:
                 failed += 1
                 late_failed += is_late
             time.sleep(max(0.0, min(args.probe_interval - seconds, stop - time.monotonic())))
-        peak = max(peak, rss_bytes(pid))
+        peak = max(peak, _harness.rss_bytes(pid))
         cut = report.get(timeout=args.seconds + 60)
         attacker.join(30)
     finally:
-        process.kill()
-        process.wait(10)
+        server.stop(grace=0)  # uvicorn's and gunicorn's graceful stops wait on the attackers
     return {
         "before": before,
         "peak": peak,
@@ -415,12 +390,6 @@ def attackers(kind: str, args: argparse.Namespace) -> int:
         return PIPELINING_CONNECTIONS
     slow_readers = kind in ("slow-read", "slow-file")
     return int(args.slow_readers if slow_readers else args.connections)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> int:

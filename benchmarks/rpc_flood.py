@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import time
+
+import _harness
 
 SERVER = """\
 import asyncio, sys
@@ -60,34 +60,22 @@ async def main():
         host, port = await server.wait_ready()
         print(port, flush=True)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.readline)  # the client is done
+        await loop.run_in_executor(None, sys.stdin.readline)  # the flood is over: "most?"
         print(methods.most, flush=True)
 
 asyncio.run(main())
 """
 
 
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def flood(
     limit: int, connections: int, seconds: float, budget: int, settle: float
 ) -> tuple[int, int, float]:
     """``(bytes accepted, most calls running, RSS growth in MiB)`` for one server."""
+    server_cpu, _ = _harness.server_and_client_cpus()
     command = [sys.executable, "-c", SERVER, str(limit)]
-    if shutil.which("taskset"):
-        command = ["taskset", "-c", "0", *command]
-    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert server.stdin is not None
-    assert server.stdout is not None
-    try:
-        port = int(server.stdout.readline())
-        before = rss_kib(server.pid)
+    with _harness.ServerProcess(f"limit {limit}", command, port=None, cpu=server_cpu) as server:
+        port = server.port
+        before = _harness.rss_bytes(server.pid)
         call = json.dumps({"jsonrpc": "2.0", "method": "hold", "params": [1], "id": 1})
         chunk = (call + "\n").encode() * 256
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
@@ -106,16 +94,11 @@ def flood(
             if not progress:
                 time.sleep(0.01)  # every socket is full: the server stopped reading
         time.sleep(settle)  # let the server take what it will of what was sent
-        after = rss_kib(server.pid)
-        server.stdin.write("done\n")
-        server.stdin.flush()
-        most = int(server.stdout.readline())
+        after = _harness.rss_bytes(server.pid)
+        most = int(server.ask("most?"))
         for client in clients:
             client.close()
-        return sent, most, (after - before) / 1024
-    finally:
-        server.kill()
-        server.wait()
+        return sent, most, (after - before) / 2**20
 
 
 def main() -> None:

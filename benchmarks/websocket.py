@@ -36,22 +36,21 @@ from __future__ import annotations
 import os
 import sys
 
-# Running a file of benchmarks/ puts benchmarks/ first on sys.path, where http.py would
-# shadow the standard library's http package (relays-http and aiohttp import it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
+# benchmarks/ is where _harness lives; put it first on sys.path (also under ``python -P``,
+# as the servers and the load run), import it, then clean the path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness
+
+_harness.unshadow_standard_library()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import base64  # noqa: E402
 import contextlib  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
+from collections.abc import AsyncIterator, Awaitable, Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 SERVERS = ("relays", "websockets", "aiohttp")
@@ -60,10 +59,13 @@ SIZES = (64, 65536)
 TARGETS = {64: 1.0, 65536: 0.9}
 
 
-# -- the servers: ``websocket.py --serve KIND --port N`` serves until killed ------------
+# -- the servers, each as its users would write it ------------------------------------------
+# ``websocket.py --serve KIND --port N`` runs one in a process of its own until stopped
+# (the timed table); ``--instructions`` runs the same one inside the counting process.
 
 
-def serve_relays(port: int) -> None:
+def relays_echo(port: int) -> Any:
+    """relays-websocket echoing every message: the tree, not yet started."""
     from relays import Component
     from relays_http import Server
     from relays_websocket import WebSocket, WebSockets
@@ -76,28 +78,25 @@ def serve_relays(port: int) -> None:
 
     app = Server(("127.0.0.1", port)) + WebSockets("/", ping_interval=None)
     app += Echo()
-    app.run()
+    return app
 
 
-def serve_websockets(port: int) -> None:
+def websockets_echo() -> Callable[[Any], Awaitable[None]]:
+    """The ``websockets`` library's connection handler echoing every message."""
     import logging
 
-    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.asyncio.server import ServerConnection
 
     async def echo(connection: ServerConnection) -> None:
         async for message in connection:
             await connection.send(message)
 
     logging.getLogger("websockets").setLevel(logging.CRITICAL)  # each abort logs a traceback
-
-    async def main() -> None:
-        async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None) as server:
-            await server.serve_forever()
-
-    asyncio.run(main())
+    return echo
 
 
-def serve_aiohttp(port: int) -> None:
+def aiohttp_echo() -> Any:
+    """An aiohttp application echoing every message on ``/``."""
     from aiohttp import WSMsgType, web
 
     async def echo(request: web.Request) -> web.WebSocketResponse:
@@ -112,63 +111,52 @@ def serve_aiohttp(port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/", echo)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    return app
+
+
+def serve_relays(port: int) -> None:
+    relays_echo(port).run()
+
+
+def serve_websockets(port: int) -> None:
+    from websockets.asyncio.server import serve
+
+    async def main() -> None:
+        echo = websockets_echo()
+        async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None) as server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def serve_aiohttp(port: int) -> None:
+    from aiohttp import web
+
+    web.run_app(aiohttp_echo(), host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 SERVE = {"relays": serve_relays, "websockets": serve_websockets, "aiohttp": serve_aiohttp}
 
 
-# -- the same servers inside the counting process (``--instructions``) ----------------------
-
-
 @contextlib.asynccontextmanager
 async def serving_relays(port: int) -> AsyncIterator[None]:
-    from relays import Component
-    from relays_http import Server
-    from relays_websocket import WebSocket, WebSockets
-
-    class Echo(Component):
-        channel = "ws"
-
-        def read(self, sock: WebSocket, message: str | bytes) -> str | bytes:
-            return message
-
-    app = Server(("127.0.0.1", port)) + WebSockets("/", ping_interval=None)
-    app += Echo()
-    async with app:
+    async with relays_echo(port):
         yield
 
 
 @contextlib.asynccontextmanager
 async def serving_websockets(port: int) -> AsyncIterator[None]:
-    import logging
+    from websockets.asyncio.server import serve
 
-    from websockets.asyncio.server import ServerConnection, serve
-
-    async def echo(connection: ServerConnection) -> None:
-        async for message in connection:
-            await connection.send(message)
-
-    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # each abort logs a traceback
-    async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None):
+    async with serve(websockets_echo(), "127.0.0.1", port, compression=None, ping_interval=None):
         yield
 
 
 @contextlib.asynccontextmanager
 async def serving_aiohttp(port: int) -> AsyncIterator[None]:
-    from aiohttp import WSMsgType, web
+    from aiohttp import web
 
-    async def echo(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=0)
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type is WSMsgType.BINARY:
-                await ws.send_bytes(message.data)
-        return ws
-
-    app = web.Application()
-    app.router.add_get("/", echo)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(aiohttp_echo(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -309,7 +297,7 @@ async def _count(kind: str, size: int, connections: int, count: int) -> None:
     """Serve *kind* in this process and echo *count* messages of *size* bytes through it
     over *connections*, a closed loop each (what ``--instructions`` counts)."""
     loop = asyncio.get_running_loop()
-    port = free_port()
+    port = _harness.free_port()
     frame = client_frame(size)
     async with SERVING[kind](port):
         counted = _Counted(count)
@@ -344,123 +332,58 @@ def run_load(port: int, size: int, connections: int, seconds: float) -> None:
 
 # -- the driver --------------------------------------------------------------------------
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process *pid*, or NaN off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None or shutil.which("taskset") is None:
-        return command
-    return ["taskset", "-c", str(cpu), *command]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Running:
-    """One server process, pinned to the server CPU, listening on its own port."""
-
-    def __init__(self, kind: str, cpu: int | None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(self.port)]
-        # A file, not a pipe: a server that logs every dropped connection would fill a pipe
-        # nobody reads and block.
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=self.log
-        )
-
-    def wait(self, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                time.sleep(0.05)
-        self.log.seek(0)
-        error = self.log.read().decode(errors="replace").strip()[-300:]
-        print(f"  {self.kind}: did not start {error}", file=sys.stderr)
-        return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+def start(kind: str, cpu: int | None) -> _harness.ServerProcess:
+    """``websocket.py --serve KIND`` on a port of its own, pinned to *cpu*."""
+    port = _harness.free_port()
+    command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(port)]
+    return _harness.ServerProcess(kind, command, port=port, cpu=cpu)
 
 
 #: messages/s, p99 ms, server CPU us per message.
 Result = tuple[float, float, float]
 
 
-def measure(server: Running, size: int, args: argparse.Namespace) -> Result | None:
+def measure(server: _harness.ServerProcess, size: int, args: argparse.Namespace) -> Result | None:
     command = [
-        sys.executable,
-        "-P",
-        __file__,
-        "--load",
-        "--port",
-        str(server.port),
-        "--size",
-        str(size),
-        "--connections",
-        str(args.connections),
-        "--seconds",
-        str(args.seconds),
-    ]
-    before = cpu_seconds(server.process.pid)
+        sys.executable, "-P", __file__, "--load", "--port", str(server.port),
+        "--size", str(size), "--connections", str(args.connections),
+        "--seconds", str(args.seconds),
+    ]  # fmt: skip
     try:
-        output = subprocess.run(
-            pinned(command, args.client_cpu),
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=args.seconds + 120,
-        ).stdout
+        run = _harness.run_client(
+            command, cpu=args.client_cpu, server_pid=server.pid, timeout=args.seconds + 120
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         tail = (error.stderr or "")[-300:] if isinstance(error.stderr, str) else ""
-        print(f"  {server.kind} {size} B: the load failed, run skipped: {tail}", file=sys.stderr)
+        print(f"  {server.name} {size} B: the load failed, run skipped: {tail}", file=sys.stderr)
         return None
-    used = cpu_seconds(server.process.pid) - before
-    rate, p99 = (float(value) for value in output.split())
+    rate, p99 = (float(value) for value in run.output.split())
     # CPU is counted over the whole load run (connect and warm-up included): a ratio.
-    cpu = used / (rate * (args.seconds + 0.5)) * 1e6 if rate else float("nan")
+    seconds = args.seconds + 0.5
+    cpu = run.server_cpu_seconds / (rate * seconds) * 1e6 if rate else float("nan")
     return rate, p99, cpu
 
 
 def measure_all(args: argparse.Namespace) -> dict[int, dict[str, Result]]:
-    """Best of ``--repeat`` rounds; each round measures every server once, in turn."""
+    """Best of ``--repeat`` rounds; each round measures every size on every server once,
+    in turn."""
     results: dict[int, dict[str, Result]] = {size: {} for size in SIZES}
-    servers = [Running(kind, args.server_cpu) for kind in args.kinds]
+    ready, started = _harness.start_all(
+        lambda kind=kind: start(kind, args.server_cpu) for kind in args.kinds
+    )
     try:
-        ready = [server for server in servers if server.wait()]
-        for _ in range(args.repeat):
-            for size in SIZES:
-                for server in ready:
-                    result = measure(server, size, args)
-                    best = results[size].get(server.kind)
-                    if result is not None and (best is None or result[0] > best[0]):
-                        results[size][server.kind] = result
+        sides = [(size, server) for size in SIZES for server in ready]
+        outcomes = _harness.rounds(
+            args.repeat, sides, lambda _, side: measure(side[1], side[0], args)
+        )
     finally:
-        for server in servers:
+        for server in started:
             server.stop()
+    for (size, server), measured in outcomes.items():
+        runs = [result for result in measured if result is not None]
+        if runs:
+            results[size][server.name] = max(runs, key=lambda result: result[0])
     return results
 
 
@@ -619,7 +542,7 @@ COUNT_CONNECTIONS = 10
 
 def count_instructions(args: argparse.Namespace) -> None:
     """``--instructions``: machine instructions per echoed message, under valgrind."""
-    sys.path.insert(0, _HERE)
+    sys.path.insert(0, _harness.HERE)
     import instructions
 
     if not instructions.available():
@@ -672,8 +595,9 @@ def main() -> int:
     parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the best one counts")
     parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
-    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the servers are pinned to")
-    parser.add_argument("--client-cpu", type=int, default=1, help="CPU the load is pinned to")
+    server_cpu, client_cpu = _harness.server_and_client_cpus()
+    parser.add_argument("--server-cpu", type=int, default=server_cpu, help="servers' CPU")
+    parser.add_argument("--client-cpu", type=int, default=client_cpu, help="the load's CPU")
     args = parser.parse_args()
     if args.serve:
         SERVE[args.serve](args.port)
@@ -687,8 +611,6 @@ def main() -> int:
     if args.core:
         core(args)
         return 0
-    if (os.cpu_count() or 1) < 2:
-        args.server_cpu = args.client_cpu = None
     if args.quick:
         args.seconds, args.repeat = 1.0, 1
     kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)

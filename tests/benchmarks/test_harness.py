@@ -1,0 +1,152 @@
+"""``benchmarks/_harness.py``: how a server says it is ready, how it is asked, how it stops.
+
+The servers here are a few lines of Python run with ``python -c``; nothing is pinned.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_harness() -> ModuleType:
+    name = "benchmarks_harness_under_test"  # not on sys.path: loaded from its file
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "_harness.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+#: A server that listens on a port it chose, prints it, and serves until stopped.
+LISTENS_AND_PRINTS_ITS_PORT = """
+import socket, sys
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+while True:
+    listener.accept()[0].close()
+"""
+
+
+def test_a_server_that_prints_its_port_is_ready_once_the_port_accepts() -> None:
+    with harness.ServerProcess(
+        "printer", python(LISTENS_AND_PRINTS_ITS_PORT), port=None
+    ) as server:
+        server.wait_listening()
+        import socket
+
+        socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
+
+
+def test_a_server_with_a_ready_line_is_ready_when_it_prints_it() -> None:
+    code = "import sys, time; print('ready', flush=True); sys.stdin.readline()"
+    with harness.ServerProcess(
+        "broker client", python(code), port=None, ready_line="ready"
+    ) as server:
+        server.wait_listening()
+        with pytest.raises(RuntimeError, match="without a port"):
+            _ = server.port
+
+
+def test_a_server_that_prints_another_line_is_not_ready() -> None:
+    code = "import sys; print('starting', flush=True); sys.stdin.readline()"
+    with (
+        harness.ServerProcess("talker", python(code), port=None, ready_line="ready") as server,
+        pytest.raises(harness.ServerDidNotStart, match="'starting', not 'ready'"),
+    ):
+        server.wait_listening()
+
+
+def test_a_server_that_exits_before_it_is_ready_fails_at_once_with_its_error() -> None:
+    # The bound is an hour: had the harness waited it out, the test would hang, not pass.
+    code = "import sys; sys.exit('cannot bind: address in use')"
+    with (
+        harness.ServerProcess("failing", python(code), port=None, ready_line="ready") as server,
+        pytest.raises(harness.ServerDidNotStart, match="cannot bind: address in use"),
+    ):
+        server.wait_listening(timeout=3600)
+
+
+def test_a_server_told_its_port_that_exits_fails_at_once_with_its_error() -> None:
+    code = "import sys; sys.exit('no such option')"
+    port = harness.free_port()
+    with (
+        harness.ServerProcess("failing", python(code), port=port) as server,
+        pytest.raises(harness.ServerDidNotStart, match="no such option"),
+    ):
+        server.wait_listening(timeout=3600)
+
+
+def test_a_server_that_exits_before_printing_its_port_fails_in_the_constructor() -> None:
+    with pytest.raises(harness.ServerDidNotStart, match=r"exited: .*bad configuration"):
+        harness.ServerProcess(
+            "failing", python("import sys; sys.exit('bad configuration')"), port=None
+        )
+
+
+def test_a_server_is_asked_by_a_line_and_answers_with_one() -> None:
+    code = """
+import sys
+print(4321, flush=True)
+for line in sys.stdin:
+    print(line.strip().upper(), flush=True)
+"""
+    with harness.ServerProcess("echo", python(code), port=None) as server:
+        assert server.port == 4321
+        assert server.ask("most?") == "MOST?"
+        assert server.ask("again") == "AGAIN"
+
+
+def test_stop_without_grace_kills_a_server_that_ignores_sigterm() -> None:
+    code = """
+import signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print('ready', flush=True)
+sys.stdin.readline()
+sys.stdin.readline()
+"""
+    server = harness.ServerProcess("stubborn", python(code), port=None, ready_line="ready")
+    server.wait_listening()
+    server.stop(grace=0)
+    assert server.process.returncode == -9
+
+
+def test_what_a_server_writes_on_stderr_is_kept_in_a_file_not_a_pipe() -> None:
+    # 1 MiB on stderr would fill a pipe nobody reads and block the server before "ready".
+    code = "import sys; sys.stderr.write('x' * 2**20 + 'the end'); print('ready', flush=True)"
+    with harness.ServerProcess("chatty", python(code), port=None, ready_line="ready") as server:
+        server.wait_listening()
+        server.process.wait(60)
+        assert server.errors().endswith("the end")
+
+
+def test_run_client_returns_the_output_and_reads_the_last_line_as_json() -> None:
+    run = harness.run_client(python("print('warming up'); print('{\"rate\": 5}')"), timeout=60)
+    assert run.figures() == {"rate": 5}
+    assert math.isnan(run.server_cpu_seconds)
+
+
+def test_run_client_reads_the_server_cpu_around_the_client() -> None:
+    run = harness.run_client(python("pass"), server_pid=os.getpid(), timeout=60)
+    assert run.server_cpu_seconds >= 0
+
+
+def test_memory_is_read_for_a_process_and_its_children() -> None:
+    assert harness.rss_bytes(os.getpid()) > 0
