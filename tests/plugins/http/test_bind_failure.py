@@ -12,12 +12,15 @@ import pytest
 
 from relays.testing import Manager, Recorder
 from relays_http import BaseServer, BindError, Server
-from relays_http.testing import RELAYS_COMMAND
+from relays_http.testing import RELAYS_COMMAND, serve_in_thread
 
 pytestmark = pytest.mark.integration
 
 #: Seconds a process that cannot listen gets to exit (it should take well under one).
 EXIT_WITHIN = 20
+#: A bound no test should reach: a helper that waited it out instead of raising the bind
+#: error at once would raise TimeoutError, not BindError.
+NEVER = 120.0
 
 
 @pytest.fixture
@@ -42,6 +45,18 @@ async def test_wait_ready_raises_bind_error_and_the_tree_stops(taken_port: int) 
     assert f"127.0.0.1:{taken_port}" in str(error)
     assert "another process listens there" in str(error)
     assert server.bind_error is error
+    assert not server.running
+
+
+def test_serve_in_thread_raises_the_bind_error_at_once(taken_port: int) -> None:
+    server = BaseServer(f"tcp://127.0.0.1:{taken_port}")
+    with (
+        pytest.raises(BindError) as caught,
+        serve_in_thread(server, timeout=NEVER),
+    ):
+        pytest.fail("serve_in_thread yielded a server that cannot listen")
+    assert caught.value.errno == errno.EADDRINUSE
+    assert f"127.0.0.1:{taken_port}" in str(caught.value)
     assert not server.running
 
 

@@ -6,6 +6,13 @@ machine does not have) is of no use to anyone: the transport reports it with an
 stops its tree at once and raises it from :meth:`BaseServer.run` and
 :meth:`BaseServer.wait_ready`, so a process exits non-zero instead of running with
 no listener.
+
+Whoever waits for the listener learns the outcome the moment there is one: the
+transport's ``ready`` (listening), its bind error, or the tree stopping before either.
+A waiter on the server's own loop awaits :meth:`BaseServer.wait_ready`; a waiter in
+another thread (a test that ran the tree with ``start()``) blocks in
+:meth:`BaseServer.wait_listening` on a :class:`threading.Event` the server sets at that
+same moment, never polling.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import threading
 from typing import Any
 
 from relays import BaseComponent, find_transport, handler
@@ -32,6 +40,8 @@ DEFAULT_BIND = "tcp://127.0.0.1:8000"
 DEFER_ACCEPT = 1.0
 #: Seconds a stopping server gives the responses in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 4.0
+#: Seconds :meth:`BaseServer.wait_listening` waits, by default, for the listener.
+LISTEN_TIMEOUT = 10.0
 
 
 #: What to do about the usual causes of a failed bind, by errno.
@@ -153,14 +163,23 @@ class BaseServer(BaseComponent):
         self.bind_error: BindError | None = None
         self._bind = bind
         self._ready: asyncio.Future[Any] | None = None
+        # Set once the listener's fate is known (listening, a bind error, or the tree
+        # stopped first): what wait_listening() blocks on from other threads.
+        self._listen_outcome = threading.Event()
 
     @handler("ready")
     def _on_ready(self, server: Any, address: Any) -> None:
         if server is not self.transport:
             return
         self.address = address
+        self._listen_outcome.set()
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(address)
+
+    @handler("stopped", channel="*", priority=-100)
+    def _on_stopped(self, component: Any) -> None:
+        if component is self.root:
+            self._listen_outcome.set()  # a waiter must not wait out its bound for nothing
 
     @handler("error")
     def _on_error(self, sock: Any, error: BaseException) -> None:
@@ -170,6 +189,7 @@ class BaseServer(BaseComponent):
         if getattr(self.transport, "listening", False):
             return
         self.bind_error = BindError(self._bind, error)
+        self._listen_outcome.set()
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(self.bind_error)
         self.root.stop()
@@ -186,6 +206,28 @@ class BaseServer(BaseComponent):
         if self._ready is None:
             self._ready = asyncio.get_running_loop().create_future()
         return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    def wait_listening(self, timeout: float = LISTEN_TIMEOUT) -> Any:
+        """Block this thread until the server listens; return its address (the real port
+        if 0). For a thread other than the server's loop: a test, or a program that ran
+        the tree with ``start()``; on the loop itself, ``await`` :meth:`wait_ready`.
+
+        Returns as soon as the transport reports ``ready``, when its port accepts.
+        Raises :class:`BindError` as soon as it cannot listen, :class:`RuntimeError` if
+        the tree stops before it listens, and :class:`TimeoutError`, naming the address
+        and the wait, after *timeout* seconds without any of these.
+        """
+        if not self._listen_outcome.wait(timeout):
+            raise TimeoutError(
+                f"{self!r} did not report listening on {_shown(self._bind)} within "
+                f"{timeout:g} s (waited for its transport's ready event; is the tree "
+                "running? start() it first)"
+            )
+        if self.address is not None:
+            return self.address
+        if self.bind_error is not None:
+            raise self.bind_error
+        raise RuntimeError(f"{self!r} stopped before it listened on {_shown(self._bind)}")
 
     def run(self, *, use_uvloop: bool | None = None, freeze_gc: bool | None = None) -> None:
         """Run the tree until stopped (see :meth:`relays.BaseComponent.run`).

@@ -23,10 +23,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -42,6 +42,7 @@ from ._servers import BaseServer
 
 __all__ = [
     "RELAYS_COMMAND",
+    "START_TIMEOUT",
     "Client",
     "ClientResponse",
     "IncompleteResponse",
@@ -401,19 +402,19 @@ def memory_server(*apps: BaseComponent, **options: Any) -> tuple[BaseServer, Mem
 def serve_in_thread(server: BaseServer, *, timeout: float = 10.0) -> Iterator[BaseServer]:
     """Run *server* (listening on a real address, port 0 is fine) in a thread.
 
-    Yields it once it listens (``server.url``, ``server.port`` are set) and stops
-    it on the way out::
+    Yields it once it listens (its port accepts; ``server.url``, ``server.port`` are
+    set) and stops it on the way out::
 
         with serve_in_thread(Server("tcp://127.0.0.1:0") + Root()) as server:
             urllib.request.urlopen(server.url)
+
+    It waits on the server's own signal (:meth:`~relays_http.BaseServer.wait_listening`):
+    a server that cannot listen raises its :class:`~relays_http.BindError` at once, and
+    one that says nothing within *timeout* seconds raises :class:`TimeoutError`.
     """
     server.start()
     try:
-        deadline = time.monotonic() + timeout
-        while server.address is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{server!r} did not listen within {timeout} seconds")
-            time.sleep(0.01)
+        server.wait_listening(timeout)
         yield server
     finally:
         server.stop()
@@ -427,9 +428,16 @@ RELAYS_COMMAND = [
 ]
 
 
+#: Seconds :func:`run_relays` waits for the line announcing the URL (imports included).
+START_TIMEOUT = 60.0
+
+
 @contextmanager
 def run_relays(
-    *arguments: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 10.0
+    *arguments: str,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 10.0,
+    start_timeout: float = START_TIMEOUT,
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Run ``relays *arguments`` (``serve ...``, ``demo ...``) as a real process.
 
@@ -438,6 +446,10 @@ def run_relays(
 
         with run_relays("demo", "--bind", "tcp://127.0.0.1:0") as (process, url):
             urllib.request.urlopen(url)
+
+    A process that exits first (say, it cannot listen) raises :class:`AssertionError`
+    with its stderr at once; one that prints nothing within *start_timeout* seconds
+    raises :class:`TimeoutError`.
     """
     process = subprocess.Popen(
         [*RELAYS_COMMAND, *arguments],
@@ -449,6 +461,11 @@ def run_relays(
     )
     try:
         assert process.stdout is not None
+        if not select.select([process.stdout], [], [], start_timeout)[0]:
+            raise TimeoutError(
+                f"relays {' '.join(arguments)} printed no line within {start_timeout:g} s "
+                "(waited for the line announcing its URL)"
+            )
         line = process.stdout.readline()
         match = re.search(r"(https?://\S+/)", line)
         if match is None:
