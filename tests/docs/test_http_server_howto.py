@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import socket
 import ssl
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from served import load_example, masked, serve_as_shown
 
 from relays.testing import MemoryTransport
 from relays_http import BaseServer
-from relays_http.testing import serve_in_thread
+from relays_http.testing import exchange_raw, serve_in_thread
 
 PAGE = ROOT / "docs" / "howto" / "http-server.rst"
 FOLDER = ROOT / "examples" / "web"
@@ -58,9 +57,9 @@ def test_relays_serve_adds_the_server(tmp_path: Path) -> None:
     # A folder of its own: examples/web/relays.toml, an example of a config file, would
     # add its settings (workers) to the command's.
     shutil.copy(FOLDER / "hello_handler.py", tmp_path)
-    with serve_as_shown(command, tmp_path) as (line, url):
-        assert masked(line) == masked(block.output_of(command))
-        with urllib.request.urlopen(url + "?name=you", timeout=WITHIN) as answer:
+    with serve_as_shown(command, tmp_path) as served:
+        assert masked(served.line) == masked(block.output_of(command))
+        with urllib.request.urlopen(served.url + "?name=you", timeout=WITHIN) as answer:
             assert answer.read() == b"Hello, you!"
 
 
@@ -87,10 +86,12 @@ def test_relays_serve_over_tls(
     certfile, keyfile, client = certificate
     for file in (FOLDER / "hello_handler.py", certfile, keyfile):  # as the page has them
         shutil.copy(file, tmp_path)
-    with serve_as_shown(command, tmp_path) as (line, url):
-        assert masked(line) == masked(block.output_of(command))
-        assert url.startswith("https://")
-        with urllib.request.urlopen(url + "?name=tls", timeout=WITHIN, context=client) as answer:
+    with serve_as_shown(command, tmp_path) as served:
+        assert masked(served.line) == masked(block.output_of(command))
+        assert served.url.startswith("https://")
+        with urllib.request.urlopen(
+            served.url + "?name=tls", timeout=WITHIN, context=client
+        ) as answer:
             assert answer.read() == b"Hello, tls!"
 
 
@@ -116,13 +117,9 @@ def test_a_tls_server_in_code(
 def test_a_unix_socket_server_in_code(addresses: ModuleType, tmp_path: Path) -> None:
     path = tmp_path / "app.sock"
     unix_server = addresses.unix_server(f"unix://{path}")
-    with serve_in_thread(unix_server), socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(WITHIN)
-        sock.connect(str(path))
-        sock.sendall(b"GET /?name=unix HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        received = b""
-        while chunk := sock.recv(4096):
-            received += chunk
+    request = b"GET /?name=unix HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with serve_in_thread(unix_server):
+        received = exchange_raw(path, request, timeout=WITHIN)
     assert received.startswith(b"HTTP/1.1 200 OK\r\n")
     assert received.endswith(b"\r\n\r\nHello, unix!")
 

@@ -10,19 +10,15 @@ count of repeats, the client's address, the folder of the file).
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
 from docs_code_blocks import ROOT, Block, blocks_of
+from served import serve_as_shown
 from test_transcripts import abridged_matches
-
-from relays_http.testing import RELAYS_COMMAND
 
 pytestmark = pytest.mark.integration
 
@@ -72,44 +68,23 @@ def printed() -> tuple[str, str]:
     """stdout and stderr of the how-to's server, after one request of every kind shown."""
     (console,) = [b for b in blocks_of(PAGE) if b.language == "console"]
     (command,) = console.commands()
-    program, *arguments = command.split()
-    assert program == "relays"
     # The page's command, on a free port instead of the default 8000.
-    process = subprocess.Popen(
-        [*RELAYS_COMMAND, *arguments, "--bind", "tcp://127.0.0.1:0"],
-        cwd=EXAMPLE.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        serving = process.stdout.readline()  # printed once it listens
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", serving)
-        assert found, (serving, process.stderr.read() if process.stderr else "")
-        url, port = found[0], int(found[1])
-        request = urllib.request.Request(url, headers={"User-Agent": "curl/8.5.0"})
+    with serve_as_shown(command, EXAMPLE.parent) as served:
+        request = urllib.request.Request(served.url, headers={"User-Agent": "curl/8.5.0"})
         with urllib.request.urlopen(request, timeout=WITHIN) as answer:
             assert answer.read() == b"hello world"
         for _ in range(3):  # the first failure is logged whole, the two others counted
             with pytest.raises(urllib.error.HTTPError) as caught:
-                urllib.request.urlopen(url + "fail", timeout=WITHIN)
+                urllib.request.urlopen(served.url + "fail", timeout=WITHIN)
             assert caught.value.code == 500
             caught.value.close()
         large_field = b"X-Large: " + b"a" * 20_000
-        answer = refused(port, b"GET / HTTP/1.1\r\nHost: x\r\n" + large_field + b"\r\n\r\n")
-        assert answer.startswith(b"HTTP/1.1 431 ")
+        head = b"GET / HTTP/1.1\r\nHost: x\r\n" + large_field + b"\r\n\r\n"
+        assert refused(served.port, head).startswith(b"HTTP/1.1 431 ")
         too_long = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"
-        assert refused(port, too_long).startswith(b"HTTP/1.1 413 ")
-        process.send_signal(signal.SIGTERM)  # the count of repeats is written on stop
-        out, err = process.communicate(timeout=WITHIN)
-        assert process.returncode == 0, err
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=WITHIN)
-    return serving + out, err
+        assert refused(served.port, too_long).startswith(b"HTTP/1.1 413 ")
+    # Stopped by a SIGTERM on the way out: the count of repeats is written on stop.
+    return served.line + served.stdout, served.stderr
 
 
 def test_the_access_line_on_stdout(printed: tuple[str, str]) -> None:

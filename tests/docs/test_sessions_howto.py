@@ -135,9 +135,9 @@ def test_the_transcript_with_workers(tmp_path: Path) -> None:
     ).stdout.strip()
     assert len(secret) >= 16
     shutil.copy(FOLDER / "visits.py", tmp_path)
-    with serve_as_shown(serve, tmp_path, env={found[1]: secret}) as (line, url):
-        assert masked(line) == masked(block.output_of(serve))
-        browser = Browser(url)
+    with serve_as_shown(serve, tmp_path, env={found[1]: secret}) as served:
+        assert masked(served.line) == masked(block.output_of(serve))
+        browser = Browser(served.url)
         # Whichever worker answers, the session is in the shared SQLite file.
         assert [browser.get("/") for _ in range(4)] == [
             f"hello stranger, visit {n}" for n in range(1, 5)

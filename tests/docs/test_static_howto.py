@@ -44,22 +44,27 @@ def fetch(url: str) -> tuple[int, Message, bytes]:
 
 def test_a_directory_and_nothing_else() -> None:
     block = transcript("relays serve ./public")
-    with serve_as_shown(block.commands()[0], FOLDER) as (line, url):
-        assert masked(line) == masked(block.output_of(block.commands()[0]))
-        assert fetch(url)[0] == 200
-        assert fetch(url)[2] == (FOLDER / "public" / "index.html").read_bytes()
-        assert fetch(url + "assets/app.js")[2] == (FOLDER / "public/assets/app.js").read_bytes()
-        assert fetch(url + "hello")[0] == 404  # no app: files only
+    with serve_as_shown(block.commands()[0], FOLDER) as served:
+        assert masked(served.line) == masked(block.output_of(block.commands()[0]))
+        assert fetch(served.url)[0] == 200
+        assert fetch(served.url)[2] == (FOLDER / "public" / "index.html").read_bytes()
+        assert (
+            fetch(served.url + "assets/app.js")[2]
+            == (FOLDER / "public/assets/app.js").read_bytes()
+        )
+        assert fetch(served.url + "hello")[0] == 404  # no app: files only
 
 
 def test_an_app_and_its_assets() -> None:
     block = transcript("relays serve myapp:make_app")
-    with serve_as_shown(block.commands()[0], FOLDER) as (line, url):
-        assert masked(line) == masked(block.output_of(block.commands()[0]))
-        assert fetch(url + "assets/app.js")[2] == (FOLDER / "build" / "app.js").read_bytes()
-        assert fetch(url)[2] == (FOLDER / "public" / "index.html").read_bytes()
-        assert fetch(url + "hello")[2] == b"hello from the app"
-        assert fetch(url + "reports/latest")[2] == (FOLDER / "reports/latest.txt").read_bytes()
+    with serve_as_shown(block.commands()[0], FOLDER) as served:
+        assert masked(served.line) == masked(block.output_of(block.commands()[0]))
+        assert fetch(served.url + "assets/app.js")[2] == (FOLDER / "build" / "app.js").read_bytes()
+        assert fetch(served.url)[2] == (FOLDER / "public" / "index.html").read_bytes()
+        assert fetch(served.url + "hello")[2] == b"hello from the app"
+        assert (
+            fetch(served.url + "reports/latest")[2] == (FOLDER / "reports/latest.txt").read_bytes()
+        )
 
 
 @pytest.fixture

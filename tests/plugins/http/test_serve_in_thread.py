@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
 from relays import BaseComponent
 from relays_http import BaseServer, Server
 from relays_http import testing as http_testing
-from relays_http.testing import run_relays, serve_in_thread
+from relays_http.testing import exchange_raw, parse_responses, run_relays, serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -76,3 +77,16 @@ def test_run_relays_names_what_it_waited_for_when_nothing_comes(
         run_relays("serve", start_timeout=0.2, timeout=NEVER),
     ):
         pytest.fail("run_relays yielded a process that printed nothing")
+
+
+@pytest.mark.parametrize("family", ["tcp", "unix"])
+def test_exchange_raw_returns_all_the_server_sent_until_it_closed(
+    family: str, tmp_path: Path
+) -> None:
+    bind = f"unix://{tmp_path / 'app.sock'}" if family == "unix" else "tcp://127.0.0.1:0"
+    request = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+    request += b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with serve_in_thread(Server(bind), timeout=NEVER) as server:
+        address = server.address if family == "tcp" else tmp_path / "app.sock"
+        received = exchange_raw(address, request, timeout=NEVER)
+    assert [response.status for response in parse_responses(received)] == [404, 404]

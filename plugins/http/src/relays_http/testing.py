@@ -12,8 +12,9 @@
         assert (response.status, response.text) == (200, "hello ann")
 
 :func:`serve_in_thread` runs a real server in a background thread for tests with
-real clients (``curl``, :mod:`http.client`), and :func:`parse_responses` reads
-responses out of the raw bytes of a socket. Both the client and the parser understand
+real clients (``curl``, :mod:`http.client`), :func:`exchange_raw` sends it raw bytes over
+a real socket and returns all it answers, and :func:`parse_responses` reads responses out
+of those bytes. Both the client and the parser understand
 Content-Length, chunked bodies with trailers, bodies that end when the connection
 closes, and the 1xx, 204, 304 and ``HEAD`` responses that have no body.
 """
@@ -25,6 +26,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 from collections import deque
@@ -46,6 +48,7 @@ __all__ = [
     "Client",
     "ClientResponse",
     "IncompleteResponse",
+    "exchange_raw",
     "memory_server",
     "parse_response",
     "parse_responses",
@@ -418,6 +421,35 @@ def serve_in_thread(server: BaseServer, *, timeout: float = 10.0) -> Iterator[Ba
         yield server
     finally:
         server.stop()
+
+
+def exchange_raw(
+    address: tuple[str, int] | str | os.PathLike[str], data: bytes, *, timeout: float = 10.0
+) -> bytes:
+    """Send *data* to the server at *address* over a real socket; return all it sends
+    back, until it closes the connection (so ask with ``Connection: close``).
+
+    *address* is ``(host, port)`` for TCP, or the path of a UNIX socket. Each step
+    (connect, send, each read) gets *timeout* seconds: a server that keeps the
+    connection open raises :class:`TimeoutError`. Read the answer with
+    :func:`parse_responses`.
+    """
+    if isinstance(address, tuple):
+        connection = socket.create_connection(address, timeout=timeout)
+    else:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(timeout)
+        try:
+            connection.connect(os.fspath(address))
+        except BaseException:
+            connection.close()
+            raise
+    received = bytearray()
+    with connection:
+        connection.sendall(data)
+        while chunk := connection.recv(65536):
+            received += chunk
+    return bytes(received)
 
 
 #: ``relays`` as a command, run by the interpreter running the tests (no PATH lookup).
