@@ -54,10 +54,7 @@ def server() -> Iterator[Server]:
     limits = Limits(header_timeout=0.3, body_timeout=0.3, keep_alive_timeout=2)
     app = Server("tcp://127.0.0.1:0", limits=limits) + App()
     app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
+    app.wait_listening()
     yield app
     app.stop()
 

@@ -30,10 +30,7 @@ class Hello(Component):
 
 def started(server: Server) -> Server:
     server.start()
-    deadline = time.monotonic() + 5
-    while server.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.address is not None, "the server did not start listening"
+    server.wait_listening()
     return server
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,10 +55,7 @@ def server() -> Iterator[Server]:
     rpc.register_function(lambda: "pong", name="ping")
     app = Server("tcp://127.0.0.1:0") + rpc + Calculator() + Pages()
     app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
+    app.wait_listening()
     yield app
     app.stop()
 

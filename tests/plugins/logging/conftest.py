@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -95,10 +94,7 @@ def serve() -> Iterator[Callable[..., Server]]:
         for component in components:
             server += component
         server.start()
-        deadline = time.monotonic() + 5
-        while server.address is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.port, "the server did not start listening"
+        server.wait_listening()
         started.append(server)
         return server
 

@@ -202,9 +202,7 @@ def test_unix_socket_client_is_unknown(tmp_path, capture) -> None:
     server = Server(f"unix://{path}") + Hello() + AccessLog()
     server.start()
     try:
-        deadline = time.monotonic() + 5
-        while server.address is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        server.wait_listening()
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(5)
             sock.connect(str(path))

@@ -105,10 +105,7 @@ def served(site: pathlib.Path) -> Iterator[tuple[Server, Log]]:
     static = Static("/", docroot=site, cache_control={"css/*": "public, max-age=60"})
     app = Server("tcp://127.0.0.1:0") + static + log
     app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
+    app.wait_listening()
     yield app, log
     app.stop()
 
@@ -311,9 +308,7 @@ def test_a_slow_reader_holds_back_the_file_reads(
     app = Server("tcp://127.0.0.1:0") + Static("/", docroot=root, limits=limits)
     app.start()
     try:
-        deadline = time.monotonic() + 5
-        while app.address is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        app.wait_listening()
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         sock.settimeout(10)

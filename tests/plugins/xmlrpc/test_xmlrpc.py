@@ -9,7 +9,6 @@ import http.client
 import logging
 import socket
 import threading
-import time
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
@@ -99,10 +98,7 @@ def start(*components: Any) -> Server:
     for component in components:
         app += component
     app.start()
-    deadline = time.monotonic() + 5
-    while app.address is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.port, "the server did not start listening"
+    app.wait_listening()
     return app
 
 
