@@ -43,8 +43,10 @@ from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-#: Seconds a server may take to listen before it counts as failed to start.
-START_TIMEOUT = 15.0
+#: Seconds a server may take to be ready before it counts as failed to start: long, since
+#: a loaded machine can take tens of seconds to import a server's libraries, and a server
+#: that fails exits, which is seen at once.
+START_TIMEOUT = 60.0
 #: Seconds a server may take to exit after SIGTERM before it is killed.
 STOP_TIMEOUT = 10.0
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
