@@ -58,6 +58,7 @@ from ._errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from ._exchange import ConnectionInfo, Exchange, HeadTaker
 from ._filenames import safe_filename
 from ._files import FileRegion
 from ._forms import FormData, FormError, UploadedFile
@@ -110,18 +111,21 @@ __all__ = [
     "ClientDisconnected",
     "Compression",
     "ConditionalGet",
+    "ConnectionInfo",
     "ContentEncoder",
     "Controller",
     "Cookie",
     "DigestAuth",
     "Dispatcher",
     "ErrorPages",
+    "Exchange",
     "FileRegion",
     "Forbidden",
     "FormData",
     "FormError",
     "Gateway",
     "HTTPError",
+    "HeadTaker",
     "Headers",
     "Htpasswd",
     "InternalServerError",

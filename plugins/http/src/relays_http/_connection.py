@@ -64,6 +64,17 @@ result)`` after the handlers and before anything is written (a value from it
 replaces the answer). ``response`` (after writing) and ``bad_request`` (a
 refusal) are fired likewise.
 
+Taken at the head. While the component has head takers
+(:meth:`relays_http.HTTP.take_heads`) and nothing watches every request (the
+context's ``take_heads`` flag, see :mod:`relays_http._exchange`), each request is
+offered to them as an :class:`~relays_http.Exchange` before any ``Request`` is
+made: at its head when it has a body (which then streams to the taker through a
+``BodyStream``, as above), at its end otherwise. A taker that takes it answers
+through the exchange, which calls the ``exchange_*`` methods here: they render
+with the same core calls as the usual path (so the same framing, ``HEAD``,
+keep-alive and header validation) and end in the same :meth:`~HTTPConnection.after_response`.
+No ``request``, ``response`` or hook event is fired for it.
+
 Half-close. When the client shuts down its sending side, the core is told
 (``receive_data(b"")``) and the connection closes after the responses to what
 was received, as a ``ConnectionClosed`` comes out of the core.
@@ -84,7 +95,7 @@ from functools import partial
 from typing import IO, Any
 
 from relays import Event, Handler, Value
-from relays.transports import Connection, supports_drain
+from relays.transports import Connection, supports_drain, supports_sendfile
 
 from . import _dateline
 from . import _protocol as protocol
@@ -97,11 +108,13 @@ from ._errors import (
     prefers_json,
     render_error_body,
 )
+from ._exchange import ByteFields, ConnectionInfo, Exchange, HeadTaker
+from ._files import FileRegion
 from ._lifecycle import BODY, HANDLING, HEAD, IDLE, Deadlines, Shutdown
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
-from ._streaming import close_iterator, stream_body
+from ._streaming import ClientGone, accepts_trailers, close_iterator, send_region, stream_body
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from .events import (
     BadRequestEvent,
@@ -123,6 +136,7 @@ _ProtocolRequest = protocol.Request
 _ProtocolResponse = protocol.Response
 _Data = protocol.Data
 _EndOfMessage = protocol.EndOfMessage
+_END = protocol.EndOfMessage()
 
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 _HTML = b"text/html; charset=utf-8"
@@ -159,9 +173,11 @@ class ServerContext:
         "debug",
         "fire",
         "hand_over",
+        "head_takers",
         "limits",
         "shutdown",
         "stream_rules",
+        "take_heads",
         "watch_bad_requests",
         "watch_before_request",
         "watch_before_response",
@@ -192,6 +208,10 @@ class ServerContext:
         #: Which requests are fired at head time with their body streamed (see
         #: :meth:`relays_http.HTTP.stream_bodies`): empty, none is, for one test a head.
         self.stream_rules: list[Callable[[Request], bool]] = []
+        #: Who may take requests at their head (see _exchange), in order.
+        self.head_takers: list[HeadTaker] = []
+        #: Whether they are asked: there are some, and nothing watches every request.
+        self.take_heads = False
         # Whether anything listens for these events (fired only then).
         self.watch_responses = False
         self.watch_bad_requests = False
@@ -213,8 +233,11 @@ class HTTPConnection:
         "core",
         "deadline",
         "eof",
+        "exchange",
         "head",
         "holding",
+        "info",
+        "offer_at_end",
         "paused",
         "phase",
         "pipelined",
@@ -249,6 +272,12 @@ class HTTPConnection:
         # Whether the client half-closed.
         self.eof = False
         self.head: protocol.Request | None = None
+        # The request a head taker took (see _exchange), while it is answered.
+        self.exchange: Exchange | None = None
+        # This connection's addresses and scheme for takers: made on the first offer.
+        self.info: ConnectionInfo | None = None
+        # Whether the head being received (no body) is offered to takers at its end.
+        self.offer_at_end = False
         self.chunks: list[bytes] | None = None  # a body's pieces; made by the first
         self.size = 0
         self.body: IO[bytes] | None = None
@@ -298,7 +327,11 @@ class HTTPConnection:
         self.core.receive_data(b"")
         if self.stream is not None:  # the body ends short: the core refuses it
             self.process()
-        if self.answering is not None and not self.closed and self.left():
+        if (
+            (self.answering is not None or self.exchange is not None)
+            and not self.closed
+            and self.left()
+        ):
             return
         if not self.busy and not self.paused:
             self.process()
@@ -314,6 +347,17 @@ class HTTPConnection:
         with no answer. HTTP/1.0 clients, and clients with requests still buffered
         (pipelined before a half-close), keep the half-close: they are answered.
         """
+        exchange = self.exchange
+        if exchange is not None:
+            # A taker's request: it hears that the client went (as a shielded handler
+            # would), and decides; its answer, if any, goes out before the close.
+            if (
+                exchange.http_version == b"1.1"
+                and not self.pipelined
+                and not self.core.trailing_data[0]
+            ):
+                exchange.client_gone()
+            return False
         request = self.request
         if (
             request is None
@@ -340,6 +384,10 @@ class HTTPConnection:
             self.stream = None
         if self.request is not None:
             self.request._client_gone()
+        exchange = self.exchange
+        if exchange is not None:
+            self.exchange = None
+            exchange.client_gone()
         answering = self.answering
         if answering is not None:  # gone before the answer: stop working on it
             self.answering = None
@@ -403,7 +451,13 @@ class HTTPConnection:
                 self.phase = BODY  # its deadline starts if we wait for the body
                 if not self.started:  # read with the request before it (pipelined)
                     self.started = self.context.deadlines.now()
-                if self.context.stream_rules and self.start_stream():
+                context = self.context
+                if context.take_heads:
+                    if not core.receiving_body:
+                        self.offer_at_end = True  # offered whole, as it is dispatched
+                    elif self.offer():
+                        continue  # its 100 Continue waits for the taker to read
+                if context.stream_rules and self.start_stream():
                     continue  # its 100 Continue waits for the handler to read
                 if event.expects_continue:  # type: ignore[union-attr]
                     self.sock.write(core.send_continue())
@@ -413,6 +467,10 @@ class HTTPConnection:
                     self.stream = None
                     self.head = None
                     self.phase = HANDLING
+                elif self.offer_at_end:
+                    self.offer_at_end = False
+                    if not self.offer():
+                        self.dispatch()
                 else:
                     self.dispatch()
                 # On to next_event: NEED_DATA when nothing else was received, PAUSED
@@ -518,6 +576,61 @@ class HTTPConnection:
         else:
             event = self.answering = RequestEvent(request, Response())
             context.fire(event).add_done_callback(self.answered)
+
+    def offer(self) -> bool:
+        """Offer the request whose head was parsed to the head takers; True when one
+        took it (see _exchange). A request with a body still to come gets a
+        :class:`~relays_http._body.BodyStream` the taker reads."""
+        head = self.head
+        assert head is not None
+        context = self.context
+        info = self.info
+        if info is None:
+            sock = self.sock
+            info = self.info = ConnectionInfo(
+                sock.peer,
+                sock.local,
+                "https" if sock.secure else "http",
+                sendfile=supports_sendfile(sock),
+            )
+        stream = None
+        if self.core.receiving_body:
+            stream = self.stream = BodyStream(
+                self, context.limits.stream_read_ahead, context.deadlines.body_clock
+            )
+        exchange = self.exchange = Exchange(
+            self,
+            info,
+            head.method,
+            head.target,
+            head.http_version,
+            head.headers,
+            head.upgrade,
+            stream,
+        )
+        # As if taken before a taker runs: it may answer at once (an eager app task).
+        self.busy = True
+        started = self.started
+        self.started = 0.0
+        if stream is None:  # the whole request is here
+            self.head = None
+            self.phase = HANDLING
+        for taker in context.head_takers:
+            try:
+                if taker(exchange):
+                    return True
+            except Exception:
+                logger.exception("a head taker failed for %r; the request goes on", exchange)
+            if exchange.over:  # it answered, then failed: the answer stands
+                return True
+        self.exchange = None
+        self.stream = None
+        self.busy = False
+        self.started = started
+        self.head = head
+        if stream is None:
+            self.phase = BODY
+        return False
 
     def start_stream(self) -> bool:
         """A head arrived while stream rules exist: when one wants this request, fire
@@ -896,14 +1009,17 @@ class HTTPConnection:
             sent = 0
         response.bytes_sent = sent
         context = self.context
-        stream = self.stream
-        if stream is not None:  # answered before its body was read in full: it never will be
-            self.stream = None
-            stream.fail(ClientDisconnected("the request was answered before its body was read"))
+        self.end_stream()
         if request is not None:
             request.close()
             if context.watch_responses:
                 context.fire(ResponseEvent(request, response))
+        self.after_response()
+
+    def after_response(self) -> None:
+        """The response is written (either path): next cycle, or close."""
+        context = self.context
+        self.exchange = None
         self.busy = False
         core = self.core
         if (
@@ -935,6 +1051,125 @@ class HTTPConnection:
                 self.sock.resume_reading()
             self.sock.linger()
         else:
+            self.sock.close()
+
+    def end_stream(self) -> None:
+        """The request was answered before its body was read in full: it never will be."""
+        stream = self.stream
+        if stream is not None:
+            self.stream = None
+            stream.fail(ClientDisconnected("the request was answered before its body was read"))
+
+    # -- answering a taken request (see _exchange) -------------------------------------
+
+    def _taken_fields(self, headers: ByteFields) -> protocol.HeadersInput:
+        if self.context.shutdown.stopping:  # tell keep-alive clients not to send another
+            return [*headers, (b"connection", b"close")]
+        return headers
+
+    def exchange_respond(
+        self, status: int, headers: ByteFields, body: bytes, reason: bytes
+    ) -> bool:
+        """Send a taker's whole response in one write (see :meth:`_send_whole`)."""
+        if self.closed:
+            return False
+        date_line = self.context.date_line
+        lines = date_line.current
+        if _dateline.wall_clock() // 1.0 != date_line.second:
+            lines = date_line.lines()
+        try:
+            data = self.core.send_whole_parts(
+                status, self._taken_fields(headers), body, reason, lines
+            )
+        except _BAD_HEAD as error:
+            logger.error("cannot send the %d response to %r: %s", status, self.exchange, error)
+            self.end_stream()
+            self._send_internal_error()
+            return False
+        self.end_stream()
+        if not self._written(data):
+            return False
+        self.after_response()
+        return True
+
+    def exchange_start(self, status: int, headers: ByteFields, reason: bytes) -> bool:
+        """Send a taker's response head; its body follows."""
+        if self.closed:
+            return False
+        try:
+            head = self.core.send(
+                _ProtocolResponse(
+                    status, self._taken_fields(headers), reason, self.context.date_line.lines()
+                )
+            )
+        except _BAD_HEAD as error:
+            logger.error("cannot send the %d response to %r: %s", status, self.exchange, error)
+            self.end_stream()
+            self._send_internal_error()
+            return False
+        return self._written(head)
+
+    def _exchange_drain(self) -> Callable[[], Any] | None:
+        can_drain = self.can_drain
+        if can_drain is None:
+            can_drain = self.can_drain = supports_drain(self.sock)
+        return self.sock.drain if can_drain else None  # type: ignore[attr-defined]
+
+    async def exchange_write(self, data: bytes) -> None:
+        """Send a part of a taker's body; wait while the transport's output is full."""
+        if self.closed:
+            raise ClientDisconnected("the client went away; the response cannot be sent")
+        try:
+            chunk = self.core.send(_Data(data))
+        except protocol.LocalProtocolError:
+            self.exchange_abort()  # more than its Content-Length said
+            raise
+        if not self._written(chunk):
+            raise ClientDisconnected("the connection failed; the response cannot be sent")
+        drain = self._exchange_drain()
+        if drain is not None:
+            try:
+                await drain()
+            except ConnectionError as error:
+                raise ClientDisconnected(str(error)) from error
+
+    async def exchange_send_file(self, region: FileRegion) -> None:
+        """Send a file region of a taker's body (see _files)."""
+        if self.closed:
+            raise ClientDisconnected("the client went away; the response cannot be sent")
+        try:
+            await send_region(self.core, self.sock, region, self._exchange_drain())
+        except ClientGone as error:
+            raise ClientDisconnected(str(error)) from error
+        except Exception:
+            self.exchange_abort()
+            raise
+
+    def exchange_finish(self, trailers: ByteFields) -> None:
+        """End a taker's body, with its trailers where they may go."""
+        if self.closed:
+            return
+        end = _END
+        core = self.core
+        if trailers and core.sends_trailers and accepts_trailers(self.exchange):
+            end = protocol.EndOfMessage(list(trailers))
+        try:
+            data = core.send(end)
+        except protocol.LocalProtocolError as error:  # short of its Content-Length, say
+            logger.error("cannot end the response to %r: %s", self.exchange, error)
+            self.exchange_abort()
+            return
+        self.end_stream()
+        if self._written(data):
+            self.after_response()
+
+    def exchange_abort(self) -> None:
+        """Cut a taker's response short: the client sees an incomplete message."""
+        self.exchange = None
+        if not self.closed:
+            self.core.send_failed()
+            self.busy = False
+            self.release()
             self.sock.close()
 
     def _continue(self) -> None:

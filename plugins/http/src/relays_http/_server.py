@@ -56,6 +56,7 @@ from relays.transports import Connection
 from . import _protocol as protocol
 from ._connection import HTTPConnection, ServerContext
 from ._dateline import DateLine
+from ._exchange import HeadTaker
 from ._lifecycle import BODY, HEAD, IDLE, Deadlines, ProcessStop, Shutdown
 from ._limits import Limits
 from ._request import Request
@@ -212,6 +213,39 @@ class HTTP(BaseComponent):
 
         return remove
 
+    def take_heads(self, taker: HeadTaker) -> Callable[[], None]:
+        """Offer each request to *taker* at its parsed head, before any ``Request``.
+
+        *taker* is called with an :class:`~relays_http.Exchange` (the head as bytes,
+        the connection's addresses, a responder) and returns True to take the
+        request: it answers through the exchange, and no ``request`` event is
+        fired. False leaves the request to the usual path. Takers are asked in the
+        order they were given, and only while nothing in the tree watches every
+        request (see :mod:`relays_http._exchange`). Returns the function that
+        removes *taker*.
+        """
+        takers = self._context.head_takers
+        takers.append(taker)
+        self._watch_requests()
+
+        def remove() -> None:
+            if taker in takers:
+                takers.remove(taker)
+                self._watch_requests()
+
+        return remove
+
+    def _watch_requests(self) -> None:
+        """Whether head takers are asked: there are some, and nothing else wants to see
+        every request (a hook, or a ``request`` handler ahead of the dispatchers)."""
+        context = self._context
+        context.take_heads = bool(context.head_takers) and not (
+            context.watch_responses
+            or context.watch_before_request
+            or context.watch_before_response
+            or any(h.priority > Priority.DISPATCH for h in self.handlers("request", self.channel))
+        )
+
     # -- transport events ------------------------------------------------------------
 
     @handler("connect")
@@ -287,6 +321,7 @@ class HTTP(BaseComponent):
         context.watch_bad_requests = bool(self.handlers("bad_request", self.channel))
         context.watch_before_request = bool(self.handlers("before_request", self.channel))
         context.watch_before_response = bool(self.handlers("before_response", self.channel))
+        self._watch_requests()
 
     @handler("started", channel="*")
     def _on_started(self, component: BaseComponent) -> None:

@@ -50,7 +50,14 @@ from ._files import FileRegion, write_region
 if TYPE_CHECKING:
     from relays.transports import Connection
 
-__all__ = ["ClientGone", "Trailers", "aclose_iterator", "close_iterator", "stream_body"]
+__all__ = [
+    "ClientGone",
+    "Trailers",
+    "aclose_iterator",
+    "close_iterator",
+    "send_region",
+    "stream_body",
+]
 
 logger = logging.getLogger("relays.http")
 
@@ -149,7 +156,7 @@ async def stream_body(
             trailers = chunk
             return
         if isinstance(chunk, FileRegion):
-            await _send_region(core, sock, chunk, drain)
+            await send_region(core, sock, chunk, drain)
             size = chunk.count
         else:
             data = _chunk_bytes(chunk)
@@ -206,7 +213,7 @@ async def stream_body(
     return True
 
 
-async def _send_region(
+async def send_region(
     conn: protocol.Connection,
     sock: Connection,
     region: FileRegion,

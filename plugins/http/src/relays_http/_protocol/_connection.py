@@ -206,6 +206,11 @@ class Connection:
         return bool(self._buffer) or self._eof
 
     @property
+    def receiving_body(self) -> bool:
+        """Whether the request whose head was parsed has a body still to be read."""
+        return self.their_state is SEND_BODY and self._reader is not None
+
+    @property
     def sends_trailers(self) -> bool:
         """Whether the body being sent can carry trailer fields (it is chunked)."""
         return type(self._writer) is ChunkedWriter
