@@ -2,7 +2,16 @@
 
 Theory of operation
 -------------------
-``Asgi`` listens for ``request`` at ``Priority.DISPATCH`` on the server's channel.
+Two ways in. When the tree starts, ``Asgi`` registers a head taker with every
+relays-http server (:meth:`relays_http.HTTP.take_heads`): while nothing in the tree
+watches requests, relays-http offers it each request at its parsed head, and a request
+under the mount is served straight from the head bytes (:mod:`relays_asgi._native`): no
+``Request``, no ``request`` event, no handler. Requests relays-http does not offer
+(something watches them: an access log, the inspector, a proxy fix-up, a session), and
+WebSocket handshakes and requests that arrive before the app's startup is over, which
+the taker leaves, come the event way below.
+
+The event way. ``Asgi`` listens for ``request`` at ``Priority.DISPATCH`` on the server's channel.
 A request under its mount path is taken (the event stops there) and served in the
 handler: the app runs in a task of its own with the request's
 :class:`~relays_asgi._http.HttpCycle`, and the handler waits for the response head
@@ -24,12 +33,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from functools import partial
 from typing import Any
 
 from relays import BaseComponent, Event, Priority, findtype, handler
 from relays.transports import supports_sendfile
 from relays_http import (
     HTTP,
+    Exchange,
     HTTPError,
     InternalServerError,
     Request,
@@ -44,6 +55,13 @@ from ._errors import LifespanFailed
 from ._http import AppFailed, HttpCycle, TimedOut, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
+from ._native import (
+    NativeCycle,
+    connection_parts,
+    decoded_path,
+    http_scope_from_head,
+    split_target,
+)
 from ._scope import http_scope, websocket_scope
 from ._shape import as_asgi3
 from ._websocket import (
@@ -62,6 +80,13 @@ logger = logging.getLogger("relays.asgi")
 #: The exit status of ``run()`` (so of ``relays serve``) when the app's startup failed,
 #: as uvicorn's.
 EXIT_STARTUP_FAILED = 3
+
+#: The answer to a request taken while the app's startup failed.
+_UNAVAILABLE = (
+    503,
+    [(b"content-type", b"text/plain; charset=utf-8")],
+    b"Service Unavailable: the application did not start\n",
+)
 
 #: Whether the app's tasks start eagerly (``Task(..., eager_start=True)``, Python 3.12+).
 EAGER_TASKS = sys.version_info >= (3, 12)
@@ -115,6 +140,8 @@ class Asgi(BaseComponent):
         self._tasks: set[asyncio.Task[None]] = set()
         #: Requests whose app :meth:`_start_request` started, for :meth:`_on_request`.
         self._begun: dict[Request, tuple[HttpCycle, asyncio.Task[None]]] = {}
+        # Removes the head takers registered when the tree started.
+        self._untake: list[Any] = []
 
     def __repr__(self) -> str:
         return f"<Asgi {self.app!r} at {self.path or '/'}>"
@@ -145,10 +172,11 @@ class Asgi(BaseComponent):
     async def _on_started(self, component: BaseComponent) -> None:
         if component is not self.root:
             return
-        if self.stream_request_bodies:
-            for server in findtype(self.root, HTTP, all=True):
+        for server in findtype(self.root, HTTP, all=True):
+            if self.stream_request_bodies:
                 # Bodies under our path reach the app chunk by chunk, as it reads them.
                 server.stream_bodies(self._streams_body)
+            self._untake.append(server.take_heads(self._take))
         ready = self._readiness()
         try:
             await self._lifespan.startup(self.limits.startup_timeout)
@@ -168,11 +196,99 @@ class Asgi(BaseComponent):
         ready = self._readiness()
         if not ready.done():
             ready.set_result(False)
+        for remove in self._untake:
+            remove()
+        self._untake.clear()
         await self._lifespan.shutdown(self.limits.shutdown_timeout)
         for task in list(self._tasks):
             task.cancel()
 
     # -- requests ----------------------------------------------------------------------
+
+    def _take(self, exchange: Exchange) -> bool:
+        """relays-http's head taker: serve a request under the mount from its head
+        (see :mod:`relays_asgi._native`); leave the others and WebSocket handshakes
+        to the ``request`` handlers. Before the app's startup is over, a request
+        waits for it (and gets a 503 when it failed)."""
+        if exchange.header(b"upgrade") is not None:
+            return False  # a handshake (or a broken one): relays-websocket's to answer
+        raw_path, query = split_target(exchange.target)
+        path = decoded_path(raw_path)
+        mount = self.path
+        if mount and path != mount and not path.startswith(mount + "/"):
+            return False
+        ready = self._ready
+        if ready is None or not ready.done():
+            self._readiness().add_done_callback(
+                partial(self._serve_when_ready, exchange, raw_path, path, query)
+            )
+        elif ready.result():
+            self._serve(exchange, raw_path, path, query)
+        else:
+            exchange.respond(*_UNAVAILABLE)
+        return True
+
+    def _serve_when_ready(
+        self,
+        exchange: Exchange,
+        raw_path: bytes,
+        path: str,
+        query: bytes,
+        ready: asyncio.Future[bool],
+    ) -> None:
+        if exchange.over:
+            return  # the client went meanwhile
+        if ready.result():
+            self._serve(exchange, raw_path, path, query)
+        else:
+            exchange.respond(*_UNAVAILABLE)
+
+    def _serve(self, exchange: Exchange, raw_path: bytes, path: str, query: bytes) -> None:
+        """Run the app for a request taken at its head."""
+        info = exchange.connection
+        notes = info.notes
+        parts = notes.get(self)
+        if parts is None:
+            parts = notes[self] = connection_parts(info)
+        zerocopy = parts[3]
+        cycle = NativeCycle(exchange, zerocopy=zerocopy, stream_bodies=self.stream_request_bodies)
+        scope = http_scope_from_head(
+            exchange,
+            parts,
+            self.path,
+            raw_path,
+            path,
+            query,
+            self._lifespan.state,
+            (
+                {"http.response.trailers": {}, "http.response.zerocopysend": {}}
+                if zerocopy
+                else {"http.response.trailers": {}}
+            ),
+        )
+        task = self._start(scope, cycle)
+        if not cycle.head_sent and not task.done():
+            timeout = self.limits.response_start_timeout
+            if timeout is not None:
+                cycle.timer = asyncio.get_running_loop().call_later(
+                    timeout, self._native_timed_out, cycle, task
+                )
+
+    def _native_timed_out(self, cycle: NativeCycle, task: asyncio.Task[None]) -> None:
+        cycle.timer = None
+        if cycle.head_sent:
+            return
+        exchange = cycle.exchange
+        logger.error(
+            "the ASGI app did not start its response to %s %s within %s s"
+            " (AsgiLimits.response_start_timeout); cancelled",
+            exchange.method.decode("latin-1"),
+            exchange.target.decode("latin-1"),
+            self.limits.response_start_timeout,
+        )
+        cycle.respond_internal_error()
+        cycle.give_up()
+        task.cancel()
 
     @handler("request", priority=Priority.DISPATCH)
     def _start_request(self, event: Event, request: Request, response: Response) -> Any:
@@ -329,7 +445,7 @@ class Asgi(BaseComponent):
         return SwitchProtocols("websocket", cycle, [*answer.headers, *fields])
 
     def _start(
-        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle
+        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle | NativeCycle
     ) -> asyncio.Task[None]:
         """Run the app for one request in a task of its own, kept until it ends.
 
@@ -354,7 +470,9 @@ class Asgi(BaseComponent):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _run(self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle) -> None:
+    async def _run(
+        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle | NativeCycle
+    ) -> None:
         try:
             await self.app(scope, cycle.receive, cycle.send)
         except asyncio.CancelledError:

@@ -16,6 +16,7 @@ from relays_http import Request
 __all__ = [
     "ASGI_VERSION",
     "HTTP_SPEC_VERSION",
+    "address",
     "http_scope",
     "lifespan_scope",
     "websocket_scope",
@@ -27,7 +28,7 @@ ASGI_VERSION = "3.0"
 HTTP_SPEC_VERSION = "2.4"
 
 
-def _address(address: Any) -> list[Any] | None:
+def address(address: Any) -> list[Any] | None:
     """An IP socket address as ASGI's ``[host, port]``; a UNIX path as ``[path, None]``."""
     if isinstance(address, tuple) and len(address) >= 2:
         return [str(address[0]), int(address[1])]
@@ -55,8 +56,8 @@ def http_scope(
         "query_string": request.query_string.encode("latin-1"),
         "root_path": root_path,
         "headers": request.raw_headers,
-        "client": _address(request.remote),
-        "server": _address(request.local),
+        "client": address(request.remote),
+        "server": address(request.local),
         "extensions": extensions if extensions is not None else {},
     }
     if state is not None:

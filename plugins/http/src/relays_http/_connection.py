@@ -89,6 +89,7 @@ import asyncio
 import json
 import logging
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -114,7 +115,15 @@ from ._lifecycle import BODY, HANDLING, HEAD, IDLE, Deadlines, Shutdown
 from ._limits import Limits
 from ._request import Request
 from ._response import Response
-from ._streaming import ClientGone, accepts_trailers, close_iterator, send_region, stream_body
+from ._streaming import (
+    YIELD_EVERY_BYTES,
+    YIELD_EVERY_SECONDS,
+    ClientGone,
+    accepts_trailers,
+    close_iterator,
+    send_region,
+    stream_body,
+)
 from ._upgrade import SwitchProtocols, UpgradeHandler
 from .events import (
     BadRequestEvent,
@@ -248,6 +257,8 @@ class HTTPConnection:
         "started",
         "stream",
         "task",
+        "unyielded",
+        "yielded_at",
     )
 
     def __init__(self, context: ServerContext, sock: Connection) -> None:
@@ -294,6 +305,10 @@ class HTTPConnection:
         self.started = 0.0
         # Body bytes of a streamed response, counted while someone watches responses.
         self.sent = 0
+        # A taker's body bytes written since its writes last yielded to the loop, and
+        # when they did (see exchange_write).
+        self.unyielded = 0
+        self.yielded_at = 0.0
 
     # -- transport events --------------------------------------------------------------
 
@@ -1127,11 +1142,21 @@ class HTTPConnection:
         if not self._written(chunk):
             raise ClientDisconnected("the connection failed; the response cannot be sent")
         drain = self._exchange_drain()
-        if drain is not None:
-            try:
-                await drain()
-            except ConnectionError as error:
-                raise ClientDisconnected(str(error)) from error
+        if drain is None:
+            await asyncio.sleep(0)  # no backpressure: let the others run after every part
+            return
+        try:
+            await drain()
+        except ConnectionError as error:
+            raise ClientDisconnected(str(error)) from error
+        # drain() returns at once while the client keeps up: a taker that writes in a
+        # loop must still let other clients in now and then (as stream_body does).
+        self.unyielded += len(data)
+        now = time.monotonic()
+        if self.unyielded >= YIELD_EVERY_BYTES or now - self.yielded_at >= YIELD_EVERY_SECONDS:
+            await asyncio.sleep(0)
+            self.unyielded = 0
+            self.yielded_at = time.monotonic()
 
     async def exchange_send_file(self, region: FileRegion) -> None:
         """Send a file region of a taker's body (see _files)."""

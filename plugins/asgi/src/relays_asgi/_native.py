@@ -1,0 +1,358 @@
+"""An ASGI request served straight from relays-http's parsed head.
+
+Theory of operation
+-------------------
+:class:`~relays_asgi.Asgi` registers a head taker with relays-http
+(:meth:`relays_http.HTTP.take_heads`). For each request under its mount, relays-http
+hands it an :class:`~relays_http.Exchange`: the head as bytes and a responder. The
+scope is built from those bytes at once (:func:`http_scope_from_head`; what one
+connection's requests share, ``client``, ``server`` and ``scheme``, is worked out once
+per connection and kept in its :class:`~relays_http.ConnectionInfo`), the app runs in
+a task of its own (eager on Python 3.12+, so an app that answers at once has answered
+before the taker returns), and it talks to one :class:`NativeCycle`:
+
+* ``http.response.start`` is kept; the head goes out with the first body message,
+  never alone, so a failure between the two is still a clean 500;
+* a ``http.response.body`` with ``more_body`` false and no trailers announced is the
+  whole response: head and body go out in one write (``Exchange.respond``), with the
+  app's fields as bytes, as they are (relays-http validates them and frames the body);
+* otherwise the head goes out (``Exchange.start``), each body message is written and
+  ``send`` returns once the transport can take more (its ``drain``: backpressure),
+  file regions go through ``sendfile`` where the transport has it, and the last body
+  (or trailers) message ends the response (``Exchange.finish``).
+
+Hop-by-hop fields of the app's are dropped (the framing is relays-http's), and its
+Content-Length goes out where relays-http honours it: on a stream (which it then
+enforces) and on a whole answer to ``HEAD``; on any other whole answer the server
+counts the body itself.
+
+``receive`` gives the body as relays-http reads it (one ``http.request`` a chunk,
+read only when the app asks, so a slow app holds the client back), then waits until
+the response is over or the client went away and says ``http.disconnect``.
+
+Endings, as on the event path (:mod:`relays_asgi._http`): an app that fails or
+returns before its head went out gets a logged 500; one that fails mid-stream is
+logged once and the response cut short (``Exchange.abort``); a message after the
+response was complete is the app's mistake, logged once; a client that goes makes
+``send`` raise :class:`~relays_asgi.ClientDisconnected`. No relays event is fired:
+relays-http offers the head only while nothing in the tree watches requests, and
+otherwise the request reaches ``Asgi``'s ``request`` handler, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import unquote
+
+from relays_http import ClientDisconnected as HTTPClientDisconnected
+from relays_http import ConnectionInfo, Exchange, HTTPError
+
+from ._errors import AsgiProtocolError, ClientDisconnected
+from ._http import ResponseMessages
+from ._scope import ASGI_VERSION, HTTP_SPEC_VERSION, address
+
+__all__ = [
+    "NativeCycle",
+    "connection_parts",
+    "decoded_path",
+    "http_scope_from_head",
+    "split_target",
+]
+
+logger = logging.getLogger("relays.asgi")
+
+#: Response fields an ASGI app may not set, as the bytes an app sends (lower case).
+DROPPED_FIELDS = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    )
+)
+_CONTENT_LENGTH = b"content-length"
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_INTERNAL_ERROR = (
+    500,
+    [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"x-content-type-options", b"nosniff"),
+    ],
+    b"Internal Server Error\n",
+)
+
+
+def split_target(target: bytes) -> tuple[bytes, bytes]:
+    """The raw path and the query of a request target (absolute-form included)."""
+    if target[:1] != b"/" and b"://" in target:  # absolute-form (RFC 9112 3.2.2)
+        rest = target.partition(b"://")[2]
+        slash = rest.find(b"/")
+        target = rest[slash:] if slash >= 0 else b"/"
+    raw_path, _, query = target.partition(b"?")
+    return raw_path, query
+
+
+def connection_parts(info: ConnectionInfo) -> tuple[Any, Any, str, bool]:
+    """What every scope of one connection says alike: client, server, scheme, and
+    whether ``http.response.zerocopysend`` is offered (the transport has ``sendfile``)."""
+    return address(info.client), address(info.server), info.scheme, info.sendfile
+
+
+class NativeCycle:
+    """One request's ``receive`` and ``send`` on an :class:`~relays_http.Exchange`."""
+
+    __slots__ = (
+        "_abandoned",
+        "_body_done",
+        "_fields",
+        "_head_sent",
+        "_over_waiter",
+        "_status",
+        "_trailers",
+        "exchange",
+        "messages",
+        "stream_bodies",
+        "timer",
+    )
+
+    def __init__(self, exchange: Exchange, *, zerocopy: bool, stream_bodies: bool) -> None:
+        self.exchange = exchange
+        self.messages = ResponseMessages(zerocopy=zerocopy)
+        #: Whether body chunks reach the app as they come (else the body comes whole).
+        self.stream_bodies = stream_bodies
+        #: The ``response_start_timeout`` timer, while the head has not gone out.
+        self.timer: asyncio.TimerHandle | None = None
+        self._status = 0
+        self._fields: list[tuple[bytes, bytes]] = []
+        self._trailers: list[tuple[bytes, bytes]] = []
+        self._head_sent = False
+        self._body_done = False
+        # The response will not be sent (timed out, the body refused): disconnect.
+        self._abandoned = False
+        self._over_waiter: asyncio.Future[None] | None = None
+
+    @property
+    def head_sent(self) -> bool:
+        """Whether the head went out (or the response is over another way)."""
+        return self._head_sent or self._abandoned or self.exchange.over
+
+    def _is_over(self) -> bool:
+        return self._abandoned or self.exchange.over
+
+    def _wake(self) -> None:
+        waiter = self._over_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _head_went(self) -> None:
+        self._head_sent = True
+        timer = self.timer
+        if timer is not None:
+            self.timer = None
+            timer.cancel()
+
+    # -- receive -----------------------------------------------------------------------
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._body_done:
+            exchange = self.exchange
+            if not exchange.has_body:
+                self._body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            try:
+                chunk = await exchange.read()
+                if not self.stream_bodies:  # the whole body, in one message
+                    parts = [chunk]
+                    while chunk:
+                        chunk = await exchange.read()
+                        parts.append(chunk)
+                    self._body_done = True
+                    return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            except (HTTPClientDisconnected, HTTPError):
+                # Gone, or refused by a limit (relays-http answered it): nothing more
+                # comes and no answer of the app's will be sent.
+                self._body_done = True
+                self.give_up()
+                return {"type": "http.disconnect"}
+            if not chunk:
+                self._body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        if not self._is_over():
+            waiter = self._over_waiter
+            if waiter is None:
+                waiter = self._over_waiter = asyncio.get_running_loop().create_future()
+                self.exchange.when_gone(self._wake)
+            await waiter
+        return {"type": "http.disconnect"}
+
+    # -- send --------------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        exchange = self.exchange
+        if self._abandoned or exchange.gone:
+            raise ClientDisconnected("the client went away; the response cannot be sent")
+        taken = self.messages.take(message)
+        kind = taken[0]
+        if kind == "start":
+            self._status = taken[1]
+            self._fields = taken[2]
+            return
+        if kind == "body":
+            body, more = taken[1], taken[2]
+            if not self._head_sent:
+                if not more and not self.messages.trailers:
+                    self._head_went()
+                    try:
+                        exchange.respond(self._status, self._whole_fields(), body)
+                    finally:
+                        self._wake()
+                    return
+                if more and not body:
+                    return  # nothing to send yet: the head waits for bytes or the end
+                self._start()
+            if body:
+                await self._write(body)
+            if not more and not self.messages.trailers:
+                self._finish()
+            return
+        if not self._head_sent:
+            self._start()
+        if kind == "file":
+            try:
+                await exchange.send_file(taken[1])
+            except HTTPClientDisconnected:
+                raise ClientDisconnected("the client went away before the file was sent") from None
+            if not taken[2] and not self.messages.trailers:
+                self._finish()
+            return
+        # trailers
+        self._trailers += taken[1]
+        if not taken[2]:
+            self._finish()
+
+    def _whole_fields(self) -> list[tuple[bytes, bytes]]:
+        """The app's fields for a whole answer: its Content-Length only for ``HEAD``."""
+        keep_length = self.exchange.method == b"HEAD"
+        fields = []
+        for name, value in self._fields:
+            lower = name.lower()
+            if lower in DROPPED_FIELDS or (lower == _CONTENT_LENGTH and not keep_length):
+                continue
+            fields.append((name, value))
+        return fields
+
+    def _start(self) -> None:
+        self._head_went()
+        fields = [pair for pair in self._fields if pair[0].lower() not in DROPPED_FIELDS]
+        if not self.exchange.start(self._status, fields):
+            self._wake()
+            raise ClientDisconnected("the response head could not be sent (see the log)")
+
+    async def _write(self, body: bytes) -> None:
+        try:
+            await self.exchange.write(body)
+        except HTTPClientDisconnected:
+            self._wake()
+            raise ClientDisconnected("the client went away before the response was sent") from None
+
+    def _finish(self) -> None:
+        self.exchange.finish(self._trailers)
+        self._wake()
+
+    # -- the app's task ends -----------------------------------------------------------
+
+    def app_returned(self) -> None:
+        if self.messages.complete:
+            return
+        self.app_failed(
+            AsgiProtocolError(
+                "the app returned without sending a response"
+                if not self.messages.started
+                else "the app returned before its response was complete (the last"
+                " 'http.response.body' has more_body false)"
+            )
+        )
+
+    def app_failed(self, error: BaseException) -> None:
+        """The app raised *error* (or broke the protocol): answer 500, or cut short."""
+        exchange = self.exchange
+        if not self.head_sent:
+            self._log(error, "before its response started")
+            self.respond_internal_error()
+        elif not exchange.over:  # mid-stream: the client sees an incomplete message
+            self._log(error, "while streaming its response")
+            exchange.abort()
+            self._wake()
+        elif not isinstance(error, ClientDisconnected) and not exchange.gone:
+            self._log(error, "after its response was sent")
+
+    def respond_internal_error(self) -> None:
+        """A plain 500, when nothing was sent yet (the reason is logged by the caller)."""
+        self._head_went()
+        exchange = self.exchange
+        if not exchange.over:
+            status, fields, body = _INTERNAL_ERROR
+            exchange.respond(status, fields, body)
+        self._wake()
+
+    def give_up(self) -> None:
+        """The response will not be sent: the app hears disconnect, ``send`` raises."""
+        self._abandoned = True
+        self._wake()
+
+    def _log(self, error: BaseException, when: str) -> None:
+        exchange = self.exchange
+        logger.error(
+            "the ASGI app failed %s, for %s %s",
+            when,
+            exchange.method.decode("latin-1"),
+            exchange.target.decode("latin-1"),
+            exc_info=(type(error), error, error.__traceback__),
+        )
+
+
+def http_scope_from_head(
+    exchange: Exchange,
+    parts: tuple[Any, Any, str, bool],
+    root_path: str,
+    raw_path: bytes,
+    path: str,
+    query: bytes,
+    state: dict[str, Any] | None,
+    extensions: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``http`` scope of a request taken at its head, as ``http_scope`` builds it
+    for a :class:`~relays_http.Request`."""
+    method = exchange.method
+    client, server, scheme, _ = parts
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": ASGI_VERSION, "spec_version": HTTP_SPEC_VERSION},
+        "http_version": "1.1" if exchange.http_version == b"1.1" else "1.0",
+        "method": _METHODS.get(method) or method.decode("ascii").upper(),
+        "scheme": scheme,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "root_path": root_path,
+        "headers": exchange.headers,
+        "client": client,
+        "server": server,
+        "extensions": extensions,
+    }
+    if state is not None:
+        scope["state"] = dict(state)
+    return scope
+
+
+def decoded_path(raw_path: bytes) -> str:
+    """The percent-decoded path, as relays-http's ``Request.path`` decodes it."""
+    text = raw_path.decode("latin-1")
+    return unquote(text) if "%" in text else text

@@ -1,0 +1,191 @@
+"""Asgi on relays-http's head takers: scope from the head bytes, no relays events unless
+something in the tree watches requests, and only relays-http's public API."""
+
+from __future__ import annotations
+
+import ast
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import relays_asgi
+from relays import Component, Priority, handler
+from relays_asgi import Asgi
+from relays_asgi import _native as native
+from relays_http import Request, Response
+from relays_http.testing import Client, memory_server
+
+Scope = dict[str, Any]
+
+
+async def hello(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await receive()
+    body = f"{scope['method']} {scope['root_path']} {scope['path']} {scope['query_string']!r}"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"connection", b"keep-alive")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+@pytest.fixture
+def cycles(monkeypatch: pytest.MonkeyPatch) -> list[native.NativeCycle]:
+    """Every NativeCycle made: the requests served from their head."""
+    made: list[native.NativeCycle] = []
+    original = native.NativeCycle.__init__
+
+    def recording(self: native.NativeCycle, *args: Any, **options: Any) -> None:
+        original(self, *args, **options)
+        made.append(self)
+
+    monkeypatch.setattr(native.NativeCycle, "__init__", recording)
+    return made
+
+
+def test_relays_asgi_uses_only_public_api_of_the_others() -> None:
+    """No private module or name of relays, relays-http or relays-websocket."""
+    package = Path(relays_asgi.__file__).parent
+    others = ("relays", "relays_http", "relays_websocket")
+    offences = []
+    for module in sorted(package.glob("*.py")):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[0] not in others:
+                    continue
+                names = [alias.name for alias in node.names]
+                if any(part.startswith("_") for part in parts) or any(
+                    name.startswith("_") for name in names
+                ):
+                    offences.append(f"{module.name}: from {node.module} import {names}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] in others and any(part.startswith("_") for part in parts):
+                        offences.append(f"{module.name}: import {alias.name}")
+    assert offences == []
+
+
+async def test_requests_are_served_from_their_head(cycles: list[Any]) -> None:
+    server, transport = memory_server(Asgi(hello))
+    async with server:
+        client = Client(transport)
+        first = await client.get("/a%20b?x=1")
+        assert not client.closed  # kept alive
+        second = await client.post("/form", b"field=1")
+    assert first.body == b"GET  /a b b'x=1'"
+    assert second.body == b"POST  /form b''"
+    assert "connection" not in first.headers  # hop-by-hop: the server's
+    assert len(cycles) == 2
+
+
+class Pages(Component):
+    channel = "web"
+
+    def request(self, request: Request, response: Response) -> str:
+        return f"relays {request.path}"
+
+
+async def test_a_mount_takes_its_requests_and_leaves_the_rest_to_the_tree(
+    cycles: list[Any],
+) -> None:
+    server, transport = memory_server(Asgi(hello, path="/api"), Pages())
+    async with server:
+        client = Client(transport)
+        client.send(
+            b"GET /api/items HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /other HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /api HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /apiary HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        responses = await client.responses(4)
+    assert [r.body for r in responses] == [
+        b"GET /api /api/items b''",
+        b"relays /other",
+        b"GET /api /api b''",
+        b"relays /apiary",
+    ]
+    assert len(cycles) == 2
+
+
+class AccessLog(Component):
+    channel = "web"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, int]] = []
+
+    @handler("response")
+    def _on_response(self, request: Request, response: Response) -> None:
+        self.seen.append((request.path, response.status))
+
+
+class Inspector(Component):
+    channel = "web"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    @handler("request", priority=Priority.INSPECT)
+    def _on_request(self, request: Request, response: Response) -> None:
+        self.seen.append(request.path)
+
+
+async def test_while_responses_are_watched_they_are_fired_for_the_apps_requests(
+    cycles: list[Any],
+) -> None:
+    log = AccessLog()
+    server, transport = memory_server(Asgi(hello), log)
+    async with server:
+        assert (await Client(transport).get("/x")).status == 200
+    assert log.seen == [("/x", 200)]
+    assert cycles == []
+
+
+async def test_a_request_watcher_ahead_of_the_dispatchers_sees_the_apps_requests(
+    cycles: list[Any],
+) -> None:
+    inspector = Inspector()
+    server, transport = memory_server(Asgi(hello), inspector)
+    async with server:
+        client = Client(transport)
+        assert (await client.get("/seen")).status == 200
+        inspector.unregister()
+        assert (await client.get("/unseen")).status == 200
+    assert inspector.seen == ["/seen"]
+    assert len(cycles) == 1  # once nothing watches, from the head again
+
+
+async def test_header_bytes_with_a_line_break_are_refused_by_relays_http(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def injecting(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"x-note", b"a\r\nset-cookie: stolen=1")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"body"})
+
+    server, transport = memory_server(Asgi(injecting))
+    async with server:
+        with caplog.at_level(logging.ERROR):
+            response = await Client(transport).get("/")
+    assert response.status == 500
+    assert "set-cookie" not in response.headers
+
+
+def test_targets_split_into_path_and_query() -> None:
+    assert native.split_target(b"/a/b?x=1&y") == (b"/a/b", b"x=1&y")
+    assert native.split_target(b"/") == (b"/", b"")
+    assert native.split_target(b"http://example.com/p?q") == (b"/p", b"q")
+    assert native.split_target(b"http://example.com") == (b"/", b"")
+    assert native.decoded_path(b"/a%20b") == "/a b"
