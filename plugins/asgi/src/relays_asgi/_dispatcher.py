@@ -267,7 +267,7 @@ class Asgi(BaseComponent):
             ),
         )
         task = self._start(scope, cycle)
-        if not cycle.head_sent and not task.done():
+        if not task.done() and not cycle.head_sent:
             timeout = self.limits.response_start_timeout
             if timeout is not None:
                 cycle.timer = asyncio.get_running_loop().call_later(

@@ -208,11 +208,16 @@ class NativeCycle:
             body, more = taken[1], taken[2]
             if not self._head_sent:
                 if not more and not self.messages.trailers:
-                    self._head_went()
+                    # The whole response, in one write: the usual case, kept to few calls.
+                    self._head_sent = True
+                    if self.timer is not None:
+                        self.timer.cancel()
+                        self.timer = None
                     try:
                         exchange.respond(self._status, self._whole_fields(), body)
                     finally:
-                        self._wake()
+                        if self._over_waiter is not None:
+                            self._wake()
                     return
                 if more and not body:
                     return  # nothing to send yet: the head waits for bytes or the end

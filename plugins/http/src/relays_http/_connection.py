@@ -469,8 +469,11 @@ class HTTPConnection:
                 context = self.context
                 if context.take_heads:
                     if not core.receiving_body:
-                        self.offer_at_end = True  # offered whole, as it is dispatched
-                    elif self.offer():
+                        # Offered whole, as it is dispatched; with no body to stream, the
+                        # stream rules are not asked (one declined is dispatched buffered).
+                        self.offer_at_end = True
+                        continue
+                    if self.offer(has_body=True):
                         continue  # its 100 Continue waits for the taker to read
                 if context.stream_rules and self.start_stream():
                     continue  # its 100 Continue waits for the handler to read
@@ -484,7 +487,7 @@ class HTTPConnection:
                     self.phase = HANDLING
                 elif self.offer_at_end:
                     self.offer_at_end = False
-                    if not self.offer():
+                    if not self.offer(has_body=False):
                         self.dispatch()
                 else:
                     self.dispatch()
@@ -592,10 +595,10 @@ class HTTPConnection:
             event = self.answering = RequestEvent(request, Response())
             context.fire(event).add_done_callback(self.answered)
 
-    def offer(self) -> bool:
+    def offer(self, *, has_body: bool) -> bool:
         """Offer the request whose head was parsed to the head takers; True when one
-        took it (see _exchange). A request with a body still to come gets a
-        :class:`~relays_http._body.BodyStream` the taker reads."""
+        took it (see _exchange). A request with a body still to come (*has_body*) gets
+        a :class:`~relays_http._body.BodyStream` the taker reads."""
         head = self.head
         assert head is not None
         context = self.context
@@ -609,7 +612,7 @@ class HTTPConnection:
                 sendfile=supports_sendfile(sock),
             )
         stream = None
-        if self.core.receiving_body:
+        if has_body:
             stream = self.stream = BodyStream(
                 self, context.limits.stream_read_ahead, context.deadlines.body_clock
             )
@@ -1077,7 +1080,7 @@ class HTTPConnection:
 
     # -- answering a taken request (see _exchange) -------------------------------------
 
-    def _taken_fields(self, headers: ByteFields) -> protocol.HeadersInput:
+    def _taken_fields(self, headers: ByteFields) -> ByteFields:
         if self.context.shutdown.stopping:  # tell keep-alive clients not to send another
             return [*headers, (b"connection", b"close")]
         return headers
@@ -1092,17 +1095,21 @@ class HTTPConnection:
         lines = date_line.current
         if _dateline.wall_clock() // 1.0 != date_line.second:
             lines = date_line.lines()
+        if self.context.shutdown.stopping:
+            headers = self._taken_fields(headers)
         try:
-            data = self.core.send_whole_parts(
-                status, self._taken_fields(headers), body, reason, lines
-            )
+            data = self.core.send_whole_parts(status, headers, body, reason, lines)
         except _BAD_HEAD as error:
             logger.error("cannot send the %d response to %r: %s", status, self.exchange, error)
             self.end_stream()
             self._send_internal_error()
             return False
-        self.end_stream()
-        if not self._written(data):
+        if self.stream is not None:
+            self.end_stream()
+        try:  # _written, inlined: nearly every taken request ends here
+            self.sock.write(data)
+        except Exception as error:
+            self._write_failed(error)
             return False
         self.after_response()
         return True

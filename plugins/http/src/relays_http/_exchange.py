@@ -240,8 +240,8 @@ class Exchange:
         what ``GET`` would send). Headers the connection refuses (CR or LF in a
         value, a bad framing field) are logged and a plain 500 goes out instead.
         """
-        self._check_open()
-        if self._state:
+        if self._gone or self._state:
+            self._check_open()
             raise RuntimeError("the response head was already sent: write, then finish")
         self._state = 2
         self._owner.exchange_respond(status, headers, body, reason)
