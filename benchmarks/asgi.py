@@ -57,6 +57,7 @@ SERVERS = ("relays", "uvicorn", "hypercorn", "granian")
 NEEDS = {
     "relays": ("relays_asgi", "uvloop"),
     "relays-http": ("relays_http", "uvloop"),
+    "relays-exchange": ("relays_http", "uvloop"),
     "uvicorn": ("uvicorn", "httptools", "uvloop"),
     "hypercorn": ("hypercorn",),
     "granian": ("granian",),
@@ -138,6 +139,21 @@ def serve(kind: str, app_name: str, port: int) -> None:
 
         transport = TCPServer(("127.0.0.1", port), channel="web")
         (Server(transport=transport) + Hello()).run()
+    elif kind == "relays-exchange":
+        # No ASGI either: a head taker (HTTP.take_heads) answering the bare app's
+        # response through the Exchange, so the counts split the native path into
+        # relays-http's connection and relays-asgi's adapter.
+        from relays_http import Exchange, Server
+        from relays_sockets import TCPServer
+
+        def hello(exchange: Exchange) -> bool:
+            exchange.respond(200, [(b"content-type", b"text/plain")], b"Hello, World!")
+            return True
+
+        transport = TCPServer(("127.0.0.1", port), channel="web")
+        server = Server(transport=transport)
+        server.http.take_heads(hello)
+        server.run()
     elif kind == "uvicorn":
         import uvicorn
 
@@ -416,8 +432,10 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
 
 #: Servers ``--instructions`` counts: relays and the peer it has a target against;
 #: ``--only relays-http`` adds relays-http without ASGI (a plain ``request`` handler
-#: answering what the bare app answers), for what relays-asgi itself costs.
-COUNTED = ("relays", "relays-http", "uvicorn")
+#: answering what the bare app answers), for what relays-asgi itself costs;
+#: ``--only relays-exchange`` a head taker answering it (``HTTP.take_heads``): the
+#: native path without the ASGI adapter.
+COUNTED = ("relays", "relays-exchange", "relays-http", "uvicorn")
 #: valgrind's total in callgrind's summary ("Collected : N", or "refs: N").
 _TOTAL = re.compile(r"(?:Collected|refs)\s*:\s*([\d,]+)")
 #: How long a server under valgrind may take to start listening (imports are slow there,

@@ -92,6 +92,14 @@ _UNAVAILABLE = (
 EAGER_TASKS = sys.version_info >= (3, 12)
 
 
+def _extensions(zerocopy: bool) -> dict[str, Any]:
+    """The scope's ``extensions``: trailers always, ``zerocopysend`` where the transport
+    has ``sendfile``. A new dict each request: the app may change it."""
+    if zerocopy:
+        return {"http.response.trailers": {}, "http.response.zerocopysend": {}}
+    return {"http.response.trailers": {}}
+
+
 class Asgi(BaseComponent):
     """Serve the ASGI application *app* at *path*: ``Server(...) + Asgi(fastapi_app)``.
 
@@ -260,11 +268,7 @@ class Asgi(BaseComponent):
             path,
             query,
             self._lifespan.state,
-            (
-                {"http.response.trailers": {}, "http.response.zerocopysend": {}}
-                if zerocopy
-                else {"http.response.trailers": {}}
-            ),
+            _extensions(zerocopy),
         )
         task = self._start(scope, cycle)
         if not task.done() and not cycle.head_sent:
@@ -375,11 +379,7 @@ class Asgi(BaseComponent):
             request,
             self.path,
             state=self._lifespan.state,
-            extensions=(
-                {"http.response.trailers": {}, "http.response.zerocopysend": {}}
-                if zerocopy
-                else {"http.response.trailers": {}}
-            ),
+            extensions=_extensions(zerocopy),
         )
         return cycle, self._start(scope, cycle)
 

@@ -63,6 +63,7 @@ __all__ = [
     "ResponseMessages",
     "TimedOut",
     "answer_fields",
+    "log_app_failure",
 ]
 
 logger = logging.getLogger("relays.asgi")
@@ -121,6 +122,17 @@ class ResponseMessages:
     @property
     def started(self) -> bool:
         return self.state != _START
+
+    def unfinished(self) -> AsgiProtocolError | None:
+        """What an app that returned now did wrong: None when its response is complete."""
+        if self.state == _DONE:
+            return None
+        return AsgiProtocolError(
+            "the app returned without sending a response"
+            if self.state == _START
+            else "the app returned before its response was complete (the last"
+            " 'http.response.body' has more_body false)"
+        )
 
     def take(self, message: Any) -> tuple[Any, ...]:
         kind = message.get("type") if isinstance(message, dict) else None
@@ -447,15 +459,9 @@ class HttpCycle:
     # -- the app's task ends -----------------------------------------------------------
 
     def app_returned(self) -> None:
-        if self.messages.complete:
-            return
-        problem = AsgiProtocolError(
-            "the app returned without sending a response"
-            if not self.messages.started
-            else "the app returned before its response was complete (the last"
-            " 'http.response.body' has more_body false)"
-        )
-        self.app_failed(problem)
+        problem = self.messages.unfinished()
+        if problem is not None:
+            self.app_failed(problem)
 
     def app_failed(self, error: BaseException) -> None:
         """The app raised *error* (or broke the protocol): tell whoever can still hear it.
@@ -474,14 +480,7 @@ class HttpCycle:
             self._log(error, "after its response was sent")
 
     def _log(self, error: BaseException, when: str) -> None:
-        request = self.request
-        logger.error(
-            "the ASGI app failed %s, for %s %s",
-            when,
-            request.method,
-            request.target,
-            exc_info=(type(error), error, error.__traceback__),
-        )
+        log_app_failure(error, when, self.request.method, self.request.target)
 
     # -- relays-http's side ------------------------------------------------------------
 
@@ -536,6 +535,17 @@ class AppFailed(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def log_app_failure(error: BaseException, when: str, method: str, target: str) -> None:
+    """Log the app's failure once, with its traceback, naming the request."""
+    logger.error(
+        "the ASGI app failed %s, for %s %s",
+        when,
+        method,
+        target,
+        exc_info=(type(error), error, error.__traceback__),
+    )
 
 
 def answer_fields(head: Head) -> tuple[list[tuple[str, str]], str | None]:

@@ -49,8 +49,8 @@ from urllib.parse import unquote
 from relays_http import ClientDisconnected as HTTPClientDisconnected
 from relays_http import ConnectionInfo, Exchange, HTTPError
 
-from ._errors import AsgiProtocolError, ClientDisconnected
-from ._http import ResponseMessages
+from ._errors import ClientDisconnected
+from ._http import ResponseMessages, log_app_failure
 from ._scope import ASGI_VERSION, HTTP_SPEC_VERSION, address
 
 __all__ = [
@@ -274,16 +274,9 @@ class NativeCycle:
     # -- the app's task ends -----------------------------------------------------------
 
     def app_returned(self) -> None:
-        if self.messages.complete:
-            return
-        self.app_failed(
-            AsgiProtocolError(
-                "the app returned without sending a response"
-                if not self.messages.started
-                else "the app returned before its response was complete (the last"
-                " 'http.response.body' has more_body false)"
-            )
-        )
+        problem = self.messages.unfinished()
+        if problem is not None:
+            self.app_failed(problem)
 
     def app_failed(self, error: BaseException) -> None:
         """The app raised *error* (or broke the protocol): answer 500, or cut short."""
@@ -314,12 +307,8 @@ class NativeCycle:
 
     def _log(self, error: BaseException, when: str) -> None:
         exchange = self.exchange
-        logger.error(
-            "the ASGI app failed %s, for %s %s",
-            when,
-            exchange.method.decode("latin-1"),
-            exchange.target.decode("latin-1"),
-            exc_info=(type(error), error, error.__traceback__),
+        log_app_failure(
+            error, when, exchange.method.decode("latin-1"), exchange.target.decode("latin-1")
         )
 
 

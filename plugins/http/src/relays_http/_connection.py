@@ -72,7 +72,7 @@ made: at its head when it has a body (which then streams to the taker through a
 ``BodyStream``, as above), at its end otherwise. A taker that takes it answers
 through the exchange, which calls the ``exchange_*`` methods here: they render
 with the same core calls as the usual path (so the same framing, ``HEAD``,
-keep-alive and header validation) and end in the same :meth:`~HTTPConnection.after_response`.
+keep-alive and header validation) and end in the same :meth:`~HTTPConnection.finished`.
 No ``request``, ``response`` or hook event is fired for it.
 
 Half-close. When the client shuts down its sending side, the core is told
@@ -1013,30 +1013,28 @@ class HTTPConnection:
 
     # -- after a response --------------------------------------------------------------
 
-    def finished(self, response: Response, sent: int | None = None) -> None:
+    def finished(self, response: Response | None, sent: int | None = None) -> None:
         """The whole response is written: next cycle, or close.
 
         *sent* is the number of body bytes; None for a streamed body, whose bytes
-        were counted in ``self.sent`` (-1: not counted).
+        were counted in ``self.sent`` (-1: not counted). *response* is None for a
+        request a head taker answered (see _exchange): it has no ``Response``.
         """
         request = self.request
         self.request = None
-        if sent is None:
-            sent = self.sent if self.sent >= 0 else None
-        if request is not None and request.method == "HEAD":
-            sent = 0
-        response.bytes_sent = sent
+        if response is not None:
+            if sent is None:
+                sent = self.sent if self.sent >= 0 else None
+            if request is not None and request.method == "HEAD":
+                sent = 0
+            response.bytes_sent = sent
         context = self.context
-        self.end_stream()
+        if self.stream is not None:
+            self.end_stream()
         if request is not None:
             request.close()
             if context.watch_responses:
                 context.fire(ResponseEvent(request, response))
-        self.after_response()
-
-    def after_response(self) -> None:
-        """The response is written (either path): next cycle, or close."""
-        context = self.context
         self.exchange = None
         self.busy = False
         core = self.core
@@ -1111,7 +1109,7 @@ class HTTPConnection:
         except Exception as error:
             self._write_failed(error)
             return False
-        self.after_response()
+        self.finished(None)
         return True
 
     def exchange_start(self, status: int, headers: ByteFields, reason: bytes) -> bool:
@@ -1193,7 +1191,7 @@ class HTTPConnection:
             return
         self.end_stream()
         if self._written(data):
-            self.after_response()
+            self.finished(None)
 
     def exchange_abort(self) -> None:
         """Cut a taker's response short: the client sees an incomplete message."""
