@@ -14,7 +14,15 @@ Peers: circuits.web, aiohttp, uvicorn (h11 on asyncio, and httptools on uvloop),
 cheroot (CherryPy's WSGI server) and twisted.web. Those not installed are skipped.
 ``asyncio-floor`` is no HTTP server: a bare :class:`asyncio.Protocol` that answers
 every read with the same bytes, on asyncio's own loop. It shows what the loop, the
-accept and the socket calls alone cost, the floor under every server on that loop.
+accept and the socket calls alone cost, the floor under every server on that loop;
+``uvloop-floor`` is the same protocol on uvloop. ``relays`` runs on asyncio's loop with
+relays-sockets' own transport, ``relays-uvloop`` on uvloop: the two choices of
+``--loop``, measured side by side.
+
+``--close-instructions`` counts instead the machine instructions each server runs per
+``Connection: close`` request (valgrind, user space only: the kernel's share is not in
+it), a figure the machine's load does not move; ``--syscalls`` counts the system calls
+per ``Connection: close`` request (strace).
 
 Usage (see benchmarks/README.md)::
 
@@ -36,8 +44,10 @@ sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HER
 import argparse  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -52,6 +62,7 @@ SERVERS = (
     "cheroot",
     "twisted",
     "asyncio-floor",
+    "uvloop-floor",
 )
 #: What each server needs importable to run.
 NEEDS = {
@@ -64,6 +75,7 @@ NEEDS = {
     "cheroot": ("cheroot",),
     "twisted": ("twisted",),
     "asyncio-floor": (),
+    "uvloop-floor": ("uvloop",),
 }
 #: relays must reach these ratios to the peer (keep-alive and close alike).
 TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
@@ -167,7 +179,7 @@ def serve_twisted(port: int) -> None:
     reactor.run()  # type: ignore[attr-defined]
 
 
-def serve_asyncio_floor(port: int) -> None:
+def serve_asyncio_floor(port: int, use_uvloop: bool = False) -> None:
     import asyncio
 
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n"
@@ -191,7 +203,16 @@ def serve_asyncio_floor(port: int) -> None:
         server = await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port)
         await server.serve_forever()
 
-    asyncio.run(main())
+    if use_uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+    else:
+        asyncio.run(main())
 
 
 def serve(kind: str, port: int) -> None:
@@ -213,6 +234,8 @@ def serve(kind: str, port: int) -> None:
         serve_twisted(port)
     elif kind == "asyncio-floor":
         serve_asyncio_floor(port)
+    elif kind == "uvloop-floor":
+        serve_asyncio_floor(port, use_uvloop=True)
     else:
         raise SystemExit(f"unknown server {kind!r}")
 
@@ -390,6 +413,107 @@ def measure_all(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[st
     return results
 
 
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+
+
+def ask_closing(port: int, count: int) -> None:
+    """*count* requests, one per connection (``Connection: close``), one after another."""
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(CLOSE_REQUEST)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200") or HELLO not in answer:
+            raise RuntimeError(f"unexpected answer: {answer[:200]!r}")
+
+
+def served_under(wrapper: list[str], kind: str, connections: int) -> str:
+    """Run server *kind* under *wrapper* (valgrind, strace), answer *connections*
+    close-mode requests, stop it; the wrapper's output (its stderr)."""
+    port = free_port()
+    command = [*wrapper, sys.executable, "-P", __file__, "--serve", kind, "--port", str(port)]
+    with tempfile.TemporaryFile() as output:
+        # A group of its own: the stop reaches the server under the wrapper too.
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            start_new_session=True,
+        )
+        try:
+            if not wait_listening(port, process, timeout=600.0):
+                raise RuntimeError(f"{kind} did not start under {wrapper[0]}")
+            ask_closing(port, connections)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)  # the group we made: never by name
+            process.wait(600)
+        output.seek(0)
+        return output.read().decode(errors="replace")
+
+
+def close_instructions(kind: str, small: int, large: int) -> float:
+    """User-space instructions per close-mode connection of server *kind*: two runs
+    under callgrind, for *small* and *large* connections; start-up cancels out."""
+    counts = []
+    for connections in (small, large):
+        output = served_under(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"], kind, connections
+        )
+        match = re.search(r"(?:Collected|refs)\s*:\s*([\d,]+)", output)
+        if match is None:
+            raise RuntimeError(f"no instruction total for {kind}:\n{output[-2000:]}")
+        counts.append(int(match.group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / (large - small)
+
+
+def close_syscalls(kind: str, small: int, large: int) -> dict[str, float]:
+    """System calls per close-mode connection of server *kind*, by name (``strace -c``
+    over two runs, for *small* and *large* connections; start-up cancels out)."""
+    tables = []
+    for connections in (small, large):
+        with tempfile.NamedTemporaryFile(suffix=".strace") as table:
+            served_under(["strace", "-f", "-c", "-o", table.name], kind, connections)
+            counts: dict[str, int] = {}
+            with open(table.name) as lines:
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) >= 5 and fields[3].isdigit() and fields[-1] != "total":
+                        counts[fields[-1]] = int(fields[3])
+            tables.append(counts)
+    names = set(tables[0]) | set(tables[1])
+    per_connection = {
+        name: (tables[1].get(name, 0) - tables[0].get(name, 0)) / (large - small) for name in names
+    }
+    return {name: count for name, count in per_connection.items() if count >= 0.05}
+
+
+def report_close_counts(kinds: list[str], syscalls: bool) -> None:
+    """``--close-instructions`` / ``--syscalls``: one line per server."""
+    tool = "strace" if syscalls else "valgrind"
+    if shutil.which(tool) is None:
+        raise SystemExit(f"{tool} is not installed: apt-get install {tool}")
+    for kind in kinds:
+        if syscalls:
+            calls = close_syscalls(kind, 200, 1200)
+            listed = ", ".join(
+                f"{name} {count:.2f}" for name, count in sorted(calls.items(), key=lambda c: -c[1])
+            )
+            print(f"{kind:<18} {sum(calls.values()):>6.2f} syscalls/connection: {listed}")
+        else:
+            per_connection = close_instructions(kind, 100, 400)
+            print(f"{kind:<18} {per_connection:>12,.0f} instructions/connection")
+
+
+def load() -> str:
+    """The machine's load average, for the table's heading (the machine is shared)."""
+    try:
+        return ", load " + " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -402,9 +526,23 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+    parser.add_argument(
+        "--close-instructions",
+        action="store_true",
+        help="count instructions per Connection: close request (valgrind) instead",
+    )
+    parser.add_argument(
+        "--syscalls",
+        action="store_true",
+        help="count system calls per Connection: close request (strace) instead",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
+        return 0
+    if args.close_instructions or args.syscalls:
+        kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
+        report_close_counts([kind for kind in kinds if installed(kind)], args.syscalls)
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -423,7 +561,7 @@ def main() -> int:
     print(
         f"wrk -t1 -c{args.connections}, {args.seconds:g} s per run, best of {args.repeat}; "
         "server on CPU "
-        f"{args.server_cpu}, wrk on CPU {args.client_cpu}",
+        f"{args.server_cpu}, wrk on CPU {args.client_cpu}{load()}",
         file=sys.stderr,
     )
     missing = [kind for kind in kinds if not installed(kind)]
@@ -439,7 +577,7 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
     print()
     print(
         f"{'server':<18} {'mode':<10} {'req/s':>10} {'p99 ms':>8} {'errors':>7} "
-        f"{'us CPU/req':>10} {'relays/x':>9} {'CPU x/relays':>12} {'system us':>9}"
+        f"{'us CPU/req':>10} {'relays/x':>9} {'CPU x/relays':>12} {'user us':>8} {'system us':>9}"
         "  target (req/s, CPU)"
     )
     for kind, by_mode in results.items():
@@ -460,7 +598,8 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
             shown_cpu = "-" if kind == "relays" else f"{cpu_ratio:.2f}x"
             print(
                 f"{kind:<18} {mode:<10} {rate:>10.0f} {p99:>8.2f} {errors:>7} "
-                f"{cpu:>10.1f} {shown:>9} {shown_cpu:>12} {system:>9.1f}  {verdict}"
+                f"{cpu:>10.1f} {shown:>9} {shown_cpu:>12} {cpu - system:>8.1f} {system:>9.1f}  "
+                f"{verdict}"
             )
 
 
