@@ -15,7 +15,10 @@ cheroot (CherryPy's WSGI server) and twisted.web. Those not installed are skippe
 ``asyncio-floor`` is no HTTP server: a bare :class:`asyncio.Protocol` that answers
 every read with the same bytes, on asyncio's own loop. It shows what the loop, the
 accept and the socket calls alone cost, the floor under every server on that loop;
-``uvloop-floor`` is the same protocol on uvloop. ``relays`` runs on asyncio's loop with
+``uvloop-floor`` is the same protocol on uvloop. ``c-floor`` is ``http_floor.c`` beside
+this file (compiled with ``cc -O2`` at each run): the same answers from C with epoll and
+deferred accepting, so that its CPU per request is the operating system's share, the
+floor under every server on this machine. ``relays`` runs on asyncio's loop with
 relays-sockets' own transport, ``relays-uvloop`` on uvloop: the two choices of
 ``--loop``, measured side by side.
 
@@ -63,11 +66,15 @@ SERVERS = (
     "twisted",
     "asyncio-floor",
     "uvloop-floor",
+    "c-floor",
 )
+#: Run only when named with --only: variants for measuring one of relays' choices.
+VARIANTS = ("relays-no-defer",)
 #: What each server needs importable to run.
 NEEDS = {
     "relays": ("relays_http",),
     "relays-uvloop": ("relays_http", "uvloop"),
+    "relays-no-defer": ("relays_http",),
     "circuits": ("circuits",),
     "aiohttp": ("aiohttp",),
     "uvicorn-h11": ("uvicorn", "h11"),
@@ -76,6 +83,7 @@ NEEDS = {
     "twisted": ("twisted",),
     "asyncio-floor": (),
     "uvloop-floor": ("uvloop",),
+    "c-floor": (),  # and a C compiler: see installed()
 }
 #: relays must reach these ratios to the peer (keep-alive and close alike).
 TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
@@ -84,7 +92,7 @@ TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
 # -- the servers: ``http.py --serve KIND --port N`` serves until killed -------------------
 
 
-def serve_relays(port: int, use_uvloop: bool = False) -> None:
+def serve_relays(port: int, use_uvloop: bool = False, defer_accept: float | None = None) -> None:
     from relays import Component
     from relays_http import Request, Response, Server
     from relays_sockets import TCPServer
@@ -98,7 +106,7 @@ def serve_relays(port: int, use_uvloop: bool = False) -> None:
 
     # The transport is made here rather than found through the plugins, so that a broken
     # unrelated plugin in the environment cannot keep the benchmark from running.
-    transport = TCPServer(("127.0.0.1", port), channel="web")
+    transport = TCPServer(("127.0.0.1", port), channel="web", defer_accept=defer_accept)
     (Server(transport=transport) + Hello()).run(use_uvloop=use_uvloop)
 
 
@@ -215,11 +223,41 @@ def serve_asyncio_floor(port: int, use_uvloop: bool = False) -> None:
         asyncio.run(main())
 
 
+def find_compiler() -> str | None:
+    """``$CC`` when it is set (and then only it, as make does), else cc, gcc or clang."""
+    if os.environ.get("CC"):
+        return shutil.which(os.environ["CC"])
+    return next(filter(None, map(shutil.which, ("cc", "gcc", "clang"))), None)
+
+
+#: Where the driver puts the compiled ``http_floor.c`` for the server processes it starts.
+FLOOR_PROGRAM = "RELAYS_BENCH_HTTP_FLOOR"
+
+
+def build_c_floor(directory: str) -> None:
+    """Compile ``http_floor.c`` into *directory* and tell the servers started later where."""
+    compiler = find_compiler()
+    if compiler is None:
+        raise SystemExit("c-floor needs a C compiler (install gcc, or set CC)")
+    program = os.path.join(directory, "http_floor")
+    source = os.path.join(_HERE, "http_floor.c")
+    subprocess.run([compiler, "-O2", "-Wall", "-o", program, source], check=True)
+    os.environ[FLOOR_PROGRAM] = program
+
+
+def serve_c_floor(port: int) -> None:
+    """Become the compiled floor (same process: its CPU time is what is measured)."""
+    program = os.environ[FLOOR_PROGRAM]
+    os.execv(program, [program, str(port)])
+
+
 def serve(kind: str, port: int) -> None:
     if kind == "relays":
         serve_relays(port)
     elif kind == "relays-uvloop":
         serve_relays(port, use_uvloop=True)
+    elif kind == "relays-no-defer":  # TCP_DEFER_ACCEPT off (relays-http turns it on)
+        serve_relays(port, defer_accept=0)
     elif kind == "circuits":
         serve_circuits(port)
     elif kind == "aiohttp":
@@ -236,6 +274,8 @@ def serve(kind: str, port: int) -> None:
         serve_asyncio_floor(port)
     elif kind == "uvloop-floor":
         serve_asyncio_floor(port, use_uvloop=True)
+    elif kind == "c-floor":
+        serve_c_floor(port)
     else:
         raise SystemExit(f"unknown server {kind!r}")
 
@@ -246,6 +286,8 @@ def serve(kind: str, port: int) -> None:
 def installed(kind: str) -> bool:
     import importlib.util
 
+    if kind == "c-floor" and find_compiler() is None:
+        return False
     return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
 
 
@@ -501,6 +543,8 @@ def report_close_counts(kinds: list[str], syscalls: bool) -> None:
                 f"{name} {count:.2f}" for name, count in sorted(calls.items(), key=lambda c: -c[1])
             )
             print(f"{kind:<18} {sum(calls.values()):>6.2f} syscalls/connection: {listed}")
+        elif kind == "c-floor":  # its own user space is a few hundred instructions
+            print(f"{kind:<18} {'-':>12} (valgrind does not follow its exec)")
         else:
             per_connection = close_instructions(kind, 100, 400)
             print(f"{kind:<18} {per_connection:>12,.0f} instructions/connection")
@@ -520,7 +564,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
-    parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
+    parser.add_argument(
+        "--only", help=f"comma-separated servers out of {', '.join(SERVERS + VARIANTS)}"
+    )
     parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
     parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
@@ -540,6 +586,14 @@ def main() -> int:
     if args.serve:
         serve(args.serve, args.port)
         return 0
+    with tempfile.TemporaryDirectory(prefix="http-bench-") as build:
+        if installed("c-floor"):
+            build_c_floor(build)
+        return measure(args, parser)
+
+
+def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The run that main() asked for, once the C floor is built."""
     if args.close_instructions or args.syscalls:
         kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
         report_close_counts([kind for kind in kinds if installed(kind)], args.syscalls)
@@ -553,9 +607,10 @@ def main() -> int:
         args.seconds, args.repeat = 1.0, 1
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
-    unknown = [kind for kind in kinds if kind not in SERVERS]
+    unknown = [kind for kind in kinds if kind not in SERVERS + VARIANTS]
     if unknown:
-        parser.error(f"unknown servers {unknown}; choose from {', '.join(SERVERS)}")
+        choices = ", ".join(SERVERS + VARIANTS)
+        parser.error(f"unknown servers {unknown}; choose from {choices}")
     if "relays" not in kinds:
         kinds.insert(0, "relays")
     print(
