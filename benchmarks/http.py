@@ -14,7 +14,18 @@ Peers: circuits.web, aiohttp, uvicorn (h11 on asyncio, and httptools on uvloop),
 cheroot (CherryPy's WSGI server) and twisted.web. Those not installed are skipped.
 ``asyncio-floor`` is no HTTP server: a bare :class:`asyncio.Protocol` that answers
 every read with the same bytes, on asyncio's own loop. It shows what the loop, the
-accept and the socket calls alone cost, the floor under every server on that loop.
+accept and the socket calls alone cost, the floor under every server on that loop;
+``uvloop-floor`` is the same protocol on uvloop. ``c-floor`` is ``http_floor.c`` beside
+this file (compiled with ``cc -O2`` at each run): the same answers from C with epoll and
+deferred accepting, so that its CPU per request is the operating system's share, the
+floor under every server on this machine. ``relays`` runs on asyncio's loop with
+relays-sockets' own transport, ``relays-uvloop`` on uvloop: the two choices of
+``--loop``, measured side by side.
+
+``--close-instructions`` counts instead the machine instructions each server runs per
+``Connection: close`` request (valgrind, user space only: the kernel's share is not in
+it), a figure the machine's load does not move; ``--syscalls`` counts the system calls
+per ``Connection: close`` request (strace).
 
 Usage (see benchmarks/README.md)::
 
@@ -36,8 +47,10 @@ sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HER
 import argparse  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -52,11 +65,16 @@ SERVERS = (
     "cheroot",
     "twisted",
     "asyncio-floor",
+    "uvloop-floor",
+    "c-floor",
 )
+#: Run only when named with --only: variants for measuring one of relays' choices.
+VARIANTS = ("relays-no-defer",)
 #: What each server needs importable to run.
 NEEDS = {
     "relays": ("relays_http",),
     "relays-uvloop": ("relays_http", "uvloop"),
+    "relays-no-defer": ("relays_http",),
     "circuits": ("circuits",),
     "aiohttp": ("aiohttp",),
     "uvicorn-h11": ("uvicorn", "h11"),
@@ -64,6 +82,8 @@ NEEDS = {
     "cheroot": ("cheroot",),
     "twisted": ("twisted",),
     "asyncio-floor": (),
+    "uvloop-floor": ("uvloop",),
+    "c-floor": (),  # and a C compiler: see installed()
 }
 #: relays must reach these ratios to the peer (keep-alive and close alike).
 TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
@@ -72,7 +92,7 @@ TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
 # -- the servers: ``http.py --serve KIND --port N`` serves until killed -------------------
 
 
-def serve_relays(port: int, use_uvloop: bool = False) -> None:
+def serve_relays(port: int, use_uvloop: bool = False, defer_accept: float | None = None) -> None:
     from relays import Component
     from relays_http import Request, Response, Server
     from relays_sockets import TCPServer
@@ -86,7 +106,7 @@ def serve_relays(port: int, use_uvloop: bool = False) -> None:
 
     # The transport is made here rather than found through the plugins, so that a broken
     # unrelated plugin in the environment cannot keep the benchmark from running.
-    transport = TCPServer(("127.0.0.1", port), channel="web")
+    transport = TCPServer(("127.0.0.1", port), channel="web", defer_accept=defer_accept)
     (Server(transport=transport) + Hello()).run(use_uvloop=use_uvloop)
 
 
@@ -167,7 +187,7 @@ def serve_twisted(port: int) -> None:
     reactor.run()  # type: ignore[attr-defined]
 
 
-def serve_asyncio_floor(port: int) -> None:
+def serve_asyncio_floor(port: int, use_uvloop: bool = False) -> None:
     import asyncio
 
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n"
@@ -191,7 +211,44 @@ def serve_asyncio_floor(port: int) -> None:
         server = await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port)
         await server.serve_forever()
 
-    asyncio.run(main())
+    if use_uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+    else:
+        asyncio.run(main())
+
+
+def find_compiler() -> str | None:
+    """``$CC`` when it is set (and then only it, as make does), else cc, gcc or clang."""
+    if os.environ.get("CC"):
+        return shutil.which(os.environ["CC"])
+    return next(filter(None, map(shutil.which, ("cc", "gcc", "clang"))), None)
+
+
+#: Where the driver puts the compiled ``http_floor.c`` for the server processes it starts.
+FLOOR_PROGRAM = "RELAYS_BENCH_HTTP_FLOOR"
+
+
+def build_c_floor(directory: str) -> None:
+    """Compile ``http_floor.c`` into *directory* and tell the servers started later where."""
+    compiler = find_compiler()
+    if compiler is None:
+        raise SystemExit("c-floor needs a C compiler (install gcc, or set CC)")
+    program = os.path.join(directory, "http_floor")
+    source = os.path.join(_HERE, "http_floor.c")
+    subprocess.run([compiler, "-O2", "-Wall", "-o", program, source], check=True)
+    os.environ[FLOOR_PROGRAM] = program
+
+
+def serve_c_floor(port: int) -> None:
+    """Become the compiled floor (same process: its CPU time is what is measured)."""
+    program = os.environ[FLOOR_PROGRAM]
+    os.execv(program, [program, str(port)])
 
 
 def serve(kind: str, port: int) -> None:
@@ -199,6 +256,8 @@ def serve(kind: str, port: int) -> None:
         serve_relays(port)
     elif kind == "relays-uvloop":
         serve_relays(port, use_uvloop=True)
+    elif kind == "relays-no-defer":  # TCP_DEFER_ACCEPT off (relays-http turns it on)
+        serve_relays(port, defer_accept=0)
     elif kind == "circuits":
         serve_circuits(port)
     elif kind == "aiohttp":
@@ -213,6 +272,10 @@ def serve(kind: str, port: int) -> None:
         serve_twisted(port)
     elif kind == "asyncio-floor":
         serve_asyncio_floor(port)
+    elif kind == "uvloop-floor":
+        serve_asyncio_floor(port, use_uvloop=True)
+    elif kind == "c-floor":
+        serve_c_floor(port)
     else:
         raise SystemExit(f"unknown server {kind!r}")
 
@@ -223,6 +286,8 @@ def serve(kind: str, port: int) -> None:
 def installed(kind: str) -> bool:
     import importlib.util
 
+    if kind == "c-floor" and find_compiler() is None:
+        return False
     return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
 
 
@@ -390,21 +455,148 @@ def measure_all(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[st
     return results
 
 
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+
+
+def ask_closing(port: int, count: int) -> None:
+    """*count* requests, one per connection (``Connection: close``), one after another."""
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(CLOSE_REQUEST)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200") or HELLO not in answer:
+            raise RuntimeError(f"unexpected answer: {answer[:200]!r}")
+
+
+def served_under(wrapper: list[str], kind: str, connections: int) -> str:
+    """Run server *kind* under *wrapper* (valgrind, strace), answer *connections*
+    close-mode requests, stop it; the wrapper's output (its stderr)."""
+    port = free_port()
+    command = [*wrapper, sys.executable, "-P", __file__, "--serve", kind, "--port", str(port)]
+    with tempfile.TemporaryFile() as output:
+        # A group of its own: the stop reaches the server under the wrapper too.
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            start_new_session=True,
+        )
+        try:
+            if not wait_listening(port, process, timeout=600.0):
+                raise RuntimeError(f"{kind} did not start under {wrapper[0]}")
+            ask_closing(port, connections)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)  # the group we made: never by name
+            process.wait(600)
+        output.seek(0)
+        return output.read().decode(errors="replace")
+
+
+def close_instructions(kind: str, small: int, large: int) -> float:
+    """User-space instructions per close-mode connection of server *kind*: two runs
+    under callgrind, for *small* and *large* connections; start-up cancels out."""
+    counts = []
+    for connections in (small, large):
+        output = served_under(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"], kind, connections
+        )
+        match = re.search(r"(?:Collected|refs)\s*:\s*([\d,]+)", output)
+        if match is None:
+            raise RuntimeError(f"no instruction total for {kind}:\n{output[-2000:]}")
+        counts.append(int(match.group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / (large - small)
+
+
+def close_syscalls(kind: str, small: int, large: int) -> dict[str, float]:
+    """System calls per close-mode connection of server *kind*, by name (``strace -c``
+    over two runs, for *small* and *large* connections; start-up cancels out)."""
+    tables = []
+    for connections in (small, large):
+        with tempfile.NamedTemporaryFile(suffix=".strace") as table:
+            served_under(["strace", "-f", "-c", "-o", table.name], kind, connections)
+            counts: dict[str, int] = {}
+            with open(table.name) as lines:
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) >= 5 and fields[3].isdigit() and fields[-1] != "total":
+                        counts[fields[-1]] = int(fields[3])
+            tables.append(counts)
+    names = set(tables[0]) | set(tables[1])
+    per_connection = {
+        name: (tables[1].get(name, 0) - tables[0].get(name, 0)) / (large - small) for name in names
+    }
+    return {name: count for name, count in per_connection.items() if count >= 0.05}
+
+
+def report_close_counts(kinds: list[str], syscalls: bool) -> None:
+    """``--close-instructions`` / ``--syscalls``: one line per server."""
+    tool = "strace" if syscalls else "valgrind"
+    if shutil.which(tool) is None:
+        raise SystemExit(f"{tool} is not installed: apt-get install {tool}")
+    for kind in kinds:
+        if syscalls:
+            calls = close_syscalls(kind, 200, 1200)
+            listed = ", ".join(
+                f"{name} {count:.2f}" for name, count in sorted(calls.items(), key=lambda c: -c[1])
+            )
+            print(f"{kind:<18} {sum(calls.values()):>6.2f} syscalls/connection: {listed}")
+        elif kind == "c-floor":  # its own user space is a few hundred instructions
+            print(f"{kind:<18} {'-':>12} (valgrind does not follow its exec)")
+        else:
+            per_connection = close_instructions(kind, 100, 400)
+            print(f"{kind:<18} {per_connection:>12,.0f} instructions/connection")
+
+
+def load() -> str:
+    """The machine's load average, for the table's heading (the machine is shared)."""
+    try:
+        return ", load " + " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
-    parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
+    parser.add_argument(
+        "--only", help=f"comma-separated servers out of {', '.join(SERVERS + VARIANTS)}"
+    )
     parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
     parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+    parser.add_argument(
+        "--close-instructions",
+        action="store_true",
+        help="count instructions per Connection: close request (valgrind) instead",
+    )
+    parser.add_argument(
+        "--syscalls",
+        action="store_true",
+        help="count system calls per Connection: close request (strace) instead",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="http-bench-") as build:
+        if installed("c-floor"):
+            build_c_floor(build)
+        return measure(args, parser)
+
+
+def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The run that main() asked for, once the C floor is built."""
+    if args.close_instructions or args.syscalls:
+        kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
+        report_close_counts([kind for kind in kinds if installed(kind)], args.syscalls)
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -415,15 +607,16 @@ def main() -> int:
         args.seconds, args.repeat = 1.0, 1
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
-    unknown = [kind for kind in kinds if kind not in SERVERS]
+    unknown = [kind for kind in kinds if kind not in SERVERS + VARIANTS]
     if unknown:
-        parser.error(f"unknown servers {unknown}; choose from {', '.join(SERVERS)}")
+        choices = ", ".join(SERVERS + VARIANTS)
+        parser.error(f"unknown servers {unknown}; choose from {choices}")
     if "relays" not in kinds:
         kinds.insert(0, "relays")
     print(
         f"wrk -t1 -c{args.connections}, {args.seconds:g} s per run, best of {args.repeat}; "
         "server on CPU "
-        f"{args.server_cpu}, wrk on CPU {args.client_cpu}",
+        f"{args.server_cpu}, wrk on CPU {args.client_cpu}{load()}",
         file=sys.stderr,
     )
     missing = [kind for kind in kinds if not installed(kind)]
@@ -439,7 +632,7 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
     print()
     print(
         f"{'server':<18} {'mode':<10} {'req/s':>10} {'p99 ms':>8} {'errors':>7} "
-        f"{'us CPU/req':>10} {'relays/x':>9} {'CPU x/relays':>12} {'system us':>9}"
+        f"{'us CPU/req':>10} {'relays/x':>9} {'CPU x/relays':>12} {'user us':>8} {'system us':>9}"
         "  target (req/s, CPU)"
     )
     for kind, by_mode in results.items():
@@ -460,7 +653,8 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
             shown_cpu = "-" if kind == "relays" else f"{cpu_ratio:.2f}x"
             print(
                 f"{kind:<18} {mode:<10} {rate:>10.0f} {p99:>8.2f} {errors:>7} "
-                f"{cpu:>10.1f} {shown:>9} {shown_cpu:>12} {system:>9.1f}  {verdict}"
+                f"{cpu:>10.1f} {shown:>9} {shown_cpu:>12} {cpu - system:>8.1f} {system:>9.1f}  "
+                f"{verdict}"
             )
 
 

@@ -150,6 +150,7 @@ def bare_listener(loop: FakeLoop) -> Listener:
     listener._backlog = 10
     listener._sockets = []
     listener._locals = {}
+    listener._kinds = {}
     listener._eager = False
     listener._make_transport = loop.make_transport  # type: ignore[assignment]
     listener._closed = False
@@ -334,3 +335,12 @@ def test_an_eager_listener_takes_a_short_batch_per_readiness() -> None:
     listening.outcomes.append(BlockingIOError())
     listener._ready(listening)  # type: ignore[arg-type]
     assert len(loop.made) == 100  # not eager: the whole backlog at once
+
+
+def test_connections_are_made_as_their_listening_socket_is() -> None:
+    from relays_sockets._own_transport import _kind_of
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
+        kinds = _kind_of(listening)
+        assert kinds == (socket.AF_INET, socket.SOCK_STREAM, listening.proto)
+        assert all(type(value) is int for value in kinds)  # no enums built per accept
