@@ -16,6 +16,10 @@ then, from this tree::
 
     .venv/bin/python benchmarks/versions.py --base-tree /tmp/relays-base
 
+``--python X.Y`` runs both trees' ``.venv-X.Y`` instead (the base needs one: ``python3.12
+-m venv .venv-3.12 && .venv-3.12/bin/pip install -e kernel`` there is enough for
+``events`` and ``instructions``); ``--rows async,priority`` limits those two to some rows.
+
 Benchmarks (``--benchmarks``, comma-separated): ``events`` (events/s of every row of
 ``events.py``, relays only), ``instructions`` (its instructions per event under valgrind:
 the figure that machine load cannot move), ``http_dispatch`` (instructions per request
@@ -154,20 +158,35 @@ def main() -> int:
     parser.add_argument("--benchmarks", default="instructions,events,echo,http")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best counts")
     parser.add_argument("--tolerance", type=float, default=0.03, help="flag a loss above this")
+    parser.add_argument(
+        "--rows", help="events/instructions only: these rows of events.py (comma-separated)"
+    )
+    parser.add_argument(
+        "--python",
+        metavar="X.Y",
+        help="run both trees on Python X.Y: their .venv-X.Y (python3 dev.py test --python "
+        "X.Y makes it) instead of .venv",
+    )
     args = parser.parse_args()
+    environment = f".venv-{args.python}" if args.python else ".venv"
     pythons = {
-        "base": args.base_tree.resolve() / ".venv" / "bin" / "python",
-        "head": HEAD_TREE / ".venv" / "bin" / "python",
+        "base": args.base_tree.resolve() / environment / "bin" / "python",
+        "head": HEAD_TREE / environment / "bin" / "python",
     }
     for side, python in pythons.items():
         if not python.exists():
             print(f"{side}: {python} does not exist (run python3 dev.py test there once)")
             return 2
     wanted = [name.strip() for name in args.benchmarks.split(",") if name.strip()]
-    print(f"# base: {args.base_tree}; head: {HEAD_TREE}; best of {args.rounds} alternating rounds")
+    print(
+        f"# base: {args.base_tree}; head: {HEAD_TREE}; {environment}; "
+        f"best of {args.rounds} alternating rounds"
+    )
     print(f"{'benchmark':<13} {'row':<22} {'metric':<11} {'base':>12} {'head':>12} {'change':>8}")
     for name in wanted:
         arguments, parse = BENCHMARKS[name]
+        if args.rows and name in ("events", "instructions"):
+            arguments = [*arguments, "--rows", args.rows]
         results: dict[str, Figures] = {"base": {}, "head": {}}
         for round_number in range(args.rounds):
             order = ["base", "head"] if round_number % 2 == 0 else ["head", "base"]

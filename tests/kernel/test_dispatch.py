@@ -829,6 +829,11 @@ async def test_an_async_handler_runs_in_a_real_task(manager: Manager) -> None:
     assert isinstance(seen[0], asyncio.Task)
     assert seen[0] is seen[1]
     assert seen[0] is not asyncio.current_task()
+    # Named after the handler it runs, for whoever lists tasks (asyncio.all_tasks()).
+    assert (
+        seen[0].get_name()
+        == "relays handler test_an_async_handler_runs_in_a_real_task.<locals>.Worker.job"
+    )
 
 
 async def test_a_called_handler_starts_in_its_own_task_not_the_callers(

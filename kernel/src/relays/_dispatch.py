@@ -457,6 +457,7 @@ class Hub(HandlerTable):
             task = asyncio.Task(
                 drive,
                 loop=self.loop,
+                name=h.task_name,
                 context=context,
                 eager_start=True,  # type: ignore[call-arg, unused-ignore]
             )
@@ -465,7 +466,9 @@ class Hub(HandlerTable):
                 if event.cancellable:
                     event._keep_task(task, h)
             return False
-        task = self.loop.create_task(drive, context=context)  # type: ignore[union-attr]
+        task = self.loop.create_task(  # type: ignore[union-attr]
+            drive, name=h.task_name, context=context
+        )
         self._tasks.add(task)
         if event.cancellable:
             event._keep_task(task, h)

@@ -93,6 +93,7 @@ class Handler:
         "owner",
         "priority",
         "seq",
+        "task_name",
     )
 
     def __init__(
@@ -126,6 +127,10 @@ class Handler:
             self.invoke = starter(callback, self.event_arg)
             self.event_arg = 2
             self.is_async = True
+        #: The name of this handler's tasks (``Task.get_name()``), made once here: it says
+        #: which handler a task runs (asyncio's default, ``Task-<n>``, says nothing), and
+        #: a task given a name does not format one per task.
+        self.task_name = f"relays handler {self.qualname}"
 
     @property
     def qualname(self) -> str:
