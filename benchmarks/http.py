@@ -19,8 +19,8 @@ accept and the socket calls alone cost, the floor under every server on that loo
 this file (compiled with ``cc -O2`` at each run): the same answers from C with epoll and
 deferred accepting, so that its CPU per request is the operating system's share, the
 floor under every server on this machine. ``relays`` runs on asyncio's loop with
-relays-sockets' own transport, ``relays-uvloop`` on uvloop: the two choices of
-``--loop``, measured side by side.
+relays-sockets' own transport, ``relays-uvloop`` on uvloop (the default when it is
+installed): the two choices of ``RELAYS_UVLOOP``, measured side by side.
 
 ``--close-instructions`` counts instead the machine instructions each server runs per
 ``Connection: close`` request (valgrind, user space only: the kernel's share is not in

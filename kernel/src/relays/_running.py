@@ -102,25 +102,23 @@ def _require_root(component: BaseComponent) -> None:
 
 
 def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
-    """A fresh event loop: asyncio's own unless uvloop is asked for.
+    """A fresh event loop: uvloop's when it is installed, unless told otherwise.
 
     *use_uvloop* decides when given: True asks for uvloop (an error says how to install
     it when missing), False for asyncio's own loop. Left at None, the environment
     variable ``RELAYS_UVLOOP`` decides when set (``0`` for asyncio's loop, anything
-    else for uvloop); unset or empty, it is asyncio's loop, uvloop installed or not.
-
-    Why not uvloop whenever it is installed, as uvicorn's ``--loop auto`` does: on
-    asyncio's loop a plain TCP server gets relays-sockets' own transport, which reads a
-    new connection's request in the step that accepts it; uvloop makes four system
-    calls more per connection and an epoll round trip before the first read. Measured
-    in one run (``benchmarks/http.py``), relays on asyncio's loop served 18% more
-    ``Connection: close`` requests per second with 13% less CPU each, and with
-    keep-alive 5% fewer with 5% more CPU each: the default is the loop that is clearly
-    ahead in one mode and within a few percent in the other. Nothing in relays depends
-    on which loop runs it.
+    else for uvloop); when it is unset or empty, uvloop is used if it can be imported
+    and asyncio's loop otherwise, as uvicorn's ``--loop auto`` does. Measured on a quiet
+    machine, relays-http on uvloop serves about 45% more keep-alive requests per second;
+    on asyncio's loop (with relays-sockets' own transport) it serves short
+    ``Connection: close`` connections faster: the design page has the figures and says
+    why keep-alive decides the default. Nothing in relays depends on which loop runs it.
     """
     if use_uvloop is None:
-        use_uvloop = os.environ.get("RELAYS_UVLOOP", "") not in ("", "0")
+        choice = os.environ.get("RELAYS_UVLOOP", "")
+        if choice == "":
+            return _uvloop_or_asyncio()
+        use_uvloop = choice != "0"
     if use_uvloop:
         try:
             import uvloop  # type: ignore[import-not-found, unused-ignore]
@@ -131,6 +129,15 @@ def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
         loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
         return loop
     return asyncio.new_event_loop()
+
+
+def _uvloop_or_asyncio() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
 
 
 def freeze_gc_wanted(freeze_gc: bool | None) -> bool:
