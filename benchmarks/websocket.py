@@ -545,6 +545,7 @@ def count_instructions(args: argparse.Namespace) -> None:
     sys.path.insert(0, _harness.HERE)
     import instructions
 
+    _harness.unshadow_standard_library()  # or http.py here hides the standard library's http
     if not instructions.available():
         print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
         raise SystemExit(2)
