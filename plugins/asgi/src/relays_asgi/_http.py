@@ -107,13 +107,18 @@ class ResponseMessages:
     raises :class:`AsgiProtocolError`, telling the app what to send instead.
     """
 
-    def __init__(self, *, zerocopy: bool = False) -> None:
-        self.state = _START
+    def __init__(
+        self, *, zerocopy: bool = False, state: str = _START, trailers: bool = False
+    ) -> None:
+        #: Where the response is: ``"start"``, ``"body"``, ``"trailers"`` or ``"done"``
+        #: (given to resume the checks of a response whose common messages were
+        #: checked elsewhere: the native cycle checks those inline).
+        self.state = state
         #: Whether ``http.response.zerocopysend`` was offered (scope's extensions).
         self.zerocopy = zerocopy
         #: Whether the app's ``http.response.start`` announced trailers: its last
         #: body message is then followed by ``http.response.trailers`` ones.
-        self.trailers = False
+        self.trailers = trailers
 
     @property
     def complete(self) -> bool:

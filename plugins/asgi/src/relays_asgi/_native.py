@@ -50,7 +50,7 @@ from relays_http import ClientDisconnected as HTTPClientDisconnected
 from relays_http import ConnectionInfo, Exchange, HTTPError
 
 from ._errors import ClientDisconnected
-from ._http import ResponseMessages, log_app_failure
+from ._http import _BODY, _DONE, _START, _TRAILERS, ResponseMessages, log_app_failure
 from ._scope import ASGI_VERSION, HTTP_SPEC_VERSION, address
 
 __all__ = [
@@ -77,6 +77,8 @@ DROPPED_FIELDS = frozenset(
     )
 )
 _CONTENT_LENGTH = b"content-length"
+#: Fields that keep the app's header list from going out as it is.
+_SIFTED_FIELDS = DROPPED_FIELDS | {_CONTENT_LENGTH}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 _INTERNAL_ERROR = (
     500,
@@ -109,21 +111,31 @@ class NativeCycle:
 
     __slots__ = (
         "_abandoned",
+        "_announced",
+        "_as_is",
         "_body_done",
         "_fields",
         "_head_sent",
         "_over_waiter",
+        "_state",
         "_status",
         "_trailers",
+        "_zerocopy",
         "exchange",
-        "messages",
         "stream_bodies",
         "timer",
     )
 
     def __init__(self, exchange: Exchange, *, zerocopy: bool, stream_bodies: bool) -> None:
         self.exchange = exchange
-        self.messages = ResponseMessages(zerocopy=zerocopy)
+        # The order of the app's messages (ResponseMessages' states): the common ones
+        # are checked inline in send, the others by a ResponseMessages resumed there.
+        self._state = _START
+        self._zerocopy = zerocopy
+        # Whether http.response.start announced trailers.
+        self._announced = False
+        # Whether the app's fields go out as it gave them (bytes, nothing to sift).
+        self._as_is = False
         #: Whether body chunks reach the app as they come (else the body comes whole).
         self.stream_bodies = stream_bodies
         #: The ``response_start_timeout`` timer, while the head has not gone out.
@@ -195,46 +207,99 @@ class NativeCycle:
     # -- send --------------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Check and send one message. The common shapes (a start with bytes fields, a
+        body of bytes) are checked here, in line; the rest, and every mistake, go to
+        :class:`~relays_asgi._http.ResponseMessages` for its checks and messages."""
         exchange = self.exchange
         if self._abandoned or exchange.gone:
             raise ClientDisconnected("the client went away; the response cannot be sent")
-        taken = self.messages.take(message)
-        kind = taken[0]
-        if kind == "start":
+        kind = message.get("type") if type(message) is dict else None
+        if kind == "http.response.body" and self._state is _BODY:
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if type(body) is not bytes or type(more) is not bool:
+                taken = self._take(message)
+                body, more = taken[1], taken[2]
+            elif not more:
+                self._state = _TRAILERS if self._announced else _DONE
+        elif kind == "http.response.start" and self._state is _START:
+            status = message.get("status")
+            fields = message.get("headers", ())
+            trailers = message.get("trailers", False)
+            if type(status) is int and 100 <= status <= 599 and type(trailers) is bool:
+                self._state = _BODY
+                self._announced = trailers
+                self._status = status
+                self._fields = fields
+                try:  # the app's list goes out as it is when it needs no sifting
+                    for name, value in fields:
+                        if (
+                            type(name) is not bytes
+                            or type(value) is not bytes
+                            or name.lower() in _SIFTED_FIELDS
+                        ):
+                            break
+                    else:
+                        self._as_is = True
+                        return
+                except (TypeError, ValueError):
+                    pass
+                self._state = _START
+            taken = self._take(message)
             self._status = taken[1]
             self._fields = taken[2]
             return
-        if kind == "body":
-            body, more = taken[1], taken[2]
-            if not self._head_sent:
-                if not more and not self.messages.trailers:
-                    # The whole response, in one write: the usual case, kept to few calls.
-                    self._head_sent = True
-                    if self.timer is not None:
-                        self.timer.cancel()
-                        self.timer = None
-                    try:
-                        exchange.respond(self._status, self._whole_fields(), body)
-                    finally:
-                        if self._over_waiter is not None:
-                            self._wake()
-                    return
-                if more and not body:
-                    return  # nothing to send yet: the head waits for bytes or the end
-                self._start()
-            if body:
-                await self._write(body)
-            if not more and not self.messages.trailers:
-                self._finish()
-            return
+        else:
+            taken = self._take(message)
+            kind = taken[0]
+            if kind == "body":
+                body, more = taken[1], taken[2]
+            else:
+                await self._send_rest(taken)
+                return
+        if not self._head_sent:
+            if not more and not self._announced:
+                # The whole response, in one write: the usual case, kept to few calls.
+                self._head_sent = True
+                if self.timer is not None:
+                    self.timer.cancel()
+                    self.timer = None
+                try:
+                    exchange.respond(
+                        self._status, self._fields if self._as_is else self._whole_fields(), body
+                    )
+                finally:
+                    if self._over_waiter is not None:
+                        self._wake()
+                return
+            if more and not body:
+                return  # nothing to send yet: the head waits for bytes or the end
+            self._start()
+        if body:
+            await self._write(body)
+        if not more and not self._announced:
+            self._finish()
+
+    def _take(self, message: Any) -> tuple[Any, ...]:
+        """Check a message that is not of the common shapes (or is a mistake)."""
+        rules = ResponseMessages(
+            zerocopy=self._zerocopy, state=self._state, trailers=self._announced
+        )
+        taken = rules.take(message)
+        self._state = rules.state
+        self._announced = rules.trailers
+        return taken
+
+    async def _send_rest(self, taken: tuple[Any, ...]) -> None:
+        """Send a file region or trailers."""
         if not self._head_sent:
             self._start()
-        if kind == "file":
+        if taken[0] == "file":
             try:
-                await exchange.send_file(taken[1])
+                await self.exchange.send_file(taken[1])
             except HTTPClientDisconnected:
                 raise ClientDisconnected("the client went away before the file was sent") from None
-            if not taken[2] and not self.messages.trailers:
+            if not taken[2] and not self._announced:
                 self._finish()
             return
         # trailers
@@ -255,7 +320,9 @@ class NativeCycle:
 
     def _start(self) -> None:
         self._head_went()
-        fields = [pair for pair in self._fields if pair[0].lower() not in DROPPED_FIELDS]
+        fields = self._fields
+        if not self._as_is:
+            fields = [pair for pair in fields if pair[0].lower() not in DROPPED_FIELDS]
         if not self.exchange.start(self._status, fields):
             self._wake()
             raise ClientDisconnected("the response head could not be sent (see the log)")
@@ -274,9 +341,10 @@ class NativeCycle:
     # -- the app's task ends -----------------------------------------------------------
 
     def app_returned(self) -> None:
-        problem = self.messages.unfinished()
-        if problem is not None:
-            self.app_failed(problem)
+        if self._state is not _DONE:
+            problem = ResponseMessages(state=self._state).unfinished()
+            if problem is not None:
+                self.app_failed(problem)
 
     def app_failed(self, error: BaseException) -> None:
         """The app raised *error* (or broke the protocol): answer 500, or cut short."""
