@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import relays_asgi
 from relays import Component, Priority, handler
@@ -183,9 +185,23 @@ async def test_header_bytes_with_a_line_break_are_refused_by_relays_http(
     assert "set-cookie" not in response.headers
 
 
-def test_targets_split_into_path_and_query() -> None:
-    assert native.split_target(b"/a/b?x=1&y") == (b"/a/b", b"x=1&y")
-    assert native.split_target(b"/") == (b"/", b"")
-    assert native.split_target(b"http://example.com/p?q") == (b"/p", b"q")
-    assert native.split_target(b"http://example.com") == (b"/", b"")
-    assert native.decoded_path(b"/a%20b") == "/a b"
+def test_targets_split_into_raw_path_path_and_query() -> None:
+    assert native.target_parts(b"/a/b?x=1&y") == (b"/a/b", "/a/b", b"x=1&y")
+    assert native.target_parts(b"/") == (b"/", "/", b"")
+    assert native.target_parts(b"http://example.com/p?q") == (b"/p", "/p", b"q")
+    assert native.target_parts(b"http://example.com") == (b"/", "/", b"")
+    assert native.target_parts(b"/a%20b?c%20d") == (b"/a%20b", "/a b", b"c%20d")
+
+
+@given(st.binary().filter(lambda rest: b"%" not in rest and b"?" not in rest))
+def test_a_plain_target_is_its_own_path_as_the_taker_shortcuts_it(rest: bytes) -> None:
+    # The taker skips target_parts for such a target: both must agree.
+    target = b"/" + rest
+    assert native.target_parts(target) == (target, target.decode("latin-1"), b"")
+
+
+@given(st.binary(), st.binary())
+def test_any_target_splits_at_its_first_question_mark(path: bytes, query: bytes) -> None:
+    raw_path, _, rest = native.target_parts(b"/" + path.replace(b"?", b"") + b"?" + query)
+    assert raw_path == b"/" + path.replace(b"?", b"")
+    assert rest == query

@@ -56,13 +56,12 @@ from ._http import AppFailed, HttpCycle, TimedOut, answer_fields
 from ._lifespan import Lifespan, LifespanMode
 from ._limits import AsgiLimits
 from ._native import (
+    METHODS,
     NativeCycle,
     connection_parts,
-    decoded_path,
-    http_scope_from_head,
-    split_target,
+    target_parts,
 )
-from ._scope import http_scope, websocket_scope
+from ._scope import ASGI_VERSION, HTTP_SPEC_VERSION, http_scope, websocket_scope
 from ._shape import as_asgi3
 from ._websocket import (
     Refused,
@@ -220,8 +219,13 @@ class Asgi(BaseComponent):
         waits for it (and gets a 503 when it failed)."""
         if exchange.header(b"upgrade") is not None:
             return False  # a handshake (or a broken one): relays-websocket's to answer
-        raw_path, query = split_target(exchange.target)
-        path = decoded_path(raw_path)
+        target = exchange.target
+        path = target.decode("latin-1")
+        # (Tested on the str: ``bytes in bytes`` tries the needle as an int first.)
+        if "%" in path or "?" in path or path[:1] != "/":
+            raw_path, path, query = target_parts(target)
+        else:  # the usual target: a plain path, its own raw path, no query
+            raw_path, query = target, b""
         mount = self.path
         if mount and path != mount and not path.startswith(mount + "/"):
             return False
@@ -258,18 +262,33 @@ class Asgi(BaseComponent):
         parts = notes.get(self)
         if parts is None:
             parts = notes[self] = connection_parts(info)
-        zerocopy = parts[3]
+        client, server, scheme, zerocopy = parts
         cycle = NativeCycle(exchange, zerocopy=zerocopy, stream_bodies=self.stream_request_bodies)
-        scope = http_scope_from_head(
-            exchange,
-            parts,
-            self.path,
-            raw_path,
-            path,
-            query,
-            self._lifespan.state,
-            _extensions(zerocopy),
-        )
+        method = exchange.method
+        # The scope as http_scope builds it for a Request, in one dict; its small
+        # dicts are new each request, as the app may change them.
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": ASGI_VERSION, "spec_version": HTTP_SPEC_VERSION},
+            "http_version": "1.1" if exchange.http_version == b"1.1" else "1.0",
+            "method": METHODS.get(method) or method.decode("ascii").upper(),
+            "scheme": scheme,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": self.path,
+            "headers": exchange.headers,
+            "client": client,
+            "server": server,
+            "extensions": (
+                {"http.response.trailers": {}, "http.response.zerocopysend": {}}
+                if zerocopy
+                else {"http.response.trailers": {}}
+            ),
+        }
+        state = self._lifespan.state
+        if state is not None:
+            scope["state"] = dict(state)
         task = self._start(scope, cycle)
         if not task.done() and not cycle.head_sent:
             timeout = self.limits.response_start_timeout

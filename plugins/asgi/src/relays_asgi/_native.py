@@ -5,9 +5,10 @@ Theory of operation
 :class:`~relays_asgi.Asgi` registers a head taker with relays-http
 (:meth:`relays_http.HTTP.take_heads`). For each request under its mount, relays-http
 hands it an :class:`~relays_http.Exchange`: the head as bytes and a responder. The
-scope is built from those bytes at once (:func:`http_scope_from_head`; what one
-connection's requests share, ``client``, ``server`` and ``scheme``, is worked out once
-per connection and kept in its :class:`~relays_http.ConnectionInfo`), the app runs in
+scope is built from those bytes at once, as one dict (what one connection's requests
+share, ``client``, ``server``, ``scheme`` and whether ``zerocopysend`` is offered, is
+worked out once per connection and kept in its :class:`~relays_http.ConnectionInfo`;
+a plain target, no ``%`` and no ``?``, is its own path), the app runs in
 a task of its own (eager on Python 3.12+, so an app that answers at once has answered
 before the taker returns), and it talks to one :class:`NativeCycle`:
 
@@ -51,14 +52,13 @@ from relays_http import ConnectionInfo, Exchange, HTTPError
 
 from ._errors import ClientDisconnected
 from ._http import _BODY, _DONE, _START, _TRAILERS, ResponseMessages, log_app_failure
-from ._scope import ASGI_VERSION, HTTP_SPEC_VERSION, address
+from ._scope import address
 
 __all__ = [
+    "METHODS",
     "NativeCycle",
     "connection_parts",
-    "decoded_path",
-    "http_scope_from_head",
-    "split_target",
+    "target_parts",
 ]
 
 logger = logging.getLogger("relays.asgi")
@@ -79,7 +79,8 @@ DROPPED_FIELDS = frozenset(
 _CONTENT_LENGTH = b"content-length"
 #: Fields that keep the app's header list from going out as it is.
 _SIFTED_FIELDS = DROPPED_FIELDS | {_CONTENT_LENGTH}
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+#: The usual methods' names, made once.
+METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 _INTERNAL_ERROR = (
     500,
     [
@@ -90,14 +91,20 @@ _INTERNAL_ERROR = (
 )
 
 
-def split_target(target: bytes) -> tuple[bytes, bytes]:
-    """The raw path and the query of a request target (absolute-form included)."""
+def target_parts(target: bytes) -> tuple[bytes, str, bytes]:
+    """The raw path, the percent-decoded path (as relays-http's ``Request.path``
+    decodes it) and the query of a request target (absolute-form included).
+
+    The taker does without this call for the usual target, a path with no ``%`` and
+    no ``?``: it is its own raw path and (as latin-1) its path, with no query.
+    """
     if target[:1] != b"/" and b"://" in target:  # absolute-form (RFC 9112 3.2.2)
         rest = target.partition(b"://")[2]
         slash = rest.find(b"/")
         target = rest[slash:] if slash >= 0 else b"/"
     raw_path, _, query = target.partition(b"?")
-    return raw_path, query
+    text = raw_path.decode("latin-1")
+    return raw_path, unquote(text) if "%" in text else text, query
 
 
 def connection_parts(info: ConnectionInfo) -> tuple[Any, Any, str, bool]:
@@ -378,43 +385,3 @@ class NativeCycle:
         log_app_failure(
             error, when, exchange.method.decode("latin-1"), exchange.target.decode("latin-1")
         )
-
-
-def http_scope_from_head(
-    exchange: Exchange,
-    parts: tuple[Any, Any, str, bool],
-    root_path: str,
-    raw_path: bytes,
-    path: str,
-    query: bytes,
-    state: dict[str, Any] | None,
-    extensions: dict[str, Any],
-) -> dict[str, Any]:
-    """The ``http`` scope of a request taken at its head, as ``http_scope`` builds it
-    for a :class:`~relays_http.Request`."""
-    method = exchange.method
-    client, server, scheme, _ = parts
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": ASGI_VERSION, "spec_version": HTTP_SPEC_VERSION},
-        "http_version": "1.1" if exchange.http_version == b"1.1" else "1.0",
-        "method": _METHODS.get(method) or method.decode("ascii").upper(),
-        "scheme": scheme,
-        "path": path,
-        "raw_path": raw_path,
-        "query_string": query,
-        "root_path": root_path,
-        "headers": exchange.headers,
-        "client": client,
-        "server": server,
-        "extensions": extensions,
-    }
-    if state is not None:
-        scope["state"] = dict(state)
-    return scope
-
-
-def decoded_path(raw_path: bytes) -> str:
-    """The percent-decoded path, as relays-http's ``Request.path`` decodes it."""
-    text = raw_path.decode("latin-1")
-    return unquote(text) if "%" in text else text
