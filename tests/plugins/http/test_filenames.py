@@ -28,6 +28,7 @@ names = st.one_of(
 @example("CON .txt", 255)
 @example("CON" + " " * 300 + "x", 40)
 @example("ｆｏｏ／．．／bar", 255)  # noqa: RUF001
+@example("CON.abc" + "\N{GRINNING FACE}" * 10, 40)  # a device cut to exactly max_length
 def test_the_name_is_always_one_plain_file_name(name: str, max_length: int) -> None:
     safe = safe_filename(name, max_length=max_length)
     assert safe  # never empty

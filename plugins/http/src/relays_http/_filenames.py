@@ -75,11 +75,17 @@ def _clean(name: str, max_length: int) -> str:
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name)
     name = _DOTS.sub(".", name).strip(". ")
-    # Cut first (a byte short, for a "_" in front), so the cut cannot leave a device name.
-    name = _shorten(name, max_length - 1)
-    if name.split(".", 1)[0].rstrip(" ").upper() in _DEVICES:
-        name = "_" + name
-    return name
+    # Cut first, so the cut cannot leave a device name; a device gets its "_" in front of
+    # a cut one byte shorter. (Always cutting a byte short made the result of a device name
+    # cut to exactly max_length change when cleaned again: idempotence is pinned by a test.)
+    shortened = _shorten(name, max_length)
+    if _is_device(shortened):
+        return "_" + _shorten(name, max_length - 1)
+    return shortened
+
+
+def _is_device(name: str) -> bool:
+    return name.split(".", 1)[0].rstrip(" ").upper() in _DEVICES
 
 
 def _shorten(name: str, max_length: int) -> str:
