@@ -1083,6 +1083,13 @@ class HTTPConnection:
             return [*headers, (b"connection", b"close")]
         return headers
 
+    def _refuse_taken_head(self, status: int, error: Exception) -> bool:
+        """A taker's head the core refused: logged, and a plain 500 instead; False."""
+        logger.error("cannot send the %d response to %r: %s", status, self.exchange, error)
+        self.end_stream()
+        self._send_internal_error()
+        return False
+
     def exchange_respond(
         self, status: int, headers: ByteFields, body: bytes, reason: bytes
     ) -> bool:
@@ -1098,10 +1105,7 @@ class HTTPConnection:
         try:
             data = self.core.send_whole_parts(status, headers, body, reason, lines)
         except _BAD_HEAD as error:
-            logger.error("cannot send the %d response to %r: %s", status, self.exchange, error)
-            self.end_stream()
-            self._send_internal_error()
-            return False
+            return self._refuse_taken_head(status, error)
         if self.stream is not None:
             self.end_stream()
         try:  # _written, inlined: nearly every taken request ends here
@@ -1123,10 +1127,7 @@ class HTTPConnection:
                 )
             )
         except _BAD_HEAD as error:
-            logger.error("cannot send the %d response to %r: %s", status, self.exchange, error)
-            self.end_stream()
-            self._send_internal_error()
-            return False
+            return self._refuse_taken_head(status, error)
         return self._written(head)
 
     def _exchange_drain(self) -> Callable[[], Any] | None:
