@@ -1194,6 +1194,25 @@ class HTTPConnection:
         if self._written(data):
             self.finished(None)
 
+    def exchange_dispatch(self) -> Request:
+        """A taker hands its whole request back: fire ``request`` as :meth:`dispatch` does."""
+        exchange = self.exchange
+        assert exchange is not None
+        self.exchange = None
+        method = exchange.method
+        request = self.request = Request._received(
+            _METHODS.get(method) or method.decode("ascii"),
+            exchange.target.decode("latin-1"),
+            "1.1" if exchange.http_version == b"1.1" else "1.0",
+            exchange.headers,
+            b"",
+            self.sock,
+            self.context.limits,
+            self.context.deadlines.now(),
+        )
+        self.fire_request(request)
+        return request
+
     def exchange_abort(self) -> None:
         """Cut a taker's response short: the client sees an incomplete message."""
         self.exchange = None

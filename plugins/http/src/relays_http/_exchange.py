@@ -39,7 +39,9 @@ parts; :meth:`Exchange.finish` ends it, with trailers for a client that takes
 them; :meth:`Exchange.abort` cuts it short (the client sees an incomplete
 message). When the client goes, :attr:`Exchange.gone` turns true, the callbacks
 given to :meth:`Exchange.when_gone` run once, and writes and reads raise
-:class:`~relays_http.ClientDisconnected`.
+:class:`~relays_http.ClientDisconnected`. :meth:`Exchange.dispatch` hands a request
+without a body back to the usual path before anything was sent (a taker that found it
+needs what only that path gives): the ``request`` event is fired for it then.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from ._body import BodyStream, ClientDisconnected
 
 if TYPE_CHECKING:
     from ._files import FileRegion
+    from ._request import Request
 
 __all__ = ["ConnectionInfo", "Exchange", "ExchangeOwner", "HeadTaker"]
 
@@ -103,6 +106,9 @@ class ExchangeOwner(Protocol):
 
     def exchange_abort(self) -> None:
         """Cut the response short and close the connection."""
+
+    def exchange_dispatch(self) -> Request:
+        """Serve the request the usual way: make its ``Request``, fire ``request``."""
 
 
 class Exchange:
@@ -284,6 +290,23 @@ class Exchange:
             raise RuntimeError("start() the response before finishing it")
         self._state = 2
         self._owner.exchange_finish(trailers)
+
+    def dispatch(self) -> Request:
+        """Hand the request back to the usual path: its :class:`~relays_http.Request` is
+        made and the ``request`` event fired for it (hooks included), as if the taker
+        had declined it; the handlers' answer is sent. Returns that request.
+
+        For a taker that learns only after taking a request that it wants what the
+        usual path gives (its error pages, streamed answers). Only before anything was
+        sent, and only for a request without a body (its body is the exchange's).
+        """
+        self._check_open()
+        if self._state:
+            raise RuntimeError("the response head was already sent")
+        if self.has_body:
+            raise RuntimeError("a request with a body cannot be handed back")
+        self._state = 2
+        return self._owner.exchange_dispatch()
 
     def abort(self) -> None:
         """Cut the response short and close the connection (the app failed midway)."""

@@ -10,6 +10,7 @@ See ``docs/tutorial/coming-from-twisted.rst``.
 from ._encoding import EncoderFactory, EncodingResourceWrapper, GzipEncoderFactory
 from ._proxy import DEFAULT_PROXY_TIMEOUT, HOP_BY_HOP_FIELDS, ReverseProxyResource
 from ._request import (
+    DEFAULT_CONTENT_TYPE,
     DEFAULT_HIGH_WATER,
     DEFAULT_LOW_WATER,
     ClientDisconnected,
@@ -31,6 +32,7 @@ from ._site import PRIORITY, Site, find_resource
 from ._wsgi import DEFAULT_WSGI_THREADS, WSGIResource
 
 __all__ = [
+    "DEFAULT_CONTENT_TYPE",
     "DEFAULT_HIGH_WATER",
     "DEFAULT_LOW_WATER",
     "DEFAULT_PROXY_TIMEOUT",

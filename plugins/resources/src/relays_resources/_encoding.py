@@ -49,6 +49,8 @@ class EncodingResourceWrapper(Resource):
     """Serve *original* compressed with the first of *encoders* the client accepts:
     ``EncodingResourceWrapper(page, [GzipEncoderFactory()])``."""
 
+    _needs_connection = True  # (see Resource._needs_connection)
+
     def __init__(self, original: Resource, encoders: Sequence[EncoderFactory]) -> None:
         super().__init__()
         if not encoders:

@@ -110,6 +110,8 @@ class ReverseProxyResource(Resource):
     (:data:`DEFAULT_PROXY_TIMEOUT`). See the module's theory of operation.
     """
 
+    _needs_connection = True  # (see Resource._needs_connection)
+
     # Twisted's signature (host, port, path); the timeout is ours.
 
     def __init__(

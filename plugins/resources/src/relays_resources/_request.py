@@ -15,6 +15,15 @@ registered *push* producer is paused when more than ``high_water`` bytes wait an
 resumed when fewer than ``low_water`` do, and a *pull* producer is asked for one
 more chunk each time the queue is empty.
 
+Taken at the head. The site serves most requests straight from relays-http's
+:class:`~relays_http.Exchange` (see :mod:`relays_resources._site`): such a request is
+made by :meth:`ResourceRequest.taken`, and its relays-http
+:class:`~relays_http.Request` and :class:`~relays_http.Response` are made only when a
+resource asks for them (:attr:`~ResourceRequest.http` from the head, no connection
+behind it). When the site hands the request back to relays-http's usual path, the
+request made there replaces it, and what the resource set on its response is carried
+over to the usual path's (:meth:`~ResourceRequest.handed_back`).
+
 The stream ends in one of two ways. After ``finish()`` it sends what is left and
 the futures of :meth:`~ResourceRequest.notifyFinish` get ``None``. If the client
 goes first (the site hears the connection's ``disconnect`` transport event and
@@ -34,13 +43,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from relays import BaseComponent
-from relays_http import Request, Response
+from relays_http import Exchange, Request, Response, response_fields
 from relays_sessions import Session, session_of
 
 if TYPE_CHECKING:
     from ._encoding import EncoderFactory
 
 __all__ = [
+    "DEFAULT_CONTENT_TYPE",
     "DEFAULT_HIGH_WATER",
     "DEFAULT_LOW_WATER",
     "ClientDisconnected",
@@ -55,6 +65,9 @@ logger = logging.getLogger("relays_resources")
 DEFAULT_HIGH_WATER = 256 * 1024
 #: Bytes waiting below which a paused push producer is resumed.
 DEFAULT_LOW_WATER = 64 * 1024
+#: Twisted's default; set a charset yourself (``request.setHeader``) for text.
+DEFAULT_CONTENT_TYPE = "text/html"
+_DEFAULT_FIELDS = ((b"content-type", DEFAULT_CONTENT_TYPE.encode("ascii")),)
 
 
 class ClientDisconnected(ConnectionError):
@@ -100,17 +113,45 @@ class ResourceRequest:
         high_water: int = DEFAULT_HIGH_WATER,
         low_water: int = DEFAULT_LOW_WATER,
     ) -> None:
-        self.http = request
-        self.response = response
+        self._http: Request | None = request
+        self._response: Response | None = response
         #: The :class:`~relays_resources.Site` rendering this request (Twisted's
         #: ``request.site``): a resource reaches the tree through it.
         self.site = site
-        self.method: bytes = request.method.encode("ascii")
-        self.path: bytes = request.raw_path.encode("latin-1")
+        self._start(
+            request.method.encode("ascii"),
+            request.raw_path.encode("latin-1"),
+            high_water,
+            low_water,
+        )
+
+    @classmethod
+    def taken(
+        cls,
+        exchange: Exchange,
+        path: bytes,
+        *,
+        site: BaseComponent | None = None,
+        high_water: int = DEFAULT_HIGH_WATER,
+        low_water: int = DEFAULT_LOW_WATER,
+    ) -> ResourceRequest:
+        """The request of *exchange*, a request relays-http offered at its head, whose
+        target's *path* (percent-encoded, no query) the caller has split off."""
+        self = cls.__new__(cls)
+        self._exchange = exchange
+        self._http = None
+        self._response = None
+        self.site = site
+        self._start(exchange.method, path, high_water, low_water)
+        return self
+
+    def _start(self, method: bytes, path: bytes, high_water: int, low_water: int) -> None:
+        self.method: bytes = method
+        self.path: bytes = path
         self.prepath: list[bytes] = []
-        segments = self.path[1:].split(b"/")
+        segments = path[1:].split(b"/")
         self.postpath: list[bytes] = (
-            [unquote_to_bytes(part) for part in segments] if b"%" in self.path else segments
+            [unquote_to_bytes(part) for part in segments] if b"%" in path else segments
         )
         if high_water != DEFAULT_HIGH_WATER or low_water != DEFAULT_LOW_WATER:
             self.high_water = high_water
@@ -138,10 +179,133 @@ class ResourceRequest:
     _wrote = False  # anything written, even if the stream took it since
     _finish_waiters: list[asyncio.Future[None]] | None = None
     _on_end: Callable[[], None] | None = None
+    #: The exchange of a request taken at its head, until it is answered or handed back.
+    _exchange: Exchange | None = None
+    # A request taken at its head keeps its status and fields here (bytes, as they go
+    # out) until something asks for its Response (a cookie, File, the usual path).
+    _status = 200
+    _reason = ""
+    _fields: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def http(self) -> Request:
+        """relays-http's :class:`~relays_http.Request`, for everything else.
+
+        For a request the site took at its head it is made from the head on first
+        use (no connection behind it: ``sock`` is None), and replaced by relays-http's
+        own if the site hands the request back (see the theory of operation).
+        """
+        request = self._http
+        if request is None:
+            exchange = self._exchange
+            assert exchange is not None
+            info = exchange.connection
+            request = self._http = Request(
+                exchange.method.decode("ascii"),
+                exchange.target.decode("latin-1"),
+                http_version=exchange.http_version.decode("ascii"),
+                headers=exchange.headers,
+                remote=info.client,
+                local=info.server,
+                scheme=info.scheme,
+            )
+        return request
+
+    @property
+    def response(self) -> Response:
+        """relays-http's :class:`~relays_http.Response` the answer goes out as."""
+        response = self._response
+        if response is None:  # taken at the head: made now, with what was set so far
+            response = self._response = Response(status=self._status, reason=self._reason)
+            fields = self._fields
+            if fields is not None:
+                self._fields = None
+                headers = response.headers
+                for name, value in fields:
+                    headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        return response
+
+    def handed_back(self, request: Request, response: Response) -> None:
+        """The site handed a taken request to relays-http's usual path, which made
+        *request* and *response* for it: use them from now on, with what was set on
+        the response made before (status, reason, header fields, cookies)."""
+        self._exchange = None
+        self._http = request
+        made, self._response = self._response, response
+        if made is None:  # only what was kept here
+            response.status = self._status
+            response.reason = self._reason
+            kept = self._fields
+            if kept is not None:
+                self._fields = None
+                headers = response.headers
+                for name, value in kept:
+                    headers.add(name.decode("latin-1"), value.decode("latin-1"))
+            return
+        response.status = made.status
+        response.reason = made.reason
+        fields = made.headers.allitems()
+        if fields:
+            headers = response.headers
+            for text_name, text_value in fields:
+                headers.add(text_name, text_value)
+        if made.cookies:
+            response.cookies.update(made.cookies)
+        response.body = made.body
+
+    def respond_taken(self, body: bytes) -> bool:
+        """Send *body* as the whole answer of a request taken at its head, with the
+        status, header fields and cookies set on it (``text/html`` when no content type
+        was set, as the usual path does); False, sending nothing, when a field cannot
+        be sent as bytes (the usual path then answers it)."""
+        exchange = self._exchange
+        assert exchange is not None
+        response = self._response
+        fields: Sequence[tuple[bytes, bytes]] | None
+        try:
+            if response is None:
+                status = self._status
+                reason = self._reason.encode("latin-1") if self._reason else b""
+                fields = self._fields
+                if fields is None:
+                    fields = _DEFAULT_FIELDS
+                else:
+                    for name, _ in fields:
+                        if name.lower() == b"content-type":
+                            break
+                    else:
+                        fields.append(_DEFAULT_FIELDS[0])
+            else:
+                status = response.status
+                reason = response.reason.encode("latin-1")
+                fields = [
+                    (name.encode("latin-1"), value.encode("latin-1"))
+                    for name, value in response_fields(response, DEFAULT_CONTENT_TYPE)
+                ]
+        except UnicodeEncodeError:
+            return False
+        if status == 204 or status == 304:
+            body = b""
+        self._exchange = None
+        exchange.respond(status, fields, body, reason)
+        self.finished = True  # sent(), inlined
+        if self._finish_waiters:
+            self._resolve(None)
+        return True
+
+    def hand_back(self) -> Request:
+        """Give a request taken at its head to relays-http's usual path; the request
+        that path made (see :meth:`relays_http.Exchange.dispatch`)."""
+        exchange = self._exchange
+        assert exchange is not None
+        return exchange.dispatch()
 
     @property
     def uri(self) -> bytes:
         """The request target as the client sent it (path and query), as bytes."""
+        exchange = self._exchange
+        if exchange is not None:
+            return exchange.target
         return self.http.target.encode("latin-1")
 
     # -- reading the request --------------------------------------------------
@@ -162,7 +326,7 @@ class ResourceRequest:
 
     def getHeader(self, name: str | bytes) -> bytes | None:
         """The value of header *name*, or None."""
-        return self.http.header(as_bytes(name).lower())
+        return (self._exchange or self.http).header(as_bytes(name).lower())
 
     def getAllHeaders(self) -> dict[bytes, bytes]:
         return {
@@ -204,20 +368,57 @@ class ResourceRequest:
     # -- the response head ----------------------------------------------------
 
     def setResponseCode(self, code: int, message: str | bytes | None = None) -> None:
-        self.response.status = code
+        reason = None
         if message is not None:
-            self.response.reason = (
-                message.decode("latin-1") if isinstance(message, bytes) else (message)
-            )
+            reason = message.decode("latin-1") if isinstance(message, bytes) else message
+        response = self._response
+        if response is None:  # taken at the head: kept here until a Response is needed
+            self._status = code
+            if reason is not None:
+                self._reason = reason
+            return
+        response.status = code
+        if reason is not None:
+            response.reason = reason
 
     @property
     def code(self) -> int:
-        return self.response.status
+        response = self._response
+        return self._status if response is None else response.status
 
     def setHeader(self, name: str | bytes, value: str | bytes) -> None:
+        if self._response is None:  # taken at the head: fields kept as bytes
+            try:
+                field = (
+                    name if isinstance(name, bytes) else name.encode("latin-1"),
+                    value if isinstance(value, bytes) else value.encode("latin-1"),
+                )
+            except UnicodeEncodeError:
+                pass  # not sendable: kept as text, for the usual path to refuse it
+            else:
+                if self._fields is None:  # the first field: nothing to replace
+                    self._fields = [field]
+                else:
+                    self._set_field(*field)
+                return
         self.response.headers[name.decode("latin-1") if type(name) is bytes else name] = (  # type: ignore[index]
             value.decode("latin-1") if type(value) is bytes else value  # type: ignore[assignment]
         )
+
+    def _set_field(self, name: bytes, value: bytes) -> None:
+        """What ``Headers.__setitem__`` does, on byte pairs: replace every value of
+        *name* (any case) with *value*, in the first one's place."""
+        fields = self._fields
+        if fields is None:
+            self._fields = [(name, value)]
+            return
+        key = name.lower()
+        for index, (each, _) in enumerate(fields):
+            if each.lower() == key:
+                fields[index] = (name, value)
+                fields[index + 1 :] = [f for f in fields[index + 1 :] if f[0].lower() != key]
+                return
+        fields.append((name, value))
 
     def addCookie(self, name: str, value: str, **options: Any) -> None:
         """Set a cookie; *options* are :meth:`relays_http.Response.set_cookie`'s."""

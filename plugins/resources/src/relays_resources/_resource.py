@@ -78,6 +78,10 @@ class Resource:
     isLeaf: bool = False
     #: The methods named in ``Allow`` on a 405; None: worked out from ``render_*``.
     allowedMethods: tuple[bytes, ...] | None = None
+    #: True for a leaf that needs the connection behind its request (a file sent with
+    #: ``sendfile``, a proxied or WSGI body): the site renders it on relays-http's
+    #: usual path, never from a request taken at its head (see ``relays_resources._site``).
+    _needs_connection: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.children: dict[bytes, Resource] = {}
@@ -176,6 +180,8 @@ class Redirect(Resource):
 class NameVirtualHost(Resource):
     """Different trees per ``Host``: ``addHost(b"example.org", tree)``, else *default*."""
 
+    _needs_connection = True  # its hosts' trees may hold files
+
     def __init__(self, default: Resource | None = None) -> None:
         super().__init__()
         self.hosts: dict[bytes, Resource] = {}
@@ -209,6 +215,8 @@ class File(Resource):
     redirected to the slash form. Segments that could leave the directory
     (``..``, hidden names) are a 404.
     """
+
+    _needs_connection = True  # (see Resource._needs_connection)
 
     def __init__(self, path: str | os.PathLike[str], content_type: str | None = None) -> None:
         super().__init__()

@@ -4,6 +4,23 @@ The site listens for ``request`` on the server's channel, walks the tree from it
 root (see :mod:`relays_resources._resource`) and renders the resource it reaches.
 It answers every request it sees (a path with no resource is the tree's 404, as
 in Twisted), so mount other dispatchers above it, at a higher priority.
+
+Taken at the head. relays-http's ``request`` event, with its ``Request`` and
+``Response``, is most of what a request costs over the bytes it reads and writes. So
+while relays-http offers requests at their parsed head (nothing in the tree watches
+every request: :meth:`relays_http.HTTP.take_heads`) and the site's ``request``
+handler would be the first to see them (no other ``request`` handler on its channel
+at its priority or above), the site takes each request without a body from its
+:class:`~relays_http.Exchange`: it walks the tree and renders there, and a render
+that returns bytes is answered in one write, with the status, fields and cookies it
+set. Whatever else happens (a render that fails, returns ``NOT_DONE_YET``, an
+awaitable or a relays-http answer, an encoding wrapper's answer) the site hands the
+request back (:meth:`relays_http.Exchange.dispatch`): relays-http fires ``request``
+for it and the site's handler carries on from the outcome it kept, so the answer is
+the usual path's, to the byte. A leaf that needs the connection behind the request
+(:class:`~relays_resources.File` sends with ``sendfile``; a proxy, a WSGI app, an
+encoding wrapper, virtual hosts) is handed back before it renders. Nothing is walked
+or rendered twice.
 """
 
 from __future__ import annotations
@@ -13,12 +30,17 @@ import inspect
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
-from relays import BaseComponent, Event, handler
-from relays_http import Request, Response
+from relays import BaseComponent, Event, findtype, handler
+from relays_http import HTTP, Exchange, Request, Response
 
 from ._encoding import encode_answer
 from ._proxy import close_proxy_sessions
-from ._request import DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, ResourceRequest
+from ._request import (
+    DEFAULT_CONTENT_TYPE,
+    DEFAULT_HIGH_WATER,
+    DEFAULT_LOW_WATER,
+    ResourceRequest,
+)
 from ._resource import NOT_DONE_YET, Resource
 
 __all__ = ["PRIORITY", "Site"]
@@ -26,8 +48,10 @@ __all__ = ["PRIORITY", "Site"]
 #: The priority of the site's ``request`` handler: relays-http's Dispatcher's (10).
 PRIORITY = 10
 
-#: Twisted's default; set a charset yourself (``request.setHeader``) for text.
-_DEFAULT_TYPE = "text/html"
+#: The outcome of a request handed back before its resource rendered.
+_NOT_RENDERED: Any = object()
+#: Where a handed-back request keeps what the site did with it (``request.context``).
+_HANDED_BACK = "relays_resources.handed_back"
 
 
 def find_resource(root: Resource, request: ResourceRequest) -> Resource:
@@ -69,6 +93,11 @@ class Site(BaseComponent):
         self._streaming: dict[Any, ResourceRequest] = {}
         self._watcher: _ClientWatcher | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Whether the site's ``request`` handler is the first on its channel (so a
+        # request may be taken at its head), and what removes its head takers.
+        self._first = False
+        self._untake: list[Any] = []
+        self._handed_back = 0  # requests handed back whose handler has not run yet
 
     def __repr__(self) -> str:
         return f"<Site {self.resource!r}>"
@@ -96,10 +125,95 @@ class Site(BaseComponent):
         if wrapped is not None:
             wrapped.connection_lost()
 
+    # -- taken at the head (see the theory of operation) -----------------------------
+
+    @handler("registered", "unregistered", "started", channel="*")
+    def _on_tree_changed(self, *args: Any) -> None:
+        self._first = all(
+            h.owner is self or h.priority < PRIORITY
+            for h in self.handlers("request", self.channel)
+        )
+
+    @handler("started", channel="*")
+    def _on_started(self, component: BaseComponent) -> None:
+        if component is self.root and not self._untake:
+            for server in findtype(self.root, HTTP, all=True):
+                if server.channel == self.channel:
+                    self._untake.append(server.take_heads(self._take))
+
+    def _take(self, exchange: Exchange) -> bool:
+        """relays-http's head taker: serve a request without a body from its head."""
+        target = exchange.target
+        if (
+            not self._first
+            or exchange.has_body
+            or exchange.upgrade is not None
+            or target[:1] != b"/"  # absolute-form: the usual path works its path out
+        ):
+            return False
+        wrapped = ResourceRequest.taken(
+            exchange,
+            target.partition(b"?")[0],
+            site=self,
+            high_water=self.high_water,
+            low_water=self.low_water,
+        )
+        try:
+            resource = find_resource(self.resource, wrapped)
+            if resource._needs_connection:
+                self._hand_back(wrapped, resource, _NOT_RENDERED)
+                return True
+            result = resource.render(wrapped)
+        except (Exception, SystemExit) as error:
+            self._hand_back(wrapped, None, error, failed=True)
+            return True
+        if type(result) is not bytes or wrapped.encoders or not wrapped.respond_taken(result):
+            self._hand_back(wrapped, resource, result)
+        return True
+
+    def _hand_back(
+        self,
+        wrapped: ResourceRequest,
+        resource: Resource | None,
+        outcome: Any,
+        *,
+        failed: bool = False,
+    ) -> None:
+        """Give a taken request to relays-http's usual path, keeping what came of it
+        for :meth:`_on_request` (in the request itself: it goes when the request does)."""
+        request = wrapped.hand_back()
+        request.context[_HANDED_BACK] = (wrapped, resource, outcome, failed)
+        self._handed_back += 1
+
+    # -- the usual path ------------------------------------------------------------------
+
     @handler("request", priority=PRIORITY)
     def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         event.stop()
+        if self._handed_back:
+            handed = request.context.pop(_HANDED_BACK, None)
+            if handed is not None:
+                self._handed_back -= 1
+                return self._carry_on(request, response, *handed)
         return self.answer(request, response)
+
+    def _carry_on(
+        self,
+        request: Request,
+        response: Response,
+        wrapped: ResourceRequest,
+        resource: Resource | None,
+        outcome: Any,
+        failed: bool,
+    ) -> Any:
+        """Answer a handed-back request from where the head taker left it."""
+        wrapped.handed_back(request, response)
+        if failed:
+            raise outcome
+        if outcome is _NOT_RENDERED:
+            assert resource is not None
+            return self._rendered(wrapped, resource.render(wrapped))
+        return self._rendered(wrapped, outcome)
 
     def answer(self, request: Request, response: Response) -> Any:
         """Render the resource of *request*; what relays-http sends as the answer."""
@@ -107,7 +221,10 @@ class Site(BaseComponent):
             request, response, site=self, high_water=self.high_water, low_water=self.low_water
         )
         resource = find_resource(self.resource, wrapped)
-        result = resource.render(wrapped)
+        return self._rendered(wrapped, resource.render(wrapped))
+
+    def _rendered(self, wrapped: ResourceRequest, result: Any) -> Any:
+        """The answer for what a render returned."""
         if type(result) is bytes:
             wrapped.sent()
             return self._with_body(wrapped, result)
@@ -143,6 +260,9 @@ class Site(BaseComponent):
     @handler("stopped", channel="*")
     async def _on_stopped(self, component: BaseComponent) -> None:
         if component is self.root:
+            for remove in self._untake:
+                remove()
+            self._untake.clear()
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
@@ -165,7 +285,7 @@ class Site(BaseComponent):
         response = wrapped.response
         headers = response.headers
         if "content-type" not in headers:
-            headers["content-type"] = _DEFAULT_TYPE
+            headers["content-type"] = DEFAULT_CONTENT_TYPE
         response.body = body
         if wrapped.encoders:  # an EncodingResourceWrapper's answer
             encode_answer(wrapped.http, response, wrapped.encoders)

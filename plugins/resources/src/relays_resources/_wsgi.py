@@ -166,6 +166,8 @@ class WSGIResource(Resource):
     their turn); see the theory of operation of :mod:`relays_resources._wsgi`.
     """
 
+    _needs_connection = True  # (see Resource._needs_connection)
+
     isLeaf = True
 
     def __init__(self, application: WSGIApp, *, threads: int = DEFAULT_WSGI_THREADS) -> None:
