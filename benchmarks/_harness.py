@@ -18,6 +18,12 @@ requests/s. :func:`run_wrk` is that with wrk, its report read into a :class:`Wrk
 :func:`rounds` takes the sides in turns (one of each, then again) so a burst of load from
 elsewhere hits every side alike; the callers keep the best of the rounds.
 
+:func:`ask_closing` is the close-mode client of the instruction counts (a server under
+valgrind is far too slow for wrk): plain requests, one connection each, one after
+another, each answer checked. :func:`build_c_floor` compiles ``http_floor.c``, the C
+server that stands for the operating system's own cost per request: the most a load
+generator can drive on this machine, shown next to the servers a script compares.
+
 Instruction counts under valgrind are :mod:`instructions`'s, not repeated here.
 
 This module imports nothing that imports ``http``: a script of ``benchmarks/`` imports
@@ -119,6 +125,51 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+#: A request that asks the server to close the connection after its answer.
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+
+
+class UnexpectedAnswer(RuntimeError):
+    """A server answered :func:`ask_closing` with something other than a 200 holding
+    what was expected: the count it was measuring would not be of the request meant."""
+
+
+def ask_closing(
+    port: int, count: int, *, expect: bytes = b"", request: bytes = CLOSE_REQUEST
+) -> None:
+    """Send *request* *count* times to 127.0.0.1:*port*, one connection each, one after
+    another, reading each answer to the server's close; raise :class:`UnexpectedAnswer`
+    unless every answer is a ``200`` holding *expect*."""
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200") or expect not in answer:
+            raise UnexpectedAnswer(f"unexpected answer from port {port}: {answer[:200]!r}")
+
+
+def find_compiler() -> str | None:
+    """``$CC`` when it is set (and then only it, as make does), else cc, gcc or clang."""
+    if os.environ.get("CC"):
+        return shutil.which(os.environ["CC"])
+    return next(filter(None, map(shutil.which, ("cc", "gcc", "clang"))), None)
+
+
+def build_c_floor(directory: str) -> str:
+    """Compile ``http_floor.c`` into *directory*; the program's path (run it with the
+    port as its one argument: it serves until SIGTERM). ``RuntimeError`` without a C
+    compiler."""
+    compiler = find_compiler()
+    if compiler is None:
+        raise RuntimeError("the C floor needs a C compiler: apt-get install gcc (or set CC)")
+    program = os.path.join(directory, "http_floor")
+    source = os.path.join(HERE, "http_floor.c")
+    subprocess.run([compiler, "-O2", "-Wall", "-o", program, source], check=True)
+    return program
 
 
 class ServerDidNotStart(RuntimeError):

@@ -16,7 +16,11 @@ the server kept its CPU (``busy``: requests/s times CPU per request; a server we
 under 100% was not what limited its requests/s). Target: at least
 2x both peers in both modes, by requests/s. A plain relays-http controller answering the
 same hello is measured too (``relays-http``): both models add their layer on top of it,
-and in the close mode they share its accept path.
+and in the close mode they share its accept path. ``c-floor`` is ``http_floor.c``
+(benchmarks/http.py's C floor: epoll, no parsing, the same hello): the operating
+system's own cost per request, and so the most requests/s one ``wrk`` drives on this
+machine in the same run. In the close mode that can be less than 2x a peer, and a
+target line says so; the CPU ratio is then the one relays can meet.
 
 ``--instructions`` counts machine instructions per keep-alive request instead, under
 valgrind, over relays' in-memory transport (no sockets, no wrk): the hello resource,
@@ -65,7 +69,9 @@ PAIRS = {"relays-resources": "twisted", "relays-servlets": "webware"}
 #: accept path is shared), shown for reference.
 FLOOR = "relays-http"
 RELAYS = ("relays-resources", "relays-servlets", FLOOR)
-SERVERS = ("relays-resources", "twisted", "relays-servlets", "webware", FLOOR)
+#: The C floor (benchmarks/http_floor.c): the most wrk drives here, in the same run.
+C_FLOOR = "c-floor"
+SERVERS = ("relays-resources", "twisted", "relays-servlets", "webware", FLOOR, C_FLOOR)
 #: The loops relays' servers run on: uvloop, and asyncio's own (``RELAYS_UVLOOP=0``).
 LOOPS = ("uvloop", "asyncio")
 #: The importable modules each server needs.
@@ -75,6 +81,7 @@ NEEDS = {
     "twisted": ("twisted",),
     "relays-servlets": ("relays_servlets", "relays_sockets"),
     "webware": ("webware", "waitress"),
+    C_FLOOR: (),  # and a C compiler: see runnable()
 }
 #: Where a missing module comes from.
 DISTRIBUTIONS = {
@@ -262,6 +269,12 @@ def runnable(kinds: tuple[str, ...] | list[str], loops: list[str]) -> list[tuple
     others are named on stderr with the command that installs what they lack."""
     sides = []
     for kind in kinds:
+        if kind == C_FLOOR:
+            if _harness.find_compiler() is None:
+                print(f"  {kind}: left out, no C compiler: apt-get install gcc", file=sys.stderr)
+            else:
+                sides.append((kind, "-"))
+            continue
         missing = missing_modules(kind)
         if missing:
             packages = " ".join(sorted({DISTRIBUTIONS.get(name, name) for name in missing}))
@@ -294,33 +307,23 @@ def install_peers() -> int:
     return subprocess.run(command, check=False).returncode
 
 
+#: The compiled C floor, once main() has built it.
+c_floor_program: str | None = None
+
+
 def start(
     kind: str, loop: str, cpu: int | None, prefix: tuple[str, ...] = ()
 ) -> _harness.ServerProcess:
     port = _harness.free_port()
+    if kind == C_FLOOR:
+        assert c_floor_program is not None, "main() builds the C floor first"
+        return _harness.ServerProcess(kind, [c_floor_program, str(port)], port=port, cpu=cpu)
     command = [*prefix, sys.executable, __file__, "--serve", kind, "--port", str(port)]
     name = kind if loop == "-" else f"{kind} ({loop})"
     return _harness.ServerProcess(name, [*command, "--loop", loop], port=port, cpu=cpu)
 
 
 # -- instructions under valgrind ------------------------------------------------------------
-
-
-CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-
-
-def ask_closing(port: int, count: int) -> None:
-    """*count* requests, one per connection (``Connection: close``), one after another."""
-    import socket
-
-    for _ in range(count):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(CLOSE_REQUEST)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        if not answer.startswith(b"HTTP/1.1 200") or HELLO.encode() not in answer:
-            raise RuntimeError(f"unexpected answer: {answer[:200]!r}")
 
 
 #: Seconds a server under valgrind may take to start, and to write its count on exit.
@@ -335,7 +338,7 @@ def served_instructions(kind: str, loop: str, connections: int) -> int:
     server = start(kind, loop, None, valgrind)
     try:
         server.wait_listening(VALGRIND_TIMEOUT)
-        ask_closing(server.port, connections)
+        _harness.ask_closing(server.port, connections, expect=HELLO.encode())
         server.process.terminate()
         server.process.wait(VALGRIND_TIMEOUT)
         output = server.errors()
@@ -459,8 +462,16 @@ def report(results: dict[tuple[str, str, str], Measured]) -> None:
                     by_cpu = (other.user_us + other.system_us) / (row.user_us + row.system_us)
                     ratios.append(f"{value:.2f}x {peer} ({by_cpu:.2f}x by CPU)")
                     if kind in PAIRS and value < TARGET:
+                        floor = results.get((C_FLOOR, "-", mode))
+                        reach = ""
+                        if floor is not None and floor.rate < TARGET * other.rate:
+                            reach = (
+                                f"; {TARGET}x is {TARGET * other.rate:,.0f} req/s, more than "
+                                f"wrk drove the C floor to ({floor.rate:,.0f})"
+                            )
                         missed.append(
-                            f"{kind} on {loop}, {mode}: {value:.2f}x {peer} (target {TARGET}x)"
+                            f"{kind} on {loop}, {mode}: {value:.2f}x {peer} "
+                            f"(target {TARGET}x; {by_cpu:.2f}x by CPU{reach})"
                         )
                 print(
                     f"{kind:<18} {loop:<8} {mode:<11} {row.rate:>9.0f} {row.p99_ms:>8.2f} "
@@ -527,8 +538,21 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 1
+    with tempfile.TemporaryDirectory(prefix="seeds-bench-") as build:
+        sides = runnable(kinds, loops)
+        if (C_FLOOR, "-") in sides:
+            global c_floor_program
+            c_floor_program = _harness.build_c_floor(build)
+        results = measure_all(sides, args)
+    report(results)
+    return 0
+
+
+def measure_all(
+    sides: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[tuple[str, str, str], Measured]:
+    """Every side in every mode, in alternating rounds; the best round of each."""
     server_cpu, client_cpu = _harness.server_and_client_cpus()
-    sides = runnable(kinds, loops)
     ready, started = _harness.start_all(
         [lambda kind=kind, loop=loop: start(kind, loop, server_cpu) for kind, loop in sides]
     )
@@ -553,8 +577,7 @@ def main() -> int:
         kind, loop = where[id(server)]
         for mode in MODES:
             results[kind, loop, mode] = max((one[mode] for one in rounds), key=lambda m: m.rate)
-    report(results)
-    return 0
+    return results
 
 
 if __name__ == "__main__":

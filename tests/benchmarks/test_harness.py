@@ -150,3 +150,70 @@ def test_run_client_reads_the_server_cpu_around_the_client() -> None:
 
 def test_memory_is_read_for_a_process_and_its_children() -> None:
     assert harness.rss_bytes(os.getpid()) > 0
+
+
+@pytest.mark.skipif(harness.find_compiler() is None, reason="no C compiler (apt-get install gcc)")
+def test_the_c_floor_is_built_and_answers_a_hello(tmp_path: Path) -> None:
+    program = harness.build_c_floor(str(tmp_path))
+    port = harness.free_port()
+    with harness.ServerProcess("c-floor", [program, str(port)], port=port) as server:
+        server.wait_listening()
+        import socket
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"Hello, World!")
+
+
+def test_without_a_compiler_the_c_floor_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    with pytest.raises(RuntimeError, match="C compiler"):
+        harness.build_c_floor(str(tmp_path))
+
+
+#: A server that answers every connection with its first argument, then closes it, and
+#: prints how many connections it answered when its standard input ends.
+ANSWERS_AND_CLOSES = """
+import socket, sys, threading
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+answered = 0
+def serve():
+    global answered
+    while True:
+        sock = listener.accept()[0]
+        request = b""
+        while b"\\r\\n\\r\\n" not in request:
+            request += sock.recv(65536)
+        answered += 1  # before the answer: counted once the client has it
+        sock.sendall(sys.argv[1].encode())
+        sock.close()
+threading.Thread(target=serve, daemon=True).start()
+sys.stdin.readline()
+print(answered, flush=True)
+"""
+
+
+def test_ask_closing_asks_once_per_connection_and_checks_each_answer() -> None:
+    hello = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+    with harness.ServerProcess("hello", [*python(ANSWERS_AND_CLOSES), hello], port=None) as server:
+        harness.ask_closing(server.port, 3, expect=b"hello")
+        assert server.ask("") == "3"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["HTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\nhello", "HTTP/1.1 200 OK\r\n\r\nbye"],
+)
+def test_ask_closing_refuses_an_answer_that_is_not_the_one_expected(answer: str) -> None:
+    with (
+        harness.ServerProcess("other", [*python(ANSWERS_AND_CLOSES), answer], port=None) as server,
+        pytest.raises(harness.UnexpectedAnswer, match="unexpected answer"),
+    ):
+        harness.ask_closing(server.port, 2, expect=b"hello")
