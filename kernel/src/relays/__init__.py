@@ -39,7 +39,7 @@ from ._plugins import (
 )
 from ._priorities import Priority
 from ._running import new_event_loop
-from ._threads import HANDLER_THREADS, in_thread, run_in_pool
+from ._threads import HANDLER_THREADS, PoolCall, in_thread, run_in_pool
 from ._timers import Timer
 from ._tools import inspect
 from ._tree import findchannel, findcmp, findroot, findtype, flatten
@@ -70,6 +70,7 @@ __all__ = [
     "Loaded",
     "Loader",
     "PluginNotFound",
+    "PoolCall",
     "PrepareUnregister",
     "Priority",
     "Provided",

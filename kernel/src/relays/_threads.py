@@ -32,6 +32,15 @@ steps (start, and wake-up when the pool is done) on every call, about the price 
 second request on the loop. ``thread=True`` handlers hand their calls over the same way
 (rather than through ``loop.run_in_executor``, which chains a second future to the
 pool's and copies its state over: more calls for the same one wake-up).
+
+A plain handler that answers its event with a pool call's outcome makes a
+:class:`PoolCall` and returns its :attr:`~PoolCall.value`: the dispatcher waits for a
+returned value as for any other event's (the handler stays a plain function: no task,
+no coroutine), and the pool thread's one ``call_soon_threadsafe`` calls the loop-side
+code that ends it directly, where an asyncio future would first schedule its callbacks
+for one more turn of the loop. The caller may end the value sooner (relays-servlets
+does when a servlet starts streaming); a call that raises is reported as a failing
+handler is.
 """
 
 from __future__ import annotations
@@ -45,10 +54,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+from ._events import Event
+from ._values import Value
+
 if TYPE_CHECKING:
     from ._components import BaseComponent
 
-__all__ = ["HANDLER_THREADS", "in_thread", "run_in_pool"]
+__all__ = ["HANDLER_THREADS", "PoolCall", "in_thread", "run_in_pool"]
 
 #: Threads in a tree's pool for ``thread=True`` handlers, unless the root says otherwise.
 HANDLER_THREADS = 32
@@ -97,6 +109,107 @@ def run_in_pool(
     loop = asyncio.get_running_loop()
     pool = owner._hub.thread_pool()
     return _hand_to_pool(loop, pool, contextvars.copy_context(), function, args, kwargs)
+
+
+class _PoolCallEvent(Event):
+    """``pool_call(function)``: the event a :class:`PoolCall`'s value belongs to. Never
+    fired: it names the call in the value's ``repr`` and in a failure's report."""
+
+    name = "pool_call"
+
+
+class PoolCall:
+    """``function(*args, **kwargs)`` on *owner*'s tree's thread pool, its outcome a
+    :class:`~relays.Value`: return :attr:`value` from a plain handler.
+
+    Made on the loop of a running tree; the call starts at once (or waits for a free
+    thread), in a copy of the current context, as with :func:`run_in_pool`. The value
+    ends with the call's return value, handed back to the loop in one call and ended
+    there directly (see the theory of operation); a handler that returns it answers
+    its event with that result, with no task around the call. A call that raises fails
+    the value and is reported as a failing handler is: logged, or an ``exception``
+    event for whoever handles them (its ``fevent`` is the call's own ``pool_call``
+    event, its ``handler`` None). :meth:`settle` and :meth:`fail` end the value sooner,
+    on the loop; the call's own outcome is then dropped.
+    """
+
+    __slots__ = ("_owner", "value")
+
+    def __init__(
+        self, owner: BaseComponent, function: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        event = _PoolCallEvent(function)
+        #: Ends with the call's outcome, or sooner with :meth:`settle`'s result.
+        self.value = event.value = Value(event)
+        self._owner = owner
+        owner._hub.thread_pool().submit(
+            _run_and_call_back,
+            loop,
+            self._ended,
+            contextvars.copy_context(),
+            function,
+            args,
+            kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"<PoolCall {self.value!r}>"
+
+    def settle(self, result: Any) -> bool:
+        """On the loop: end :attr:`value` now with *result*, unless it has ended;
+        whether it did. The call goes on; its own outcome will be dropped."""
+        value = self.value
+        if value.done:
+            return False
+        if result is not None:
+            value._collect(result)
+        value._finish()
+        return True
+
+    def _ended(self, outcome: Any, failed: bool) -> None:
+        """On the loop: the call returned *outcome*, or raised it (*failed*)."""
+        if not failed:
+            self.settle(outcome)
+            return
+        value = self.value
+        if value.done:
+            return  # settled sooner: its failure is the caller's to report (or not)
+        self.fail(outcome)
+
+    def fail(self, error: BaseException) -> bool:
+        """On the loop: end :attr:`value` now with *error*, reported as the call's own
+        failure is, unless it has ended; whether it did."""
+        value = self.value
+        if value.done:
+            return False
+        if isinstance(error, Exception):
+            # Reported as a failing handler's error is (which fails the value too); no
+            # handler to name: it is the call's.
+            self._owner._hub._handler_failed(value.event, None, error)  # type: ignore[arg-type]
+        else:
+            value._fail(error)
+        value._finish()
+        return True
+
+
+def _run_and_call_back(
+    loop: asyncio.AbstractEventLoop,
+    ended: Callable[[Any, bool], None],
+    context: contextvars.Context,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    """On a pool thread: the call, then ``ended(outcome, failed)`` on the loop, one call."""
+    try:
+        outcome = context.run(function, *args, **kwargs)
+        failed = False
+    except BaseException as error:  # handed to the loop, as _run_and_hand_back does
+        outcome = error
+        failed = True
+    with contextlib.suppress(RuntimeError):  # the loop closed while the call ran
+        loop.call_soon_threadsafe(ended, outcome, failed)
 
 
 def _hand_to_pool(

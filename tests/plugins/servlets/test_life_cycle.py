@@ -116,3 +116,45 @@ async def test_a_servlet_file_that_cannot_load_is_a_500(tmp_path: pathlib.Path) 
         assert (await client.get("/Broken")).status == 500
         assert (await client.get("/Broken")).status == 500
         assert [type(error) for error in reports.errors] == [SyntaxError] * 2
+
+
+WAITS = """\
+import waits_gate  # the test's: two threading.Events
+
+from relays_servlets import Servlet
+
+
+class Waits(Servlet):
+    def respondToGet(self, transaction):
+        waits_gate.running.set()
+        waits_gate.go_on.wait(30)
+        transaction.response().write("went on")
+"""
+
+
+async def test_no_task_waits_on_the_loop_while_a_servlet_runs(
+    tmp_path: pathlib.Path, monkeypatch: Any
+) -> None:
+    """The request handler hands the life cycle to the pool and returns its value: no
+    task (no coroutine) stands for the request meanwhile."""
+    import asyncio
+    import sys
+    import threading
+    import types
+
+    gate = types.ModuleType("waits_gate")
+    gate.running = threading.Event()  # type: ignore[attr-defined]
+    gate.go_on = threading.Event()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "waits_gate", gate)
+    servlets = Servlets({"/": site(tmp_path, Waits=WAITS)}, threads=1)
+    server, transport = memory_server(servlets)
+    async with server:
+        client = Client(transport)
+        client.send_request("GET", "/Waits")
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, gate.running.wait, 30)  # type: ignore[attr-defined]
+        names = [task.get_name() for task in asyncio.all_tasks()]
+        assert not [name for name in names if "Servlets" in name], names
+        gate.go_on.set()  # type: ignore[attr-defined]
+        answer = await client.response()
+        assert (answer.status, answer.body) == (200, b"went on")

@@ -16,19 +16,25 @@ checks the file's ``mtime`` on each request, and a file changed on disk is loade
 again and its pool emptied. Dispatch runs on the loop; the servlet's life cycle
 (``awake``, ``respond``, ``sleep``) runs on a thread of the application's pool.
 
-Servlets run on the tree's thread pool (:func:`relays.run_in_pool`, the pool of
+Servlets run on the tree's thread pool (:class:`relays.PoolCall`, the pool of
 ``@handler(thread=True)`` handlers, sized by the root's ``handler_threads`` or
 ``relays serve --threads N``). At most ``threads + queue_limit`` requests are
 admitted at once; one more is answered 503 with ``Retry-After`` at once, so an
 overload is refused rather than queued without bound.
 
 The hop to the thread and back is kept to one of each way, since it is most of what a
-servlet costs over a plain relays-http handler: the request handler hands the life
-cycle to the pool (:func:`relays.run_in_pool`, no task of its own) and waits on the
-pool call's future as the response's ``head_ready``. A servlet that never flushes
-settles it when its life cycle returns (or raises), in the one call the pool thread
-makes to the loop; a servlet's first ``flush()`` settles it sooner, with True, and its
-end then comes through the chunk queue (None, or its error).
+servlet costs over a plain relays-http handler. The request handler is a plain
+function: it hands the life cycle to the pool as a :class:`relays.PoolCall` and
+answers with the call's value, so no task and no coroutine is made for a request, and
+the pool thread's one call to the loop ends the ``request`` event. A servlet that never
+flushes has its whole response (status, fields, cookies, body) filled in on its thread
+at the end of its life cycle, and that response is the call's outcome (a servlet that
+raises fails it: a 500, reported as a failing handler is). A servlet's first
+``flush()`` ends the value sooner, on the loop, with the response head and a streamed
+body, and its end then comes through the chunk queue (None, or its error). A request's
+place among the admitted ones is given back when its value ends, or, for a streamed
+response, when its stream does. A form POST reads its body first, in an ``async``
+handler of its own (``servlets_form``).
 
 A servlet that flushes streams: its chunks go through a queue bounded by
 ``flush_limit`` bytes (see :class:`~relays_servlets.ServletResponse`); relays-http
@@ -45,9 +51,10 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from relays import BaseComponent, Event, handler, run_in_pool
+from relays import BaseComponent, Event, PoolCall, Value, handler
 from relays_http import MultiDict, Redirect, Request, Response, ServiceUnavailable
 
 from ._servlet import (
@@ -235,7 +242,7 @@ class Servlets(BaseComponent):
     # -- serving ------------------------------------------------------------------
 
     @handler("request", priority=PRIORITY)
-    async def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
         found = self.find(request.path)
         mtime = 0
         if isinstance(found, tuple):
@@ -256,44 +263,69 @@ class Servlets(BaseComponent):
         if self._admitted >= self.threads + self.queue_limit:
             return ServiceUnavailable("every servlet thread is busy", retry_after=self.retry_after)
         self._admitted += 1
-        return await self._serve(request, response, *found, mtime)
+        if request.method == "POST" and request.content_type in _FORM_TYPES:
+            return self.fire(_FormRequest(request, response, *found, mtime), self)
+        return self._serve(request, response, *found, mtime, request.query)
 
-    async def _serve(
+    @handler("servlets_form")
+    async def _on_form(
         self, request: Request, response: Response, file: str, extra_path_info: str, mtime: int
     ) -> Any:
+        """A form POST: its fields are read (the body may still be arriving), then it is
+        served as any request is."""
         try:
-            fields = request.query  # the query alone: not copied (servlets only read it)
-            if request.method == "POST" and request.content_type in _FORM_TYPES:
-                fields = MultiDict(fields.allitems())
-                for name, value in (await request.form()).fields.allitems():
-                    fields.add(name, value)
-            loop = asyncio.get_running_loop()
-            answer = ServletResponse(loop, self.flush_limit)
+            fields = MultiDict(request.query.allitems())
+            for name, value in (await request.form()).fields.allitems():
+                fields.add(name, value)
+        except BaseException:
+            self._admitted -= 1
+            raise
+        return self._serve(request, response, file, extra_path_info, mtime, fields)
+
+    def _serve(
+        self,
+        request: Request,
+        response: Response,
+        file: str,
+        extra_path_info: str,
+        mtime: int,
+        fields: MultiDict,
+    ) -> Value:
+        """Hand the servlet's life cycle to the pool; the value the request ends with."""
+        try:
+            answer = ServletResponse(asyncio.get_running_loop(), self.flush_limit)
+            # (The query alone is not copied: servlets only read it.)
             wrapped = ServletRequest(request, fields, extra_path_info)
             factory = self._factories.get(file)
             if factory is None:
                 factory = self._factories[file] = _Factory(file)
-            # One hand-over to the pool, no task of ours around it. Its future is the
-            # life cycle's outcome, unless the servlet's first flush() settles it
-            # (True) sooner: either way the thread wakes the loop once for it.
-            answer.head_ready = run_in_pool(
-                self, self._life_cycle, factory, mtime, wrapped, answer
-            )
-            streaming = await answer.head_ready  # raises what the servlet raised
+            call = PoolCall(self, self._life_cycle, factory, mtime, wrapped, answer, response)
         except BaseException:
             self._admitted -= 1
             raise
-        response.status = answer.status
-        for name, value in answer.headers.items():
-            response.headers[name] = value
-        for name, value, options in answer.cookies:
-            response.set_cookie(name, value, **options)
-        if not streaming:
+        # Read on the loop after the servlet's first flush(), which reaches the loop in a
+        # call made after this one returns: set in time.
+        answer.on_streaming = partial(self._streaming, call, answer, response)
+        call.value.add_done_callback(partial(self._served, answer))
+        return call.value
+
+    def _served(self, answer: ServletResponse, value: Value) -> None:
+        """The request's value ended: its place goes back, unless it streams (then it
+        goes back when the stream ends)."""
+        if value.errors or not answer.isCommitted():
             self._admitted -= 1
-            response.body = answer.body()
-            return response
+
+    def _streaming(self, call: PoolCall, answer: ServletResponse, response: Response) -> None:
+        """On the loop: the servlet's first flush() sent the head; answer with it and the
+        stream of what it flushes."""
+        try:
+            _fill_head(response, answer)
+        except Exception as error:  # a cookie relays-http refuses, say: the servlet's bug
+            answer.client_gone()  # its next flush() raises: nobody will read the stream
+            call.fail(error)
+            return
         response.body = self._stream(answer)
-        return response
+        call.settle(response)
 
     async def _stream(self, answer: ServletResponse) -> Any:
         completed = False
@@ -315,13 +347,18 @@ class Servlets(BaseComponent):
                 answer.client_gone()
 
     def _life_cycle(
-        self, factory: _Factory, mtime: int, request: ServletRequest, response: ServletResponse
-    ) -> bool:
+        self,
+        factory: _Factory,
+        mtime: int,
+        request: ServletRequest,
+        response: ServletResponse,
+        answer: Response,
+    ) -> Response | None:
         """On a pool thread: Webware's awake, respond, sleep, then back to the pool.
 
-        Returns False for a response never flushed (sent whole), and raises what the
-        servlet raised before flushing; after a flush, its end and any error go through
-        the response's chunks instead (its ``head_ready`` is already settled).
+        Returns *answer* filled in from a response never flushed (sent whole), and
+        raises what the servlet raised before flushing; after a flush, its end and any
+        error go through the response's chunks instead (the request's value has ended).
         """
         try:
             servlet = factory.checkout(mtime)
@@ -334,6 +371,28 @@ class Servlets(BaseComponent):
         except BaseException as error:
             if not response.close(error):
                 raise
-            return True
+            return None
         factory.checkin(servlet)
-        return response.close()
+        if response.close():
+            return None
+        # Nobody else holds *answer* until the value ends with it: filled in here.
+        _fill_head(answer, response)
+        answer.body = response.body()
+        return answer
+
+
+def _fill_head(answer: Response, response: ServletResponse) -> None:
+    """Copy the servlet's status, fields and cookies onto relays-http's *answer*."""
+    answer.status = response.status
+    headers = answer.headers
+    for name, value in response.headers.items():
+        headers[name] = value
+    for name, value, options in response.cookies:
+        answer.set_cookie(name, value, **options)
+
+
+class _FormRequest(Event):
+    """``servlets_form(request, response, file, extra_path_info, mtime)``, fired at the
+    servlets: a form POST whose fields are read before its servlet runs."""
+
+    name = "servlets_form"

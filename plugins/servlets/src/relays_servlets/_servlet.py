@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from relays_http import ClientDisconnected, MethodNotAllowed, MultiDict, Request
@@ -102,11 +103,9 @@ class ServletResponse:
         # The flush queue and its owner state are made by the first flush(), before
         # head_ready tells the loop to read them: most servlets never flush.
 
-    #: Done (on the loop) when the head may go: True at the first flush; else the life
-    #: cycle's own outcome (False, or its error) when it ends. It is the pool call's
-    #: future, set by the application as it hands the servlet over (no future of its
-    #: own per request; see the application's theory of operation).
-    head_ready: asyncio.Future[bool]
+    #: Called on the loop once the first flush() has sent the head (set by the
+    #: application as it hands the servlet over; see its theory of operation).
+    on_streaming: Callable[[], None]
     #: The flushed chunks, then None at the end, or the servlet's error if it failed
     #: after flushing (made by the first flush()).
     chunks: asyncio.Queue[bytes | BaseException | None]
@@ -157,7 +156,7 @@ class ServletResponse:
             self.chunks = asyncio.Queue()
             self._room = threading.Condition()
             # Read on the loop, once this thread's call_soon has run: the application
-            # has set head_ready by then.
+            # has set on_streaming by then.
             self._loop.call_soon_threadsafe(self._streaming)
         if data:
             self._queue(data)
@@ -178,7 +177,7 @@ class ServletResponse:
 
     def _streaming(self) -> None:
         """On the loop: the first flush() sent the head."""
-        _set(self.head_ready, True)
+        self.on_streaming()
 
     def body(self) -> bytes:
         """What was written and not flushed."""
@@ -214,11 +213,6 @@ class ServletResponse:
         with self._room:
             self._gone = True
             self._room.notify_all()
-
-
-def _set(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)
 
 
 class Transaction:
