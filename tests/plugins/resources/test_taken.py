@@ -265,3 +265,26 @@ def test_fields_set_on_a_taken_request_go_out_as_on_the_usual_path(
         assert results[0] == results[1]
 
     asyncio.run(both())
+
+
+async def test_a_dispatcher_before_the_site_sees_its_requests_first() -> None:
+    """A ``request`` handler at or above the site's priority that relays-http still
+    offers heads beside (``Priority.DISPATCH``, as static files): the site takes none."""
+
+    class Static(BaseComponent):
+        channel = "web"
+
+        @handler("request", priority=Priority.DISPATCH)
+        def _static(self, event: Any, request: Request, response: Response) -> Any:
+            if request.path.startswith("/static"):
+                event.stop()
+                return b"static"
+            return None
+
+    leaf = Leaf(lambda request: b"site")
+    server, transport = memory_server(Site(leaf), Static())
+    async with server:
+        client = Client(transport)
+        assert (await client.get("/static/a")).body == b"static"
+        assert (await client.get("/other")).body == b"site"
+    assert leaf.taken == [False]
