@@ -13,6 +13,8 @@ used:
 * ``fanout``: N events fired on two channels, three handlers (one on ``a``, two on ``b``);
 * ``async``: N events whose handler suspends once (``async def`` + ``await
   asyncio.sleep(0)`` in relays, a generator handler that ``yield``\\ s once in circuits);
+  beside it, its floors (bare asyncio tasks) and, as ``deliver``, the same handlers
+  started by ``deliver_task`` with no event, as a transport's hot path can (not the row);
 * ``call``: N round trips, each firing an event and getting its handler's result back
   (``await app.call(...)`` in relays, ``yield self.call(...)`` in a circuits handler);
 * ``thread``: N events fired from another thread at a tree running in its own thread
@@ -201,6 +203,22 @@ class RelaysRows:
             start = clock()
             for i in range(n):
                 app.fire(Work(i))
+            await done
+            return clock() - start
+
+    @staticmethod
+    async def async_delivered(n: int) -> float:
+        """The ``async`` row's work started with ``deliver_task`` instead of ``fire``:
+        what a transport's hot path can do when nobody can see the event (shown beside
+        the row, not the row: the row fires events, as applications do)."""
+        done = asyncio.get_running_loop().create_future()
+        app = Component()
+        app += Suspender(n, lambda: done.set_result(None))
+        channels = (app.channel,)
+        async with app:
+            start = clock()
+            for i in range(n):
+                app.deliver_task(Work, channels, i)
             await done
             return clock() - start
 
@@ -548,6 +566,14 @@ def measure_side_by_side(runs: list[Callable[[int], float]], n: int, repeat: int
     return [(n, seconds) for seconds in best]
 
 
+#: What the ``deliver`` line under the ``async`` row measures.
+DELIVERED_WHAT = "relays, the same handlers started by deliver_task, no event (not the row)"
+
+
+def delivered_runner(loop: asyncio.AbstractEventLoop) -> Callable[[int], float]:
+    return lambda n: loop.run_until_complete(RelaysRows.async_delivered(n))
+
+
 def relays_runner(loop: asyncio.AbstractEventLoop, row: Row) -> Callable[[int], float]:
     function = getattr(RelaysRows, row.attribute)
     if asyncio.iscoroutinefunction(function):
@@ -643,7 +669,10 @@ def main(argv: list[str] | None = None) -> int:
             for _label, eager, _what in extra:
                 # (Taken in turns with relays: the ratio to the floor is the target.)
                 runs.append(partial(run_floor, loop, eager))
+            if extra:
+                runs.append(delivered_runner(loop))
             samples = [rate(sample) for sample in measure_side_by_side(runs, n, repeat)]
+            delivered = samples.pop() if extra else None
             ours = samples[0]
             if circuits is None:
                 theirs = None
@@ -675,6 +704,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ours / floor:.2f}x of it)",
                     flush=True,
                 )
+            if delivered is not None:
+                floor = samples[len(samples) - len(extra)]
+                versus = f"{delivered / theirs:>6.1f}x" if theirs is not None else f"{'-':>7}"
+                print(
+                    f"{'  deliver':<9} {delivered:>12,.0f} {'':>14} {versus} {'':>7}  "
+                    f"{'':<6}  {DELIVERED_WHAT} ({delivered / floor:.2f}x the floor)",
+                    flush=True,
+                )
     finally:
         loop.close()
     if circuits is not None:
@@ -690,6 +727,12 @@ def run_once(side: str, row_name: str, n: str) -> int:
         loop = relays.new_event_loop()
         try:
             run_floor(loop, side == "asyncio-eager", int(n))
+        finally:
+            loop.close()
+    elif side == "relays-deliver":  # the ``deliver`` line under the async row
+        loop = relays.new_event_loop()
+        try:
+            delivered_runner(loop)(int(n))
         finally:
             loop.close()
     elif side == "relays":
@@ -747,6 +790,8 @@ def count_instructions(rows: list[Row], scale: float, relays_only: bool) -> int:
             )
         if row.name != "async":
             continue
+        delivered = instructions.per_item([*script, "relays-deliver", row.name], small, large)
+        floors_counted = []
         for label, eager, what in floors():
             side = "asyncio-eager" if eager else "asyncio"
             floor = instructions.per_item([*script, side, row.name], small, large)
@@ -759,6 +804,13 @@ def count_instructions(rows: list[Row], scale: float, relays_only: bool) -> int:
                 f"{floor / counts[0]:.2f}x of it)",
                 flush=True,
             )
+            floors_counted.append(floor)
+        versus = f"{counts[1] / delivered:>6.2f}x" if not relays_only else f"{'-':>7}"
+        print(
+            f"{'  deliver':<9} {delivered:>9,.0f} {'':>9} {versus} {'':>7}  {'':<6}  "
+            f"{DELIVERED_WHAT} ({floors_counted[0] / delivered:.2f}x the floor)",
+            flush=True,
+        )
     if not relays_only:
         print(f"# {len(rows) - missed} of {len(rows)} rows meet their target")
     return 0

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, Self, overload
 from . import _running
 from ._dispatch import NOT_DELIVERED, Hub
 from ._dispatch import deliver as _hub_deliver
+from ._dispatch import deliver_task as _hub_deliver_task
 from ._events import Event, PrepareUnregister, Registered, Unregistered
 from ._handlers import SPEC_ATTRIBUTE, Handler, HandlerSpec
 from ._threads import HANDLER_THREADS
@@ -387,6 +388,10 @@ class BaseComponent:
     #: Run what firing an event would run, now, without the event (see
     #: :func:`relays._dispatch.deliver`: the Hub's code, bound here with no call between).
     deliver = _hub_deliver
+
+    #: Start what firing an event would start, now, without the event, when its one
+    #: handler is ``async def``: its task (see :func:`relays._dispatch.deliver_task`).
+    deliver_task = _hub_deliver_task
 
     def call(self, event: Event, *channels: Any, timeout: float | None = None) -> Awaitable[Any]:
         """Fire *event*; ``await`` the call for its result (or its handler's error).

@@ -92,7 +92,7 @@ if TYPE_CHECKING:
     from ._components import BaseComponent
     from ._handlers import Handler
 
-__all__ = ["EAGER_TASKS", "NOT_DELIVERED", "Hub", "current_event", "deliver"]
+__all__ = ["EAGER_TASKS", "NOT_DELIVERED", "Hub", "current_event", "deliver", "deliver_task"]
 
 logger = logging.getLogger("relays")
 
@@ -516,6 +516,76 @@ class Hub(HandlerTable):
         if value.done and refcount(value) == ALONE and refcount(event) == ALONE:
             event.value = None  # nobody else can see either: free both now (_lifetimes)
 
+    def _start_delivered(
+        self, h: Handler, kind: type[Event], channels: tuple[Any, ...], args: tuple[Any, ...]
+    ) -> asyncio.Task[Any] | None:
+        """Start *h*'s task for a ``kind(*args)`` nobody will see (:func:`deliver_task`
+        checked that); None when calling the handler failed at once (reported)."""
+        try:
+            coroutine = h.invoke(*args)
+        except Exception as error:  # (a wrong argument count, say)
+            self._delivered_failed(h, kind, channels, args, error)
+            return None
+        drive = self._drive_delivered(h, kind, channels, args, coroutine)
+        # While its first step runs (eagerly, 3.12+) the tree is dispatching, as for a
+        # plain handler's ``deliver``: what it fires waits its turn, and is dispatched
+        # right after, here, so no flush is scheduled for that.
+        scheduled = self._flush_scheduled
+        self._flush_scheduled = True
+        self._current = _DELIVERING
+        try:
+            if EAGER_TASKS:
+                task = asyncio.Task(
+                    drive,
+                    loop=self.loop,
+                    name=h.task_name,
+                    eager_start=True,  # type: ignore[call-arg, unused-ignore]
+                )
+            else:
+                task = self.loop.create_task(drive, name=h.task_name)  # type: ignore[union-attr]
+        finally:
+            self._current = None
+            self._flush_scheduled = scheduled
+        if not task.done():
+            self._tasks.add(task)
+        if (self.queue or self._ranked) and (self._paused or not self._drain(self.batch)):
+            self._schedule_flush()  # the rest after the loop's I/O, as a flush would
+        return task
+
+    async def _drive_delivered(
+        self,
+        h: Handler,
+        kind: type[Event],
+        channels: tuple[Any, ...],
+        args: tuple[Any, ...],
+        coroutine: Coroutine[Any, Any, Any],
+    ) -> Any:
+        """Run a delivered handler inside its task: its result is the task's, and its
+        failure is reported as a fired event's would be (the task then gives None)."""
+        try:
+            return await coroutine
+        except Exception as error:
+            self._delivered_failed(h, kind, channels, args, error)
+        except SystemExit as request:
+            h.owner.stop(request.code)  # as circuits: stop, with that exit code
+        finally:
+            self._tasks.discard(asyncio.current_task())
+        return None
+
+    def _delivered_failed(
+        self,
+        h: Handler,
+        kind: type[Event],
+        channels: tuple[Any, ...],
+        args: tuple[Any, ...],
+        error: Exception,
+    ) -> None:
+        """Report a delivered handler's failure with the event it stood for, made now."""
+        event = kind(*args)
+        event.channels = channels
+        event.value = Value(event)
+        self._handler_failed(event, h, error)
+
     def _chain(self, event: Event, chained: Value) -> None:
         """A handler returned another event's value: ours is that one's result."""
         if chained.done:
@@ -697,3 +767,48 @@ def deliver(
     if (hub.queue or hub._ranked) and (hub._paused or not hub._drain(hub.batch)):
         hub._schedule_flush()  # the rest after the loop's I/O, as a flush would
     return result
+
+
+def deliver_task(
+    component: BaseComponent, kind: type[Event], channels: tuple[Any, ...], *args: Any
+) -> Any:
+    """Start what firing ``kind(*args)`` on *channels* would start, now, without the
+    event: :func:`deliver` for a handler that is ``async def``.
+
+    For a transport's hot path whose handler awaits (a connection's ``read``, say). It
+    works under :func:`deliver`'s conditions (nobody could tell the difference: the
+    tree is idle, on the loop's thread; nobody waits for *kind*'s name; no ``complete``
+    is tracked; *kind* asks for no ``success``, ``failure``, ``complete`` or
+    ``priority``), when exactly one handler would run and it is an ``async def``
+    handler that does not take the event, and when not called from inside a handler
+    task of a tracked cascade. Then it starts that handler's task and returns it (on
+    Python 3.12+ the task's first step, up to its first suspension, has run by then,
+    as it would have inside the event's dispatch; what it fired meanwhile has been
+    dispatched too). The task's result is the handler's return value; if the handler
+    raises, the error is reported as an ``exception`` event, exactly as for a fired
+    event, and the task's result is None. The task is the tree's, as a fired event's
+    would be: cancelled when the tree stops. When no handler would run it returns
+    None; otherwise nothing runs and it returns :data:`NOT_DELIVERED`: fire the event.
+    """
+    # As ``deliver``: the component's method itself, no forwarding call.
+    hub = component._hub
+    if (
+        hub._current is not None
+        or hub._paused
+        or hub.queue
+        or hub._ranked
+        or hub.open_trackers
+        or hub.thread_id != _get_ident()
+        or (hub._waiters and kind.name in hub._waiters)
+    ):
+        return NOT_DELIVERED
+    found = hub._sole_tasks.get((kind, channels), _UNKNOWN)
+    if found is _UNKNOWN:
+        found = hub.sole_task(kind, channels)
+    if found is None or current_event.get() is not None:
+        # (Inside a task of an event that a ``complete`` counted: what the handler
+        # fires would belong to that cascade, which only an event can say.)
+        return NOT_DELIVERED
+    if found is NOBODY:
+        return None
+    return hub._start_delivered(found, kind, channels, args)

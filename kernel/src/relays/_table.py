@@ -13,9 +13,11 @@ For :meth:`~relays.BaseComponent.deliver`, the table also says, per event class 
 channels, whether an event could be replaced by a plain call: it can when exactly one
 handler would run and that handler is a plain function that does not take the event
 (or when none would run), and the class asks for nothing that needs the event object
-(``success``, ``failure``, ``complete``, a ``priority``).
+(``success``, ``failure``, ``complete``, a ``priority``). For
+:meth:`~relays.BaseComponent.deliver_task` it says the same of one ``async def`` handler,
+whose task can then stand in for the event.
 
-The three caches are :class:`~relays.BoundedCache`\ s of :data:`LOOKUP_CACHE_SIZE`
+The four caches are :class:`~relays.BoundedCache`\ s of :data:`LOOKUP_CACHE_SIZE`
 entries: their keys hold the event's channels, which an application may make per
 connection or per request, so without a bound a long-running tree would keep every
 channel it ever fired on.
@@ -71,6 +73,10 @@ class HandlerTable:
         self._sole: BoundedCache[tuple[type[Event], tuple[Any, ...]], Any] = BoundedCache(
             LOOKUP_CACHE_SIZE, "sole handler by (event class, channels)"
         )
+        #: :meth:`sole_task`, cached, as :attr:`_sole` is.
+        self._sole_tasks: BoundedCache[tuple[type[Event], tuple[Any, ...]], Any] = BoundedCache(
+            LOOKUP_CACHE_SIZE, "sole async handler by (event class, channels)"
+        )
 
     def add_handlers(self, handlers: Iterable[Handler]) -> None:
         self.handlers.extend(handlers)
@@ -80,6 +86,7 @@ class HandlerTable:
         self._cache.clear()
         self._plans.clear()
         self._sole.clear()
+        self._sole_tasks.clear()
 
     def remove_handlers(self, owners: set[BaseComponent]) -> list[Handler]:
         removed = [h for h in self.handlers if h.owner in owners]
@@ -132,3 +139,24 @@ class HandlerTable:
         else:
             found = None
         return self._sole.remember(key, found)
+
+    def sole_task(self, kind: type[Event], channels: tuple[Any, ...]) -> Any:
+        """:meth:`sole` for :meth:`~relays.BaseComponent.deliver_task`: the one handler
+        a *kind* event on *channels* would run when it is an ``async def`` handler that
+        does not take the event (its task can stand in for the event); :data:`NOBODY`
+        when none would run; else None. Cached until the handler table changes.
+        """
+        key = (kind, channels)
+        known = self._sole_tasks.get(key, self)
+        if known is not self:  # (None is an answer: the table itself means unknown)
+            return known
+        handlers = self.lookup(kind.name, channels)
+        if kind.success or kind.failure or kind.complete or kind.priority:
+            found = None  # the event object itself is needed afterwards
+        elif not handlers:
+            found = None if kind.name == "exception" else NOBODY
+        elif len(handlers) == 1 and handlers[0].is_async and not handlers[0].event_arg:
+            found = handlers[0]
+        else:
+            found = None
+        return self._sole_tasks.remember(key, found)
