@@ -566,6 +566,9 @@ def measure_side_by_side(runs: list[Callable[[int], float]], n: int, repeat: int
     return [(n, seconds) for seconds in best]
 
 
+#: Whether this relays has ``deliver_task`` (an older one, measured by versions.py, may not).
+CAN_DELIVER_TASKS = hasattr(Component, "deliver_task")
+
 #: What the ``deliver`` line under the ``async`` row measures.
 DELIVERED_WHAT = "relays, the same handlers started by deliver_task, no event (not the row)"
 
@@ -669,10 +672,11 @@ def main(argv: list[str] | None = None) -> int:
             for _label, eager, _what in extra:
                 # (Taken in turns with relays: the ratio to the floor is the target.)
                 runs.append(partial(run_floor, loop, eager))
-            if extra:
+            with_delivered = bool(extra) and CAN_DELIVER_TASKS
+            if with_delivered:
                 runs.append(delivered_runner(loop))
             samples = [rate(sample) for sample in measure_side_by_side(runs, n, repeat)]
-            delivered = samples.pop() if extra else None
+            delivered = samples.pop() if with_delivered else None
             ours = samples[0]
             if circuits is None:
                 theirs = None
@@ -790,7 +794,6 @@ def count_instructions(rows: list[Row], scale: float, relays_only: bool) -> int:
             )
         if row.name != "async":
             continue
-        delivered = instructions.per_item([*script, "relays-deliver", row.name], small, large)
         floors_counted = []
         for label, eager, what in floors():
             side = "asyncio-eager" if eager else "asyncio"
@@ -805,6 +808,9 @@ def count_instructions(rows: list[Row], scale: float, relays_only: bool) -> int:
                 flush=True,
             )
             floors_counted.append(floor)
+        if not CAN_DELIVER_TASKS:
+            continue
+        delivered = instructions.per_item([*script, "relays-deliver", row.name], small, large)
         versus = f"{counts[1] / delivered:>6.2f}x" if not relays_only else f"{'-':>7}"
         print(
             f"{'  deliver':<9} {delivered:>9,.0f} {'':>9} {versus} {'':>7}  {'':<6}  "

@@ -21,8 +21,9 @@ then, from this tree::
 ``events`` and ``instructions``); ``--rows async,priority`` limits those two to some rows.
 
 Benchmarks (``--benchmarks``, comma-separated): ``events`` (events/s of every row of
-``events.py``, relays only), ``instructions`` (its instructions per event under valgrind:
-the figure that machine load cannot move), ``http_dispatch`` (instructions per request
+``events.py``, relays only, by CPU time: steadier than the wall clock on a shared
+machine), ``instructions`` (its instructions per event under valgrind: the figure that
+machine load cannot move), ``http_dispatch`` (instructions per request
 of ``http_dispatch.py --instructions``: relays-http's server over the in-memory
 transport, pipelined and with ``Connection: close``), ``echo`` (``echo.py``, relays
 only) and ``http`` (``http.py``, relays and relays-uvloop, keep-alive and close; needs
@@ -112,7 +113,10 @@ def parse_http_dispatch(output: str) -> Figures:
 
 #: name -> (arguments of the benchmark script, parser of its output)
 BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures]]] = {
-    "events": (["events.py", "--relays-only", "--repeat", "3"], lambda o: parse_events(o, "ev/s")),
+    "events": (
+        ["events.py", "--relays-only", "--cpu", "--repeat", "3"],
+        lambda o: parse_events(o, "ev/s"),
+    ),
     "instructions": (
         ["events.py", "--relays-only", "--instructions"],
         lambda o: parse_events(o, "instr/ev"),
