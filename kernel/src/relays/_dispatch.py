@@ -23,7 +23,8 @@ handlers run on a later loop turn, never inside ``fire``. A flush dispatches up 
 ``batch`` events; what their handlers fire joins the queue and usually runs in the
 same flush. Two shortcuts run handlers at once, only where the order cannot differ:
 ``call`` on an idle tree (nothing queued or dispatching: no event could come first)
-and ``deliver``. From another thread ``fire`` appends to an inbox and wakes the loop
+and ``deliver`` (``deliver_task`` for an async handler: its task, started at once).
+From another thread ``fire`` appends to an inbox and wakes the loop
 once per burst (``call_soon_threadsafe`` is a system call; one per event would make
 threads slow). Before the tree runs, events just queue; ``attach`` schedules the
 first flush.
