@@ -4,12 +4,13 @@ something in the tree watches requests, and only relays-http's public API."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import relays_asgi
@@ -205,3 +206,49 @@ def test_any_target_splits_at_its_first_question_mark(path: bytes, query: bytes)
     raw_path, _, rest = native.target_parts(b"/" + path.replace(b"?", b"") + b"?" + query)
     assert raw_path == b"/" + path.replace(b"?", b"")
     assert rest == query
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    method=st.sampled_from(["GET", "HEAD"]),
+    body=st.binary(max_size=20),
+    lengths=st.lists(st.sampled_from(["body", "0", "7", "013", " 5", "x1", ""]), max_size=2),
+    streamed=st.booleans(),
+)
+def test_an_apps_content_length_is_answered_as_on_the_event_path(
+    method: str, body: bytes, lengths: list[str], streamed: bool
+) -> None:
+    # The native send lets a Content-Length that is the body's go out as it is: any
+    # other value, or two of them, must still be dropped (or kept for HEAD) as the
+    # event path does. A stream keeps it (one, the last), enforced: only true ones.
+    if streamed:
+        lengths = ["body" for _ in lengths]
+    fields = [
+        (b"content-length", str(len(body)).encode() if value == "body" else value.encode())
+        for value in lengths
+    ]
+
+    async def sized(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-type", b"text/plain"), *fields]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if streamed:
+            await send({"type": "http.response.body", "body": body[:3], "more_body": True})
+            await send({"type": "http.response.body", "body": body[3:]})
+        else:
+            await send({"type": "http.response.body", "body": body})
+
+    async def answer(*others: Component) -> tuple[int, list[str], str | None, bytes]:
+        server, transport = memory_server(Asgi(sized), *others)
+        async with server:
+            status, headers, got = await Client(transport).request(method, "/")
+        names = sorted(name for name in headers if name != "date")
+        return status, names, headers.get("content-length"), got
+
+    native_answer = asyncio.run(answer())
+    event_answer = asyncio.run(answer(AccessLog()))
+    assert native_answer == event_answer
+    if method == "GET" and (lengths or not streamed):
+        assert native_answer[0] == 200
+        assert native_answer[2:] == (str(len(body)), body)

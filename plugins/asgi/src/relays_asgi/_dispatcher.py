@@ -87,6 +87,11 @@ _UNAVAILABLE = (
     b"Service Unavailable: the application did not start\n",
 )
 
+#: Bounds of the time between two looks for responses not started in time (a quarter
+#: of ``AsgiLimits.response_start_timeout``, within them).
+HEAD_SWEEP_INTERVAL_MIN = 0.02
+HEAD_SWEEP_INTERVAL_MAX = 1.0
+
 #: Whether the app's tasks start eagerly (``Task(..., eager_start=True)``, Python 3.12+).
 EAGER_TASKS = sys.version_info >= (3, 12)
 
@@ -144,7 +149,16 @@ class Asgi(BaseComponent):
         self._lifespan = Lifespan(self.app, lifespan)
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        # The app's running tasks; a request's NativeCycle for those taken at the head.
+        self._tasks: dict[asyncio.Task[None], NativeCycle | None] = {}
+        # The tree's loop, known once it started (before any request is taken).
+        self._loop: asyncio.AbstractEventLoop
+        # The timer of the next look for native responses not started in time.
+        self._sweep: asyncio.TimerHandle | None = None
+        timeout = self.limits.response_start_timeout
+        self._sweep_interval = min(
+            max((timeout or 1.0) / 4, HEAD_SWEEP_INTERVAL_MIN), HEAD_SWEEP_INTERVAL_MAX
+        )
         #: Requests whose app :meth:`_start_request` started, for :meth:`_on_request`.
         self._begun: dict[Request, tuple[HttpCycle, asyncio.Task[None]]] = {}
         # Removes the head takers registered when the tree started.
@@ -179,6 +193,7 @@ class Asgi(BaseComponent):
     async def _on_started(self, component: BaseComponent) -> None:
         if component is not self.root:
             return
+        self._loop = asyncio.get_running_loop()
         for server in findtype(self.root, HTTP, all=True):
             if self.stream_request_bodies:
                 # Bodies under our path reach the app chunk by chunk, as it reads them.
@@ -206,6 +221,9 @@ class Asgi(BaseComponent):
         for remove in self._untake:
             remove()
         self._untake.clear()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         await self._lifespan.shutdown(self.limits.shutdown_timeout)
         for task in list(self._tasks):
             task.cancel()
@@ -216,7 +234,13 @@ class Asgi(BaseComponent):
         """relays-http's head taker: serve a request under the mount from its head
         (see :mod:`relays_asgi._native`); leave the others and WebSocket handshakes
         to the ``request`` handlers. Before the app's startup is over, a request
-        waits for it (and gets a 503 when it failed)."""
+        waits for it (and gets a 503 when it failed).
+
+        Everything a request needs is done here, in one call: the scope as
+        :func:`~relays_asgi._scope.http_scope` builds it for a ``Request`` (in one
+        dict; its small dicts are new each request, as the app may change them), and
+        the app's task as :meth:`_start` makes it.
+        """
         if exchange.header(b"upgrade") is not None:
             return False  # a handshake (or a broken one): relays-websocket's to answer
         target = exchange.target
@@ -231,42 +255,18 @@ class Asgi(BaseComponent):
             return False
         ready = self._ready
         if ready is None or not ready.done():
-            self._readiness().add_done_callback(
-                partial(self._serve_when_ready, exchange, raw_path, path, query)
-            )
-        elif ready.result():
-            self._serve(exchange, raw_path, path, query)
-        else:
+            self._readiness().add_done_callback(partial(self._take_when_ready, exchange))
+            return True
+        if not ready.result():
             exchange.respond(*_UNAVAILABLE)
-        return True
-
-    def _serve_when_ready(
-        self,
-        exchange: Exchange,
-        raw_path: bytes,
-        path: str,
-        query: bytes,
-        ready: asyncio.Future[bool],
-    ) -> None:
-        if exchange.over:
-            return  # the client went meanwhile
-        if ready.result():
-            self._serve(exchange, raw_path, path, query)
-        else:
-            exchange.respond(*_UNAVAILABLE)
-
-    def _serve(self, exchange: Exchange, raw_path: bytes, path: str, query: bytes) -> None:
-        """Run the app for a request taken at its head."""
+            return True
         info = exchange.connection
-        notes = info.notes
-        parts = notes.get(self)
+        parts = info.notes.get(self)
         if parts is None:
-            parts = notes[self] = connection_parts(info)
+            parts = info.notes[self] = connection_parts(info)
         client, server, scheme, zerocopy = parts
         cycle = NativeCycle(exchange, zerocopy=zerocopy, stream_bodies=self.stream_request_bodies)
         method = exchange.method
-        # The scope as http_scope builds it for a Request, in one dict; its small
-        # dicts are new each request, as the app may change them.
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": ASGI_VERSION, "spec_version": HTTP_SPEC_VERSION},
@@ -276,7 +276,7 @@ class Asgi(BaseComponent):
             "path": path,
             "raw_path": raw_path,
             "query_string": query,
-            "root_path": self.path,
+            "root_path": mount,
             "headers": exchange.headers,
             "client": client,
             "server": server,
@@ -289,18 +289,60 @@ class Asgi(BaseComponent):
         state = self._lifespan.state
         if state is not None:
             scope["state"] = dict(state)
-        task = self._start(scope, cycle)
-        if not task.done() and not cycle.head_sent:
+        # The app's task, as _start makes it for the other cycles.
+        loop = self._loop
+        if EAGER_TASKS:
+            task: asyncio.Task[None] = asyncio.Task(
+                cycle.run(self.app, scope),
+                loop=loop,
+                eager_start=True,  # type: ignore[call-arg, unused-ignore]
+            )
+            if task.done():
+                return True
+        else:
+            task = loop.create_task(cycle.run(self.app, scope))
+        tasks = self._tasks
+        tasks[task] = cycle
+        task.add_done_callback(tasks.pop)
+        if not cycle.head_sent:
             timeout = self.limits.response_start_timeout
             if timeout is not None:
-                cycle.timer = asyncio.get_running_loop().call_later(
-                    timeout, self._native_timed_out, cycle, task
-                )
+                # No timer per request (a timer heap insert and cancel cost a tenth
+                # of the request): a sweep looks at the heads due (_sweep_heads).
+                cycle.head_due = loop.time() + timeout
+                if self._sweep is None:
+                    self._sweep = loop.call_later(self._sweep_interval, self._sweep_heads)
+        return True
+
+    def _take_when_ready(self, exchange: Exchange, ready: asyncio.Future[bool]) -> None:
+        """The app's startup is over: serve (or refuse) a request taken meanwhile."""
+        if exchange.over:
+            return  # the client went meanwhile
+        self._take(exchange)
+
+    def _sweep_heads(self) -> None:
+        """Answer 500 to the requests whose app has not started its response within
+        ``response_start_timeout``; look again later while some are still waiting.
+
+        One timer for all the requests of the app (it runs every quarter of the
+        timeout, at most every :data:`HEAD_SWEEP_INTERVAL_MAX` seconds), rather than
+        one per request: an app's response times out between ``response_start_timeout``
+        and that plus the interval.
+        """
+        self._sweep = None
+        now = self._loop.time()
+        waiting = False
+        for task, cycle in list(self._tasks.items()):
+            if cycle is None or cycle.head_sent:
+                continue
+            if cycle.head_due <= now:
+                self._native_timed_out(cycle, task)
+            else:
+                waiting = True
+        if waiting:
+            self._sweep = self._loop.call_later(self._sweep_interval, self._sweep_heads)
 
     def _native_timed_out(self, cycle: NativeCycle, task: asyncio.Task[None]) -> None:
-        cycle.timer = None
-        if cycle.head_sent:
-            return
         exchange = cycle.exchange
         logger.error(
             "the ASGI app did not start its response to %s %s within %s s"
@@ -464,7 +506,7 @@ class Asgi(BaseComponent):
         return SwitchProtocols("websocket", cycle, [*answer.headers, *fields])
 
     def _start(
-        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle | NativeCycle
+        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle
     ) -> asyncio.Task[None]:
         """Run the app for one request in a task of its own, kept until it ends.
 
@@ -485,13 +527,11 @@ class Asgi(BaseComponent):
             # 3.11 has no eager tasks, and taking the first step by hand would need
             # asyncio's private _enter_task: the app starts on the next loop turn.
             task = loop.create_task(self._run(scope, cycle))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = None
+        task.add_done_callback(self._tasks.pop)
         return task
 
-    async def _run(
-        self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle | NativeCycle
-    ) -> None:
+    async def _run(self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle) -> None:
         try:
             await self.app(scope, cycle.receive, cycle.send)
         except asyncio.CancelledError:

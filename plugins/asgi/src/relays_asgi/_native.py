@@ -53,6 +53,7 @@ from relays_http import ConnectionInfo, Exchange, HTTPError
 from ._errors import ClientDisconnected
 from ._http import _BODY, _DONE, _START, _TRAILERS, ResponseMessages, log_app_failure
 from ._scope import address
+from ._shape import AsgiApp
 
 __all__ = [
     "METHODS",
@@ -77,8 +78,6 @@ DROPPED_FIELDS = frozenset(
     )
 )
 _CONTENT_LENGTH = b"content-length"
-#: Fields that keep the app's header list from going out as it is.
-_SIFTED_FIELDS = DROPPED_FIELDS | {_CONTENT_LENGTH}
 #: The usual methods' names, made once.
 METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 _INTERNAL_ERROR = (
@@ -123,14 +122,15 @@ class NativeCycle:
         "_body_done",
         "_fields",
         "_head_sent",
+        "_length",
         "_over_waiter",
         "_state",
         "_status",
         "_trailers",
         "_zerocopy",
         "exchange",
+        "head_due",
         "stream_bodies",
-        "timer",
     )
 
     def __init__(self, exchange: Exchange, *, zerocopy: bool, stream_bodies: bool) -> None:
@@ -141,12 +141,15 @@ class NativeCycle:
         self._zerocopy = zerocopy
         # Whether http.response.start announced trailers.
         self._announced = False
-        # Whether the app's fields go out as it gave them (bytes, nothing to sift).
+        # Whether the app's fields go out as it gave them (bytes, nothing to drop).
         self._as_is = False
+        # The app's Content-Length value among fields kept as they are, or None.
+        self._length: bytes | None = None
         #: Whether body chunks reach the app as they come (else the body comes whole).
         self.stream_bodies = stream_bodies
-        #: The ``response_start_timeout`` timer, while the head has not gone out.
-        self.timer: asyncio.TimerHandle | None = None
+        #: When (loop time) the head is due (``response_start_timeout``), set by the
+        #: dispatcher when the app did not answer at once.
+        self.head_due = 0.0
         self._status = 0
         self._fields: list[tuple[bytes, bytes]] = []
         self._trailers: list[tuple[bytes, bytes]] = []
@@ -171,10 +174,6 @@ class NativeCycle:
 
     def _head_went(self) -> None:
         self._head_sent = True
-        timer = self.timer
-        if timer is not None:
-            self.timer = None
-            timer.cancel()
 
     # -- receive -----------------------------------------------------------------------
 
@@ -238,19 +237,23 @@ class NativeCycle:
                 self._announced = trailers
                 self._status = status
                 self._fields = fields
-                try:  # the app's list goes out as it is when it needs no sifting
+                try:  # the app's list goes out as it is when it holds nothing to drop
                     for name, value in fields:
-                        if (
-                            type(name) is not bytes
-                            or type(value) is not bytes
-                            or name.lower() in _SIFTED_FIELDS
-                        ):
+                        if type(name) is not bytes or type(value) is not bytes:
                             break
+                        lower = name.lower()
+                        if lower in DROPPED_FIELDS:
+                            break
+                        if lower == _CONTENT_LENGTH:
+                            if self._length is not None:
+                                break  # twice: the checks below say what is wrong
+                            self._length = value
                     else:
                         self._as_is = True
                         return
                 except (TypeError, ValueError):
                     pass
+                self._length = None
                 self._state = _START
             taken = self._take(message)
             self._status = taken[1]
@@ -268,13 +271,14 @@ class NativeCycle:
             if not more and not self._announced:
                 # The whole response, in one write: the usual case, kept to few calls.
                 self._head_sent = True
-                if self.timer is not None:
-                    self.timer.cancel()
-                    self.timer = None
+                fields = self._fields
+                length = self._length
+                # A Content-Length that is the body's goes out as it is; any other is
+                # dropped (the server counts) or, for HEAD, kept: _whole_fields.
+                if not self._as_is or (length is not None and length != b"%d" % len(body)):
+                    fields = self._whole_fields()
                 try:
-                    exchange.respond(
-                        self._status, self._fields if self._as_is else self._whole_fields(), body
-                    )
+                    exchange.respond(self._status, fields, body)
                 finally:
                     if self._over_waiter is not None:
                         self._wake()
@@ -316,20 +320,26 @@ class NativeCycle:
 
     def _whole_fields(self) -> list[tuple[bytes, bytes]]:
         """The app's fields for a whole answer: its Content-Length only for ``HEAD``."""
-        keep_length = self.exchange.method == b"HEAD"
+        return self._framed_fields(keep_length=self.exchange.method == b"HEAD")
+
+    def _framed_fields(self, *, keep_length: bool) -> list[tuple[bytes, bytes]]:
+        """The app's fields without hop-by-hop ones; its (last) Content-Length, last,
+        when *keep_length*: as the event path answers (``answer_fields``)."""
         fields = []
+        length = None
         for name, value in self._fields:
             lower = name.lower()
-            if lower in DROPPED_FIELDS or (lower == _CONTENT_LENGTH and not keep_length):
-                continue
-            fields.append((name, value))
+            if lower == _CONTENT_LENGTH:
+                length = value
+            elif lower not in DROPPED_FIELDS:
+                fields.append((name, value))
+        if keep_length and length is not None:
+            fields.append((_CONTENT_LENGTH, length))
         return fields
 
     def _start(self) -> None:
         self._head_went()
-        fields = self._fields
-        if not self._as_is:
-            fields = [pair for pair in fields if pair[0].lower() not in DROPPED_FIELDS]
+        fields = self._fields if self._as_is else self._framed_fields(keep_length=True)
         if not self.exchange.start(self._status, fields):
             self._wake()
             raise ClientDisconnected("the response head could not be sent (see the log)")
@@ -345,7 +355,20 @@ class NativeCycle:
         self.exchange.finish(self._trailers)
         self._wake()
 
-    # -- the app's task ends -----------------------------------------------------------
+    # -- the app's task ---------------------------------------------------------------
+
+    async def run(self, app: AsgiApp, scope: dict[str, Any]) -> None:
+        """Run *app* for this request: the coroutine of the app's task."""
+        try:
+            await app(scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            self.give_up()
+            raise
+        except BaseException as error:
+            self.app_failed(error)
+        else:
+            if self._state is not _DONE:
+                self.app_returned()
 
     def app_returned(self) -> None:
         if self._state is not _DONE:
