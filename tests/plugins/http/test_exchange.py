@@ -117,6 +117,23 @@ async def test_a_taken_request_is_answered_whole_with_no_request_event() -> None
     assert exchange.connection.scheme == "http"
 
 
+async def test_the_upgrade_field_is_on_the_exchange_whatever_connection_says() -> None:
+    taker = Taker()
+    server, transport = serve(taker)
+    async with server:
+        client = Client(transport)
+        client.send(
+            b"GET /native/whole HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /native/whole HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"
+            b"GET /native/whole HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+            b"Upgrade: echo\r\nUpgrade: h2c\r\n\r\n"
+        )
+        await client.responses(3)
+    fields = [(exchange.upgrade, exchange.upgrade_field) for exchange in taker.exchanges]
+    # ``upgrade`` only when Connection lists it; ``upgrade_field`` whenever sent.
+    assert fields == [(None, None), (None, b"websocket"), (b"echo,h2c", b"echo,h2c")]
+
+
 async def test_pipelined_requests_are_answered_in_order_across_both_paths() -> None:
     taker = Taker()
     server, transport = serve(taker)

@@ -62,11 +62,13 @@ def test_the_request_event_says_what_was_offered() -> None:
     event = core.next_event()
     assert isinstance(event, protocol.Request)
     assert event.upgrade == b"h2c, Echo/1"
+    assert event.upgrade_field == b"h2c, Echo/1"
     core = protocol.Connection()
     core.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n\r\n")
     event = core.next_event()
     assert isinstance(event, protocol.Request)
     assert event.upgrade is None  # Connection does not list upgrade
+    assert event.upgrade_field == b"echo"  # but the field was sent
 
 
 @pytest.mark.parametrize(

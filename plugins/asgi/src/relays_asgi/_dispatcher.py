@@ -241,7 +241,7 @@ class Asgi(BaseComponent):
         dict; its small dicts are new each request, as the app may change them), and
         the app's task as :meth:`_start` makes it.
         """
-        if exchange.header(b"upgrade") is not None:
+        if exchange.upgrade_field is not None:
             return False  # a handshake (or a broken one): relays-websocket's to answer
         target = exchange.target
         path = target.decode("latin-1")
@@ -265,7 +265,7 @@ class Asgi(BaseComponent):
         if parts is None:
             parts = info.notes[self] = connection_parts(info)
         client, server, scheme, zerocopy = parts
-        cycle = NativeCycle(exchange, zerocopy=zerocopy, stream_bodies=self.stream_request_bodies)
+        cycle = NativeCycle(exchange, zerocopy, self.stream_request_bodies)
         method = exchange.method
         scope: dict[str, Any] = {
             "type": "http",
@@ -299,12 +299,14 @@ class Asgi(BaseComponent):
             )
             if task.done():
                 return True
+            waiting = not cycle.head_sent
         else:
             task = loop.create_task(cycle.run(self.app, scope))
+            waiting = True  # the app has not run yet
         tasks = self._tasks
         tasks[task] = cycle
         task.add_done_callback(tasks.pop)
-        if not cycle.head_sent:
+        if waiting:
             timeout = self.limits.response_start_timeout
             if timeout is not None:
                 # No timer per request (a timer heap insert and cancel cost a tenth

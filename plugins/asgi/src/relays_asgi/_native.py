@@ -133,7 +133,7 @@ class NativeCycle:
         "stream_bodies",
     )
 
-    def __init__(self, exchange: Exchange, *, zerocopy: bool, stream_bodies: bool) -> None:
+    def __init__(self, exchange: Exchange, zerocopy: bool, stream_bodies: bool) -> None:
         self.exchange = exchange
         # The order of the app's messages (ResponseMessages' states): the common ones
         # are checked inline in send, the others by a ResponseMessages resumed there.

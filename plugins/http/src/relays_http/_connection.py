@@ -624,6 +624,7 @@ class HTTPConnection:
             head.http_version,
             head.headers,
             head.upgrade,
+            head.upgrade_field,
             stream,
         )
         # As if taken before a taker runs: it may answer at once (an eager app task).

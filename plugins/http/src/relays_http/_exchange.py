@@ -123,17 +123,19 @@ class Exchange:
     __slots__ = (
         "_body",
         "_chunks",
-        "_gone",
         "_gone_callbacks",
         "_owner",
         "_state",
         "connection",
+        "gone",
         "has_body",
         "headers",
         "http_version",
         "method",
+        "over",
         "target",
         "upgrade",
+        "upgrade_field",
     )
 
     def __init__(
@@ -145,6 +147,7 @@ class Exchange:
         http_version: bytes,
         headers: list[tuple[bytes, bytes]],
         upgrade: bytes | None,
+        upgrade_field: bytes | None,
         body: BodyStream | None,
     ) -> None:
         self._owner = owner
@@ -156,13 +159,22 @@ class Exchange:
         self.headers = headers
         #: The protocols an HTTP/1.1 client offers to switch to (``Upgrade``), or None.
         self.upgrade = upgrade
+        #: The ``Upgrade`` field as sent, whatever ``Connection`` says, or None: a
+        #: taker that leaves every upgrade request (broken ones included) to the
+        #: usual path tests this, with no look through :attr:`headers`.
+        self.upgrade_field = upgrade_field
         #: Whether the request has a body to :meth:`read` (else :meth:`read` gives b"").
         self.has_body = body is not None
         self._body = body
         self._chunks: AsyncIterator[bytes] | None = None
         # 0: nothing sent; 1: the head went out; 2: the response is over.
         self._state = 0
-        self._gone = False
+        #: Whether the client went away before the response was over (read it: the
+        #: connection says so, :meth:`client_gone`).
+        self.gone = False
+        #: Whether the response was sent in full, cut short, or can no longer be sent
+        #: (the client went). Read it: the exchange keeps it.
+        self.over = False
         self._gone_callbacks: list[Callable[[], None]] | None = None
 
     def __repr__(self) -> str:
@@ -199,19 +211,9 @@ class Exchange:
 
     # -- the client going --------------------------------------------------------------
 
-    @property
-    def gone(self) -> bool:
-        """Whether the client went away before the response was over."""
-        return self._gone
-
-    @property
-    def over(self) -> bool:
-        """Whether the response was sent in full, cut short, or can no longer be sent."""
-        return self._state == 2 or self._gone
-
     def when_gone(self, callback: Callable[[], None]) -> None:
         """Call *callback* once when the client goes (at once if it has gone)."""
-        if self._gone:
+        if self.gone:
             callback()
         elif self._gone_callbacks is None:
             self._gone_callbacks = [callback]
@@ -220,9 +222,9 @@ class Exchange:
 
     def client_gone(self) -> None:
         """The connection says the client went away (called by the connection)."""
-        if self._gone or self._state == 2:
+        if self.over:
             return
-        self._gone = True
+        self.gone = self.over = True
         callbacks = self._gone_callbacks
         if callbacks is not None:
             self._gone_callbacks = None
@@ -230,7 +232,7 @@ class Exchange:
                 callback()
 
     def _check_open(self) -> None:
-        if self._gone:
+        if self.gone:
             raise ClientDisconnected("the client went away; the response cannot be sent")
         if self._state == 2:
             raise RuntimeError("the response was already sent in full")
@@ -246,10 +248,11 @@ class Exchange:
         what ``GET`` would send). Headers the connection refuses (CR or LF in a
         value, a bad framing field) are logged and a plain 500 goes out instead.
         """
-        if self._gone or self._state:
+        if self.over or self._state:
             self._check_open()
             raise RuntimeError("the response head was already sent: write, then finish")
         self._state = 2
+        self.over = True
         self._owner.exchange_respond(status, headers, body, reason)
 
     def start(self, status: int, headers: ByteFields = (), reason: bytes = b"") -> bool:
@@ -265,6 +268,7 @@ class Exchange:
         self._state = 1
         if not self._owner.exchange_start(status, headers, reason):
             self._state = 2
+            self.over = True
             return False
         return True
 
@@ -289,6 +293,7 @@ class Exchange:
         if self._state != 1:
             raise RuntimeError("start() the response before finishing it")
         self._state = 2
+        self.over = True
         self._owner.exchange_finish(trailers)
 
     def dispatch(self) -> Request:
@@ -310,9 +315,10 @@ class Exchange:
 
     def abort(self) -> None:
         """Cut the response short and close the connection (the app failed midway)."""
-        if self._state == 2 or self._gone:
+        if self.over:
             return
         self._state = 2
+        self.over = True
         self._owner.exchange_abort()
 
 

@@ -82,6 +82,10 @@ class Request:
     #: HTTP/1.1 client listed ``upgrade`` in ``Connection``; ``None`` otherwise. See
     #: :meth:`Connection.switch_protocols`.
     upgrade: bytes | None = None
+    #: The ``Upgrade`` field's value as sent, whatever ``Connection`` says (``None``
+    #: without one): found while the head is parsed, for a server that hands every
+    #: upgrade request (even one :attr:`upgrade` does not count) to another handler.
+    upgrade_field: bytes | None = None
 
     def get(self, name: bytes, default: bytes | None = None) -> bytes | None:
         """Return the first value of header ``name`` (lower-case bytes), or ``default``."""

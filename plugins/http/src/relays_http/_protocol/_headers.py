@@ -25,6 +25,7 @@ __all__ = [
     "FIELD_NAME_CACHE_SIZE",
     "FRAMING_TRAILERS",
     "NAME_CACHE",
+    "SENT_NAME_CACHE",
     "SPECIAL_REQUEST_FIELDS",
     "TO_CR",
     "check_head_bytes",
@@ -56,7 +57,7 @@ NAME_CACHE: BoundedCache[bytes, bytes] = BoundedCache(
     FIELD_NAME_CACHE_SIZE, "received field names"
 )
 #: Sent field names (bytes) known valid -> lower-cased.
-_SENT_NAME_CACHE: BoundedCache[bytes, bytes] = BoundedCache(
+SENT_NAME_CACHE: BoundedCache[bytes, bytes] = BoundedCache(
     FIELD_NAME_CACHE_SIZE, "sent field names"
 )
 
@@ -200,12 +201,12 @@ def parse_transfer_coding_is_chunked(values: list[bytes]) -> None:
 
 def check_sent_name(name: bytes) -> bytes:
     """Return the lower-cased form of a header name the application sends."""
-    lower = _SENT_NAME_CACHE.get(name)
+    lower = SENT_NAME_CACHE.get(name)
     if lower is not None:
         return lower
     if TOKEN.fullmatch(name) is None:
         raise LocalProtocolError(f"invalid header name {name!r}")
-    return _SENT_NAME_CACHE.remember(name, name.lower())
+    return SENT_NAME_CACHE.remember(name, name.lower())
 
 
 def check_sent_bytes(head: bytes, line_ends: int) -> None:

@@ -259,7 +259,7 @@ def parse_request_head(head: bytes, limits: Limits) -> tuple[Request, BodyReader
         if length:
             reader = ContentLengthReader(length)
     return Request(
-        method, target, http_version, headers, keep_alive, expects_continue, offered
+        method, target, http_version, headers, keep_alive, expects_continue, offered, upgrade
     ), reader
 
 

@@ -25,6 +25,7 @@ from ._events import HeadersInput, InformationalResponse, Response
 from ._headers import (
     FIELD_NAME_CACHE_SIZE,
     FRAMING_TRAILERS,
+    SENT_NAME_CACHE,
     TO_CR,
     check_sent_bytes,
     check_sent_name,
@@ -284,9 +285,14 @@ def render_response_head(
     unchecked = bool(reason)
     content_length: int | None = None
     str_names = _STR_NAMES
+    checked_lower = SENT_NAME_CACHE.get
     clean_values = _CLEAN_VALUES
     for raw_name, raw_value in headers:
-        if type(raw_name) is str:
+        if type(raw_name) is bytes:  # check_sent_name's cache, looked up in line
+            name = raw_name
+            checked = checked_lower(raw_name)
+            lower = checked if checked is not None else check_sent_name(raw_name)
+        elif type(raw_name) is str:
             known = str_names.get(raw_name)
             name, lower = known if known is not None else _new_str_name(raw_name)
         else:
