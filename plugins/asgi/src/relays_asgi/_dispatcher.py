@@ -149,8 +149,12 @@ class Asgi(BaseComponent):
         self._lifespan = Lifespan(self.app, lifespan)
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
-        # The app's running tasks; a request's NativeCycle for those taken at the head.
-        self._tasks: dict[asyncio.Task[None], NativeCycle | None] = {}
+        # The app's running tasks of requests that came the event way, and WebSockets.
+        self._tasks: set[asyncio.Task[None]] = set()
+        # The running tasks of requests taken at their head, by cycle: each cycle takes
+        # itself out when its app's coroutine ends (NativeCycle.run), which costs less
+        # than a done callback (a loop turn's handle each).
+        self._taken: dict[NativeCycle, asyncio.Task[None]] = {}
         # The tree's loop, known once it started (before any request is taken).
         self._loop: asyncio.AbstractEventLoop
         # The timer of the next look for native responses not started in time.
@@ -225,7 +229,7 @@ class Asgi(BaseComponent):
             self._sweep.cancel()
             self._sweep = None
         await self._lifespan.shutdown(self.limits.shutdown_timeout)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._taken.values()]:
             task.cancel()
 
     # -- requests ----------------------------------------------------------------------
@@ -293,7 +297,7 @@ class Asgi(BaseComponent):
         loop = self._loop
         if EAGER_TASKS:
             task: asyncio.Task[None] = asyncio.Task(
-                cycle.run(self.app, scope),
+                cycle.run(self.app, scope, self._taken.pop),
                 loop=loop,
                 eager_start=True,  # type: ignore[call-arg, unused-ignore]
             )
@@ -301,11 +305,9 @@ class Asgi(BaseComponent):
                 return True
             waiting = not cycle.head_sent
         else:
-            task = loop.create_task(cycle.run(self.app, scope))
+            task = loop.create_task(cycle.run(self.app, scope, self._taken.pop))
             waiting = True  # the app has not run yet
-        tasks = self._tasks
-        tasks[task] = cycle
-        task.add_done_callback(tasks.pop)
+        self._taken[cycle] = task
         if waiting:
             timeout = self.limits.response_start_timeout
             if timeout is not None:
@@ -334,8 +336,8 @@ class Asgi(BaseComponent):
         self._sweep = None
         now = self._loop.time()
         waiting = False
-        for task, cycle in list(self._tasks.items()):
-            if cycle is None or cycle.head_sent:
+        for cycle, task in list(self._taken.items()):
+            if cycle.head_sent:
                 continue
             if cycle.head_due <= now:
                 self._native_timed_out(cycle, task)
@@ -529,8 +531,8 @@ class Asgi(BaseComponent):
             # 3.11 has no eager tasks, and taking the first step by hand would need
             # asyncio's private _enter_task: the app starts on the next loop turn.
             task = loop.create_task(self._run(scope, cycle))
-        self._tasks[task] = None
-        task.add_done_callback(self._tasks.pop)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return task
 
     async def _run(self, scope: dict[str, Any], cycle: HttpCycle | WebSocketCycle) -> None:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -357,8 +358,12 @@ class NativeCycle:
 
     # -- the app's task ---------------------------------------------------------------
 
-    async def run(self, app: AsgiApp, scope: dict[str, Any]) -> None:
-        """Run *app* for this request: the coroutine of the app's task."""
+    async def run(
+        self, app: AsgiApp, scope: dict[str, Any], ended: Callable[[NativeCycle, None], object]
+    ) -> None:
+        """Run *app* for this request: the coroutine of the app's task. *ended* is
+        called with this cycle (and None) when it ends, whichever way: the dispatcher's
+        way to forget the task (a done callback would cost a loop turn's handle)."""
         try:
             await app(scope, self.receive, self.send)
         except asyncio.CancelledError:
@@ -369,6 +374,8 @@ class NativeCycle:
         else:
             if self._state is not _DONE:
                 self.app_returned()
+        finally:
+            ended(self, None)
 
     def app_returned(self) -> None:
         if self._state is not _DONE:
