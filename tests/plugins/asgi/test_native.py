@@ -17,7 +17,7 @@ import relays_asgi
 from relays import Component, Priority, handler
 from relays_asgi import Asgi
 from relays_asgi import _native as native
-from relays_http import Request, Response
+from relays_http import Request, Response, target_parts
 from relays_http.testing import Client, memory_server
 
 Scope = dict[str, Any]
@@ -186,26 +186,37 @@ async def test_header_bytes_with_a_line_break_are_refused_by_relays_http(
     assert "set-cookie" not in response.headers
 
 
-def test_targets_split_into_raw_path_path_and_query() -> None:
-    assert native.target_parts(b"/a/b?x=1&y") == (b"/a/b", "/a/b", b"x=1&y")
-    assert native.target_parts(b"/") == (b"/", "/", b"")
-    assert native.target_parts(b"http://example.com/p?q") == (b"/p", "/p", b"q")
-    assert native.target_parts(b"http://example.com") == (b"/", "/", b"")
-    assert native.target_parts(b"/a%20b?c%20d") == (b"/a%20b", "/a b", b"c%20d")
-
-
 @given(st.binary().filter(lambda rest: b"%" not in rest and b"?" not in rest))
 def test_a_plain_target_is_its_own_path_as_the_taker_shortcuts_it(rest: bytes) -> None:
     # The taker skips target_parts for such a target: both must agree.
-    target = b"/" + rest
-    assert native.target_parts(target) == (target, target.decode("latin-1"), b"")
+    target = "/" + rest.decode("latin-1")
+    assert target_parts(target) == (target, target, "")
 
 
-@given(st.binary(), st.binary())
-def test_any_target_splits_at_its_first_question_mark(path: bytes, query: bytes) -> None:
-    raw_path, _, rest = native.target_parts(b"/" + path.replace(b"?", b"") + b"?" + query)
-    assert raw_path == b"/" + path.replace(b"?", b"")
-    assert rest == query
+async def test_the_scope_splits_a_target_as_a_request_does() -> None:
+    seen: list[tuple[bytes, str, bytes]] = []
+
+    async def parts(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append((scope["raw_path"], scope["path"], scope["query_string"]))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body"})
+
+    server, transport = memory_server(Asgi(parts))
+    async with server:
+        client = Client(transport)
+        client.send(
+            b"GET /a%20b?c%20d HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET http://example.com/p?q HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET http://example.com?q/r HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        await client.responses(3)
+    assert seen == [
+        (b"/a%20b", "/a b", b"c%20d"),
+        (b"/p", "/p", b"q"),
+        (b"/", "/", b"q/r"),
+    ]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

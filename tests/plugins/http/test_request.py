@@ -6,8 +6,10 @@ import io
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from relays_http import BadRequest, Headers, Limits, Request
+from relays_http import BadRequest, Headers, Limits, Request, target_parts
 
 
 def make(target: str = "/", **options: object) -> Request:
@@ -29,6 +31,39 @@ def test_absolute_form_target() -> None:
     assert (request.path, request.query["q"]) == ("/p", "1")
     assert request.url == "http://example.com/p?q=1"
     assert make("http://example.com").path == "/"
+
+
+def test_targets_split_into_raw_path_path_and_query() -> None:
+    assert target_parts("/a/b?x=1&y") == ("/a/b", "/a/b", "x=1&y")
+    assert target_parts("/") == ("/", "/", "")
+    assert target_parts("http://example.com/p?q") == ("/p", "/p", "q")
+    assert target_parts("http://example.com") == ("/", "/", "")
+    assert target_parts("/a%20b?c%20d") == ("/a%20b", "/a b", "c%20d")
+    assert target_parts("*") == ("*", "*", "")
+    # The query starts at the first "?", even before the authority's end.
+    assert target_parts("http://example.com?q/r") == ("/", "/", "q/r")
+
+
+# Targets as a client may send them (Latin-1 text, as the server decodes the bytes):
+# origin-form, absolute-form, with or without a query, percent-escapes included.
+_TARGET_TEXT = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n "), max_size=12)
+_TARGETS = st.one_of(
+    st.builds(lambda rest: "/" + rest, _TARGET_TEXT),
+    st.builds(lambda authority, rest: f"http://{authority}{rest}", _TARGET_TEXT, _TARGET_TEXT),
+    st.builds(lambda path: "/" + path.replace("%", "%25"), _TARGET_TEXT),
+    _TARGET_TEXT,
+)
+
+
+@given(_TARGETS)
+def test_a_request_splits_its_target_by_target_parts(target: str) -> None:
+    # One rule: what a Request says of its target is what head takers get.
+    raw_path, path, query = target_parts(target)
+    request = make(target)
+    assert (request.raw_path, request.path, request.query_string) == (raw_path, path, query)
+    assert request.original_path == path
+    assert query == target.partition("?")[2]
+    assert "?" not in raw_path
 
 
 @pytest.mark.parametrize(

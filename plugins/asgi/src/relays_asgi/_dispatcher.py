@@ -48,6 +48,7 @@ from relays_http import (
     ServiceUnavailable,
     SwitchProtocols,
     shielded,
+    target_parts,
 )
 from relays_websocket import InvalidHandshake, WebSocketLimits
 
@@ -59,7 +60,6 @@ from ._native import (
     METHODS,
     NativeCycle,
     connection_parts,
-    target_parts,
 )
 from ._scope import ASGI_VERSION, HTTP_SPEC_VERSION, http_scope, websocket_scope
 from ._shape import as_asgi3
@@ -251,7 +251,8 @@ class Asgi(BaseComponent):
         path = target.decode("latin-1")
         # (Tested on the str: ``bytes in bytes`` tries the needle as an int first.)
         if "%" in path or "?" in path or path[:1] != "/":
-            raw_path, path, query = target_parts(target)
+            raw_text, path, query_text = target_parts(path)  # as a Request splits it
+            raw_path, query = raw_text.encode("latin-1"), query_text.encode("latin-1")
         else:  # the usual target: a plain path, its own raw path, no query
             raw_path, query = target, b""
         mount = self.path

@@ -8,7 +8,8 @@ hands it an :class:`~relays_http.Exchange`: the head as bytes and a responder. T
 scope is built from those bytes at once, as one dict (what one connection's requests
 share, ``client``, ``server``, ``scheme`` and whether ``zerocopysend`` is offered, is
 worked out once per connection and kept in its :class:`~relays_http.ConnectionInfo`;
-a plain target, no ``%`` and no ``?``, is its own path), the app runs in
+a plain target, no ``%`` and no ``?``, is its own path; any other is split by
+relays-http's :func:`~relays_http.target_parts`, as a ``Request`` is), the app runs in
 a task of its own (eager on Python 3.12+, so an app that answers at once has answered
 before the taker returns), and it talks to one :class:`NativeCycle`:
 
@@ -46,7 +47,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from relays_http import ClientDisconnected as HTTPClientDisconnected
 from relays_http import ConnectionInfo, Exchange, HTTPError
@@ -60,7 +60,6 @@ __all__ = [
     "METHODS",
     "NativeCycle",
     "connection_parts",
-    "target_parts",
 ]
 
 logger = logging.getLogger("relays.asgi")
@@ -89,22 +88,6 @@ _INTERNAL_ERROR = (
     ],
     b"Internal Server Error\n",
 )
-
-
-def target_parts(target: bytes) -> tuple[bytes, str, bytes]:
-    """The raw path, the percent-decoded path (as relays-http's ``Request.path``
-    decodes it) and the query of a request target (absolute-form included).
-
-    The taker does without this call for the usual target, a path with no ``%`` and
-    no ``?``: it is its own raw path and (as latin-1) its path, with no query.
-    """
-    if target[:1] != b"/" and b"://" in target:  # absolute-form (RFC 9112 3.2.2)
-        rest = target.partition(b"://")[2]
-        slash = rest.find(b"/")
-        target = rest[slash:] if slash >= 0 else b"/"
-    raw_path, _, query = target.partition(b"?")
-    text = raw_path.decode("latin-1")
-    return raw_path, unquote(text) if "%" in text else text, query
 
 
 def connection_parts(info: ConnectionInfo) -> tuple[Any, Any, str, bool]:

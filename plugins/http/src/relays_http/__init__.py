@@ -66,7 +66,7 @@ from ._headers import Headers, MultiDict
 from ._limits import KiB, Limits, MiB
 from ._negotiation import Preference, best_media_type, choose_encoding, parse_preferences
 from ._proxy import TrustedProxies
-from ._request import Request
+from ._request import Request, target_parts
 from ._response import Response
 from ._response_fields import response_fields
 from ._server import HTTP
@@ -179,4 +179,5 @@ __all__ = [
     "response_fields",
     "safe_filename",
     "shielded",
+    "target_parts",
 ]

@@ -33,9 +33,32 @@ if TYPE_CHECKING:
     from ._forms import FormData
     from ._limits import Limits
 
-__all__ = ["Request"]
+__all__ = ["Request", "target_parts"]
 
 _EMPTY = b""
+
+
+def target_parts(target: str) -> tuple[str, str, str]:
+    """A request target's raw path, its percent-decoded path and its query:
+    ``("/a%20b", "/a b", "x=1")`` for ``/a%20b?x=1``.
+
+    The one rule for every way a request is served: :class:`Request` (its
+    :attr:`~Request.raw_path`, :attr:`~Request.path` and
+    :attr:`~Request.query_string`) and head takers (relays-asgi's scope) alike. The
+    query is what follows the first ``?``. Before it, a target in absolute-form
+    (``http://example.com/x``, RFC 9112 3.2.2, as a client sends to a proxy) has its
+    path after the authority, ``/`` when it has none; any other form (``/x``, ``*``,
+    ``CONNECT``'s authority) is its own path. The path is percent-decoded as UTF-8
+    (:func:`urllib.parse.unquote`, invalid sequences replaced); the raw path is as
+    sent. A taker with the target as bytes decodes it as Latin-1 first, which keeps
+    every byte.
+    """
+    raw, _, query = target.partition("?")
+    if raw[:1] != "/" and "://" in raw:
+        rest = raw.partition("://")[2]
+        slash = rest.find("/")
+        raw = rest[slash:] if slash >= 0 else "/"
+    return raw, unquote(raw) if "%" in raw else raw, query
 
 
 class _FromConnection:
@@ -301,30 +324,22 @@ class Request:
         route = self._route
         if route is not None:
             return route
-        return self._sent_path()
-
-    def _sent_path(self) -> str:
-        target = self._target
-        if target[:1] != "/" and "://" in target:  # absolute-form (RFC 9112 3.2.2)
-            target = target.partition("://")[2]
-            slash = target.find("/")
-            target = target[slash:] if slash >= 0 else "/"
-        return target.partition("?")[0]
+        return target_parts(self._target)[0]
 
     @property
     def path(self) -> str:
-        """The path, percent-decoded: ``"/a b"`` for ``/a%20b?x=1``."""
+        """The path, percent-decoded: ``"/a b"`` for ``/a%20b?x=1`` (see
+        :func:`~relays_http.target_parts`)."""
         path = self._path
         if path is None:
-            raw = self.raw_path
-            path = self._path = unquote(raw) if "%" in raw else raw
+            route = self._route  # a rewritten path: no query, no absolute-form
+            path = self._path = target_parts(self._target if route is None else route)[1]
         return path
 
     @property
     def original_path(self) -> str:
         """The path the client sent, percent-decoded, even after :meth:`rewrite`."""
-        raw = self._sent_path()
-        return unquote(raw) if "%" in raw else raw
+        return target_parts(self._target)[1]
 
     def rewrite(self, *, path: str | None = None, host: str | None = None) -> None:
         """Change where the request goes: its *path* and the *host* it is for.
@@ -368,7 +383,7 @@ class Request:
     @property
     def query_string(self) -> str:
         """The query as sent, without ``?``: ``"x=1&x=2"``."""
-        return self._target.partition("?")[2]
+        return self._target.partition("?")[2]  # target_parts' query, without the path
 
     @property
     def query(self) -> MultiDict:
