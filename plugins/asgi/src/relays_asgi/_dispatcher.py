@@ -149,12 +149,15 @@ class Asgi(BaseComponent):
         self._lifespan = Lifespan(self.app, lifespan)
         self._lifespan_mode: LifespanMode = lifespan
         self._ready: asyncio.Future[bool] | None = None
+        # Whether the app's startup is over and it succeeded: the taker's one test.
+        self._serving = False
         # The app's running tasks of requests that came the event way, and WebSockets.
         self._tasks: set[asyncio.Task[None]] = set()
         # The running tasks of requests taken at their head, by cycle: each cycle takes
-        # itself out when its app's coroutine ends (NativeCycle.run), which costs less
-        # than a done callback (a loop turn's handle each).
+        # itself out when its app's coroutine ends (NativeCycle.run, calling _forget),
+        # which costs less than a done callback (a loop turn's handle each).
         self._taken: dict[NativeCycle, asyncio.Task[None]] = {}
+        self._forget = self._taken.pop
         # The tree's loop, known once it started (before any request is taken).
         self._loop: asyncio.AbstractEventLoop
         # The timer of the next look for native responses not started in time.
@@ -213,6 +216,7 @@ class Asgi(BaseComponent):
             self.root.stop(EXIT_STARTUP_FAILED)
             return
         if not ready.done():
+            self._serving = True
             ready.set_result(True)
 
     @handler("stopped", channel="*", priority=Priority.STOP_PROTOCOLS)
@@ -258,12 +262,12 @@ class Asgi(BaseComponent):
         mount = self.path
         if mount and path != mount and not path.startswith(mount + "/"):
             return False
-        ready = self._ready
-        if ready is None or not ready.done():
-            self._readiness().add_done_callback(partial(self._take_when_ready, exchange))
-            return True
-        if not ready.result():
-            exchange.respond(*_UNAVAILABLE)
+        if not self._serving:
+            ready = self._readiness()
+            if not ready.done():  # the startup is not over: the request waits for it
+                ready.add_done_callback(partial(self._take_when_ready, exchange))
+            else:  # it failed (the tree stops)
+                exchange.respond(*_UNAVAILABLE)
             return True
         info = exchange.connection
         parts = info.notes.get(self)
@@ -298,7 +302,7 @@ class Asgi(BaseComponent):
         loop = self._loop
         if EAGER_TASKS:
             task: asyncio.Task[None] = asyncio.Task(
-                cycle.run(self.app, scope, self._taken.pop),
+                cycle.run(self.app, scope, self._forget),
                 loop=loop,
                 eager_start=True,  # type: ignore[call-arg, unused-ignore]
             )
@@ -306,7 +310,7 @@ class Asgi(BaseComponent):
                 return True
             waiting = not cycle.head_sent
         else:
-            task = loop.create_task(cycle.run(self.app, scope, self._taken.pop))
+            task = loop.create_task(cycle.run(self.app, scope, self._forget))
             waiting = True  # the app has not run yet
         self._taken[cycle] = task
         if waiting:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from relays_http import ClientDisconnected as HTTPClientDisconnected
@@ -135,8 +135,8 @@ class NativeCycle:
         #: dispatcher when the app did not answer at once.
         self.head_due = 0.0
         self._status = 0
-        self._fields: list[tuple[bytes, bytes]] = []
-        self._trailers: list[tuple[bytes, bytes]] = []
+        self._fields: Sequence[tuple[bytes, bytes]] = ()
+        self._trailers: Sequence[tuple[bytes, bytes]] = ()
         self._head_sent = False
         self._body_done = False
         # The response will not be sent (timed out, the body refused): disconnect.
@@ -298,7 +298,7 @@ class NativeCycle:
                 self._finish()
             return
         # trailers
-        self._trailers += taken[1]
+        self._trailers = [*self._trailers, *taken[1]]
         if not taken[2]:
             self._finish()
 
