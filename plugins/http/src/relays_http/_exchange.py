@@ -311,6 +311,7 @@ class Exchange:
         if self.has_body:
             raise RuntimeError("a request with a body cannot be handed back")
         self._state = 2
+        self.over = True
         return self._owner.exchange_dispatch()
 
     def abort(self) -> None:
