@@ -20,7 +20,9 @@ this file (compiled with ``cc -O2`` at each run): the same answers from C with e
 deferred accepting, so that its CPU per request is the operating system's share, the
 floor under every server on this machine. ``relays`` runs on asyncio's loop with
 relays-sockets' own transport, ``relays-uvloop`` on uvloop (the default when it is
-installed): the two choices of ``RELAYS_UVLOOP``, measured side by side.
+installed), also with relays-sockets' own transport, as a plain TCP server gets it there;
+``relays-uvloop-transport`` on uvloop with uvloop's own server and transports
+(``TCPServer(fast_transport=False)``, as ``RELAYS_FAST_TRANSPORT=0`` does).
 
 ``--close-instructions`` counts instead the machine instructions each server runs per
 ``Connection: close`` request (valgrind, user space only: the kernel's share is not in
@@ -58,6 +60,7 @@ HELLO = b"Hello, World!"
 SERVERS = (
     "relays",
     "relays-uvloop",
+    "relays-uvloop-transport",
     "circuits",
     "aiohttp",
     "uvicorn-h11",
@@ -74,6 +77,7 @@ VARIANTS = ("relays-no-defer",)
 NEEDS = {
     "relays": ("relays_http",),
     "relays-uvloop": ("relays_http", "uvloop"),
+    "relays-uvloop-transport": ("relays_http", "uvloop"),
     "relays-no-defer": ("relays_http",),
     "circuits": ("circuits",),
     "aiohttp": ("aiohttp",),
@@ -92,7 +96,12 @@ TARGETS = {"aiohttp": 1.0, "circuits": 5.0}
 # -- the servers: ``http.py --serve KIND --port N`` serves until killed -------------------
 
 
-def serve_relays(port: int, use_uvloop: bool = False, defer_accept: float | None = None) -> None:
+def serve_relays(
+    port: int,
+    use_uvloop: bool = False,
+    defer_accept: float | None = None,
+    fast_transport: bool | None = None,
+) -> None:
     from relays import Component
     from relays_http import Request, Response, Server
     from relays_sockets import TCPServer
@@ -106,7 +115,12 @@ def serve_relays(port: int, use_uvloop: bool = False, defer_accept: float | None
 
     # The transport is made here rather than found through the plugins, so that a broken
     # unrelated plugin in the environment cannot keep the benchmark from running.
-    transport = TCPServer(("127.0.0.1", port), channel="web", defer_accept=defer_accept)
+    transport = TCPServer(
+        ("127.0.0.1", port),
+        channel="web",
+        defer_accept=defer_accept,
+        fast_transport=fast_transport,
+    )
     (Server(transport=transport) + Hello()).run(use_uvloop=use_uvloop)
 
 
@@ -256,6 +270,8 @@ def serve(kind: str, port: int) -> None:
         serve_relays(port)
     elif kind == "relays-uvloop":
         serve_relays(port, use_uvloop=True)
+    elif kind == "relays-uvloop-transport":  # uvloop's own server and transports
+        serve_relays(port, use_uvloop=True, fast_transport=False)
     elif kind == "relays-no-defer":  # TCP_DEFER_ACCEPT off (relays-http turns it on)
         serve_relays(port, defer_accept=0)
     elif kind == "circuits":
@@ -438,7 +454,7 @@ def measure_all(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[st
                     )
                     rate, p99, _, cpu, system = result
                     print(
-                        f"  round {round_number + 1}: {server.kind:<18} {mode:<10} "
+                        f"  round {round_number + 1}: {server.kind:<24} {mode:<10} "
                         f"{rate:>10.0f} req/s  p99 {p99:>8.2f} ms  {cpu:>6.1f} us CPU/req "
                         f"({system:.1f} system)",
                         file=sys.stderr,
@@ -542,12 +558,12 @@ def report_close_counts(kinds: list[str], syscalls: bool) -> None:
             listed = ", ".join(
                 f"{name} {count:.2f}" for name, count in sorted(calls.items(), key=lambda c: -c[1])
             )
-            print(f"{kind:<18} {sum(calls.values()):>6.2f} syscalls/connection: {listed}")
+            print(f"{kind:<24} {sum(calls.values()):>6.2f} syscalls/connection: {listed}")
         elif kind == "c-floor":  # its own user space is a few hundred instructions
-            print(f"{kind:<18} {'-':>12} (valgrind does not follow its exec)")
+            print(f"{kind:<24} {'-':>12} (valgrind does not follow its exec)")
         else:
             per_connection = close_instructions(kind, 100, 400)
-            print(f"{kind:<18} {per_connection:>12,.0f} instructions/connection")
+            print(f"{kind:<24} {per_connection:>12,.0f} instructions/connection")
 
 
 def load() -> str:
@@ -631,7 +647,7 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
     base = results.get("relays", {})
     print()
     print(
-        f"{'server':<18} {'mode':<10} {'req/s':>10} {'p99 ms':>8} {'errors':>7} "
+        f"{'server':<24} {'mode':<10} {'req/s':>10} {'p99 ms':>8} {'errors':>7} "
         f"{'us CPU/req':>10} {'relays/x':>9} {'CPU x/relays':>12} {'user us':>8} {'system us':>9}"
         "  target (req/s, CPU)"
     )
@@ -652,7 +668,7 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
             shown = "-" if kind == "relays" else f"{ratio:.2f}x"
             shown_cpu = "-" if kind == "relays" else f"{cpu_ratio:.2f}x"
             print(
-                f"{kind:<18} {mode:<10} {rate:>10.0f} {p99:>8.2f} {errors:>7} "
+                f"{kind:<24} {mode:<10} {rate:>10.0f} {p99:>8.2f} {errors:>7} "
                 f"{cpu:>10.1f} {shown:>9} {shown_cpu:>12} {cpu - system:>8.1f} {system:>9.1f}  "
                 f"{verdict}"
             )

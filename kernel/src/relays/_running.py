@@ -108,11 +108,11 @@ def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
     it when missing), False for asyncio's own loop. Left at None, the environment
     variable ``RELAYS_UVLOOP`` decides when set (``0`` for asyncio's loop, anything
     else for uvloop); when it is unset or empty, uvloop is used if it can be imported
-    and asyncio's loop otherwise, as uvicorn's ``--loop auto`` does. Measured on a quiet
-    machine, relays-http on uvloop serves about 45% more keep-alive requests per second;
-    on asyncio's loop (with relays-sockets' own transport) it serves short
-    ``Connection: close`` connections faster: the design page has the figures and says
-    why keep-alive decides the default. Nothing in relays depends on which loop runs it.
+    and asyncio's loop otherwise, as uvicorn's ``--loop auto`` does. With relays-sockets'
+    own transport, which it uses on both loops, relays-http on uvloop serves more
+    requests per second than on asyncio's loop with keep-alive and with short
+    ``Connection: close`` connections alike: the design page ("Which event loop") has the
+    figures. Nothing in relays depends on which loop runs it.
     """
     if use_uvloop is None:
         choice = os.environ.get("RELAYS_UVLOOP", "")

@@ -15,28 +15,36 @@ import trustme
 from relays.testing import Recorder
 from relays_sockets import TCPServer
 
-#: The transports a connection may sit on: relays' own (on asyncio's default loop),
-#: asyncio's own (the same loop, ``fast_transport=False``) and uvloop's.
-TRANSPORT_KINDS = ["relays", "asyncio", "uvloop"]
+#: The transports a connection may sit on: relays' own on asyncio's default loop and on
+#: uvloop, asyncio's own (``fast_transport=False``) and uvloop's (the same).
+TRANSPORT_KINDS = ["relays", "relays-uvloop", "asyncio", "uvloop"]
+
+
+def on_uvloop(kind: str) -> bool:
+    """Whether a transport *kind* runs on uvloop."""
+    return kind in ("uvloop", "relays-uvloop")
+
+
+def ours(kind: str) -> bool:
+    """Whether a transport *kind* is relays' own."""
+    return kind in ("relays", "relays-uvloop")
 
 
 @pytest.fixture(params=TRANSPORT_KINDS)
 def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Which transport the test runs over; the test's loop is chosen to match (the
     relays test runner makes each test's loop with :func:`relays.new_event_loop`)."""
-    if request.param == "uvloop":
+    if on_uvloop(request.param):
         pytest.importorskip("uvloop")
-    monkeypatch.setenv("RELAYS_UVLOOP", "1" if request.param == "uvloop" else "0")
+    monkeypatch.setenv("RELAYS_UVLOOP", "1" if on_uvloop(request.param) else "0")
     return str(request.param)
 
 
 @pytest.fixture
 def serving(kind: str) -> Callable[..., TCPServer]:
     """``serving(**options)``: a TCP server on loopback whose connections sit on the
-    transport of the test's *kind*."""
-    return lambda **options: TCPServer(
-        ("127.0.0.1", 0), fast_transport=kind == "relays", **options
-    )
+    transport of the test's *kind* (a TLS server on uvloop keeps uvloop's, whatever)."""
+    return lambda **options: TCPServer(("127.0.0.1", 0), fast_transport=ours(kind), **options)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Plain TCP servers accept connections themselves on selector loops (``_own_transport``),
-unless turned off, and keep asyncio's server elsewhere."""
+"""TCP servers accept connections themselves (``_own_transport``) on loops that watch
+sockets, asyncio's selector loops and uvloop, unless turned off, and keep the loop's
+server elsewhere."""
 
 from __future__ import annotations
 
@@ -15,16 +16,20 @@ import pytest
 from relays import Component
 from relays_sockets import SocketConnection, TCPServer
 from relays_sockets import _own_transport as own
-from relays_sockets._own_transport import Listener, chosen
+from relays_sockets._own_transport import Listener, chosen, start_tls_takes_ours
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def selector_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about asyncio's default loop, also when the suite runs on uvloop
-    (the relays test runner makes each test's loop with :func:`relays.new_event_loop`)."""
-    monkeypatch.setenv("RELAYS_UVLOOP", "0")
+@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
+def own_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """These tests run on asyncio's default loop and on uvloop, whichever loop the suite
+    runs on (the relays test runner makes each test's loop with
+    :func:`relays.new_event_loop`)."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    monkeypatch.setenv("RELAYS_UVLOOP", "1" if request.param == "uvloop" else "0")
+    return str(request.param)
 
 
 class Echo(Component):
@@ -32,7 +37,7 @@ class Echo(Component):
         return data
 
 
-async def test_a_plain_server_on_asyncios_loop_accepts_by_itself(roundtrip: Any) -> None:
+async def test_a_plain_server_accepts_by_itself(roundtrip: Any) -> None:
     assert chosen(asyncio.get_running_loop(), None)
     server = TCPServer(("127.0.0.1", 0))
     async with Echo() + server:
@@ -72,7 +77,10 @@ async def test_tls_servers_accept_plain_then_take_the_handshake(
     server = TCPServer(("127.0.0.1", 0), ssl_context=server_context)
     async with Echo() + server:
         address = await server.wait_ready()
-        assert isinstance(server._server, Listener)
+        # Where the loop's start_tls takes our transport (asyncio's), we accept; else
+        # (uvloop) the loop's server does, as the handshake needs what we read first.
+        ours = start_tls_takes_ours(asyncio.get_running_loop())
+        assert isinstance(server._server, Listener) == ours
         reader, writer = await asyncio.open_connection(
             *address, ssl=client_context, server_hostname="localhost"
         )
@@ -210,12 +218,31 @@ def test_other_accept_errors_reach_the_loop() -> None:
         bare_listener(FakeLoop())._ready(listening)  # type: ignore[arg-type]
 
 
-def test_loops_without_the_selector_factory_keep_asyncios_server() -> None:
+class Proactorish(asyncio.SelectorEventLoop):
+    """A loop that cannot watch sockets, as the proactor loop cannot."""
+
+    def add_reader(self, *args: Any) -> None:
+        raise NotImplementedError
+
+
+def test_loops_that_cannot_watch_sockets_keep_their_server() -> None:
+    loop = Proactorish()
+    try:
+        assert not own.watches_sockets(loop)
+        assert not chosen(loop, None)
+        assert not chosen(loop, True)
+    finally:
+        loop.close()
+
+
+def test_uvloop_takes_our_transport_for_plain_servers_only() -> None:
     uvloop = pytest.importorskip("uvloop")
     loop = uvloop.new_event_loop()
     try:
-        assert not chosen(loop, None)
-        assert not chosen(loop, True)
+        assert own.watches_sockets(loop)
+        assert chosen(loop, None)
+        assert not start_tls_takes_ours(loop)
+        assert not chosen(loop, None, tls=True)  # see the module's docstring
     finally:
         loop.close()
 

@@ -158,7 +158,7 @@ async def test_garbage_and_silent_peers_do_not_stop_the_server(
 
 
 async def test_starttls_upgrades_a_plain_connection(
-    server_context: ssl.SSLContext, client_context: ssl.SSLContext, recorder: Any
+    serving: Any, server_context: ssl.SSLContext, client_context: ssl.SSLContext, recorder: Any
 ) -> None:
     class StartTLS(Component):
         async def read(self, sock: SocketConnection, data: bytes) -> bytes | None:
@@ -168,7 +168,7 @@ async def test_starttls_upgrades_a_plain_connection(
                 return None
             return b"secure:" + data if sock.secure else b"plain:" + data
 
-    server = TCPServer(("127.0.0.1", 0))
+    server = serving()
     log = recorder()
     async with StartTLS() + log + server:
         address = await server.wait_ready()
@@ -185,6 +185,37 @@ async def test_starttls_upgrades_a_plain_connection(
         assert sock.get_extra_info("sslcontext") is server_context
         writer.close()
         await writer.wait_closed()
+
+
+async def test_a_failed_starttls_ends_the_connection_with_disconnect(
+    serving: Any, server_context: ssl.SSLContext, recorder: Any
+) -> None:
+    failed: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    class StartTLS(Component):
+        async def read(self, sock: SocketConnection, data: bytes) -> None:
+            sock.write(b"GO\r\n" * 20_000)  # more than the socket takes: buffered first
+            try:
+                await sock.start_tls(server_context)
+            except Exception as error:
+                failed.set_result(error)
+
+    server = serving()
+    log = recorder()
+    async with StartTLS() + log + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"STARTTLS\r\n")
+        assert await asyncio.wait_for(reader.readexactly(80_000), 5) == b"GO\r\n" * 20_000
+        writer.write(b"no handshake here\r\n" * 20)  # not a ClientHello
+        assert isinstance(await asyncio.wait_for(failed, 5), OSError)  # an ssl.SSLError
+        await log.until("disconnect")
+        assert not server.connections
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
 
 def test_tls_options_must_fit_together(

@@ -1,8 +1,9 @@
 """One conformance suite for the transports a relays-sockets connection may sit on:
-relays' own (``_own_transport.SocketTransport``), asyncio's selector transport and
-uvloop's. Each test drives one end of a connected pair through the transport and
-watches the other end with plain socket calls, so what the peer receives is exact.
-Tests of what only our transport does (read before registering, ...) come last.
+relays' own (``_own_transport.SocketTransport``) on asyncio's selector loop and on
+uvloop, asyncio's selector transport and uvloop's. Each test drives one end of a
+connected pair through the transport and watches the other end with plain socket
+calls, so what the peer receives is exact. Tests of what only our transport does (read
+before registering, ...) come last, on both loops.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,17 +26,21 @@ from relays.transports import Connect, SupportsDeferAccept, SupportsDrain, Suppo
 from relays_sockets import SocketConnection, TCPClient, TCPServer
 from relays_sockets._own_transport import SocketTransport
 
-KINDS = ["relays", "asyncio", "uvloop"]
+from .conftest import TRANSPORT_KINDS, on_uvloop, ours
 
 
-@pytest.fixture
-def selector_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Our transport runs on asyncio's selector loop, also when the suite runs on uvloop."""
-    monkeypatch.setenv("RELAYS_UVLOOP", "0")
+@pytest.fixture(params=["asyncio", "uvloop"])
+def own_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Tests of our transport alone run on asyncio's selector loop and on uvloop,
+    whichever loop the suite runs on."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    monkeypatch.setenv("RELAYS_UVLOOP", "1" if request.param == "uvloop" else "0")
+    return str(request.param)
 
 
 def new_loop(kind: str) -> asyncio.AbstractEventLoop:
-    return relays.new_event_loop(use_uvloop=kind == "uvloop")
+    return relays.new_event_loop(use_uvloop=on_uvloop(kind))
 
 
 Make = Callable[[socket.socket, asyncio.BaseProtocol], Awaitable[Any]]
@@ -51,7 +55,7 @@ def make(kind: str) -> Make:
 
 async def over(kind: str, sock: socket.socket, protocol: asyncio.BaseProtocol) -> Any:
     loop = asyncio.get_running_loop()
-    if kind == "relays":
+    if ours(kind):
         return SocketTransport(loop, sock, protocol, "peer")
     transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
     return transport
@@ -352,12 +356,12 @@ async def test_a_new_protocol_takes_over_the_reads(pair: Any, make: Make) -> Non
 @given(
     chunks=st.lists(st.binary(min_size=0, max_size=70_000), max_size=12),
     send_buffer=st.sampled_from([4096, 16384, 65536]),
-    kind=st.sampled_from(KINDS),
+    kind=st.sampled_from(TRANSPORT_KINDS),
 )
 def test_the_peer_receives_every_write_in_order(
     chunks: list[bytes], send_buffer: int, kind: str
 ) -> None:
-    if kind == "uvloop":
+    if on_uvloop(kind):
         pytest.importorskip("uvloop")
 
     async def main() -> tuple[bytes, Any]:
@@ -389,7 +393,7 @@ def test_the_peer_receives_every_write_in_order(
 # -- what only relays' own transport does ---------------------------------------------
 
 
-@pytest.mark.usefixtures("selector_loop")
+@pytest.mark.usefixtures("own_loop")
 async def test_ours_calls_connection_made_at_once_and_closes_the_socket(pair: Any) -> None:
     ours, _peer = pair
     protocol = Recording()
@@ -401,7 +405,7 @@ async def test_ours_calls_connection_made_at_once_and_closes_the_socket(pair: An
     transport.write(b"after")  # ignored, as asyncio does once the connection is lost
 
 
-@pytest.mark.usefixtures("selector_loop")
+@pytest.mark.usefixtures("own_loop")
 async def test_our_details_stay_readable_after_the_close(tcp_pair: Any) -> None:
     ours, peer = tcp_pair
     expected = ours.getsockname()
@@ -419,7 +423,7 @@ async def test_our_details_stay_readable_after_the_close(tcp_pair: Any) -> None:
     await given.get_protocol().lost  # type: ignore[attr-defined]
 
 
-@pytest.mark.usefixtures("selector_loop")
+@pytest.mark.usefixtures("own_loop")
 async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
     ours, peer = pair
     peer.send(b"first")
@@ -438,7 +442,7 @@ async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
     assert await receive_all(peer, 5) == b"reply"
 
 
-@pytest.mark.usefixtures("selector_loop")
+@pytest.mark.usefixtures("own_loop")
 async def test_eager_with_nothing_there_yet_registers_and_waits(pair: Any) -> None:
     ours, peer = pair
     protocol = Recording()
@@ -446,27 +450,6 @@ async def test_eager_with_nothing_there_yet_registers_and_waits(pair: Any) -> No
     assert transport._reader
     peer.send(b"later")
     await until(lambda: protocol.data == b"later")
-    transport.close()
-
-
-@pytest.mark.usefixtures("selector_loop")
-async def test_our_sendfile_sends_the_buffer_first_then_the_file(pair: Any) -> None:
-    ours, peer = pair
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    protocol = Recording()
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
-    head = b"h" * 200_000
-    body = bytes(range(256)) * 1000
-    with tempfile.TemporaryFile() as file:
-        file.write(body)
-        file.flush()
-        transport.write(head)
-        assert transport.get_write_buffer_size()
-        sending = asyncio.ensure_future(transport.sendfile(file, 0, None))
-        received = await receive_all(peer, len(head) + len(body))
-        assert await sending == len(body)
-    assert received == head + body
-    assert transport.is_reading()  # reading resumed after the transfer
     transport.close()
 
 
@@ -497,7 +480,7 @@ async def test_every_tcp_connection_has_nodelay_server_and_client(serving: Any) 
 
 async def test_a_given_listening_socket_gets_nodelay_too(kind: str, roundtrip: Any) -> None:
     listening = socket.create_server(("127.0.0.1", 0))  # proto 0: asyncio would not set it
-    server = TCPServer(listening, fast_transport=kind == "relays")
+    server = TCPServer(listening, fast_transport=ours(kind))
     nodelay: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     class Watch(Component):

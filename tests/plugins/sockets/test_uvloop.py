@@ -1,4 +1,5 @@
-"""The socket components on uvloop, whose transports are not asyncio.Transport subclasses."""
+"""The socket components on uvloop: with relays' own transport (a plain server's
+default) and with uvloop's, whose transports are not asyncio.Transport subclasses."""
 
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ async def echo_over(server: TCPServer, message: bytes, context: ssl.SSLContext |
         return received
 
 
-def test_tcp_echo_on_uvloop() -> None:
+@pytest.mark.parametrize("fast_transport", [True, False], ids=["ours", "uvloop's"])
+def test_tcp_echo_on_uvloop(fast_transport: bool) -> None:
     received: list[bytes] = []
 
     async def scenario() -> None:
-        received.append(await echo_over(TCPServer(("127.0.0.1", 0)), b"hello uvloop" * 1000, None))
+        server = TCPServer(("127.0.0.1", 0), fast_transport=fast_transport)
+        received.append(await echo_over(server, b"hello uvloop" * 1000, None))
 
     run_on_uvloop(scenario())
     assert received == [b"hello uvloop" * 1000]
@@ -112,7 +115,9 @@ def test_the_write_limits_reach_uvloop_transports(high: int, low: int) -> None:
     limits: list[tuple[int, int]] = []
 
     async def scenario() -> None:
-        server = TCPServer(("127.0.0.1", 0), write_high_water=high, write_low_water=low)
+        server = TCPServer(
+            ("127.0.0.1", 0), write_high_water=high, write_low_water=low, fast_transport=False
+        )
         async with Echo() + server:
             host, port = await server.wait_ready()
             reader, writer = await asyncio.open_connection(host, port)

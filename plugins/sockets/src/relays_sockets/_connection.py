@@ -42,6 +42,7 @@ from relays import NOT_DELIVERED, Value
 from relays.transports import Connection, Eof, Read
 
 from ._copying import send_file
+from ._own_transport import SocketTransport, start_tls_takes_ours
 from ._tls import looks_like_tls
 
 if TYPE_CHECKING:
@@ -410,16 +411,26 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         # be answered through the plain transport, unencrypted.
         holding = _Holding()
         before = transport.get_protocol()
-        upgrading = asyncio.ensure_future(
-            loop.start_tls(
-                transport,
-                holding,
-                ssl_context,
-                server_side=self._server_side,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
+        if isinstance(transport, SocketTransport) and not start_tls_takes_ours(loop):
+            # relays' own transport on a loop whose start_tls wraps only its own
+            # (uvloop): the loop takes the socket over. Only servers' connections sit on
+            # our transport, and only plain servers' there (nothing read before the TLS).
+            assert self._server_side
+            assert not already_read
+            upgrading: asyncio.Future[asyncio.Transport | None] = asyncio.ensure_future(
+                transport.hand_over_tls(holding, ssl_context, timeout)
             )
-        )
+        else:
+            upgrading = asyncio.ensure_future(
+                loop.start_tls(
+                    transport,
+                    holding,
+                    ssl_context,
+                    server_side=self._server_side,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=timeout,
+                )
+            )
         try:
             if already_read:
                 # start_tls puts its TLS protocol on the transport in its first step
@@ -434,6 +445,11 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         except BaseException:
             upgrading.cancel()
             self.abort()
+            # The transport under the failed handshake reports its end to the TLS layer
+            # that had taken our place, which tells no one: say it here, so that the
+            # endpoint forgets the connection (``disconnect``). The caller has the error.
+            if not self._lost:
+                self.connection_lost(None)
             raise
         if upgraded is None:  # the connection was lost during the handshake
             raise ConnectionError(f"{self!r} closed during the TLS handshake")
@@ -603,6 +619,8 @@ class SocketConnection(Connection, asyncio.BufferedProtocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._lost:  # once only (see _upgrade)
+            return
         self._closing = True
         self._lost = True  # the transport is kept: its details stay readable
         self._read_callback = _ignore_read  # no more reads: break the cycle

@@ -1,4 +1,4 @@
-"""relays-sockets' own transport and listener for plain TCP on asyncio's selector loops.
+"""relays-sockets' own transport and listener for plain TCP, on any loop that watches sockets.
 
 This is the one module of relays-sockets that reaches below asyncio's public API: it is
 a speed trick, kept here alone, with an off switch and a public fallback for each
@@ -13,7 +13,12 @@ asyncio's server accepts every connection through a task (a coroutine, the futur
 waits on, two more trips around the loop) so that a TLS handshake can fail in one
 place. A short connection (one HTTP request with ``Connection: close``) pays all of
 that: measured on a bare asyncio protocol, about a third of the server's CPU per such
-request. uvloop's transports are lean already; the proactor loop has no readers.
+request. uvloop's transports run less Python but make more system calls per
+connection (``TCP_NODELAY`` set again, both addresses asked, the socket registered)
+and read only after one more trip through epoll, even when deferred accepting
+guarantees the request is there: on uvloop too this module serves a short
+connection with about a third less CPU (``benchmarks/http.py``). The proactor loop
+cannot watch a socket for readiness, so it keeps its own.
 
 What
 ----
@@ -29,6 +34,11 @@ answered-and-closed connection never touches the selector. Running out of file
 descriptors or memory rests that listening socket for a second (logged), as asyncio
 does, instead of spinning on a socket that stays readable.
 
+It needs of the loop only public methods every selector-style loop has:
+``add_reader``/``add_writer`` and their removal, ``call_soon``, ``call_later``. So it runs
+on asyncio's selector loops and on uvloop alike (:func:`chosen` asks the loop whether it
+can watch a socket, rather than asking which loop it is).
+
 Contract
 --------
 A :class:`SocketTransport` is an :class:`asyncio.Transport` with asyncio's behaviour
@@ -37,10 +47,20 @@ did not take, with ``pause_writing``/``resume_writing`` at the water marks; ``cl
 waits for the buffer; ``connection_lost`` comes on a later loop turn, never inside the
 call that closed; ``eof_received`` returning true keeps a half-closed connection open
 for writing; ``set_protocol`` switches protocols; buffered and plain protocols both
-work; ``loop.start_tls`` accepts it. ``loop.sendfile`` does not: use :meth:`sendfile`.
-Every connection has ``TCP_NODELAY`` set, as asyncio's and uvloop's transports do.
+work. Every connection has ``TCP_NODELAY`` set, as asyncio's and uvloop's transports do.
 ``tests/plugins/sockets/test_transport.py`` runs the same conformance suite over this
-transport, asyncio's and uvloop's.
+transport on both loops, asyncio's transport and uvloop's.
+
+TLS over it (STARTTLS, and a TLS server's handshake after its first bytes were looked
+at): asyncio's ``loop.start_tls`` wraps any transport that says it may
+(``_start_tls_compatible``, below). uvloop's wraps only its own transports; there
+:meth:`SocketTransport.hand_over_tls` gives the socket up to the loop, which makes its
+own TLS transport on it (``loop.connect_accepted_socket``, public), after our write
+buffer is out. That takes no bytes already read from the socket, so a TLS *server*
+(which reads a connection's first bytes before its handshake) keeps the loop's own
+server on such loops; a plain server's connections upgrade either way. Files go out
+through the kernel's ``sendfile`` on the socket itself (``relays_sockets._copying``),
+past any transport, on every loop.
 
 Private names, and what happens without them
 --------------------------------------------
@@ -69,7 +89,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 __all__ = ["UNKNOWN", "Listener", "SocketTransport", "chosen"]
 
@@ -123,13 +143,42 @@ accept_connection: Callable[[socket.socket, int, int, int], Any] = (
 )
 
 
-def chosen(loop: asyncio.AbstractEventLoop, wanted: bool | None) -> bool:
-    """Whether a plain TCP server on *loop* uses this module: *wanted* (the server's
+def chosen(loop: asyncio.AbstractEventLoop, wanted: bool | None, *, tls: bool = False) -> bool:
+    """Whether a TCP server on *loop* uses this module: *wanted* (the server's
     ``fast_transport``) or, when None, the environment (``RELAYS_FAST_TRANSPORT=0``
-    turns it off); only ever on asyncio's selector loops."""
+    turns it off); only on a loop that :func:`watches_sockets`, and for a *tls* server
+    only where :func:`start_tls_takes_ours` (see the module's docstring)."""
     if wanted is None:
         wanted = os.environ.get(SWITCH, "1").strip() not in ("0", "false", "no", "off")
-    return wanted and isinstance(loop, asyncio.SelectorEventLoop)
+    if not wanted or (tls and not start_tls_takes_ours(loop)):
+        return False
+    return watches_sockets(loop)
+
+
+def watches_sockets(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether *loop* calls us back when a socket is readable (``add_reader``), asked
+    by trying it on a socket pair: asyncio's selector loops and uvloop do, the proactor
+    loop raises :class:`NotImplementedError`. Asked once per server start."""
+    probe, other = socket.socketpair()
+    with probe, other:
+        try:
+            loop.add_reader(probe.fileno(), _nothing)
+        except NotImplementedError:
+            return False
+        loop.remove_reader(probe.fileno())
+    return True
+
+
+def _nothing() -> None:
+    """The callback of :func:`watches_sockets`' probe (never called)."""
+
+
+def start_tls_takes_ours(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether *loop*'s ``start_tls`` wraps a :class:`SocketTransport`: asyncio's own
+    loops (:class:`asyncio.BaseEventLoop`) wrap any transport that says it may;
+    others (uvloop) only their own, and get the socket handed over instead
+    (:meth:`SocketTransport.hand_over_tls`)."""
+    return isinstance(loop, asyncio.BaseEventLoop)
 
 
 def _kind_of(listening: socket.socket) -> tuple[int, int, int]:
@@ -161,7 +210,6 @@ class SocketTransport(asyncio.Transport):
     _eof_queued = False  # write_eof(): shut down writing once the buffer is out
     _lost = False  # connection_lost is scheduled or done
     _protocol_paused = False  # pause_writing() was called
-    _sending_file = False
     _flushed: list[asyncio.Future[None]] | None = None
     _sockname: Any = UNKNOWN
     _high_water = _DEFAULT_HIGH_WATER
@@ -309,8 +357,6 @@ class SocketTransport(asyncio.Transport):
             data = memoryview(data).cast("B")  # len() in bytes, whatever the format
         if self._eof_queued:
             raise RuntimeError("cannot write() after write_eof()")
-        if self._sending_file:
-            raise RuntimeError("unable to write; sendfile is in progress")
         if not data or self._lost:
             return
         buffer = self._buffer
@@ -413,29 +459,41 @@ class SocketTransport(asyncio.Transport):
             self._protocol_paused = True
             self._protocol.pause_writing()
 
-    async def sendfile(self, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
-        """Send part of *file* with the kernel's ``sendfile`` (or by reading, where the
-        file cannot be sent that way), once what is buffered has gone out.
+    async def hand_over_tls(
+        self, protocol: asyncio.BaseProtocol, context: Any, timeout: float
+    ) -> asyncio.Transport:
+        """Take the server side of a TLS handshake on this connection through the loop's
+        own TLS transport, for loops whose ``start_tls`` does not wrap ours (see the
+        module's docstring): once what is buffered is out, stop watching the socket and
+        give it to ``loop.connect_accepted_socket``, which returns the TLS transport
+        carrying *protocol* once the handshake is done.
 
-        Like asyncio's transports, it stops reading meanwhile and refuses writes.
+        This transport is finished then, without a ``connection_lost``: the connection
+        goes on in the new transport, or, when the handshake fails, ends with it (the
+        socket closed, the error raised), as when the loop's ``start_tls`` fails.
         """
         if self._closing:
-            raise RuntimeError("the transport is closing")
+            raise ConnectionError(f"{self!r} is closing")
+        self.pause_reading()
         if self._buffer:
             waiter = self._loop.create_future()
             if self._flushed is None:
                 self._flushed = []
             self._flushed.append(waiter)
             await waiter
-        was_reading = not self._paused
-        self.pause_reading()
-        self._sending_file = True
+        self._stop_reading()
+        self._closing = self._lost = True
+        sock = self._sock
+        if not isinstance(sock, socket.socket):  # the C-level socket: wrap it for the loop
+            sock = socket.socket(fileno=sock.detach())
         try:
-            return await self._loop.sock_sendfile(self._sock, file, offset, count)
-        finally:
-            self._sending_file = False
-            if was_reading:
-                self.resume_reading()
+            transport, _ = await self._loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=context, ssl_handshake_timeout=timeout
+            )
+        except BaseException:
+            sock.close()  # the loop has closed it already, or never took it
+            raise
+        return transport
 
     def _wake_flushed(self, error: BaseException | None) -> None:
         waiters, self._flushed = self._flushed, None

@@ -50,11 +50,11 @@ class TCPServer(StreamServer):
     first ``read`` comes in the same step as ``connect``. ``None`` leaves it to the
     protocol component registered on top (relays-http turns it on); ``0`` is off.
 
-    *fast_transport*: on asyncio's default loops, plain TCP connections are accepted
-    and carried by relays' own lean transport, which behaves as asyncio's does at a
-    lower cost per connection; ``False`` (or ``RELAYS_FAST_TRANSPORT=0`` in the
-    environment) keeps asyncio's server and transports. TLS servers and other loops
-    (uvloop) always use the loop's own.
+    *fast_transport*: on asyncio's default loops and on uvloop, TCP connections are
+    accepted and carried by relays' own lean transport, which behaves as the loop's
+    does at a lower cost per connection; ``False`` (or ``RELAYS_FAST_TRANSPORT=0`` in
+    the environment) keeps the loop's server and transports. TLS servers on uvloop, and
+    loops that cannot watch a socket (the proactor loop), always use the loop's own.
 
     Fires ``ready(server, (host, port))`` once listening, then per connection
     ``connect(sock, host, port)``, ``read(sock, data)``, ``disconnect(sock)`` and
@@ -82,8 +82,8 @@ class TCPServer(StreamServer):
         limits: SocketLimits | None = None,
         **limit_options: Any,
     ) -> None:
-        #: Whether plain TCP connections on asyncio's default (selector) loops get
-        #: relays' own lean transport; ``None``: yes unless ``RELAYS_FAST_TRANSPORT=0``.
+        #: Whether TCP connections get relays' own lean transport where the loop allows
+        #: (see above); ``None``: yes unless ``RELAYS_FAST_TRANSPORT=0``.
         self.fast_transport = fast_transport
         if defer_accept is not None and not 0 <= defer_accept < float("inf"):
             raise ValueError(f"defer_accept must be 0 or more seconds, not {defer_accept!r}")
@@ -120,9 +120,9 @@ class TCPServer(StreamServer):
         limits = self.limits
         # Connections are accepted plain, TLS too: a TLS server's handshake is its own
         # step, counted against max_connections and timed (see StreamServer).
-        # On a selector loop: bound by asyncio (or given), accepted by us (see
-        # _own_transport), unless turned off.
-        ours = chosen(loop, self.fast_transport)
+        # On a loop that watches sockets: bound by the loop (or given), accepted by us
+        # (see _own_transport), unless turned off.
+        ours = chosen(loop, self.fast_transport, tls=self.ssl_context is not None)
         if self._socket is not None:
             server = await loop.create_server(
                 factory, sock=self._socket, backlog=limits.backlog, start_serving=False
