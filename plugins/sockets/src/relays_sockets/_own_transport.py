@@ -483,6 +483,7 @@ class SocketTransport(asyncio.Transport):
             await waiter
         self._stop_reading()
         self._closing = self._lost = True
+        self._forget_protocol()
         sock = self._sock
         if not isinstance(sock, socket.socket):  # the C-level socket: wrap it for the loop
             sock = socket.socket(fileno=sock.detach())
@@ -553,6 +554,19 @@ class SocketTransport(asyncio.Transport):
             if self._sockname is UNKNOWN:
                 self.get_extra_info("sockname")
             self._sock.close()
+            self._forget_protocol()
+
+    def _forget_protocol(self) -> None:
+        """Drop the protocol and its bound methods once the connection is over, as
+        asyncio's transports do (``get_protocol()`` is None then). The protocol keeps us
+        (for our details), so keeping it would make a cycle of every closed connection:
+        garbage for the cycle collector, whose passes over thousands of them (short
+        connections come by the thousand per second) were the tail of the
+        ``Connection: close`` latency, where reference counting frees them at once."""
+        self._protocol = None  # type: ignore[assignment]
+        self.__dict__.pop("_get_buffer", None)
+        self.__dict__.pop("_buffer_updated", None)
+        self.__dict__.pop("_data_received", None)
 
 
 # -- the listener -----------------------------------------------------------------------
