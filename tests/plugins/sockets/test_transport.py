@@ -13,6 +13,7 @@ import contextlib
 import gc
 import os
 import socket
+import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -461,6 +462,29 @@ async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
     assert not transport._reader  # closed: never registered
     assert await protocol.lost is None
     assert await receive_all(peer, 5) == b"reply"
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_never_blocks_on_a_socket_left_blocking(pair: Any) -> None:
+    # The listener leaves new connections blocking (one system call less each): every
+    # receive and send says MSG_DONTWAIT, and the socket is made non-blocking when
+    # handed out. Should a call block, the timer ends it and the test fails, not hangs.
+    ours, peer = pair
+    ours.setblocking(True)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    rescue = threading.Timer(5, peer.shutdown, (socket.SHUT_RDWR,))
+    rescue.start()
+    try:
+        protocol = Recording()
+        loop = asyncio.get_running_loop()
+        transport = SocketTransport(loop, ours, protocol, "peer", eager=True)  # nothing there
+        transport.write(b"x" * 1_000_000)  # far more than the socket takes
+        assert transport.get_write_buffer_size()
+        assert transport.get_extra_info("socket").gettimeout() == 0  # non-blocking now
+        transport.abort()
+        assert await protocol.lost is None
+    finally:
+        rescue.cancel()
 
 
 @pytest.mark.usefixtures("own_loop")

@@ -84,6 +84,7 @@ for plain TCP (TLS and UNIX servers keep asyncio's server), unless turned off wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -101,6 +102,12 @@ SWITCH = "RELAYS_FAST_TRANSPORT"
 ACCEPT_RETRY_DELAY = 1.0
 #: Connections accepted per readiness when each is read at once (deferred accept).
 EAGER_BATCH = 32
+#: The flag that makes one receive or send non-blocking whatever the socket's mode: with
+#: it a new connection needs no ``setblocking(False)`` (an ``ioctl``, one system call per
+#: connection, a sixth of a short connection's); its socket is made non-blocking only
+#: when handed out (``get_extra_info("socket")``). Where the system has no such flag
+#: (Windows), the listener sets every connection non-blocking instead.
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -212,6 +219,7 @@ class SocketTransport(asyncio.Transport):
     _protocol_paused = False  # pause_writing() was called
     _flushed: list[asyncio.Future[None]] | None = None
     _sockname: Any = UNKNOWN
+    _handed_out = False  # get_extra_info("socket") was asked (see _DONTWAIT)
     _high_water = _DEFAULT_HIGH_WATER
     _low_water = _DEFAULT_HIGH_WATER // 4
 
@@ -277,6 +285,12 @@ class SocketTransport(asyncio.Transport):
                     return default
             return self._sockname
         if name == "socket":
+            if not self._handed_out:
+                # Whoever asks may wait on it or send past us (sendfile): it must not
+                # block, as the listener did not make it so (see _DONTWAIT).
+                self._handed_out = True
+                with contextlib.suppress(OSError):  # closed already
+                    self._sock.setblocking(False)
             return _guarded(self._sock)
         return default
 
@@ -318,7 +332,10 @@ class SocketTransport(asyncio.Transport):
             step = "read on socket transport"
             sock = self._sock
             try:
-                received = sock.recv_into(buffer) if buffered else sock.recv(_READ_SIZE)
+                if buffered:
+                    received = sock.recv_into(buffer, 0, _DONTWAIT)
+                else:
+                    received = sock.recv(_READ_SIZE, _DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 return
             if not received:
@@ -362,7 +379,7 @@ class SocketTransport(asyncio.Transport):
         buffer = self._buffer
         if not buffer:
             try:
-                sent = self._sock.send(data)
+                sent = self._sock.send(data, _DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except (SystemExit, KeyboardInterrupt):
@@ -394,7 +411,7 @@ class SocketTransport(asyncio.Transport):
         if self._lost or not buffer:
             return
         try:
-            sent = self._sock.send(buffer)
+            sent = self._sock.send(buffer, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -487,6 +504,7 @@ class SocketTransport(asyncio.Transport):
         sock = self._sock
         if not isinstance(sock, socket.socket):  # the C-level socket: wrap it for the loop
             sock = socket.socket(fileno=sock.detach())
+        sock.setblocking(False)  # the loop's transport expects it (see _DONTWAIT)
         try:
             transport, _ = await self._loop.connect_accepted_socket(
                 lambda: protocol, sock, ssl=context, ssl_handshake_timeout=timeout
@@ -672,7 +690,8 @@ class Listener(asyncio.AbstractServer):
                     raise  # the loop logs it; the reader stays
                 self._rest(listening, error)
                 return
-            connection.setblocking(False)
+            if not _DONTWAIT:
+                connection.setblocking(False)
             if not self._nodelay_inherited:
                 self._set_nodelay(connection)
             try:
