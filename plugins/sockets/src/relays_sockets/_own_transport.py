@@ -582,9 +582,10 @@ class SocketTransport(asyncio.Transport):
         connections come by the thousand per second) were the tail of the
         ``Connection: close`` latency, where reference counting frees them at once."""
         self._protocol = None  # type: ignore[assignment]
-        self.__dict__.pop("_get_buffer", None)
-        self.__dict__.pop("_buffer_updated", None)
-        self.__dict__.pop("_data_received", None)
+        if self._buffered:
+            self._get_buffer = self._buffer_updated = None
+        else:
+            self._data_received = None
 
 
 # -- the listener -----------------------------------------------------------------------
