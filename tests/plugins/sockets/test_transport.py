@@ -465,12 +465,17 @@ async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
 
 
 @pytest.mark.usefixtures("own_loop")
-async def test_ours_never_blocks_on_a_socket_left_blocking(pair: Any) -> None:
+@pytest.mark.parametrize("timeout", [None, 30.0], ids=["blocking", "with-a-timeout"])
+async def test_ours_never_blocks_on_a_socket_left_blocking(
+    pair: Any, timeout: float | None
+) -> None:
     # The listener leaves new connections blocking (one system call less each): every
     # receive and send says MSG_DONTWAIT, and the socket is made non-blocking when
-    # handed out. Should a call block, the timer ends it and the test fails, not hangs.
+    # handed out. A socket with a timeout (socket.setdefaulttimeout() gives every new
+    # socket one) would poll before each call whatever the flag: it is made non-blocking.
+    # Should a call block, the timer ends it and the test fails, not hangs.
     ours, peer = pair
-    ours.setblocking(True)
+    ours.settimeout(timeout)
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     rescue = threading.Timer(5, peer.shutdown, (socket.SHUT_RDWR,))
     rescue.start()

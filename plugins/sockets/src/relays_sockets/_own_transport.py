@@ -105,8 +105,9 @@ EAGER_BATCH = 32
 #: The flag that makes one receive or send non-blocking whatever the socket's mode: with
 #: it a new connection needs no ``setblocking(False)`` (an ``ioctl``, one system call per
 #: connection, a sixth of a short connection's); its socket is made non-blocking only
-#: when handed out (``get_extra_info("socket")``). Where the system has no such flag
-#: (Windows), the listener sets every connection non-blocking instead.
+#: when handed out (``get_extra_info("socket")``), or at once when it has a timeout
+#: (``socket.setdefaulttimeout``: CPython then polls before each call). Where the system
+#: has no such flag (Windows), the listener sets every connection non-blocking instead.
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 _WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -238,6 +239,10 @@ class SocketTransport(asyncio.Transport):
             self._sockname = sockname
         self._loop = loop
         self._sock = sock
+        if sock.gettimeout():
+            # A socket with a timeout (socket.setdefaulttimeout() makes every new socket
+            # so) waits for readiness before each call, MSG_DONTWAIT or not.
+            sock.setblocking(False)
         self._fd: int = sock.fileno()
         self._peername = peername
         self._closing = False
