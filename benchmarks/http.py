@@ -42,8 +42,13 @@ import os
 import sys
 
 # This file is called http.py, so running it puts benchmarks/ first on sys.path, where it
-# would shadow the standard library's http package for everything imported below.
+# would shadow the standard library's http package for everything imported below. The
+# shared harness lives there too (and imports nothing that imports http): it comes first,
+# also in the servers this driver starts with -P (no script folder on the path).
 _HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+import _harness  # noqa: E402
+
 sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
 
 import argparse  # noqa: E402
@@ -471,21 +476,6 @@ def measure_all(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[st
     return results
 
 
-CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-
-
-def ask_closing(port: int, count: int) -> None:
-    """*count* requests, one per connection (``Connection: close``), one after another."""
-    for _ in range(count):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(CLOSE_REQUEST)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        if not answer.startswith(b"HTTP/1.1 200") or HELLO not in answer:
-            raise RuntimeError(f"unexpected answer: {answer[:200]!r}")
-
-
 def served_under(wrapper: list[str], kind: str, connections: int) -> str:
     """Run server *kind* under *wrapper* (valgrind, strace), answer *connections*
     close-mode requests, stop it; the wrapper's output (its stderr)."""
@@ -503,7 +493,7 @@ def served_under(wrapper: list[str], kind: str, connections: int) -> str:
         try:
             if not wait_listening(port, process, timeout=600.0):
                 raise RuntimeError(f"{kind} did not start under {wrapper[0]}")
-            ask_closing(port, connections)
+            _harness.ask_closing(port, connections, expect=HELLO)
         finally:
             os.killpg(process.pid, signal.SIGTERM)  # the group we made: never by name
             process.wait(600)
