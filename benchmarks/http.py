@@ -242,26 +242,17 @@ def serve_asyncio_floor(port: int, use_uvloop: bool = False) -> None:
         asyncio.run(main())
 
 
-def find_compiler() -> str | None:
-    """``$CC`` when it is set (and then only it, as make does), else cc, gcc or clang."""
-    if os.environ.get("CC"):
-        return shutil.which(os.environ["CC"])
-    return next(filter(None, map(shutil.which, ("cc", "gcc", "clang"))), None)
-
-
 #: Where the driver puts the compiled ``http_floor.c`` for the server processes it starts.
 FLOOR_PROGRAM = "RELAYS_BENCH_HTTP_FLOOR"
 
 
 def build_c_floor(directory: str) -> None:
-    """Compile ``http_floor.c`` into *directory* and tell the servers started later where."""
-    compiler = find_compiler()
-    if compiler is None:
-        raise SystemExit("c-floor needs a C compiler (install gcc, or set CC)")
-    program = os.path.join(directory, "http_floor")
-    source = os.path.join(_HERE, "http_floor.c")
-    subprocess.run([compiler, "-O2", "-Wall", "-o", program, source], check=True)
-    os.environ[FLOOR_PROGRAM] = program
+    """Compile ``http_floor.c`` into *directory* (:func:`_harness.build_c_floor`) and tell
+    the servers started later where."""
+    try:
+        os.environ[FLOOR_PROGRAM] = _harness.build_c_floor(directory)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
 
 
 def serve_c_floor(port: int) -> None:
@@ -307,7 +298,7 @@ def serve(kind: str, port: int) -> None:
 def installed(kind: str) -> bool:
     import importlib.util
 
-    if kind == "c-floor" and find_compiler() is None:
+    if kind == "c-floor" and _harness.find_compiler() is None:
         return False
     return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
 

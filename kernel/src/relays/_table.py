@@ -125,20 +125,7 @@ class HandlerTable:
         stand in for the event (see the module's docstring); :data:`NOBODY` when none
         would run; else None. Cached until the handler table changes.
         """
-        key = (kind, channels)
-        known = self._sole.get(key, self)
-        if known is not self:  # (None is an answer: the table itself means unknown)
-            return known
-        handlers = self.lookup(kind.name, channels)
-        if kind.success or kind.failure or kind.complete or kind.priority:
-            found = None  # the event object itself is needed afterwards
-        elif not handlers:
-            found = None if kind.name == "exception" else NOBODY
-        elif len(handlers) == 1 and not handlers[0].is_async and not handlers[0].event_arg:
-            found = handlers[0]
-        else:
-            found = None
-        return self._sole.remember(key, found)
+        return self._sole_of(kind, channels, self._sole, is_async=False)
 
     def sole_task(self, kind: type[Event], channels: tuple[Any, ...]) -> Any:
         """:meth:`sole` for :meth:`~relays.BaseComponent.deliver_task`: the one handler
@@ -146,8 +133,19 @@ class HandlerTable:
         does not take the event (its task can stand in for the event); :data:`NOBODY`
         when none would run; else None. Cached until the handler table changes.
         """
+        return self._sole_of(kind, channels, self._sole_tasks, is_async=True)
+
+    def _sole_of(
+        self,
+        kind: type[Event],
+        channels: tuple[Any, ...],
+        cache: BoundedCache[tuple[type[Event], tuple[Any, ...]], Any],
+        is_async: bool,
+    ) -> Any:
+        """:meth:`sole` (plain handlers) or :meth:`sole_task` (``async def`` ones): one
+        rule, each answer kept in its own *cache*."""
         key = (kind, channels)
-        known = self._sole_tasks.get(key, self)
+        known = cache.get(key, self)
         if known is not self:  # (None is an answer: the table itself means unknown)
             return known
         handlers = self.lookup(kind.name, channels)
@@ -155,8 +153,12 @@ class HandlerTable:
             found = None  # the event object itself is needed afterwards
         elif not handlers:
             found = None if kind.name == "exception" else NOBODY
-        elif len(handlers) == 1 and handlers[0].is_async and not handlers[0].event_arg:
+        elif (
+            len(handlers) == 1
+            and handlers[0].is_async == is_async
+            and not handlers[0].event_arg
+        ):
             found = handlers[0]
         else:
             found = None
-        return self._sole_tasks.remember(key, found)
+        return cache.remember(key, found)
