@@ -153,11 +153,7 @@ class HandlerTable:
             found = None  # the event object itself is needed afterwards
         elif not handlers:
             found = None if kind.name == "exception" else NOBODY
-        elif (
-            len(handlers) == 1
-            and handlers[0].is_async == is_async
-            and not handlers[0].event_arg
-        ):
+        elif len(handlers) == 1 and handlers[0].is_async == is_async and not handlers[0].event_arg:
             found = handlers[0]
         else:
             found = None
