@@ -366,11 +366,25 @@ def run_client(
     with the server's CPU time read from ``/proc`` before and after when *server_pid* is
     given. A client that fails or outlives *timeout* raises
     :class:`subprocess.CalledProcessError` or :class:`subprocess.TimeoutExpired`, with
-    what it wrote on stderr."""
+    what it wrote on stderr. The client runs in a process group of its own, stopped
+    whole on a timeout: processes it started (a worker child) go with it."""
     before = cpu_seconds(server_pid) if server_pid is not None else float("nan")
-    output = subprocess.run(
-        pinned(command, cpu), capture_output=True, text=True, check=True, timeout=timeout
-    ).stdout
+    with subprocess.Popen(
+        pinned(command, cpu),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as client:
+        try:
+            output, errors = client.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as expired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(client.pid, 9)  # SIGKILL, by the group we made
+            expired.stdout, expired.stderr = client.communicate()
+            raise
+    if client.returncode:
+        raise subprocess.CalledProcessError(client.returncode, command, output, errors)
     used = cpu_seconds(server_pid) - before if server_pid is not None else float("nan")
     return ClientRun(output, used)
 

@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +50,10 @@ import _harness
 SYSTEMS = ("relays-redis", "relays-nats", "circuits", "relays-process", "circuits-process")
 #: The systems that need no server process: the client starts its own child.
 CHILD_SYSTEMS = ("relays-process", "circuits-process")
+#: Seconds a circuits peer's round may take. circuits' Bridge now and then loses the
+#: event of a ``call`` and then waits for it for ever (seen in about one run in six of
+#: ``circuits-process``): such a round is reported as unfinished, not waited on.
+PEER_TIMEOUT = 60.0
 #: relays must reach this ratio to circuits for events/s and calls/s.
 TARGET = 2.0
 SERVER_CPU, CLIENT_CPU = _harness.server_and_client_cpus()
@@ -449,8 +454,11 @@ def measure(system: str, address: str, events: int, calls: int) -> dict[str, Any
     process that prints its figures."""
     me = os.path.abspath(__file__)
     client = [sys.executable, me, "--client", system, address, str(events), str(calls)]
+    timeout = 300 if system.startswith("relays") else PEER_TIMEOUT
     if system in CHILD_SYSTEMS:  # the client starts its child, which pins itself
-        found: dict[str, Any] = _harness.run_client(client, cpu=CLIENT_CPU, timeout=300).figures()
+        found: dict[str, Any] = _harness.run_client(
+            client, cpu=CLIENT_CPU, timeout=timeout
+        ).figures()
         return found
     port = int(address) if system == "circuits" else None
     command = [sys.executable, me, "--serve", system, address]
@@ -459,7 +467,7 @@ def measure(system: str, address: str, events: int, calls: int) -> dict[str, Any
     ) as server:
         server.wait_listening()
         figures: dict[str, Any] = _harness.run_client(
-            client, cpu=CLIENT_CPU, timeout=300
+            client, cpu=CLIENT_CPU, timeout=timeout
         ).figures()
         return figures
 
@@ -503,16 +511,30 @@ def main() -> None:
                 print(f"{system}: skipped (the broker is not installed)")
                 systems.remove(system)
 
-        def one_round(_: int, system: str) -> dict[str, Any]:
+        def one_round(number: int, system: str) -> dict[str, Any] | None:
             address = brokers.get(system) or "-"
             if system == "circuits":
                 address = str(_harness.free_port())
-            figures = measure(system, address, options.events, options.calls)
+            try:
+                figures = measure(system, address, options.events, options.calls)
+            except subprocess.TimeoutExpired:
+                if system.startswith("relays"):
+                    raise
+                print(
+                    f"{system}: round {number} did not finish in {PEER_TIMEOUT:.0f} s"
+                    " (circuits lost an event it was waiting for)",
+                    flush=True,
+                )
+                return None
             print(f"{system}: {json.dumps(figures)}", file=sys.stderr, flush=True)
             return figures
 
         # Systems take turns, so load on the machine meets all alike.
-        for system, rounds in _harness.rounds(options.rounds, systems, one_round).items():
+        outcomes = _harness.rounds(options.rounds, systems, one_round)
+        for system, finished in outcomes.items():
+            rounds = [each for each in finished if each is not None]
+            if not rounds:
+                continue  # (said above, round by round)
             best[system] = {
                 "events_per_second": max(each["events_per_second"] for each in rounds),
                 "calls_per_second": max(each["calls_per_second"] for each in rounds),

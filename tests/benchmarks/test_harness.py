@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -146,6 +148,42 @@ def test_run_client_returns_the_output_and_reads_the_last_line_as_json() -> None
 def test_run_client_reads_the_server_cpu_around_the_client() -> None:
     run = harness.run_client(python("pass"), server_pid=os.getpid(), timeout=60)
     assert run.server_cpu_seconds >= 0
+
+
+#: A client that starts a child of its own, says the child's pid, then never ends.
+HANGING_PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_run_client_on_a_timeout_stops_the_client_and_its_children() -> None:
+    with pytest.raises(subprocess.TimeoutExpired) as expired:
+        harness.run_client(python(HANGING_PARENT), timeout=2)
+    child = int(str(expired.value.stdout).split()[0])
+    # Killed with its group; init reaps the orphan, so wait (bounded) until it has.
+    for _ in range(500):
+        if not os.path.exists(f"/proc/{child}") or _state(child) == "Z":
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("the client's child outlived the timeout")
+
+
+def test_run_client_raises_for_a_failing_client() -> None:
+    with pytest.raises(subprocess.CalledProcessError):
+        harness.run_client(python("import sys; sys.exit(3)"), timeout=60)
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
 
 
 def test_memory_is_read_for_a_process_and_its_children() -> None:

@@ -36,10 +36,13 @@ def test_bridge_prints_the_process_rows(run_benchmark: Callable[..., str]) -> No
     output = run_benchmark(
         "bridge", "--only", ",".join(systems), "--events", "50", "--calls", "5", "--rounds", "1"
     )
-    for system in systems:
-        assert len(rows(output, system)) == 1, output
+    assert len(rows(output, "relays-process")) == 1, output
     if "circuits-process" in systems:
-        assert "relays-process: target 2.0x circuits-process" in output
+        # circuits' Bridge now and then loses a call's event and waits for ever: the
+        # script says so instead of hanging (bridge.PEER_TIMEOUT).
+        hung = "circuits-process: round 1 did not finish" in output
+        assert hung or len(rows(output, "circuits-process")) == 1, output
+        assert hung or "relays-process: target 2.0x circuits-process" in output
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
