@@ -836,6 +836,43 @@ async def test_an_async_handler_runs_in_a_real_task(manager: Manager) -> None:
     )
 
 
+async def test_handler_tasks_are_made_as_asyncio_tasks_not_by_a_task_factory(
+    manager: Manager,
+) -> None:
+    """A task factory on the loop decides how its tasks start (eagerly or not), which
+    the dispatch must know; so handler tasks, plain or delivered, are ``asyncio.Task``
+    made by relays itself, on every Python (the module docstring of _dispatch says why)."""
+    loop = asyncio.get_running_loop()
+    made: list[Any] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coroutine: Any, **kwargs: Any) -> Any:
+        made.append(coroutine)
+        return asyncio.Task(coroutine, loop=loop, **kwargs)
+
+    seen: list[Any] = []
+
+    class Worker(Component):
+        async def job(self) -> str:
+            seen.append(asyncio.current_task())
+            await asyncio.sleep(0)
+            return "done"
+
+    manager += Worker()
+    await drain(manager)
+    previous = loop.get_task_factory()
+    loop.set_task_factory(factory)
+    try:
+        assert await manager.call(Job()) == "done"
+        task = manager.deliver_task(Job, (manager.channel,))
+        assert task is not None
+        await task
+    finally:
+        loop.set_task_factory(previous)
+    assert made == []
+    assert len(seen) == 2
+    assert all(type(task) is asyncio.Task for task in seen)
+
+
 async def test_a_called_handler_starts_in_its_own_task_not_the_callers(
     manager: Manager,
 ) -> None:
