@@ -9,7 +9,9 @@ import pytest
 
 from relays import BaseComponent, Component, handler
 from relays.testing import Manager, drain
-from relays_http.rpc import MethodCall, RPCMethods
+from relays_http import HTTPError, Request, Response, UnsupportedMediaType
+from relays_http.rpc import MethodCall, RPCComponent, RPCEndpoint, RPCMethods
+from relays_http.testing import Client, memory_server
 
 
 class Maths(Component):
@@ -107,3 +109,75 @@ async def test_the_table_follows_components_joining_and_leaving() -> None:
         maths.unregister()
         await drain(manager)
         assert owner.methods.find("add") is None
+
+
+class Echo(RPCEndpoint):
+    """A wire format of its own: the body is a method name, the answer its result."""
+
+    protocol = "Echo-RPC"
+    media_types = ("text/plain", "text/x-echo")
+
+    @property
+    def max_request_size(self) -> int:
+        return 16
+
+    def check_request(self, request: Request) -> HTTPError | None:
+        if request.header(b"x-refuse") is not None:
+            return UnsupportedMediaType("refused by the format")
+        return None
+
+    async def answer(self, request: Request) -> Response:
+        method = self.methods.find((await request.read()).decode())
+        if method is None:
+            return Response(b"no such method", status=404)
+        return Response(str(await self.methods.invoke(method, (2, 3))).encode())
+
+
+class Fallback(Component):
+    channel = "web"
+
+    def request(self, request: Request, response: Response) -> str:
+        return "not the endpoint's"
+
+
+async def test_an_endpoint_claims_its_path_checks_http_and_answers_in_its_format() -> None:
+    endpoint = Echo("/echo")
+    endpoint.register_function(lambda a, b: a * b, name="times")
+    server, transport = memory_server(endpoint, Maths(), Fallback())
+    async with server:
+        client = Client(transport)
+        plain = {"content-type": "text/plain"}
+        assert (await client.post("/echo", b"add", headers=plain)).body == b"5"
+        assert (await client.post("/echo", b"times", headers=plain)).body == b"6"
+        other = await client.post("/echo", b"add", headers={"content-type": "text/x-echo"})
+        assert other.body == b"5"
+        assert (await client.post("/echo", b"nothing", headers=plain)).status == 404
+        assert (await client.get("/elsewhere")).body == b"not the endpoint's"
+        refused = await client.get("/echo")
+        assert (refused.status, refused.headers.get("allow")) == (405, "POST")
+        assert (
+            await client.post("/echo", b"add", headers={"content-type": "text/html"})
+        ).status == 415
+        extra = await client.post("/echo", b"add", headers={**plain, "x-refuse": "1"})
+        assert extra.status == 415
+        assert (await client.post("/echo", b"x" * 17, headers=plain)).status == 413
+
+
+def test_an_endpoint_path_starts_with_a_slash() -> None:
+    with pytest.raises(ValueError, match="must start with '/'"):
+        Echo("echo")
+
+
+async def test_rpc_components_keep_their_registry_in_step_with_the_tree() -> None:
+    class Lines(RPCComponent):
+        """Stands for a server of calls that come over something other than HTTP."""
+
+    lines = Lines(channel="lines", rpc_channel="rpc")
+    async with Manager() + lines as manager:
+        maths = Maths().register(manager)
+        await drain(manager)
+        assert lines.methods.find("add") is not None
+        maths.unregister()
+        await drain(manager)
+        # Gone although the table was read while it was there: ``unregistered`` told it.
+        assert lines.methods.find("add") is None

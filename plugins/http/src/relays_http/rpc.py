@@ -25,17 +25,31 @@ when a name is missing and the tree's size changed (a component joined and its
 Checking. Before a method runs, its arguments are bound to each of its callables'
 signatures (for a handler whose first parameter is ``event``, without it): a
 mismatch is the client's error, not a ``TypeError`` half-way through the call.
+
+Serving. :class:`RPCComponent` is the component side of the registry, the part every
+RPC server shares whatever carries its calls: the RPC channel, the registry kept in
+step with the tree, and ``register_function``. :class:`RPCEndpoint` adds what every
+RPC-over-HTTP dispatcher does alike: claim ``request`` events for one path, check
+what HTTP can check (``POST``, the media type, the body's size), and answer in a
+handler task of its own. A wire format says only how it decodes, runs and encodes
+the calls (:meth:`RPCEndpoint.answer`).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from relays import BaseComponent, Event
+from relays import BaseComponent, Event, Priority, handler
 
-__all__ = ["MethodCall", "RPCMethod", "RPCMethods"]
+from ._errors import HTTPError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType
+from ._request import Request
+from ._response import Response
+
+__all__ = ["MethodCall", "RPCComponent", "RPCEndpoint", "RPCMethod", "RPCMethods"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class MethodCall(Event):
@@ -133,10 +147,10 @@ def _table_size(root: BaseComponent) -> tuple[int, int]:
 
 def _rpc_handlers(root: BaseComponent, channel: Any) -> Iterator[tuple[str, int, Any]]:
     """``(name, priority, callback)`` of the handlers listening on exactly *channel*."""
-    for handler in root.handlers():
-        listens_on = handler.channel if handler.channel is not None else handler.owner.channel
-        if handler.name != "*" and listens_on == channel:
-            yield handler.name, handler.priority, handler.callback
+    for entry in root.handlers():
+        listens_on = entry.channel if entry.channel is not None else entry.owner.channel
+        if entry.name != "*" and listens_on == channel:
+            yield entry.name, entry.priority, entry.callback
 
 
 class RPCMethods:
@@ -213,3 +227,106 @@ class RPCMethods:
             entries.sort(key=lambda entry: -entry[0])  # stable: registration order kept
             methods[name] = RPCMethod(name, None, [callback for _, callback in entries])
         return methods
+
+
+class RPCComponent(BaseComponent):
+    """A component that serves the methods of its tree on *rpc_channel*.
+
+    The base of every RPC server, whatever carries the calls (an HTTP path, lines on a
+    socket): it owns the :class:`RPCMethods` registry (:attr:`methods`), keeps it in
+    step with the tree, and serves plain functions with :meth:`register_function`.
+    """
+
+    def __init__(self, *, channel: Any, rpc_channel: Any = "rpc") -> None:
+        super().__init__(channel=channel)
+        #: The channel method events are fired on.
+        self.rpc_channel = rpc_channel
+        #: Where methods are found: registered functions, then handlers on *rpc_channel*.
+        self.methods = RPCMethods(self, rpc_channel)
+
+    def register_function(self, function: F | None = None, *, name: str | None = None) -> Any:
+        """Serve *function* (plain or ``async def``) as method *name* (default: its name).
+
+        Works as a decorator too: ``@rpc.register_function`` or
+        ``@rpc.register_function(name="math.add")``. Returns the function.
+        """
+        if function is None:
+            return lambda f: self.register_function(f, name=name)
+        self.methods.register(function, name)
+        return function
+
+    @handler("registered", "unregistered", channel="*")
+    def _on_tree_changed(self, component: BaseComponent, parent: BaseComponent) -> None:
+        self.methods.forget()
+
+
+class _Answer(Event):
+    """Internal: answer one RPC-over-HTTP request (fired at the endpoint itself)."""
+
+    name = "rpc_http_answer"
+
+
+class RPCEndpoint(RPCComponent):
+    """An RPC dispatcher at one *path* of the HTTP server whose channel is *channel*.
+
+    A subclass names its wire format (:attr:`protocol`, :attr:`media_types`), gives the
+    largest body it takes (:attr:`max_request_size`) and writes :meth:`answer`; it may
+    refuse more with :meth:`check_request`. Everything else is done here, once for
+    every format: requests for other paths pass at the cost of one string comparison
+    (the handler runs at :attr:`relays.Priority.DISPATCH`, before the default
+    dispatcher), requests for *path* are stopped and answered with 405 (not ``POST``),
+    415 (another media type: a form or ``text/plain`` body is what a cross-site page
+    could send) or 413 (a ``Content-Length`` too large), and the rest go to
+    :meth:`answer` in a handler task of its own, whose value the request's follows.
+    """
+
+    channel = "web"
+    #: The format's name, as error messages say it (``"JSON-RPC"``).
+    protocol: ClassVar[str] = "RPC"
+    #: The media types a call's body may have; the first is the one messages name.
+    media_types: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path: str, *, channel: Any = "web", rpc_channel: Any = "rpc") -> None:
+        super().__init__(channel=channel, rpc_channel=rpc_channel)
+        if not path.startswith("/"):
+            raise ValueError(f"the path must start with '/': {path!r}")
+        #: The path served (exact match).
+        self.path = path
+
+    @property
+    def max_request_size(self) -> int:
+        """The largest body, in bytes, a call may announce [413]."""
+        raise NotImplementedError(f"{type(self).__name__} says its max_request_size")
+
+    def check_request(self, request: Request) -> HTTPError | None:
+        """An HTTP error for a request this format refuses beyond the common checks, or None.
+
+        Called after the method and media type are checked, before the size is.
+        """
+        return None
+
+    async def answer(self, request: Request) -> Response | HTTPError:
+        """The response to the call (or calls) in *request*'s body."""
+        raise NotImplementedError(f"{type(self).__name__} answers its calls")
+
+    @handler("request", priority=Priority.DISPATCH)
+    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
+        if request.path != self.path:
+            return None
+        event.stop()
+        if request.method != "POST":
+            return MethodNotAllowed(["POST"], f"{self.protocol} calls are POSTed")
+        if request.content_type not in self.media_types:
+            return UnsupportedMediaType(
+                f"{self.protocol} calls have Content-Type {self.media_types[0]}"
+            )
+        refusal = self.check_request(request)
+        if refusal is not None:
+            return refusal
+        if request.content_length > self.max_request_size:
+            return PayloadTooLarge(f"{self.protocol} calls are at most {self.max_request_size} B")
+        return self.fire(_Answer(request), self)
+
+    @handler("rpc_http_answer")
+    async def _on_answer(self, request: Request) -> Response | HTTPError:
+        return await self.answer(request)

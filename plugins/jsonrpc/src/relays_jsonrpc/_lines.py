@@ -34,19 +34,16 @@ task, run by the kernel, finishes on its own.)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from relays import BaseComponent, Event, handler
+from relays import Event, handler
 from relays.transports import Connection
-from relays_http.rpc import RPCMethods
+from relays_http.rpc import RPCComponent
 
 from ._core import JSONRPCLimits, Processor, _encode, _error
 from ._errors import INVALID_REQUEST
 
 __all__ = ["JSONRPCLines"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Line(Event):
@@ -123,7 +120,7 @@ class _Connection:
         self.ended = False  # the peer half-closed
 
 
-class JSONRPCLines(BaseComponent):
+class JSONRPCLines(RPCComponent):
     """The ``jsonrpc`` protocol: JSON-RPC 2.0, one document per line, on *channel*.
 
     Register it with a server transport on the same channel:
@@ -141,23 +138,10 @@ class JSONRPCLines(BaseComponent):
         limits: JSONRPCLimits | None = None,
         debug: bool = False,
     ) -> None:
-        super().__init__(channel=channel)
-        self.rpc_channel = rpc_channel
+        super().__init__(channel=channel, rpc_channel=rpc_channel)
         self.limits = limits or JSONRPCLimits()
-        self.methods = RPCMethods(self, rpc_channel)
         self.processor = Processor(self.methods, limits=self.limits, debug=debug)
         self._connections: dict[Connection, _Connection] = {}
-
-    def register_function(self, function: F | None = None, *, name: str | None = None) -> Any:
-        """Serve *function* as method *name*; a decorator too (see ``JSONRPC``)."""
-        if function is None:
-            return lambda f: self.register_function(f, name=name)
-        self.methods.register(function, name)
-        return function
-
-    @handler("registered", "unregistered", channel="*")
-    def _on_tree_changed(self, component: BaseComponent, parent: BaseComponent) -> None:
-        self.methods.forget()
 
     @handler("connect")
     def _on_connect(self, sock: Connection, *address: Any) -> None:

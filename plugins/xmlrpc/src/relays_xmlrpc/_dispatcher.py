@@ -2,17 +2,14 @@
 
 Theory of operation
 -------------------
-Claiming. It handles ``request`` events at priority 20, above relays-http's
-``Dispatcher`` (10) and plain handlers (0). Other paths get ``None`` at once (one
-string comparison). For its path it stops the event and checks what HTTP can
-check: ``POST`` only (405), an XML ``Content-Type`` (415: a form or ``text/plain``
-body is what a cross-site page could send), a ``Content-Encoding`` of gzip or
-none (415), and the body's size (413). Everything else is answered with status
-200 and an XML-RPC document, as the specification says: a bad document, an
-unknown method and a failing method are faults, never HTTP errors.
+Claiming. How a request for its path is claimed and checked is relays-http's
+:class:`relays_http.rpc.RPCEndpoint`, shared with relays-jsonrpc: ``POST`` only
+(405), an XML ``Content-Type`` (415), the body's size (413). XML-RPC adds one
+check: a ``Content-Encoding`` of gzip or none (415). Everything else is answered
+with status 200 and an XML-RPC document, as the specification says: a bad
+document, an unknown method and a failing method are faults, never HTTP errors.
 
-Calling. The call runs in a handler task of its own (an internal event fired at
-this component) whose value the request's follows. ``system.*`` methods are the
+Calling. The call runs in the endpoint's own handler task. ``system.*`` methods are the
 dispatcher's own; other methods come from relays-http's shared registry,
 :class:`relays_http.rpc.RPCMethods`.
 ``system.multicall`` runs its calls one after another, in order (later calls may
@@ -31,19 +28,12 @@ import traceback
 import typing
 import xmlrpc.client
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
-from relays import BaseComponent, Event, handler
-from relays_http import (
-    MethodNotAllowed,
-    PayloadTooLarge,
-    Request,
-    Response,
-    UnsupportedMediaType,
-)
-from relays_http.rpc import RPCMethod, RPCMethods
+from relays_http import HTTPError, PayloadTooLarge, Request, Response, UnsupportedMediaType
+from relays_http.rpc import RPCEndpoint, RPCMethod
 
 from ._codec import (
     APPLICATION_ERROR,
@@ -66,9 +56,7 @@ __all__ = ["XMLRPC", "XMLRPCLimits"]
 
 logger = logging.getLogger("relays.xmlrpc")
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-XML_TYPES = frozenset({"text/xml", "application/xml"})
+GZIP_ENCODINGS = (b"gzip", b"x-gzip")
 SYSTEM_METHODS = (
     "system.listMethods",
     "system.methodHelp",
@@ -98,13 +86,7 @@ class XMLRPCLimits:
     max_nesting: int = attrs.field(default=DEFAULT_MAX_NESTING, validator=_positive)
 
 
-class _Answer(Event):
-    """Internal: answer one XML-RPC HTTP request (fired at the dispatcher itself)."""
-
-    name = "xmlrpc_http_answer"
-
-
-class XMLRPC(BaseComponent):
+class XMLRPC(RPCEndpoint):
     """Serve XML-RPC at *path* of the HTTP server whose channel is *channel*.
 
     ``Server(...) + XMLRPC() + Calculator()``: a call of ``math.add`` fires the event
@@ -115,7 +97,8 @@ class XMLRPC(BaseComponent):
     (``<nil/>``) only with *allow_none*.
     """
 
-    channel = "web"
+    protocol = "XML-RPC"
+    media_types = ("text/xml", "application/xml")
 
     def __init__(
         self,
@@ -127,59 +110,34 @@ class XMLRPC(BaseComponent):
         limits: XMLRPCLimits | None = None,
         debug: bool = False,
     ) -> None:
-        super().__init__(channel=channel)
-        if not path.startswith("/"):
-            raise ValueError(f"the path must start with '/': {path!r}")
-        #: The path served (exact match).
-        self.path = path
-        #: The channel method events are fired on.
-        self.rpc_channel = rpc_channel
+        super().__init__(path, channel=channel, rpc_channel=rpc_channel)
         self.allow_none = allow_none
         self.limits = limits or XMLRPCLimits()
         self.debug = debug
-        self.methods = RPCMethods(self, rpc_channel)
         self._system: dict[str, Callable[..., Any]] = {
             "system.listMethods": self._list_methods,
             "system.methodHelp": self._method_help,
             "system.methodSignature": self._method_signature,
         }
 
-    def register_function(self, function: F | None = None, *, name: str | None = None) -> Any:
-        """Serve *function* (plain or ``async def``) as method *name* (default: its name).
-
-        A decorator too: ``@rpc.register_function(name="math.add")``. Returns the function.
-        """
-        if function is None:
-            return lambda f: self.register_function(f, name=name)
-        self.methods.register(function, name)
-        return function
-
-    @handler("registered", "unregistered", channel="*")
-    def _on_tree_changed(self, component: BaseComponent, parent: BaseComponent) -> None:
-        self.methods.forget()
-
     # -- HTTP ------------------------------------------------------------------------
 
-    @handler("request", priority=20)
-    def _on_request(self, event: Event, request: Request, response: Response) -> Any:
-        if request.path != self.path:
-            return None
-        event.stop()
-        if request.method != "POST":
-            return MethodNotAllowed(["POST"], "XML-RPC calls are POSTed")
-        if request.content_type not in XML_TYPES:
-            return UnsupportedMediaType("an XML-RPC call has Content-Type text/xml")
-        encoding = (request.header(b"content-encoding") or b"identity").strip().lower()
-        if encoding not in (b"identity", b"gzip", b"x-gzip"):
-            return UnsupportedMediaType("an XML-RPC call may be gzip-encoded, nothing else")
-        if request.content_length > self.limits.max_request_size:
-            return PayloadTooLarge(f"an XML-RPC call is at most {self.limits.max_request_size} B")
-        return self.fire(_Answer(request, response, encoding != b"identity"), self)
+    @property
+    def max_request_size(self) -> int:
+        """The limits' ``max_request_size`` (the body as sent, and again once gunzipped)."""
+        return self.limits.max_request_size
 
-    @handler("xmlrpc_http_answer")
-    async def _on_answer(self, request: Request, response: Response, gzipped: bool) -> Any:
+    def check_request(self, request: Request) -> HTTPError | None:
+        """415 for a body encoded other than with gzip or not at all."""
+        encoding = _content_encoding(request)
+        if encoding != b"identity" and encoding not in GZIP_ENCODINGS:
+            return UnsupportedMediaType("an XML-RPC call may be gzip-encoded, nothing else")
+        return None
+
+    async def answer(self, request: Request) -> Response | HTTPError:
+        """The ``methodResponse`` document, gzip-compressed when it is large and may be."""
         data = await request.read()
-        if gzipped:
+        if _content_encoding(request) in GZIP_ENCODINGS:
             try:
                 data = gunzip(data, self.limits.max_request_size)
             except DocumentTooLarge as error:
@@ -294,6 +252,10 @@ class XMLRPC(BaseComponent):
         if method is None:
             raise Fault(METHOD_NOT_FOUND, f"method {name!r} is not supported")
         return method
+
+
+def _content_encoding(request: Request) -> bytes:
+    return (request.header(b"content-encoding") or b"identity").strip().lower()
 
 
 def _type_name(annotation: Any) -> str | None:
