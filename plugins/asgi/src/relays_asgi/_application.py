@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import logging
-import tempfile
 import traceback
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any
@@ -53,13 +51,16 @@ from relays_http import (
     InternalServerError,
     Limits,
     NotFound,
-    PayloadTooLarge,
     Request,
     RequestEvent,
     Response,
     ResponseEvent,
     ServiceUnavailable,
+    SpooledBody,
     SwitchProtocols,
+    chunk_bytes,
+    prefers_json,
+    render_error_body,
     response_fields,
 )
 
@@ -242,39 +243,18 @@ class RelaysApplication:
         )
 
     async def _body(self, receive: Receive) -> bytes | IO[bytes]:
-        limits = self.limits
-        chunks: list[bytes] = []
-        size = 0
-        spool: IO[bytes] | None = None
+        body = SpooledBody(self.limits)
         try:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     raise HTTPError(400, "the client went away while sending its request")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limits.max_body_size:
-                    raise PayloadTooLarge(
-                        f"the request body is larger than {limits.max_body_size} bytes"
-                    )
-                if spool is None and size > limits.spool_threshold:
-                    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
-                    spool.writelines(chunks)
-                    chunks.clear()
-                if spool is not None:
-                    spool.write(chunk)
-                elif chunk:
-                    chunks.append(chunk)
+                body.add(message.get("body", b""))
                 if not message.get("more_body", False):
-                    break
+                    return body.result()
         except BaseException:
-            if spool is not None:
-                spool.close()
+            body.discard()
             raise
-        if spool is None:
-            return b"".join(chunks)
-        spool.seek(0)
-        return spool
 
     async def _answer(self, request: Request, response: Response) -> tuple[Any, bool]:
         """Run the cycle's events; the answer, and whether it is a handler's failure."""
@@ -369,8 +349,8 @@ class RelaysApplication:
             http_error = InternalServerError()
             if self.debug:
                 trace = "".join(lines)
-        accept = request.headers.get("accept", "") if request is not None else ""
-        body, content_type = _error_page(http_error, as_json="json" in accept, trace=trace)
+        as_json = request is not None and prefers_json(request.headers.get("accept"))
+        body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
         page = Response(status=http_error.code, headers=http_error.headers)
         page.headers["content-type"] = content_type
         page.headers["x-content-type-options"] = "nosniff"
@@ -419,22 +399,12 @@ def _encode(result: Any) -> tuple[bytes, str | None, AsyncIterator[bytes] | None
 
 async def _chunks_of_async(iterator: Any) -> AsyncIterator[bytes]:
     async for chunk in iterator:
-        yield _chunk_bytes(chunk)
+        yield chunk_bytes(chunk)
 
 
 async def _chunks_of(iterator: Iterator[Any]) -> AsyncIterator[bytes]:
     for chunk in iterator:
-        yield _chunk_bytes(chunk)
-
-
-def _chunk_bytes(chunk: Any) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode("utf-8")
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError(f"a streamed body yielded {type(chunk).__name__}; yield bytes or str")
+        yield chunk_bytes(chunk)
 
 
 async def _close(body: Any) -> None:
@@ -457,22 +427,3 @@ def _fields(response: Response, content_type: str | None) -> list[tuple[bytes, b
 
 def _start(response: Response, fields: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     return {"type": "http.response.start", "status": response.status, "headers": fields}
-
-
-def _error_page(error: HTTPError, *, as_json: bool, trace: str | None) -> tuple[bytes, str]:
-    """A short page for *error*; *trace* only in debug mode."""
-    if as_json:
-        document: dict[str, Any] = {
-            "status": error.code,
-            "error": error.name,
-            "description": error.description,
-        }
-        if trace is not None:
-            document["traceback"] = trace
-        return json.dumps(document).encode("utf-8"), _JSON
-    title = f"{error.code} {html.escape(error.name)}"
-    page = f"<!DOCTYPE html><title>{title}</title><h1>{title}</h1>"
-    page += f"<p>{html.escape(error.description)}</p>"
-    if trace is not None:
-        page += f"<pre>{html.escape(trace)}</pre>"
-    return page.encode("utf-8"), _HTML

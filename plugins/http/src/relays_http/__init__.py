@@ -14,6 +14,7 @@ from ._auth import (
     authenticated_user,
     parse_authorization,
 )
+from ._bodies import SpooledBody, chunk_bytes
 from ._body import BodyConsumed, ClientDisconnected
 from ._cancellation import shielded
 from ._compression import (
@@ -57,6 +58,8 @@ from ._errors import (
     ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    prefers_json,
+    render_error_body,
 )
 from ._exchange import ConnectionInfo, Exchange, HeadTaker
 from ._filenames import safe_filename
@@ -147,6 +150,7 @@ __all__ = [
     "Server",
     "ServerSentEvent",
     "ServiceUnavailable",
+    "SpooledBody",
     "SwitchProtocols",
     "Trailers",
     "TrustedProxies",
@@ -163,6 +167,7 @@ __all__ = [
     "cache_control",
     "check_preconditions",
     "choose_encoding",
+    "chunk_bytes",
     "compress_response",
     "conditional_response",
     "evaluate_preconditions",
@@ -176,6 +181,8 @@ __all__ = [
     "parse_authorization",
     "parse_etags",
     "parse_preferences",
+    "prefers_json",
+    "render_error_body",
     "response_fields",
     "safe_filename",
     "shielded",

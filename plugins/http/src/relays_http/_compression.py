@@ -55,6 +55,7 @@ from typing import Any, Protocol
 
 from relays import BaseComponent, Priority, handler
 
+from ._bodies import chunk_bytes
 from ._files import FileRegion
 from ._limits import KiB
 from ._negotiation import choose_encoding
@@ -338,16 +339,6 @@ async def _compress_in_thread(encoder: ContentEncoder, data: bytes) -> AsyncIter
     yield await asyncio.get_running_loop().run_in_executor(None, _compress_whole, encoder, data)
 
 
-def _chunk(chunk: Any) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode("utf-8")
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError(f"a streamed body yielded {type(chunk).__name__}; yield bytes or str")
-
-
 def _compress_sync(body: Iterator[Any], encoder: ContentEncoder) -> Iterator[bytes]:
     """*body*'s chunks compressed and flushed one by one; closes *body* when closed."""
     try:
@@ -365,7 +356,7 @@ def _compress_sync(body: Iterator[Any], encoder: ContentEncoder) -> Iterator[byt
                     remaining -= step
                 data = encoder.flush()
             else:
-                data = encoder.compress(_chunk(chunk)) + encoder.flush()
+                data = encoder.compress(chunk_bytes(chunk)) + encoder.flush()
             if data:
                 yield data
         yield encoder.finish()
@@ -409,7 +400,7 @@ async def _encode_chunk(chunk: Any, encoder: ContentEncoder) -> AsyncIterator[by
         if flushed:
             yield flushed
         return
-    data = encoder.compress(_chunk(chunk)) + encoder.flush()
+    data = encoder.compress(chunk_bytes(chunk)) + encoder.flush()
     if data:
         yield data
 

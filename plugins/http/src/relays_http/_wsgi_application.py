@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from relays import BaseComponent, Event, handler
 
+from ._bodies import SpooledBody, chunk_bytes
 from ._errors import (
     HTTPError,
     InternalServerError,
@@ -186,36 +187,14 @@ class Application(BaseComponent):
     def _body_to_end(self, stream: IO[bytes]) -> bytes | IO[bytes]:
         """All of a ``wsgi.input_terminated`` stream, spooled past the threshold;
         a 413 as soon as it passes ``limits.max_body_size``."""
-        limits = self.limits
-        blocks: list[bytes] = []
-        size = 0
-        spool: IO[bytes] | None = None
+        body = SpooledBody(self.limits)
         try:
-            while True:
-                block = stream.read(64 * 1024)
-                if not block:
-                    break
-                size += len(block)
-                if size > limits.max_body_size:
-                    raise PayloadTooLarge(
-                        f"the request body is larger than {limits.max_body_size} bytes"
-                    )
-                if spool is None and size > limits.spool_threshold:
-                    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the request
-                    spool.writelines(blocks)
-                    blocks.clear()
-                if spool is not None:
-                    spool.write(block)
-                else:
-                    blocks.append(block)
+            while block := stream.read(64 * 1024):
+                body.add(block)
         except BaseException:
-            if spool is not None:
-                spool.close()
+            body.discard()
             raise
-        if spool is None:
-            return b"".join(blocks)
-        spool.seek(0)
-        return spool
+        return body.result()
 
     def _answer(
         self,
@@ -300,7 +279,7 @@ class Application(BaseComponent):
                 chunk = self.fire(_NextChunk(iterator), self).get(self.timeout)
                 if chunk is _END:
                     return
-                yield _chunk_bytes(chunk)
+                yield chunk_bytes(chunk)
         finally:
             if hasattr(iterator, "aclose"):
                 self.fire(_NextChunk(iterator, close=True), self)
@@ -353,20 +332,10 @@ def _status(response: Response) -> str:
     return f"{response.status} {reason}"
 
 
-def _chunk_bytes(chunk: Any) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode("utf-8")
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError(f"a streamed body yielded {type(chunk).__name__}; yield bytes or str")
-
-
 def _encoded(iterable: Any) -> Iterator[bytes]:
     try:
         for chunk in iterable:
-            yield _chunk_bytes(chunk)
+            yield chunk_bytes(chunk)
     finally:
         close = getattr(iterable, "close", None)
         if close is not None:
