@@ -34,6 +34,7 @@ calls :func:`unshadow_standard_library`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
@@ -117,14 +118,41 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process *pid* (all its threads), or NaN off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+def _descendants(pid: int) -> list[int]:
+    """*pid* and every process below it (a server's workers, and theirs)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            with open(f"/proc/{current}/task/{current}/children", encoding="ascii") as children:
+                queue.extend(int(child) for child in children.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def cpu_times(pid: int, *, tree: bool = False) -> tuple[float, float]:
+    """User and system CPU seconds of process *pid* (all its threads), and with *tree* of
+    every process below it too (servers that fork workers); NaNs off Linux."""
+    user = system = 0.0
+    for index, each in enumerate(_descendants(pid) if tree else [pid]):
+        try:
+            with open(f"/proc/{each}/stat", encoding="ascii") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            if index == 0:
+                return float("nan"), float("nan")
+            continue  # a worker that exited in between
+        user += int(fields[11]) / _TICKS
+        system += int(fields[12]) / _TICKS
+    return user, system
+
+
+def cpu_seconds(pid: int, *, tree: bool = False) -> float:
+    """User + system CPU time of process *pid* (all its threads), with *tree* of every
+    process below it too; NaN off Linux."""
+    return sum(cpu_times(pid, tree=tree))
 
 
 #: A request that asks the server to close the connection after its answer.
@@ -170,6 +198,22 @@ def build_c_floor(directory: str) -> str:
     source = os.path.join(HERE, "http_floor.c")
     subprocess.run([compiler, "-O2", "-Wall", "-o", program, source], check=True)
     return program
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float) -> bool:
+    """Whether *port* accepts a connection within *timeout* seconds; False at once when
+    *process* (the server) exits first. For a server started some other way than
+    :class:`ServerProcess` (under valgrind or strace, in a group of its own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 class ServerDidNotStart(RuntimeError):
@@ -268,15 +312,10 @@ class ServerProcess:
             if line != self._ready_line:
                 raise ServerDidNotStart(f"{self.name} printed {line!r}, not {self._ready_line!r}")
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerDidNotStart(f"{self.name} exited: {self.errors()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
+        if wait_for_port(self.port, self.process, timeout):
+            return
+        if self.process.poll() is not None:
+            raise ServerDidNotStart(f"{self.name} exited: {self.errors()}")
         raise ServerDidNotStart(f"{self.name} did not listen within {timeout:g} s")
 
     def errors(self) -> str:
@@ -313,6 +352,68 @@ class ServerProcess:
         self.stop()
 
 
+@contextlib.contextmanager
+def running(servers: Iterable[Callable[[], ServerProcess]]) -> Iterator[list[ServerProcess]]:
+    """:func:`start_all` as a ``with`` block: the servers that are ready inside it, every
+    server started stopped when it ends, however it ends."""
+    ready, started = start_all(servers)
+    try:
+        yield ready
+    finally:
+        for server in started:
+            server.stop()
+
+
+def choose_installed(
+    wanted: Iterable[str], known: Sequence[str], installed: Callable[[str], bool]
+) -> list[str]:
+    """The servers of *wanted* that are *known* and *installed*, in order; each other one
+    said on stderr as skipped."""
+    chosen = []
+    for kind in wanted:
+        if kind in known and installed(kind):
+            chosen.append(kind)
+        else:
+            print(f"skipping {kind}: not installed", file=sys.stderr)
+    return chosen
+
+
+#: nginx, where ``PATH`` or the distribution puts it; None when it is not installed.
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+#: What every nginx of the scripts shares: in the foreground, one process, every file it
+#: writes under the scratch *prefix* (none in the system's folders), no access log.
+_NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+{http}
+}}
+"""
+
+
+def nginx_server(prefix: str, port: int, http: str, *, cpu: int | None = None) -> ServerProcess:
+    """nginx on *port* with *http* (its ``http {}`` directives, ``server {}`` included)
+    added to the shared configuration, written with every other file under *prefix*."""
+    if NGINX is None:
+        raise ServerDidNotStart("nginx is not installed: apt-get install nginx")
+    os.makedirs(prefix, exist_ok=True)
+    config = os.path.join(prefix, "nginx.conf")
+    with open(config, "w") as file:
+        file.write(_NGINX_CONF.format(prefix=prefix, http=http))
+    command = [NGINX, "-p", prefix, "-c", config, "-e", os.path.join(prefix, "error.log")]
+    return ServerProcess("nginx", command, port=port, cpu=cpu)
+
+
 def start_all(
     servers: Iterable[Callable[[], ServerProcess]],
 ) -> tuple[list[ServerProcess], list[ServerProcess]]:
@@ -340,6 +441,22 @@ class WrkResult:
     p99_ms: float  #: NaN unless the run asked for latency
     megabytes_per_second: float
     cpu_us_per_request: float  #: NaN without a server pid, or off Linux
+    #: The system part of ``cpu_us_per_request``: the kernel's accept, reads, writes and
+    #: close, which every server on the same sockets pays alike.
+    system_us_per_request: float = float("nan")
+
+    def best(self, other: WrkResult) -> WrkResult:
+        """The faster run's figures with the least CPU of the two: load from elsewhere
+        only ever makes a run slower, so the best of rounds is each figure's best."""
+        faster = self if self.rate >= other.rate else other
+        thriftier = min((self, other), key=lambda run: run.cpu_us_per_request)
+        if thriftier.cpu_us_per_request != thriftier.cpu_us_per_request:  # NaN
+            thriftier = faster
+        return dataclasses.replace(
+            faster,
+            cpu_us_per_request=thriftier.cpu_us_per_request,
+            system_us_per_request=thriftier.system_us_per_request,
+        )
 
 
 @dataclass(frozen=True)
@@ -348,6 +465,8 @@ class ClientRun:
 
     output: str
     server_cpu_seconds: float  #: NaN without a server pid, or off Linux
+    #: The system part of ``server_cpu_seconds``.
+    server_system_seconds: float = float("nan")
 
     def figures(self) -> Any:
         """The last line of the output, read as JSON: how a client process of a script
@@ -360,6 +479,7 @@ def run_client(
     *,
     cpu: int | None = None,
     server_pid: int | None = None,
+    server_tree: bool = False,
     timeout: float | None = None,
 ) -> ClientRun:
     """Run *command* (a load generator, or a client a script measures) pinned to *cpu*,
@@ -367,8 +487,10 @@ def run_client(
     given. A client that fails or outlives *timeout* raises
     :class:`subprocess.CalledProcessError` or :class:`subprocess.TimeoutExpired`, with
     what it wrote on stderr. The client runs in a process group of its own, stopped
-    whole on a timeout: processes it started (a worker child) go with it."""
-    before = cpu_seconds(server_pid) if server_pid is not None else float("nan")
+    whole on a timeout: processes it started (a worker child) go with it. With
+    *server_tree*, the server's CPU time counts its worker processes too."""
+    nothing = (float("nan"), float("nan"))
+    before = cpu_times(server_pid, tree=server_tree) if server_pid is not None else nothing
     with subprocess.Popen(
         pinned(command, cpu),
         stdout=subprocess.PIPE,
@@ -385,8 +507,9 @@ def run_client(
             raise
     if client.returncode:
         raise subprocess.CalledProcessError(client.returncode, command, output, errors)
-    used = cpu_seconds(server_pid) - before if server_pid is not None else float("nan")
-    return ClientRun(output, used)
+    after = cpu_times(server_pid, tree=server_tree) if server_pid is not None else nothing
+    user, system = after[0] - before[0], after[1] - before[1]
+    return ClientRun(output, user + system, system)
 
 
 def run_wrk(
@@ -396,12 +519,14 @@ def run_wrk(
     connections: int,
     cpu: int | None = None,
     server_pid: int | None = None,
+    server_tree: bool = False,
     headers: Sequence[str] = (),
     latency: bool = False,
     timeout: str = "10s",
 ) -> WrkResult:
     """One ``wrk -t1`` run against *url*, pinned to *cpu*, with the server's CPU read
-    from ``/proc`` before and after when *server_pid* is given."""
+    from ``/proc`` before and after when *server_pid* is given (with *server_tree*, its
+    worker processes' too)."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
     command += ["--timeout", timeout]
     if latency:
@@ -409,7 +534,7 @@ def run_wrk(
     for header in headers:
         command += ["-H", header]
     command.append(url)
-    run = run_client(command, cpu=cpu, server_pid=server_pid)
+    run = run_client(command, cpu=cpu, server_pid=server_pid, server_tree=server_tree)
     output, used = run.output, run.server_cpu_seconds
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
@@ -434,6 +559,9 @@ def run_wrk(
         p99_ms=p99,
         megabytes_per_second=megabytes,
         cpu_us_per_request=used / requests * 1e6 if requests else float("nan"),
+        system_us_per_request=(
+            run.server_system_seconds / requests * 1e6 if requests else float("nan")
+        ),
     )
 
 
@@ -448,3 +576,56 @@ def rounds(
         for side in sides:
             outcomes[side].append(measure(number, side))
     return outcomes
+
+
+#: The two ways wrk can use its connections: reused, or one request each.
+CONNECTION_MODES = ("keep-alive", "close")
+
+
+def wrk_modes(
+    servers: Sequence[ServerProcess],
+    modes: Sequence[str],
+    *,
+    repeat: int,
+    seconds: float,
+    connections: int,
+    client_cpu: int | None,
+    server_tree: bool = False,
+    progress: Callable[[int, ServerProcess, str, WrkResult], None] | None = None,
+) -> dict[str, dict[str, WrkResult]]:
+    """wrk against ``/`` of every server in every mode of :data:`CONNECTION_MODES` asked
+    for (``close`` sends ``Connection: close``): a 1 s warm-up each, then *repeat*
+    :func:`rounds`; the best of them (:meth:`WrkResult.best`) by server name and mode.
+    *progress* sees each measured run (the round's number, the server, the mode)."""
+
+    def run(server: ServerProcess, mode: str, length: float) -> WrkResult:
+        return run_wrk(
+            f"http://127.0.0.1:{server.port}/",
+            seconds=length,
+            connections=connections,
+            cpu=client_cpu,
+            server_pid=server.pid,
+            server_tree=server_tree,
+            headers=["Connection: close"] if mode == "close" else [],
+            latency=True,
+            timeout="5s",
+        )
+
+    def measure(number: int, server: ServerProcess) -> dict[str, WrkResult]:
+        results = {}
+        for mode in modes:
+            results[mode] = result = run(server, mode, seconds)
+            if progress is not None:
+                progress(number, server, mode, result)
+        return results
+
+    for server in servers:  # warm up: imports, caches
+        for mode in modes:
+            run(server, mode, 1)
+    best: dict[str, dict[str, WrkResult]] = {}
+    for server, outcomes in rounds(repeat, servers, measure).items():
+        by_mode = best[server.name] = {}
+        for outcome in outcomes:
+            for mode, result in outcome.items():
+                by_mode[mode] = by_mode[mode].best(result) if mode in by_mode else result
+    return best

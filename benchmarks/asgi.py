@@ -36,17 +36,26 @@ instructions in user space are counted (valgrind sees no kernel work)::
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from typing import Any
+
+# The servers this driver starts run with -P (no script folder on sys.path): the shared
+# harness is found by its folder, then the folder goes (its http.py would hide the
+# standard library's http package from the servers' imports).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness
+
+_harness.unshadow_standard_library()
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 APPS = ("starlette", "fastapi")
 #: ``--apps`` may also name ``bare``: a plain ASGI callable, no framework, so that its
@@ -225,181 +234,57 @@ def installed(kind: str) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None or shutil.which("taskset") is None:
-        return command
-    return ["taskset", "-c", str(cpu), *command]
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-#: requests/s, p99 latency in ms, errors, server CPU microseconds per request.
-Result = tuple[float, float, int, float]
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _tree(pid: int) -> list[int]:
-    """*pid* and its descendants (granian's worker is a child process)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parent = int(stat.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        queue.extend(children.get(current, []))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of *pid*'s process tree, or NaN off Linux."""
-    total = 0.0
-    try:
-        pids = _tree(pid)
-    except OSError:
-        return float("nan")
-    for each in pids:
-        try:
-            with open(f"/proc/{each}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / _TICKS
-    return total
-
-
-def run_wrk(
-    port: int, seconds: float, connections: int, close: bool, cpu: int | None, pid: int
-) -> Result:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-    command += ["--timeout", "5s"]
-    if close:
-        command += ["-H", "Connection: close"]
-    command.append(f"http://127.0.0.1:{port}/")
-    cpu_before = cpu_seconds(pid)
-    output = subprocess.run(
-        pinned(command, cpu), capture_output=True, text=True, check=True
-    ).stdout
-    cpu_used = cpu_seconds(pid) - cpu_before
-    requests = re.search(r"(\d+) requests in", output)
-    count = int(requests.group(1)) if requests else 0
-    cpu_per_request = cpu_used / count * 1e6 if count else float("nan")
-    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    rate = float(found.group(1)) if found else 0.0
-    p99 = float("nan")
-    match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
-    if match:
-        p99 = float(match.group(1)) * _UNITS[match.group(2)]
-    errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
-        error_match = re.search(pattern, output)
-        if error_match:
-            errors += int(error_match.group(1))
-    return rate, p99, errors, cpu_per_request
-
-
-class Running:
-    """One server process (tree), pinned to the server CPU, on its own port."""
+class Running(_harness.ServerProcess):
+    """One server process (tree), pinned to the server CPU, on its own port, named
+    ``app/server`` as the table shows it."""
 
     def __init__(self, kind: str, app: str, cpu: int | None) -> None:
         self.kind = kind
         self.app = app
-        self.port = free_port()
+        port = _harness.free_port()
         command = [sys.executable, "-P", __file__, "--serve", kind, "--app", app]
-        command += ["--port", str(self.port)]
-        self.process = subprocess.Popen(
-            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-
-    @property
-    def label(self) -> str:
-        return f"{self.app}/{self.kind}"
-
-    def wait(self, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                time.sleep(0.05)
-        error = ""
-        if self.process.poll() is not None and self.process.stderr is not None:
-            error = self.process.stderr.read().decode().strip()[-300:]
-        print(f"  {self.label}: did not start {error}", file=sys.stderr)
-        return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        command += ["--port", str(port)]
+        super().__init__(f"{app}/{kind}", command, port=port, cpu=cpu)
 
 
-def measure(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[str, Result]]:
+def measure(
+    kinds: list[str], args: argparse.Namespace
+) -> dict[str, dict[str, _harness.WrkResult]]:
     """Best of ``--repeat`` rounds, every server of a round measured in turn, one app
     at a time (so only two server processes... at most four run at once)."""
-    results: dict[str, dict[str, Result]] = {}
+
+    def progress(
+        number: int, server: _harness.ServerProcess, mode: str, result: _harness.WrkResult
+    ) -> None:
+        print(
+            f"  round {number}: {server.name:<20} {mode:<10} {result.rate:>9.0f} req/s  "
+            f"p99 {result.p99_ms:>8.2f} ms  {result.cpu_us_per_request:>6.1f} us CPU/req",
+            file=sys.stderr,
+        )
+
+    results: dict[str, dict[str, _harness.WrkResult]] = {}
     for app in APPS:
-        servers = [Running(kind, app, args.server_cpu) for kind in kinds]
+        ready, started = _harness.start_all(
+            lambda kind=kind, app=app: Running(kind, app, args.server_cpu) for kind in kinds
+        )
         try:
-            ready = [server for server in servers if server.wait()]
-            for server in ready:  # warm up
-                for mode in args.modes:
-                    run_wrk(
-                        server.port,
-                        1,
-                        args.connections,
-                        mode == "close",
-                        args.client_cpu,
-                        server.process.pid,
-                    )
-            for round_number in range(args.repeat):
-                for server in ready:
-                    for mode in args.modes:
-                        result = run_wrk(
-                            server.port,
-                            args.seconds,
-                            args.connections,
-                            mode == "close",
-                            args.client_cpu,
-                            server.process.pid,
-                        )
-                        rate, p99, _, cpu = result
-                        print(
-                            f"  round {round_number + 1}: {server.label:<20} {mode:<10} "
-                            f"{rate:>9.0f} req/s  p99 {p99:>8.2f} ms  {cpu:>6.1f} us CPU/req",
-                            file=sys.stderr,
-                        )
-                        best = results.setdefault(server.label, {}).get(mode)
-                        if best is not None:
-                            least_cpu = min(best[3], cpu)
-                            result = best if best[0] >= rate else result
-                            result = (*result[:3], least_cpu)
-                        results[server.label][mode] = result
+            results |= _harness.wrk_modes(
+                ready,
+                args.modes,
+                repeat=args.repeat,
+                seconds=args.seconds,
+                connections=args.connections,
+                client_cpu=args.client_cpu,
+                server_tree=True,  # hypercorn and granian serve from worker processes
+                progress=progress,
+            )
         finally:
-            for server in servers:
+            for server in started:
                 server.stop()
     return results
 
 
-def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
+def report(results: dict[str, dict[str, _harness.WrkResult]], modes: list[str]) -> None:
     print()
     print(
         f"{'app/server':<20} {'mode':<10} {'req/s':>9} {'p99 ms':>8} {'errors':>7} "
@@ -411,11 +296,14 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
         for mode in modes:
             if mode not in by_mode:
                 continue
-            rate, p99, errors, cpu = by_mode[mode]
+            result = by_mode[mode]
+            rate, p99, errors = result.rate, result.p99_ms, result.errors
+            cpu = result.cpu_us_per_request
             ratio = cpu_ratio = float("nan")
             if mode in base:
-                ratio = base[mode][0] / rate if rate else ratio
-                cpu_ratio = cpu / base[mode][3] if base[mode][3] else cpu_ratio
+                ratio = base[mode].rate / rate if rate else ratio
+                base_cpu = base[mode].cpu_us_per_request
+                cpu_ratio = cpu / base_cpu if base_cpu else cpu_ratio
             target = TARGETS.get(kind)
             verdict = ""
             if target is not None:
@@ -488,7 +376,7 @@ def drive(port: int, count: int, close: bool) -> None:
 
 def count_served(kind: str, app: str, count: int, close: bool) -> int:
     """Instructions the *kind* server runs from start to exit, serving *count* requests."""
-    port = free_port()
+    port = _harness.free_port()
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     command += [sys.executable, "-P", __file__, "--serve", kind, "--app", app]
     command += ["--port", str(port)]

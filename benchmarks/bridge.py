@@ -122,21 +122,14 @@ def serve_relays(url: str) -> None:
 def client_relays(url: str, events: int, calls: int) -> dict[str, Any]:
     import asyncio
 
-    from relays import Component
     from relays_bridge import Bridge
 
     beat, ask, finished = _relays_classes()
 
-    class Client(Component):
-        channel = "done"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.finished: asyncio.Future[int] | None = None
-
-        def finished(self, total: int) -> None:
-            if self.finished is not None and not self.finished.done():
-                self.finished.set_result(total)
+    class Client(RoundClient):
+        @_handler("finished")
+        def _on_finished(self, total: int) -> None:
+            self.all_handled(total)
 
     async def main() -> dict[str, Any]:
         client = Client()
@@ -186,6 +179,23 @@ from relays import Event as _Event  # noqa: E402
 from relays import handler as _handler  # noqa: E402
 
 
+class RoundClient(_Component):
+    """The measuring end of a relays round (see :func:`relays_round`): its ``finished``
+    future resolves when the other end reports every beat handled. A subclass handles
+    the event that report arrives as (``finished`` over a broker, ``link_finished`` over
+    the process link) by calling :meth:`all_handled`."""
+
+    channel = "done"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: Any = None  # an asyncio.Future[int], made by each round
+
+    def all_handled(self, total: int) -> None:
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(total)
+
+
 class LinkBeat(_Event):
     """link_beat(number, total)"""
 
@@ -224,16 +234,10 @@ def client_relays_process(events: int, calls: int) -> dict[str, Any]:
 
     from relays_bridge import spawn
 
-    class Parent(_Component):
-        channel = "done"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.finished: asyncio.Future[int] | None = None
-
-        def link_finished(self, total: int) -> None:
-            if self.finished is not None and not self.finished.done():
-                self.finished.set_result(total)
+    class Parent(RoundClient):
+        @_handler("link_finished")
+        def _on_finished(self, total: int) -> None:
+            self.all_handled(total)
 
     async def main() -> dict[str, Any]:
         parent = Parent()

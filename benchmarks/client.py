@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
-import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,29 +36,15 @@ import _harness
 
 CLIENTS = ("relays", "relays-uvloop", "aiohttp", "httpx")
 TARGETS = {"aiohttp": 1.0, "httpx": 2.0}
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 PAGE = "Hello, World! " * 8  # a small page: 112 bytes
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
+#: client.py's part of nginx's configuration (the rest is the harness's).
+NGINX_HTTP = """
     keepalive_requests 10000000;
     keepalive_timeout 300s;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
     server {{
         listen 127.0.0.1:{port};
         location = /small {{ default_type text/plain; return 200 "{page}"; }}
     }}
-}}
 """
 
 
@@ -184,7 +168,7 @@ def main() -> None:
         return
     if options.quick:
         options.seconds, options.rounds = 1.0, 1
-    if NGINX is None:
+    if _harness.NGINX is None:
         sys.exit("benchmarks/client.py needs nginx: apt-get install nginx")
     kinds = [kind for kind in options.only.split(",") if kind]
     skipped = [kind for kind in kinds if not available(kind)]
@@ -206,11 +190,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as prefix:
         port = _harness.free_port()
-        config = os.path.join(prefix, "nginx.conf")
-        with open(config, "w") as file:
-            file.write(NGINX_CONF.format(prefix=prefix, port=port, page=PAGE))
-        command = [NGINX, "-p", prefix, "-c", config, "-e", f"{prefix}/error.log"]
-        with _harness.ServerProcess("nginx", command, port=port, cpu=server_cpu) as nginx:
+        http = NGINX_HTTP.format(port=port, page=PAGE)
+        with _harness.nginx_server(prefix, port, http, cpu=server_cpu) as nginx:
             try:
                 nginx.wait_listening()
             except _harness.ServerDidNotStart as error:

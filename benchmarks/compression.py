@@ -173,17 +173,11 @@ def measure(
             print(f"  round {number} {server.name} /{path}: {result.rate:,.0f} req/s", flush=True)
         return results
 
-    ready, started = _harness.start_all(
-        lambda kind=kind: start(kind, server_cpu) for kind in kinds
-    )
-    try:
+    with _harness.running(lambda kind=kind: start(kind, server_cpu) for kind in kinds) as ready:
         sizes = {s.name: {path: len(fetch(s, path)) for path in PATHS} for s in ready}
         for server in ready:
             load(server, "page", 1)  # warm up
         outcomes = _harness.rounds(args.repeat, ready, measure_round)
-    finally:
-        for server in started:
-            server.stop()
     # The best rate of the rounds, and the least CPU per request of any: on a shared
     # machine CPU moves less than requests/s (a server whose extra threads get extra CPU
     # shares looks faster by the wall clock than by the work it does).
@@ -258,10 +252,7 @@ def main() -> int:
     if args.quick:
         args.seconds, args.repeat = 1.0, 1
     wanted = args.only.split(",") if args.only else list(SERVERS)
-    kinds = [kind for kind in wanted if kind in SERVERS and installed(kind)]
-    for kind in wanted:
-        if kind not in kinds:
-            print(f"skipping {kind}: not installed", file=sys.stderr)
+    kinds = _harness.choose_installed(wanted, SERVERS, installed)
     print(f"dynamic gzip, wrk for {args.seconds:g}s, best of {args.repeat}:", flush=True)
     report(*measure(kinds, args))
     return 0

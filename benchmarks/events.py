@@ -52,6 +52,8 @@ except ImportError:  # not installed: use the source tree
     sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "kernel" / "src"))
     import relays
 
+import _harness  # benchmarks/ is this script's folder, first on sys.path
+
 from relays import Component, Event, handler
 
 #: A measurement: (events handled, seconds taken).
@@ -555,15 +557,17 @@ def measure(run: Callable[[int], float], n: int, repeat: int) -> Sample:
 
 def measure_side_by_side(runs: list[Callable[[int], float]], n: int, repeat: int) -> list[Sample]:
     """The best of *repeat* runs of each of *runs*, taken in turns (one of each, then
-    again), so that a change in the machine's load meets every side alike."""
+    again: :func:`_harness.rounds`), so that a change in the machine's load meets every
+    side alike."""
     for run in runs:
         run(max(1, n // 10))  # warm-up: imports, handler caches, first-call costs
-    best = [float("inf")] * len(runs)
-    for _ in range(repeat):
-        for index, run in enumerate(runs):
-            gc.collect()
-            best[index] = min(best[index], run(n))
-    return [(n, seconds) for seconds in best]
+
+    def timed(_round: int, run: Callable[[int], float]) -> float:
+        gc.collect()
+        return run(n)
+
+    outcomes = _harness.rounds(repeat, runs, timed)
+    return [(n, min(outcomes[run])) for run in runs]
 
 
 #: Whether this relays has ``deliver_task`` (an older one, measured by versions.py, may not).

@@ -55,10 +55,8 @@ import argparse  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 HELLO = b"Hello, World!"
@@ -303,174 +301,52 @@ def installed(kind: str) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in NEEDS[kind])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start_server(kind: str, cpu: int | None) -> _harness.ServerProcess:
+    """Server *kind* in a process of its own, pinned to *cpu*, on a port of its own."""
+    port = _harness.free_port()
+    command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(port)]
+    return _harness.ServerProcess(kind, command, port=port, cpu=cpu)
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None or shutil.which("taskset") is None:
-        return command
-    return ["taskset", "-c", str(cpu), *command]
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-#: requests/s, p99 latency in ms, errors, server CPU microseconds per request (user +
-#: system), and the system part of it: the kernel's work (accept, reads, writes, close,
-#: epoll), which every server on the same sockets pays alike.
-Result = tuple[float, float, int, float, float]
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_times(pid: int) -> tuple[float, float]:
-    """User and system CPU time of process *pid* (all its threads), or NaNs off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return float("nan"), float("nan")
-    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
-
-
-def run_wrk(
-    port: int, seconds: float, connections: int, close: bool, cpu: int | None, pid: int
-) -> Result:
-    """``(requests/s, p99 latency in ms, errors, CPU us/request, system us/request)``
-    from one wrk run.
-
-    CPU time is the server process's, read from ``/proc`` around the run: unlike
-    requests/s it hardly depends on what else the (shared) machine is doing."""
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--latency",
-        "--timeout",
-        "5s",
-    ]
-    if close:
-        command += ["-H", "Connection: close"]
-    command.append(f"http://127.0.0.1:{port}/")
-    user_before, system_before = cpu_times(pid)
-    output = subprocess.run(
-        pinned(command, cpu), capture_output=True, text=True, check=True
-    ).stdout
-    user_after, system_after = cpu_times(pid)
-    requests = re.search(r"(\d+) requests in", output)
-    count = int(requests.group(1)) if requests else 0
-    per_request = 1e6 / count if count else float("nan")
-    system_per_request = (system_after - system_before) * per_request
-    cpu_per_request = (user_after - user_before) * per_request + system_per_request
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p99 = float("nan")
-    match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
-    if match:
-        p99 = float(match.group(1)) * _UNITS[match.group(2)]
-    errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
-        found = re.search(pattern, output)
-        if found:
-            errors += int(found.group(1))
-    return rate, p99, errors, cpu_per_request, system_per_request
-
-
-class Running:
-    """One server process, pinned to the server CPU, listening on its own port."""
-
-    def __init__(self, kind: str, cpu: int | None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            pinned(command, cpu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-
-    def wait(self) -> bool:
-        if wait_listening(self.port, self.process):
-            return True
-        error = ""
-        if self.process.poll() is not None and self.process.stderr is not None:
-            error = self.process.stderr.read().decode().strip()[-300:]
-        print(f"  {self.kind}: did not start {error}", file=sys.stderr)
-        return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
-def measure_all(kinds: list[str], args: argparse.Namespace) -> dict[str, dict[str, Result]]:
+def measure_all(
+    kinds: list[str], args: argparse.Namespace
+) -> dict[str, dict[str, _harness.WrkResult]]:
     """Best of ``--repeat`` rounds; each round measures every server once, in turn, so a
     change in the machine's load hits all of them alike instead of one."""
-    servers = [Running(kind, args.server_cpu) for kind in kinds]
-    results: dict[str, dict[str, Result]] = {}
+
+    def progress(
+        number: int, server: _harness.ServerProcess, mode: str, result: _harness.WrkResult
+    ) -> None:
+        print(
+            f"  round {number}: {server.name:<24} {mode:<10} "
+            f"{result.rate:>10.0f} req/s  p99 {result.p99_ms:>8.2f} ms  "
+            f"{result.cpu_us_per_request:>6.1f} us CPU/req "
+            f"({result.system_us_per_request:.1f} system)",
+            file=sys.stderr,
+        )
+
+    ready, started = _harness.start_all(
+        lambda kind=kind: start_server(kind, args.server_cpu) for kind in kinds
+    )
     try:
-        ready = [server for server in servers if server.wait()]
-        for server in ready:  # warm up: imports, caches, JIT-less but still
-            for mode in args.modes:
-                run_wrk(
-                    server.port,
-                    1,
-                    args.connections,
-                    mode == "close",
-                    args.client_cpu,
-                    server.process.pid,
-                )
-        for round_number in range(args.repeat):
-            for server in ready:
-                for mode in args.modes:
-                    result = run_wrk(
-                        server.port,
-                        args.seconds,
-                        args.connections,
-                        mode == "close",
-                        args.client_cpu,
-                        server.process.pid,
-                    )
-                    rate, p99, _, cpu, system = result
-                    print(
-                        f"  round {round_number + 1}: {server.kind:<24} {mode:<10} "
-                        f"{rate:>10.0f} req/s  p99 {p99:>8.2f} ms  {cpu:>6.1f} us CPU/req "
-                        f"({system:.1f} system)",
-                        file=sys.stderr,
-                    )
-                    best = results.setdefault(server.kind, {}).get(mode)
-                    if best is not None:  # the fastest round, and the least CPU of any
-                        least = min((best[3], best[4]), (cpu, system))
-                        result = best if best[0] >= rate else result
-                        result = (*result[:3], *least)
-                    results[server.kind][mode] = result
+        return _harness.wrk_modes(
+            ready,
+            args.modes,
+            repeat=args.repeat,
+            seconds=args.seconds,
+            connections=args.connections,
+            client_cpu=args.client_cpu,
+            progress=progress,
+        )
     finally:
-        for server in servers:
+        for server in started:
             server.stop()
-    return results
 
 
 def served_under(wrapper: list[str], kind: str, connections: int) -> str:
     """Run server *kind* under *wrapper* (valgrind, strace), answer *connections*
     close-mode requests, stop it; the wrapper's output (its stderr)."""
-    port = free_port()
+    port = _harness.free_port()
     command = [*wrapper, sys.executable, "-P", __file__, "--serve", kind, "--port", str(port)]
     with tempfile.TemporaryFile() as output:
         # A group of its own: the stop reaches the server under the wrapper too.
@@ -482,7 +358,7 @@ def served_under(wrapper: list[str], kind: str, connections: int) -> str:
             start_new_session=True,
         )
         try:
-            if not wait_listening(port, process, timeout=600.0):
+            if not _harness.wait_for_port(port, process, timeout=600.0):
                 raise RuntimeError(f"{kind} did not start under {wrapper[0]}")
             _harness.ask_closing(port, connections, expect=HELLO)
         finally:
@@ -624,7 +500,7 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
+def report(results: dict[str, dict[str, _harness.WrkResult]], modes: list[str]) -> None:
     base = results.get("relays", {})
     print()
     print(
@@ -636,11 +512,14 @@ def report(results: dict[str, dict[str, Result]], modes: list[str]) -> None:
         for mode in modes:
             if mode not in by_mode:
                 continue
-            rate, p99, errors, cpu, system = by_mode[mode]
+            result = by_mode[mode]
+            rate, p99, errors = result.rate, result.p99_ms, result.errors
+            cpu, system = result.cpu_us_per_request, result.system_us_per_request
             ratio = cpu_ratio = float("nan")
             if mode in base:
-                ratio = base[mode][0] / rate if rate else ratio
-                cpu_ratio = cpu / base[mode][3] if base[mode][3] else cpu_ratio
+                ratio = base[mode].rate / rate if rate else ratio
+                base_cpu = base[mode].cpu_us_per_request
+                cpu_ratio = cpu / base_cpu if base_cpu else cpu_ratio
             target = TARGETS.get(kind)
             verdict = ""
             if target is not None:

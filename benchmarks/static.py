@@ -37,32 +37,17 @@ SMALL = "small.bin"
 LARGE = "large.bin"
 SMALL_SIZE = 4 * 1024
 LARGE_SIZE = 100 * 1024 * 1024
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
+#: static.py's part of nginx's configuration (the rest is the harness's).
+NGINX_HTTP = """
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
     types {{ application/octet-stream bin; }}
     server {{
         listen 127.0.0.1:{port};
         root {docroot};
         etag on;
     }}
-}}
 """
 
 
@@ -92,7 +77,7 @@ def make_docroot(folder: str) -> None:
 
 def installed(kind: str) -> bool:
     if kind == "nginx":
-        return NGINX is not None
+        return _harness.NGINX is not None
     module = {"relays": "relays_static", "aiohttp": "aiohttp"}[kind]
     try:
         __import__(module)
@@ -106,16 +91,10 @@ def start(kind: str, docroot: str, scratch: str, cpu: int | None) -> _harness.Se
     ``static.py --serve KIND``."""
     port = _harness.free_port()
     if kind == "nginx":
-        assert NGINX is not None
-        prefix = os.path.join(scratch, "nginx")
-        os.makedirs(prefix, exist_ok=True)
-        config = os.path.join(prefix, "nginx.conf")
-        with open(config, "w") as file:
-            file.write(NGINX_CONF.format(prefix=prefix, port=port, docroot=docroot))
-        command = [NGINX, "-p", prefix, "-c", config, "-e", os.path.join(prefix, "error.log")]
-    else:
-        command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
-        command += ["--docroot", docroot]
+        http = NGINX_HTTP.format(port=port, docroot=docroot)
+        return _harness.nginx_server(os.path.join(scratch, "nginx"), port, http, cpu=cpu)
+    command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    command += ["--docroot", docroot]
     return _harness.ServerProcess(kind, command, port=port, cpu=cpu)
 
 
@@ -151,16 +130,11 @@ def measure(kinds: list[str], args: argparse.Namespace) -> dict[str, tuple[float
         os.makedirs(docroot)
         os.chmod(scratch, 0o755)
         make_docroot(docroot)
-        ready, started = _harness.start_all(
-            lambda kind=kind: start(kind, docroot, scratch, server_cpu) for kind in kinds
-        )
-        try:
+        starts = (lambda kind=kind: start(kind, docroot, scratch, server_cpu) for kind in kinds)
+        with _harness.running(starts) as ready:
             for server in ready:
                 load(server, SMALL, 1, 10)  # warm up
             outcomes = _harness.rounds(args.repeat, ready, measure_round)
-        finally:
-            for server in started:
-                server.stop()
     return {
         server.name: (max(rate for rate, _ in results), max(speed for _, speed in results))
         for server, results in outcomes.items()
@@ -210,10 +184,7 @@ def main() -> int:
     if args.quick:
         args.seconds, args.repeat = 1.0, 1
     wanted = args.only.split(",") if args.only else list(SERVERS)
-    kinds = [kind for kind in wanted if kind in SERVERS and installed(kind)]
-    for kind in wanted:
-        if kind not in kinds:
-            print(f"skipping {kind}: not installed", file=sys.stderr)
+    kinds = _harness.choose_installed(wanted, SERVERS, installed)
     print(f"static files, wrk for {args.seconds:g}s, best of {args.repeat}:", flush=True)
     report(measure(kinds, args))
     return 0

@@ -255,3 +255,99 @@ def test_ask_closing_refuses_an_answer_that_is_not_the_one_expected(answer: str)
         pytest.raises(harness.UnexpectedAnswer, match="unexpected answer"),
     ):
         harness.ask_closing(server.port, 2, expect=b"hello")
+
+
+def _wrk(rate: float, cpu: float, system: float = float("nan")) -> object:
+    return harness.WrkResult(
+        rate=rate,
+        requests=100,
+        errors=0,
+        p99_ms=1.0,
+        megabytes_per_second=0.0,
+        cpu_us_per_request=cpu,
+        system_us_per_request=system,
+    )
+
+
+def test_the_best_of_two_runs_is_the_faster_rate_with_the_least_cpu() -> None:
+    fast, thrifty = _wrk(2000.0, 30.0, 10.0), _wrk(1000.0, 20.0, 8.0)
+    for best in (fast.best(thrifty), thrifty.best(fast)):
+        assert (best.rate, best.cpu_us_per_request, best.system_us_per_request) == (2000, 20, 8)
+
+
+def test_a_run_without_cpu_figures_keeps_the_faster_runs_own() -> None:
+    best = _wrk(1000.0, float("nan")).best(_wrk(2000.0, float("nan")))
+    assert best.rate == 2000
+    assert math.isnan(best.cpu_us_per_request)
+
+
+#: A parent that starts a child which spins 0.3 s of CPU, says so, then waits.
+SPINNING_CHILD = """
+import subprocess, sys
+child = (
+    "import time\\n"
+    "end = time.process_time() + 0.3\\n"
+    "while time.process_time() < end: pass\\n"
+    "print('spun', flush=True)\\n"
+    "time.sleep(600)"
+)
+subprocess.run([sys.executable, "-c", child])
+"""
+
+
+def test_cpu_times_of_a_process_tree_count_its_children() -> None:
+    parent = subprocess.Popen(
+        python(SPINNING_CHILD), stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == "spun"  # the child has spun its 0.3 s
+        alone = sum(harness.cpu_times(parent.pid))
+        tree = harness.cpu_seconds(parent.pid, tree=True)
+        assert tree - alone >= 0.25
+    finally:
+        os.killpg(parent.pid, 9)  # the group this test made
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+    assert math.isnan(harness.cpu_seconds(parent.pid))
+
+
+def test_choose_installed_keeps_the_order_and_says_what_it_skips(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chosen = harness.choose_installed(
+        ["b", "missing", "a", "unknown"], ("a", "b", "missing"), lambda kind: kind != "missing"
+    )
+    assert chosen == ["b", "a"]
+    assert capsys.readouterr().err.splitlines() == [
+        "skipping missing: not installed",
+        "skipping unknown: not installed",
+    ]
+
+
+def test_running_stops_every_server_started_also_one_that_was_not_ready() -> None:
+    with harness.running(
+        [
+            lambda: harness.ServerProcess(
+                "prints", python(LISTENS_AND_PRINTS_ITS_PORT), port=None
+            ),
+            lambda: harness.ServerProcess(
+                "exits", python("import sys; sys.exit(4)"), port=harness.free_port()
+            ),
+        ]
+    ) as ready:
+        assert [server.name for server in ready] == ["prints"]
+        (server,) = ready
+    assert server.process.poll() is not None
+
+
+@pytest.mark.skipif(harness.NGINX is None, reason="needs nginx (apt-get install nginx)")
+def test_nginx_runs_with_the_shared_configuration_and_the_scripts_part(tmp_path: Path) -> None:
+    port = harness.free_port()
+    http = f'server {{ listen 127.0.0.1:{port}; location = / {{ return 200 "fine"; }} }}'
+    with harness.nginx_server(str(tmp_path / "nginx"), port, http) as nginx:
+        nginx.wait_listening()
+        assert harness.ask_closing(port, 1, expect=b"fine") is None
+    assert nginx.process.poll() is not None
+    assert (tmp_path / "nginx" / "nginx.conf").read_text().count("access_log off;") == 1

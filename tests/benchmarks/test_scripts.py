@@ -85,3 +85,50 @@ def test_rpc_flood_prints_both_limits(run_benchmark: Callable[..., str]) -> None
     )  # fmt: skip
     assert len(rows(output, "16 (default)")) == 1, output
     assert len(rows(output, "no limit")) == 1, output
+
+
+needs_wrk = pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)"
+)
+
+
+@needs_wrk
+def test_http_prints_a_row_per_server_and_mode(run_benchmark: Callable[..., str]) -> None:
+    output = run_benchmark(
+        "http", "--quick", "--only", "relays", "--modes", "keep-alive,close", "--connections", "5"
+    )
+    for mode in ("keep-alive", "close"):
+        found = rows(output, "relays", mode)
+        assert len(found) == 1, output
+        assert len(found[0].split()) == 10, found  # every column, a figure in each
+
+
+@needs_wrk
+@pytest.mark.skipif(
+    not all(installed(name) for name in ("relays_asgi", "uvloop", "starlette", "fastapi")),
+    reason="needs starlette and fastapi (benchmarks/requirements-http.txt)",
+)
+def test_asgi_prints_a_row_per_app_and_mode(run_benchmark: Callable[..., str]) -> None:
+    output = run_benchmark(
+        "asgi", "--quick", "--only", "relays", "--modes", "keep-alive", "--connections", "5"
+    )
+    for app in ("starlette", "fastapi"):
+        assert len(rows(output, f"{app}/relays", "keep-alive")) == 1, output
+
+
+@needs_wrk
+def test_compression_prints_a_row_per_server(run_benchmark: Callable[..., str]) -> None:
+    output = run_benchmark("compression", "--quick", "--only", "relays")
+    assert len(rows(output, "|", "relays", "|")) == 1, output
+
+
+@needs_wrk
+def test_static_prints_a_row_per_server(run_benchmark: Callable[..., str]) -> None:
+    output = run_benchmark("static", "--quick", "--only", "relays")
+    assert len(rows(output, "|", "relays", "|")) == 1, output
+
+
+def test_events_prints_a_row_per_measure(run_benchmark: Callable[..., str]) -> None:
+    output = run_benchmark("events", "--quick", "--relays-only", "--rows", "drain,priority")
+    assert len(rows(output, "drain")) == 1, output
+    assert len(rows(output, "priority")) == 1, output
