@@ -264,10 +264,8 @@ def measure(
 
     results: dict[str, dict[str, _harness.WrkResult]] = {}
     for app in APPS:
-        ready, started = _harness.start_all(
-            lambda kind=kind, app=app: Running(kind, app, args.server_cpu) for kind in kinds
-        )
-        try:
+        starts = (lambda kind=kind, app=app: Running(kind, app, args.server_cpu) for kind in kinds)
+        with _harness.running(starts) as ready:
             results |= _harness.wrk_modes(
                 ready,
                 args.modes,
@@ -278,9 +276,6 @@ def measure(
                 server_tree=True,  # hypercorn and granian serve from worker processes
                 progress=progress,
             )
-        finally:
-            for server in started:
-                server.stop()
     return results
 
 

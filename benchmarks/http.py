@@ -325,10 +325,8 @@ def measure_all(
             file=sys.stderr,
         )
 
-    ready, started = _harness.start_all(
-        lambda kind=kind: start_server(kind, args.server_cpu) for kind in kinds
-    )
-    try:
+    starts = (lambda kind=kind: start_server(kind, args.server_cpu) for kind in kinds)
+    with _harness.running(starts) as ready:
         return _harness.wrk_modes(
             ready,
             args.modes,
@@ -338,9 +336,6 @@ def measure_all(
             client_cpu=args.client_cpu,
             progress=progress,
         )
-    finally:
-        for server in started:
-            server.stop()
 
 
 def served_under(wrapper: list[str], kind: str, connections: int) -> str:

@@ -80,3 +80,10 @@ def test_chunk_bytes_takes_bytes_and_text(chunk: object, expected: bytes) -> Non
 def test_chunk_bytes_names_what_it_cannot_send() -> None:
     with pytest.raises(TypeError, match="yielded int; yield bytes or str"):
         chunk_bytes(3)
+
+
+def test_chunk_bytes_takes_a_subclass_of_bytes_as_plain_bytes() -> None:
+    class Tagged(bytes):
+        pass
+
+    assert type(chunk_bytes(Tagged(b"ab"))) is bytes

@@ -45,6 +45,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _protocol as protocol
+from ._bodies import chunk_bytes
 from ._files import FileRegion, write_region
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ async def stream_body(
             await send_region(core, sock, chunk, drain)
             size = chunk.count
         else:
-            data = _chunk_bytes(chunk)
+            data = chunk_bytes(chunk)
             sock.write(core.send(_Data(data)))
             size = len(data)
             if drain is not None:
@@ -232,16 +233,6 @@ async def send_region(
         raise ClientGone(str(error)) from error
     if after:
         sock.write(after)
-
-
-def _chunk_bytes(chunk: Any) -> bytes:
-    if type(chunk) is bytes:
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode("utf-8")
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError(f"a streamed body yielded {type(chunk).__name__}; yield bytes or str")
 
 
 def close_iterator(body: Any) -> None:
