@@ -33,6 +33,7 @@ calls :func:`unshadow_standard_library`.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
@@ -582,14 +583,46 @@ def rounds(
 CONNECTION_MODES = ("keep-alive", "close")
 
 
+def add_wrk_arguments(parser: argparse.ArgumentParser, *, only_help: str) -> None:
+    """The options of a script that runs :func:`wrk_modes`; *only_help* says which
+    servers ``--only`` may name. Read them with :func:`wrk_options`."""
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
+    parser.add_argument("--only", help=only_help)
+    parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
+    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+
+
+@dataclass(frozen=True)
+class WrkOptions:
+    """What :func:`add_wrk_arguments`' options ask :func:`wrk_modes` for."""
+
+    modes: tuple[str, ...]
+    seconds: float
+    repeat: int
+    connections: int
+    server_cpu: int | None
+    client_cpu: int | None
+
+
+def wrk_options(args: argparse.Namespace) -> WrkOptions:
+    """:func:`add_wrk_arguments`' options as given: ``--quick`` is one round of 1 s runs,
+    and on a machine with one CPU nothing is pinned."""
+    seconds, repeat = (1.0, 1) if args.quick else (args.seconds, args.repeat)
+    server_cpu, client_cpu = args.server_cpu, args.client_cpu
+    if (os.cpu_count() or 1) < 2:
+        server_cpu = client_cpu = None
+    modes = tuple(mode.strip() for mode in args.modes.split(",") if mode.strip())
+    return WrkOptions(modes, seconds, repeat, args.connections, server_cpu, client_cpu)
+
+
 def wrk_modes(
     servers: Sequence[ServerProcess],
-    modes: Sequence[str],
+    options: WrkOptions,
     *,
-    repeat: int,
-    seconds: float,
-    connections: int,
-    client_cpu: int | None,
     server_tree: bool = False,
     progress: Callable[[int, ServerProcess, str, WrkResult], None] | None = None,
 ) -> dict[str, dict[str, WrkResult]]:
@@ -602,8 +635,8 @@ def wrk_modes(
         return run_wrk(
             f"http://127.0.0.1:{server.port}/",
             seconds=length,
-            connections=connections,
-            cpu=client_cpu,
+            connections=options.connections,
+            cpu=options.client_cpu,
             server_pid=server.pid,
             server_tree=server_tree,
             headers=["Connection: close"] if mode == "close" else [],
@@ -613,17 +646,17 @@ def wrk_modes(
 
     def measure(number: int, server: ServerProcess) -> dict[str, WrkResult]:
         results = {}
-        for mode in modes:
-            results[mode] = result = run(server, mode, seconds)
+        for mode in options.modes:
+            results[mode] = result = run(server, mode, options.seconds)
             if progress is not None:
                 progress(number, server, mode, result)
         return results
 
     for server in servers:  # warm up: imports, caches
-        for mode in modes:
+        for mode in options.modes:
             run(server, mode, 1)
     best: dict[str, dict[str, WrkResult]] = {}
-    for server, outcomes in rounds(repeat, servers, measure).items():
+    for server, outcomes in rounds(options.repeat, servers, measure).items():
         by_mode = best[server.name] = {}
         for outcome in outcomes:
             for mode, result in outcome.items():

@@ -55,6 +55,7 @@ import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
 APPS = ("starlette", "fastapi")
@@ -248,7 +249,7 @@ class Running(_harness.ServerProcess):
 
 
 def measure(
-    kinds: list[str], args: argparse.Namespace
+    kinds: list[str], options: _harness.WrkOptions
 ) -> dict[str, dict[str, _harness.WrkResult]]:
     """Best of ``--repeat`` rounds, every server of a round measured in turn, one app
     at a time (so only two server processes... at most four run at once)."""
@@ -264,22 +265,16 @@ def measure(
 
     results: dict[str, dict[str, _harness.WrkResult]] = {}
     for app in APPS:
-        starts = (lambda kind=kind, app=app: Running(kind, app, args.server_cpu) for kind in kinds)
+        starts = (
+            lambda kind=kind, app=app: Running(kind, app, options.server_cpu) for kind in kinds
+        )
         with _harness.running(starts) as ready:
-            results |= _harness.wrk_modes(
-                ready,
-                args.modes,
-                repeat=args.repeat,
-                seconds=args.seconds,
-                connections=args.connections,
-                client_cpu=args.client_cpu,
-                server_tree=True,  # hypercorn and granian serve from worker processes
-                progress=progress,
-            )
+            # hypercorn and granian serve from worker processes: their CPU counts too
+            results |= _harness.wrk_modes(ready, options, server_tree=True, progress=progress)
     return results
 
 
-def report(results: dict[str, dict[str, _harness.WrkResult]], modes: list[str]) -> None:
+def report(results: dict[str, dict[str, _harness.WrkResult]], modes: Sequence[str]) -> None:
     print()
     print(
         f"{'app/server':<20} {'mode':<10} {'req/s':>9} {'p99 ms':>8} {'errors':>7} "
@@ -407,7 +402,7 @@ def count_served(kind: str, app: str, count: int, close: bool) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def count_instructions(args: argparse.Namespace) -> int:
+def count_instructions(args: argparse.Namespace, modes: Sequence[str]) -> int:
     """Print instructions per request for relays and uvicorn, and their ratio."""
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: apt-get install valgrind", file=sys.stderr)
@@ -422,7 +417,7 @@ def count_instructions(args: argparse.Namespace) -> int:
     )
     print(f"{'app':<10} {'mode':<10} " + " ".join(f"{kind:>12}" for kind in kinds) + "  ratio")
     for app in args.apps:
-        for mode in args.modes:
+        for mode in modes:
             close = mode == "close"
             figures: dict[str, float] = {}
             for kind in kinds:
@@ -443,14 +438,9 @@ def main() -> int:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--app", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
-    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
-    parser.add_argument("--only", help=f"comma-separated servers out of {', '.join(SERVERS)}")
-    parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
-    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
-    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
-    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
+    _harness.add_wrk_arguments(
+        parser, only_help=f"comma-separated servers out of {', '.join(SERVERS)}"
+    )
     parser.add_argument(
         "--instructions",
         action="store_true",
@@ -468,7 +458,7 @@ def main() -> int:
     if args.serve:
         serve(args.serve, args.app, args.port)
         return 0
-    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    options = _harness.wrk_options(args)
     if args.instructions:
         args.apps = [app.strip() for app in args.apps.split(",") if app.strip()]
         args.counts = [int(number) for number in args.counts.split(",")]
@@ -478,14 +468,10 @@ def main() -> int:
         if unknown_apps:
             choices = ", ".join(APPS + EXTRA_APPS)
             parser.error(f"unknown apps {unknown_apps}; choose from {choices}")
-        return count_instructions(args)
+        return count_instructions(args, options.modes)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    if (os.cpu_count() or 1) < 2:
-        args.server_cpu = args.client_cpu = None
-    if args.quick:
-        args.seconds, args.repeat = 1.0, 1
     kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
     unknown = [kind for kind in kinds if kind not in SERVERS]
     if unknown:
@@ -496,12 +482,12 @@ def main() -> int:
     for kind in missing:
         print(f"  {kind}: not installed, skipped", file=sys.stderr)
     print(
-        f"wrk -t1 -c{args.connections}, {args.seconds:g} s per run, best of {args.repeat}; "
-        f"server on CPU {args.server_cpu}, wrk on CPU {args.client_cpu}",
+        f"wrk -t1 -c{options.connections}, {options.seconds:g} s per run, best of "
+        f"{options.repeat}; server on CPU {options.server_cpu}, wrk on CPU {options.client_cpu}",
         file=sys.stderr,
     )
-    results = measure([kind for kind in kinds if kind not in missing], args)
-    report(results, args.modes)
+    results = measure([kind for kind in kinds if kind not in missing], options)
+    report(results, options.modes)
     return 0
 
 

@@ -57,7 +57,7 @@ import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 
 HELLO = b"Hello, World!"
 SERVERS = (
@@ -309,7 +309,7 @@ def start_server(kind: str, cpu: int | None) -> _harness.ServerProcess:
 
 
 def measure_all(
-    kinds: list[str], args: argparse.Namespace
+    kinds: list[str], options: _harness.WrkOptions
 ) -> dict[str, dict[str, _harness.WrkResult]]:
     """Best of ``--repeat`` rounds; each round measures every server once, in turn, so a
     change in the machine's load hits all of them alike instead of one."""
@@ -325,17 +325,9 @@ def measure_all(
             file=sys.stderr,
         )
 
-    starts = (lambda kind=kind: start_server(kind, args.server_cpu) for kind in kinds)
+    starts = (lambda kind=kind: start_server(kind, options.server_cpu) for kind in kinds)
     with _harness.running(starts) as ready:
-        return _harness.wrk_modes(
-            ready,
-            args.modes,
-            repeat=args.repeat,
-            seconds=args.seconds,
-            connections=args.connections,
-            client_cpu=args.client_cpu,
-            progress=progress,
-        )
+        return _harness.wrk_modes(ready, options, progress=progress)
 
 
 def served_under(wrapper: list[str], kind: str, connections: int) -> str:
@@ -430,16 +422,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
-    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
-    parser.add_argument(
-        "--only", help=f"comma-separated servers out of {', '.join(SERVERS + VARIANTS)}"
+    _harness.add_wrk_arguments(
+        parser, only_help=f"comma-separated servers out of {', '.join(SERVERS + VARIANTS)}"
     )
-    parser.add_argument("--modes", default="keep-alive,close", help="keep-alive, close or both")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
-    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs: a smoke test")
-    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to")
-    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk is pinned to")
     parser.add_argument(
         "--close-instructions",
         action="store_true",
@@ -469,11 +454,7 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    if (os.cpu_count() or 1) < 2:
-        args.server_cpu = args.client_cpu = None
-    if args.quick:
-        args.seconds, args.repeat = 1.0, 1
-    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    options = _harness.wrk_options(args)
     kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
     unknown = [kind for kind in kinds if kind not in SERVERS + VARIANTS]
     if unknown:
@@ -482,20 +463,20 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if "relays" not in kinds:
         kinds.insert(0, "relays")
     print(
-        f"wrk -t1 -c{args.connections}, {args.seconds:g} s per run, best of {args.repeat}; "
-        "server on CPU "
-        f"{args.server_cpu}, wrk on CPU {args.client_cpu}{load()}",
+        f"wrk -t1 -c{options.connections}, {options.seconds:g} s per run, best of "
+        f"{options.repeat}; server on CPU {options.server_cpu}, wrk on CPU "
+        f"{options.client_cpu}{load()}",
         file=sys.stderr,
     )
     missing = [kind for kind in kinds if not installed(kind)]
     for kind in missing:
         print(f"  {kind}: not installed, skipped", file=sys.stderr)
-    results = measure_all([kind for kind in kinds if kind not in missing], args)
-    report(results, args.modes)
+    results = measure_all([kind for kind in kinds if kind not in missing], options)
+    report(results, options.modes)
     return 0
 
 
-def report(results: dict[str, dict[str, _harness.WrkResult]], modes: list[str]) -> None:
+def report(results: dict[str, dict[str, _harness.WrkResult]], modes: Sequence[str]) -> None:
     base = results.get("relays", {})
     print()
     print(
