@@ -379,6 +379,27 @@ def choose_installed(
     return chosen
 
 
+def choose_servers(
+    parser: argparse.ArgumentParser,
+    only: str | None,
+    *,
+    known: Sequence[str],
+    default: Sequence[str],
+    installed: Callable[[str], bool],
+    always: str = "relays",
+) -> list[str]:
+    """The servers ``--only`` names (*default* without it), *always* first among them
+    (the one every ratio is against): a name that is not *known* is a usage error, one
+    that is not installed is said on stderr and skipped (:func:`choose_installed`)."""
+    kinds = [kind.strip() for kind in only.split(",")] if only else list(default)
+    unknown = [kind for kind in kinds if kind not in known]
+    if unknown:
+        parser.error(f"unknown servers {unknown}; choose from {', '.join(known)}")
+    if always not in kinds:
+        kinds.insert(0, always)
+    return choose_installed(kinds, known, installed)
+
+
 #: nginx, where ``PATH`` or the distribution puts it; None when it is not installed.
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 #: What every nginx of the scripts shares: in the foreground, one process, every file it

@@ -472,21 +472,15 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
-    unknown = [kind for kind in kinds if kind not in SERVERS]
-    if unknown:
-        parser.error(f"unknown servers {unknown}; choose from {', '.join(SERVERS)}")
-    if "relays" not in kinds:
-        kinds.insert(0, "relays")
-    missing = [kind for kind in kinds if not installed(kind)]
-    for kind in missing:
-        print(f"  {kind}: not installed, skipped", file=sys.stderr)
+    kinds = _harness.choose_servers(
+        parser, args.only, known=SERVERS, default=SERVERS, installed=installed
+    )
     print(
         f"wrk -t1 -c{options.connections}, {options.seconds:g} s per run, best of "
         f"{options.repeat}; server on CPU {options.server_cpu}, wrk on CPU {options.client_cpu}",
         file=sys.stderr,
     )
-    results = measure([kind for kind in kinds if kind not in missing], options)
+    results = measure(kinds, options)
     report(results, options.modes)
     return 0
 

@@ -455,23 +455,16 @@ def measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     options = _harness.wrk_options(args)
-    kinds = [kind.strip() for kind in args.only.split(",")] if args.only else list(SERVERS)
-    unknown = [kind for kind in kinds if kind not in SERVERS + VARIANTS]
-    if unknown:
-        choices = ", ".join(SERVERS + VARIANTS)
-        parser.error(f"unknown servers {unknown}; choose from {choices}")
-    if "relays" not in kinds:
-        kinds.insert(0, "relays")
+    kinds = _harness.choose_servers(
+        parser, args.only, known=SERVERS + VARIANTS, default=SERVERS, installed=installed
+    )
     print(
         f"wrk -t1 -c{options.connections}, {options.seconds:g} s per run, best of "
         f"{options.repeat}; server on CPU {options.server_cpu}, wrk on CPU "
         f"{options.client_cpu}{load()}",
         file=sys.stderr,
     )
-    missing = [kind for kind in kinds if not installed(kind)]
-    for kind in missing:
-        print(f"  {kind}: not installed, skipped", file=sys.stderr)
-    results = measure_all([kind for kind in kinds if kind not in missing], options)
+    results = measure_all(kinds, options)
     report(results, options.modes)
     return 0
 

@@ -351,3 +351,29 @@ def test_nginx_runs_with_the_shared_configuration_and_the_scripts_part(tmp_path:
         assert harness.ask_closing(port, 1, expect=b"fine") is None
     assert nginx.process.poll() is not None
     assert (tmp_path / "nginx" / "nginx.conf").read_text().count("access_log off;") == 1
+
+
+def test_choose_servers_puts_relays_first_and_refuses_unknown_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench")
+    known, default = ("relays", "peer", "absent", "variant"), ("relays", "peer", "absent")
+    choose = harness.choose_servers
+
+    def installed(kind: str) -> bool:
+        return kind != "absent"
+
+    assert choose(parser, None, known=known, default=default, installed=installed) == [
+        "relays",
+        "peer",
+    ]
+    assert "skipping absent: not installed" in capsys.readouterr().err
+    assert choose(parser, "variant", known=known, default=default, installed=installed) == [
+        "relays",
+        "variant",
+    ]
+    with pytest.raises(SystemExit):
+        choose(parser, "peer,nothing", known=known, default=default, installed=installed)
+    assert "unknown servers ['nothing']" in capsys.readouterr().err
