@@ -39,8 +39,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import traceback
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import IO, Any
 
 from relays import BaseComponent
@@ -48,7 +48,6 @@ from relays_http import (
     BeforeRequestEvent,
     BeforeResponseEvent,
     HTTPError,
-    InternalServerError,
     Limits,
     NotFound,
     Request,
@@ -59,8 +58,7 @@ from relays_http import (
     SpooledBody,
     SwitchProtocols,
     chunk_bytes,
-    prefers_json,
-    render_error_body,
+    error_response,
     response_fields,
 )
 
@@ -339,29 +337,23 @@ class RelaysApplication:
         *,
         reported: bool = False,
     ) -> None:
-        trace = None
-        if isinstance(error, HTTPError):
-            http_error = error
-        else:
-            lines = traceback.format_exception(type(error), error, error.__traceback__)
-            if not reported:
-                logger.error("request handler failed for %r:\n%s", request, "".join(lines))
-            http_error = InternalServerError()
-            if self.debug:
-                trace = "".join(lines)
-        as_json = request is not None and prefers_json(request.headers.get("accept"))
-        body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
-        page = Response(status=http_error.code, headers=http_error.headers)
-        page.headers["content-type"] = content_type
-        page.headers["x-content-type-options"] = "nosniff"
-        if http_error.code < 500:
-            for name, cookie in response.cookies.items():
-                page.cookies[name] = cookie  # a login's cookie survives its Redirect
+        page = error_response(
+            error,
+            response,
+            accept=request.headers.get("accept") if request is not None else None,
+            debug=self.debug,
+            report=None if reported else partial(_report_failure, request),
+        )
+        body = page.body
         fields = _fields(page, None)
         fields.append((b"content-length", str(len(body)).encode()))
         await send(_start(page, fields))
         head_only = request is not None and request.method == "HEAD"
         await send({"type": "http.response.body", "body": b"" if head_only else body})
+
+
+def _report_failure(request: Request | None, trace: str) -> None:
+    logger.error("request handler failed for %r:\n%s", request, trace)
 
 
 async def _settle(value: Any) -> tuple[Any, bool, bool]:

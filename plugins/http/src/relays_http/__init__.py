@@ -58,6 +58,7 @@ from ._errors import (
     ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    error_response,
     prefers_json,
     render_error_body,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "chunk_bytes",
     "compress_response",
     "conditional_response",
+    "error_response",
     "evaluate_preconditions",
     "event_stream",
     "expires",

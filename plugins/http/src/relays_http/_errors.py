@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
+    "error_response",
     "prefers_json",
     "render_error_body",
 ]
@@ -281,6 +283,45 @@ def render_error_body(
         parts.append(f"<pre>{html.escape(traceback)}</pre>\n")
     parts.append("</body></html>\n")
     return "".join(parts).encode("utf-8"), "text/html; charset=utf-8"
+
+
+def error_response(
+    error: BaseException,
+    response: Response,
+    *,
+    accept: str | None,
+    debug: bool,
+    report: Callable[[str], object] | None,
+) -> Response:
+    """The page a request that failed with *error* is answered with, body included.
+
+    An :class:`HTTPError` is answered as it is. Any other error is a 500 that tells the
+    client nothing (the traceback only with *debug*) and is given to *report* as a
+    formatted traceback, for the server's log (None: the caller reported it already,
+    as the kernel does for a failing handler). The page is JSON when *accept* (the
+    request's ``Accept`` field) prefers it, else HTML; ``nosniff`` either way. Below
+    500, the cookies *response* had set go with the page, so a login's cookie survives
+    its :class:`Redirect`.
+    """
+    trace = None
+    if isinstance(error, HTTPError):
+        http_error = error
+    else:
+        lines = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        if report is not None:
+            report(lines)
+        http_error = InternalServerError()
+        if debug:
+            trace = lines
+    body, content_type = render_error_body(
+        http_error, as_json=prefers_json(accept), traceback=trace
+    )
+    page = Response(body, http_error.code, headers=http_error.headers)
+    page.headers["content-type"] = content_type
+    page.headers["x-content-type-options"] = "nosniff"
+    if http_error.code < 500 and response.cookies:
+        page.cookies.update(response.cookies)
+    return page
 
 
 logger = logging.getLogger("relays.http")

@@ -23,8 +23,8 @@ import json
 import logging
 import tempfile
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -33,12 +33,10 @@ from relays import BaseComponent, Event, handler
 from ._bodies import SpooledBody, chunk_bytes
 from ._errors import (
     HTTPError,
-    InternalServerError,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
-    prefers_json,
-    render_error_body,
+    error_response,
 )
 from ._limits import Limits
 from ._request import Request
@@ -248,23 +246,14 @@ class Application(BaseComponent):
         *,
         reported: bool = False,
     ) -> Iterable[bytes]:
-        trace = None
-        if isinstance(error, HTTPError):
-            http_error = error
-        else:
-            lines = traceback.format_exception(type(error), error, error.__traceback__)
-            if not reported:
-                logger.error("request handler failed for %r:\n%s", request, "".join(lines))
-            http_error = InternalServerError()
-            if self.debug:
-                trace = "".join(lines)
-        as_json = prefers_json(environ.get("HTTP_ACCEPT"))
-        body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
-        page = Response(body, http_error.code, headers=http_error.headers)
-        page.headers["content-type"] = content_type
-        page.headers["x-content-type-options"] = "nosniff"
-        if response._cookies and http_error.code < 500:
-            page._cookies = response._cookies  # a login's cookie survives its Redirect
+        page = error_response(
+            error,
+            response,
+            accept=environ.get("HTTP_ACCEPT"),
+            debug=self.debug,
+            report=None if reported else partial(_report_failure, request),
+        )
+        body = page.body
         headers = response_fields(page)
         headers.append(("content-length", str(len(body))))
         start_response(_status(page), headers)
@@ -318,6 +307,10 @@ class _Finished:
                 close()
         finally:
             self._finished()
+
+
+def _report_failure(request: Request | None, trace: str) -> None:
+    logger.error("request handler failed for %r:\n%s", request, trace)
 
 
 def _status(response: Response) -> str:
