@@ -467,6 +467,17 @@ class WrkResult:
     #: close, which every server on the same sockets pays alike.
     system_us_per_request: float = float("nan")
 
+    def ratios(self, base: WrkResult | None) -> tuple[float, float]:
+        """``(base's rate / this rate, this CPU / base's CPU)``, as the tables show a peer
+        against relays (*base*): above 1.0x, relays serves more, or in less CPU. NaNs
+        without a base or a figure to divide by."""
+        nan = float("nan")
+        if base is None:
+            return nan, nan
+        rate = base.rate / self.rate if self.rate else nan
+        cpu = self.cpu_us_per_request / base.cpu_us_per_request if base.cpu_us_per_request else nan
+        return rate, cpu
+
     def best(self, other: WrkResult) -> WrkResult:
         """The faster run's figures with the least CPU of the two: load from elsewhere
         only ever makes a run slower, so the best of rounds is each figure's best."""

@@ -289,11 +289,7 @@ def report(results: dict[str, dict[str, _harness.WrkResult]], modes: Sequence[st
             result = by_mode[mode]
             rate, p99, errors = result.rate, result.p99_ms, result.errors
             cpu = result.cpu_us_per_request
-            ratio = cpu_ratio = float("nan")
-            if mode in base:
-                ratio = base[mode].rate / rate if rate else ratio
-                base_cpu = base[mode].cpu_us_per_request
-                cpu_ratio = cpu / base_cpu if base_cpu else cpu_ratio
+            ratio, cpu_ratio = result.ratios(base.get(mode))
             target = TARGETS.get(kind)
             verdict = ""
             if target is not None:

@@ -377,3 +377,10 @@ def test_choose_servers_puts_relays_first_and_refuses_unknown_names(
     with pytest.raises(SystemExit):
         choose(parser, "peer,nothing", known=known, default=default, installed=installed)
     assert "unknown servers ['nothing']" in capsys.readouterr().err
+
+
+def test_ratios_read_as_the_tables_show_a_peer_against_relays() -> None:
+    relays, peer = _wrk(2000.0, 20.0), _wrk(1000.0, 40.0)
+    assert peer.ratios(relays) == (2.0, 2.0)
+    assert all(math.isnan(value) for value in peer.ratios(None))
+    assert all(math.isnan(value) for value in _wrk(0.0, 40.0).ratios(_wrk(0.0, 0.0)))
