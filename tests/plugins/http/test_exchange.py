@@ -117,6 +117,23 @@ async def test_a_taken_request_is_answered_whole_with_no_request_event() -> None
     assert exchange.connection.scheme == "http"
 
 
+async def test_connection_info_is_made_when_first_asked_and_shared_by_the_connection() -> None:
+    taker = Taker()
+    server, transport = serve(taker)
+    async with server:
+        client = Client(transport)
+        assert (await client.get("/native/whole")).status == 200
+        assert (await client.get("/native/whole")).status == 200
+        client.close()
+    first, second = taker.exchanges
+    # First asked of the later request, once both are answered and the client left.
+    info = second.connection
+    assert first.connection is info
+    assert info.scheme == "http"
+    assert info.client is not None
+    assert info.notes == {}
+
+
 async def test_the_upgrade_field_is_on_the_exchange_whatever_connection_says() -> None:
     taker = Taker()
     server, transport = serve(taker)

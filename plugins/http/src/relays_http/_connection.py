@@ -285,7 +285,7 @@ class HTTPConnection:
         self.head: protocol.Request | None = None
         # The request a head taker took (see _exchange), while it is answered.
         self.exchange: Exchange | None = None
-        # This connection's addresses and scheme for takers: made on the first offer.
+        # This connection's addresses and scheme for takers: made when one first asks.
         self.info: ConnectionInfo | None = None
         # Whether the head being received (no body) is offered to takers at its end.
         self.offer_at_end = False
@@ -602,15 +602,6 @@ class HTTPConnection:
         head = self.head
         assert head is not None
         context = self.context
-        info = self.info
-        if info is None:
-            sock = self.sock
-            info = self.info = ConnectionInfo(
-                sock.peer,
-                sock.local,
-                "https" if sock.secure else "http",
-                sendfile=supports_sendfile(sock),
-            )
         stream = None
         if has_body:
             stream = self.stream = BodyStream(
@@ -618,7 +609,6 @@ class HTTPConnection:
             )
         exchange = self.exchange = Exchange(
             self,
-            info,
             head.method,
             head.target,
             head.http_version,
@@ -1078,6 +1068,20 @@ class HTTPConnection:
             stream.fail(ClientDisconnected("the request was answered before its body was read"))
 
     # -- answering a taken request (see _exchange) -------------------------------------
+
+    def exchange_connection(self) -> ConnectionInfo:
+        """This connection's addresses and scheme, made on a taker's first question: most
+        takers answer without asking, and a short connection would pay per request."""
+        info = self.info
+        if info is None:
+            sock = self.sock
+            info = self.info = ConnectionInfo(
+                sock.peer,
+                sock.local,
+                "https" if sock.secure else "http",
+                sendfile=supports_sendfile(sock),
+            )
+        return info
 
     def _taken_fields(self, headers: ByteFields) -> ByteFields:
         if self.context.shutdown.stopping:  # tell keep-alive clients not to send another

@@ -9,9 +9,9 @@ proxy) needs none of that: it wants the head as the client sent it and a way to
 answer with bytes. A *head taker* (:meth:`relays_http.HTTP.take_heads`) is a
 callable the connection asks about each request, given an :class:`Exchange`: the
 method, the raw target, the HTTP version and the header list as bytes, the
-connection's addresses and scheme (one :class:`ConnectionInfo` per connection),
-and a responder. A taker that returns True owns the request from then on; False
-leaves it to the usual path.
+connection's addresses and scheme (one :class:`ConnectionInfo` per connection,
+made when a taker first asks for it: most never do), and a responder. A taker
+that returns True owns the request from then on; False leaves it to the usual path.
 
 When takers are asked. A request with no body is offered once its message is
 complete (as the ``request`` event is fired); a request with a body at its head,
@@ -87,6 +87,10 @@ class ConnectionInfo:
 class ExchangeOwner(Protocol):
     """What an :class:`Exchange` asks of the connection it belongs to."""
 
+    def exchange_connection(self) -> ConnectionInfo:
+        """The connection's :class:`ConnectionInfo`, the same object for each of its
+        requests (made on first use)."""
+
     def exchange_respond(
         self, status: int, headers: ByteFields, body: bytes, reason: bytes
     ) -> bool:
@@ -126,7 +130,6 @@ class Exchange:
         "_gone_callbacks",
         "_owner",
         "_state",
-        "connection",
         "gone",
         "has_body",
         "headers",
@@ -141,7 +144,6 @@ class Exchange:
     def __init__(
         self,
         owner: ExchangeOwner,
-        connection: ConnectionInfo,
         method: bytes,
         target: bytes,
         http_version: bytes,
@@ -151,8 +153,6 @@ class Exchange:
         body: BodyStream | None,
     ) -> None:
         self._owner = owner
-        #: The connection's addresses and scheme (:class:`ConnectionInfo`).
-        self.connection = connection
         self.method = method
         self.target = target
         self.http_version = http_version
@@ -176,6 +176,15 @@ class Exchange:
         #: (the client went). Read it: the exchange keeps it.
         self.over = False
         self._gone_callbacks: list[Callable[[], None]] | None = None
+
+    @property
+    def connection(self) -> ConnectionInfo:
+        """The connection's addresses and scheme (:class:`ConnectionInfo`).
+
+        Asked of the connection on first use: a hello page never needs it, and a short
+        connection (one request, ``Connection: close``) would pay for it on every request.
+        """
+        return self._owner.exchange_connection()
 
     def __repr__(self) -> str:
         return f"<Exchange {self.method.decode('latin-1')} {self.target.decode('latin-1')}>"
