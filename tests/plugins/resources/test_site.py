@@ -64,6 +64,9 @@ async def test_traversal_methods_and_streaming() -> None:
         answer = await client.get("/hello/a/b")
         assert answer.status == 200
         assert answer.body == b"hello hello | a/b"
+        # Percent-encoded segments are decoded.
+        answer = await client.get("/hello/a%20b/c%2Fd")
+        assert answer.body == b"hello hello | a b/c/d"
         assert answer.headers["Content-Type"] == "text/html"
         answer = await client.get("/nothing")
         assert answer.status == 404

