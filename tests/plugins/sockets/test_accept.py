@@ -163,6 +163,8 @@ def bare_listener(loop: FakeLoop) -> Listener:
     listener._make_transport = loop.make_transport  # type: ignore[assignment]
     listener._closed = False
     listener._nodelay_inherited = True
+    listener._queued = True
+    listener._unlooked = 0
     return listener
 
 
@@ -362,6 +364,55 @@ def test_an_eager_listener_takes_a_short_batch_per_readiness() -> None:
     listening.outcomes.append(BlockingIOError())
     listener._ready(listening)  # type: ignore[arg-type]
     assert len(loop.made) == 100  # not eager: the whole backlog at once
+
+
+@pytest.mark.usefixtures("fake_sockets")
+def test_an_eager_listener_looks_for_a_second_connection_only_now_and_then() -> None:
+    # While connections come one at a time, the accept that finds none (a raised
+    # BlockingIOError) is made only every LOOK_AGAIN_EVERY readinesses; a look that
+    # finds several starts batches again. A scripted accept beyond the script fails.
+    loop = FakeLoop()
+    listener = bare_listener(loop)
+    listener._eager = True
+    alone = FakeListening([(FakeConnection("0"), ("h", 0)), BlockingIOError()])
+    listener._ready(alone)  # type: ignore[arg-type]
+    assert len(loop.made) == 1
+    assert not alone.outcomes  # it looked, and found nothing more
+    for n in range(1, own.LOOK_AGAIN_EVERY):
+        alone.outcomes = [(FakeConnection(str(n)), ("h", n))]
+        listener._ready(alone)  # type: ignore[arg-type]  # one each, no second accept
+    assert len(loop.made) == own.LOOK_AGAIN_EVERY
+    queued = [(FakeConnection(f"q{n}"), ("h", n)) for n in range(3)]
+    alone.outcomes = [*queued, BlockingIOError()]
+    listener._ready(alone)  # type: ignore[arg-type]  # the look: three were waiting
+    assert loop.made[-3:] == queued
+    burst = [(FakeConnection(f"b{n}"), ("h", n)) for n in range(own.EAGER_BATCH + 1)]
+    alone.outcomes = list(burst)
+    listener._ready(alone)  # type: ignore[arg-type]  # batches again, at once
+    assert loop.made[-own.EAGER_BATCH :] == burst[: own.EAGER_BATCH]
+    assert alone.outcomes == burst[own.EAGER_BATCH :]  # left for the next turn
+    alone.outcomes.append(BlockingIOError())
+    listener._ready(alone)  # type: ignore[arg-type]  # after a full batch, it looks
+    assert loop.made[-1] == burst[-1]
+    assert not alone.outcomes
+    alone.outcomes = [(FakeConnection("last"), ("h", 0))]
+    listener._ready(alone)  # type: ignore[arg-type]  # one found: one at a time again
+    assert loop.made[-1][0].name == "last"
+
+
+@needs_defer_accept
+async def test_connections_coming_one_at_a_time_are_all_served(roundtrip: Any) -> None:
+    server = TCPServer(("127.0.0.1", 0), defer_accept=1)
+    async with Echo() + server:
+        address = await server.wait_ready()
+        listener = server._server
+        assert isinstance(listener, Listener)
+        assert listener._eager
+        # One after another (single takes), then a burst while it takes one at a time.
+        for n in range(own.LOOK_AGAIN_EVERY + 2):
+            assert await roundtrip(address, b"%d" % n) == b"%d" % n
+        replies = await asyncio.gather(*(roundtrip(address, b"%d" % n) for n in range(50)))
+        assert replies == [b"%d" % n for n in range(50)]
 
 
 def test_connections_are_made_as_their_listening_socket_is() -> None:
