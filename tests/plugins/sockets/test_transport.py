@@ -428,6 +428,26 @@ async def test_a_closed_connection_is_freed_without_the_cycle_collector(pair: An
 
 
 @pytest.mark.usefixtures("own_loop")
+async def test_a_handover_waiting_for_the_buffer_hears_that_the_connection_ended(
+    pair: Any,
+) -> None:
+    # Only a connection with someone waiting for its buffer to go out makes the error
+    # it is woken with; it must still be woken when the connection ends instead.
+    ours, _peer = pair  # the peer reads nothing: the buffer stays
+    protocol = Recording()
+    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    transport.write(b"x" * (4 * 1024 * 1024))
+    assert transport.get_write_buffer_size() > 0
+    handover = asyncio.ensure_future(transport.hand_over_tls(Recording(), None, 1.0))
+    await until(lambda: not transport.is_reading())  # it waits for the buffer now
+    transport.abort()
+    with pytest.raises(ConnectionError):
+        async with asyncio.timeout(5):
+            await handover
+    assert await protocol.lost is None
+
+
+@pytest.mark.usefixtures("own_loop")
 async def test_our_details_stay_readable_after_the_close(tcp_pair: Any) -> None:
     ours, peer = tcp_pair
     expected = ours.getsockname()

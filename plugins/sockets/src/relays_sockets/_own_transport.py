@@ -579,7 +579,8 @@ class SocketTransport(asyncio.Transport):
         )
 
     def _call_connection_lost(self, error: BaseException | None) -> None:
-        self._wake_flushed(error or ConnectionError("closed"))
+        if self._flushed:  # someone waits for the buffer to go out (hand_over_tls)
+            self._wake_flushed(error or ConnectionError("closed"))
         try:
             self._protocol.connection_lost(error)  # type: ignore[arg-type]
         finally:
