@@ -245,7 +245,8 @@ class SocketTransport(asyncio.Transport):
         *,
         eager: bool = False,
     ) -> None:
-        super().__init__()
+        # No super().__init__(): it only makes the dictionary asyncio's get_extra_info
+        # reads, which ours replaces (a call and a dictionary per connection).
         if sockname is not UNKNOWN:
             self._sockname = sockname
         self._loop = loop
@@ -548,7 +549,8 @@ class SocketTransport(asyncio.Transport):
         if self._closing:
             return
         self._closing = True
-        self._stop_reading()
+        if self._reader:  # not when the first read answered and closed (eager)
+            self._stop_reading()
         if not self._buffer and not self._lost:
             self._lost = True
             self._loop.call_soon(self._call_connection_lost, None)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from functools import partial
 from typing import Any
 
 import attrs
@@ -206,7 +207,7 @@ class StreamServer(_Endpoint):
         self._state = "starting"
         try:
             secure = self.ssl_context is not None
-            server = await self._open(lambda: SocketConnection(self, secure))
+            server = await self._open(partial(SocketConnection, self, secure))
         except Exception as error:
             self._state = "closed"
             logger.error("%s could not listen: %s", self.name, error)
