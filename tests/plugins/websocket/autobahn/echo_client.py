@@ -16,7 +16,9 @@ from relays_websocket import WebSocketError, connect
 AGENT = "relays"
 LARGEST = 20 * 1024 * 1024
 #: The fuzzing server builds some cases' messages (4 MiB in 64-byte fragments) before it
-#: answers the handshake: on a busy machine that takes longer than connect()'s 10 s default.
+#: answers the handshake, and writes every report of its shard before it answers the
+#: ``updateReports`` one: on a busy machine either takes longer than connect()'s 10 s
+#: default (a CI run lost a whole shard's reports that way).
 HANDSHAKE_TIMEOUT = 120.0
 
 
@@ -33,12 +35,12 @@ async def run_case(base: str, number: int) -> None:
 
 
 async def main(base: str) -> None:
-    async with connect(f"{base}/getCaseCount") as ws:
+    async with connect(f"{base}/getCaseCount", timeout=HANDSHAKE_TIMEOUT) as ws:
         count = int(await ws.receive())
     print(f"{count} cases", file=sys.stderr)
     for number in range(1, count + 1):
         await run_case(base, number)
-    async with connect(f"{base}/updateReports?agent={AGENT}") as ws:
+    async with connect(f"{base}/updateReports?agent={AGENT}", timeout=HANDSHAKE_TIMEOUT) as ws:
         async for _ in ws:
             pass
 

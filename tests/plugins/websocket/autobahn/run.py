@@ -301,6 +301,24 @@ class Runner:
             self.stop(wstest)
 
 
+#: Lines of each log shown for a shard that wrote no report.
+LOG_TAIL_LINES = 20
+
+
+def print_log_tails(shard: Shard) -> None:
+    """The last lines of a shard's logs (relays' side and wstest's), for a shard that
+    wrote no report: without them a CI run says only "no result" for each case."""
+    for name in ("relays.log", "wstest.log"):
+        path = shard.directory / name
+        try:
+            lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        except OSError as error:
+            lines = [f"(unreadable: {error})"]
+        print(f"    {shard.name} {name}, last {len(lines)} lines:")
+        for line in lines:
+            print(f"      {line}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python2", required=True, help="the Python 2.7 that runs wstest")
@@ -364,6 +382,8 @@ def main() -> int:
         for shard in shards:
             state = f": {shard.error}" if shard.error else ""
             print(f"  {shard.name}: {len(shard.cases)} cases in {shard.seconds:.0f} s{state}")
+            if not shard.report.exists():  # say why, as the work folder is removed
+                print_log_tails(shard)
         expected = {mode: [case.id for case in cases] for mode in modes}
         reports = {
             mode: [shard.report for shard in shards if shard.mode == mode] for mode in modes
