@@ -90,7 +90,6 @@ import json
 import logging
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import IO, Any
@@ -104,10 +103,8 @@ from ._body import BodyStream, ClientDisconnected
 from ._dateline import DateLine
 from ._errors import (
     HTTPError,
-    InternalServerError,
     NotFound,
-    prefers_json,
-    render_error_body,
+    error_response,
 )
 from ._exchange import ByteFields, ConnectionInfo, Exchange, HeadTaker
 from ._files import FileRegion
@@ -977,30 +974,20 @@ class HTTPConnection:
         *,
         reported: bool = False,
     ) -> None:
-        trace = None
-        if isinstance(error, HTTPError):
-            http_error = error
-        else:
-            lines = traceback.format_exception(type(error), error, error.__traceback__)
-            if not reported:
-                logger.error(
-                    "request handler failed for %s %s:\n%s",
-                    request.method,
-                    request.target,
-                    "".join(lines),
-                )
-            http_error = InternalServerError()
-            if self.context.debug:
-                trace = "".join(lines)
+        def report(lines: str) -> None:
+            logger.error(
+                "request handler failed for %s %s:\n%s", request.method, request.target, lines
+            )
+
         accept = request.header(b"accept")
-        as_json = accept is not None and prefers_json(accept.decode("latin-1"))
-        body, content_type = render_error_body(http_error, as_json=as_json, traceback=trace)
-        page = Response(status=http_error.code, headers=http_error.headers)
-        page.headers["content-type"] = content_type
-        page.headers["x-content-type-options"] = "nosniff"
-        if response._cookies and http_error.code < 500:
-            page._cookies = response._cookies  # a login's cookie survives its Redirect
-        self._send_whole(page, body, None)
+        page = error_response(
+            error,
+            response,
+            accept=None if accept is None else accept.decode("latin-1"),
+            debug=self.context.debug,
+            report=None if reported else report,
+        )
+        self._send_whole(page, page.body, None)
 
     # -- after a response --------------------------------------------------------------
 
