@@ -239,6 +239,55 @@ async def test_eof_closes_when_the_protocol_does_not_keep_it(pair: Any, make: Ma
     assert protocol.events == ["made", "eof", ("lost", None)]
 
 
+class Answering(Recording):
+    """Answers its first read and closes, inside ``buffer_updated``."""
+
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
+        self.transport.write(b"reply")
+        self.transport.close()
+        self.events.append("closed")  # close() has returned, and so will this call
+
+
+async def test_a_protocol_closing_in_a_read_hears_of_it_once_the_read_returned(
+    pair: Any, make: Make
+) -> None:
+    ours, peer = pair
+    protocol = Answering()
+    await make(ours, protocol)
+    peer.send(b"first")
+    assert await protocol.lost is None
+    assert protocol.events == ["made", ("read", 5), "closed", ("lost", None)]
+    assert await receive_all(peer, 5) == b"reply"
+    await until(lambda: peer.recv(10) == b"")
+
+
+async def test_a_protocol_closing_then_failing_is_lost_once_without_the_error(
+    pair: Any, make: Make
+) -> None:
+    ours, peer = pair
+    reports: list[Any] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: reports.append(context))
+
+    class ClosingThenBroken(Recording):
+        def buffer_updated(self, nbytes: int) -> None:
+            self.transport.close()
+            raise ValueError("bad protocol")
+
+    try:
+        protocol = ClosingThenBroken()
+        await make(ours, protocol)
+        peer.send(b"boom")
+        assert await protocol.lost is None  # it closed before it failed
+        await a_poll_has_passed()
+        assert protocol.events == ["made", ("lost", None)]
+        [report] = reports
+        assert isinstance(report["exception"], ValueError)
+    finally:
+        loop.set_exception_handler(None)
+
+
 async def test_abort_drops_what_is_buffered(pair: Any, make: Make) -> None:
     ours, _peer = pair
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -469,19 +518,53 @@ async def test_our_details_stay_readable_after_the_close(tcp_pair: Any) -> None:
 async def test_eager_reads_what_is_there_before_registering(pair: Any) -> None:
     ours, peer = pair
     peer.send(b"first")
-
-    class Answering(Recording):
-        def buffer_updated(self, nbytes: int) -> None:
-            super().buffer_updated(nbytes)
-            self.transport.write(b"reply")
-            self.transport.close()
-
     protocol = Answering()
     transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer", eager=True)
-    assert protocol.events == ["made", ("read", 5)]  # read inside the constructor
-    assert not transport._reader  # closed: never registered
-    assert await protocol.lost is None
+    # Read, answered and closed inside the constructor: connection_lost too, once the
+    # read had returned, and the socket is closed.
+    assert protocol.events == ["made", ("read", 5), "closed", ("lost", None)]
+    assert not transport._reader  # never registered
+    assert ours.fileno() == -1
     assert await receive_all(peer, 5) == b"reply"
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_calls_connection_lost_at_the_end_of_the_read_that_closed(
+    pair: Any,
+) -> None:
+    # Not a loop turn later, as a close from outside a read (see the first test): what
+    # the protocol scheduled before it closed runs after connection_lost.
+    ours, peer = pair
+
+    class AnsweringLater(Answering):
+        def buffer_updated(self, nbytes: int) -> None:
+            asyncio.get_running_loop().call_soon(self.events.append, "next turn")
+            super().buffer_updated(nbytes)
+
+    protocol = AnsweringLater()
+    SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    peer.send(b"first")
+    await until(lambda: "next turn" in protocol.events)
+    assert protocol.events == ["made", ("read", 5), "closed", ("lost", None), "next turn"]
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_refused_in_connection_made_is_lost_once_it_returned(pair: Any) -> None:
+    ours, _peer = pair
+
+    class Refusing(Recording):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            transport.abort()
+            self.events.append("aborted")
+
+    protocol = Refusing()
+    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer", eager=True)
+    assert protocol.events == ["made", "aborted", ("lost", None)]
+    assert ours.fileno() == -1
+    transport.close()  # nothing more happens
+    await a_poll_has_passed()
+    assert protocol.events == ["made", "aborted", ("lost", None)]
 
 
 @pytest.mark.usefixtures("own_loop")

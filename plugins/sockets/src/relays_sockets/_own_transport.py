@@ -44,12 +44,15 @@ Contract
 A :class:`SocketTransport` is an :class:`asyncio.Transport` with asyncio's behaviour
 where a protocol can see it: ``write`` sends at once and buffers only what the kernel
 did not take, with ``pause_writing``/``resume_writing`` at the water marks; ``close``
-waits for the buffer; ``connection_lost`` comes on a later loop turn, never inside the
-call that closed; ``eof_received`` returning true keeps a half-closed connection open
-for writing; ``set_protocol`` switches protocols; buffered and plain protocols both
-work. Every connection has ``TCP_NODELAY`` set, as asyncio's and uvloop's transports do.
-``tests/plugins/sockets/test_transport.py`` runs the same conformance suite over this
-transport on both loops, asyncio's transport and uvloop's.
+waits for the buffer; ``connection_lost`` never comes inside the call that closed: when
+the protocol closed inside one of its callbacks that a step of ours called (a read
+answered and closed), it comes as soon as that callback has returned, in the same step,
+as asyncio's own transports call it from their write step once the buffer is out;
+otherwise on a later loop turn (``call_soon``). ``eof_received`` returning true keeps a
+half-closed connection open for writing; ``set_protocol`` switches protocols; buffered
+and plain protocols both work. Every connection has ``TCP_NODELAY`` set, as asyncio's
+and uvloop's transports do. ``tests/plugins/sockets/test_transport.py`` runs the same
+conformance suite over this transport on both loops, asyncio's transport and uvloop's.
 
 TLS over it (STARTTLS, and a TLS server's handshake after its first bytes were looked
 at): asyncio's ``loop.start_tls`` wraps any transport that says it may
@@ -101,10 +104,12 @@ SWITCH = "RELAYS_FAST_TRANSPORT"
 #: Seconds a listening socket rests after the system ran out of descriptors or memory.
 ACCEPT_RETRY_DELAY = 1.0
 #: Connections accepted per readiness when each is read at once (deferred accept). Each
-#: is answered in the step that accepts it, but its socket is closed (``connection_lost``)
-#: on a later loop turn, so a batch holds its finished connections open until it ends.
-#: Measured with ``benchmarks/http.py`` (``wrk -c50``, ``Connection: close``): 32 gave
-#: about 15,000 requests/s and a p99 of 17-26 ms; 2 to 8 gave 17,500-23,500 and 4-6 ms.
+#: is answered and closed (``connection_lost``) in the step that accepts it; a short
+#: batch lets the loop's other callbacks and I/O come between batches. Measured with
+#: ``benchmarks/http.py`` (``wrk -c50``, ``Connection: close``) when the closes came a
+#: loop turn later, so that a batch held its finished connections open until it ended:
+#: 32 gave about 15,000 requests/s and a p99 of 17-26 ms; 2 to 8 gave 17,500-23,500 and
+#: 4-6 ms.
 EAGER_BATCH = 4
 #: Readinesses between two looks for a second waiting connection, while an eager
 #: listener's connections come one at a time. Looking means one more accept, and when
@@ -227,7 +232,12 @@ class SocketTransport(asyncio.Transport):
     _paused = False  # pause_reading() in force
     _eof_seen = False  # the peer sent EOF: nothing more to read
     _eof_queued = False  # write_eof(): shut down writing once the buffer is out
-    _lost = False  # connection_lost is scheduled or done
+    _lost = False  # connection_lost is scheduled, due or done
+    # Inside a step of ours that calls the protocol (see _lose): a close inside it makes
+    # connection_lost due at the step's end, with _lost_error, rather than a loop turn later.
+    _stepping = False
+    _lost_due = False
+    _lost_error: BaseException | None = None
     _protocol_paused = False  # pause_writing() was called
     _flushed: list[asyncio.Future[None]] | None = None
     _sockname: Any = UNKNOWN
@@ -259,12 +269,19 @@ class SocketTransport(asyncio.Transport):
         self._peername = peername
         self._closing = False
         self.set_protocol(protocol)
-        protocol.connection_made(self)
+        self._stepping = True
+        try:
+            protocol.connection_made(self)
+        finally:
+            self._stepping = False
+            if self._lost_due:  # refused at once, say (see _lose)
+                self._lose_now()
         if self._closing or self._paused:
             return
         if eager:
             # The peer has spoken already (deferred accept): read now, and register
-            # only if the connection is still open and wants more.
+            # only if the connection is still open and wants more. A read answered
+            # and closed has its connection_lost called before this returns.
             self._read_ready()
             if self._closing or self._paused or self._eof_seen:
                 return
@@ -341,6 +358,7 @@ class SocketTransport(asyncio.Transport):
             return
         buffered = self._buffered
         step = "protocol.get_buffer()"
+        self._stepping = True
         try:
             if buffered:
                 buffer = self._get_buffer(-1)
@@ -368,6 +386,10 @@ class SocketTransport(asyncio.Transport):
             raise
         except BaseException as error:
             self._fatal_error(error, f"Fatal error: {step} failed")
+        finally:
+            self._stepping = False
+            if self._lost_due:  # the protocol closed: answered, or the peer ended
+                self._lose_now()
 
     def _read_eof(self) -> None:
         self._eof_seen = True
@@ -553,7 +575,10 @@ class SocketTransport(asyncio.Transport):
             self._stop_reading()
         if not self._buffer and not self._lost:
             self._lost = True
-            self._loop.call_soon(self._call_connection_lost, None)
+            if self._stepping:  # (_lose, inlined: the usual close of a short connection)
+                self._lost_due = True
+            else:
+                self._loop.call_soon(self._call_connection_lost, None)
 
     def abort(self) -> None:
         self._force_close(None)
@@ -567,7 +592,26 @@ class SocketTransport(asyncio.Transport):
             self._loop.remove_writer(self._fd)
         self._closing = True
         self._stop_reading()
-        self._loop.call_soon(self._call_connection_lost, error)
+        self._lose(error)
+
+    def _lose(self, error: BaseException | None) -> None:
+        """Have ``connection_lost(error)`` called, never inside the call that closed: at
+        the end of the step of ours that is calling the protocol (``_stepping``: the
+        set-up, a read), else on a later loop turn. A short connection, read, answered
+        and closed in the step that accepts it, so ends in that step rather than paying a
+        ``call_soon`` and one more loop turn (on asyncio's loop one more poll) for it:
+        that was 9% of a ``Connection: close`` request's instructions on asyncio's loop,
+        4% on uvloop (``benchmarks/seeds.py --close-instructions``)."""
+        if self._stepping:
+            self._lost_due = True
+            self._lost_error = error
+        else:
+            self._loop.call_soon(self._call_connection_lost, error)
+
+    def _lose_now(self) -> None:
+        """The step that made connection_lost due has finished its protocol calls."""
+        self._lost_due = False
+        self._call_connection_lost(self._lost_error)
 
     def _fatal_error(self, error: BaseException, message: str) -> None:
         # A socket error (reset, broken pipe) is the peer's doing: not worth a report.
@@ -702,10 +746,10 @@ class Listener(asyncio.AbstractServer):
         if not eager:
             limit = self._backlog
         elif self._queued:
-            # An eager connection is read, answered and closed before the next is
-            # taken, while its close completes (connection_lost, ``disconnect``) on a
-            # later loop turn: a short batch lets those turns come, rather than holding
-            # a backlog's worth of finished connections open (and counted) at once.
+            # An eager connection is read before the next is taken, and when answered
+            # at once closed too; one answered by a task (or a slower handler) finishes
+            # on later loop turns: a short batch lets those turns come, rather than
+            # holding a backlog's worth of answered connections open (and counted).
             limit = EAGER_BATCH
         else:
             # Connections come one at a time: take this one, and look for another only
