@@ -70,6 +70,41 @@ async def test_connect_and_disconnect_carry_a_hashable_handle(recorder: Any) -> 
         assert sock not in server.connections
 
 
+@pytest.mark.parametrize("defer_accept", [None, 1.0], ids=["registered", "deferred"])
+async def test_a_read_handler_that_answers_and_closes_sees_disconnect_after_it(
+    defer_accept: float | None,
+) -> None:
+    # On the own transport the connection ends in the step of the read that closed it
+    # (deferred: the step that accepted it); on any transport, only once the read
+    # handler has returned, and the reply goes out whole.
+    seen: list[Any] = []
+
+    class Answering(Component):
+        def connect(self, sock: SocketConnection, host: str, port: int) -> None:
+            seen.append("connect")
+
+        def read(self, sock: SocketConnection, data: bytes) -> None:
+            seen.append(("read", data))
+            sock.write(b"answer to " + data)
+            sock.close()
+            seen.append("closed")
+
+        def disconnect(self, sock: SocketConnection) -> None:
+            seen.append(("disconnect", sock.closing, sock in server.connections))
+
+    server = TCPServer(("127.0.0.1", 0), defer_accept=defer_accept)
+    async with Answering() + server:
+        address = await server.wait_ready()
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"question")
+        assert await asyncio.wait_for(reader.read(), 5) == b"answer to question"
+        writer.close()
+        async with asyncio.timeout(5):  # the server closed its socket after disconnect
+            while len(seen) < 4:  # noqa: ASYNC110 - nothing to wait on but the loop
+                await asyncio.sleep(0.001)
+    assert seen == ["connect", ("read", b"question"), "closed", ("disconnect", True, False)]
+
+
 async def test_write_and_close_events_reach_the_connection() -> None:
     class Greeter(Component):
         def connect(self, sock: SocketConnection, host: str, port: int) -> None:
