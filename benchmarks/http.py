@@ -48,11 +48,11 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 import _harness  # noqa: E402
+import instructions  # noqa: E402  (imports nothing that imports http either)
 
 sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _HERE]
 
 import argparse  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
@@ -355,19 +355,16 @@ def served_under(wrapper: list[str], kind: str, connections: int) -> str:
         return output.read().decode(errors="replace")
 
 
-def close_instructions(kind: str, small: int, large: int) -> float:
-    """User-space instructions per close-mode connection of server *kind*: two runs
-    under callgrind, for *small* and *large* connections; start-up cancels out."""
-    counts = []
-    for connections in (small, large):
-        output = served_under(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"], kind, connections
-        )
-        match = re.search(r"(?:Collected|refs)\s*:\s*([\d,]+)", output)
-        if match is None:
-            raise RuntimeError(f"no instruction total for {kind}:\n{output[-2000:]}")
-        counts.append(int(match.group(1).replace(",", "")))
-    return (counts[1] - counts[0]) / (large - small)
+def close_instructions(kind: str) -> float:
+    """User-space instructions per close-mode connection of server *kind*, counted inside
+    the running server under callgrind (``instructions.served_per_connection``)."""
+    port = _harness.free_port()
+    command = [sys.executable, "-P", __file__, "--serve", kind, "--port", str(port)]
+    return instructions.served_per_connection(
+        command,
+        lambda count: _harness.ask_closing(port, count, expect=HELLO),
+        ready=lambda process: _harness.wait_for_port(port, process, timeout=600.0),
+    )
 
 
 def close_syscalls(kind: str, small: int, large: int) -> dict[str, float]:
@@ -406,7 +403,7 @@ def report_close_counts(kinds: list[str], syscalls: bool) -> None:
         elif kind == "c-floor":  # its own user space is a few hundred instructions
             print(f"{kind:<24} {'-':>12} (valgrind does not follow its exec)")
         else:
-            per_connection = close_instructions(kind, 100, 400)
+            per_connection = close_instructions(kind)
             print(f"{kind:<24} {per_connection:>12,.0f} instructions/connection")
 
 

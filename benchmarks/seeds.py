@@ -28,7 +28,8 @@ the hello servlet and a plain relays-http controller page, so each model's own l
 is the difference to the controller row, whatever the machine's load.
 ``--close-instructions`` counts instructions per ``Connection: close`` request of every
 server, peers included, over real sockets: each server runs under valgrind while one
-client asks it 100, then 400 times, one connection each (user space only).
+client asks it, one connection each, and the count is read inside the running server
+between batches of requests (``instructions.served_per_connection``; user space only).
 
 The peers are in benchmarks/requirements-seeds.txt; a missing one is left out of the
 table with a line saying how to install it, and ``--install-peers`` installs them into
@@ -326,40 +327,30 @@ def start(
 # -- instructions under valgrind ------------------------------------------------------------
 
 
-#: Seconds a server under valgrind may take to start, and to write its count on exit.
+#: Seconds a server under valgrind may take to start.
 VALGRIND_TIMEOUT = 600.0
 
 
-def served_instructions(kind: str, loop: str, connections: int) -> int:
-    """Instructions a server of *kind* runs, start to end, answering *connections*
-    close-mode requests (valgrind counts user space: the kernel's share is not in it)."""
-    os.environ["PYTHONHASHSEED"] = "0"
-    valgrind = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
-    server = start(kind, loop, None, valgrind)
-    try:
-        server.wait_listening(VALGRIND_TIMEOUT)
-        _harness.ask_closing(server.port, connections, expect=HELLO.encode())
-        server.process.terminate()
-        server.process.wait(VALGRIND_TIMEOUT)
-        output = server.errors()
-    finally:
-        server.stop()
-    match = instructions._TOTAL.search(output)
-    if match is None:
-        raise RuntimeError(f"no instruction total for {kind}:\n{output}")
-    return int(match.group(1).replace(",", ""))
+def served_instructions(kind: str, loop: str) -> float:
+    """Instructions a server of *kind* runs per close-mode connection, counted inside the
+    running server (valgrind counts user space: the kernel's share is not in it)."""
+    port = _harness.free_port()
+    command = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--loop", loop]
+    return instructions.served_per_connection(
+        command,
+        lambda count: _harness.ask_closing(port, count, expect=HELLO.encode()),
+        ready=lambda process: _harness.wait_for_port(port, process, VALGRIND_TIMEOUT),
+    )
 
 
-def count_close_instructions(kinds: list[str], loops: list[str], small: int, large: int) -> None:
+def count_close_instructions(kinds: list[str], loops: list[str]) -> None:
     """Instructions per close-mode connection, every server, over real sockets."""
     if not instructions.available():
         sys.exit("valgrind is not installed: apt-get install valgrind")
     order = [kind for kind in (FLOOR, *PAIRS, *PAIRS.values()) if kind in kinds]
     rows = {}
     for kind, loop in runnable(order, loops):
-        few = served_instructions(kind, loop, small)
-        many = served_instructions(kind, loop, large)
-        rows[kind, loop] = (many - few) / (large - small)
+        rows[kind, loop] = served_instructions(kind, loop)
         print(f"  {kind} ({loop}): {rows[kind, loop]:,.0f}", file=sys.stderr, flush=True)
     print(f"{'server':<18} {'loop':<8} {'instructions/connection':>24} {'over relays-http':>17}")
     for (kind, loop), per_connection in rows.items():
@@ -533,7 +524,7 @@ def main() -> int:
         count_instructions(kinds)
         return 0
     if args.close_instructions:
-        count_close_instructions(kinds, loops, 100, 400)
+        count_close_instructions(kinds, loops)
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
