@@ -20,7 +20,9 @@ and in the close mode they share its accept path. ``c-floor`` is ``http_floor.c`
 (benchmarks/http.py's C floor: epoll, no parsing, the same hello): the operating
 system's own cost per request, and so the most requests/s one ``wrk`` drives on this
 machine in the same run. In the close mode that can be less than 2x a peer, and a
-target line says so; the CPU ratio is then the one relays can meet.
+target line says so; the CPU ratio is then the one relays can meet. Each relays row
+also gives its rate over the C floor's (``x c-floor``): near 1.0, wrk (on the other
+core, most of it kernel time for connect and close) set the rate, not the server.
 
 ``--instructions`` counts machine instructions per keep-alive request instead, under
 valgrind, over relays' in-memory transport (no sockets, no wrk): the hello resource,
@@ -464,6 +466,11 @@ def report(results: dict[tuple[str, str, str], Measured]) -> None:
                             f"{kind} on {loop}, {mode}: {value:.2f}x {peer} "
                             f"(target {TARGET}x; {by_cpu:.2f}x by CPU{reach})"
                         )
+                floor_row = results.get((C_FLOOR, "-", mode))
+                if kind in RELAYS and floor_row is not None and floor_row.rate:
+                    # How near the most wrk drives here: near 1.0, the load generator,
+                    # not the server, sets the rate, and the CPU ratio is the server's.
+                    ratios.append(f"{row.rate / floor_row.rate:.2f}x c-floor")
                 print(
                     f"{kind:<18} {loop:<8} {mode:<11} {row.rate:>9.0f} {row.p99_ms:>8.2f} "
                     f"{row.user_us + row.system_us:>10.1f} {row.user_us:>8.1f} "
