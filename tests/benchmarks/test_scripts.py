@@ -132,3 +132,20 @@ def test_events_prints_a_row_per_measure(run_benchmark: Callable[..., str]) -> N
     output = run_benchmark("events", "--quick", "--relays-only", "--rows", "drain,priority")
     assert len(rows(output, "drain")) == 1, output
     assert len(rows(output, "priority")) == 1, output
+
+
+@needs_wrk
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="needs gcc")
+def test_seeds_gives_relays_rows_their_rate_over_the_c_floor(
+    run_benchmark: Callable[..., str],
+) -> None:
+    output = run_benchmark(
+        "seeds",
+        *("--only", "relays-resources,c-floor", "--loops", "asyncio"),
+        *("--seconds", "1", "--repeat", "1", "--connections", "5"),
+    )
+    for mode in ("keep-alive", "close"):
+        found = rows(output, "relays-resources", "asyncio", mode)
+        assert len(found) == 1, output
+        assert re.search(r"\d\.\d\dx c-floor", found[0]), found
+        assert len(rows(output, "c-floor", "-", mode)) == 1, output
