@@ -75,6 +75,7 @@ def served_per_connection(
     warmup: int = 100,
     small: int = 200,
     large: int = 1200,
+    environment: dict[str, str] | None = None,
 ) -> float:
     """Instructions a running server spends per connection, counted inside one process.
 
@@ -88,11 +89,12 @@ def served_per_connection(
     over the difference of their connections. Start-up and stop are in no part, and what
     each part spends on its own dump cancels out. A process asleep in ``epoll_wait`` takes
     the dump command only when it wakes, so each dump is woken with further connections,
-    one at a time until it is done, and those are counted too.
+    one at a time until it is done, and those are counted too. *environment* adds to the
+    server's environment (``PYTHONHASHSEED`` is fixed, as for :func:`count`).
     """
     if shutil.which("callgrind_control") is None:
         raise RuntimeError("callgrind_control is not installed: apt-get install valgrind")
-    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    environment = {**os.environ, "PYTHONHASHSEED": "0", **(environment or {})}
     with tempfile.TemporaryDirectory(prefix="callgrind-") as directory:
         out = os.path.join(directory, "callgrind.out")
         valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
