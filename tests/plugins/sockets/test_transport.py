@@ -758,3 +758,161 @@ async def test_sendfile_goes_through_the_kernel_on_every_transport(
         await writer.wait_closed()
     assert received == b"head:" * 100_000 + content[256:-256] + b":tail"
     assert calls  # the kernel sent it, not a copy through Python
+
+
+# -- ours: a step's writes go out at its end, with the FIN when the step closed ----------
+
+
+class RecordedSocket:
+    """A real socket whose ``send`` and ``close`` calls are recorded on the way through."""
+
+    def __init__(self, sock: socket.socket, fail_with: OSError | None = None) -> None:
+        self.sock = sock
+        self.calls: list[tuple[Any, ...]] = []
+        self.fail_with = fail_with
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.calls.append(("send", bytes(data), flags))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.sock.send(data, flags)
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+        self.sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+MORE = getattr(socket, "MSG_MORE", 0)
+
+
+class Writing(Recording):
+    """Writes *pieces* inside its first read, then closes when told to."""
+
+    def __init__(self, *pieces: bytes, close: bool = True) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self.close = close
+        self.sizes: list[int] = []
+
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
+        for piece in self.pieces:
+            self.transport.write(piece)
+            self.sizes.append(self.transport.get_write_buffer_size())
+        if self.close:
+            self.transport.close()
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_sends_a_reads_writes_in_one_call_when_it_returns(pair: Any) -> None:
+    ours, peer = pair
+    recorded = RecordedSocket(ours)
+    protocol = Writing(b"HTTP/1.1 200 OK\r\n", b"\r\n", b"hello", close=False)
+    SocketTransport(asyncio.get_running_loop(), recorded, protocol, "peer")
+    peer.send(b"GET")
+    assert await receive_all(peer, 24) == b"HTTP/1.1 200 OK\r\n\r\nhello"
+    # Held while the read ran (and counted as buffered), one send once it returned,
+    # without "more to come": the connection stays open.
+    assert protocol.sizes == [17, 19, 24]
+    sends = [call for call in recorded.calls if call[0] == "send"]
+    assert sends == [("send", b"HTTP/1.1 200 OK\r\n\r\nhello", socket.MSG_DONTWAIT)]
+    assert protocol.transport.get_write_buffer_size() == 0
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_sends_the_answer_of_a_read_that_closed_with_the_fin(pair: Any) -> None:
+    ours, peer = pair
+    recorded = RecordedSocket(ours)
+    peer.send(b"GET")
+    protocol = Writing(b"head ", b"body")
+    SocketTransport(asyncio.get_running_loop(), recorded, protocol, "peer", eager=True)
+    # "More to come", then the close: the kernel sends the FIN in the answer's segment.
+    assert recorded.calls == [("send", b"head body", socket.MSG_DONTWAIT | MORE), ("close",)]
+    assert protocol.events == ["made", ("read", 3), ("lost", None)]
+    assert await receive_all(peer, 9) == b"head body"
+    await until(lambda: peer.recv(10) == b"")
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_sends_a_large_write_at_once_after_what_it_held(pair: Any) -> None:
+    ours, peer = pair
+    recorded = RecordedSocket(ours)
+    large = b"x" * (100 * 1024)
+    protocol = Writing(b"head", large)
+    SocketTransport(asyncio.get_running_loop(), recorded, protocol, "peer")
+    peer.send(b"GET")
+    assert await receive_all(peer, 4 + len(large)) == b"head" + large
+    first = next(call for call in recorded.calls if call[0] == "send")
+    assert first[1].startswith(b"headxxx")  # the held bytes first, in the same send
+    assert first[2] == socket.MSG_DONTWAIT  # sent inside the read: not the last
+    await protocol.lost
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_hands_out_its_socket_only_after_sending_what_it_held(pair: Any) -> None:
+    ours, peer = pair
+    recorded = RecordedSocket(ours)
+
+    class Handing(Recording):
+        def buffer_updated(self, nbytes: int) -> None:
+            super().buffer_updated(nbytes)
+            self.transport.write(b"head")
+            handed = self.transport.get_extra_info("socket")
+            os.write(handed.fileno(), b"file")  # past the transport, as sendfile does
+
+    protocol = Handing()
+    SocketTransport(asyncio.get_running_loop(), recorded, protocol, "peer")
+    peer.send(b"GET")
+    assert await receive_all(peer, 8) == b"headfile"
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_closes_once_a_held_answer_the_kernel_took_in_part_is_out(
+    pair: Any,
+) -> None:
+    ours, peer = pair
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    answer = bytes(range(256)) * 240  # 60 KiB: held, more than the kernel takes at once
+    protocol = Writing(answer)
+    SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    peer.send(b"GET")
+    await until(lambda: ("read", 3) in protocol.events)
+    await a_poll_has_passed()
+    assert not protocol.lost.done()  # the rest waits in our buffer, the socket open
+    assert await receive_all(peer, len(answer)) == answer
+    assert await protocol.lost is None
+    await until(lambda: peer.recv(10) == b"")
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_ends_with_the_error_when_the_held_answer_of_a_close_fails(
+    pair: Any,
+) -> None:
+    ours, peer = pair
+    reset = ConnectionResetError(104, "reset by peer")
+    recorded = RecordedSocket(ours, fail_with=reset)
+    peer.send(b"GET")
+    protocol = Writing(b"answer")
+    SocketTransport(asyncio.get_running_loop(), recorded, protocol, "peer", eager=True)
+    assert protocol.events == ["made", ("read", 3), ("lost", reset)]
+    assert recorded.calls[-1] == ("close",)
+
+
+@pytest.mark.usefixtures("own_loop")
+async def test_ours_shuts_down_writing_only_after_what_it_held(pair: Any) -> None:
+    ours, peer = pair
+
+    class Ending(Recording):
+        def buffer_updated(self, nbytes: int) -> None:
+            super().buffer_updated(nbytes)
+            self.transport.write(b"last words")
+            self.transport.write_eof()
+
+    protocol = Ending()
+    SocketTransport(asyncio.get_running_loop(), ours, protocol, "peer")
+    peer.send(b"GET")
+    assert await receive_all(peer, 10) == b"last words"
+    await until(lambda: peer.recv(10) == b"")
