@@ -275,7 +275,7 @@ class HTTPConnection:
         self.pipelined = False
         # Whether the transport has ``drain`` (SupportsDrain); None: not asked yet.
         self.can_drain: bool | None = None
-        #: Whether the transport said the connection is gone.
+        #: Whether the connection is gone: the transport said so, or we closed it.
         self.closed = False
         # Whether the client half-closed.
         self.eof = False
@@ -486,6 +486,11 @@ class HTTPConnection:
                     self.offer_at_end = False
                     if not self.offer(has_body=False):
                         self.dispatch()
+                    elif self.closed:
+                        # Taken, answered and closed at once (``Connection: close``):
+                        # nothing after it is parsed. One core call less per short
+                        # connection (0.8% of relays-resources' instructions).
+                        return
                 else:
                     self.dispatch()
                 # On to next_event: NEED_DATA when nothing else was received, PAUSED
@@ -1045,6 +1050,7 @@ class HTTPConnection:
                 self.sock.resume_reading()
             self.sock.linger()
         else:
+            self.closed = True  # by us: nothing more is read or written (see process)
             self.sock.close()
 
     def end_stream(self) -> None:
