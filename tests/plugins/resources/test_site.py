@@ -195,3 +195,30 @@ async def test_a_response_with_nothing_written_is_empty_or_ends_when_the_client_
         client.close()
         with pytest.raises(ClientDisconnected):
             await finished
+
+
+class Methods(Resource):
+    """render_ methods for a usual method and for one outside the usual names."""
+
+    isLeaf = True
+
+    def render_PUT(self, request: ResourceRequest) -> bytes:
+        return b"put"
+
+    def render_PURGE(self, request: ResourceRequest) -> bytes:
+        return b"purged"
+
+
+async def test_render_finds_the_method_by_its_name_usual_or_not() -> None:
+    # The usual methods' names come from a table, the others are built: both are found,
+    # and a method with no renderer is a 405 (known) or a 501 (unknown), as before.
+    server, transport = memory_server(Site(Methods()))
+    async with server:
+        client = Client(transport)
+        assert (await client.request("PUT", "/")).body == b"put"
+        assert (await client.request("PURGE", "/")).body == b"purged"
+        answer = await client.request("POST", "/")
+        assert answer.status == 405
+        assert answer.headers["Allow"] == "PURGE, PUT"
+        assert (await client.request("DELETE", "/")).status == 501
+        assert (await client.request("LOCK", "/")).status == 501
