@@ -166,6 +166,25 @@ async def test_pipelined_requests_are_answered_in_order_across_both_paths() -> N
     assert responses[2].headers["transfer-encoding"] == "chunked"
 
 
+async def test_a_taken_request_that_closes_leaves_what_follows_unparsed() -> None:
+    # Answered at once with ``Connection: close``: the connection closes and the
+    # request pipelined behind it is neither offered nor answered.
+    taker = Taker()
+    server, transport = serve(taker)
+    async with server:
+        client = Client(transport)
+        client.send(
+            b"GET /native/whole HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+            b"GET /native/whole HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n"
+        )
+        (response,) = await client.responses(1)
+        assert response.body == b"whole GET"
+        assert response.headers["connection"] == "close"
+        assert await client.wait_closed() == b""
+    assert len(taker.exchanges) == 1
+
+
 async def test_head_sends_no_body_and_keeps_the_length() -> None:
     taker = Taker()
     server, transport = serve(taker)

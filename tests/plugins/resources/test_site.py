@@ -161,3 +161,64 @@ async def test_pull_producer_and_virtual_hosts() -> None:
         assert answer.body == b"chunk2;chunk1;chunk0;"
         answer = await client.get("/pull", headers={"Host": "elsewhere"})
         assert answer.status == 404
+
+
+class Silent(Resource):
+    """Returns NOT_DONE_YET and writes nothing: finishes at once, or never."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: asyncio.Future[asyncio.Future[None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def render_GET(self, request: ResourceRequest) -> object:
+        if request.path == b"/empty":
+            request.finish()
+        else:
+            self.finished.set_result(request.notifyFinish())
+        return NOT_DONE_YET
+
+
+async def test_a_response_with_nothing_written_is_empty_or_ends_when_the_client_goes() -> None:
+    # The chunk queue is made by the first write: these two never make it.
+    silent = Silent()
+    server, transport = memory_server(Site(silent))
+    async with server:
+        answer = await Client(transport).get("/empty")
+        assert (answer.status, answer.body) == (200, b"")
+        client = Client(transport)
+        client.send_request("GET", "/never")
+        finished = await silent.finished
+        client.close()
+        with pytest.raises(ClientDisconnected):
+            await finished
+
+
+class Methods(Resource):
+    """render_ methods for a usual method and for one outside the usual names."""
+
+    isLeaf = True
+
+    def render_PUT(self, request: ResourceRequest) -> bytes:
+        return b"put"
+
+    def render_PURGE(self, request: ResourceRequest) -> bytes:
+        return b"purged"
+
+
+async def test_render_finds_the_method_by_its_name_usual_or_not() -> None:
+    # The usual methods' names come from a table, the others are built: both are found,
+    # and a method with no renderer is a 405 (known) or a 501 (unknown), as before.
+    server, transport = memory_server(Site(Methods()))
+    async with server:
+        client = Client(transport)
+        assert (await client.request("PUT", "/")).body == b"put"
+        assert (await client.request("PURGE", "/")).body == b"purged"
+        answer = await client.request("POST", "/")
+        assert answer.status == 405
+        assert answer.headers["Allow"] == "PURGE, PUT"
+        assert (await client.request("DELETE", "/")).status == 501
+        assert (await client.request("LOCK", "/")).status == 501

@@ -64,6 +64,14 @@ NOT_DONE_YET: Final = _NotDoneYet()
 Rendered = Any
 
 
+#: The ``render_`` method names of the usual methods: most renders build no name (a
+#: decode and a concatenation).
+_RENDERER_NAMES = {
+    method.encode("ascii"): "render_" + method
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+}
+
+
 class Resource:
     """A node of the URL tree; subclass it and write ``render_GET`` and friends.
 
@@ -102,11 +110,12 @@ class Resource:
 
     def render(self, request: ResourceRequest) -> Rendered:
         """Call ``render_<METHOD>``; 405 with ``Allow`` when there is none."""
-        method = request.method.decode("ascii")
-        renderer: Callable[[ResourceRequest], Rendered] | None = getattr(
-            self, "render_" + method, None
-        )
+        name = _RENDERER_NAMES.get(request.method)
+        if name is None:
+            name = "render_" + request.method.decode("ascii")
+        renderer: Callable[[ResourceRequest], Rendered] | None = getattr(self, name, None)
         if renderer is None:
+            method = request.method.decode("ascii")
             if method == "HEAD":
                 renderer = getattr(self, "render_GET", None)
             if renderer is None:
