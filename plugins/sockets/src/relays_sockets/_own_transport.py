@@ -465,13 +465,17 @@ class SocketTransport(asyncio.Transport):
             self._loop.add_writer(self._fd, self._write_ready)
         buffer.extend(data)
         if len(buffer) > self._high_water and not self._protocol_paused:
-            self._protocol_paused = True
-            try:
-                self._protocol.pause_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as error:
-                self._report(error, "protocol.pause_writing() failed")
+            self._pause_protocol()
+
+    def _pause_protocol(self) -> None:
+        """The buffer went over the high-water mark: ask the protocol to stop writing."""
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self._report(error, "protocol.pause_writing() failed")
 
     def _send_held(self) -> None:
         """Send what this step held back (see write): at the step's end, or before
@@ -501,13 +505,7 @@ class SocketTransport(asyncio.Transport):
         buffer = self._buffer = bytearray(memoryview(held)[sent:])
         self._loop.add_writer(self._fd, self._write_ready)
         if len(buffer) > self._high_water and not self._protocol_paused:
-            self._protocol_paused = True
-            try:
-                self._protocol.pause_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as error:
-                self._report(error, "protocol.pause_writing() failed")
+            self._pause_protocol()
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))
