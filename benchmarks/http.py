@@ -355,13 +355,6 @@ def served_under(wrapper: list[str], kind: str, connections: int) -> str:
         return output.read().decode(errors="replace")
 
 
-#: Under valgrind every handler runs some 50 times slower, and the blocked-loop watchdog
-#: (relays' thread that names a handler holding the loop) would take each one for
-#: blocking and look at the loop's stack, more often the busier the machine is: the one
-#: part of a server's count that the machine's load moved. Off for the counts.
-UNDER_VALGRIND = {"RELAYS_BLOCKED_LOOP_MS": "0"}
-
-
 def close_instructions(kind: str) -> float:
     """User-space instructions per close-mode connection of server *kind*, counted inside
     the running server under callgrind (``instructions.served_per_connection``)."""
@@ -371,7 +364,6 @@ def close_instructions(kind: str) -> float:
         command,
         lambda count: _harness.ask_closing(port, count, expect=HELLO),
         ready=lambda process: _harness.wait_for_port(port, process, timeout=600.0),
-        environment=UNDER_VALGRIND,
     )
 
 

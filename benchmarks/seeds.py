@@ -314,16 +314,18 @@ def install_peers() -> int:
 c_floor_program: str | None = None
 
 
-def start(
-    kind: str, loop: str, cpu: int | None, prefix: tuple[str, ...] = ()
-) -> _harness.ServerProcess:
+def serve_command(kind: str, port: int, loop: str) -> list[str]:
+    """This script serving *kind* on *port*, relays' servers on *loop*."""
+    return [sys.executable, __file__, "--serve", kind, "--port", str(port), "--loop", loop]
+
+
+def start(kind: str, loop: str, cpu: int | None) -> _harness.ServerProcess:
     port = _harness.free_port()
     if kind == C_FLOOR:
         assert c_floor_program is not None, "main() builds the C floor first"
         return _harness.ServerProcess(kind, [c_floor_program, str(port)], port=port, cpu=cpu)
-    command = [*prefix, sys.executable, __file__, "--serve", kind, "--port", str(port)]
     name = kind if loop == "-" else f"{kind} ({loop})"
-    return _harness.ServerProcess(name, [*command, "--loop", loop], port=port, cpu=cpu)
+    return _harness.ServerProcess(name, serve_command(kind, port, loop), port=port, cpu=cpu)
 
 
 # -- instructions under valgrind ------------------------------------------------------------
@@ -333,23 +335,14 @@ def start(
 VALGRIND_TIMEOUT = 600.0
 
 
-#: Under valgrind every handler runs some 50 times slower, and the blocked-loop watchdog
-#: (relays' thread that names a handler holding the loop) would take each one for
-#: blocking and look at the loop's stack, more often the busier the machine is: the one
-#: part of a server's count that the machine's load moved. Off for the counts.
-UNDER_VALGRIND = {"RELAYS_BLOCKED_LOOP_MS": "0"}
-
-
 def served_instructions(kind: str, loop: str) -> float:
     """Instructions a server of *kind* runs per close-mode connection, counted inside the
     running server (valgrind counts user space: the kernel's share is not in it)."""
     port = _harness.free_port()
-    command = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--loop", loop]
     return instructions.served_per_connection(
-        command,
+        serve_command(kind, port, loop),
         lambda count: _harness.ask_closing(port, count, expect=HELLO.encode()),
         ready=lambda process: _harness.wait_for_port(port, process, VALGRIND_TIMEOUT),
-        environment=UNDER_VALGRIND,
     )
 
 
