@@ -283,10 +283,8 @@ class SocketTransport(asyncio.Transport):
             protocol.connection_made(self)
         finally:
             self._stepping = False
-            if self._held is not None:
-                self._send_held()
-            if self._lost_due:  # refused at once, say (see _lose)
-                self._lose_now()
+            if self._held is not None or self._lost_due:
+                self._end_step()
         if self._closing or self._paused:
             return
         if eager:
@@ -401,10 +399,8 @@ class SocketTransport(asyncio.Transport):
             self._fatal_error(error, f"Fatal error: {step} failed")
         finally:
             self._stepping = False
-            if self._held is not None:
-                self._send_held()
-            if self._lost_due:  # the protocol closed: answered, or the peer ended
-                self._lose_now()
+            if self._held is not None or self._lost_due:
+                self._end_step()
 
     def _read_eof(self) -> None:
         self._eof_seen = True
@@ -668,21 +664,26 @@ class SocketTransport(asyncio.Transport):
     def _lose(self, error: BaseException | None) -> None:
         """Have ``connection_lost(error)`` called, never inside the call that closed: at
         the end of the step of ours that is calling the protocol (``_stepping``: the
-        set-up, a read), else on a later loop turn. A short connection, read, answered
-        and closed in the step that accepts it, so ends in that step rather than paying a
-        ``call_soon`` and one more loop turn (on asyncio's loop one more poll) for it:
-        that was 9% of a ``Connection: close`` request's instructions on asyncio's loop,
-        4% on uvloop (``benchmarks/seeds.py --close-instructions``)."""
+        set-up, a read; see _end_step), else on a later loop turn. A short connection,
+        read, answered and closed in the step that accepts it, so ends in that step rather
+        than paying a ``call_soon`` and one more loop turn (on asyncio's loop one more
+        poll) for it: that was 9% of a ``Connection: close`` request's instructions on
+        asyncio's loop, 4% on uvloop (``benchmarks/seeds.py --close-instructions``)."""
         if self._stepping:
             self._lost_due = True
             self._lost_error = error
         else:
             self._loop.call_soon(self._call_connection_lost, error)
 
-    def _lose_now(self) -> None:
-        """The step that made connection_lost due has finished its protocol calls."""
-        self._lost_due = False
-        self._call_connection_lost(self._lost_error)
+    def _end_step(self) -> None:
+        """A step of ours has finished its protocol calls: send what it wrote (with the
+        FIN's hint when it also closed), then call connection_lost if it closed (refused
+        in connection_made, say, or a read answered and closed, or the peer ended)."""
+        if self._held is not None:
+            self._send_held()
+        if self._lost_due:  # still due unless the kernel took only part (see _send_held)
+            self._lost_due = False
+            self._call_connection_lost(self._lost_error)
 
     def _fatal_error(self, error: BaseException, message: str) -> None:
         # A socket error (reset, broken pipe) is the peer's doing: not worth a report.
